@@ -1,0 +1,226 @@
+/*  ts_check.c: shard consistency checker (ts_check.h). */
+#include "ts_check.h"
+#include "ts_error.h"
+#include "ts_key.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    ts_store_t *store;
+    ts_check_report_t *rep;
+    ts_buf_t val;
+    uint64_t expected [4];      /* G, M, W, T entries the records call for */
+    /* running group/model recount */
+    char  cur [TS_KEY_MAX];
+    size_t cur_len;
+    bool  have_cur;
+    ts_totals_t cur_totals;
+    bool  model;
+    uint64_t seen;
+} s_ctx_t;
+
+static void
+s_problem (s_ctx_t *c, const char *fmt, ...)
+{
+    if (c->rep->problems++ == 0) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (c->rep->first_problem, sizeof c->rep->first_problem, fmt, ap);
+        va_end (ap);
+    }
+}
+
+/*  The entry at `key` must exist and hold exactly `sum`. */
+static int
+s_expect_entry (s_ctx_t *c, const char *key, size_t klen, const char *sum, size_t slen,
+                const char *what, const ts_summary_t *s)
+{
+    c->val.size = 0;
+    int rc = ts_store_get_raw (c->store, key, klen, &c->val);
+    if (rc == TS_ENOTFOUND) {
+        s_problem (c, "record %.*s has no %s index entry", (int) s->id_len, s->id, what);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (c->val.size != slen || memcmp (c->val.data, sum, slen))
+        s_problem (c, "record %.*s: %s index entry holds another summary", (int) s->id_len, s->id, what);
+    return 0;
+}
+
+static int
+s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_ctx_t *c = arg;
+    ts_summary_t s;
+    const char *obj;
+    size_t olen;
+    char k [TS_KEY_MAX];
+    c->rep->records++;
+    if (ts_record_split (val, vlen, &s, &obj, &olen)) {
+        s_problem (c, "record %.*s does not decode", (int) (klen - 1), key + 1);
+        return 0;
+    }
+    if (s.id_len != klen - 1 || memcmp (s.id, key + 1, s.id_len))
+        s_problem (c, "record key %.*s holds a summary of id %.*s", (int) (klen - 1), key + 1,
+                   (int) s.id_len, s.id);
+    size_t slen = vlen - olen;
+    ts_totals_add (&c->rep->totals, &s);
+    int rc = 0;
+    if (s.group) {
+        c->expected [0]++;
+        rc = s_expect_entry (c, k, ts_key_group (k, s.group, s.group_len, s.id, s.id_len), val, slen, "group", &s);
+    }
+    if (!rc && s.model) {
+        c->expected [1]++;
+        rc = s_expect_entry (c, k, ts_key_model (k, s.model, s.model_len, s.id, s.id_len), val, slen, "model", &s);
+    }
+    if (!rc && s.has_reward) {
+        c->expected [2]++;
+        rc = s_expect_entry (c, k, ts_key_reward (k, s.reward, s.id, s.id_len), val, slen, "reward", &s);
+    }
+    if (!rc) {
+        c->expected [3]++;
+        rc = s_expect_entry (c, k, ts_key_time (k, ts_summary_time (&s), s.id, s.id_len), val, slen, "time", &s);
+    }
+    return rc;
+}
+
+static int
+s_count (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen; (void) val; (void) vlen;
+    ((s_ctx_t *) arg)->seen++;
+    return 0;
+}
+
+/*  Compares the recount of the current group/model with its stored totals. */
+static int
+s_close_current (s_ctx_t *c)
+{
+    if (!c->have_cur)
+        return 0;
+    ts_totals_t stored;
+    int rc = c->model ? ts_store_model_totals (c->store, c->cur, c->cur_len, &stored)
+                      : ts_store_group_totals (c->store, c->cur, c->cur_len, &stored);
+    if (rc == TS_ENOTFOUND)
+        s_problem (c, "%s %.*s has records but no totals", c->model ? "model" : "group",
+                   (int) c->cur_len, c->cur);
+    else if (rc)
+        return rc;
+    else if (!ts_totals_equal (&stored, &c->cur_totals))
+        s_problem (c, "%s %.*s: totals (count %llu) disagree with a recount (count %llu)",
+                   c->model ? "model" : "group", (int) c->cur_len, c->cur,
+                   (unsigned long long) stored.count, (unsigned long long) c->cur_totals.count);
+    c->have_cur = false;
+    return 0;
+}
+
+/*  Walks a G or M range: entries arrive grouped by name, so one running
+ *  recount suffices. Also checks each entry's record exists. */
+static int
+s_visit_named (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_ctx_t *c = arg;
+    ts_summary_t s;
+    c->seen++;
+    if (ts_summary_unpack_buf (val, vlen, &s, NULL)) {
+        s_problem (c, "an index entry does not decode");
+        return 0;
+    }
+    const char *name = c->model ? s.model : s.group;
+    size_t nlen = c->model ? s.model_len : s.group_len;
+    if (!name) {
+        s_problem (c, "%s index entry of %.*s has no %s", c->model ? "model" : "group",
+                   (int) s.id_len, s.id, c->model ? "model" : "group");
+        return 0;
+    }
+    if (!c->have_cur || c->cur_len != nlen || memcmp (c->cur, name, nlen)) {
+        int rc = s_close_current (c);
+        if (rc)
+            return rc;
+        memcpy (c->cur, name, nlen);
+        c->cur_len = nlen;
+        c->have_cur = true;
+        ts_totals_init (&c->cur_totals);
+        if (c->model) c->rep->models++; else c->rep->groups++;
+    }
+    ts_totals_add (&c->cur_totals, &s);
+    (void) key; (void) klen;
+    return 0;
+}
+
+static int
+s_scan_prefix (s_ctx_t *c, char tag, ts_store_visit_fn *fn)
+{
+    ts_scan_t sc = { .prefix = &tag, .prefix_len = 1 };
+    return ts_store_scan (c->store, &sc, fn, c);
+}
+
+int
+ts_check_store (ts_store_t *store, ts_check_report_t *rep)
+{
+    s_ctx_t c;
+    memset (&c, 0, sizeof c);
+    memset (rep, 0, sizeof *rep);
+    ts_totals_init (&rep->totals);
+    c.store = store;
+    c.rep = rep;
+    int rc = s_scan_prefix (&c, TS_TAG_RECORD, s_visit_record);
+
+    /* no orphans: each index holds exactly the entries the records call for */
+    static const char tags [4] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME };
+    static const char *names [4] = { "group", "model", "reward", "time" };
+    for (int i = 0; i < 4 && !rc; i++) {
+        c.seen = 0;
+        c.have_cur = false;
+        c.model = tags [i] == TS_TAG_MODEL;
+        if (i < 2) {
+            rc = s_scan_prefix (&c, tags [i], s_visit_named);
+            if (!rc)
+                rc = s_close_current (&c);
+        }
+        else
+            rc = s_scan_prefix (&c, tags [i], s_count);
+        rep->index_entries += c.seen;
+        if (!rc && c.seen != c.expected [i])
+            s_problem (&c, "%s index has %llu entries, the records call for %llu", names [i],
+                       (unsigned long long) c.seen, (unsigned long long) c.expected [i]);
+    }
+    /* no totals without records */
+    uint64_t groups = 0, models = 0;
+    if (!rc) {
+        c.seen = 0;
+        rc = s_scan_prefix (&c, TS_TAG_GROUP_TOTALS, s_count);
+        groups = c.seen;
+    }
+    if (!rc) {
+        c.seen = 0;
+        rc = s_scan_prefix (&c, TS_TAG_MODEL_TOTALS, s_count);
+        models = c.seen;
+    }
+    if (!rc) {
+        c.seen = 0;
+        rc = s_scan_prefix (&c, TS_TAG_COMMIT, s_count);
+        rep->batches = c.seen;
+    }
+    if (!rc && groups != rep->groups)
+        s_problem (&c, "%llu group totals stored, %llu groups have records",
+                   (unsigned long long) groups, (unsigned long long) rep->groups);
+    if (!rc && models != rep->models)
+        s_problem (&c, "%llu model totals stored, %llu models have records",
+                   (unsigned long long) models, (unsigned long long) rep->models);
+    if (!rc) {
+        ts_totals_t stored;
+        rc = ts_store_totals (store, &stored);
+        if (!rc && !ts_totals_equal (&stored, &rep->totals))
+            s_problem (&c, "shard totals (count %llu) disagree with a recount (count %llu)",
+                       (unsigned long long) stored.count, (unsigned long long) rep->totals.count);
+    }
+    ts_buf_free (&c.val);
+    if (rc)
+        return rc;
+    return rep->problems ? TS_EINCONSISTENT : 0;
+}

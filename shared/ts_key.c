@@ -1,0 +1,130 @@
+/*  ts_key.c: shard key builders (layout in ts_key.h). */
+#include "ts_key.h"
+#include <string.h>
+
+static size_t
+s_put_escaped (char *buf, const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        buf [n++] = s [i];
+        if (s [i] == 0)
+            buf [n++] = (char) 0xff;
+    }
+    buf [n++] = 0;
+    buf [n++] = 1;
+    return n;
+}
+
+static size_t
+s_put_raw (char *buf, const char *s, size_t len)
+{
+    if (s && len)
+        memcpy (buf, s, len);
+    return s ? len : 0;
+}
+
+size_t
+ts_key_record (char *buf, const char *id, size_t id_len)
+{
+    buf [0] = TS_TAG_RECORD;
+    return 1 + s_put_raw (buf + 1, id, id_len);
+}
+
+size_t
+ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len)
+{
+    buf [0] = TS_TAG_GROUP;
+    size_t n = 1 + s_put_escaped (buf + 1, group, group_len);
+    return n + s_put_raw (buf + n, id, id_len);
+}
+
+size_t
+ts_key_model (char *buf, const char *model, size_t model_len, const char *id, size_t id_len)
+{
+    buf [0] = TS_TAG_MODEL;
+    size_t n = 1 + s_put_escaped (buf + 1, model, model_len);
+    return n + s_put_raw (buf + n, id, id_len);
+}
+
+void
+ts_key_put_i64 (char *out, int64_t v)
+{
+    uint64_t u = (uint64_t) v ^ (UINT64_C (1) << 63);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        out [i] = (char) (u & 0xff);
+}
+
+int64_t
+ts_key_get_i64 (const char *in)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | (unsigned char) in [i];
+    return (int64_t) (u ^ (UINT64_C (1) << 63));
+}
+
+void
+ts_key_put_double (char *out, double v)
+{
+    /* IEEE 754 bits: flip all bits of negatives, the sign bit of the rest;
+     * then unsigned byte order is numeric order. -0.0 is stored as 0.0. */
+    uint64_t u;
+    if (v == 0)
+        v = 0;
+    memcpy (&u, &v, 8);
+    u = (u >> 63) ? ~u : u | (UINT64_C (1) << 63);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        out [i] = (char) (u & 0xff);
+}
+
+double
+ts_key_get_double (const char *in)
+{
+    uint64_t u = 0;
+    double v;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | (unsigned char) in [i];
+    u = (u >> 63) ? u & ~(UINT64_C (1) << 63) : ~u;
+    memcpy (&v, &u, 8);
+    return v;
+}
+
+size_t
+ts_key_reward (char *buf, double reward, const char *id, size_t id_len)
+{
+    buf [0] = TS_TAG_REWARD;
+    ts_key_put_double (buf + 1, reward);
+    return 9 + s_put_raw (buf + 9, id, id_len);
+}
+
+size_t
+ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len)
+{
+    buf [0] = TS_TAG_TIME;
+    ts_key_put_i64 (buf + 1, ms);
+    return 9 + s_put_raw (buf + 9, id, id_len);
+}
+
+size_t
+ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk)
+{
+    buf [0] = TS_TAG_COMMIT;
+    size_t n = 1 + s_put_escaped (buf + 1, job, job_len);
+    ts_key_put_i64 (buf + n, (int64_t) chunk);
+    return n + 8;
+}
+
+size_t
+ts_key_group_totals (char *buf, const char *group, size_t group_len)
+{
+    buf [0] = TS_TAG_GROUP_TOTALS;
+    return 1 + s_put_raw (buf + 1, group, group_len);
+}
+
+size_t
+ts_key_model_totals (char *buf, const char *model, size_t model_len)
+{
+    buf [0] = TS_TAG_MODEL_TOTALS;
+    return 1 + s_put_raw (buf + 1, model, model_len);
+}

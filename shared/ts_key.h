@@ -1,0 +1,57 @@
+/*  ts_key.h: the byte layout of a shard's keys (DESIGN.md, "Storage").
+ *
+ *  Every key starts with a one-byte tag. Strings inside a key that are
+ *  followed by more key bytes (group, model, job) are escaped so that byte
+ *  order of keys is the order of the strings: 0x00 -> 0x00 0xFF, and the
+ *  string ends with 0x00 0x01. Numbers are 8 big-endian bytes whose byte
+ *  order is their numeric order. The id always comes last, raw.
+ *
+ *    R id                       record
+ *    G group* id                group index      (* escaped)
+ *    W reward8 id               reward index
+ *    T time8 id                 created-time (else ingest-time) index
+ *    M model* id                model index
+ *    S                          shard totals
+ *    Q group                    group totals
+ *    X model                    model totals
+ *    C job* chunk8              commit marker of one batch
+ */
+#ifndef TS_KEY_H
+#define TS_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_KEY_MAX 2200   /* escaped 512-byte strings plus an id fit */
+
+enum {
+    TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
+    TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S',
+    TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C'
+};
+
+/*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
+ *  length. A NULL id builds the prefix shared by every id. */
+size_t ts_key_record (char *buf, const char *id, size_t id_len);
+size_t ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len);
+size_t ts_key_model (char *buf, const char *model, size_t model_len, const char *id, size_t id_len);
+size_t ts_key_reward (char *buf, double reward, const char *id, size_t id_len);
+size_t ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len);
+size_t ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk);
+size_t ts_key_group_totals (char *buf, const char *group, size_t group_len);
+size_t ts_key_model_totals (char *buf, const char *model, size_t model_len);
+
+/*  Order-preserving 8-byte codes for doubles and signed integers. */
+void   ts_key_put_double (char *out8, double v);
+double ts_key_get_double (const char *in8);
+void    ts_key_put_i64 (char *out8, int64_t v);
+int64_t ts_key_get_i64 (const char *in8);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

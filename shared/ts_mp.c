@@ -1,0 +1,308 @@
+/*  ts_mp.c: zero-copy msgpack pull reader (see ts_mp.h for the contract,
+ *  and the msgpack specification for the byte formats). */
+#include "ts_mp.h"
+#include "ts_error.h"
+#include <string.h>
+
+void
+ts_mp_reader_init (ts_mp_reader_t *r, const void *data, size_t len)
+{
+    r->p = (const uint8_t *) data;
+    r->end = r->p + len;
+}
+
+bool
+ts_mp_at_end (const ts_mp_reader_t *r)
+{
+    return r->p >= r->end;
+}
+
+static uint64_t
+s_be (const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*  Takes a payload of `n` bytes; fails if fewer remain. */
+static int
+s_take (ts_mp_reader_t *r, size_t n, const uint8_t **out)
+{
+    if ((size_t) (r->end - r->p) < n)
+        return TS_EPROTO;
+    *out = r->p;
+    r->p += n;
+    return 0;
+}
+
+static int
+s_sized (ts_mp_reader_t *r, ts_mp_item_t *it, ts_mp_type_t type, int lenbytes)
+{
+    const uint8_t *q;
+    if (s_take (r, (size_t) lenbytes, &q))
+        return TS_EPROTO;
+    uint64_t n = s_be (q, lenbytes);
+    if (type == TS_MP_EXT) {
+        if (s_take (r, 1, &q))
+            return TS_EPROTO;
+        it->ext_type = (int8_t) q [0];
+    }
+    if (s_take (r, (size_t) n, &q))
+        return TS_EPROTO;
+    it->type = type;
+    it->ptr = (const char *) q;
+    it->len = (uint32_t) n;
+    return 0;
+}
+
+static int
+s_container (ts_mp_reader_t *r, ts_mp_item_t *it, ts_mp_type_t type, uint64_t n)
+{
+    uint64_t need = type == TS_MP_MAP ? 2 * n : n;
+    if (need > (uint64_t) (r->end - r->p))
+        return TS_EPROTO;
+    it->type = type;
+    it->len = (uint32_t) n;
+    return 0;
+}
+
+int
+ts_mp_next (ts_mp_reader_t *r, ts_mp_item_t *it)
+{
+    const uint8_t *q;
+    if (s_take (r, 1, &q))
+        return TS_EPROTO;
+    uint8_t c = q [0];
+    memset (it, 0, sizeof *it);
+    if (c <= 0x7f) { it->type = TS_MP_UINT; it->u = c; return 0; }
+    if (c >= 0xe0) { it->type = TS_MP_INT; it->i = (int8_t) c; return 0; }
+    if ((c & 0xf0) == 0x80) return s_container (r, it, TS_MP_MAP, c & 0x0f);
+    if ((c & 0xf0) == 0x90) return s_container (r, it, TS_MP_ARRAY, c & 0x0f);
+    if ((c & 0xe0) == 0xa0) {
+        if (s_take (r, c & 0x1f, &q))
+            return TS_EPROTO;
+        it->type = TS_MP_STR; it->ptr = (const char *) q; it->len = c & 0x1f;
+        return 0;
+    }
+    switch (c) {
+    case 0xc0: it->type = TS_MP_NIL; return 0;
+    case 0xc2: it->type = TS_MP_BOOL; it->b = false; return 0;
+    case 0xc3: it->type = TS_MP_BOOL; it->b = true; return 0;
+    case 0xc4: return s_sized (r, it, TS_MP_BIN, 1);
+    case 0xc5: return s_sized (r, it, TS_MP_BIN, 2);
+    case 0xc6: return s_sized (r, it, TS_MP_BIN, 4);
+    case 0xc7: return s_sized (r, it, TS_MP_EXT, 1);
+    case 0xc8: return s_sized (r, it, TS_MP_EXT, 2);
+    case 0xc9: return s_sized (r, it, TS_MP_EXT, 4);
+    case 0xca: {
+        if (s_take (r, 4, &q)) return TS_EPROTO;
+        uint32_t bits = (uint32_t) s_be (q, 4);
+        float f;
+        memcpy (&f, &bits, 4);
+        it->type = TS_MP_FLOAT; it->f = f;
+        return 0;
+    }
+    case 0xcb: {
+        if (s_take (r, 8, &q)) return TS_EPROTO;
+        uint64_t bits = s_be (q, 8);
+        memcpy (&it->f, &bits, 8);
+        it->type = TS_MP_FLOAT;
+        return 0;
+    }
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+        int n = 1 << (c - 0xcc);
+        if (s_take (r, (size_t) n, &q)) return TS_EPROTO;
+        it->type = TS_MP_UINT; it->u = s_be (q, n);
+        return 0;
+    }
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        int n = 1 << (c - 0xd0);
+        if (s_take (r, (size_t) n, &q)) return TS_EPROTO;
+        uint64_t v = s_be (q, n);
+        int64_t sv;
+        if (n == 1) sv = (int8_t) v;
+        else if (n == 2) sv = (int16_t) v;
+        else if (n == 4) sv = (int32_t) v;
+        else sv = (int64_t) v;
+        if (sv >= 0) { it->type = TS_MP_UINT; it->u = (uint64_t) sv; }
+        else { it->type = TS_MP_INT; it->i = sv; }
+        return 0;
+    }
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+        int n = 1 << (c - 0xd4);
+        if (s_take (r, 1, &q)) return TS_EPROTO;
+        it->ext_type = (int8_t) q [0];
+        if (s_take (r, (size_t) n, &q)) return TS_EPROTO;
+        it->type = TS_MP_EXT; it->ptr = (const char *) q; it->len = (uint32_t) n;
+        return 0;
+    }
+    case 0xd9: return s_sized (r, it, TS_MP_STR, 1);
+    case 0xda: return s_sized (r, it, TS_MP_STR, 2);
+    case 0xdb: return s_sized (r, it, TS_MP_STR, 4);
+    case 0xdc: case 0xdd: {
+        int n = c == 0xdc ? 2 : 4;
+        if (s_take (r, (size_t) n, &q)) return TS_EPROTO;
+        return s_container (r, it, TS_MP_ARRAY, s_be (q, n));
+    }
+    case 0xde: case 0xdf: {
+        int n = c == 0xde ? 2 : 4;
+        if (s_take (r, (size_t) n, &q)) return TS_EPROTO;
+        return s_container (r, it, TS_MP_MAP, s_be (q, n));
+    }
+    default:
+        return TS_EPROTO;     /* 0xc1 is never used */
+    }
+}
+
+int
+ts_mp_skip (ts_mp_reader_t *r)
+{
+    uint64_t pending = 1;             /* values still to read */
+    ts_mp_item_t it;
+    while (pending > 0) {
+        if (ts_mp_next (r, &it))
+            return TS_EPROTO;
+        pending--;
+        if (it.type == TS_MP_ARRAY)
+            pending += it.len;
+        else if (it.type == TS_MP_MAP)
+            pending += 2 * (uint64_t) it.len;
+    }
+    return 0;
+}
+
+int
+ts_mp_depth (const void *data, size_t len)
+{
+    /* Explicit stack of remaining counts; depth is bounded by the input
+     * length (each container takes at least one byte). */
+    ts_mp_reader_t r;
+    ts_mp_reader_init (&r, data, len);
+    enum { MAXD = 4096 };
+    uint64_t stack [MAXD];
+    int top = 0, deepest = 0;
+    uint64_t pending = 1;
+    ts_mp_item_t it;
+    for (;;) {
+        while (pending == 0) {
+            if (top == 0)
+                return deepest;
+            pending = stack [--top];
+        }
+        if (ts_mp_next (&r, &it))
+            return TS_EPROTO;
+        pending--;
+        if ((it.type == TS_MP_ARRAY || it.type == TS_MP_MAP)) {
+            if (top == MAXD)
+                return MAXD;
+            stack [top++] = pending;
+            pending = it.type == TS_MP_MAP ? 2 * (uint64_t) it.len : it.len;
+            if (top > deepest)
+                deepest = top;
+        }
+    }
+}
+
+static int
+s_expect (ts_mp_reader_t *r, ts_mp_item_t *it, ts_mp_type_t type)
+{
+    if (ts_mp_next (r, it) || it->type != type)
+        return TS_EPROTO;
+    return 0;
+}
+
+int
+ts_mp_read_str (ts_mp_reader_t *r, const char **ptr, uint32_t *len)
+{
+    ts_mp_item_t it;
+    if (s_expect (r, &it, TS_MP_STR))
+        return TS_EPROTO;
+    *ptr = it.ptr;
+    *len = it.len;
+    return 0;
+}
+
+int
+ts_mp_read_uint (ts_mp_reader_t *r, uint64_t *value)
+{
+    ts_mp_item_t it;
+    if (s_expect (r, &it, TS_MP_UINT))
+        return TS_EPROTO;
+    *value = it.u;
+    return 0;
+}
+
+int
+ts_mp_read_int (ts_mp_reader_t *r, int64_t *value)
+{
+    ts_mp_item_t it;
+    if (ts_mp_next (r, &it))
+        return TS_EPROTO;
+    if (it.type == TS_MP_INT)
+        *value = it.i;
+    else if (it.type == TS_MP_UINT && it.u <= (uint64_t) INT64_MAX)
+        *value = (int64_t) it.u;
+    else
+        return TS_EPROTO;
+    return 0;
+}
+
+int
+ts_mp_read_double (ts_mp_reader_t *r, double *value)
+{
+    ts_mp_item_t it;
+    if (ts_mp_next (r, &it))
+        return TS_EPROTO;
+    if (it.type == TS_MP_FLOAT)
+        *value = it.f;
+    else if (it.type == TS_MP_INT)
+        *value = (double) it.i;
+    else if (it.type == TS_MP_UINT)
+        *value = (double) it.u;
+    else
+        return TS_EPROTO;
+    return 0;
+}
+
+int
+ts_mp_read_array (ts_mp_reader_t *r, uint32_t *count)
+{
+    ts_mp_item_t it;
+    if (s_expect (r, &it, TS_MP_ARRAY))
+        return TS_EPROTO;
+    *count = it.len;
+    return 0;
+}
+
+int
+ts_mp_read_map (ts_mp_reader_t *r, uint32_t *count)
+{
+    ts_mp_item_t it;
+    if (s_expect (r, &it, TS_MP_MAP))
+        return TS_EPROTO;
+    *count = it.len;
+    return 0;
+}
+
+bool
+ts_mp_item_is_str (const ts_mp_item_t *it, const char *s)
+{
+    size_t n = strlen (s);
+    return it->type == TS_MP_STR && it->len == n && memcmp (it->ptr, s, n) == 0;
+}
+
+int
+ts_mp_pack_strn (msgpack_packer *pk, const char *s, size_t len)
+{
+    if (msgpack_pack_str (pk, len) || msgpack_pack_str_body (pk, s, len))
+        return TS_ENOMEM;
+    return 0;
+}
+
+int
+ts_mp_pack_cstr (msgpack_packer *pk, const char *s)
+{
+    return ts_mp_pack_strn (pk, s, strlen (s));
+}

@@ -1,0 +1,54 @@
+/*  ts_parse.h: one input line -> one record (summary + msgpack object).
+ *
+ *  The parser is strict JSON (RFC 8259), built on simdjson's DOM parser
+ *  (measured fastest of the candidates; see DESIGN.md and the commit that
+ *  added it), with a small diagnostic pass on failure so that every bad
+ *  line gets its own reason and column. A parser is not thread-safe: use
+ *  one per thread.
+ */
+#ifndef TS_PARSE_H
+#define TS_PARSE_H
+
+#include "ts_profile.h"
+#include "ts_record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Bytes that must be readable (any value) after the end of a line passed
+ *  to ts_parser_parse: simdjson reads ahead in blocks. A chunk buffer with
+ *  this much slack at its end serves every line inside it. */
+#define TS_PARSE_PADDING 64
+
+typedef struct ts_parser ts_parser_t;
+
+/*  A parser for records of `profile` (copied). NULL on allocation failure. */
+ts_parser_t *ts_parser_new (const ts_profile_t *profile);
+
+/*  Frees the parser and sets *self_p to NULL; safe on NULL. */
+void ts_parser_destroy (ts_parser_t **self_p);
+
+/*  Parses one line (without its '\n'; a final '\r' is ignored) and appends
+ *  the record, <summary><object> in msgpack, to `out`. *summary describes
+ *  it; its strings stay valid until the next call on this parser.
+ *  Returns 0; TS_EBADLINE with the reason in `reason` (out is left as it
+ *  was); TS_ENOMEM. A line of only white space is the caller's to skip
+ *  (ts_line_is_blank). */
+int ts_parser_parse (ts_parser_t *self, const char *line, size_t len,
+                     int64_t ingested_ms, ts_buf_t *out, ts_summary_t *summary,
+                     char *reason, size_t reason_size);
+
+/*  True when the line holds only spaces, tabs and a final '\r'. */
+bool ts_line_is_blank (const char *line, size_t len);
+
+/*  Strict JSON validation for diagnosis: the first problem in `text`, as
+ *  "what, at column N" in `reason`. Returns 0 when the text is one valid
+ *  JSON object, TS_EBADLINE otherwise. Slow path: used only after the fast
+ *  parser refused a line. */
+int ts_json_diagnose (const char *text, size_t len, char *reason, size_t reason_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

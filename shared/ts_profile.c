@@ -1,0 +1,205 @@
+/*  ts_profile.c: built-in field profiles and the profile spec parser
+ *  (the syntax is in ts_profile.h). */
+#include "ts_profile.h"
+#include "ts_error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ts_profile_names [] = {
+    "default", "tau", "swe", "agentbench", "reflexion", NULL
+};
+
+/*  Each built-in is a spec of overrides over an empty profile. */
+static const char *const s_builtin [] = {
+    /* default: the common agent-trajectory dump */
+    "id=/id,group=/data_id,model=/model,reward=/reward,success=/is_success,"
+    "created=/created_at,steps=/trajectory",
+    /* tau-bench results: one line per (task, trial) */
+    "id=/task_id+/trial,group=/task_id,model=/model|/info/model,reward=/reward,"
+    "success=reward>=1,created=/created_at|/timestamp,steps=/traj",
+    /* SWE-bench style: instance runs, resolved or not */
+    "id=/id|/instance_id+/model_name_or_path|/instance_id,group=/instance_id,"
+    "model=/model_name_or_path|/model,reward=/reward,success=/resolved,"
+    "created=/created_at,steps=/messages|/trajectory|/history",
+    /* AgentBench outputs */
+    "id=/id|/index,group=/index|/task_id,model=/model|/agent,reward=/reward,"
+    "success=/status==completedCorrect,created=/created_at|/time,steps=/history",
+    /* reflexion / ALFWorld / WebShop logs */
+    "id=/id|/task_id|/name,group=/task_id|/name,model=/model,reward=/reward,"
+    "success=/is_solved|/is_success,created=/created_at,steps=/trajectory|/history|/steps",
+};
+
+static int
+s_fail (char *err, size_t size, const char *fmt, const char *what)
+{
+    if (err && size)
+        snprintf (err, size, fmt, what);
+    return TS_EINVAL;
+}
+
+static int
+s_parse_field (const char *val, ts_field_t *f, bool allow_parts, char *err, size_t size)
+{
+    memset (f, 0, sizeof *f);
+    if (!*val)
+        return 0;                       /* disabled */
+    char buf [1024];
+    if (strlen (val) >= sizeof buf)
+        return s_fail (err, size, "field value too long: %.40s", val);
+    strcpy (buf, val);
+    char *save = NULL;
+    for (char *alt = strtok_r (buf, "|", &save); alt; alt = strtok_r (NULL, "|", &save)) {
+        if (f->nalts == TS_PROFILE_ALTS)
+            return s_fail (err, size, "too many alternatives in '%s'", val);
+        ts_field_alt_t *a = &f->alts [f->nalts++];
+        char *psave = NULL;
+        for (char *part = strtok_r (alt, "+", &psave); part; part = strtok_r (NULL, "+", &psave)) {
+            if (a->nparts == TS_PROFILE_PARTS || (!allow_parts && a->nparts == 1))
+                return s_fail (err, size, "only an id may join pointers with '+': '%s'", val);
+            if (part [0] != '/')
+                return s_fail (err, size, "a JSON pointer starts with '/': '%s'", part);
+            if (strlen (part) >= TS_POINTER_MAX)
+                return s_fail (err, size, "JSON pointer too long: '%.40s'", part);
+            strcpy (a->parts [a->nparts++], part);
+        }
+        if (a->nparts == 0)
+            return s_fail (err, size, "empty alternative in '%s'", val);
+    }
+    return 0;
+}
+
+static int
+s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
+{
+    char buf [4096];
+    if (strlen (spec) >= sizeof buf)
+        return s_fail (err, size, "profile spec too long: %.40s", spec);
+    strcpy (buf, spec);
+    char *save = NULL;
+    for (char *item = strtok_r (buf, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (item, '=');
+        if (!eq)
+            return s_fail (err, size, "expected field=pointer, got '%s'", item);
+        *eq = 0;
+        const char *key = item, *val = eq + 1;
+        int rc = 0;
+        if (!strcmp (key, "id"))           rc = s_parse_field (val, &p->id, true, err, size);
+        else if (!strcmp (key, "group"))   rc = s_parse_field (val, &p->group, false, err, size);
+        else if (!strcmp (key, "model"))   rc = s_parse_field (val, &p->model, false, err, size);
+        else if (!strcmp (key, "reward"))  rc = s_parse_field (val, &p->reward, false, err, size);
+        else if (!strcmp (key, "created")) rc = s_parse_field (val, &p->created, false, err, size);
+        else if (!strcmp (key, "steps"))   rc = s_parse_field (val, &p->steps, false, err, size);
+        else if (!strcmp (key, "coerce"))  p->coerce = !strcmp (val, "1") || !strcmp (val, "true");
+        else if (!strcmp (key, "success")) {
+            const char *eqeq = strstr (val, "==");
+            memset (&p->success, 0, sizeof p->success);
+            if (!strncmp (val, "reward>=", 8)) {
+                char *end = NULL;
+                p->success_threshold = strtod (val + 8, &end);
+                if (end == val + 8 || *end)
+                    return s_fail (err, size, "bad threshold in 'success=%s'", val);
+                p->success_kind = TS_SUCCESS_REWARD_GE;
+            }
+            else if (eqeq) {
+                size_t plen = (size_t) (eqeq - val);
+                if (plen == 0 || plen >= TS_POINTER_MAX || val [0] != '/')
+                    return s_fail (err, size, "bad 'success=%s' (want /pointer==text)", val);
+                if (strlen (eqeq + 2) >= sizeof p->success_equals)
+                    return s_fail (err, size, "comparison text too long in 'success=%s'", val);
+                strcpy (p->success_equals, eqeq + 2);
+                p->success.nalts = 1;
+                p->success.alts [0].nparts = 1;
+                memcpy (p->success.alts [0].parts [0], val, plen);
+                p->success.alts [0].parts [0][plen] = 0;
+                p->success_kind = TS_SUCCESS_EQUALS;
+            }
+            else {
+                rc = s_parse_field (val, &p->success, false, err, size);
+                p->success_kind = TS_SUCCESS_FROM_FIELD;
+            }
+        }
+        else
+            return s_fail (err, size, "unknown field '%s' (fields: id, group, model, "
+                           "reward, success, created, steps, coerce)", key);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t size)
+{
+    memset (out, 0, sizeof *out);
+    if (!spec || !*spec)
+        spec = "default";
+    /* a leading built-in name, then overrides */
+    const char *comma = strchr (spec, ',');
+    size_t nlen = comma ? (size_t) (comma - spec) : strlen (spec);
+    int builtin = -1;
+    for (int i = 0; ts_profile_names [i]; i++)
+        if (strlen (ts_profile_names [i]) == nlen && !strncmp (spec, ts_profile_names [i], nlen))
+            builtin = i;
+    const char *overrides = spec;
+    if (builtin >= 0)
+        overrides = comma ? comma + 1 : "";
+    else if (memchr (spec, '=', nlen) == NULL)
+        return s_fail (err, size, "unknown profile '%s' (built-in: default, tau, swe, "
+                       "agentbench, reflexion)", spec);
+    else
+        builtin = 0;
+    snprintf (out->name, sizeof out->name, "%s", ts_profile_names [builtin]);
+    int rc = s_apply (out, s_builtin [builtin], err, size);
+    if (rc == 0 && *overrides) {
+        rc = s_apply (out, overrides, err, size);
+        if (rc == 0 && strlen (out->name) + 1 < sizeof out->name)
+            strcat (out->name, "+");
+    }
+    return rc;
+}
+
+static void
+s_format_field (char **pp, size_t *left, const char *key, const ts_field_t *f)
+{
+    int n = snprintf (*pp, *left, "%s%s=", (*pp)[-1] ? "," : "", key);
+    if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
+    *pp += n; *left -= (size_t) n;
+    for (int a = 0; a < f->nalts; a++)
+        for (int p = 0; p < f->alts [a].nparts; p++) {
+            n = snprintf (*pp, *left, "%s%s", p ? "+" : (a ? "|" : ""), f->alts [a].parts [p]);
+            if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
+            *pp += n; *left -= (size_t) n;
+        }
+}
+
+int
+ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
+{
+    if (size < 2)
+        return TS_EINVAL;
+    buf [0] = 0;
+    char *w = buf + 1;          /* buf[0] == 0 marks "nothing written yet" */
+    size_t left = size - 1;
+    s_format_field (&w, &left, "id", &p->id);
+    s_format_field (&w, &left, "group", &p->group);
+    s_format_field (&w, &left, "model", &p->model);
+    s_format_field (&w, &left, "reward", &p->reward);
+    s_format_field (&w, &left, "created", &p->created);
+    s_format_field (&w, &left, "steps", &p->steps);
+    int n = 0;
+    if (left) {
+        if (p->success_kind == TS_SUCCESS_REWARD_GE)
+            n = snprintf (w, left, ",success=reward>=%g", p->success_threshold);
+        else if (p->success_kind == TS_SUCCESS_EQUALS)
+            n = snprintf (w, left, ",success=%s==%s", p->success.alts [0].parts [0], p->success_equals);
+        else
+            s_format_field (&w, &left, "success", &p->success);
+        if (n > 0 && (size_t) n < left) { w += n; left -= (size_t) n; }
+        if (left && p->coerce)
+            snprintf (w, left, ",coerce=1");
+    }
+    memmove (buf, buf + 1, strlen (buf + 1) + 1);
+    return left ? 0 : TS_ETOOBIG;
+}

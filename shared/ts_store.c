@@ -1,0 +1,613 @@
+/*  ts_store.c: a shard on Kyoto Cabinet's TreeDB (ts_store.h, DESIGN.md).
+ *
+ *  The one subtle part is the group commit in ts_store_put_batches: every
+ *  batch is checked against its commit marker, records are added with
+ *  kcdbadd (so an id already stored, from this or an earlier batch, is a
+ *  duplicate without a separate lookup), index entries are set, and the
+ *  totals deltas of the whole call are gathered in small in-memory tables
+ *  and written once per group/model at the end, all inside one soft
+ *  transaction.
+ */
+#include "ts_store.h"
+#include "ts_error.h"
+#include "ts_key.h"
+#include "ts_mp.h"
+
+#include <errno.h>
+#include <kclangc.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+struct ts_store {
+    KCDB *db;
+    dev_t dev;                  /* identity of the file, for the registry */
+    ino_t ino;
+    bool  registered;
+    char *path;
+    char  errmsg [512];
+    ts_buf_t scratch;
+};
+
+const char *
+ts_store_path (const ts_store_t *self)
+{
+    return self->path;
+}
+
+const char *
+ts_store_errmsg (const ts_store_t *self)
+{
+    return self->errmsg;
+}
+
+/*  Maps Kyoto Cabinet's error to ours, with the message saved. */
+static int
+s_kc_error (ts_store_t *self, const char *what)
+{
+    int saved = errno;
+    int code = kcdbecode (self->db);
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: %s: %s (%s)", self->path, what,
+              kcecodename (code), kcdbemsg (self->db));
+    if (code == KCESYSTEM && (saved == ENOSPC || saved == EDQUOT || strstr (kcdbemsg (self->db), "space")))
+        return -ENOSPC;
+    if (code == KCENOPERM || (code == KCESYSTEM && saved == EACCES))
+        return -EACCES;
+    if (code == KCEBROKEN)
+        return TS_ECORRUPT;
+    return TS_ESTORE;
+}
+
+/*  fcntl locks belong to the process: a second handle on the same file in
+ *  this process would not be refused by the lock, and closing it would drop
+ *  the lock of the first (DESIGN.md). So the process keeps its own list of
+ *  open shard files, by device and inode, and refuses a second open. */
+enum { S_MAX_OPEN = 4096 };
+static pthread_mutex_t s_open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { dev_t dev; ino_t ino; } s_open [S_MAX_OPEN];
+static size_t s_nopen;
+
+/*  Is the file open in this process? Called with s_open_lock held. */
+static bool
+s_is_open (dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < s_nopen; i++)
+        if (s_open [i].dev == dev && s_open [i].ino == ino)
+            return true;
+    return false;
+}
+
+static void
+s_unregister (dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock (&s_open_lock);
+    for (size_t i = 0; i < s_nopen; i++)
+        if (s_open [i].dev == dev && s_open [i].ino == ino) {
+            s_open [i] = s_open [--s_nopen];
+            break;
+        }
+    pthread_mutex_unlock (&s_open_lock);
+}
+
+ts_store_t *
+ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_t emsg_size)
+{
+    ts_store_t *self = calloc (1, sizeof *self);
+    char *full = NULL;
+    bool locked = false;
+    if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())) {
+        *err = TS_ENOMEM;
+        snprintf (emsg, emsg_size, "%s: out of memory", path);
+        goto fail;
+    }
+    size_t plen = strlen (path);
+    if (plen < 4 || strcmp (path + plen - 4, ".kct")) {
+        *err = TS_EINVAL;
+        snprintf (emsg, emsg_size, "%s: a shard file name must end in .kct", path);
+        goto fail;
+    }
+    if (!tuning)
+        tuning = TS_STORE_TUNING;
+    full = malloc (plen + strlen (tuning) + 1);
+    if (!full) {
+        *err = TS_ENOMEM;
+        goto fail;
+    }
+    strcpy (full, path);
+    strcat (full, tuning);
+    pthread_mutex_lock (&s_open_lock);
+    locked = true;
+    struct stat pre;
+    if (stat (path, &pre) == 0 && s_is_open (pre.st_dev, pre.st_ino)) {
+        *err = TS_ELOCKED;
+        snprintf (emsg, emsg_size, "%s: cannot open: already open in this process", path);
+        goto fail;
+    }
+    /* Never KCOTRUNCATE (it empties before locking) nor KCOAUTOTRAN (161
+     * records/s); KCOTRYLOCK: a second owner fails at once, not blocks. */
+    errno = 0;
+    if (!kcdbopen (self->db, full, KCOWRITER | KCOCREATE | KCOTRYLOCK)) {
+        int saved = errno;
+        int code = kcdbecode (self->db);
+        const char *m = kcdbemsg (self->db);
+        if (saved == EACCES && !strstr (m, "lock"))
+            *err = -EACCES;
+        else if (saved == EAGAIN || saved == EACCES || strstr (m, "lock"))
+            *err = TS_ELOCKED;
+        else if (saved == ENOSPC)
+            *err = -ENOSPC;
+        else if (code == KCENOPERM || saved == EROFS || saved == EPERM)
+            *err = -EACCES;
+        else if (saved == ENOENT)
+            *err = -ENOENT;
+        else
+            *err = TS_ESTORE;
+        snprintf (emsg, emsg_size, "%s: cannot open: %s (%s%s%s)", path,
+                  *err == TS_ELOCKED ? "held by another process" : ts_strerror (*err),
+                  m, saved ? ", " : "", saved ? strerror (saved) : "");
+        goto fail;
+    }
+    free (full);
+    full = NULL;
+    struct stat st;
+    if (stat (path, &st) == 0 && s_nopen < S_MAX_OPEN) {
+        self->dev = st.st_dev;
+        self->ino = st.st_ino;
+        self->registered = true;
+        s_open [s_nopen].dev = st.st_dev;
+        s_open [s_nopen].ino = st.st_ino;
+        s_nopen++;
+    }
+    pthread_mutex_unlock (&s_open_lock);
+    *err = 0;
+    return self;
+fail:
+    if (locked)
+        pthread_mutex_unlock (&s_open_lock);
+    free (full);
+    if (self) {
+        if (self->db)
+            kcdbdel (self->db);
+        free (self->path);
+        free (self);
+    }
+    return NULL;
+}
+
+void
+ts_store_destroy (ts_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ts_store_t *self = *self_p;
+    kcdbclose (self->db);
+    kcdbdel (self->db);
+    if (self->registered)
+        s_unregister (self->dev, self->ino);
+    free (self->path);
+    ts_buf_free (&self->scratch);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+ts_store_count (ts_store_t *self)
+{
+    int64_t n = kcdbcount (self->db);
+    return n > 0 ? (uint64_t) n : 0;
+}
+
+/* --- totals deltas of one transaction ----------------------------------- */
+
+typedef struct {
+    const char *name;        /* NULL: empty slot */
+    size_t      len;
+    ts_totals_t t;
+} s_slot_t;
+
+typedef struct {
+    s_slot_t *slots;
+    size_t    cap;           /* power of two */
+    size_t    used;
+} s_table_t;
+
+static int
+s_table_init (s_table_t *tab, size_t expected)
+{
+    size_t cap = 16;
+    while (cap < 2 * expected)
+        cap *= 2;
+    tab->slots = calloc (cap, sizeof *tab->slots);
+    tab->cap = cap;
+    tab->used = 0;
+    return tab->slots ? 0 : TS_ENOMEM;
+}
+
+static ts_totals_t *
+s_table_get (s_table_t *tab, const char *name, size_t len)
+{
+    size_t i = (size_t) XXH3_64bits (name, len) & (tab->cap - 1);
+    while (tab->slots [i].name) {
+        if (tab->slots [i].len == len && !memcmp (tab->slots [i].name, name, len))
+            return &tab->slots [i].t;
+        i = (i + 1) & (tab->cap - 1);
+    }
+    tab->slots [i].name = name;
+    tab->slots [i].len = len;
+    ts_totals_init (&tab->slots [i].t);
+    tab->used++;
+    return &tab->slots [i].t;
+}
+
+static int
+s_buf_write (void *data, const char *buf, size_t len)
+{
+    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
+}
+
+/*  Reads the totals at key (absent: empty), adds delta, writes back. */
+static int
+s_merge_totals (ts_store_t *self, const char *key, size_t klen, const ts_totals_t *delta)
+{
+    ts_totals_t t;
+    size_t vlen;
+    char *v = kcdbget (self->db, key, klen, &vlen);
+    if (v) {
+        int rc = ts_totals_unpack (v, vlen, &t, NULL);
+        kcfree (v);
+        if (rc) {
+            snprintf (self->errmsg, sizeof self->errmsg, "%s: stored totals do not decode", self->path);
+            return TS_ECORRUPT;
+        }
+    }
+    else if (kcdbecode (self->db) != KCENOREC)
+        return s_kc_error (self, "read totals");
+    else
+        ts_totals_init (&t);
+    ts_totals_merge (&t, delta);
+    self->scratch.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->scratch, s_buf_write);
+    if (ts_totals_pack (&pk, &t))
+        return TS_ENOMEM;
+    if (!kcdbset (self->db, key, klen, self->scratch.data, self->scratch.size))
+        return s_kc_error (self, "write totals");
+    return 0;
+}
+
+static int
+s_pack_result (ts_buf_t *buf, const ts_batch_result_t *r)
+{
+    msgpack_packer pk;
+    buf->size = 0;
+    msgpack_packer_init (&pk, buf, s_buf_write);
+    if (msgpack_pack_array (&pk, 2) || msgpack_pack_uint32 (&pk, r->imported)
+    ||  msgpack_pack_uint32 (&pk, r->duplicates))
+        return TS_ENOMEM;
+    return 0;
+}
+
+static int
+s_unpack_result (const char *v, size_t vlen, ts_batch_result_t *r)
+{
+    ts_mp_reader_t rd;
+    uint32_t n;
+    uint64_t imp, dup;
+    ts_mp_reader_init (&rd, v, vlen);
+    if (ts_mp_read_array (&rd, &n) || n < 2 || ts_mp_read_uint (&rd, &imp)
+    ||  ts_mp_read_uint (&rd, &dup))
+        return TS_ECORRUPT;
+    r->imported = (uint32_t) imp;
+    r->duplicates = (uint32_t) dup;
+    r->replayed = true;
+    return 0;
+}
+
+int
+ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len, uint64_t chunk,
+                       ts_batch_result_t *result)
+{
+    char key [TS_KEY_MAX];
+    if (job_len > 256)
+        return TS_EINVAL;
+    size_t klen = ts_key_commit (key, job, job_len, chunk);
+    char val [64];
+    int32_t vlen = kcdbgetbuf (self->db, key, klen, val, sizeof val);
+    if (vlen < 0)
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "read marker");
+    return s_unpack_result (val, (size_t) vlen, result);
+}
+
+/*  Writes one batch inside the open transaction. */
+static int
+s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
+             ts_totals_t *shard, s_table_t *groups, s_table_t *models)
+{
+    char key [TS_KEY_MAX];
+    memset (res, 0, sizeof *res);
+    if (b->job_len == 0 || b->job_len > 256) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: bad job id length %zu", self->path, b->job_len);
+        return TS_EINVAL;
+    }
+    size_t mlen = ts_key_commit (key, b->job, b->job_len, b->chunk);
+    char mval [64];
+    int32_t vlen = kcdbgetbuf (self->db, key, mlen, mval, sizeof mval);
+    if (vlen >= 0)
+        return s_unpack_result (mval, (size_t) vlen, res);
+    if (kcdbecode (self->db) != KCENOREC)
+        return s_kc_error (self, "read marker");
+
+    ts_mp_reader_t rd;
+    ts_mp_item_t it;
+    ts_mp_reader_init (&rd, b->records, b->records_len);
+    for (uint32_t i = 0; i < b->nrecords; i++) {
+        ts_summary_t s;
+        size_t used;
+        if (ts_mp_next (&rd, &it) || it.type != TS_MP_BIN
+        ||  ts_summary_unpack_buf (it.ptr, it.len, &s, &used)
+        ||  s.id_len == 0 || s.id_len > TS_ID_MAX_BYTES
+        ||  s.group_len > TS_GROUP_MAX_BYTES || s.model_len > TS_MODEL_MAX_BYTES) {
+            snprintf (self->errmsg, sizeof self->errmsg,
+                      "%s: record %u of batch (chunk %llu) does not decode", self->path, i,
+                      (unsigned long long) b->chunk);
+            return TS_ECORRUPT;
+        }
+        size_t klen = ts_key_record (key, s.id, s.id_len);
+        if (!kcdbadd (self->db, key, klen, it.ptr, it.len)) {
+            if (kcdbecode (self->db) == KCEDUPREC) {
+                res->duplicates++;
+                continue;
+            }
+            return s_kc_error (self, "write record");
+        }
+        res->imported++;
+        const char *sum = it.ptr;       /* the summary is the value of every index entry */
+        if (s.group) {
+            klen = ts_key_group (key, s.group, s.group_len, s.id, s.id_len);
+            if (!kcdbset (self->db, key, klen, sum, used))
+                return s_kc_error (self, "write group index");
+            ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
+        }
+        if (s.model) {
+            klen = ts_key_model (key, s.model, s.model_len, s.id, s.id_len);
+            if (!kcdbset (self->db, key, klen, sum, used))
+                return s_kc_error (self, "write model index");
+            ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
+        }
+        if (s.has_reward) {
+            klen = ts_key_reward (key, s.reward, s.id, s.id_len);
+            if (!kcdbset (self->db, key, klen, sum, used))
+                return s_kc_error (self, "write reward index");
+        }
+        klen = ts_key_time (key, ts_summary_time (&s), s.id, s.id_len);
+        if (!kcdbset (self->db, key, klen, sum, used))
+            return s_kc_error (self, "write time index");
+        ts_totals_add (shard, &s);
+    }
+    if (s_pack_result (&self->scratch, res))
+        return TS_ENOMEM;
+    if (!kcdbset (self->db, key, ts_key_commit (key, b->job, b->job_len, b->chunk),
+                  self->scratch.data, self->scratch.size))
+        return s_kc_error (self, "write commit marker");
+    return 0;
+}
+
+static int
+s_flush_table (ts_store_t *self, s_table_t *tab, bool model)
+{
+    char key [TS_KEY_MAX];
+    for (size_t i = 0; i < tab->cap; i++) {
+        s_slot_t *sl = &tab->slots [i];
+        if (!sl->name)
+            continue;
+        size_t klen = model ? ts_key_model_totals (key, sl->name, sl->len)
+                            : ts_key_group_totals (key, sl->name, sl->len);
+        int rc = s_merge_totals (self, key, klen, &sl->t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
+                      ts_batch_result_t *results)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += batches [i].nrecords;
+    s_table_t groups = { 0 }, models = { 0 };
+    ts_totals_t shard;
+    ts_totals_init (&shard);
+    if (s_table_init (&groups, total) || s_table_init (&models, total)) {
+        free (groups.slots);
+        free (models.slots);
+        return TS_ENOMEM;
+    }
+    int rc = 0;
+    if (!kcdbbegintran (self->db, 0)) {
+        rc = s_kc_error (self, "begin transaction");
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models);
+    }
+    if (rc == 0 && shard.count > 0) {
+        char key [1] = { TS_TAG_SHARD_TOTALS };
+        rc = s_merge_totals (self, key, 1, &shard);
+        if (rc == 0)
+            rc = s_flush_table (self, &groups, false);
+        if (rc == 0)
+            rc = s_flush_table (self, &models, true);
+    }
+    if (!kcdbendtran (self->db, rc == 0)) {
+        if (rc == 0)
+            rc = s_kc_error (self, "commit");
+    }
+done:
+    free (groups.slots);
+    free (models.slots);
+    return rc;
+}
+
+int
+ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (id_len > TS_ID_MAX_BYTES)
+        return TS_ENOTFOUND;
+    return ts_store_get_raw (self, key, ts_key_record (key, id, id_len), out);
+}
+
+int
+ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out)
+{
+    size_t vlen;
+    char *v = kcdbget (self->db, key, klen, &vlen);
+    if (!v)
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
+    int rc = ts_buf_append (out, v, vlen);
+    kcfree (v);
+    return rc;
+}
+
+static int
+s_get_totals (ts_store_t *self, const char *key, size_t klen, ts_totals_t *out)
+{
+    size_t vlen;
+    char *v = kcdbget (self->db, key, klen, &vlen);
+    if (!v) {
+        ts_totals_init (out);
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get totals");
+    }
+    int rc = ts_totals_unpack (v, vlen, out, NULL);
+    kcfree (v);
+    return rc ? TS_ECORRUPT : 0;
+}
+
+int
+ts_store_totals (ts_store_t *self, ts_totals_t *out)
+{
+    char key [1] = { TS_TAG_SHARD_TOTALS };
+    int rc = s_get_totals (self, key, 1, out);
+    return rc == TS_ENOTFOUND ? 0 : rc;
+}
+
+int
+ts_store_group_totals (ts_store_t *self, const char *group, size_t len, ts_totals_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (len > TS_GROUP_MAX_BYTES)
+        return TS_ENOTFOUND;
+    return s_get_totals (self, key, ts_key_group_totals (key, group, len), out);
+}
+
+int
+ts_store_model_totals (ts_store_t *self, const char *model, size_t len, ts_totals_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (len > TS_MODEL_MAX_BYTES)
+        return TS_ENOTFOUND;
+    return s_get_totals (self, key, ts_key_model_totals (key, model, len), out);
+}
+
+/*  Compares the first min(len, bound_len) bytes: <0, 0, >0. */
+static int
+s_cmp_prefix (const char *k, size_t klen, const char *bound, size_t blen)
+{
+    size_t n = klen < blen ? klen : blen;
+    int c = memcmp (k, bound, n);
+    if (c)
+        return c;
+    return klen < blen ? -1 : 0;
+}
+
+int
+ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg)
+{
+    KCCUR *cur = kcdbcursor (self->db);
+    if (!cur)
+        return TS_ENOMEM;
+    int rc = 0;
+    bool ok;
+    if (!sc->descending) {
+        if (sc->from)
+            ok = kccurjumpkey (cur, sc->from, sc->from_len);
+        else
+            ok = kccurjumpkey (cur, sc->prefix, sc->prefix_len);
+    }
+    else if (sc->from)
+        ok = kccurjumpbackkey (cur, sc->from, sc->from_len);
+    else {
+        /* just past the prefix range: the prefix with its last byte + 1
+         * (a prefix of all 0xff bytes has no end key: scan from the end) */
+        char end [TS_KEY_MAX];
+        size_t elen = sc->prefix_len;
+        memcpy (end, sc->prefix, elen);
+        while (elen > 0 && (unsigned char) end [elen - 1] == 0xff)
+            elen--;
+        if (elen == 0)
+            ok = kccurjumpback (cur);
+        else {
+            end [elen - 1]++;
+            ok = kccurjumpbackkey (cur, end, elen);
+        }
+    }
+    if (!ok) {
+        int code = kccurecode (cur);
+        kccurdel (cur);
+        return code == KCENOREC ? 0 : TS_ESTORE;
+    }
+    for (;;) {
+        size_t klen, vlen;
+        const char *vbuf;
+        char *kbuf = kccurget (cur, &klen, &vbuf, &vlen, 0);
+        if (!kbuf) {
+            if (kccurecode (cur) != KCENOREC)
+                rc = TS_ESTORE;
+            break;
+        }
+        bool in_prefix = klen >= sc->prefix_len && !memcmp (kbuf, sc->prefix, sc->prefix_len);
+        bool skip = false;
+        if (!in_prefix) {
+            /* descending from past the range may start on a larger key */
+            if (sc->descending && memcmp (kbuf, sc->prefix, klen < sc->prefix_len ? klen : sc->prefix_len) >= 0)
+                skip = true;
+            else {
+                kcfree (kbuf);
+                break;
+            }
+        }
+        if (!skip && sc->from && sc->from_exclusive && klen == sc->from_len
+        &&  !memcmp (kbuf, sc->from, klen))
+            skip = true;
+        if (!skip && sc->to) {
+            int c = s_cmp_prefix (kbuf, klen, sc->to, sc->to_len);
+            if (sc->descending ? c < 0 : c > 0) {
+                kcfree (kbuf);
+                break;
+            }
+        }
+        if (!skip) {
+            rc = fn (kbuf, klen, vbuf, vlen, arg);
+            if (rc) {
+                kcfree (kbuf);
+                if (rc > 0)
+                    rc = 0;
+                break;
+            }
+        }
+        kcfree (kbuf);
+        if (!(sc->descending ? kccurstepback (cur) : kccurstep (cur))) {
+            if (kccurecode (cur) != KCENOREC)
+                rc = TS_ESTORE;
+            break;
+        }
+    }
+    kccurdel (cur);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/*  ts_store.h: one shard, one Kyoto Cabinet B+ tree file (layout: ts_key.h
+ *  and DESIGN.md).
+ *
+ *  Lifecycle: ts_store_open takes the file's lock (fcntl, non-blocking) and
+ *  keeps it until ts_store_destroy: exactly one process, with one handle,
+ *  opens a shard. The handle is thread-safe, but Kyoto Cabinet transactions
+ *  do not isolate readers from a writer in the same process, so a caller
+ *  that needs answers to reflect only committed batches reads from the
+ *  thread that writes, between put calls (the worker does).
+ *
+ *  Writes come only as batches through ts_store_put_batches: one soft
+ *  transaction for all the batches given (a group commit), records with
+ *  their index entries, the shard/group/model totals and one commit marker
+ *  per batch. A batch whose marker exists is a replay: nothing is written
+ *  and its original counts come back.
+ */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include "ts_record.h"
+#include "ts_totals.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ts_store ts_store_t;
+
+/*  Kyoto Cabinet tuning appended to the path (page size, page cache). The
+ *  page cache is per shard: 16 shards x 64 MiB bounds a worker's cache. */
+#define TS_STORE_TUNING "#psiz=32768#pccap=64m"
+
+/*  One batch: the records of one chunk that fall in this shard. `records`
+ *  is `nrecords` msgpack bin values back to back, each one record form
+ *  (<summary><object>, ts_record.h). Borrowed for the call. */
+typedef struct {
+    const char *job;     size_t job_len;
+    uint64_t    chunk;
+    const char *records; size_t records_len;
+    uint32_t    nrecords;
+} ts_batch_t;
+
+typedef struct {
+    uint32_t imported;     /* records written */
+    uint32_t duplicates;   /* records whose id was already stored */
+    bool     replayed;     /* the batch had been committed before */
+} ts_batch_result_t;
+
+/*  Opens (creating if needed) the shard file at `path` (must end in
+ *  ".kct"), with `tuning` (NULL for TS_STORE_TUNING). After a crash the
+ *  open rolls back to the last commit. Returns the store, or NULL with
+ *  *err set (TS_ELOCKED when another process holds the file, -errno such
+ *  as -EACCES or -ENOSPC, TS_ESTORE) and a message naming the path in
+ *  `emsg`. */
+ts_store_t *ts_store_open (const char *path, const char *tuning, int *err,
+                           char *emsg, size_t emsg_size);
+
+/*  Closes the file (committing nothing new) and frees; safe on NULL. */
+void ts_store_destroy (ts_store_t **self_p);
+
+/*  Commits `n` batches in one transaction; results[i] gets batch i's
+ *  counts. All or nothing: on failure nothing of the call is stored, and
+ *  the error (TS_ESTORE, -ENOSPC, TS_ECORRUPT for undecodable records) is
+ *  returned, with a message in ts_store_errmsg. */
+int ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
+                          ts_batch_result_t *results);
+
+/*  Looks up a commit marker. 0 and *result, or TS_ENOTFOUND. */
+int ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len,
+                           uint64_t chunk, ts_batch_result_t *result);
+
+/*  Appends the stored record form of `id` to `out`. 0, TS_ENOTFOUND, or an
+ *  error. */
+int ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out);
+
+/*  A visitor gets each key and value (borrowed for the call). It returns 0
+ *  to go on, 1 to stop, or a negative error that ends the scan. */
+typedef int (ts_store_visit_fn) (const char *key, size_t key_len,
+                                 const char *val, size_t val_len, void *arg);
+
+/*  An ordered scan over the keys that start with `prefix`. It starts at
+ *  `from` (NULL: the first key of the prefix in the scan's direction),
+ *  skipping a key equal to `from` when `from_exclusive`; it ends after the
+ *  last key whose first `to_len` bytes are <= `to` (>= when descending),
+ *  or at the end of the prefix when `to` is NULL. */
+typedef struct {
+    const char *prefix; size_t prefix_len;
+    const char *from;   size_t from_len;
+    bool        from_exclusive;
+    const char *to;     size_t to_len;
+    bool        descending;
+} ts_scan_t;
+
+/*  Runs the scan. Returns 0 when it ran to its end or the visitor stopped
+ *  it, the visitor's negative error, or TS_ESTORE. */
+int ts_store_scan (ts_store_t *self, const ts_scan_t *scan, ts_store_visit_fn *fn, void *arg);
+
+/*  Totals of the shard, of one group, of one model (TS_ENOTFOUND when the
+ *  group or model has no records here). */
+int ts_store_totals (ts_store_t *self, ts_totals_t *out);
+int ts_store_group_totals (ts_store_t *self, const char *group, size_t len, ts_totals_t *out);
+int ts_store_model_totals (ts_store_t *self, const char *model, size_t len, ts_totals_t *out);
+
+/*  Appends the value stored at a raw key to `out`: 0, TS_ENOTFOUND or an
+ *  error. For the consistency checker and tools; everything else goes
+ *  through the typed calls. */
+int ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out);
+
+/*  Number of records stored. */
+uint64_t ts_store_count (ts_store_t *self);
+
+/*  The file path, and the message of the last error on this store. */
+const char *ts_store_path (const ts_store_t *self);
+const char *ts_store_errmsg (const ts_store_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

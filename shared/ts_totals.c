@@ -1,0 +1,152 @@
+/*  ts_totals.c: mergeable record totals (ts_totals.h). */
+#include "ts_totals.h"
+#include "ts_error.h"
+#include "ts_mp.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+ts_totals_init (ts_totals_t *t)
+{
+    memset (t, 0, sizeof *t);
+    t->reward_min = INFINITY;
+    t->reward_max = -INFINITY;
+}
+
+int
+ts_totals_bin (double r)
+{
+    if (r < 0)
+        return 0;
+    if (r > 1)
+        return TS_HIST_BINS + 1;
+    int b = (int) (r * TS_HIST_BINS);
+    if (b >= TS_HIST_BINS)
+        b = TS_HIST_BINS - 1;
+    return b + 1;
+}
+
+void
+ts_totals_add (ts_totals_t *t, const ts_summary_t *s)
+{
+    t->count++;
+    if (s->success != TS_SUCCESS_UNKNOWN) {
+        t->success_known++;
+        t->successes += s->success ? 1 : 0;
+    }
+    if (s->has_reward) {
+        t->reward_n++;
+        t->reward_sum += s->reward;
+        t->reward_sq += s->reward * s->reward;
+        if (s->reward < t->reward_min) t->reward_min = s->reward;
+        if (s->reward > t->reward_max) t->reward_max = s->reward;
+        t->hist [ts_totals_bin (s->reward)]++;
+    }
+    if (s->has_steps && s->steps >= 0) {
+        t->steps_n++;
+        t->steps_sum += (uint64_t) s->steps;
+    }
+}
+
+void
+ts_totals_merge (ts_totals_t *d, const ts_totals_t *s)
+{
+    d->count += s->count;
+    d->successes += s->successes;
+    d->success_known += s->success_known;
+    d->reward_n += s->reward_n;
+    d->reward_sum += s->reward_sum;
+    d->reward_sq += s->reward_sq;
+    if (s->reward_min < d->reward_min) d->reward_min = s->reward_min;
+    if (s->reward_max > d->reward_max) d->reward_max = s->reward_max;
+    d->steps_n += s->steps_n;
+    d->steps_sum += s->steps_sum;
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        d->hist [i] += s->hist [i];
+}
+
+int
+ts_totals_pack (msgpack_packer *pk, const ts_totals_t *t)
+{
+    int rc = 0;
+    rc |= msgpack_pack_array (pk, 11);
+    rc |= msgpack_pack_uint64 (pk, t->count);
+    rc |= msgpack_pack_uint64 (pk, t->successes);
+    rc |= msgpack_pack_uint64 (pk, t->success_known);
+    rc |= msgpack_pack_uint64 (pk, t->reward_n);
+    rc |= msgpack_pack_double (pk, t->reward_sum);
+    rc |= msgpack_pack_double (pk, t->reward_sq);
+    rc |= t->reward_n ? msgpack_pack_double (pk, t->reward_min) : msgpack_pack_nil (pk);
+    rc |= t->reward_n ? msgpack_pack_double (pk, t->reward_max) : msgpack_pack_nil (pk);
+    rc |= msgpack_pack_uint64 (pk, t->steps_n);
+    rc |= msgpack_pack_uint64 (pk, t->steps_sum);
+    rc |= msgpack_pack_array (pk, TS_HIST_BINS + 2);
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        rc |= msgpack_pack_uint64 (pk, t->hist [i]);
+    return rc ? TS_ENOMEM : 0;
+}
+
+int
+ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *consumed)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    uint32_t n, nh;
+    ts_mp_reader_init (&r, data, len);
+    ts_totals_init (t);
+    if (ts_mp_read_array (&r, &n) || n < 11
+    ||  ts_mp_read_uint (&r, &t->count) || ts_mp_read_uint (&r, &t->successes)
+    ||  ts_mp_read_uint (&r, &t->success_known) || ts_mp_read_uint (&r, &t->reward_n)
+    ||  ts_mp_read_double (&r, &t->reward_sum) || ts_mp_read_double (&r, &t->reward_sq))
+        return TS_ECORRUPT;
+    for (int i = 0; i < 2; i++) {
+        if (ts_mp_next (&r, &it))
+            return TS_ECORRUPT;
+        double v = it.type == TS_MP_FLOAT ? it.f : (i == 0 ? INFINITY : -INFINITY);
+        if (it.type != TS_MP_FLOAT && it.type != TS_MP_NIL)
+            return TS_ECORRUPT;
+        if (i == 0) t->reward_min = v; else t->reward_max = v;
+    }
+    if (ts_mp_read_uint (&r, &t->steps_n) || ts_mp_read_uint (&r, &t->steps_sum)
+    ||  ts_mp_read_array (&r, &nh))
+        return TS_ECORRUPT;
+    for (uint32_t i = 0; i < nh; i++) {
+        uint64_t v;
+        if (ts_mp_read_uint (&r, &v))
+            return TS_ECORRUPT;
+        if (i < TS_HIST_BINS + 2)
+            t->hist [i] = v;
+    }
+    for (uint32_t i = 11; i < n; i++)
+        if (ts_mp_skip (&r))
+            return TS_ECORRUPT;
+    if (consumed)
+        *consumed = (size_t) (r.p - (const uint8_t *) data);
+    return 0;
+}
+
+static bool
+s_close (double a, double b)
+{
+    if (a == b)
+        return true;
+    double scale = fmax (fabs (a), fabs (b));
+    return fabs (a - b) <= 1e-9 * scale;
+}
+
+bool
+ts_totals_equal (const ts_totals_t *a, const ts_totals_t *b)
+{
+    if (a->count != b->count || a->successes != b->successes
+    ||  a->success_known != b->success_known || a->reward_n != b->reward_n
+    ||  a->steps_n != b->steps_n || a->steps_sum != b->steps_sum)
+        return false;
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        if (a->hist [i] != b->hist [i])
+            return false;
+    if (a->reward_n == 0)
+        return true;
+    return s_close (a->reward_sum, b->reward_sum) && s_close (a->reward_sq, b->reward_sq)
+        && a->reward_min == b->reward_min && a->reward_max == b->reward_max;
+}

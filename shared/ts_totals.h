@@ -1,0 +1,58 @@
+/*  ts_totals.h: exact running totals of a set of records (a shard, a group,
+ *  a model, or all of them merged).
+ *
+ *  Sums merge by addition, so totals of disjoint sets combine exactly, in
+ *  any order: the aggregator merges shard totals this way. Reward std comes
+ *  from the sum of squares. The histogram has TS_HIST_BINS equal bins over
+ *  [0, 1] plus one below 0 and one above 1 (rewards outside [0, 1] are
+ *  rare but kept): bins[0] < 0, bins[1..BINS] the bins, bins[BINS+1] > 1;
+ *  a reward of exactly 1.0 falls in the last regular bin.
+ */
+#ifndef TS_TOTALS_H
+#define TS_TOTALS_H
+
+#include "ts_record.h"
+#include <msgpack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_HIST_BINS 20
+
+typedef struct {
+    uint64_t count;          /* records */
+    uint64_t successes;      /* records with success true */
+    uint64_t success_known;  /* records with a success value */
+    uint64_t reward_n;       /* records with a reward */
+    double   reward_sum, reward_sq, reward_min, reward_max;
+    uint64_t steps_n;
+    uint64_t steps_sum;
+    uint64_t hist [TS_HIST_BINS + 2];
+} ts_totals_t;
+
+/*  Empty totals. */
+void ts_totals_init (ts_totals_t *t);
+
+/*  Adds one record. */
+void ts_totals_add (ts_totals_t *t, const ts_summary_t *s);
+
+/*  Adds `src` into `dst`. */
+void ts_totals_merge (ts_totals_t *dst, const ts_totals_t *src);
+
+/*  Histogram bin of a reward. */
+int ts_totals_bin (double reward);
+
+/*  msgpack form: [count, successes, success_known, reward_n, reward_sum,
+ *  reward_sq, reward_min|nil, reward_max|nil, steps_n, steps_sum, [hist]]. */
+int ts_totals_pack (msgpack_packer *pk, const ts_totals_t *t);
+int ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *consumed);
+
+/*  Exact equality (counts, and sums compared with a relative 1e-9: sums of
+ *  the same doubles added in another order may differ in the last bits). */
+bool ts_totals_equal (const ts_totals_t *a, const ts_totals_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
