@@ -396,6 +396,33 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
     return 0;
 }
 
+/*  Packs a table's entries as [[name, totals]...]. */
+static int
+s_pack_table (msgpack_packer *pk, const s_table_t *tab)
+{
+    int rc = msgpack_pack_array (pk, tab->used);
+    for (size_t i = 0; i < tab->cap && !rc; i++) {
+        const s_slot_t *sl = &tab->slots [i];
+        if (!sl->name)
+            continue;
+        rc = msgpack_pack_array (pk, 2) || ts_mp_pack_strn (pk, sl->name, sl->len)
+          || ts_totals_pack (pk, &sl->t);
+    }
+    return rc ? TS_ENOMEM : 0;
+}
+
+static const char s_seq_key [1] = { 'N' };
+
+uint64_t
+ts_store_seq (ts_store_t *self)
+{
+    char v [16];
+    int32_t n = kcdbgetbuf (self->db, s_seq_key, 1, v, sizeof v);
+    if (n != 8)
+        return 0;
+    return (uint64_t) ts_key_get_i64 (v);
+}
+
 static int
 s_flush_table (ts_store_t *self, s_table_t *tab, bool model)
 {
@@ -417,6 +444,13 @@ int
 ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
                       ts_batch_result_t *results)
 {
+    return ts_store_put_batches_delta (self, batches, n, results, NULL);
+}
+
+int
+ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t n,
+                            ts_batch_result_t *results, ts_buf_t *delta)
+{
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += batches [i].nrecords;
@@ -429,6 +463,7 @@ ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
         return TS_ENOMEM;
     }
     int rc = 0;
+    uint64_t seq = 0;
     if (!kcdbbegintran (self->db, 0)) {
         rc = s_kc_error (self, "begin transaction");
         goto done;
@@ -443,10 +478,25 @@ ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
             rc = s_flush_table (self, &groups, false);
         if (rc == 0)
             rc = s_flush_table (self, &models, true);
+        if (rc == 0) {
+            char v [8];
+            seq = ts_store_seq (self) + 1;
+            ts_key_put_i64 (v, (int64_t) seq);
+            if (!kcdbset (self->db, s_seq_key, 1, v, 8))
+                rc = s_kc_error (self, "write sequence");
+        }
     }
     if (!kcdbendtran (self->db, rc == 0)) {
         if (rc == 0)
             rc = s_kc_error (self, "commit");
+    }
+    if (rc == 0 && delta && shard.count > 0) {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, delta, s_buf_write);
+        if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, seq)
+        ||  ts_totals_pack (&pk, &shard) || s_pack_table (&pk, &groups)
+        ||  s_pack_table (&pk, &models))
+            rc = TS_ENOMEM;     /* committed; only the delta is lost */
     }
 done:
     free (groups.slots);
@@ -610,4 +660,54 @@ ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, voi
     }
     kccurdel (cur);
     return rc;
+}
+
+/*  Snapshot: collects Q or X entries as [[name, totals]...]. The count is
+ *  not known before the scan, so entries go to a side buffer first. */
+typedef struct {
+    ts_buf_t  items;
+    uint32_t  n;
+    int       rc;
+} s_snap_t;
+
+static int
+s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_snap_t *sn = arg;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sn->items, s_buf_write);
+    ts_totals_t t;
+    if (ts_totals_unpack (val, vlen, &t, NULL))
+        return TS_ECORRUPT;
+    if (msgpack_pack_array (&pk, 2) || ts_mp_pack_strn (&pk, key + 1, klen - 1)
+    ||  ts_totals_pack (&pk, &t))
+        return TS_ENOMEM;
+    sn->n++;
+    return 0;
+}
+
+int
+ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
+{
+    ts_totals_t shard;
+    int rc = ts_store_totals (self, &shard);
+    if (rc)
+        return rc;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, s_buf_write);
+    if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
+    ||  ts_totals_pack (&pk, &shard))
+        return TS_ENOMEM;
+    static const char tags [2] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS };
+    for (int i = 0; i < 2; i++) {
+        s_snap_t sn = { { 0 }, 0, 0 };
+        ts_scan_t sc = { .prefix = &tags [i], .prefix_len = 1 };
+        rc = ts_store_scan (self, &sc, s_snap_visit, &sn);
+        if (rc == 0 && (msgpack_pack_array (&pk, sn.n) || ts_buf_append (out, sn.items.data, sn.items.size)))
+            rc = TS_ENOMEM;
+        ts_buf_free (&sn.items);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

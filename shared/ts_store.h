@@ -68,6 +68,23 @@ void ts_store_destroy (ts_store_t **self_p);
 int ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
                           ts_batch_result_t *results);
 
+/*  The same, and when `delta` is not NULL and the call changed the totals,
+ *  appends to it the totals delta of the call in the ts_delta form
+ *  (ts_totals.h), tagged with the shard's new commit sequence number. A
+ *  call that changed nothing appends nothing and keeps the sequence. */
+int ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t n,
+                                ts_batch_result_t *results, ts_buf_t *delta);
+
+/*  The shard's commit sequence: how many commits changed its totals. Each
+ *  delta carries the sequence it produced, so a reader of deltas can tell a
+ *  gap (a lost delta) from a repeat. */
+uint64_t ts_store_seq (ts_store_t *self);
+
+/*  Appends the shard's whole totals (shard, every group, every model) in
+ *  the ts_delta form, with the current sequence: what a delta reader
+ *  rebuilds from. */
+int ts_store_snapshot (ts_store_t *self, ts_buf_t *out);
+
 /*  Looks up a commit marker. 0 and *result, or TS_ENOTFOUND. */
 int ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len,
                            uint64_t chunk, ts_batch_result_t *result);

@@ -150,3 +150,50 @@ ts_totals_equal (const ts_totals_t *a, const ts_totals_t *b)
     return s_close (a->reward_sum, b->reward_sum) && s_close (a->reward_sq, b->reward_sq)
         && a->reward_min == b->reward_min && a->reward_max == b->reward_max;
 }
+
+int
+ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visitor_t *v)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    uint32_t n;
+    size_t used;
+    ts_totals_t t;
+    ts_mp_reader_init (&r, data, len);
+    if (ts_mp_read_array (&r, &n) || n < 4 || ts_mp_read_uint (&r, seq))
+        return TS_ECORRUPT;
+    /* shard totals, or nil */
+    ts_mp_reader_t peek = r;
+    if (ts_mp_next (&peek, &it))
+        return TS_ECORRUPT;
+    if (it.type == TS_MP_NIL)
+        r = peek;
+    else {
+        if (ts_totals_unpack (r.p, (size_t) (r.end - r.p), &t, &used))
+            return TS_ECORRUPT;
+        r.p += used;
+        if (v->shard)
+            v->shard (v->arg, &t);
+    }
+    for (int part = 0; part < 2; part++) {
+        uint32_t m;
+        if (ts_mp_read_array (&r, &m))
+            return TS_ECORRUPT;
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t two;
+            const char *name;
+            uint32_t nlen;
+            if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_str (&r, &name, &nlen)
+            ||  ts_totals_unpack (r.p, (size_t) (r.end - r.p), &t, &used))
+                return TS_ECORRUPT;
+            r.p += used;
+            if (!name)
+                name = "";
+            if (part == 0 && v->group)
+                v->group (v->arg, name, nlen, &t);
+            if (part == 1 && v->model)
+                v->model (v->arg, name, nlen, &t);
+        }
+    }
+    return 0;
+}

@@ -48,6 +48,21 @@ int ts_totals_bin (double reward);
 int ts_totals_pack (msgpack_packer *pk, const ts_totals_t *t);
 int ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *consumed);
 
+/*  The ts_delta form: what a shard's totals changed by in one commit (or,
+ *  in a snapshot, the totals themselves):
+ *      [seq, shard totals, [[group, totals]...], [[model, totals]...]]
+ *  ts_delta_read walks one, calling back for each part. */
+typedef struct {
+    void (*shard) (void *arg, const ts_totals_t *t);
+    void (*group) (void *arg, const char *name, size_t len, const ts_totals_t *t);
+    void (*model) (void *arg, const char *name, size_t len, const ts_totals_t *t);
+    void *arg;
+} ts_delta_visitor_t;
+
+/*  Reads a delta; *seq gets its sequence. Returns 0 or TS_ECORRUPT (the
+ *  callbacks may have run for a prefix of it). */
+int ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visitor_t *v);
+
 /*  Exact equality (counts, and sums compared with a relative 1e-9: sums of
  *  the same doubles added in another order may differ in the last bits). */
 bool ts_totals_equal (const ts_totals_t *a, const ts_totals_t *b);

@@ -1,0 +1,214 @@
+/*  ts_msg.c: protocol header helpers (ts_msg.h). */
+#include "ts_msg.h"
+#include "ts_error.h"
+#include "ts_proto.h"
+
+#include <string.h>
+
+static int
+s_write (void *data, const char *buf, size_t len)
+{
+    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
+}
+
+void
+ts_hdr_begin (ts_hdr_t *h, const char *type, uint32_t nfields)
+{
+    h->buf.size = 0;
+    msgpack_packer_init (&h->pk, &h->buf, s_write);
+    msgpack_pack_map (&h->pk, nfields + 2);
+    ts_mp_pack_cstr (&h->pk, "v");
+    msgpack_pack_int (&h->pk, TS_PROTO_VERSION);
+    ts_mp_pack_cstr (&h->pk, "t");
+    ts_mp_pack_cstr (&h->pk, type);
+}
+
+void
+ts_hdr_key (ts_hdr_t *h, const char *key)
+{
+    ts_mp_pack_cstr (&h->pk, key);
+}
+
+void
+ts_hdr_str (ts_hdr_t *h, const char *key, const char *value)
+{
+    ts_hdr_key (h, key);
+    ts_mp_pack_cstr (&h->pk, value ? value : "");
+}
+
+void
+ts_hdr_strn (ts_hdr_t *h, const char *key, const char *value, size_t len)
+{
+    ts_hdr_key (h, key);
+    ts_mp_pack_strn (&h->pk, value, len);
+}
+
+void
+ts_hdr_int (ts_hdr_t *h, const char *key, int64_t value)
+{
+    ts_hdr_key (h, key);
+    msgpack_pack_int64 (&h->pk, value);
+}
+
+void
+ts_hdr_uint (ts_hdr_t *h, const char *key, uint64_t value)
+{
+    ts_hdr_key (h, key);
+    msgpack_pack_uint64 (&h->pk, value);
+}
+
+void
+ts_hdr_bool (ts_hdr_t *h, const char *key, bool value)
+{
+    ts_hdr_key (h, key);
+    if (value)
+        msgpack_pack_true (&h->pk);
+    else
+        msgpack_pack_false (&h->pk);
+}
+
+void
+ts_hdr_double (ts_hdr_t *h, const char *key, double value)
+{
+    ts_hdr_key (h, key);
+    msgpack_pack_double (&h->pk, value);
+}
+
+void
+ts_hdr_free (ts_hdr_t *h)
+{
+    ts_buf_free (&h->buf);
+}
+
+zmsg_t *
+ts_hdr_msg (ts_hdr_t *h, const void *payload, size_t payload_len)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, h->buf.data, h->buf.size);
+    if (payload)
+        zmsg_addmem (msg, payload, payload_len);
+    return msg;
+}
+
+int
+ts_hdr_send (ts_hdr_t *h, void *sock, zframe_t *to, const void *payload, size_t payload_len)
+{
+    zmsg_t *msg = ts_hdr_msg (h, payload, payload_len);
+    if (to)
+        zmsg_pushmem (msg, zframe_data (to), zframe_size (to));
+    return zmsg_send (&msg, sock);
+}
+
+int
+ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len)
+{
+    ts_mp_reader_t r;
+    memset (in, 0, sizeof *in);
+    in->data = data;
+    in->len = len;
+    ts_mp_reader_init (&r, data, len);
+    if (ts_mp_read_map (&r, &in->nfields))
+        return TS_EPROTO;
+    in->version = ts_hdr_get_int (in, "v", -1);
+    uint32_t tlen;
+    const char *t = ts_hdr_get_str (in, "t", &tlen);
+    if (!t || tlen == 0 || tlen >= sizeof in->type_buf)
+        return TS_EPROTO;
+    memcpy (in->type_buf, t, tlen);
+    in->type_buf [tlen] = 0;
+    in->type = in->type_buf;
+    if (in->version != TS_PROTO_VERSION)
+        return TS_EVERSION;
+    return 0;
+}
+
+bool
+ts_hdr_find (const ts_hdrin_t *in, const char *key, ts_mp_reader_t *value)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    ts_mp_item_t k;
+    ts_mp_reader_init (&r, in->data, in->len);
+    if (ts_mp_read_map (&r, &n))
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ts_mp_next (&r, &k))
+            return false;
+        if (ts_mp_item_is_str (&k, key)) {
+            *value = r;
+            return true;
+        }
+        if (k.type == TS_MP_ARRAY || k.type == TS_MP_MAP)
+            return false;           /* keys are strings in our headers */
+        if (ts_mp_skip (&r))
+            return false;
+    }
+    return false;
+}
+
+int64_t
+ts_hdr_get_int (const ts_hdrin_t *in, const char *key, int64_t dflt)
+{
+    ts_mp_reader_t r;
+    int64_t v;
+    if (!ts_hdr_find (in, key, &r) || ts_mp_read_int (&r, &v))
+        return dflt;
+    return v;
+}
+
+uint64_t
+ts_hdr_get_uint (const ts_hdrin_t *in, const char *key, uint64_t dflt)
+{
+    ts_mp_reader_t r;
+    uint64_t v;
+    if (!ts_hdr_find (in, key, &r) || ts_mp_read_uint (&r, &v))
+        return dflt;
+    return v;
+}
+
+double
+ts_hdr_get_double (const ts_hdrin_t *in, const char *key, double dflt)
+{
+    ts_mp_reader_t r;
+    double v;
+    if (!ts_hdr_find (in, key, &r) || ts_mp_read_double (&r, &v))
+        return dflt;
+    return v;
+}
+
+bool
+ts_hdr_get_bool (const ts_hdrin_t *in, const char *key, bool dflt)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    if (!ts_hdr_find (in, key, &r) || ts_mp_next (&r, &it) || it.type != TS_MP_BOOL)
+        return dflt;
+    return it.b;
+}
+
+const char *
+ts_hdr_get_str (const ts_hdrin_t *in, const char *key, uint32_t *len)
+{
+    ts_mp_reader_t r;
+    const char *p;
+    uint32_t n;
+    if (!ts_hdr_find (in, key, &r) || ts_mp_read_str (&r, &p, &n))
+        return NULL;
+    if (len)
+        *len = n;
+    return p ? p : "";
+}
+
+bool
+ts_hdr_copy_str (const ts_hdrin_t *in, const char *key, char *buf, size_t size)
+{
+    uint32_t n;
+    const char *p = ts_hdr_get_str (in, key, &n);
+    if (!p || size == 0)
+        return false;
+    if (n >= size)
+        n = (uint32_t) size - 1;
+    memcpy (buf, p, n);
+    buf [n] = 0;
+    return true;
+}

@@ -1,0 +1,78 @@
+/*  ts_msg.h: building and reading protocol headers (ts_proto.h).
+ *
+ *  A header is a msgpack map with string keys. Writers use ts_hdr_t, a
+ *  packer over a growing buffer. Readers use ts_hdr_find, which looks a
+ *  key up among the map's top-level keys (headers are small), and the
+ *  typed getters, which return a default when the key is absent or of
+ *  another type, so a malformed header degrades into a clear error at the
+ *  caller rather than a crash.
+ */
+#ifndef TS_MSG_H
+#define TS_MSG_H
+
+#include "ts_mp.h"
+#include "ts_record.h"
+#include <czmq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    ts_buf_t        buf;
+    msgpack_packer  pk;
+} ts_hdr_t;
+
+/*  Starts a header of type `type` with `nfields` more key/value pairs to
+ *  come (each ts_hdr_* call below adds one pair). */
+void ts_hdr_begin (ts_hdr_t *h, const char *type, uint32_t nfields);
+void ts_hdr_str (ts_hdr_t *h, const char *key, const char *value);
+void ts_hdr_strn (ts_hdr_t *h, const char *key, const char *value, size_t len);
+void ts_hdr_int (ts_hdr_t *h, const char *key, int64_t value);
+void ts_hdr_uint (ts_hdr_t *h, const char *key, uint64_t value);
+void ts_hdr_bool (ts_hdr_t *h, const char *key, bool value);
+void ts_hdr_double (ts_hdr_t *h, const char *key, double value);
+/*  Adds the key; the caller then packs the value with h->pk. */
+void ts_hdr_key (ts_hdr_t *h, const char *key);
+void ts_hdr_free (ts_hdr_t *h);
+
+/*  Builds a message of the header (copied) and an optional payload
+ *  (copied; NULL for none). Returns a new zmsg_t the caller owns. */
+zmsg_t *ts_hdr_msg (ts_hdr_t *h, const void *payload, size_t payload_len);
+
+/*  Sends header + payload on `sock` (after the identity frame `to`, when
+ *  not NULL: for ROUTER sockets). Frees nothing of the caller's; the
+ *  header stays reusable. Returns 0 or -1. */
+int ts_hdr_send (ts_hdr_t *h, void *sock, zframe_t *to, const void *payload, size_t payload_len);
+
+/*  A received header. */
+typedef struct {
+    const char *data;
+    size_t      len;
+    uint32_t    nfields;
+    const char *type;      /* "t", NUL-terminated copy in type_buf */
+    char        type_buf [24];
+    int64_t     version;
+} ts_hdrin_t;
+
+/*  Decodes the header frame: a map with "v" == TS_PROTO_VERSION and a
+ *  string "t". Returns 0, TS_EPROTO (not a map, no type) or TS_EVERSION. */
+int ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len);
+
+/*  Finds `key`; on success the reader is positioned at the value. */
+bool ts_hdr_find (const ts_hdrin_t *in, const char *key, ts_mp_reader_t *value);
+
+int64_t  ts_hdr_get_int (const ts_hdrin_t *in, const char *key, int64_t dflt);
+uint64_t ts_hdr_get_uint (const ts_hdrin_t *in, const char *key, uint64_t dflt);
+double   ts_hdr_get_double (const ts_hdrin_t *in, const char *key, double dflt);
+bool     ts_hdr_get_bool (const ts_hdrin_t *in, const char *key, bool dflt);
+/*  A string value, borrowed from the header; NULL when absent. */
+const char *ts_hdr_get_str (const ts_hdrin_t *in, const char *key, uint32_t *len);
+/*  Copies a string value into buf (NUL-terminated, truncated); returns
+ *  false when absent or not a string. */
+bool ts_hdr_copy_str (const ts_hdrin_t *in, const char *key, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

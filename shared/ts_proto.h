@@ -1,0 +1,79 @@
+/*  ts_proto.h: the messages between trajstore's processes.
+ *
+ *  A message is one or two ZeroMQ frames: a header (a msgpack map) and, for
+ *  bulk data, a payload frame of raw bytes. Every header carries
+ *  "v" (TS_PROTO_VERSION) and "t" (its type, below). A process that gets a
+ *  header it cannot decode, of another version or of an unknown type,
+ *  counts and drops it (a peer) or answers with an error (a client); it
+ *  never stops for it. ROUTER sockets add the sender's identity frame in
+ *  front, as usual.
+ *
+ *  Sockets (default endpoints: ipc sockets in the data directory D):
+ *    aggregator ROUTER  ingest   ipc://D/ingest.sock   <- producers (DEALER)
+ *    aggregator ROUTER  control  ipc://D/control.sock  <- workers (DEALER)
+ *    aggregator ROUTER  query    ipc://D/query.sock    <- api, CLI (DEALER/REQ)
+ *    worker     ROUTER  peer     ipc://D/worker-NAME.sock <- other workers, api
+ *    api        ROUTER  api      ipc://D/api.sock      <- clients
+ *
+ *  Producer -> aggregator (ingest)
+ *    "chunk"  job, chunk, line0, lines, bytes, src          + payload: whole lines
+ *    "done"   job, chunks, lines, bytes                     (producer has sent all)
+ *  Aggregator -> producer
+ *    "ack"    job, chunk, <counts>, rejects                 chunk fully committed
+ *    "nack"   job, chunk, code, msg                         chunk cannot be stored
+ *  <counts> = lines, blank, imported, duplicates, rejected;
+ *  rejects  = [[line number, reason], ...] (line numbers count from 1)
+ *
+ *  Worker -> aggregator (control)
+ *    "register" worker, peer, pid, shards ([held shard numbers])
+ *    "hb"       worker, shards, queued, errors ([[shard, message]...])
+ *    "credit"   n                                           ready for n chunks
+ *    "chunkdone" job, chunk, <counts>, rejects  | code, msg on failure
+ *    "delta"    shard, seq                      + payload: totals delta (ts_delta)
+ *    "snap"     shard, seq, last                + payload: totals (ts_delta form)
+ *    "released" shard, epoch
+ *  Aggregator -> worker
+ *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
+ *               workers ([[name, peer endpoint]...])
+ *    "work"     job, chunk, line0, lines, bytes, src    + payload (as "chunk")
+ *    "snapreq"  shard                                   send a "snap" of it
+ *
+ *  Worker -> worker (peer)
+ *    "batch"    job, chunk, shard, epoch, n         + payload: n bin records
+ *    "batchdone" job, chunk, shard, imported, duplicates | code, msg
+ *    "notowner" job, chunk, shard, epoch            resend after the next map
+ *
+ *  Query side (api <-> aggregator, api <-> worker): see PROTOCOL.md.
+ */
+#ifndef TS_PROTO_H
+#define TS_PROTO_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_PROTO_VERSION   1
+
+/*  Timings. */
+#define TS_HEARTBEAT_MS        200    /* worker -> aggregator */
+#define TS_WORKER_DEAD_MS      1500   /* missed heartbeats: shards move */
+#define TS_AGG_SILENT_MS       1500   /* worker re-registers after this */
+#define TS_CHUNK_RESEND_MS     5000   /* producer resends an unacked chunk */
+#define TS_BATCH_RESEND_MS     3000   /* worker resends an unanswered batch */
+#define TS_COMMIT_DELAY_MS     20     /* longest a batch waits for company */
+#define TS_COMMIT_RECORDS      1000   /* a shard commits when this many wait */
+#define TS_REGISTER_GRACE_MS   600    /* a new aggregator waits for workers */
+
+/*  Sizes. */
+#define TS_CHUNK_BYTES         (1u << 20)      /* ~1 MiB of whole lines */
+#define TS_LINE_MAX_DEFAULT    (64u << 20)     /* longer lines are rejected */
+#define TS_WINDOW_CHUNKS       16              /* producer chunks in flight */
+#define TS_WORKER_CREDIT       4               /* chunks a worker holds */
+#define TS_DEFAULT_SHARDS      16
+#define TS_MAX_SHARDS          1024
+#define TS_REJECTS_PER_CHUNK   10000           /* reasons sent back per chunk */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
