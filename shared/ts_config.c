@@ -1,0 +1,74 @@
+/*  ts_config.c: data directory, endpoints, shard paths (ts_config.h). */
+#include "ts_config.h"
+#include "ts_error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int
+s_fit (int n, size_t size)
+{
+    return n < 0 || (size_t) n >= size ? TS_ETOOBIG : 0;
+}
+
+int
+ts_config_data_dir (const char *flag, char *buf, size_t size)
+{
+    const char *env;
+    if (flag && *flag)
+        return s_fit (snprintf (buf, size, "%s", flag), size);
+    if ((env = getenv ("TRAJSTORE_DATA")) && *env)
+        return s_fit (snprintf (buf, size, "%s", env), size);
+    if ((env = getenv ("XDG_DATA_HOME")) && *env)
+        return s_fit (snprintf (buf, size, "%s/trajstore", env), size);
+    env = getenv ("HOME");
+    return s_fit (snprintf (buf, size, "%s/.local/share/trajstore", env && *env ? env : "."), size);
+}
+
+int
+ts_config_endpoint (const char *flag, const char *name, const char *data_dir,
+                    char *buf, size_t size)
+{
+    char var [64];
+    int n = snprintf (var, sizeof var, "TRAJSTORE_%s", name);
+    for (int i = 10; i < n; i++)
+        var [i] = (char) toupper ((unsigned char) var [i]);
+    const char *env = getenv (var);
+    if (flag && *flag)
+        return s_fit (snprintf (buf, size, "%s", flag), size);
+    if (env && *env)
+        return s_fit (snprintf (buf, size, "%s", env), size);
+    int rc = s_fit (snprintf (buf, size, "ipc://%s/%s.sock", data_dir, name), size);
+    if (rc == 0 && strlen (buf) - 6 > 107)
+        rc = TS_ETOOBIG;
+    return rc;
+}
+
+int
+ts_config_mkdirs (const char *path)
+{
+    char tmp [TS_PATH_MAX];
+    if (snprintf (tmp, sizeof tmp, "%s", path) >= (int) sizeof tmp)
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir (tmp, 0755) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir (tmp, 0755) && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int
+ts_config_shard_path (const char *data_dir, unsigned n, char *buf, size_t size)
+{
+    return s_fit (snprintf (buf, size, "%s/shards/shard-%03u.kct", data_dir, n), size);
+}
