@@ -1,0 +1,1393 @@
+/*  ts_agg.c: the aggregator (ts_agg.h; messages in shared/ts_proto.h).
+ *
+ *  One thread, one poll loop over three ROUTER sockets: ingest (producers),
+ *  control (workers), query (api, CLI). Nothing here blocks: a chunk waits
+ *  in the queue until a worker has credit; an acknowledgement waits until
+ *  the statistics include the commits it reports; a stats query waits
+ *  while the statistics are being rebuilt.
+ */
+#include "ts_agg.h"
+#include "ts_config.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_map.h"
+#include "ts_msg.h"
+#include "ts_proto.h"
+#include "ts_totals.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_WORKERS 256
+#define S_MAX_JOBS    100      /* finished jobs kept in the ledger */
+#define S_JOB_MAX     64       /* bytes of a job id */
+
+typedef struct {
+    bool      used;
+    bool      alive;
+    char      name [64];
+    char      peer [256];
+    zframe_t *identity;
+    int64_t   pid;
+    int64_t   last_seen;
+    int64_t   joined;
+    int       credit;
+    uint64_t  epoch_seen;
+    int       held;            /* shards it reports open */
+    int       queued;          /* records waiting to commit */
+    char      error [512];     /* last error it reported */
+    uint64_t  chunks_done;
+} s_worker_t;
+
+typedef struct s_chunk {
+    char      job [S_JOB_MAX];
+    uint64_t  chunk;
+    ts_buf_t  header;          /* the "work" header to send */
+    zframe_t *payload;
+    int       worker;          /* slot in flight, -1 queued */
+    int64_t   sent;
+    struct s_chunk *next;      /* queue link */
+} s_chunk_t;
+
+typedef struct {
+    char      job [S_JOB_MAX];
+    char      src [256];
+    zframe_t *producer;        /* routing id of the latest sender */
+    int64_t   started, updated, finished;
+    uint64_t  lines, blank, imported, duplicates, rejected, bytes;
+    uint64_t  chunks_acked, total_chunks;
+    bool      done_received;
+    char      error [256];
+    uint8_t  *acked;           /* bitmap of acknowledged chunk numbers */
+    size_t    acked_bytes;
+} s_job_t;
+
+/*  An acknowledgement held until the statistics include its commits. */
+typedef struct s_held_ack {
+    char      job [S_JOB_MAX];
+    uint64_t  chunk;
+    ts_buf_t  header;          /* the "ack" to send */
+    uint32_t  nseqs;
+    uint32_t *shards;
+    uint64_t *seqs;
+    uint64_t  lines, blank, imported, duplicates, rejected;
+    struct s_held_ack *next;
+} s_held_ack_t;
+
+/*  A query waiting for the statistics to be rebuilt. */
+typedef struct s_held_query {
+    zmsg_t   *msg;             /* identity + frames as received */
+    int64_t   since;
+    struct s_held_query *next;
+} s_held_query_t;
+
+struct ts_agg {
+    zsock_t   *ingest, *control, *query;
+    zpoller_t *poller;
+    char       data_dir [TS_PATH_MAX];
+    unsigned   nshards;
+    uint64_t   incarnation;
+    int64_t    started;
+    bool       assigned_once;
+
+    s_worker_t workers [S_MAX_WORKERS];
+    int       *owners;         /* worker slot per shard, -1 none */
+    uint64_t   epoch;
+
+    ts_map_t  *chunks;         /* job\0chunk8 -> s_chunk_t (queued or in flight) */
+    s_chunk_t *queue_head, *queue_tail;
+    ts_map_t  *jobs;           /* job -> s_job_t */
+
+    /* statistics */
+    ts_totals_t *shard_totals;
+    uint64_t    *shard_seq;
+    bool        *shard_synced;
+    int64_t     *snap_asked;   /* when a snapshot was last asked for */
+    unsigned     unsynced;
+    ts_map_t    *groups;       /* name -> ts_totals_t */
+    ts_map_t    *models;
+    uint64_t     rebuilds;
+
+    s_held_ack_t   *held_acks;
+    s_held_query_t *held_queries;
+    ts_hdr_t     hdr;          /* scratch for outgoing headers */
+    uint64_t     dropped;      /* malformed messages */
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static int64_t
+s_now (void)
+{
+    return zclock_mono ();
+}
+
+static size_t
+s_chunk_key (char *key, const char *job, uint64_t chunk)
+{
+    size_t n = strlen (job);
+    memcpy (key, job, n);
+    key [n] = 0;
+    memcpy (key + n + 1, &chunk, 8);
+    return n + 9;
+}
+
+static void
+s_chunk_free (void *p)
+{
+    s_chunk_t *c = p;
+    ts_buf_free (&c->header);
+    zframe_destroy (&c->payload);
+    free (c);
+}
+
+static void
+s_job_free (void *p)
+{
+    s_job_t *j = p;
+    zframe_destroy (&j->producer);
+    free (j->acked);
+    free (j);
+}
+
+/* --- metadata ----------------------------------------------------------- */
+
+/*  The shard count is fixed when a store is created: kept in DATA/meta. */
+static int
+s_load_meta (ts_agg_t *self, unsigned want, char *err, size_t err_size)
+{
+    char path [TS_PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/meta", self->data_dir);
+    FILE *f = fopen (path, "r");
+    if (f) {
+        unsigned n = 0;
+        if (fscanf (f, "nshards=%u", &n) != 1 || n == 0 || n > TS_MAX_SHARDS) {
+            fclose (f);
+            snprintf (err, err_size, "%s: unreadable store metadata (want nshards=N)", path);
+            return TS_ECORRUPT;
+        }
+        fclose (f);
+        self->nshards = n;
+        return 0;
+    }
+    if (errno != ENOENT) {
+        snprintf (err, err_size, "%s: %s", path, strerror (errno));
+        return -errno;
+    }
+    self->nshards = want ? want : TS_DEFAULT_SHARDS;
+    char tmp [TS_PATH_MAX + 32];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen (tmp, "w");
+    if (!f || fprintf (f, "nshards=%u\n", self->nshards) < 0 || fflush (f) || fsync (fileno (f))) {
+        snprintf (err, err_size, "%s: cannot write: %s", tmp, strerror (errno));
+        if (f)
+            fclose (f);
+        return TS_ESTORE;
+    }
+    fclose (f);
+    if (rename (tmp, path)) {
+        snprintf (err, err_size, "%s: cannot write: %s", path, strerror (errno));
+        return TS_ESTORE;
+    }
+    return 0;
+}
+
+/* --- construction ------------------------------------------------------- */
+
+static zsock_t *
+s_bind (const char *endpoint, char *err, size_t err_size)
+{
+    zsock_t *s = zsock_new (ZMQ_ROUTER);
+    if (!s) {
+        snprintf (err, err_size, "cannot create a socket");
+        return NULL;
+    }
+    zsock_set_router_handover (s, 1);     /* a restarted peer takes its name back */
+    zsock_set_sndhwm (s, 0);
+    zsock_set_rcvhwm (s, 0);
+    zsock_set_linger (s, 0);
+    if (zsock_bind (s, "%s", endpoint) < 0) {
+        snprintf (err, err_size, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+s_reset_stats (ts_agg_t *self)
+{
+    for (unsigned i = 0; i < self->nshards; i++) {
+        ts_totals_init (&self->shard_totals [i]);
+        self->shard_seq [i] = 0;
+        self->shard_synced [i] = false;
+        self->snap_asked [i] = 0;
+    }
+    self->unsynced = self->nshards;
+    ts_map_clear (self->groups);
+    ts_map_clear (self->models);
+}
+
+ts_agg_t *
+ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
+{
+    ts_agg_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", cfg->data_dir);
+    int rc = ts_config_mkdirs (self->data_dir);
+    if (rc) {
+        snprintf (err, err_size, "%s: cannot create the data directory: %s", self->data_dir, strerror (-rc));
+        free (self);
+        return NULL;
+    }
+    if (s_load_meta (self, cfg->nshards, err, err_size)) {
+        free (self);
+        return NULL;
+    }
+    self->owners = malloc (self->nshards * sizeof *self->owners);
+    self->shard_totals = malloc (self->nshards * sizeof *self->shard_totals);
+    self->shard_seq = malloc (self->nshards * sizeof *self->shard_seq);
+    self->shard_synced = malloc (self->nshards * sizeof *self->shard_synced);
+    self->snap_asked = malloc (self->nshards * sizeof *self->snap_asked);
+    self->chunks = ts_map_new (s_chunk_free);
+    self->jobs = ts_map_new (s_job_free);
+    self->groups = ts_map_new (free);
+    self->models = ts_map_new (free);
+    if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
+    ||  !self->snap_asked || !self->chunks || !self->jobs || !self->groups || !self->models) {
+        snprintf (err, err_size, "out of memory");
+        ts_agg_destroy (&self);
+        return NULL;
+    }
+    for (unsigned i = 0; i < self->nshards; i++)
+        self->owners [i] = -1;
+    s_reset_stats (self);
+    if (!(self->ingest = s_bind (cfg->ingest, err, err_size))
+    ||  !(self->control = s_bind (cfg->control, err, err_size))
+    ||  !(self->query = s_bind (cfg->query, err, err_size))) {
+        ts_agg_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->control, self->ingest, self->query, NULL);
+    self->incarnation = ((uint64_t) random () << 32) ^ (uint64_t) random () ^ (uint64_t) zclock_time ();
+    self->started = s_now ();
+    return self;
+}
+
+void
+ts_agg_destroy (ts_agg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ts_agg_t *self = *self_p;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->ingest);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->query);
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        zframe_destroy (&self->workers [i].identity);
+    ts_map_destroy (&self->chunks);     /* frees queued chunks too */
+    ts_map_destroy (&self->jobs);
+    ts_map_destroy (&self->groups);
+    ts_map_destroy (&self->models);
+    while (self->held_acks) {
+        s_held_ack_t *a = self->held_acks;
+        self->held_acks = a->next;
+        ts_buf_free (&a->header);
+        free (a->shards);
+        free (a->seqs);
+        free (a);
+    }
+    while (self->held_queries) {
+        s_held_query_t *q = self->held_queries;
+        self->held_queries = q->next;
+        zmsg_destroy (&q->msg);
+        free (q);
+    }
+    free (self->owners);
+    free (self->shard_totals);
+    free (self->shard_seq);
+    free (self->shard_synced);
+    free (self->snap_asked);
+    ts_hdr_free (&self->hdr);
+    free (self);
+    *self_p = NULL;
+}
+
+/* --- shard map ------------------------------------------------------------ */
+
+static int
+s_alive_count (ts_agg_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        n += self->workers [i].used && self->workers [i].alive;
+    return n;
+}
+
+static void
+s_send_map (ts_agg_t *self, int w)
+{
+    s_worker_t *wk = &self->workers [w];
+    ts_hdr_t *h = &self->hdr;
+    ts_hdr_begin (h, "map", 5);
+    ts_hdr_uint (h, "epoch", self->epoch);
+    ts_hdr_uint (h, "inc", self->incarnation);
+    ts_hdr_uint (h, "nshards", self->nshards);
+    ts_hdr_key (h, "owners");
+    msgpack_pack_array (&h->pk, self->nshards);
+    for (unsigned i = 0; i < self->nshards; i++)
+        msgpack_pack_int (&h->pk, self->owners [i]);
+    ts_hdr_key (h, "workers");
+    msgpack_pack_array (&h->pk, S_MAX_WORKERS);
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *x = &self->workers [i];
+        if (x->used && x->alive) {
+            msgpack_pack_array (&h->pk, 2);
+            ts_mp_pack_cstr (&h->pk, x->name);
+            ts_mp_pack_cstr (&h->pk, x->peer);
+        }
+        else
+            msgpack_pack_nil (&h->pk);
+    }
+    ts_hdr_send (h, zsock_resolve (self->control), wk->identity, NULL, 0);
+    wk->epoch_seen = self->epoch;
+}
+
+static void
+s_broadcast_map (ts_agg_t *self)
+{
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        if (self->workers [i].used && self->workers [i].alive)
+            s_send_map (self, i);
+}
+
+static void s_request_snapshots (ts_agg_t *self);
+
+/*  Balanced assignment that moves as few shards as it can: a shard stays
+ *  with a live owner while that owner is within its fair share; the rest
+ *  go to the least loaded. Advances the epoch when anything changed. */
+static void
+s_assign (ts_agg_t *self)
+{
+    int alive [S_MAX_WORKERS], n = 0;
+    int load [S_MAX_WORKERS] = { 0 };
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        if (self->workers [i].used && self->workers [i].alive)
+            alive [n++] = i;
+    bool changed = false;
+    if (n == 0) {
+        for (unsigned s = 0; s < self->nshards; s++) {
+            changed |= self->owners [s] != -1;
+            self->owners [s] = -1;
+        }
+    }
+    else {
+        int base = (int) self->nshards / n, extra = (int) self->nshards % n;
+        int target [S_MAX_WORKERS] = { 0 };
+        for (int k = 0; k < n; k++)
+            target [alive [k]] = base + (k < extra ? 1 : 0);
+        /* keep what fits */
+        for (unsigned s = 0; s < self->nshards; s++) {
+            int o = self->owners [s];
+            if (o >= 0 && self->workers [o].used && self->workers [o].alive && load [o] < target [o])
+                load [o]++;
+            else {
+                changed |= o != -1;
+                self->owners [s] = -1;
+            }
+        }
+        /* place the rest on whoever is furthest below target */
+        for (unsigned s = 0; s < self->nshards; s++) {
+            if (self->owners [s] != -1)
+                continue;
+            int best = alive [0];
+            for (int k = 1; k < n; k++)
+                if (target [alive [k]] - load [alive [k]] > target [best] - load [best])
+                    best = alive [k];
+            self->owners [s] = best;
+            load [best]++;
+            changed = true;
+        }
+    }
+    self->assigned_once = true;
+    if (changed) {
+        self->epoch++;
+        ts_info ("shard map epoch %" PRIu64 ": %d live workers", self->epoch, n);
+    }
+    s_broadcast_map (self);
+    s_request_snapshots (self);
+}
+
+/* --- statistics ----------------------------------------------------------- */
+
+static void
+s_v_shard (void *arg, const ts_totals_t *t)
+{
+    ts_totals_merge ((ts_totals_t *) arg, t);
+}
+
+static void
+s_merge_named (ts_map_t *map, const char *name, size_t len, const ts_totals_t *t)
+{
+    ts_totals_t *cur = ts_map_get (map, name, len);
+    if (!cur) {
+        cur = malloc (sizeof *cur);
+        if (!cur || ts_map_put (map, name, len, cur)) {
+            free (cur);
+            return;
+        }
+        ts_totals_init (cur);
+    }
+    ts_totals_merge (cur, t);
+}
+
+typedef struct {
+    ts_agg_t *agg;
+    unsigned  shard;
+} s_apply_t;
+
+static void
+s_v_group (void *arg, const char *name, size_t len, const ts_totals_t *t)
+{
+    s_merge_named (((s_apply_t *) arg)->agg->groups, name, len, t);
+}
+
+static void
+s_v_model (void *arg, const char *name, size_t len, const ts_totals_t *t)
+{
+    s_merge_named (((s_apply_t *) arg)->agg->models, name, len, t);
+}
+
+static int
+s_apply_delta (ts_agg_t *self, unsigned shard, const void *data, size_t len, uint64_t *seq)
+{
+    ts_totals_t shard_delta;
+    ts_totals_init (&shard_delta);
+    s_apply_t ap = { self, shard };
+    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap };
+    /* the shard part goes to a side total first: a corrupt delta must not
+     * leave half of it applied (groups are applied as read, so a corrupt
+     * one forces a rebuild below) */
+    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta };
+    if (ts_delta_read (data, len, seq, &probe))
+        return TS_ECORRUPT;
+    if (ts_delta_read (data, len, seq, &v))
+        return TS_ECORRUPT;
+    ts_totals_merge (&self->shard_totals [shard], &shard_delta);
+    return 0;
+}
+
+static void s_release_acks (ts_agg_t *self);
+
+static void
+s_start_rebuild (ts_agg_t *self, const char *why)
+{
+    ts_warn ("rebuilding statistics from shard snapshots: %s", why);
+    self->rebuilds++;
+    s_reset_stats (self);
+    s_request_snapshots (self);
+}
+
+/*  Asks the owner of every unsynced shard for a snapshot (again, when the
+ *  last request is older than a second: the owner may have changed). */
+static void
+s_request_snapshots (ts_agg_t *self)
+{
+    int64_t now = s_now ();
+    for (unsigned s = 0; s < self->nshards; s++) {
+        if (self->shard_synced [s] || self->owners [s] < 0)
+            continue;
+        if (self->snap_asked [s] && now - self->snap_asked [s] < 1000)
+            continue;
+        ts_hdr_begin (&self->hdr, "snapreq", 1);
+        ts_hdr_uint (&self->hdr, "shard", s);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->control),
+                     self->workers [self->owners [s]].identity, NULL, 0);
+        self->snap_asked [s] = now;
+    }
+}
+
+/* --- chunks and jobs ------------------------------------------------------ */
+
+static s_job_t *
+s_job (ts_agg_t *self, const char *job, bool create)
+{
+    s_job_t *j = ts_map_get (self->jobs, job, strlen (job));
+    if (j || !create)
+        return j;
+    /* keep the ledger bounded: drop the oldest finished job */
+    if (ts_map_size (self->jobs) >= S_MAX_JOBS) {
+        size_t pos = 0;
+        const void *k;
+        size_t kl;
+        void *v;
+        s_job_t *oldest = NULL;
+        while (ts_map_next (self->jobs, &pos, &k, &kl, &v)) {
+            s_job_t *x = v;
+            if (x->finished && (!oldest || x->finished < oldest->finished))
+                oldest = x;
+        }
+        if (oldest)
+            ts_map_delete (self->jobs, oldest->job, strlen (oldest->job));
+    }
+    j = calloc (1, sizeof *j);
+    if (!j)
+        return NULL;
+    snprintf (j->job, sizeof j->job, "%s", job);
+    j->started = j->updated = zclock_time ();
+    if (ts_map_put (self->jobs, job, strlen (job), j)) {
+        free (j);
+        return NULL;
+    }
+    return j;
+}
+
+static bool
+s_job_mark_acked (s_job_t *j, uint64_t chunk)
+{
+    size_t byte = (size_t) (chunk / 8);
+    if (byte >= j->acked_bytes) {
+        size_t n = j->acked_bytes ? j->acked_bytes : 64;
+        while (n <= byte)
+            n *= 2;
+        uint8_t *p = realloc (j->acked, n);
+        if (!p)
+            return false;
+        memset (p + j->acked_bytes, 0, n - j->acked_bytes);
+        j->acked = p;
+        j->acked_bytes = n;
+    }
+    uint8_t bit = (uint8_t) (1u << (chunk % 8));
+    if (j->acked [byte] & bit)
+        return false;
+    j->acked [byte] |= bit;
+    return true;
+}
+
+static void
+s_job_check_done (s_job_t *j)
+{
+    if (j->done_received && j->chunks_acked >= j->total_chunks && !j->finished)
+        j->finished = zclock_time ();
+}
+
+/*  A "chunk" from a producer: queue it unless the same chunk is already
+ *  queued or being worked on (a resend). */
+static void
+s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
+{
+    char job [S_JOB_MAX];
+    if (!ts_hdr_copy_str (in, "job", job, sizeof job) || !*job || zmsg_size (msg) < 1) {
+        self->dropped++;
+        return;
+    }
+    uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
+    if (chunk == UINT64_MAX) {
+        self->dropped++;
+        return;
+    }
+    s_job_t *j = s_job (self, job, true);
+    if (j) {
+        zframe_destroy (&j->producer);
+        j->producer = zframe_dup (from);
+        j->updated = zclock_time ();
+        if (!j->src [0])
+            ts_hdr_copy_str (in, "src", j->src, sizeof j->src);
+        if (chunk < j->acked_bytes * 8 && (j->acked [chunk / 8] & (1u << (chunk % 8)))) {
+            /* acknowledged before, the ack got lost: redo it (cheap: every
+             * batch replays from its commit marker) */
+        }
+    }
+    char key [S_JOB_MAX + 16];
+    size_t klen = s_chunk_key (key, job, chunk);
+    s_chunk_t *c = ts_map_get (self->chunks, key, klen);
+    if (c)
+        return;                         /* queued or in flight already */
+    c = calloc (1, sizeof *c);
+    if (!c)
+        return;
+    snprintf (c->job, sizeof c->job, "%s", job);
+    c->chunk = chunk;
+    c->worker = -1;
+    c->payload = zmsg_pop (msg);
+    /* the same header, retyped "work" */
+    ts_hdr_t h = { { 0 }, { 0 } };
+    char src [256] = "", profile [1024] = "default";
+    ts_hdr_copy_str (in, "src", src, sizeof src);
+    ts_hdr_copy_str (in, "profile", profile, sizeof profile);
+    ts_hdr_begin (&h, "work", 7);
+    ts_hdr_str (&h, "job", job);
+    ts_hdr_uint (&h, "chunk", chunk);
+    ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
+    ts_hdr_uint (&h, "lines", ts_hdr_get_uint (in, "lines", 0));
+    ts_hdr_uint (&h, "bytes", ts_hdr_get_uint (in, "bytes", 0));
+    ts_hdr_str (&h, "src", src);
+    ts_hdr_str (&h, "profile", profile);
+    c->header = h.buf;
+    if (!c->payload || ts_map_put (self->chunks, key, klen, c)) {
+        s_chunk_free (c);
+        return;
+    }
+    if (self->queue_tail)
+        self->queue_tail->next = c;
+    else
+        self->queue_head = c;
+    self->queue_tail = c;
+}
+
+static void
+s_on_done (ts_agg_t *self, ts_hdrin_t *in)
+{
+    char job [S_JOB_MAX];
+    if (!ts_hdr_copy_str (in, "job", job, sizeof job))
+        return;
+    s_job_t *j = s_job (self, job, false);
+    if (!j)
+        return;
+    j->done_received = true;
+    j->total_chunks = ts_hdr_get_uint (in, "chunks", 0);
+    j->bytes = ts_hdr_get_uint (in, "bytes", j->bytes);
+    s_job_check_done (j);
+}
+
+/*  Hands queued chunks to workers with credit, most credit first. */
+static void
+s_dispatch (ts_agg_t *self)
+{
+    while (self->queue_head) {
+        int best = -1;
+        for (int i = 0; i < S_MAX_WORKERS; i++) {
+            s_worker_t *w = &self->workers [i];
+            if (w->used && w->alive && w->credit > 0 && (best < 0 || w->credit > self->workers [best].credit))
+                best = i;
+        }
+        if (best < 0)
+            return;
+        s_chunk_t *c = self->queue_head;
+        self->queue_head = c->next;
+        if (!self->queue_head)
+            self->queue_tail = NULL;
+        c->next = NULL;
+        c->worker = best;
+        c->sent = s_now ();
+        self->workers [best].credit--;
+        zmsg_t *m = zmsg_new ();
+        zmsg_addmem (m, zframe_data (self->workers [best].identity), zframe_size (self->workers [best].identity));
+        zmsg_addmem (m, c->header.data, c->header.size);
+        zmsg_addmem (m, zframe_data (c->payload), zframe_size (c->payload));
+        zmsg_send (&m, self->control);
+    }
+}
+
+/*  Puts every chunk in flight at worker w back at the head of the queue. */
+static void
+s_requeue_worker (ts_agg_t *self, int w)
+{
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    int n = 0;
+    while (ts_map_next (self->chunks, &pos, &k, &kl, &v)) {
+        s_chunk_t *c = v;
+        if (c->worker != w)
+            continue;
+        c->worker = -1;
+        c->next = self->queue_head;
+        self->queue_head = c;
+        if (!self->queue_tail)
+            self->queue_tail = c;
+        n++;
+    }
+    if (n)
+        ts_info ("requeued %d chunks of worker %s", n, self->workers [w].name);
+}
+
+/* --- acknowledgements ----------------------------------------------------- */
+
+static bool
+s_ack_ready (ts_agg_t *self, const s_held_ack_t *a)
+{
+    for (uint32_t i = 0; i < a->nseqs; i++) {
+        unsigned s = a->shards [i];
+        if (s >= self->nshards)
+            continue;
+        if (!self->shard_synced [s] || self->shard_seq [s] < a->seqs [i])
+            return false;
+    }
+    return true;
+}
+
+static void
+s_send_ack (ts_agg_t *self, s_held_ack_t *a)
+{
+    s_job_t *j = s_job (self, a->job, false);
+    if (!j || !j->producer)
+        return;
+    if (s_job_mark_acked (j, a->chunk)) {
+        j->chunks_acked++;
+        j->lines += a->lines;
+        j->blank += a->blank;
+        j->imported += a->imported;
+        j->duplicates += a->duplicates;
+        j->rejected += a->rejected;
+        j->updated = zclock_time ();
+        s_job_check_done (j);
+    }
+    zmsg_t *m = zmsg_new ();
+    zmsg_addmem (m, zframe_data (j->producer), zframe_size (j->producer));
+    zmsg_addmem (m, a->header.data, a->header.size);
+    zmsg_send (&m, self->ingest);
+}
+
+static void
+s_release_acks (ts_agg_t *self)
+{
+    s_held_ack_t **pp = &self->held_acks;
+    while (*pp) {
+        s_held_ack_t *a = *pp;
+        if (s_ack_ready (self, a)) {
+            *pp = a->next;
+            s_send_ack (self, a);
+            ts_buf_free (&a->header);
+            free (a->shards);
+            free (a->seqs);
+            free (a);
+        }
+        else
+            pp = &a->next;
+    }
+}
+
+/*  A worker's "chunkdone": the chunk's commits are done. Builds the "ack"
+ *  (or "nack") for the producer and holds it until the statistics include
+ *  every commit it names. */
+static void
+s_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
+{
+    char job [S_JOB_MAX];
+    if (!ts_hdr_copy_str (in, "job", job, sizeof job))
+        return;
+    uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
+    char key [S_JOB_MAX + 16];
+    size_t klen = s_chunk_key (key, job, chunk);
+    s_chunk_t *c = ts_map_take (self->chunks, key, klen);
+    if (c) {
+        if (c->worker < 0) {            /* still queued (a resend): unlink */
+            s_chunk_t **pp = &self->queue_head, *prev = NULL;
+            while (*pp && *pp != c) {
+                prev = *pp;
+                pp = &(*pp)->next;
+            }
+            if (*pp) {
+                *pp = c->next;
+                if (self->queue_tail == c)
+                    self->queue_tail = prev;
+            }
+        }
+        s_chunk_free (c);
+    }
+    if (w >= 0)
+        self->workers [w].chunks_done++;
+
+    s_held_ack_t *a = calloc (1, sizeof *a);
+    if (!a)
+        return;
+    snprintf (a->job, sizeof a->job, "%s", job);
+    a->chunk = chunk;
+    ts_hdr_t h = { { 0 }, { 0 } };
+    int64_t code = ts_hdr_get_int (in, "code", 0);
+    if (code) {
+        char msg [512] = "";
+        ts_hdr_copy_str (in, "msg", msg, sizeof msg);
+        ts_hdr_begin (&h, "nack", 4);
+        ts_hdr_str (&h, "job", job);
+        ts_hdr_uint (&h, "chunk", chunk);
+        ts_hdr_int (&h, "code", code);
+        ts_hdr_str (&h, "msg", msg);
+        s_job_t *j = s_job (self, job, false);
+        if (j)
+            snprintf (j->error, sizeof j->error, "%s", msg);
+        a->header = h.buf;
+        /* a nack carries no counts and waits for nothing */
+        if (j && j->producer) {
+            zmsg_t *m = zmsg_new ();
+            zmsg_addmem (m, zframe_data (j->producer), zframe_size (j->producer));
+            zmsg_addmem (m, a->header.data, a->header.size);
+            zmsg_send (&m, self->ingest);
+        }
+        ts_buf_free (&a->header);
+        free (a);
+        return;
+    }
+    a->lines = ts_hdr_get_uint (in, "lines", 0);
+    a->blank = ts_hdr_get_uint (in, "blank", 0);
+    a->imported = ts_hdr_get_uint (in, "imported", 0);
+    a->duplicates = ts_hdr_get_uint (in, "duplicates", 0);
+    a->rejected = ts_hdr_get_uint (in, "rejected", 0);
+    ts_hdr_begin (&h, "ack", 8);
+    ts_hdr_str (&h, "job", job);
+    ts_hdr_uint (&h, "chunk", chunk);
+    ts_hdr_uint (&h, "lines", a->lines);
+    ts_hdr_uint (&h, "blank", a->blank);
+    ts_hdr_uint (&h, "imported", a->imported);
+    ts_hdr_uint (&h, "duplicates", a->duplicates);
+    ts_hdr_uint (&h, "rejected", a->rejected);
+    /* rejects pass through as they came */
+    ts_hdr_key (&h, "rejects");
+    ts_mp_reader_t r;
+    if (ts_hdr_find (in, "rejects", &r)) {
+        const uint8_t *start = r.p;
+        if (ts_mp_skip (&r) == 0)
+            ts_buf_append (&h.buf, start, (size_t) (r.p - start));
+        else
+            msgpack_pack_array (&h.pk, 0);
+    }
+    else
+        msgpack_pack_array (&h.pk, 0);
+    a->header = h.buf;
+    /* the commits it depends on: [[shard, seq]...] */
+    if (ts_hdr_find (in, "seqs", &r)) {
+        uint32_t n;
+        if (ts_mp_read_array (&r, &n) == 0 && n <= TS_MAX_SHARDS) {
+            a->shards = calloc (n ? n : 1, sizeof *a->shards);
+            a->seqs = calloc (n ? n : 1, sizeof *a->seqs);
+            for (uint32_t i = 0; a->shards && a->seqs && i < n; i++) {
+                uint32_t two;
+                uint64_t s, q;
+                if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_uint (&r, &s)
+                ||  ts_mp_read_uint (&r, &q))
+                    break;
+                a->shards [a->nseqs] = (uint32_t) s;
+                a->seqs [a->nseqs] = q;
+                a->nseqs++;
+            }
+        }
+    }
+    a->next = self->held_acks;
+    self->held_acks = a;
+    s_release_acks (self);
+}
+
+/* --- workers -------------------------------------------------------------- */
+
+static int
+s_worker_by_identity (ts_agg_t *self, zframe_t *id)
+{
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        if (self->workers [i].used && self->workers [i].identity
+        &&  zframe_eq (self->workers [i].identity, id))
+            return i;
+    return -1;
+}
+
+static void
+s_worker_lost (ts_agg_t *self, int w, const char *why)
+{
+    s_worker_t *wk = &self->workers [w];
+    if (!wk->alive)
+        return;
+    ts_warn ("worker %s lost (%s): its shards move", wk->name, why);
+    wk->alive = false;
+    wk->credit = 0;
+    s_requeue_worker (self, w);
+}
+
+static void
+s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
+{
+    char name [64], peer [256];
+    if (!ts_hdr_copy_str (in, "worker", name, sizeof name) || !*name
+    ||  !ts_hdr_copy_str (in, "peer", peer, sizeof peer) || !*peer) {
+        self->dropped++;
+        return;
+    }
+    int w = -1, free_slot = -1;
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        if (self->workers [i].used && !strcmp (self->workers [i].name, name))
+            w = i;
+        else if (!self->workers [i].used && free_slot < 0)
+            free_slot = i;
+    }
+    if (w < 0)
+        w = free_slot;
+    if (w < 0) {
+        ts_warn ("worker %s refused: %d workers already", name, S_MAX_WORKERS);
+        return;
+    }
+    s_worker_t *wk = &self->workers [w];
+    int64_t pid = ts_hdr_get_int (in, "pid", 0);
+    if (wk->used && wk->alive && wk->pid != pid)
+        s_worker_lost (self, w, "replaced by a new process of the same name");
+    if (wk->used && wk->alive)
+        s_requeue_worker (self, w);     /* a re-register: its chunks are gone */
+    bool fresh = !wk->used;
+    zframe_destroy (&wk->identity);
+    memset (wk, 0, offsetof (s_worker_t, chunks_done));
+    wk->used = true;
+    wk->alive = true;
+    snprintf (wk->name, sizeof wk->name, "%s", name);
+    snprintf (wk->peer, sizeof wk->peer, "%s", peer);
+    wk->identity = zframe_dup (from);
+    wk->pid = pid;
+    wk->last_seen = wk->joined = s_now ();
+    wk->credit = (int) ts_hdr_get_int (in, "credit", TS_WORKER_CREDIT);
+    ts_info ("worker %s registered (pid %" PRId64 ", peer %s)%s", name, pid, peer,
+             fresh ? "" : " again");
+    /* after a restart, trust the shards workers hold (no moves) */
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!self->assigned_once && ts_hdr_find (in, "shards", &r) && ts_mp_read_array (&r, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t s;
+            if (ts_mp_read_uint (&r, &s))
+                break;
+            if (s < self->nshards)
+                self->owners [s] = w;
+        }
+    }
+    if (self->assigned_once || s_now () - self->started >= TS_REGISTER_GRACE_MS)
+        s_assign (self);
+}
+
+static void
+s_on_heartbeat (ts_agg_t *self, int w, ts_hdrin_t *in)
+{
+    s_worker_t *wk = &self->workers [w];
+    wk->held = (int) ts_hdr_get_int (in, "held", 0);
+    wk->queued = (int) ts_hdr_get_int (in, "queued", 0);
+    if (!ts_hdr_copy_str (in, "error", wk->error, sizeof wk->error))
+        wk->error [0] = 0;
+    if (ts_hdr_get_uint (in, "epoch", 0) != self->epoch && self->assigned_once)
+        s_send_map (self, w);
+}
+
+static void
+s_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
+{
+    uint64_t shard = ts_hdr_get_uint (in, "shard", UINT64_MAX);
+    zframe_t *payload = zmsg_first (msg);
+    if (shard >= self->nshards || !payload) {
+        self->dropped++;
+        return;
+    }
+    uint64_t seq = ts_hdr_get_uint (in, "seq", 0);
+    if (snapshot) {
+        if (self->shard_synced [shard])
+            return;                     /* an answer to an older request */
+        if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
+            s_start_rebuild (self, "a snapshot does not decode");
+            return;
+        }
+        self->shard_seq [shard] = seq;
+        self->shard_synced [shard] = true;
+        self->unsynced--;
+        if (self->unsynced == 0)
+            ts_info ("statistics complete (rebuild %" PRIu64 ")", self->rebuilds);
+    }
+    else {
+        if (!self->shard_synced [shard] || seq <= self->shard_seq [shard])
+            return;                     /* covered by a snapshot, or a repeat */
+        if (seq != self->shard_seq [shard] + 1) {
+            char why [128];
+            snprintf (why, sizeof why, "shard %" PRIu64 " delta %" PRIu64 " after %" PRIu64,
+                      shard, seq, self->shard_seq [shard]);
+            s_start_rebuild (self, why);
+            return;
+        }
+        if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
+            s_start_rebuild (self, "a delta does not decode");
+            return;
+        }
+        self->shard_seq [shard] = seq;
+    }
+    s_release_acks (self);
+}
+
+static void
+s_on_control (ts_agg_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->control);
+    if (!msg)
+        return;
+    zframe_t *from = zmsg_pop (msg);
+    zframe_t *head = zmsg_pop (msg);
+    ts_hdrin_t in;
+    if (!from || !head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))) {
+        self->dropped++;
+        goto done;
+    }
+    if (!strcmp (in.type, "register")) {
+        s_on_register (self, from, &in);
+        goto done;
+    }
+    int w = s_worker_by_identity (self, from);
+    if (w < 0 || !self->workers [w].alive) {
+        /* unknown (we restarted, or it was declared dead): it must register */
+        ts_hdr_begin (&self->hdr, "reregister", 1);
+        ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
+        /* its results still count: commits are commits */
+        if (!strcmp (in.type, "chunkdone"))
+            s_on_chunkdone (self, -1, &in);
+        else if (!strcmp (in.type, "delta"))
+            s_on_delta (self, &in, msg, false);
+        goto done;
+    }
+    self->workers [w].last_seen = s_now ();
+    if (!strcmp (in.type, "hb"))
+        s_on_heartbeat (self, w, &in);
+    else if (!strcmp (in.type, "credit"))
+        self->workers [w].credit += (int) ts_hdr_get_int (&in, "n", 1);
+    else if (!strcmp (in.type, "chunkdone"))
+        s_on_chunkdone (self, w, &in);
+    else if (!strcmp (in.type, "delta"))
+        s_on_delta (self, &in, msg, false);
+    else if (!strcmp (in.type, "snap"))
+        s_on_delta (self, &in, msg, true);
+    else if (!strcmp (in.type, "leave")) {
+        /* a clean stop: move its shards now, not after missed heartbeats */
+        s_worker_lost (self, w, "left");
+        s_assign (self);
+    }
+    else if (!strcmp (in.type, "released"))
+        ;                               /* informational: the file lock fences */
+    else
+        self->dropped++;
+done:
+    zframe_destroy (&from);
+    zframe_destroy (&head);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_on_ingest (ts_agg_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->ingest);
+    if (!msg)
+        return;
+    zframe_t *from = zmsg_pop (msg);
+    zframe_t *head = zmsg_pop (msg);
+    ts_hdrin_t in;
+    int rc = head ? ts_hdr_parse (&in, zframe_data (head), zframe_size (head)) : TS_EPROTO;
+    if (!from || rc)
+        self->dropped++;
+    else if (!strcmp (in.type, "chunk"))
+        s_on_chunk (self, from, &in, msg);
+    else if (!strcmp (in.type, "done"))
+        s_on_done (self, &in);
+    else
+        self->dropped++;
+    zframe_destroy (&from);
+    zframe_destroy (&head);
+    zmsg_destroy (&msg);
+}
+
+/* --- queries ---------------------------------------------------------------- */
+
+static void
+s_pack_totals_map (msgpack_packer *pk, const ts_totals_t *t)
+{
+    double mean = t->reward_n ? t->reward_sum / (double) t->reward_n : 0;
+    double var = t->reward_n ? t->reward_sq / (double) t->reward_n - mean * mean : 0;
+    if (var < 0)
+        var = 0;
+    msgpack_pack_map (pk, 12);
+    ts_mp_pack_cstr (pk, "records");       msgpack_pack_uint64 (pk, t->count);
+    ts_mp_pack_cstr (pk, "successes");     msgpack_pack_uint64 (pk, t->successes);
+    ts_mp_pack_cstr (pk, "success_known"); msgpack_pack_uint64 (pk, t->success_known);
+    ts_mp_pack_cstr (pk, "success_rate");
+    if (t->success_known) msgpack_pack_double (pk, (double) t->successes / (double) t->success_known);
+    else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_n");      msgpack_pack_uint64 (pk, t->reward_n);
+    ts_mp_pack_cstr (pk, "reward_mean");
+    if (t->reward_n) msgpack_pack_double (pk, mean); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_std");
+    if (t->reward_n) msgpack_pack_double (pk, sqrt (var)); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_min");
+    if (t->reward_n) msgpack_pack_double (pk, t->reward_min); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_max");
+    if (t->reward_n) msgpack_pack_double (pk, t->reward_max); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "steps_mean");
+    if (t->steps_n) msgpack_pack_double (pk, (double) t->steps_sum / (double) t->steps_n);
+    else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "steps_n");       msgpack_pack_uint64 (pk, t->steps_n);
+    ts_mp_pack_cstr (pk, "histogram");
+    msgpack_pack_array (pk, TS_HIST_BINS + 2);
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        msgpack_pack_uint64 (pk, t->hist [i]);
+}
+
+static void
+s_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message)
+{
+    ts_hdr_t *h = &self->hdr;
+    ts_hdr_begin (h, "error", 2);
+    ts_hdr_bool (h, "ok", false);
+    ts_hdr_key (h, "error");
+    msgpack_pack_map (&h->pk, 2);
+    ts_mp_pack_cstr (&h->pk, "code");
+    ts_mp_pack_cstr (&h->pk, code);
+    ts_mp_pack_cstr (&h->pk, "message");
+    ts_mp_pack_cstr (&h->pk, message);
+    ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
+}
+
+static void
+s_pack_job (msgpack_packer *pk, const s_job_t *j)
+{
+    const char *state = j->error [0] ? "failed" : j->finished ? "done" : "running";
+    msgpack_pack_map (pk, 15);
+    ts_mp_pack_cstr (pk, "job");          ts_mp_pack_cstr (pk, j->job);
+    ts_mp_pack_cstr (pk, "src");          ts_mp_pack_cstr (pk, j->src);
+    ts_mp_pack_cstr (pk, "state");        ts_mp_pack_cstr (pk, state);
+    ts_mp_pack_cstr (pk, "lines");        msgpack_pack_uint64 (pk, j->lines);
+    ts_mp_pack_cstr (pk, "imported");     msgpack_pack_uint64 (pk, j->imported);
+    ts_mp_pack_cstr (pk, "duplicates");   msgpack_pack_uint64 (pk, j->duplicates);
+    ts_mp_pack_cstr (pk, "rejected");     msgpack_pack_uint64 (pk, j->rejected);
+    ts_mp_pack_cstr (pk, "blank");        msgpack_pack_uint64 (pk, j->blank);
+    ts_mp_pack_cstr (pk, "bytes");        msgpack_pack_uint64 (pk, j->bytes);
+    ts_mp_pack_cstr (pk, "chunks_acked"); msgpack_pack_uint64 (pk, j->chunks_acked);
+    ts_mp_pack_cstr (pk, "chunks");       msgpack_pack_uint64 (pk, j->total_chunks);
+    ts_mp_pack_cstr (pk, "started_ms");   msgpack_pack_int64 (pk, j->started);
+    ts_mp_pack_cstr (pk, "updated_ms");   msgpack_pack_int64 (pk, j->updated);
+    ts_mp_pack_cstr (pk, "finished_ms");
+    if (j->finished) msgpack_pack_int64 (pk, j->finished); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "error");
+    if (j->error [0]) ts_mp_pack_cstr (pk, j->error); else msgpack_pack_nil (pk);
+}
+
+static void
+s_reply_status (ts_agg_t *self, zframe_t *to)
+{
+    ts_hdr_t *h = &self->hdr;
+    int nworkers = 0;
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        nworkers += self->workers [i].used;
+    ts_hdr_begin (h, "status", 9);
+    ts_hdr_bool (h, "ok", true);
+    ts_hdr_uint (h, "epoch", self->epoch);
+    ts_hdr_uint (h, "nshards", self->nshards);
+    ts_hdr_uint (h, "incarnation", self->incarnation);
+    ts_hdr_int (h, "uptime_ms", s_now () - self->started);
+    ts_hdr_bool (h, "stats_complete", self->unsynced == 0);
+    ts_hdr_uint (h, "queued_chunks", ts_map_size (self->chunks));
+    ts_hdr_key (h, "workers");
+    msgpack_pack_array (&h->pk, nworkers);
+    int64_t now = s_now ();
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (!w->used)
+            continue;
+        int owned = 0;
+        for (unsigned s = 0; s < self->nshards; s++)
+            owned += self->owners [s] == i;
+        msgpack_pack_map (&h->pk, 9);
+        ts_mp_pack_cstr (&h->pk, "name");   ts_mp_pack_cstr (&h->pk, w->name);
+        ts_mp_pack_cstr (&h->pk, "peer");   ts_mp_pack_cstr (&h->pk, w->peer);
+        ts_mp_pack_cstr (&h->pk, "pid");    msgpack_pack_int64 (&h->pk, w->pid);
+        ts_mp_pack_cstr (&h->pk, "alive");  w->alive ? msgpack_pack_true (&h->pk) : msgpack_pack_false (&h->pk);
+        ts_mp_pack_cstr (&h->pk, "shards");
+        msgpack_pack_array (&h->pk, owned);
+        for (unsigned s = 0; s < self->nshards; s++)
+            if (self->owners [s] == i)
+                msgpack_pack_uint32 (&h->pk, s);
+        ts_mp_pack_cstr (&h->pk, "last_seen_ms_ago"); msgpack_pack_int64 (&h->pk, now - w->last_seen);
+        ts_mp_pack_cstr (&h->pk, "chunks_done"); msgpack_pack_uint64 (&h->pk, w->chunks_done);
+        ts_mp_pack_cstr (&h->pk, "queued");  msgpack_pack_int (&h->pk, w->queued);
+        ts_mp_pack_cstr (&h->pk, "error");
+        if (w->error [0]) ts_mp_pack_cstr (&h->pk, w->error); else msgpack_pack_nil (&h->pk);
+    }
+    ts_hdr_key (h, "jobs");
+    msgpack_pack_array (&h->pk, ts_map_size (self->jobs));
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (ts_map_next (self->jobs, &pos, &k, &kl, &v))
+        s_pack_job (&h->pk, v);
+    ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
+}
+
+static void
+s_reply_stats (ts_agg_t *self, zframe_t *to)
+{
+    ts_totals_t all;
+    ts_totals_init (&all);
+    for (unsigned s = 0; s < self->nshards; s++)
+        ts_totals_merge (&all, &self->shard_totals [s]);
+    ts_hdr_t *h = &self->hdr;
+    ts_hdr_begin (h, "stats", 5);
+    ts_hdr_bool (h, "ok", true);
+    ts_hdr_uint (h, "groups", ts_map_size (self->groups));
+    ts_hdr_uint (h, "epoch", self->epoch);
+    ts_hdr_key (h, "totals");
+    s_pack_totals_map (&h->pk, &all);
+    ts_hdr_key (h, "models");
+    msgpack_pack_map (&h->pk, ts_map_size (self->models));
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (ts_map_next (self->models, &pos, &k, &kl, &v)) {
+        ts_mp_pack_strn (&h->pk, k, kl);
+        s_pack_totals_map (&h->pk, v);
+    }
+    ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
+}
+
+/*  Answers one query; returns false when it must wait for the statistics. */
+static bool
+s_answer (ts_agg_t *self, zmsg_t *msg)
+{
+    zframe_t *from = zmsg_first (msg);
+    zframe_t *head = zmsg_next (msg);
+    ts_hdrin_t in;
+    if (!from)
+        return true;
+    if (!head) {
+        s_reply_error (self, from, "BAD_REQUEST", "empty request");
+        return true;
+    }
+    int rc = ts_hdr_parse (&in, zframe_data (head), zframe_size (head));
+    if (rc == TS_EVERSION) {
+        s_reply_error (self, from, "VERSION", "unsupported protocol version (want \"v\": 1)");
+        return true;
+    }
+    if (rc) {
+        s_reply_error (self, from, "BAD_REQUEST", "request is not a msgpack map with \"v\" and \"t\"");
+        return true;
+    }
+    if (!strcmp (in.type, "status"))
+        s_reply_status (self, from);
+    else if (!strcmp (in.type, "stats")) {
+        if (self->unsynced > 0)
+            return false;
+        s_reply_stats (self, from);
+    }
+    else if (!strcmp (in.type, "job")) {
+        char job [S_JOB_MAX];
+        s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? s_job (self, job, false) : NULL;
+        if (!j)
+            s_reply_error (self, from, "NOT_FOUND", "no such job");
+        else {
+            ts_hdr_begin (&self->hdr, "job", 2);
+            ts_hdr_bool (&self->hdr, "ok", true);
+            ts_hdr_key (&self->hdr, "job");
+            s_pack_job (&self->hdr.pk, j);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->query), from, NULL, 0);
+        }
+    }
+    else {
+        char m [96];
+        snprintf (m, sizeof m, "unknown request type \"%s\"", in.type);
+        s_reply_error (self, from, "UNKNOWN_OP", m);
+    }
+    return true;
+}
+
+static void
+s_on_query (ts_agg_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->query);
+    if (!msg)
+        return;
+    if (s_answer (self, msg)) {
+        zmsg_destroy (&msg);
+        return;
+    }
+    s_held_query_t *q = calloc (1, sizeof *q);
+    if (!q) {
+        zmsg_destroy (&msg);
+        return;
+    }
+    q->msg = msg;
+    q->since = s_now ();
+    q->next = self->held_queries;
+    self->held_queries = q;
+}
+
+static void
+s_retry_queries (ts_agg_t *self)
+{
+    s_held_query_t **pp = &self->held_queries;
+    int64_t now = s_now ();
+    while (*pp) {
+        s_held_query_t *q = *pp;
+        bool done = s_answer (self, q->msg);
+        if (!done && now - q->since > 5000) {
+            s_reply_error (self, zmsg_first (q->msg), "UNAVAILABLE",
+                           "statistics are being rebuilt from the shards; retry shortly");
+            done = true;
+        }
+        if (done) {
+            *pp = q->next;
+            zmsg_destroy (&q->msg);
+            free (q);
+        }
+        else
+            pp = &q->next;
+    }
+}
+
+/* --- the loop ------------------------------------------------------------- */
+
+static void
+s_tick (ts_agg_t *self)
+{
+    int64_t now = s_now ();
+    bool lost = false;
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (w->used && w->alive && now - w->last_seen > TS_WORKER_DEAD_MS) {
+            s_worker_lost (self, i, "missed heartbeats");
+            lost = true;
+        }
+    }
+    if (lost || (!self->assigned_once && now - self->started >= TS_REGISTER_GRACE_MS
+                 && s_alive_count (self) > 0))
+        s_assign (self);
+    if (self->unsynced)
+        s_request_snapshots (self);
+    if (self->held_queries)
+        s_retry_queries (self);
+}
+
+int
+ts_agg_run (ts_agg_t *self, volatile bool *stop)
+{
+    ts_info ("ready: %u shards, data %s", self->nshards, self->data_dir);
+    int64_t next_tick = s_now () + 100;
+    while (!*stop) {
+        int64_t wait = next_tick - s_now ();
+        void *which = zpoller_wait (self->poller, (int) (wait > 0 ? wait : 0));
+        if (zpoller_terminated (self->poller) && !which)
+            break;
+        /* drain every socket before dispatching, so a burst is one pass */
+        for (int round = 0; round < 1000; round++) {
+            bool any = false;
+            while (zsock_events (self->control) & ZMQ_POLLIN) { s_on_control (self); any = true; }
+            while (zsock_events (self->ingest) & ZMQ_POLLIN) { s_on_ingest (self); any = true; }
+            while (zsock_events (self->query) & ZMQ_POLLIN) { s_on_query (self); any = true; }
+            s_dispatch (self);
+            if (!any)
+                break;
+        }
+        if (s_now () >= next_tick) {
+            s_tick (self);
+            next_tick = s_now () + 100;
+        }
+    }
+    ts_info ("stopping");
+    return 0;
+}

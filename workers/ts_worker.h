@@ -1,0 +1,52 @@
+/*  ts_worker.h: a worker: parses chunks into records, routes each record to
+ *  the owner of its shard (itself or a peer), commits the batches of the
+ *  shards it owns in group commits, reports a chunk done only when every
+ *  part of it is committed, feeds the aggregator's statistics, and answers
+ *  reads for its shards. One thread: reads are served between commits, so
+ *  an answer reflects exactly the committed batches. Protocol:
+ *  shared/ts_proto.h.
+ */
+#ifndef TS_WORKER_H
+#define TS_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ts_worker ts_worker_t;
+
+typedef struct {
+    const char *name;           /* unique among the workers of a store */
+    const char *data_dir;
+    const char *control;        /* aggregator endpoint to connect */
+    const char *peer_bind;      /* endpoint to bind for peers and the api */
+    const char *peer_advertise; /* how others reach it (tcp: host:port) */
+    const char *tuning;         /* Kyoto Cabinet tuning, NULL for default */
+} ts_worker_config_t;
+
+ts_worker_t *ts_worker_new (const ts_worker_config_t *cfg, char *err, size_t err_size);
+
+/*  Runs until *stop; then hands its shards back (commits what it holds,
+ *  tells the aggregator it leaves, closes every shard). 0 or an error. */
+int ts_worker_run (ts_worker_t *self, volatile bool *stop);
+
+void ts_worker_destroy (ts_worker_t **self_p);
+
+/*  Read requests that reach the worker's peer socket and are not part of
+ *  the import protocol ("get", "scan", ... from the api) go to this hook,
+ *  set by the query module when it is linked in. It gets the worker (for
+ *  ts_worker_store), the request header and its frames, and returns the
+ *  reply message (or NULL for none). */
+typedef struct _zmsg_t zmsg_t;
+typedef zmsg_t *(ts_worker_read_fn) (ts_worker_t *self, const void *hdr, size_t hdr_len,
+                                     zmsg_t *rest);
+void ts_worker_set_read_handler (ts_worker_read_fn *fn);
+
+/*  The open store of shard n, or NULL when this worker does not hold it. */
+struct ts_store;
+struct ts_store *ts_worker_store (ts_worker_t *self, unsigned shard);
+
+/*  The current shard count and epoch (0 before the first map). */
+unsigned ts_worker_nshards (const ts_worker_t *self);
+unsigned long long ts_worker_epoch (const ts_worker_t *self);
+
+#endif
