@@ -57,6 +57,7 @@ s_utf8 (s_ctx_t *c)
     if (b >= 0xc2 && b <= 0xdf) { n = 2; cp = b & 0x1f; }
     else if (b >= 0xe0 && b <= 0xef) { n = 3; cp = b & 0x0f; }
     else if (b >= 0xf0 && b <= 0xf4) { n = 4; cp = b & 0x07; }
+    else if (b == 0xc0 || b == 0xc1) return s_fail (c, "overlong UTF-8 sequence");
     else return s_fail (c, "invalid UTF-8 byte");
     if (left < (size_t) n)
         return s_fail (c, "truncated UTF-8 sequence");

@@ -306,3 +306,33 @@ ts_mp_pack_cstr (msgpack_packer *pk, const char *s)
 {
     return ts_mp_pack_strn (pk, s, strlen (s));
 }
+
+bool
+ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *value)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    ts_mp_item_t k;
+    ts_mp_reader_init (&r, data, len);
+    if (ts_mp_read_map (&r, &n))
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ts_mp_next (&r, &k))
+            return false;
+        if (ts_mp_item_is_str (&k, key)) {
+            *value = r;
+            return true;
+        }
+        /* a key that is a container: skip its contents */
+        if (k.type == TS_MP_ARRAY || k.type == TS_MP_MAP) {
+            uint64_t left = k.type == TS_MP_MAP ? 2 * (uint64_t) k.len : k.len;
+            while (left--)
+                if (ts_mp_skip (&r))
+                    return false;
+        }
+        if (ts_mp_skip (&r))
+            return false;
+    }
+    return false;
+}
+

@@ -74,6 +74,10 @@ bool ts_mp_item_is_str (const ts_mp_item_t *item, const char *s);
 int ts_mp_pack_cstr (msgpack_packer *pk, const char *s);
 int ts_mp_pack_strn (msgpack_packer *pk, const char *s, size_t len);
 
+/*  Finds `key` among the top-level keys of the msgpack map in `data` and
+ *  positions `value` at its value. False when absent or malformed. */
+bool ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *value);
+
 /*  Depth of the deepest container in one value (1 for a flat map).
  *  Returns the depth, or TS_EPROTO for malformed input. */
 int ts_mp_depth (const void *data, size_t len);

@@ -5,17 +5,12 @@
 
 #include <string.h>
 
-static int
-s_write (void *data, const char *buf, size_t len)
-{
-    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
-}
 
 void
 ts_hdr_begin (ts_hdr_t *h, const char *type, uint32_t nfields)
 {
     h->buf.size = 0;
-    msgpack_packer_init (&h->pk, &h->buf, s_write);
+    msgpack_packer_init (&h->pk, &h->buf, ts_buf_packer_write);
     msgpack_pack_map (&h->pk, nfields + 2);
     ts_mp_pack_cstr (&h->pk, "v");
     msgpack_pack_int (&h->pk, TS_PROTO_VERSION);
@@ -125,25 +120,7 @@ ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len)
 bool
 ts_hdr_find (const ts_hdrin_t *in, const char *key, ts_mp_reader_t *value)
 {
-    ts_mp_reader_t r;
-    uint32_t n;
-    ts_mp_item_t k;
-    ts_mp_reader_init (&r, in->data, in->len);
-    if (ts_mp_read_map (&r, &n))
-        return false;
-    for (uint32_t i = 0; i < n; i++) {
-        if (ts_mp_next (&r, &k))
-            return false;
-        if (ts_mp_item_is_str (&k, key)) {
-            *value = r;
-            return true;
-        }
-        if (k.type == TS_MP_ARRAY || k.type == TS_MP_MAP)
-            return false;           /* keys are strings in our headers */
-        if (ts_mp_skip (&r))
-            return false;
-    }
-    return false;
+    return ts_mp_map_find (in->data, in->len, key, value);
 }
 
 int64_t

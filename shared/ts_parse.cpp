@@ -25,10 +25,6 @@ struct ts_parser {
 
 namespace {
 
-int s_buf_write (void *data, const char *buf, size_t len)
-{
-    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
-}
 
 struct bad_line {
     std::string reason;
@@ -373,7 +369,7 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
         return TS_ENOMEM;
     }
     msgpack_packer pk;
-    msgpack_packer_init (&pk, out, s_buf_write);
+    msgpack_packer_init (&pk, out, ts_buf_packer_write);
     int rc = ts_summary_pack (&pk, summary);
     if (rc == 0)
         rc = s_pack (&pk, root, 1);

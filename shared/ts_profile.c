@@ -2,6 +2,7 @@
  *  (the syntax is in ts_profile.h). */
 #include "ts_profile.h"
 #include "ts_error.h"
+#include "ts_record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,10 @@ s_parse_field (const char *val, ts_field_t *f, bool allow_parts, char *err, size
         ts_field_alt_t *a = &f->alts [f->nalts++];
         char *psave = NULL;
         for (char *part = strtok_r (alt, "+", &psave); part; part = strtok_r (NULL, "+", &psave)) {
-            if (a->nparts == TS_PROFILE_PARTS || (!allow_parts && a->nparts == 1))
+            if (!allow_parts && a->nparts == 1)
                 return s_fail (err, size, "only an id may join pointers with '+': '%s'", val);
+            if (a->nparts == TS_PROFILE_PARTS)
+                return s_fail (err, size, "too many '+' parts in '%s'", val);
             if (part [0] != '/')
                 return s_fail (err, size, "a JSON pointer starts with '/': '%s'", part);
             if (strlen (part) >= TS_POINTER_MAX)
@@ -190,15 +193,18 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
     s_format_field (&w, &left, "steps", &p->steps);
     int n = 0;
     if (left) {
+        char num [32];
+        ts_format_double (p->success_threshold, num);    /* exact: %g kept 6 digits */
         if (p->success_kind == TS_SUCCESS_REWARD_GE)
-            n = snprintf (w, left, ",success=reward>=%g", p->success_threshold);
+            n = snprintf (w, left, ",success=reward>=%s", num);
         else if (p->success_kind == TS_SUCCESS_EQUALS)
             n = snprintf (w, left, ",success=%s==%s", p->success.alts [0].parts [0], p->success_equals);
         else
             s_format_field (&w, &left, "success", &p->success);
         if (n > 0 && (size_t) n < left) { w += n; left -= (size_t) n; }
-        if (left && p->coerce)
-            snprintf (w, left, ",coerce=1");
+        else if (n > 0) left = 0;
+        if (left && p->coerce && (size_t) snprintf (w, left, ",coerce=1") >= left)
+            left = 0;
     }
     memmove (buf, buf + 1, strlen (buf + 1) + 1);
     return left ? 0 : TS_ETOOBIG;

@@ -158,6 +158,12 @@ ts_buf_append (ts_buf_t *b, const void *data, size_t len)
     return 0;
 }
 
+int
+ts_buf_packer_write (void *data, const char *buf, size_t len)
+{
+    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
+}
+
 void
 ts_buf_free (ts_buf_t *b)
 {
@@ -173,8 +179,12 @@ ts_format_double (double v, char *buf)
 {
     if (!isfinite (v))                  /* cannot come from JSON input */
         return snprintf (buf, 32, "null");
+    /* For a normal double, when a text of at most 15 digits reads back to
+     * it, %.15g is that text (DBL_DIG), so the search starts at 15. A
+     * subnormal has fewer significant bits, DBL_DIG does not hold, and its
+     * shortest form may be shorter (5e-324): search it from 1. */
     int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
+    for (int prec = isnormal (v) ? 15 : 1; prec <= 17; prec++) {
         n = snprintf (buf, 32, "%.*g", prec, v);
         if (strtod (buf, NULL) == v)
             break;
@@ -347,6 +357,8 @@ ts_parse_iso8601 (const char *s, size_t len, int64_t *ms)
     ||  s_digits (s, len, &p, 2, &d))
         return TS_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > mdays [mo - 1])
+        return TS_EINVAL;
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         return TS_EINVAL;
     if (p < len) {
         if (s [p] != 'T' && s [p] != 't' && s [p] != ' ')

@@ -77,6 +77,10 @@ void ts_buf_free (ts_buf_t *b);
 
 int ts_mp_to_json (const void *data, size_t len, ts_buf_t *out);
 
+/*  A msgpack_packer write callback appending to the ts_buf_t in `data`:
+ *  msgpack_packer_init (&pk, &buf, ts_buf_packer_write). */
+int ts_buf_packer_write (void *data, const char *buf, size_t len);
+
 /*  Shortest round-trip text of a double into buf (>= 32 bytes); returns length. */
 int ts_format_double (double v, char *buf);
 

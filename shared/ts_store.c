@@ -197,8 +197,10 @@ ts_store_destroy (ts_store_t **self_p)
 uint64_t
 ts_store_count (ts_store_t *self)
 {
-    int64_t n = kcdbcount (self->db);
-    return n > 0 ? (uint64_t) n : 0;
+    /* not kcdbcount: that counts every key (index entries, totals, commit
+     * markers); the shard totals hold the number of records */
+    ts_totals_t t;
+    return ts_store_totals (self, &t) == 0 ? t.count : 0;
 }
 
 /* --- totals deltas of one transaction ----------------------------------- */
@@ -243,11 +245,6 @@ s_table_get (s_table_t *tab, const char *name, size_t len)
     return &tab->slots [i].t;
 }
 
-static int
-s_buf_write (void *data, const char *buf, size_t len)
-{
-    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
-}
 
 /*  Reads the totals at key (absent: empty), adds delta, writes back. */
 static int
@@ -271,7 +268,7 @@ s_merge_totals (ts_store_t *self, const char *key, size_t klen, const ts_totals_
     ts_totals_merge (&t, delta);
     self->scratch.size = 0;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &self->scratch, s_buf_write);
+    msgpack_packer_init (&pk, &self->scratch, ts_buf_packer_write);
     if (ts_totals_pack (&pk, &t))
         return TS_ENOMEM;
     if (!kcdbset (self->db, key, klen, self->scratch.data, self->scratch.size))
@@ -284,7 +281,7 @@ s_pack_result (ts_buf_t *buf, const ts_batch_result_t *r)
 {
     msgpack_packer pk;
     buf->size = 0;
-    msgpack_packer_init (&pk, buf, s_buf_write);
+    msgpack_packer_init (&pk, buf, ts_buf_packer_write);
     if (msgpack_pack_array (&pk, 2) || msgpack_pack_uint32 (&pk, r->imported)
     ||  msgpack_pack_uint32 (&pk, r->duplicates))
         return TS_ENOMEM;
@@ -492,7 +489,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
-        msgpack_packer_init (&pk, delta, s_buf_write);
+        msgpack_packer_init (&pk, delta, ts_buf_packer_write);
         if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, seq)
         ||  ts_totals_pack (&pk, &shard) || s_pack_table (&pk, &groups)
         ||  s_pack_table (&pk, &models))
@@ -675,7 +672,7 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
 {
     s_snap_t *sn = arg;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &sn->items, s_buf_write);
+    msgpack_packer_init (&pk, &sn->items, ts_buf_packer_write);
     ts_totals_t t;
     if (ts_totals_unpack (val, vlen, &t, NULL))
         return TS_ECORRUPT;
@@ -694,7 +691,7 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
     if (rc)
         return rc;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, out, s_buf_write);
+    msgpack_packer_init (&pk, out, ts_buf_packer_write);
     if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
     ||  ts_totals_pack (&pk, &shard))
         return TS_ENOMEM;
@@ -710,4 +707,171 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
             return rc;
     }
     return 0;
+}
+
+/* --- pull cursor ---------------------------------------------------------- */
+
+/*  The scan's bounds live in `bytes` (prefix, then from, then to), copied
+ *  at creation so that callers can build them in stack buffers. */
+struct ts_store_cursor {
+    KCCUR *cur;
+    char  *kbuf;                /* the current entry (Kyoto Cabinet's), or NULL */
+    bool   started;
+    bool   ended;
+    bool   descending;
+    bool   from_exclusive;
+    const char *prefix; size_t prefix_len;
+    const char *from;   size_t from_len;     /* NULL: none */
+    const char *to;     size_t to_len;       /* NULL: none */
+    char   bytes [];
+};
+
+ts_store_cursor_t *
+ts_store_cursor_new (ts_store_t *self, const ts_scan_t *scan)
+{
+    size_t flen = scan->from ? scan->from_len : 0;
+    size_t tlen = scan->to ? scan->to_len : 0;
+    ts_store_cursor_t *c = calloc (1, sizeof *c + scan->prefix_len + flen + tlen + 1);
+    if (!c)
+        return NULL;
+    if (!(c->cur = kcdbcursor (self->db))) {
+        free (c);
+        return NULL;
+    }
+    char *p = c->bytes;
+    memcpy (p, scan->prefix, scan->prefix_len);
+    c->prefix = p;
+    c->prefix_len = scan->prefix_len;
+    p += scan->prefix_len;
+    if (scan->from) {
+        memcpy (p, scan->from, flen);
+        c->from = p;
+        c->from_len = flen;
+        p += flen;
+    }
+    if (scan->to) {
+        memcpy (p, scan->to, tlen);
+        c->to = p;
+        c->to_len = tlen;
+    }
+    c->descending = scan->descending;
+    c->from_exclusive = scan->from_exclusive;
+    return c;
+}
+
+void
+ts_store_cursor_destroy (ts_store_cursor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ts_store_cursor_t *self = *self_p;
+    if (self->kbuf)
+        kcfree (self->kbuf);
+    if (self->cur)
+        kccurdel (self->cur);
+    free (self);
+    *self_p = NULL;
+}
+
+/*  Byte order of keys: memcmp, then the shorter first. */
+static int
+s_key_cmp (const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp (a, b, alen < blen ? alen : blen);
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/*  Places the Kyoto Cabinet cursor where the scan starts (as in
+ *  ts_store_scan). */
+static bool
+s_cursor_jump (ts_store_cursor_t *self)
+{
+    if (!self->descending)
+        return self->from ? kccurjumpkey (self->cur, self->from, self->from_len)
+                          : kccurjumpkey (self->cur, self->prefix, self->prefix_len);
+    if (self->from)
+        return kccurjumpbackkey (self->cur, self->from, self->from_len);
+    char end [TS_KEY_MAX];
+    size_t elen = self->prefix_len < TS_KEY_MAX ? self->prefix_len : TS_KEY_MAX;
+    memcpy (end, self->prefix, elen);
+    while (elen > 0 && (unsigned char) end [elen - 1] == 0xff)
+        elen--;
+    if (elen == 0)
+        return kccurjumpback (self->cur);
+    end [elen - 1]++;
+    return kccurjumpbackkey (self->cur, end, elen);
+}
+
+/*  What to do with a key met while stepping: 0 take it, 1 step over it,
+ *  -1 the scan has ended. */
+static int
+s_cursor_judge (const ts_store_cursor_t *self, const char *k, size_t klen)
+{
+    if (klen < self->prefix_len || memcmp (k, self->prefix, self->prefix_len)) {
+        /* a backward scan can start above the prefix's range: step down */
+        if (self->descending && s_key_cmp (k, klen, self->prefix, self->prefix_len) > 0)
+            return 1;
+        return -1;
+    }
+    if (self->from) {
+        int c = s_key_cmp (k, klen, self->from, self->from_len);
+        if (c == 0 && self->from_exclusive)
+            return 1;
+        /* Kyoto Cabinet lands on the last key <= from going backward and
+         * the first >= from going forward; checked here all the same */
+        if (self->descending ? c > 0 : c < 0)
+            return 1;
+    }
+    if (self->to) {
+        int c = s_cmp_prefix (k, klen, self->to, self->to_len);
+        if (self->descending ? c < 0 : c > 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+ts_store_cursor_next (ts_store_cursor_t *self, const char **key, size_t *key_len,
+                      const char **val, size_t *val_len)
+{
+    if (self->ended)
+        return TS_ENOTFOUND;
+    bool ok;
+    if (!self->started) {
+        self->started = true;
+        ok = s_cursor_jump (self);
+    }
+    else {
+        kcfree (self->kbuf);
+        self->kbuf = NULL;
+        ok = self->descending ? kccurstepback (self->cur) : kccurstep (self->cur);
+    }
+    for (;;) {
+        char *k = NULL;
+        size_t klen = 0, vlen = 0;
+        const char *vbuf = NULL;
+        if (ok)
+            k = kccurget (self->cur, &klen, &vbuf, &vlen, 0);
+        if (!k) {
+            self->ended = true;
+            return kccurecode (self->cur) == KCENOREC ? TS_ENOTFOUND : TS_ESTORE;
+        }
+        int verdict = s_cursor_judge (self, k, klen);
+        if (verdict == 0) {
+            self->kbuf = k;
+            *key = k;
+            *key_len = klen;
+            *val = vbuf;
+            *val_len = vlen;
+            return 0;
+        }
+        kcfree (k);
+        if (verdict < 0) {
+            self->ended = true;
+            return TS_ENOTFOUND;
+        }
+        ok = self->descending ? kccurstepback (self->cur) : kccurstep (self->cur);
+    }
 }

@@ -115,6 +115,23 @@ typedef struct {
  *  it, the visitor's negative error, or TS_ESTORE. */
 int ts_store_scan (ts_store_t *self, const ts_scan_t *scan, ts_store_visit_fn *fn, void *arg);
 
+/*  The same scan, pulled one entry at a time: what a k-way merge over
+ *  shards needs (ts_query.c). The scan's bytes are copied, so `scan` and
+ *  its buffers may go away after the call. NULL when out of memory. The
+ *  store must outlive the cursor, and must not be written while it is
+ *  open (Kyoto Cabinet cursors do not isolate a reader from a writer). */
+typedef struct ts_store_cursor ts_store_cursor_t;
+ts_store_cursor_t *ts_store_cursor_new (ts_store_t *self, const ts_scan_t *scan);
+
+/*  Moves to the next entry of the scan: 0 with the key and value, borrowed
+ *  until the next call or the cursor's destruction; TS_ENOTFOUND when the
+ *  scan has ended (and on every later call); or TS_ESTORE. */
+int ts_store_cursor_next (ts_store_cursor_t *self, const char **key, size_t *key_len,
+                          const char **val, size_t *val_len);
+
+/*  Frees the cursor and sets *self_p to NULL; safe on NULL. */
+void ts_store_cursor_destroy (ts_store_cursor_t **self_p);
+
 /*  Totals of the shard, of one group, of one model (TS_ENOTFOUND when the
  *  group or model has no records here). */
 int ts_store_totals (ts_store_t *self, ts_totals_t *out);

@@ -29,6 +29,7 @@
 #define S_JOB_MAX       64
 #define S_TX_RECORDS    (4 * TS_COMMIT_RECORDS)   /* largest transaction */
 #define S_BUSY_DELAY_MS 100                       /* longest wait under load */
+#define S_IDLE_MS       2                         /* quiet this long: commit */
 
 /*  A batch waiting in an owned shard's queue. */
 typedef struct s_batch {
@@ -147,11 +148,6 @@ s_chunk_key (char *key, const char *job, uint64_t chunk)
     return n + 9;
 }
 
-static int
-s_buf_write (void *data, const char *buf, size_t len)
-{
-    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
-}
 
 static void
 s_pending_free (void *p)
@@ -680,7 +676,7 @@ s_add_reject (s_pending_t *p, uint64_t line, const char *reason)
     if (p->nrejects >= TS_REJECTS_PER_CHUNK)
         return;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &p->rejects, s_buf_write);
+    msgpack_packer_init (&pk, &p->rejects, ts_buf_packer_write);
     msgpack_pack_array (&pk, 2);
     msgpack_pack_uint64 (&pk, line);
     ts_mp_pack_cstr (&pk, reason);
@@ -760,7 +756,7 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
             else {
                 uint32_t s = ts_shard_of (sum.id, sum.id_len, self->nshards);
                 msgpack_packer pk;
-                msgpack_packer_init (&pk, &self->shard_bufs [s], s_buf_write);
+                msgpack_packer_init (&pk, &self->shard_bufs [s], ts_buf_packer_write);
                 msgpack_pack_bin (&pk, self->scratch.size);
                 msgpack_pack_bin_body (&pk, self->scratch.data, self->scratch.size);
                 self->shard_counts [s]++;
@@ -1113,11 +1109,16 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
         for (unsigned s = 0; s < self->nshards; s++)
             if (self->shards [s].head || (self->shards [s].wanted && !self->shards [s].store))
                 queued = true;
-        if (self->work_head || queued)
+        /* with batches waiting and nothing to parse, wait a moment for more
+         * work: commits then come in fewer, larger transactions */
+        if (self->work_head)
             wait = 0;
+        else if (queued && wait > S_IDLE_MS)
+            wait = S_IDLE_MS;
         if (wait > 50)
             wait = 50;
-        if (zmq_poll (items, n, wait < 0 ? 0 : (long) wait) < 0 && zmq_errno () == ETERM)
+        int events = zmq_poll (items, n, wait < 0 ? 0 : (long) wait);
+        if (events < 0 && zmq_errno () == ETERM)
             break;
         /* drain everything that is there */
         for (int round = 0; round < 10000; round++) {
@@ -1153,7 +1154,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
         }
         /* commit what is due */
         now = s_now ();
-        bool idle = self->work_head == NULL;
+        bool idle = self->work_head == NULL && events == 0;
         for (unsigned s = 0; s < self->nshards; s++) {
             s_shard_t *sh = &self->shards [s];
             if (sh->wanted && !sh->store)

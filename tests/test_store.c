@@ -1,0 +1,2108 @@
+/*  test_store.c: unit tests of one shard (ts_store.h) and of its
+ *  consistency checker (ts_check.h).
+ *
+ *  Covers: open / close / reopen, refused paths and the single-owner lock
+ *  (in this process and from other processes); batch commits (one batch,
+ *  group commits, duplicates inside and across batches, replays, the
+ *  all-or-nothing rule for a corrupt batch); reads (get, every index's
+ *  ordered scan, cursor paging, bounds, visitor stop and error); totals
+ *  against a recount done here from the inputs; the checker on a healthy
+ *  store and on stores damaged on purpose through the raw Kyoto Cabinet
+ *  API; and a crash test that SIGKILLs a committing child at random moments
+ *  and checks that each reopen finds exactly the committed batches.
+ *
+ *  Batches are built the way the worker builds them: each JSON line goes
+ *  through ts_parser_parse (default profile) into a scratch buffer, and the
+ *  record form is appended to the batch as one msgpack bin. Each test runs
+ *  in its own temporary directory, removed afterwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ts_check.h"
+#include "ts_error.h"
+#include "ts_key.h"
+#include "ts_mp.h"
+#include "ts_parse.h"
+#include "ts_profile.h"
+#include "ts_record.h"
+#include "ts_store.h"
+#include "ts_totals.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <kclangc.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* 2026-03-14T09:26:53Z: created times are spread after it */
+#define S_BASE_MS   INT64_C (1773480413000)
+/* ingest times sit far before any created time, so the T index shows both */
+#define S_INGEST_MS INT64_C (1600000000000)
+#define S_LINE_MAX  768
+
+/*  The test process: a forked child whose cmocka assertion fails would
+ *  unwind into its copy of the test runner and go on running tests, so
+ *  the teardown ends any process that is not this one. */
+static pid_t s_main_pid;
+
+/* --- inputs --------------------------------------------------------------- */
+
+/*  One input record: what the test puts into its JSON line, kept apart so
+ *  that every expectation (summaries, orders, totals) is computed from the
+ *  inputs, not from what the library returns. */
+typedef struct {
+    char id [32];
+    bool has_group;   char group [16];
+    bool has_model;   char model [16];
+    bool has_reward;  double reward;
+    int  success;                     /* 0, 1, TS_SUCCESS_UNKNOWN */
+    bool has_created; int64_t created_ms;
+    bool has_steps;   int steps;
+    int64_t ingested_ms;
+    size_t len;
+    char line [S_LINE_MAX];           /* zero bytes after the line: the parser's padding */
+} s_rec_t;
+
+static void
+s_cat (s_rec_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    int n = vsnprintf (r->line + r->len, S_LINE_MAX - TS_PARSE_PADDING - r->len, fmt, ap);
+    va_end (ap);
+    assert_true (n > 0 && r->len + (size_t) n < S_LINE_MAX - TS_PARSE_PADDING);
+    r->len += (size_t) n;
+}
+
+/*  Record k: fields vary with k so that some are absent, rewards tie
+ *  (41 values over [0, 1], plus a few outside it), created times tie (4
+ *  records a value), and a few lines carry numbers and strings that test
+ *  the JSON round trip. The line is written in the form ts_mp_to_json
+ *  writes back (no spaces, shortest floats), so the two compare equal. */
+static void
+s_rec_make (s_rec_t *r, const char *id, unsigned k, int64_t ingested_ms)
+{
+    memset (r, 0, sizeof *r);
+    snprintf (r->id, sizeof r->id, "%s", id);
+    r->has_group = k % 29 != 0;
+    snprintf (r->group, sizeof r->group, "g%02u", k % 13);
+    r->has_model = k % 10 != 9;
+    snprintf (r->model, sizeof r->model, "m%u", k % 3);
+    r->has_reward = k % 11 != 5;
+    r->reward = k % 53 == 0 ? -0.5 : k % 59 == 0 ? 1.5 : (double) (k * 7 % 41) / 40.0;
+    r->success = k % 3 == 0 ? TS_SUCCESS_UNKNOWN : (int) (k % 3 == 1);
+    r->has_created = k % 7 != 3;
+    r->created_ms = S_BASE_MS + (int64_t) (k % 250) * 1000 + 589;
+    r->has_steps = k % 6 != 1;
+    r->steps = (int) (k % 5);
+    r->ingested_ms = ingested_ms;
+
+    s_cat (r, "{\"id\":\"%s\"", r->id);
+    if (r->has_group)
+        s_cat (r, ",\"data_id\":\"%s\"", r->group);
+    if (r->has_model)
+        s_cat (r, ",\"model\":\"%s\"", r->model);
+    if (r->has_reward) {
+        char num [40];
+        ts_format_double (r->reward, num);
+        s_cat (r, ",\"reward\":%s", num);
+    }
+    if (r->success != TS_SUCCESS_UNKNOWN)
+        s_cat (r, ",\"is_success\":%s", r->success ? "true" : "false");
+    if (r->has_created) {
+        time_t sec = (time_t) (r->created_ms / 1000);
+        struct tm tm;
+        char when [40];
+        gmtime_r (&sec, &tm);
+        strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        s_cat (r, ",\"created_at\":\"%s.%03dZ\"", when, (int) (r->created_ms % 1000));
+    }
+    if (r->has_steps) {
+        s_cat (r, ",\"trajectory\":[");
+        for (int i = 0; i < r->steps; i++)
+            s_cat (r, "%s{\"role\":\"%s\",\"n\":%d}", i ? "," : "", i % 2 ? "assistant" : "user", i);
+        s_cat (r, "]");
+    }
+    if (k % 17 == 0)
+        s_cat (r, ",\"big\":18446744073709551615,\"neg\":-42,\"tiny\":1e-07,"
+                  "\"meta\":{\"a\":[1,[2,[3,{}]]],\"b\":null,\"c\":false}");
+    if (k % 19 == 0)
+        s_cat (r, ",\"note\":\"line\\nbreak \\\"q\\\" \\\\ \xc3\xa9\\u0001\"");
+    s_cat (r, ",\"k\":%u}", k);
+}
+
+/*  n records "<prefix><k>" for k in [first, first + n). */
+static s_rec_t *
+s_recs_make (const char *prefix, unsigned first, size_t n)
+{
+    s_rec_t *recs = calloc (n, sizeof *recs);
+    assert_non_null (recs);
+    for (size_t i = 0; i < n; i++) {
+        unsigned k = first + (unsigned) i;
+        char id [32];
+        snprintf (id, sizeof id, "%s%05u", prefix, k);
+        s_rec_make (&recs [i], id, k, S_INGEST_MS + k);
+    }
+    return recs;
+}
+
+/* --- environment: a temp dir, a parser, a store --------------------------- */
+
+typedef struct {
+    char dir [PATH_MAX / 2];
+    char path [PATH_MAX];
+    ts_parser_t *parser;
+    ts_store_t *store;
+    ts_buf_t form;          /* scratch: one record form at a time */
+} s_env_t;
+
+static int
+s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st; (void) flag; (void) ftw;
+    return remove (path);
+}
+
+/*  Removes a directory tree (a test's temp dir). */
+static void
+s_rmtree (const char *dir)
+{
+    chmod (dir, 0700);      /* a test may have made it read-only */
+    nftw (dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+s_open (s_env_t *env)
+{
+    int err = 0;
+    char emsg [512] = "";
+    env->store = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+    if (!env->store)
+        fail_msg ("ts_store_open %s: %d %s", env->path, err, emsg);
+    assert_int_equal (err, 0);
+}
+
+static void
+s_close (s_env_t *env)
+{
+    ts_store_destroy (&env->store);
+    assert_null (env->store);
+}
+
+static int
+s_setup (void **state)
+{
+    s_env_t *env = calloc (1, sizeof *env);
+    if (!env)
+        return -1;
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (env->dir, sizeof env->dir, "%s/test_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp (env->dir)) {
+        free (env);
+        return -1;
+    }
+    snprintf (env->path, sizeof env->path, "%s/shard.kct", env->dir);
+    ts_profile_t prof;
+    char perr [128];
+    if (ts_profile_parse ("default", &prof, perr, sizeof perr)
+    ||  !(env->parser = ts_parser_new (&prof))) {
+        s_rmtree (env->dir);
+        free (env);
+        return -1;
+    }
+    *state = env;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_env_t *env = *state;
+    if (getpid () != s_main_pid)
+        _exit (99);
+    ts_store_destroy (&env->store);
+    ts_parser_destroy (&env->parser);
+    ts_buf_free (&env->form);
+    s_rmtree (env->dir);
+    free (env);
+    return 0;
+}
+
+/* --- batches -------------------------------------------------------------- */
+
+typedef struct {
+    ts_buf_t   records;
+    ts_batch_t batch;
+} s_batch_t;
+
+static int
+s_buf_write (void *data, const char *buf, size_t len)
+{
+    return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
+}
+
+/*  Parses one record's line into env->form (the record form). */
+static void
+s_parse (s_env_t *env, const s_rec_t *r)
+{
+    ts_summary_t s;
+    char reason [256] = "";
+    env->form.size = 0;
+    int rc = ts_parser_parse (env->parser, r->line, r->len, r->ingested_ms, &env->form, &s,
+                              reason, sizeof reason);
+    if (rc)
+        fail_msg ("parse %s: %d %s", r->line, rc, reason);
+    /* the parser read what the line says: the inputs and the store agree */
+    assert_int_equal (s.id_len, strlen (r->id));
+    assert_memory_equal (s.id, r->id, s.id_len);
+}
+
+/*  Appends one record form, as a msgpack bin, to a batch's records. */
+static void
+s_append_bin (ts_buf_t *records, const char *form, size_t len)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, records, s_buf_write);
+    assert_int_equal (msgpack_pack_bin (&pk, len), 0);
+    assert_int_equal (msgpack_pack_bin_body (&pk, form, len), 0);
+}
+
+/*  Builds the batch (job, chunk) of records recs[0..n). */
+static void
+s_batch_build (s_env_t *env, s_batch_t *b, const char *job, uint64_t chunk,
+               const s_rec_t *recs, size_t n)
+{
+    memset (b, 0, sizeof *b);
+    for (size_t i = 0; i < n; i++) {
+        s_parse (env, &recs [i]);
+        s_append_bin (&b->records, env->form.data, env->form.size);
+    }
+    b->batch.job = job;
+    b->batch.job_len = strlen (job);
+    b->batch.chunk = chunk;
+    b->batch.records = b->records.data;
+    b->batch.records_len = b->records.size;
+    b->batch.nrecords = (uint32_t) n;
+}
+
+static void
+s_batch_free (s_batch_t *b)
+{
+    ts_buf_free (&b->records);
+}
+
+/*  Commits batches bs[0..n) in one call; returns the call's code. */
+static int
+s_put (s_env_t *env, s_batch_t *bs, size_t n, ts_batch_result_t *results)
+{
+    ts_batch_t batches [16];
+    assert_true (n <= 16);
+    for (size_t i = 0; i < n; i++)
+        batches [i] = bs [i].batch;
+    return ts_store_put_batches (env->store, batches, n, results);
+}
+
+/*  Loads recs[0..n) as batches of `per_batch` records (job, chunks 0, 1,
+ *  ...), `per_call` batches a call, asserting every record is imported.
+ *  Returns the number of batches. */
+static size_t
+s_load (s_env_t *env, const char *job, const s_rec_t *recs, size_t n, size_t per_batch,
+        size_t per_call)
+{
+    size_t nb = (n + per_batch - 1) / per_batch;
+    for (size_t first = 0; first < nb; first += per_call) {
+        s_batch_t bs [16];
+        ts_batch_result_t res [16];
+        size_t nc = nb - first < per_call ? nb - first : per_call;
+        for (size_t i = 0; i < nc; i++) {
+            size_t lo = (first + i) * per_batch;
+            size_t cnt = n - lo < per_batch ? n - lo : per_batch;
+            s_batch_build (env, &bs [i], job, first + i, recs + lo, cnt);
+        }
+        int rc = s_put (env, bs, nc, res);
+        if (rc)
+            fail_msg ("put_batches: %d %s", rc, ts_store_errmsg (env->store));
+        for (size_t i = 0; i < nc; i++) {
+            assert_int_equal (res [i].imported, bs [i].batch.nrecords);
+            assert_int_equal (res [i].duplicates, 0);
+            assert_false (res [i].replayed);
+            s_batch_free (&bs [i]);
+        }
+    }
+    return nb;
+}
+
+/* --- expectations computed from the inputs -------------------------------- */
+
+/*  Totals of the records that `keep` selects, counted here by hand. */
+typedef bool (s_keep_fn) (const s_rec_t *r, const char *name);
+
+static bool s_keep_all (const s_rec_t *r, const char *name) { (void) r; (void) name; return true; }
+static bool s_keep_group (const s_rec_t *r, const char *g) { return r->has_group && !strcmp (r->group, g); }
+static bool s_keep_model (const s_rec_t *r, const char *m) { return r->has_model && !strcmp (r->model, m); }
+
+static void
+s_recount (const s_rec_t *recs, size_t n, s_keep_fn *keep, const char *name, ts_totals_t *t)
+{
+    memset (t, 0, sizeof *t);
+    t->reward_min = INFINITY;
+    t->reward_max = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const s_rec_t *r = &recs [i];
+        if (!keep (r, name))
+            continue;
+        t->count++;
+        if (r->success != TS_SUCCESS_UNKNOWN) {
+            t->success_known++;
+            t->successes += (uint64_t) r->success;
+        }
+        if (r->has_reward) {
+            t->reward_n++;
+            t->reward_sum += r->reward;
+            t->reward_sq += r->reward * r->reward;
+            t->reward_min = fmin (t->reward_min, r->reward);
+            t->reward_max = fmax (t->reward_max, r->reward);
+            int bin = r->reward < 0 ? 0 : r->reward > 1 ? TS_HIST_BINS + 1
+                    : 1 + (r->reward == 1.0 ? TS_HIST_BINS - 1 : (int) (r->reward * TS_HIST_BINS));
+            t->hist [bin]++;
+        }
+        if (r->has_steps) {
+            t->steps_n++;
+            t->steps_sum += (uint64_t) r->steps;
+        }
+    }
+}
+
+static void
+s_assert_totals (const ts_totals_t *got, const ts_totals_t *want)
+{
+    assert_int_equal (got->count, want->count);
+    assert_int_equal (got->successes, want->successes);
+    assert_int_equal (got->success_known, want->success_known);
+    assert_int_equal (got->reward_n, want->reward_n);
+    assert_true (fabs (got->reward_sum - want->reward_sum) <= 1e-9 * fmax (1, fabs (want->reward_sum)));
+    assert_true (fabs (got->reward_sq - want->reward_sq) <= 1e-9 * fmax (1, fabs (want->reward_sq)));
+    if (want->reward_n) {
+        assert_true (got->reward_min == want->reward_min);
+        assert_true (got->reward_max == want->reward_max);
+    }
+    assert_int_equal (got->steps_n, want->steps_n);
+    assert_int_equal (got->steps_sum, want->steps_sum);
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        assert_int_equal (got->hist [i], want->hist [i]);
+    /* the library's own comparison agrees */
+    assert_true (ts_totals_equal (got, want));
+}
+
+/* --- scans ---------------------------------------------------------------- */
+
+/*  The keys (and summaries) a scan visited, in order. */
+typedef struct {
+    ts_buf_t keys;           /* keys back to back */
+    size_t  *off, *len;
+    size_t   n, cap;
+    size_t   limit;          /* 0: no limit; else stop after `limit` keys */
+    bool     summaries;      /* values are summaries: check they decode */
+    ts_summary_t *sums;      /* when summaries: borrowed from `vals` */
+    ts_buf_t vals;
+    size_t  *voff;
+} s_keys_t;
+
+static void
+s_keys_free (s_keys_t *k)
+{
+    ts_buf_free (&k->keys);
+    ts_buf_free (&k->vals);
+    free (k->off);
+    free (k->len);
+    free (k->voff);
+    free (k->sums);
+    memset (k, 0, sizeof *k);
+}
+
+static int
+s_collect (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_keys_t *k = arg;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? 2 * k->cap : 64;
+        k->off = realloc (k->off, k->cap * sizeof *k->off);
+        k->len = realloc (k->len, k->cap * sizeof *k->len);
+        k->voff = realloc (k->voff, k->cap * sizeof *k->voff);
+        assert_non_null (k->off);
+        assert_non_null (k->len);
+        assert_non_null (k->voff);
+    }
+    k->off [k->n] = k->keys.size;
+    k->len [k->n] = klen;
+    k->voff [k->n] = k->vals.size;
+    assert_int_equal (ts_buf_append (&k->keys, key, klen), 0);
+    assert_int_equal (ts_buf_append (&k->vals, val, vlen), 0);
+    k->n++;
+    return k->limit && k->n >= k->limit ? 1 : 0;
+}
+
+/*  Decodes every collected value as a summary (index entries hold one).
+ *  Done after the scan: `vals` moves while it grows. */
+static void
+s_keys_decode (s_keys_t *k)
+{
+    k->sums = calloc (k->n ? k->n : 1, sizeof *k->sums);
+    assert_non_null (k->sums);
+    for (size_t i = 0; i < k->n; i++) {
+        size_t end = i + 1 < k->n ? k->voff [i + 1] : k->vals.size;
+        size_t used = 0;
+        assert_int_equal (ts_summary_unpack_buf (k->vals.data + k->voff [i], end - k->voff [i],
+                                                 &k->sums [i], &used), 0);
+        assert_int_equal (used, end - k->voff [i]);
+    }
+}
+
+static const char *
+s_key (const s_keys_t *k, size_t i)
+{
+    return k->keys.data + k->off [i];
+}
+
+static void
+s_scan (s_env_t *env, const ts_scan_t *sc, s_keys_t *out)
+{
+    int rc = ts_store_scan (env->store, sc, s_collect, out);
+    if (rc)
+        fail_msg ("scan: %d %s", rc, ts_store_errmsg (env->store));
+}
+
+/*  Scans a whole prefix in one direction. */
+static void
+s_scan_prefix (s_env_t *env, const char *prefix, size_t plen, bool desc, s_keys_t *out)
+{
+    memset (out, 0, sizeof *out);
+    ts_scan_t sc = { .prefix = prefix, .prefix_len = plen, .descending = desc };
+    s_scan (env, &sc, out);
+}
+
+/*  Byte order of (a, alen) vs (b, blen), as the B+ tree orders keys. */
+static int
+s_bytecmp (const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp (a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+/*  Every key, strictly increasing (or decreasing). */
+static void
+s_assert_ordered (const s_keys_t *k, bool desc)
+{
+    for (size_t i = 1; i < k->n; i++) {
+        int c = s_bytecmp (s_key (k, i - 1), k->len [i - 1], s_key (k, i), k->len [i]);
+        if (desc ? c <= 0 : c >= 0)
+            fail_msg ("keys %zu and %zu out of order", i - 1, i);
+    }
+}
+
+/*  Two key lists hold the same keys in the same order. */
+static void
+s_assert_same_keys (const s_keys_t *a, const s_keys_t *b)
+{
+    assert_int_equal (a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal (a->len [i], b->len [i]);
+        assert_memory_equal (s_key (a, i), s_key (b, i), a->len [i]);
+    }
+}
+
+/*  A whole-store snapshot: every key and value, in order, so "nothing
+ *  changed" can be checked byte for byte. */
+static void
+s_snapshot (s_env_t *env, ts_buf_t *out)
+{
+    s_keys_t k;
+    s_scan_prefix (env, "", 0, false, &k);
+    out->size = 0;
+    assert_int_equal (ts_buf_append (out, &k.n, sizeof k.n), 0);
+    assert_int_equal (ts_buf_append (out, k.keys.data, k.keys.size), 0);
+    assert_int_equal (ts_buf_append (out, k.vals.data, k.vals.size), 0);
+    for (size_t i = 0; i < k.n; i++)
+        assert_int_equal (ts_buf_append (out, &k.len [i], sizeof k.len [i]), 0);
+    s_keys_free (&k);
+}
+
+static void
+s_assert_same_buf (const ts_buf_t *a, const ts_buf_t *b)
+{
+    assert_int_equal (a->size, b->size);
+    assert_memory_equal (a->data, b->data, a->size);
+}
+
+/* --- open / close --------------------------------------------------------- */
+
+static void
+test_open_reopen_keeps_data (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 40);
+    s_open (env);
+    assert_int_equal (ts_store_count (env->store), 0);
+    assert_string_equal (ts_store_path (env->store), env->path);
+    s_load (env, "job-a", recs, 40, 10, 2);
+    assert_int_equal (ts_store_count (env->store), 40);
+    ts_buf_t before = { 0 }, after = { 0 };
+    s_snapshot (env, &before);
+    s_close (env);
+
+    s_open (env);
+    assert_int_equal (ts_store_count (env->store), 40);
+    s_snapshot (env, &after);
+    s_assert_same_buf (&before, &after);
+    ts_batch_result_t res;
+    assert_int_equal (ts_store_batch_result (env->store, "job-a", 5, 3, &res), 0);
+    assert_int_equal (res.imported, 10);
+    ts_totals_t got, want;
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (recs, 40, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    ts_buf_free (&before);
+    ts_buf_free (&after);
+    free (recs);
+}
+
+static void
+test_open_bad_name (void **state)
+{
+    s_env_t *env = *state;
+    static const char *const names [] = { "shard.db", "shard.kch", "kct", "shard.kct.bak", "" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
+        char path [PATH_MAX] = "";
+        if (*names [i])
+            snprintf (path, sizeof path, "%s/%s", env->dir, names [i]);
+        int err = 0;
+        char emsg [512] = "";
+        ts_store_t *st = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_EINVAL);
+        assert_non_null (strstr (emsg, path));
+        /* refused before anything touched the disk */
+        if (*path)
+            assert_int_not_equal (access (path, F_OK), 0);
+    }
+}
+
+/*  Exit codes of a child that tries to open a shard. */
+enum {
+    S_CHILD_OPENED = 0, S_CHILD_LOCKED = 1, S_CHILD_OTHER = 2, S_CHILD_LOCKED_MSG = 3,
+    S_CHILD_DENIED = 4, S_CHILD_NO_SETUID = 5
+};
+
+/*  Tries to open `path` and reports through the exit code. A refusal must
+ *  name the path, and a locked file must say so ("another process" when
+ *  the lock is another process's fcntl lock). */
+static int
+s_try_open (const char *path, bool want_other_process)
+{
+    int err = 0;
+    char emsg [512] = "";
+    ts_store_t *st = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+    if (st) {
+        ts_store_destroy (&st);
+        return S_CHILD_OPENED;
+    }
+    if (err == -EACCES && strstr (emsg, path))
+        return S_CHILD_DENIED;
+    if (err != TS_ELOCKED)
+        return S_CHILD_OTHER;
+    if (!strstr (emsg, path) || (want_other_process && !strstr (emsg, "another process")))
+        return S_CHILD_LOCKED_MSG;
+    return S_CHILD_LOCKED;
+}
+
+static int
+s_wait_exit (pid_t pid)
+{
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+static void
+test_open_unwritable (void **state)
+{
+    s_env_t *env = *state;
+    int err = 0;
+    char emsg [512] = "";
+    char path [PATH_MAX];
+
+    /* a missing directory: an error naming the path, never a crash */
+    snprintf (path, sizeof path, "%s/no/such/dir/shard.kct", env->dir);
+    ts_store_t *st = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+    assert_null (st);
+    assert_true (err < 0);
+    assert_int_not_equal (err, TS_ELOCKED);
+    assert_non_null (strstr (emsg, path));
+
+    /* a read-only directory: root bypasses permissions, so only as a user */
+    char ro [PATH_MAX / 2 + 8];
+    snprintf (ro, sizeof ro, "%s/ro", env->dir);
+    assert_int_equal (mkdir (ro, 0700), 0);
+    assert_int_equal (chmod (ro, 0500), 0);
+    snprintf (path, sizeof path, "%s/shard.kct", ro);
+    emsg [0] = 0;
+    st = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+    if (geteuid () != 0) {
+        assert_null (st);
+        assert_int_equal (err, -EACCES);
+        assert_non_null (strstr (emsg, path));
+    }
+    else {
+        /* root bypasses permissions: the check runs in a child that drops
+         * to nobody, when the system lets it */
+        ts_store_destroy (&st);
+        snprintf (path, sizeof path, "%s/other.kct", ro);
+        assert_int_equal (chmod (env->dir, 0755), 0);
+        pid_t pid = fork ();
+        assert_true (pid >= 0);
+        if (pid == 0) {
+            if (setgid (65534) || setuid (65534))
+                _exit (S_CHILD_NO_SETUID);
+            _exit (s_try_open (path, false));
+        }
+        int code = s_wait_exit (pid);
+        if (code == S_CHILD_NO_SETUID)
+            print_message ("running as root and cannot drop to nobody: read-only check skipped\n");
+        else
+            assert_int_equal (code, S_CHILD_DENIED);
+    }
+    chmod (ro, 0700);
+}
+
+static void
+test_open_twice_in_process (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 10);
+    s_open (env);
+    int err = 0;
+    char emsg [512] = "";
+    ts_store_t *second = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+    assert_null (second);
+    assert_int_equal (err, TS_ELOCKED);
+    assert_non_null (strstr (emsg, env->path));
+    /* the same file by another name is the same file */
+    char alias [PATH_MAX];
+    snprintf (alias, sizeof alias, "%s/./shard.kct", env->dir);
+    second = ts_store_open (alias, NULL, &err, emsg, sizeof emsg);
+    assert_null (second);
+    assert_int_equal (err, TS_ELOCKED);
+    /* the refused opens did not disturb the first handle */
+    s_load (env, "job", recs, 10, 10, 1);
+    assert_int_equal (ts_store_count (env->store), 10);
+    free (recs);
+}
+
+/*  A plain forked child: it shares this process's memory image at the
+ *  fork, but not its fcntl lock. */
+static int
+s_fork_try_open (const char *path)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0)
+        _exit (s_try_open (path, false));
+    return s_wait_exit (pid);
+}
+
+/*  A forked child that execs this test binary: a fresh process with no
+ *  state inherited, so only the file lock can refuse it. */
+static int
+s_exec_try_open (const char *path)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        execl ("/proc/self/exe", "test_store", "--try-open", path, (char *) NULL);
+        _exit (S_CHILD_OTHER + 100);
+    }
+    return s_wait_exit (pid);
+}
+
+static void
+test_open_locked_by_other_process (void **state)
+{
+    s_env_t *env = *state;
+    s_open (env);
+    assert_int_equal (s_fork_try_open (env->path), S_CHILD_LOCKED);
+    assert_int_equal (s_exec_try_open (env->path), S_CHILD_LOCKED);
+    /* a refused second open inside this process must not drop our lock */
+    int err = 0;
+    char emsg [256];
+    assert_null (ts_store_open (env->path, NULL, &err, emsg, sizeof emsg));
+    assert_int_equal (s_exec_try_open (env->path), S_CHILD_LOCKED);
+    /* once closed, another process may own it */
+    s_close (env);
+    assert_int_equal (s_exec_try_open (env->path), S_CHILD_OPENED);
+    assert_int_equal (s_fork_try_open (env->path), S_CHILD_OPENED);
+    /* and the child's close released it for us again */
+    s_open (env);
+}
+
+/* --- put_batches ---------------------------------------------------------- */
+
+static void
+test_put_one_batch (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 30);
+    s_open (env);
+    s_batch_t b;
+    s_batch_build (env, &b, "job-1", 7, recs, 30);
+    ts_batch_result_t res = { .imported = 99, .duplicates = 99, .replayed = true };
+    assert_int_equal (s_put (env, &b, 1, &res), 0);
+    assert_int_equal (res.imported, 30);
+    assert_int_equal (res.duplicates, 0);
+    assert_false (res.replayed);
+    assert_int_equal (ts_store_count (env->store), 30);
+    ts_batch_result_t marker;
+    assert_int_equal (ts_store_batch_result (env->store, "job-1", 5, 7, &marker), 0);
+    assert_int_equal (marker.imported, 30);
+    assert_int_equal (marker.duplicates, 0);
+    assert_true (marker.replayed);
+    /* markers are per (job, chunk) */
+    assert_int_equal (ts_store_batch_result (env->store, "job-1", 5, 6, &marker), TS_ENOTFOUND);
+    assert_int_equal (ts_store_batch_result (env->store, "job-2", 5, 7, &marker), TS_ENOTFOUND);
+    assert_int_equal (ts_store_batch_result (env->store, "job-", 4, 7, &marker), TS_ENOTFOUND);
+    /* an empty call commits nothing and fails nothing */
+    assert_int_equal (ts_store_put_batches (env->store, NULL, 0, NULL), 0);
+    assert_int_equal (ts_store_count (env->store), 30);
+    s_batch_free (&b);
+    free (recs);
+}
+
+static void
+test_put_group_commit (void **state)
+{
+    s_env_t *env = *state;
+    enum { NB = 12 };
+    s_rec_t *recs = s_recs_make ("r", 0, 300);
+    s_open (env);
+    s_batch_t bs [NB];
+    ts_batch_result_t res [NB];
+    size_t at = 0;
+    for (int i = 0; i < NB; i++) {
+        size_t n = (size_t) (i * 5) % 37;      /* uneven sizes, one empty batch */
+        s_batch_build (env, &bs [i], i % 2 ? "job-odd" : "job-even", (uint64_t) (100 + i), recs + at, n);
+        at += n;
+    }
+    assert_int_equal (s_put (env, bs, NB, res), 0);
+    for (int i = 0; i < NB; i++) {
+        assert_int_equal (res [i].imported, bs [i].batch.nrecords);
+        assert_int_equal (res [i].duplicates, 0);
+        assert_false (res [i].replayed);
+        ts_batch_result_t m;
+        assert_int_equal (ts_store_batch_result (env->store, bs [i].batch.job, bs [i].batch.job_len,
+                                                 bs [i].batch.chunk, &m), 0);
+        assert_int_equal (m.imported, bs [i].batch.nrecords);
+        assert_true (m.replayed);
+        s_batch_free (&bs [i]);
+    }
+    assert_int_equal (ts_store_count (env->store), at);
+    ts_totals_t got, want;
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (recs, at, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.batches, NB);
+    free (recs);
+}
+
+static void
+test_put_duplicate_in_batch (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t recs [4];
+    s_rec_make (&recs [0], "a", 1, S_INGEST_MS);
+    s_rec_make (&recs [1], "b", 2, S_INGEST_MS);
+    s_rec_make (&recs [2], "a", 1, S_INGEST_MS);     /* same id, same content */
+    s_rec_make (&recs [3], "a", 3, S_INGEST_MS);     /* same id, other content: last, so
+                                                        a rewrite would show */
+    s_open (env);
+    s_batch_t b;
+    s_batch_build (env, &b, "job", 0, recs, 4);
+    ts_batch_result_t res;
+    assert_int_equal (s_put (env, &b, 1, &res), 0);
+    assert_int_equal (res.imported, 2);
+    assert_int_equal (res.duplicates, 2);
+    assert_int_equal (ts_store_count (env->store), 2);
+    /* the first "a" is the one kept */
+    ts_buf_t got = { 0 };
+    assert_int_equal (ts_store_get (env->store, "a", 1, &got), 0);
+    s_parse (env, &recs [0]);
+    assert_int_equal (got.size, env->form.size);
+    assert_memory_equal (got.data, env->form.data, got.size);
+    /* totals count each stored record once */
+    ts_totals_t tot, want;
+    assert_int_equal (ts_store_totals (env->store, &tot), 0);
+    s_recount (recs, 2, s_keep_all, NULL, &want);
+    s_assert_totals (&tot, &want);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.records, 2);
+    ts_buf_free (&got);
+    s_batch_free (&b);
+}
+
+static void
+test_put_duplicate_across_batches (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t first [3], later [3];
+    s_rec_make (&first [0], "x1", 1, S_INGEST_MS);
+    s_rec_make (&first [1], "x2", 2, S_INGEST_MS);
+    s_rec_make (&first [2], "x3", 4, S_INGEST_MS);
+    s_rec_make (&later [0], "x2", 12, S_INGEST_MS + 5);   /* dup: another group, reward */
+    s_rec_make (&later [1], "x4", 7, S_INGEST_MS + 5);
+    s_rec_make (&later [2], "x1", 1, S_INGEST_MS + 5);    /* dup: same line */
+    s_open (env);
+    s_batch_t b1, b2;
+    s_batch_build (env, &b1, "job-1", 0, first, 3);
+    s_batch_build (env, &b2, "job-2", 0, later, 3);
+    ts_batch_result_t r1, r2;
+    assert_int_equal (s_put (env, &b1, 1, &r1), 0);
+    ts_buf_t x2_before = { 0 }, x2_after = { 0 };
+    assert_int_equal (ts_store_get (env->store, "x2", 2, &x2_before), 0);
+    assert_int_equal (s_put (env, &b2, 1, &r2), 0);
+    assert_int_equal (r2.imported, 1);
+    assert_int_equal (r2.duplicates, 2);
+    assert_false (r2.replayed);
+    assert_int_equal (ts_store_count (env->store), 4);
+    /* not rewritten: the record and its indexes still those of the first */
+    assert_int_equal (ts_store_get (env->store, "x2", 2, &x2_after), 0);
+    s_assert_same_buf (&x2_before, &x2_after);
+    ts_totals_t got, want;
+    s_rec_t kept [4] = { first [0], first [1], first [2], later [1] };
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (kept, 4, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    /* groups count only what was written: the duplicate's group (g12)
+     * exists only if a kept record has it */
+    for (int i = 0; i < 3; i++) {
+        const char *g = later [i].group;
+        s_recount (kept, 4, s_keep_group, g, &want);
+        int rc = ts_store_group_totals (env->store, g, strlen (g), &got);
+        if (want.count == 0)
+            assert_int_equal (rc, TS_ENOTFOUND);
+        else {
+            assert_int_equal (rc, 0);
+            s_assert_totals (&got, &want);
+        }
+    }
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    ts_buf_free (&x2_before);
+    ts_buf_free (&x2_after);
+    s_batch_free (&b1);
+    s_batch_free (&b2);
+}
+
+static void
+test_put_replay (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 120);
+    s_rec_t *other = s_recs_make ("o", 500, 40);
+    s_open (env);
+    s_batch_t bs [3];
+    ts_batch_result_t res [3];
+    s_batch_build (env, &bs [0], "job", 0, recs, 40);
+    s_batch_build (env, &bs [1], "job", 1, recs + 40, 40);
+    /* batch 2 repeats 10 ids of batch 0: counts must come back with them */
+    memcpy (&other [0], &recs [0], 10 * sizeof *recs);
+    s_batch_build (env, &bs [2], "job", 2, other, 40);
+    assert_int_equal (s_put (env, bs, 3, res), 0);
+    assert_int_equal (res [2].imported, 30);
+    assert_int_equal (res [2].duplicates, 10);
+
+    uint64_t count = ts_store_count (env->store);
+    ts_totals_t tot_before, tot_after;
+    assert_int_equal (ts_store_totals (env->store, &tot_before), 0);
+    ts_buf_t before = { 0 }, after = { 0 };
+    s_snapshot (env, &before);
+
+    /* each replayed alone, then all together in reverse */
+    for (int i = 0; i < 3; i++) {
+        ts_batch_result_t r;
+        assert_int_equal (s_put (env, &bs [i], 1, &r), 0);
+        assert_true (r.replayed);
+        assert_int_equal (r.imported, res [i].imported);
+        assert_int_equal (r.duplicates, res [i].duplicates);
+    }
+    s_batch_t rev [3] = { bs [2], bs [1], bs [0] };
+    ts_batch_result_t rr [3];
+    assert_int_equal (s_put (env, rev, 3, rr), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_true (rr [i].replayed);
+        assert_int_equal (rr [i].imported, res [2 - i].imported);
+        assert_int_equal (rr [i].duplicates, res [2 - i].duplicates);
+    }
+    /* a replay carrying other records (a resent chunk cut differently):
+     * the marker decides, nothing of it is written */
+    s_batch_t changed;
+    s_batch_build (env, &changed, "job", 1, recs + 80, 40);
+    ts_batch_result_t again;
+    assert_int_equal (s_put (env, &changed, 1, &again), 0);
+    assert_true (again.replayed);
+    assert_int_equal (again.imported, 40);
+    assert_int_equal (ts_store_get (env->store, recs [80].id, strlen (recs [80].id), &after), TS_ENOTFOUND);
+
+    assert_int_equal (ts_store_count (env->store), count);
+    assert_int_equal (ts_store_totals (env->store, &tot_after), 0);
+    assert_memory_equal (&tot_before, &tot_after, sizeof tot_before);
+    s_snapshot (env, &after);
+    s_assert_same_buf (&before, &after);
+
+    ts_buf_free (&before);
+    ts_buf_free (&after);
+    for (int i = 0; i < 3; i++)
+        s_batch_free (&bs [i]);
+    s_batch_free (&changed);
+    free (recs);
+    free (other);
+}
+
+static void
+test_put_replay_in_same_call (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 50);
+    s_open (env);
+    s_batch_t bs [2];
+    s_batch_build (env, &bs [0], "job", 0, recs, 30);
+    s_batch_build (env, &bs [1], "job", 1, recs + 30, 20);
+    s_batch_t call [4] = { bs [0], bs [1], bs [0], bs [1] };
+    ts_batch_result_t res [4];
+    assert_int_equal (s_put (env, call, 4, res), 0);
+    assert_false (res [0].replayed);
+    assert_false (res [1].replayed);
+    assert_true (res [2].replayed);
+    assert_true (res [3].replayed);
+    assert_int_equal (res [0].imported, 30);
+    assert_int_equal (res [2].imported, 30);
+    assert_int_equal (res [2].duplicates, 0);
+    assert_int_equal (res [1].imported, 20);
+    assert_int_equal (res [3].imported, 20);
+    assert_int_equal (ts_store_count (env->store), 50);
+    ts_totals_t got, want;
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (recs, 50, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.batches, 2);
+    for (int i = 0; i < 2; i++)
+        s_batch_free (&bs [i]);
+    free (recs);
+}
+
+/*  Corrupt variants of a batch's records buffer. */
+enum { S_BAD_COUNT, S_BAD_SUMMARY, S_BAD_NOT_BIN, S_BAD_TRUNCATED, S_BAD_EMPTY_ID, S_BAD_KINDS };
+
+static void
+s_batch_corrupt (s_env_t *env, s_batch_t *b, int kind, const s_rec_t *recs)
+{
+    s_batch_build (env, b, "job", 1, recs, 3);
+    switch (kind) {
+    case S_BAD_COUNT:           /* says more records than it has */
+        b->batch.nrecords = 4;
+        break;
+    case S_BAD_SUMMARY: {       /* a bin whose summary is not a summary */
+        static const char junk [] = "\x93\x01\xc0";
+        s_append_bin (&b->records, junk, sizeof junk - 1);
+        b->batch.nrecords++;
+        break;
+    }
+    case S_BAD_NOT_BIN: {       /* a str where a bin belongs */
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &b->records, s_buf_write);
+        ts_mp_pack_cstr (&pk, "not a record");
+        b->batch.nrecords++;
+        break;
+    }
+    case S_BAD_TRUNCATED:       /* the last record cut short */
+        b->records.size -= 5;
+        break;
+    case S_BAD_EMPTY_ID: {      /* a well-formed summary with an empty id */
+        ts_buf_t form = { 0 };
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &form, s_buf_write);
+        ts_summary_t s = { .id = "", .id_len = 0, .success = TS_SUCCESS_UNKNOWN };
+        assert_int_equal (ts_summary_pack (&pk, &s), 0);
+        msgpack_pack_map (&pk, 0);
+        s_append_bin (&b->records, form.data, form.size);
+        b->batch.nrecords++;
+        ts_buf_free (&form);
+        break;
+    }
+    }
+    b->batch.records = b->records.data;
+    b->batch.records_len = b->records.size;
+}
+
+static void
+test_put_corrupt_all_or_nothing (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 100);
+    s_rec_t *fresh = s_recs_make ("f", 0, 100);
+    s_open (env);
+    /* something stored already: it must survive the failed calls intact */
+    s_load (env, "base", recs, 20, 10, 2);
+    ts_buf_t before = { 0 }, after = { 0 };
+    s_snapshot (env, &before);
+    for (int kind = 0; kind < S_BAD_KINDS; kind++) {
+        s_batch_t bs [3];
+        ts_batch_result_t res [3];
+        s_batch_build (env, &bs [0], "job", 0, fresh, 10);           /* good, first */
+        s_batch_corrupt (env, &bs [1], kind, fresh + 10);            /* bad */
+        s_batch_build (env, &bs [2], "job", 2, fresh + 20, 10);      /* good, after */
+        int rc = s_put (env, bs, 3, res);
+        if (rc != TS_ECORRUPT)
+            fail_msg ("corruption kind %d: put returned %d", kind, rc);
+        assert_true (strlen (ts_store_errmsg (env->store)) > 0);
+        /* nothing of the call: no records, no markers, no totals */
+        ts_batch_result_t m;
+        for (uint64_t c = 0; c < 3; c++)
+            assert_int_equal (ts_store_batch_result (env->store, "job", 3, c, &m), TS_ENOTFOUND);
+        assert_int_equal (ts_store_get (env->store, fresh [0].id, strlen (fresh [0].id), &after),
+                          TS_ENOTFOUND);
+        assert_int_equal (ts_store_count (env->store), 20);
+        s_snapshot (env, &after);
+        s_assert_same_buf (&before, &after);
+        for (int i = 0; i < 3; i++)
+            s_batch_free (&bs [i]);
+    }
+    /* the store still takes good batches after the failures */
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    s_load (env, "job", fresh, 30, 10, 3);
+    assert_int_equal (ts_store_count (env->store), 50);
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    ts_buf_free (&before);
+    ts_buf_free (&after);
+    free (recs);
+    free (fresh);
+}
+
+/* --- reads ---------------------------------------------------------------- */
+
+/*  A store of 1000 records in batches of 50, 4 batches a call. */
+enum { S_N = 1000 };
+
+static s_rec_t *
+s_load_standard (s_env_t *env)
+{
+    s_rec_t *recs = s_recs_make ("r", 0, S_N);
+    s_open (env);
+    s_load (env, "job", recs, S_N, 50, 4);
+    return recs;
+}
+
+static void
+test_get (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 60);
+    s_open (env);
+    s_load (env, "job", recs, 60, 20, 3);
+    ts_buf_t got = { 0 }, json = { 0 };
+    for (size_t i = 0; i < 60; i++) {
+        const s_rec_t *r = &recs [i];
+        got.size = 0;
+        assert_int_equal (ts_store_get (env->store, r->id, strlen (r->id), &got), 0);
+        /* exactly the record form the parser made */
+        s_parse (env, r);
+        assert_int_equal (got.size, env->form.size);
+        assert_memory_equal (got.data, env->form.data, got.size);
+        /* summary: what the line says */
+        ts_summary_t s;
+        const char *obj;
+        size_t olen;
+        assert_int_equal (ts_record_split (got.data, got.size, &s, &obj, &olen), 0);
+        assert_int_equal (s.id_len, strlen (r->id));
+        assert_memory_equal (s.id, r->id, s.id_len);
+        assert_int_equal (s.group != NULL, r->has_group);
+        if (r->has_group) {
+            assert_int_equal (s.group_len, strlen (r->group));
+            assert_memory_equal (s.group, r->group, s.group_len);
+        }
+        assert_int_equal (s.model != NULL, r->has_model);
+        if (r->has_model) {
+            assert_int_equal (s.model_len, strlen (r->model));
+            assert_memory_equal (s.model, r->model, s.model_len);
+        }
+        assert_int_equal (s.has_reward, r->has_reward);
+        if (r->has_reward)
+            assert_true (s.reward == r->reward);
+        assert_int_equal (s.success, r->success);
+        assert_int_equal (s.has_created, r->has_created);
+        if (r->has_created)
+            assert_int_equal (s.created_ms, r->created_ms);
+        assert_int_equal (s.has_steps, r->has_steps);
+        if (r->has_steps)
+            assert_int_equal (s.steps, r->steps);
+        assert_int_equal (s.ingested_ms, r->ingested_ms);
+        /* object: the input line, byte for byte */
+        json.size = 0;
+        assert_int_equal (ts_mp_to_json (obj, olen, &json), 0);
+        if (json.size != r->len || memcmp (json.data, r->line, r->len))
+            fail_msg ("round trip of %s:\n in  %s\n out %.*s", r->id, r->line, (int) json.size, json.data);
+    }
+    /* missing ids, including a prefix and an extension of stored ones */
+    got.size = 0;
+    assert_int_equal (ts_store_get (env->store, "r0000", 5, &got), TS_ENOTFOUND);
+    assert_int_equal (ts_store_get (env->store, "r000000", 7, &got), TS_ENOTFOUND);
+    assert_int_equal (ts_store_get (env->store, "nope", 4, &got), TS_ENOTFOUND);
+    assert_int_equal (got.size, 0);
+    ts_buf_free (&got);
+    ts_buf_free (&json);
+    free (recs);
+}
+
+/*  The ids that `keep` selects, in byte order. */
+static int
+s_cmp_id (const void *a, const void *b)
+{
+    return strcmp (((const s_rec_t *) a)->id, ((const s_rec_t *) b)->id);
+}
+
+/*  Index entries of a named index (G or M) hold, in id order, exactly the
+ *  records of that name, each with its record's summary. */
+static void
+s_check_named_scan (s_env_t *env, const s_rec_t *recs, bool model)
+{
+    for (int desc = 0; desc < 2; desc++) {
+        size_t seen = 0;
+        for (unsigned g = 0; g < 13; g++) {
+            char name [16], prefix [TS_KEY_MAX];
+            snprintf (name, sizeof name, model ? "m%u" : "g%02u", g);
+            size_t plen = model ? ts_key_model (prefix, name, strlen (name), NULL, 0)
+                                : ts_key_group (prefix, name, strlen (name), NULL, 0);
+            s_keys_t k;
+            s_scan_prefix (env, prefix, plen, desc, &k);
+            s_keys_decode (&k);
+            s_assert_ordered (&k, desc);
+            size_t want = 0;
+            for (size_t i = 0; i < S_N; i++)
+                want += model ? s_keep_model (&recs [i], name) : s_keep_group (&recs [i], name);
+            assert_int_equal (k.n, want);
+            for (size_t i = 0; i < k.n; i++) {
+                const ts_summary_t *s = &k.sums [i];
+                const char *nm = model ? s->model : s->group;
+                assert_non_null (nm);
+                assert_int_equal (model ? s->model_len : s->group_len, strlen (name));
+                assert_memory_equal (nm, name, strlen (name));
+                /* the key ends in the summary's id */
+                assert_int_equal (k.len [i], plen + s->id_len);
+                assert_memory_equal (s_key (&k, i) + plen, s->id, s->id_len);
+                /* the id is an input record of that name */
+                s_rec_t probe;
+                memset (&probe, 0, sizeof probe);
+                memcpy (probe.id, s->id, s->id_len);
+                const s_rec_t *r = bsearch (&probe, recs, S_N, sizeof *recs, s_cmp_id);
+                assert_non_null (r);
+                assert_true (model ? s_keep_model (r, name) : s_keep_group (r, name));
+            }
+            seen += k.n;
+            s_keys_free (&k);
+        }
+        size_t want_all = 0;
+        for (size_t i = 0; i < S_N; i++)
+            want_all += model ? recs [i].has_model : recs [i].has_group;
+        assert_int_equal (seen, want_all);
+    }
+}
+
+static void
+test_scan_group_and_model (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    s_check_named_scan (env, recs, false);
+    s_check_named_scan (env, recs, true);
+    /* a group whose name is a prefix of others' names stays apart:
+     * "g0" is not "g00".."g09" */
+    char prefix [TS_KEY_MAX];
+    size_t plen = ts_key_group (prefix, "g0", 2, NULL, 0);
+    s_keys_t k;
+    s_scan_prefix (env, prefix, plen, false, &k);
+    assert_int_equal (k.n, 0);
+    s_keys_free (&k);
+    s_scan_prefix (env, prefix, plen, true, &k);
+    assert_int_equal (k.n, 0);
+    s_keys_free (&k);
+    free (recs);
+}
+
+/*  The order of a numeric index: (value, id), ascending. */
+static int
+s_cmp_num_id (double va, const ts_summary_t *a, double vb, const ts_summary_t *b)
+{
+    if (va != vb)
+        return va < vb ? -1 : 1;
+    return s_bytecmp (a->id, a->id_len, b->id, b->id_len);
+}
+
+static void
+test_scan_reward (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    size_t want = 0;
+    for (size_t i = 0; i < S_N; i++)
+        want += recs [i].has_reward;
+    char prefix [1] = { TS_TAG_REWARD };
+    for (int desc = 0; desc < 2; desc++) {
+        s_keys_t k;
+        s_scan_prefix (env, prefix, 1, desc, &k);
+        s_keys_decode (&k);
+        assert_int_equal (k.n, want);
+        bool saw_tie = false;
+        for (size_t i = 0; i < k.n; i++) {
+            const ts_summary_t *s = &k.sums [i];
+            assert_true (s->has_reward);
+            /* key: tag, reward, id */
+            assert_true (ts_key_get_double (s_key (&k, i) + 1) == s->reward);
+            assert_int_equal (k.len [i], 9 + s->id_len);
+            assert_memory_equal (s_key (&k, i) + 9, s->id, s->id_len);
+            if (i > 0) {
+                const ts_summary_t *p = &k.sums [i - 1];
+                int c = s_cmp_num_id (p->reward, p, s->reward, s);
+                if (desc ? c <= 0 : c >= 0)
+                    fail_msg ("reward order broken at %zu: %.17g %.*s then %.17g %.*s", i,
+                              p->reward, (int) p->id_len, p->id, s->reward, (int) s->id_len, s->id);
+                saw_tie |= p->reward == s->reward;
+            }
+        }
+        assert_true (saw_tie);          /* the data has ties: they were ordered by id */
+        /* the extremes include the out-of-range rewards */
+        assert_true (k.sums [0].reward == (desc ? 1.5 : -0.5));
+        s_keys_free (&k);
+    }
+    free (recs);
+}
+
+static void
+test_scan_time (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    char prefix [1] = { TS_TAG_TIME };
+    for (int desc = 0; desc < 2; desc++) {
+        s_keys_t k;
+        s_scan_prefix (env, prefix, 1, desc, &k);
+        s_keys_decode (&k);
+        assert_int_equal (k.n, S_N);        /* every record has a time */
+        size_t ingest_only = 0;
+        for (size_t i = 0; i < k.n; i++) {
+            const ts_summary_t *s = &k.sums [i];
+            int64_t t = ts_summary_time (s);
+            assert_int_equal (ts_key_get_i64 (s_key (&k, i) + 1), t);
+            ingest_only += !s->has_created;
+            if (i > 0) {
+                const ts_summary_t *p = &k.sums [i - 1];
+                int64_t pt = ts_summary_time (p);
+                int c = pt != t ? (pt < t ? -1 : 1) : s_bytecmp (p->id, p->id_len, s->id, s->id_len);
+                if (desc ? c <= 0 : c >= 0)
+                    fail_msg ("time order broken at %zu", i);
+            }
+        }
+        size_t want = 0;
+        for (size_t i = 0; i < S_N; i++)
+            want += !recs [i].has_created;
+        assert_int_equal (ingest_only, want);
+        s_keys_free (&k);
+    }
+    free (recs);
+}
+
+static void
+test_scan_records (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    char prefix [1] = { TS_TAG_RECORD };
+    s_keys_t k;
+    s_scan_prefix (env, prefix, 1, false, &k);
+    assert_int_equal (k.n, S_N);
+    s_assert_ordered (&k, false);
+    /* recs are made in id order: the scan lists them in that order */
+    for (size_t i = 0; i < k.n; i++) {
+        assert_int_equal (k.len [i], 1 + strlen (recs [i].id));
+        assert_memory_equal (s_key (&k, i) + 1, recs [i].id, k.len [i] - 1);
+    }
+    s_keys_free (&k);
+    s_scan_prefix (env, prefix, 1, true, &k);
+    assert_int_equal (k.n, S_N);
+    s_assert_ordered (&k, true);
+    assert_memory_equal (s_key (&k, 0) + 1, recs [S_N - 1].id, k.len [0] - 1);
+    s_keys_free (&k);
+    free (recs);
+}
+
+/*  Pages through a prefix `page` keys at a time, each page continuing
+ *  from the last key of the previous one (exclusive), as a client's
+ *  cursor does. */
+static void
+s_page_through (s_env_t *env, const char *prefix, size_t plen, bool desc, size_t page,
+                s_keys_t *out)
+{
+    memset (out, 0, sizeof *out);
+    char from [TS_KEY_MAX];
+    size_t from_len = 0;
+    bool have_from = false;
+    size_t pages = 0;
+    for (;;) {
+        s_keys_t pg;
+        memset (&pg, 0, sizeof pg);
+        pg.limit = page;
+        ts_scan_t sc = { .prefix = prefix, .prefix_len = plen, .descending = desc,
+                         .from = have_from ? from : NULL, .from_len = from_len,
+                         .from_exclusive = true };
+        s_scan (env, &sc, &pg);
+        assert_true (pg.n <= page);
+        for (size_t i = 0; i < pg.n; i++)
+            s_collect (s_key (&pg, i), pg.len [i], "", 0, out);
+        pages++;
+        assert_true (pages < 10000);
+        if (pg.n < page) {
+            s_keys_free (&pg);
+            break;
+        }
+        from_len = pg.len [pg.n - 1];
+        memcpy (from, s_key (&pg, pg.n - 1), from_len);
+        have_from = true;
+        s_keys_free (&pg);
+    }
+}
+
+static void
+test_scan_paging (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    const char tags [] = { TS_TAG_RECORD, TS_TAG_REWARD, TS_TAG_TIME, TS_TAG_GROUP };
+    for (size_t t = 0; t < sizeof tags; t++) {
+        for (int desc = 0; desc < 2; desc++) {
+            s_keys_t full, paged;
+            s_scan_prefix (env, &tags [t], 1, desc, &full);
+            assert_true (full.n > 900);
+            s_page_through (env, &tags [t], 1, desc, 37, &paged);
+            s_assert_ordered (&paged, desc);            /* no dups, no backtracking */
+            s_assert_same_keys (&paged, &full);         /* no gaps */
+            s_keys_free (&full);
+            s_keys_free (&paged);
+        }
+    }
+    /* a cursor key that is not stored (deleted since) still continues at
+     * the next key in order, inclusive or not */
+    char prefix [1] = { TS_TAG_RECORD }, from [TS_KEY_MAX];
+    size_t flen = ts_key_record (from, "r00500x", 7);
+    for (int desc = 0; desc < 2; desc++) {
+        for (int excl = 0; excl < 2; excl++) {
+            s_keys_t k;
+            memset (&k, 0, sizeof k);
+            k.limit = 1;
+            ts_scan_t sc = { .prefix = prefix, .prefix_len = 1, .from = from, .from_len = flen,
+                             .from_exclusive = excl, .descending = desc };
+            s_scan (env, &sc, &k);
+            assert_int_equal (k.n, 1);
+            assert_memory_equal (s_key (&k, 0) + 1, desc ? "r00500" : "r00501", 6);
+            s_keys_free (&k);
+        }
+    }
+    /* inclusive from a stored key starts on it */
+    flen = ts_key_record (from, "r00500", 6);
+    for (int desc = 0; desc < 2; desc++) {
+        s_keys_t k;
+        memset (&k, 0, sizeof k);
+        k.limit = 2;
+        ts_scan_t sc = { .prefix = prefix, .prefix_len = 1, .from = from, .from_len = flen,
+                         .descending = desc };
+        s_scan (env, &sc, &k);
+        assert_int_equal (k.n, 2);
+        assert_memory_equal (s_key (&k, 0) + 1, "r00500", 6);
+        assert_memory_equal (s_key (&k, 1) + 1, desc ? "r00499" : "r00501", 6);
+        s_keys_free (&k);
+    }
+    free (recs);
+}
+
+static void
+test_scan_to_bound (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    size_t want = 0;
+    for (size_t i = 0; i < S_N; i++)
+        want += recs [i].has_reward && recs [i].reward >= 0.2 && recs [i].reward <= 0.3;
+    assert_true (want > 0);
+    char prefix [1] = { TS_TAG_REWARD }, lo [TS_KEY_MAX], hi [TS_KEY_MAX], past [TS_KEY_MAX];
+    size_t lo_len = ts_key_reward (lo, 0.2, NULL, 0);
+    size_t hi_len = ts_key_reward (hi, 0.3, NULL, 0);
+    /* ascending [0.2, 0.3]: from the first key >= 0.2, to the last <= 0.3
+     * (`to` compares its first 9 bytes: every id at 0.3 is in) */
+    s_keys_t k;
+    memset (&k, 0, sizeof k);
+    ts_scan_t up = { .prefix = prefix, .prefix_len = 1, .from = lo, .from_len = lo_len,
+                     .to = hi, .to_len = hi_len };
+    s_scan (env, &up, &k);
+    s_keys_decode (&k);
+    assert_int_equal (k.n, want);
+    bool saw_lo = false, saw_hi = false;
+    for (size_t i = 0; i < k.n; i++) {
+        assert_true (k.sums [i].reward >= 0.2 && k.sums [i].reward <= 0.3);
+        saw_lo |= k.sums [i].reward == 0.2;
+        saw_hi |= k.sums [i].reward == 0.3;
+    }
+    assert_true (saw_lo && saw_hi);         /* both ends are inclusive */
+    s_keys_free (&k);
+
+    /* descending [0.3, 0.2]: from just above 0.3, down to 0.2 */
+    size_t past_len = ts_key_reward (past, nextafter (0.3, 1.0), NULL, 0);
+    memset (&k, 0, sizeof k);
+    ts_scan_t down = { .prefix = prefix, .prefix_len = 1, .from = past, .from_len = past_len,
+                       .to = lo, .to_len = lo_len, .descending = true };
+    s_scan (env, &down, &k);
+    s_keys_decode (&k);
+    assert_int_equal (k.n, want);
+    s_assert_ordered (&k, true);
+    for (size_t i = 0; i < k.n; i++)
+        assert_true (k.sums [i].reward >= 0.2 && k.sums [i].reward <= 0.3);
+    s_keys_free (&k);
+
+    /* `to` alone, from the start of the prefix: rewards <= 0.0 */
+    char zero [TS_KEY_MAX];
+    size_t zero_len = ts_key_reward (zero, 0.0, NULL, 0);
+    want = 0;
+    for (size_t i = 0; i < S_N; i++)
+        want += recs [i].has_reward && recs [i].reward <= 0.0;
+    memset (&k, 0, sizeof k);
+    ts_scan_t low = { .prefix = prefix, .prefix_len = 1, .to = zero, .to_len = zero_len };
+    s_scan (env, &low, &k);
+    assert_int_equal (k.n, want);
+    s_keys_free (&k);
+    /* an empty range */
+    memset (&k, 0, sizeof k);
+    ts_scan_t none = { .prefix = prefix, .prefix_len = 1, .from = hi, .from_len = hi_len,
+                       .to = lo, .to_len = lo_len };
+    s_scan (env, &none, &k);
+    assert_int_equal (k.n, 0);
+    s_keys_free (&k);
+    free (recs);
+}
+
+typedef struct {
+    int calls;
+    int stop_at;
+    int ret;
+} s_stopper_t;
+
+static int
+s_stopper (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen; (void) val; (void) vlen;
+    s_stopper_t *st = arg;
+    return ++st->calls == st->stop_at ? st->ret : 0;
+}
+
+static void
+test_scan_visitor_stop_and_error (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    char prefix [1] = { TS_TAG_RECORD };
+    for (int desc = 0; desc < 2; desc++) {
+        ts_scan_t sc = { .prefix = prefix, .prefix_len = 1, .descending = desc };
+        s_stopper_t st = { .stop_at = 5, .ret = 1 };
+        assert_int_equal (ts_store_scan (env->store, &sc, s_stopper, &st), 0);
+        assert_int_equal (st.calls, 5);
+        st = (s_stopper_t) { .stop_at = 3, .ret = TS_EBADREQ };
+        assert_int_equal (ts_store_scan (env->store, &sc, s_stopper, &st), TS_EBADREQ);
+        assert_int_equal (st.calls, 3);
+        st = (s_stopper_t) { .stop_at = 1, .ret = -ENOSPC };
+        assert_int_equal (ts_store_scan (env->store, &sc, s_stopper, &st), -ENOSPC);
+        assert_int_equal (st.calls, 1);
+        /* a visitor that never stops sees everything */
+        st = (s_stopper_t) { .stop_at = -1 };
+        assert_int_equal (ts_store_scan (env->store, &sc, s_stopper, &st), 0);
+        assert_int_equal (st.calls, S_N);
+    }
+    free (recs);
+}
+
+/*  Puts one record built by hand (a summary and an empty object), for
+ *  names the JSON path cannot produce. */
+static void
+s_put_raw_record (s_env_t *env, const char *id, const char *group, size_t glen,
+                  const char *model, size_t mlen, uint64_t chunk)
+{
+    ts_buf_t form = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &form, s_buf_write);
+    ts_summary_t s = { .id = id, .id_len = (uint32_t) strlen (id), .group = group,
+                       .group_len = (uint32_t) glen, .model = model, .model_len = (uint32_t) mlen,
+                       .has_reward = true, .reward = 0.5, .success = 1, .ingested_ms = S_INGEST_MS };
+    assert_int_equal (ts_summary_pack (&pk, &s), 0);
+    assert_int_equal (msgpack_pack_map (&pk, 0), 0);
+    s_batch_t b;
+    memset (&b, 0, sizeof b);
+    s_append_bin (&b.records, form.data, form.size);
+    b.batch = (ts_batch_t) { .job = "raw", .job_len = 3, .chunk = chunk, .records = b.records.data,
+                             .records_len = b.records.size, .nrecords = 1 };
+    ts_batch_result_t res;
+    assert_int_equal (s_put (env, &b, 1, &res), 0);
+    assert_int_equal (res.imported, 1);
+    s_batch_free (&b);
+    ts_buf_free (&form);
+}
+
+static void
+test_scan_descending_at_end_of_keyspace (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 30);
+    s_open (env);
+    s_load (env, "job", recs, 30, 30, 1);
+    /* models whose names are all 0xff bytes: their totals keys ("X" ff..)
+     * are the last keys of the file, and the prefix "X\xff\xff" has no key
+     * just past it */
+    s_put_raw_record (env, "z1", "g00", 3, "\xff\xff", 2, 100);
+    s_put_raw_record (env, "z2", "g00", 3, "\xff\xff\xff", 3, 101);
+    s_put_raw_record (env, "z3", "g00", 3, "\xfe", 1, 102);
+
+    /* 'X' is the last tag: model totals, descending, end at the file's end */
+    char x [1] = { TS_TAG_MODEL_TOTALS };
+    s_keys_t k;
+    s_scan_prefix (env, x, 1, true, &k);
+    assert_int_equal (k.n, 6);             /* m0 m1 m2 fe ffff ffffff */
+    s_assert_ordered (&k, true);
+    assert_memory_equal (s_key (&k, 0), "X\xff\xff\xff", 4);
+    assert_memory_equal (s_key (&k, 5), "Xm0", 3);
+    s_keys_free (&k);
+
+    s_scan_prefix (env, "X\xff\xff", 3, true, &k);
+    assert_int_equal (k.n, 2);
+    assert_int_equal (k.len [0], 4);
+    assert_int_equal (k.len [1], 3);
+    s_keys_free (&k);
+    s_scan_prefix (env, "X\xff\xff", 3, false, &k);
+    assert_int_equal (k.n, 2);
+    assert_int_equal (k.len [0], 3);
+    s_keys_free (&k);
+
+    /* the empty prefix: the whole file, descending, is the ascending
+     * scan reversed */
+    s_keys_t up, down;
+    s_scan_prefix (env, "", 0, false, &up);
+    s_scan_prefix (env, "", 0, true, &down);
+    assert_int_equal (up.n, down.n);
+    assert_true (up.n > 33);
+    for (size_t i = 0; i < up.n; i++) {
+        size_t j = up.n - 1 - i;
+        assert_int_equal (up.len [i], down.len [j]);
+        assert_memory_equal (s_key (&up, i), s_key (&down, j), up.len [i]);
+    }
+    s_keys_free (&up);
+    s_keys_free (&down);
+
+    /* a prefix whose end key (its last byte + 1) is itself stored: a
+     * descending scan of "Qg00" jumps back from "Qg01", a stored key,
+     * and must not visit it */
+    s_scan_prefix (env, "Qg00", 4, true, &k);
+    assert_int_equal (k.n, 1);
+    assert_int_equal (k.len [0], 4);
+    assert_memory_equal (s_key (&k, 0), "Qg00", 4);
+    s_keys_free (&k);
+    /* and descending over a model index prefix whose next name is stored */
+    char mp [TS_KEY_MAX];
+    size_t mplen = ts_key_model (mp, "\xfe", 1, NULL, 0);
+    s_scan_prefix (env, mp, mplen, true, &k);
+    assert_int_equal (k.n, 1);
+    assert_memory_equal (s_key (&k, 0) + mplen, "z3", 2);
+    s_keys_free (&k);
+
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.models, 6);
+    free (recs);
+}
+
+/* --- totals --------------------------------------------------------------- */
+
+static void
+test_totals (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    ts_totals_t got, want;
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (recs, S_N, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    assert_true (want.hist [0] > 0 && want.hist [TS_HIST_BINS + 1] > 0);  /* outliers present */
+    for (unsigned g = 0; g < 13; g++) {
+        char name [16];
+        snprintf (name, sizeof name, "g%02u", g);
+        assert_int_equal (ts_store_group_totals (env->store, name, strlen (name), &got), 0);
+        s_recount (recs, S_N, s_keep_group, name, &want);
+        assert_true (want.count > 0);
+        s_assert_totals (&got, &want);
+    }
+    for (unsigned m = 0; m < 3; m++) {
+        char name [16];
+        snprintf (name, sizeof name, "m%u", m);
+        assert_int_equal (ts_store_model_totals (env->store, name, strlen (name), &got), 0);
+        s_recount (recs, S_N, s_keep_model, name, &want);
+        s_assert_totals (&got, &want);
+    }
+    assert_int_equal (ts_store_group_totals (env->store, "g13", 3, &got), TS_ENOTFOUND);
+    assert_int_equal (ts_store_group_totals (env->store, "g0", 2, &got), TS_ENOTFOUND);
+    assert_int_equal (ts_store_group_totals (env->store, "", 0, &got), TS_ENOTFOUND);
+    assert_int_equal (ts_store_model_totals (env->store, "m3", 2, &got), TS_ENOTFOUND);
+    /* survives a reopen */
+    s_close (env);
+    s_open (env);
+    assert_int_equal (ts_store_group_totals (env->store, "g05", 3, &got), 0);
+    s_recount (recs, S_N, s_keep_group, "g05", &want);
+    s_assert_totals (&got, &want);
+    /* an empty store has empty shard totals, not an error */
+    s_close (env);
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/empty.kct", env->dir);
+    int err;
+    char emsg [256];
+    ts_store_t *empty = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+    assert_non_null (empty);
+    assert_int_equal (ts_store_totals (empty, &got), 0);
+    assert_int_equal (got.count, 0);
+    assert_int_equal (ts_store_count (empty), 0);
+    ts_store_destroy (&empty);
+    free (recs);
+}
+
+/* --- checker -------------------------------------------------------------- */
+
+static void
+test_check_healthy (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_load_standard (env);
+    ts_check_report_t rep;
+    int rc = ts_check_store (env->store, &rep);
+    if (rc)
+        fail_msg ("check: %d: %s", rc, rep.first_problem);
+    uint64_t entries = 0;
+    bool groups [13] = { false }, models [3] = { false };
+    for (size_t i = 0; i < S_N; i++) {
+        entries += 1u + recs [i].has_group + recs [i].has_model + recs [i].has_reward;
+        if (recs [i].has_group)
+            groups [atoi (recs [i].group + 1)] = true;
+        if (recs [i].has_model)
+            models [atoi (recs [i].model + 1)] = true;
+    }
+    uint64_t ng = 0, nm = 0;
+    for (int i = 0; i < 13; i++) ng += groups [i];
+    for (int i = 0; i < 3; i++) nm += models [i];
+    assert_int_equal (rep.records, S_N);
+    assert_int_equal (rep.index_entries, entries);
+    assert_int_equal (rep.groups, ng);
+    assert_int_equal (rep.models, nm);
+    assert_int_equal (rep.batches, S_N / 50);
+    assert_int_equal (rep.problems, 0);
+    ts_totals_t want;
+    s_recount (recs, S_N, s_keep_all, NULL, &want);
+    s_assert_totals (&rep.totals, &want);
+    free (recs);
+}
+
+/*  Kinds of damage done through the raw Kyoto Cabinet API. */
+enum {
+    S_DMG_DEL_GROUP_ENTRY, S_DMG_DEL_REWARD_ENTRY, S_DMG_ORPHAN_REWARD, S_DMG_ORPHAN_GROUP,
+    S_DMG_GROUP_TOTALS, S_DMG_SHARD_TOTALS, S_DMG_MODEL_TOTALS, S_DMG_STRAY_GROUP_TOTALS,
+    S_DMG_ENTRY_VALUE, S_DMG_DEL_RECORD, S_DMG_KINDS
+};
+
+/*  What first_problem must mention for each kind. */
+static const char *const s_dmg_words [S_DMG_KINDS][2] = {
+    [S_DMG_DEL_GROUP_ENTRY]    = { "r00002", "group index" },
+    [S_DMG_DEL_REWARD_ENTRY]   = { "r00002", "reward index" },
+    [S_DMG_ORPHAN_REWARD]      = { "reward index", "entries" },
+    [S_DMG_ORPHAN_GROUP]       = { "group", "g03" },
+    [S_DMG_GROUP_TOTALS]       = { "group g04", "totals" },
+    [S_DMG_SHARD_TOTALS]       = { "shard totals", "recount" },
+    [S_DMG_MODEL_TOTALS]       = { "model m1", "totals" },
+    [S_DMG_STRAY_GROUP_TOTALS] = { "group totals", "groups have records" },
+    [S_DMG_ENTRY_VALUE]        = { "r00002", "time index" },
+    [S_DMG_DEL_RECORD]         = { "index", "" },
+};
+
+static void
+s_pack_totals (ts_buf_t *out, const ts_totals_t *t)
+{
+    msgpack_packer pk;
+    out->size = 0;
+    msgpack_packer_init (&pk, out, s_buf_write);
+    assert_int_equal (ts_totals_pack (&pk, t), 0);
+}
+
+/*  Reads, changes and writes back a totals value. */
+static void
+s_kc_bump_totals (KCDB *db, const char *key, size_t klen, int64_t delta)
+{
+    size_t vlen;
+    char *v = kcdbget (db, key, klen, &vlen);
+    assert_non_null (v);
+    ts_totals_t t;
+    assert_int_equal (ts_totals_unpack (v, vlen, &t, NULL), 0);
+    kcfree (v);
+    t.count = (uint64_t) ((int64_t) t.count + delta);
+    ts_buf_t buf = { 0 };
+    s_pack_totals (&buf, &t);
+    assert_true (kcdbset (db, key, klen, buf.data, buf.size));
+    ts_buf_free (&buf);
+}
+
+/*  Damages the (closed) store file with the raw API. The record r00002
+ *  has group g02, model m2, a reward, and a created time. */
+static void
+s_damage (const char *path, int kind, const s_rec_t *recs)
+{
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    if (!kcdbopen (db, path, KCOWRITER))
+        fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
+    const s_rec_t *r = &recs [2];
+    assert_true (r->has_group && r->has_reward && r->has_created);
+    size_t idl = strlen (r->id);
+    char key [TS_KEY_MAX];
+    size_t klen;
+    ts_buf_t val = { 0 };
+    switch (kind) {
+    case S_DMG_DEL_GROUP_ENTRY:
+        klen = ts_key_group (key, r->group, strlen (r->group), r->id, idl);
+        assert_true (kcdbremove (db, key, klen));
+        break;
+    case S_DMG_DEL_REWARD_ENTRY:
+        klen = ts_key_reward (key, r->reward, r->id, idl);
+        assert_true (kcdbremove (db, key, klen));
+        break;
+    case S_DMG_ORPHAN_REWARD:
+    case S_DMG_ORPHAN_GROUP: {
+        /* an entry holding a well-formed summary of a record that is not stored */
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &val, s_buf_write);
+        ts_summary_t s = { .id = "ghost", .id_len = 5, .group = "g03", .group_len = 3,
+                           .has_reward = true, .reward = 0.25, .success = 1,
+                           .ingested_ms = S_INGEST_MS };
+        assert_int_equal (ts_summary_pack (&pk, &s), 0);
+        klen = kind == S_DMG_ORPHAN_REWARD ? ts_key_reward (key, 0.25, "ghost", 5)
+                                           : ts_key_group (key, "g03", 3, "ghost", 5);
+        assert_true (kcdbset (db, key, klen, val.data, val.size));
+        break;
+    }
+    case S_DMG_GROUP_TOTALS:
+        s_kc_bump_totals (db, key, ts_key_group_totals (key, "g04", 3), 3);
+        break;
+    case S_DMG_SHARD_TOTALS: {
+        char s [1] = { TS_TAG_SHARD_TOTALS };
+        s_kc_bump_totals (db, s, 1, -1);
+        break;
+    }
+    case S_DMG_MODEL_TOTALS:
+        s_kc_bump_totals (db, key, ts_key_model_totals (key, "m1", 2), 1);
+        break;
+    case S_DMG_STRAY_GROUP_TOTALS: {
+        ts_totals_t t;
+        ts_totals_init (&t);
+        t.count = 1;
+        s_pack_totals (&val, &t);
+        klen = ts_key_group_totals (key, "nobody", 6);
+        assert_true (kcdbset (db, key, klen, val.data, val.size));
+        break;
+    }
+    case S_DMG_ENTRY_VALUE: {
+        /* the time entry holds the summary of another record */
+        char rk [TS_KEY_MAX];
+        size_t vlen;
+        char *other = kcdbget (db, rk, ts_key_record (rk, recs [3].id, strlen (recs [3].id)), &vlen);
+        assert_non_null (other);
+        ts_summary_t s;
+        size_t used;
+        assert_int_equal (ts_summary_unpack_buf (other, vlen, &s, &used), 0);
+        klen = ts_key_time (key, r->created_ms, r->id, idl);
+        assert_true (kcdbset (db, key, klen, other, used));
+        kcfree (other);
+        break;
+    }
+    case S_DMG_DEL_RECORD:
+        klen = ts_key_record (key, r->id, idl);
+        assert_true (kcdbremove (db, key, klen));
+        break;
+    }
+    ts_buf_free (&val);
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+}
+
+static void
+test_check_detects_damage (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 200);
+    for (int kind = 0; kind < S_DMG_KINDS; kind++) {
+        snprintf (env->path, sizeof env->path, "%s/damage%d.kct", env->dir, kind);
+        s_open (env);
+        s_load (env, "job", recs, 200, 50, 2);
+        ts_check_report_t rep;
+        assert_int_equal (ts_check_store (env->store, &rep), 0);
+        s_close (env);
+        s_damage (env->path, kind, recs);
+        s_open (env);
+        int rc = ts_check_store (env->store, &rep);
+        if (rc != TS_EINCONSISTENT)
+            fail_msg ("damage %d: check returned %d (%s)", kind, rc, rep.first_problem);
+        assert_true (rep.problems >= 1);
+        for (int w = 0; w < 2; w++)
+            if (!strstr (rep.first_problem, s_dmg_words [kind][w]))
+                fail_msg ("damage %d: first problem \"%s\" does not mention \"%s\"", kind,
+                          rep.first_problem, s_dmg_words [kind][w]);
+        s_close (env);
+    }
+    free (recs);
+}
+
+/* --- crash test ----------------------------------------------------------- */
+
+enum { S_CRASH_BATCHES = 600, S_CRASH_PER_BATCH = 50, S_CRASH_ROUNDS = 5 };
+#define S_CRASH_JOB "crash-job"
+
+static uint64_t
+s_rand (uint64_t *s)
+{
+    /* xorshift64*: a fixed sequence per seed, the same in both processes */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * UINT64_C (2685821657736338717);
+}
+
+/*  The records of crash batch c (the same every time it is made). */
+static void
+s_crash_recs (unsigned c, s_rec_t *recs)
+{
+    for (unsigned j = 0; j < S_CRASH_PER_BATCH; j++) {
+        char id [32];
+        unsigned k = c * S_CRASH_PER_BATCH + j;
+        snprintf (id, sizeof id, "c%03u-%02u", c, j);
+        s_rec_make (&recs [j], id, k, S_INGEST_MS + k);
+    }
+}
+
+/*  The child: commits batches 0..199 in calls of 1-4 batches (replaying
+ *  what an earlier round committed), and after each commit writes the
+ *  number of batches committed so far to `fd`. Never returns. */
+static void
+s_crash_child (s_env_t *env, uint64_t seed, int fd)
+{
+    int err;
+    char emsg [512];
+    ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+    if (!st)
+        _exit (10);
+    env->store = st;
+    static s_rec_t recs [4][S_CRASH_PER_BATCH];
+    s_batch_t bs [4];
+    ts_batch_result_t res [4];
+    uint32_t done = 0;
+    while (done < S_CRASH_BATCHES) {
+        uint32_t n = 1 + (uint32_t) (s_rand (&seed) % 4);
+        if (n > S_CRASH_BATCHES - done)
+            n = S_CRASH_BATCHES - done;
+        for (uint32_t i = 0; i < n; i++) {
+            s_crash_recs (done + i, recs [i]);
+            s_batch_build (env, &bs [i], S_CRASH_JOB, done + i, recs [i], S_CRASH_PER_BATCH);
+        }
+        if (s_put (env, bs, n, res))
+            _exit (11);
+        for (uint32_t i = 0; i < n; i++) {
+            /* a replay gives back the first commit's counts */
+            if (res [i].imported != S_CRASH_PER_BATCH || res [i].duplicates)
+                _exit (12);
+            s_batch_free (&bs [i]);
+        }
+        done += n;
+        if (write (fd, &done, sizeof done) != sizeof done)
+            _exit (13);
+    }
+    ts_store_destroy (&env->store);
+    _exit (0);
+}
+
+/*  After a kill: the store is consistent and holds exactly a prefix of
+ *  batches [0, k) with all their records, k >= what the child reported
+ *  and at most one call (4 batches) beyond it. Returns k. */
+static uint32_t
+s_crash_verify (s_env_t *env, uint32_t prev, uint32_t reported, uint64_t seed)
+{
+    s_open (env);
+    ts_check_report_t rep;
+    int rc = ts_check_store (env->store, &rep);
+    if (rc)
+        fail_msg ("seed %llu: check after kill: %d: %s", (unsigned long long) seed, rc,
+                  rep.first_problem);
+    uint32_t k = 0;
+    bool gap = false;
+    ts_buf_t got = { 0 };
+    static s_rec_t recs [S_CRASH_PER_BATCH];
+    for (uint32_t c = 0; c < S_CRASH_BATCHES; c++) {
+        ts_batch_result_t m;
+        rc = ts_store_batch_result (env->store, S_CRASH_JOB, strlen (S_CRASH_JOB), c, &m);
+        bool committed = rc == 0;
+        if (!committed)
+            assert_int_equal (rc, TS_ENOTFOUND);
+        else {
+            if (gap)
+                fail_msg ("seed %llu: batch %u committed after an uncommitted one",
+                          (unsigned long long) seed, c);
+            assert_int_equal (m.imported, S_CRASH_PER_BATCH);
+            assert_int_equal (m.duplicates, 0);
+            k = c + 1;
+        }
+        gap |= !committed;
+        /* all of a committed batch's records, none of another's */
+        s_crash_recs (c, recs);
+        for (unsigned j = 0; j < S_CRASH_PER_BATCH; j++) {
+            got.size = 0;
+            rc = ts_store_get (env->store, recs [j].id, strlen (recs [j].id), &got);
+            if (committed != (rc == 0))
+                fail_msg ("seed %llu: batch %u (%s): record %s %s", (unsigned long long) seed, c,
+                          committed ? "committed" : "not committed", recs [j].id,
+                          rc == 0 ? "present" : "missing");
+            if (committed && j == 0) {
+                s_parse (env, &recs [j]);
+                assert_int_equal (got.size, env->form.size);
+                assert_memory_equal (got.data, env->form.data, got.size);
+            }
+        }
+    }
+    ts_buf_free (&got);
+    uint32_t lo = prev > reported ? prev : reported;
+    uint32_t hi = prev > reported + 4 ? prev : reported + 4;
+    if (k < lo || k > hi)
+        fail_msg ("seed %llu: %u batches committed; before %u, child reported %u",
+                  (unsigned long long) seed, k, prev, reported);
+    assert_int_equal (rep.records, (uint64_t) k * S_CRASH_PER_BATCH);
+    assert_int_equal (rep.batches, k);
+    assert_int_equal (rep.totals.count, (uint64_t) k * S_CRASH_PER_BATCH);
+    assert_int_equal (ts_store_count (env->store), (uint64_t) k * S_CRASH_PER_BATCH);
+    s_close (env);
+    return k;
+}
+
+static void
+test_crash_recovery (void **state)
+{
+    s_env_t *env = *state;
+    uint32_t committed = 0;
+    int killed = 0;
+    /* seeds differ from run to run; TEST_STORE_SEED replays a failed run */
+    const char *fixed = getenv ("TEST_STORE_SEED");
+    uint64_t base = fixed ? strtoull (fixed, NULL, 0) : (uint64_t) time (NULL) ^ (uint64_t) getpid ();
+    print_message ("crash test: TEST_STORE_SEED=%llu\n", (unsigned long long) base);
+    for (int round = 0; round < S_CRASH_ROUNDS; round++) {
+        uint64_t seed = UINT64_C (0x9e3779b97f4a7c15) * (uint64_t) (round + 1) + base;
+        uint64_t rs = seed | 1;         /* xorshift never leaves 0 */
+        unsigned delay_ms = 5 + (unsigned) (s_rand (&rs) % 296);
+        int fds [2];
+        assert_int_equal (pipe (fds), 0);
+        pid_t pid = fork ();
+        assert_true (pid >= 0);
+        if (pid == 0) {
+            close (fds [0]);
+            s_crash_child (env, rs, fds [1]);
+        }
+        close (fds [1]);
+        struct timespec ts = { .tv_sec = delay_ms / 1000, .tv_nsec = (long) (delay_ms % 1000) * 1000000L };
+        nanosleep (&ts, NULL);
+        kill (pid, SIGKILL);
+        int status;
+        assert_int_equal (waitpid (pid, &status, 0), pid);
+        if (WIFSIGNALED (status))
+            killed++;
+        else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+            fail_msg ("seed %llu: child failed with status %d", (unsigned long long) seed, status);
+        /* the last count the child wrote: batches committed this round */
+        uint32_t reported = 0, v;
+        while (read (fds [0], &v, sizeof v) == (ssize_t) sizeof v)
+            reported = v;
+        close (fds [0]);
+        uint32_t k = s_crash_verify (env, committed, reported, seed);
+        print_message ("crash round %d: seed %llu, kill after %u ms: child reported %u, %u committed\n",
+                       round, (unsigned long long) seed, delay_ms, reported, k);
+        committed = k;
+    }
+    /* the kills must have landed while the child worked (a finished child
+     * proves nothing about recovery) */
+    assert_true (killed > 0);
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+int
+main (int argc, char **argv)
+{
+    /* the lock test's exec'd child */
+    if (argc == 3 && !strcmp (argv [1], "--try-open"))
+        return s_try_open (argv [2], true);
+    s_main_pid = getpid ();
+
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_open_reopen_keeps_data, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_bad_name, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_unwritable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_twice_in_process, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_locked_by_other_process, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_one_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_group_commit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_duplicate_in_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_duplicate_across_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_replay, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_replay_in_same_call, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_put_corrupt_all_or_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_group_and_model, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_reward, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_time, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_records, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_paging, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_to_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_visitor_stop_and_error, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_scan_descending_at_end_of_keyspace, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_totals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_healthy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
