@@ -55,20 +55,29 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
 {
     s_ctx_t *c = arg;
     ts_summary_t s;
-    const char *obj;
-    size_t olen;
+    size_t slen;
     char k [TS_KEY_MAX];
     c->rep->records++;
-    if (ts_record_split (val, vlen, &s, &obj, &olen)) {
-        s_problem (c, "record %.*s does not decode", (int) (klen - 1), key + 1);
+    if (vlen < 9 || ts_summary_unpack_buf (val, vlen - 8, &s, &slen) || slen != vlen - 8) {
+        s_problem (c, "record entry %.*s does not decode", (int) (klen - 1), key + 1);
         return 0;
     }
     if (s.id_len != klen - 1 || memcmp (s.id, key + 1, s.id_len))
         s_problem (c, "record key %.*s holds a summary of id %.*s", (int) (klen - 1), key + 1,
                    (int) s.id_len, s.id);
-    size_t slen = vlen - olen;
+    /* the record itself, under its sequence, must start with this summary */
+    uint64_t seq = (uint64_t) ts_key_get_i64 (val + vlen - 8);
+    c->val.size = 0;
+    int rc = ts_store_get_raw (c->store, k, ts_key_data (k, seq), &c->val);
+    if (rc == TS_ENOTFOUND)
+        s_problem (c, "record %.*s points at sequence %llu, which holds nothing",
+                   (int) s.id_len, s.id, (unsigned long long) seq);
+    else if (rc)
+        return rc;
+    else if (c->val.size < slen || memcmp (c->val.data, val, slen))
+        s_problem (c, "record %.*s: its data holds another summary", (int) s.id_len, s.id);
     ts_totals_add (&c->rep->totals, &s);
-    int rc = 0;
+    rc = 0;
     if (s.group) {
         c->expected [0]++;
         rc = s_expect_entry (c, k, ts_key_group (k, s.group, s.group_len, s.id, s.id_len), val, slen, "group", &s);
@@ -86,6 +95,30 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
         rc = s_expect_entry (c, k, ts_key_time (k, ts_summary_time (&s), s.id, s.id_len), val, slen, "time", &s);
     }
     return rc;
+}
+
+/*  Every stored record must be the one its id's entry points at: a record
+ *  no id points at is an orphan. */
+static int
+s_visit_data (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_ctx_t *c = arg;
+    ts_summary_t s;
+    char k [TS_KEY_MAX];
+    c->seen++;
+    if (klen != 9 || ts_summary_unpack_buf (val, vlen, &s, NULL)) {
+        s_problem (c, "a stored record does not decode");
+        return 0;
+    }
+    c->val.size = 0;
+    int rc = ts_store_get_raw (c->store, k, ts_key_record (k, s.id, s.id_len), &c->val);
+    if (rc == TS_ENOTFOUND || (rc == 0 && (c->val.size < 9
+        || memcmp (c->val.data + c->val.size - 8, key + 1, 8))))
+        s_problem (c, "the record stored at sequence %llu (id %.*s) is not the one its id points at",
+                   (unsigned long long) ts_key_get_i64 (key + 1), (int) s.id_len, s.id);
+    else if (rc)
+        return rc;
+    return 0;
 }
 
 static int
@@ -169,6 +202,13 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
     c.store = store;
     c.rep = rep;
     int rc = s_scan_prefix (&c, TS_TAG_RECORD, s_visit_record);
+    if (!rc) {
+        c.seen = 0;
+        rc = s_scan_prefix (&c, TS_TAG_DATA, s_visit_data);
+        if (!rc && c.seen != rep->records)
+            s_problem (&c, "%llu records stored, %llu ids point at records",
+                       (unsigned long long) c.seen, (unsigned long long) rep->records);
+    }
 
     /* no orphans: each index holds exactly the entries the records call for */
     static const char tags [4] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME };

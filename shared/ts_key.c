@@ -32,6 +32,14 @@ ts_key_record (char *buf, const char *id, size_t id_len)
 }
 
 size_t
+ts_key_data (char *buf, uint64_t seq)
+{
+    buf [0] = TS_TAG_DATA;
+    ts_key_put_i64 (buf + 1, (int64_t) seq);
+    return 9;
+}
+
+size_t
 ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len)
 {
     buf [0] = TS_TAG_GROUP;

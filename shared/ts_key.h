@@ -1,12 +1,19 @@
 /*  ts_key.h: the byte layout of a shard's keys (DESIGN.md, "Storage").
  *
+ *  Records live under D keys in the order they were stored, so a commit
+ *  appends to the end of the tree instead of rewriting leaves all over it
+ *  (Kyoto Cabinet writes a dirty leaf whole at every commit: with records
+ *  keyed by random ids, a commit of 1,000 records rewrote most of the
+ *  file); the R entry of an id is small and points at its D key.
+ *
  *  Every key starts with a one-byte tag. Strings inside a key that are
  *  followed by more key bytes (group, model, job) are escaped so that byte
  *  order of keys is the order of the strings: 0x00 -> 0x00 0xFF, and the
  *  string ends with 0x00 0x01. Numbers are 8 big-endian bytes whose byte
  *  order is their numeric order. The id always comes last, raw.
  *
- *    R id                       record
+ *    R id                       summary, then the record's sequence (8 bytes)
+ *    D seq8                     the record (summary and object), by sequence
  *    G group* id                group index      (* escaped)
  *    W reward8 id               reward index
  *    T time8 id                 created-time (else ingest-time) index
@@ -30,13 +37,14 @@ extern "C" {
 
 enum {
     TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
-    TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S',
+    TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S', TS_TAG_DATA = 'D',
     TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C'
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
  *  length. A NULL id builds the prefix shared by every id. */
 size_t ts_key_record (char *buf, const char *id, size_t id_len);
+size_t ts_key_data (char *buf, uint64_t seq);
 size_t ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, const char *id, size_t id_len);
 size_t ts_key_reward (char *buf, double reward, const char *id, size_t id_len);

@@ -31,7 +31,21 @@ struct ts_store {
     char *path;
     char  errmsg [512];
     ts_buf_t scratch;
+    ts_buf_t rvalue;            /* an R value being built */
+    uint64_t next_seq;          /* the sequence of the next record stored */
 };
+
+/*  The next record sequence is kept under key 'P' (8 bytes), written in
+ *  the transaction that uses it, so a rollback takes it back too. */
+static const char s_next_key [1] = { 'P' };
+
+static uint64_t
+s_load_next_seq (KCDB *db)
+{
+    char v [16];
+    int32_t n = kcdbgetbuf (db, s_next_key, 1, v, sizeof v);
+    return n == 8 ? (uint64_t) ts_key_get_i64 (v) : 1;
+}
 
 const char *
 ts_store_path (const ts_store_t *self)
@@ -153,6 +167,7 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     }
     free (full);
     full = NULL;
+    self->next_seq = s_load_next_seq (self->db);
     struct stat st;
     if (stat (path, &st) == 0 && s_nopen < S_MAX_OPEN) {
         self->dev = st.st_dev;
@@ -190,6 +205,7 @@ ts_store_destroy (ts_store_t **self_p)
         s_unregister (self->dev, self->ino);
     free (self->path);
     ts_buf_free (&self->scratch);
+    ts_buf_free (&self->rvalue);
     free (self);
     *self_p = NULL;
 }
@@ -353,14 +369,26 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
                       (unsigned long long) b->chunk);
             return TS_ECORRUPT;
         }
+        /* R id -> summary + sequence; kcdbadd refuses an id already stored
+         * (by an earlier commit or earlier in this one): a duplicate */
+        uint64_t seq = self->next_seq;
+        self->rvalue.size = 0;
+        char seq8 [8];
+        ts_key_put_i64 (seq8, (int64_t) seq);
+        if (ts_buf_append (&self->rvalue, it.ptr, used) || ts_buf_append (&self->rvalue, seq8, 8))
+            return TS_ENOMEM;
         size_t klen = ts_key_record (key, s.id, s.id_len);
-        if (!kcdbadd (self->db, key, klen, it.ptr, it.len)) {
+        if (!kcdbadd (self->db, key, klen, self->rvalue.data, self->rvalue.size)) {
             if (kcdbecode (self->db) == KCEDUPREC) {
                 res->duplicates++;
                 continue;
             }
             return s_kc_error (self, "write record");
         }
+        klen = ts_key_data (key, seq);
+        if (!kcdbset (self->db, key, klen, it.ptr, it.len))
+            return s_kc_error (self, "write record");
+        self->next_seq++;
         res->imported++;
         const char *sum = it.ptr;       /* the summary is the value of every index entry */
         if (s.group) {
@@ -476,6 +504,12 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         if (rc == 0)
             rc = s_flush_table (self, &models, true);
         if (rc == 0) {
+            char p8 [8];
+            ts_key_put_i64 (p8, (int64_t) self->next_seq);
+            if (!kcdbset (self->db, s_next_key, 1, p8, 8))
+                rc = s_kc_error (self, "write record sequence");
+        }
+        if (rc == 0) {
             char v [8];
             seq = ts_store_seq (self) + 1;
             ts_key_put_i64 (v, (int64_t) seq);
@@ -487,6 +521,8 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         if (rc == 0)
             rc = s_kc_error (self, "commit");
     }
+    if (rc)                             /* rolled back: so is the sequence */
+        self->next_seq = s_load_next_seq (self->db);
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);
@@ -507,7 +543,25 @@ ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
     char key [TS_KEY_MAX];
     if (id_len > TS_ID_MAX_BYTES)
         return TS_ENOTFOUND;
-    return ts_store_get_raw (self, key, ts_key_record (key, id, id_len), out);
+    size_t vlen;
+    char *v = kcdbget (self->db, key, ts_key_record (key, id, id_len), &vlen);
+    if (!v)
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
+    if (vlen < 9) {
+        kcfree (v);
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: entry of id %.*s is too short",
+                  self->path, (int) id_len, id);
+        return TS_ECORRUPT;
+    }
+    uint64_t seq = (uint64_t) ts_key_get_i64 (v + vlen - 8);
+    kcfree (v);
+    int rc = ts_store_get_raw (self, key, ts_key_data (key, seq), out);
+    if (rc == TS_ENOTFOUND) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: id %.*s points at a missing record",
+                  self->path, (int) id_len, id);
+        return TS_ECORRUPT;
+    }
+    return rc;
 }
 
 int

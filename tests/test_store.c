@@ -1754,7 +1754,8 @@ static const char *const s_dmg_words [S_DMG_KINDS][2] = {
     [S_DMG_MODEL_TOTALS]       = { "model m1", "totals" },
     [S_DMG_STRAY_GROUP_TOTALS] = { "group totals", "groups have records" },
     [S_DMG_ENTRY_VALUE]        = { "r00002", "time index" },
-    [S_DMG_DEL_RECORD]         = { "index", "" },
+    /* the record is still stored, but no id points at it any more */
+    [S_DMG_DEL_RECORD]         = { "r00002", "not the one its id points at" },
 };
 
 static void
