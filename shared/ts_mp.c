@@ -308,12 +308,11 @@ ts_mp_pack_cstr (msgpack_packer *pk, const char *s)
 }
 
 bool
-ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *value)
+ts_mp_reader_map_find (const ts_mp_reader_t *map, const char *key, ts_mp_reader_t *value)
 {
-    ts_mp_reader_t r;
+    ts_mp_reader_t r = *map;
     uint32_t n;
     ts_mp_item_t k;
-    ts_mp_reader_init (&r, data, len);
     if (ts_mp_read_map (&r, &n))
         return false;
     for (uint32_t i = 0; i < n; i++) {
@@ -336,3 +335,10 @@ ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *v
     return false;
 }
 
+bool
+ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *value)
+{
+    ts_mp_reader_t r;
+    ts_mp_reader_init (&r, data, len);
+    return ts_mp_reader_map_find (&r, key, value);
+}

@@ -78,6 +78,9 @@ int ts_mp_pack_strn (msgpack_packer *pk, const char *s, size_t len);
  *  positions `value` at its value. False when absent or malformed. */
 bool ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *value);
 
+/*  The same for the map at the reader's position (the reader is not moved). */
+bool ts_mp_reader_map_find (const ts_mp_reader_t *map, const char *key, ts_mp_reader_t *value);
+
 /*  Depth of the deepest container in one value (1 for a flat map).
  *  Returns the depth, or TS_EPROTO for malformed input. */
 int ts_mp_depth (const void *data, size_t len);

@@ -1,0 +1,333 @@
+/*  ts_request.c: listing fields of client requests (ts_request.h). */
+#include "ts_request.h"
+#include "ts_error.h"
+#include "ts_mp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+
+static int
+s_fail (char *err, size_t size, const char *fmt, const char *field)
+{
+    snprintf (err, size, fmt, field);
+    return TS_EBADREQ;
+}
+
+/*  A time bound: epoch ms (integer or float) or an ISO 8601 string. */
+static int
+s_time (ts_mp_item_t *it, bool *has, int64_t *ms)
+{
+    *has = true;
+    if (it->type == TS_MP_NIL) { *has = false; return 0; }
+    if (it->type == TS_MP_UINT && it->u <= (uint64_t) INT64_MAX) { *ms = (int64_t) it->u; return 0; }
+    if (it->type == TS_MP_INT) { *ms = it->i; return 0; }
+    if (it->type == TS_MP_FLOAT && isfinite (it->f) && fabs (it->f) < 9e15) { *ms = (int64_t) it->f; return 0; }
+    if (it->type == TS_MP_STR && ts_parse_iso8601 (it->ptr, it->len, ms) == 0) return 0;
+    return -1;
+}
+
+static int
+s_number (ts_mp_item_t *it, bool *has, double *v)
+{
+    *has = true;
+    if (it->type == TS_MP_NIL) { *has = false; return 0; }
+    if (it->type == TS_MP_FLOAT && isfinite (it->f)) { *v = it->f; return 0; }
+    if (it->type == TS_MP_UINT) { *v = (double) it->u; return 0; }
+    if (it->type == TS_MP_INT) { *v = (double) it->i; return 0; }
+    return -1;
+}
+
+/*  A [lo, hi] pair of numbers or times. */
+static int
+s_range (ts_mp_reader_t *r, bool time, bool *has_lo, void *lo, bool *has_hi, void *hi)
+{
+    uint32_t n;
+    ts_mp_item_t a, b;
+    if (ts_mp_read_array (r, &n) || n != 2 || ts_mp_next (r, &a) || ts_mp_next (r, &b))
+        return -1;
+    if (time)
+        return s_time (&a, has_lo, lo) || s_time (&b, has_hi, hi) ? -1 : 0;
+    return s_number (&a, has_lo, lo) || s_number (&b, has_hi, hi) ? -1 : 0;
+}
+
+static void
+s_hex (const uint8_t *p, size_t n, char *out)
+{
+    static const char hex [] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out [2 * i] = hex [p [i] >> 4];
+        out [2 * i + 1] = hex [p [i] & 15];
+    }
+    out [2 * n] = 0;
+}
+
+static int
+s_unhex (const char *s, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = s [2 * i + (size_t) j];
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= c - '0';
+            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+            else return -1;
+        }
+        out [i] = (uint8_t) v;
+    }
+    return (n % 2) ? -1 : 0;
+}
+
+static uint64_t
+s_filter_hash (const ts_listing_t *l)
+{
+    /* what a cursor is bound to: the filter and the order */
+    XXH3_state_t st;
+    XXH3_64bits_reset (&st);
+    const ts_filter_t *f = &l->filter;
+    for (uint32_t i = 0; i < f->ngroups; i++) {
+        XXH3_64bits_update (&st, f->groups [i], f->group_lens [i]);
+        XXH3_64bits_update (&st, "\0", 1);
+    }
+    if (f->model)
+        XXH3_64bits_update (&st, f->model, f->model_len);
+    double nums [2] = { f->has_reward_lo ? f->reward_lo : NAN, f->has_reward_hi ? f->reward_hi : NAN };
+    int64_t ints [6] = { f->has_reward_lo, f->has_reward_hi, f->success,
+                         f->has_from ? f->from_ms : INT64_MIN, f->has_to ? f->to_ms : INT64_MIN,
+                         (int64_t) l->sort.order * 2 + l->sort.desc };
+    XXH3_64bits_update (&st, nums, sizeof nums);
+    XXH3_64bits_update (&st, ints, sizeof ints);
+    return XXH3_64bits_digest (&st);
+}
+
+int
+ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, const char *id, uint32_t id_len)
+{
+    ts_sort_t *so = &l->sort;
+    if (id_len > TS_ID_MAX_BYTES)
+        return TS_EBADREQ;
+    if (so->order == TS_ORDER_CREATED) {
+        if (key->type == TS_MP_INT) so->cur_time = key->i;
+        else if (key->type == TS_MP_UINT && key->u <= (uint64_t) INT64_MAX) so->cur_time = (int64_t) key->u;
+        else return TS_EBADREQ;
+    }
+    else if (so->order == TS_ORDER_REWARD) {
+        if (key->type == TS_MP_FLOAT) so->cur_reward = key->f;
+        else if (key->type == TS_MP_NIL) so->cur_no_reward = true;
+        else return TS_EBADREQ;
+    }
+    so->has_cursor = true;
+    memcpy (l->cursor_id, id ? id : "", id_len);
+    l->cursor_id [id_len] = 0;
+    so->cur_id = l->cursor_id;
+    so->cur_id_len = id_len;
+    return 0;
+}
+
+static int
+s_parse_cursor (ts_listing_t *l, const char *s, uint32_t n, uint64_t key, char *err, size_t size)
+{
+    /* c1.<hex>.<16 hex tag> */
+    uint8_t raw [1200];
+    if (n < 3 + 1 + 17 || memcmp (s, "c1.", 3) || s [n - 17] != '.')
+        return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
+    size_t hlen = n - 3 - 17;
+    if (hlen / 2 > sizeof raw || s_unhex (s + 3, hlen, raw))
+        return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
+    uint8_t tag [8];
+    if (s_unhex (s + n - 16, 16, tag))
+        return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
+    uint64_t want = XXH3_64bits_withSeed (raw, hlen / 2, key), got = 0;
+    for (int i = 0; i < 8; i++)
+        got = (got << 8) | tag [i];
+    if (want != got)
+        return s_fail (err, size, "field \"%s\": the cursor was altered or has expired", "cursor");
+    ts_mp_reader_t r;
+    uint32_t cnt;
+    uint64_t order, fh;
+    ts_mp_item_t desc, k;
+    const char *id;
+    uint32_t idlen;
+    ts_mp_reader_init (&r, raw, hlen / 2);
+    if (ts_mp_read_array (&r, &cnt) || cnt != 5 || ts_mp_read_uint (&r, &order)
+    ||  ts_mp_next (&r, &desc) || desc.type != TS_MP_BOOL || ts_mp_next (&r, &k)
+    ||  ts_mp_read_str (&r, &id, &idlen) || ts_mp_read_uint (&r, &fh) || idlen > TS_ID_MAX_BYTES)
+        return s_fail (err, size, "field \"%s\": malformed cursor", "cursor");
+    if (fh != l->filter_hash || order != (uint64_t) l->sort.order || desc.b != l->sort.desc)
+        return s_fail (err, size, "field \"%s\": the cursor belongs to another filter or order", "cursor");
+    if (ts_listing_set_cursor (l, &k, id, idlen))
+        return s_fail (err, size, "field \"%s\": malformed cursor", "cursor");
+    return 0;
+}
+
+int
+ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t default_limit,
+                  uint64_t key, char *err, size_t size)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    memset (l, 0, sizeof *l);
+    ts_filter_init (&l->filter);
+    l->filter.groups = l->group_ptrs;
+    l->filter.group_lens = l->group_lens;
+    l->sort.order = TS_ORDER_CREATED;
+    l->sort.desc = true;
+    l->limit = default_limit;
+
+    if (ts_mp_map_find (data, len, "group", &r)) {
+        if (ts_mp_next (&r, &it))
+            return s_fail (err, size, "field \"%s\": malformed", "group");
+        if (it.type == TS_MP_STR) {
+            l->group_ptrs [0] = it.ptr ? it.ptr : "";
+            l->group_lens [0] = it.len;
+            l->filter.ngroups = 1;
+        }
+        else if (it.type == TS_MP_ARRAY) {
+            if (it.len > TS_QUERY_MAX_GROUPS)
+                return s_fail (err, size, "field \"%s\": at most 1000 groups", "group");
+            for (uint32_t i = 0; i < it.len; i++) {
+                const char *p;
+                uint32_t n;
+                if (ts_mp_read_str (&r, &p, &n))
+                    return s_fail (err, size, "field \"%s\": every group must be a string", "group");
+                l->group_ptrs [i] = p ? p : "";
+                l->group_lens [i] = n;
+            }
+            l->filter.ngroups = it.len;
+            if (it.len == 0)
+                return s_fail (err, size, "field \"%s\": an empty list matches nothing", "group");
+        }
+        else if (it.type != TS_MP_NIL)
+            return s_fail (err, size, "field \"%s\": want a string or an array of strings", "group");
+    }
+    if (ts_mp_map_find (data, len, "model", &r)) {
+        if (ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL))
+            return s_fail (err, size, "field \"%s\": want a string", "model");
+        if (it.type == TS_MP_STR) {
+            l->filter.model = it.ptr ? it.ptr : "";
+            l->filter.model_len = it.len;
+        }
+    }
+    if (ts_mp_map_find (data, len, "reward", &r)) {
+        ts_mp_reader_t peek = r;
+        if (ts_mp_next (&peek, &it))
+            return s_fail (err, size, "field \"%s\": malformed", "reward");
+        if (it.type != TS_MP_NIL
+        &&  s_range (&r, false, &l->filter.has_reward_lo, &l->filter.reward_lo,
+                     &l->filter.has_reward_hi, &l->filter.reward_hi))
+            return s_fail (err, size, "field \"%s\": want [lo, hi] with numbers or nil", "reward");
+    }
+    if (ts_mp_map_find (data, len, "success", &r)) {
+        if (ts_mp_next (&r, &it) || (it.type != TS_MP_BOOL && it.type != TS_MP_NIL))
+            return s_fail (err, size, "field \"%s\": want true, false or nil", "success");
+        l->filter.success = it.type == TS_MP_BOOL ? it.b : -1;
+    }
+    if (ts_mp_map_find (data, len, "created", &r)) {
+        ts_mp_reader_t peek = r;
+        if (ts_mp_next (&peek, &it))
+            return s_fail (err, size, "field \"%s\": malformed", "created");
+        if (it.type != TS_MP_NIL
+        &&  s_range (&r, true, &l->filter.has_from, &l->filter.from_ms,
+                     &l->filter.has_to, &l->filter.to_ms))
+            return s_fail (err, size, "field \"%s\": want [from, to]: epoch ms, ISO 8601 or nil", "created");
+    }
+    if (ts_mp_map_find (data, len, "sort", &r)) {
+        const char *s;
+        uint32_t n;
+        if (ts_mp_read_str (&r, &s, &n) || n == 0 || n > 16)
+            return s_fail (err, size, "field \"%s\": want \"created\", \"reward\" or \"id\", '-' for descending", "sort");
+        bool desc = s [0] == '-';
+        if (desc || s [0] == '+') { s++; n--; }
+        if (n == 7 && !memcmp (s, "created", 7)) l->sort.order = TS_ORDER_CREATED;
+        else if (n == 6 && !memcmp (s, "reward", 6)) l->sort.order = TS_ORDER_REWARD;
+        else if (n == 2 && !memcmp (s, "id", 2)) l->sort.order = TS_ORDER_ID;
+        else
+            return s_fail (err, size, "field \"%s\": want \"created\", \"reward\" or \"id\", '-' for descending", "sort");
+        l->sort.desc = desc;
+    }
+    if (ts_mp_map_find (data, len, "limit", &r)) {
+        uint64_t v;
+        if (ts_mp_read_uint (&r, &v) || v < 1 || v > TS_QUERY_MAX_LIMIT)
+            return s_fail (err, size, "field \"%s\": want an integer from 1 to 10000", "limit");
+        l->limit = (uint32_t) v;
+    }
+    if (ts_mp_map_find (data, len, "fields", &r)) {
+        const char *s;
+        uint32_t n;
+        if (ts_mp_read_str (&r, &s, &n) || !((n == 6 && !memcmp (s, "record", 6)) || (n == 7 && !memcmp (s, "summary", 7))))
+            return s_fail (err, size, "field \"%s\": want \"summary\" or \"record\"", "fields");
+        l->records = n == 6;
+    }
+    l->filter_hash = s_filter_hash (l);
+    if (key != 0 && ts_mp_map_find (data, len, "cursor", &r)) {
+        if (ts_mp_next (&r, &it))
+            return s_fail (err, size, "field \"%s\": malformed", "cursor");
+        if (it.type == TS_MP_STR)
+            return s_parse_cursor (l, it.ptr ? it.ptr : "", it.len, key, err, size);
+        if (it.type != TS_MP_NIL)
+            return s_fail (err, size, "field \"%s\": want the \"next\" string of a page", "cursor");
+    }
+    return 0;
+}
+
+int
+ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, char *buf, size_t size)
+{
+    ts_buf_t raw = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &raw, ts_buf_packer_write);
+    msgpack_pack_array (&pk, 5);
+    msgpack_pack_uint32 (&pk, (uint32_t) l->sort.order);
+    if (l->sort.desc) msgpack_pack_true (&pk); else msgpack_pack_false (&pk);
+    if (l->sort.order == TS_ORDER_CREATED)
+        msgpack_pack_int64 (&pk, ts_summary_time (s));
+    else if (l->sort.order == TS_ORDER_REWARD && s->has_reward)
+        msgpack_pack_double (&pk, s->reward);
+    else
+        msgpack_pack_nil (&pk);
+    ts_mp_pack_strn (&pk, s->id, s->id_len);
+    msgpack_pack_uint64 (&pk, l->filter_hash);
+    int rc = 0;
+    if (!raw.data || 3 + 2 * raw.size + 18 > size)
+        rc = TS_ETOOBIG;
+    else {
+        memcpy (buf, "c1.", 3);
+        s_hex ((const uint8_t *) raw.data, raw.size, buf + 3);
+        size_t at = 3 + 2 * raw.size;
+        buf [at++] = '.';
+        uint64_t tag = XXH3_64bits_withSeed (raw.data, raw.size, key);
+        uint8_t t [8];
+        for (int i = 7; i >= 0; i--, tag >>= 8)
+            t [i] = (uint8_t) (tag & 0xff);
+        s_hex (t, 8, buf + at);
+    }
+    ts_buf_free (&raw);
+    return rc;
+}
+
+int
+ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
+{
+    int rc = msgpack_pack_map (pk, 8 + extra);
+    rc |= ts_mp_pack_cstr (pk, "id");
+    rc |= ts_mp_pack_strn (pk, s->id, s->id_len);
+    rc |= ts_mp_pack_cstr (pk, "group");
+    rc |= s->group ? ts_mp_pack_strn (pk, s->group, s->group_len) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "model");
+    rc |= s->model ? ts_mp_pack_strn (pk, s->model, s->model_len) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "reward");
+    rc |= s->has_reward ? msgpack_pack_double (pk, s->reward) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "success");
+    rc |= s->success < 0 ? msgpack_pack_nil (pk) : s->success ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+    rc |= ts_mp_pack_cstr (pk, "created_ms");
+    rc |= s->has_created ? msgpack_pack_int64 (pk, s->created_ms) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "ingested_ms");
+    rc |= msgpack_pack_int64 (pk, s->ingested_ms);
+    rc |= ts_mp_pack_cstr (pk, "steps");
+    rc |= s->has_steps ? msgpack_pack_int64 (pk, s->steps) : msgpack_pack_nil (pk);
+    return rc ? TS_ENOMEM : 0;
+}

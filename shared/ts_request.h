@@ -1,0 +1,68 @@
+/*  ts_request.h: the client request fields that describe a listing
+ *  (filter, order, limit, cursor), decoded and validated in one place for
+ *  the api (which checks them and merges the answers) and the workers
+ *  (which run them). The wire format is in PROTOCOL.md.
+ *
+ *  Filter fields of a request map:
+ *    "group":   string, or array of strings (at most TS_QUERY_MAX_GROUPS)
+ *    "model":   string
+ *    "reward":  [lo, hi], either may be nil; inclusive
+ *    "success": bool
+ *    "created": [from, to], epoch milliseconds or ISO 8601 strings, either nil
+ *  Order: "sort": "created" | "reward" | "id", with a leading '-' for
+ *  descending (default "-created"). "limit": 1..TS_QUERY_MAX_LIMIT
+ *  (default 100). "cursor": the "next" string of the previous page.
+ *
+ *  A cursor is "c1.<hex of msgpack [order, desc, key, id, filter hash]>.<tag>"
+ *  where tag is a keyed hash of the rest: a cursor that was altered, or is
+ *  used with another filter or order, is refused.
+ */
+#ifndef TS_REQUEST_H
+#define TS_REQUEST_H
+
+#include "ts_query.h"
+#include "ts_mp.h"
+#include "ts_record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    ts_filter_t  filter;
+    ts_sort_t    sort;
+    uint32_t     limit;
+    bool         records;            /* "fields": "record" */
+    uint64_t     filter_hash;        /* of the filter and order, for cursors */
+    /* storage for the borrowed group pointers */
+    const char  *group_ptrs [TS_QUERY_MAX_GROUPS];
+    uint32_t     group_lens [TS_QUERY_MAX_GROUPS];
+    char         cursor_id [TS_ID_MAX_BYTES + 1];
+} ts_listing_t;
+
+/*  Decodes the listing fields of a request map (`data` stays borrowed: the
+ *  group strings point into it). `default_limit` applies when "limit" is
+ *  absent. Returns 0, or TS_EBADREQ with a message naming the field in
+ *  `err`. `key` verifies the cursor's tag; key 0 skips the cursor (the
+ *  workers get it already decoded from the api). */
+int ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t default_limit,
+                      uint64_t key, char *err, size_t err_size);
+
+/*  Sets the listing's cursor from its parts: the sort key as a msgpack item
+ *  (an integer for created time, a float or nil for reward, anything for
+ *  id order) and the id. 0 or TS_EBADREQ. */
+int ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, const char *id, uint32_t id_len);
+
+/*  Writes the cursor that continues after summary `s` (NUL-terminated). */
+int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key,
+                       char *buf, size_t size);
+
+/*  Packs a summary as a client-facing map {id, group, model, reward,
+ *  success, created_ms, ingested_ms, steps} (+ "record" added by caller when
+ *  `extra` > 0: the map is opened with 8 + extra pairs). */
+int ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
