@@ -3,24 +3,17 @@
  *  maps the result to an exit code. */
 #include "ts_agg.h"
 #include "ts_config.h"
+#include "ts_daemon.h"
 #include "ts_log.h"
 #include "ts_proto.h"
 
 #include <czmq.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static volatile bool s_stop;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = true;
-}
 
 static void
 s_usage (FILE *out)
@@ -85,10 +78,7 @@ main (int argc, char **argv)
         ts_error ("data directory path too long for ipc endpoints: %s", dir);
         return 2;
     }
-    zsys_handler_set (NULL);            /* our handlers, not czmq's */
-    signal (SIGINT, s_on_signal);
-    signal (SIGTERM, s_on_signal);
-    signal (SIGPIPE, SIG_IGN);
+    ts_daemon_signals (&s_stop);
     srandom ((unsigned) (zclock_time () ^ getpid ()));
     char err [512];
     ts_agg_config_t cfg = { dir, ep_i, ep_c, ep_q, shards };

@@ -63,7 +63,7 @@ typedef struct {
     uint64_t  lines, blank, imported, duplicates, rejected, bytes;
     uint64_t  chunks_acked, total_chunks;
     bool      done_received;
-    char      error [256];
+    char      error [512];
     uint8_t  *acked;           /* bitmap of acknowledged chunk numbers */
     size_t    acked_bytes;
 } s_job_t;
@@ -117,6 +117,13 @@ struct ts_agg {
     s_held_ack_t   *held_acks;
     s_held_query_t *held_queries;
     ts_hdr_t     hdr;          /* scratch for outgoing headers */
+    bool         has_rid;      /* the query being answered carried a "rid" */
+    uint64_t     rid;
+    uint64_t     stats_version;  /* bumps whenever the statistics change */
+    void       **group_sorted;   /* cached group order for "groups" */
+    size_t       group_sorted_n;
+    int          group_sorted_col;
+    uint64_t     group_sorted_version;
     uint64_t     dropped;      /* malformed messages */
 };
 
@@ -232,6 +239,10 @@ s_reset_stats (ts_agg_t *self)
     self->unsynced = self->nshards;
     ts_map_clear (self->groups);
     ts_map_clear (self->models);
+    self->stats_version++;
+    free (self->group_sorted);
+    self->group_sorted = NULL;
+    self->group_sorted_n = 0;
 }
 
 ts_agg_t *
@@ -318,6 +329,7 @@ ts_agg_destroy (ts_agg_t **self_p)
     free (self->shard_seq);
     free (self->shard_synced);
     free (self->snap_asked);
+    free (self->group_sorted);
     ts_hdr_free (&self->hdr);
     free (self);
     *self_p = NULL;
@@ -484,6 +496,7 @@ s_apply_delta (ts_agg_t *self, unsigned shard, const void *data, size_t len, uin
     if (ts_delta_read (data, len, seq, &v))
         return TS_ECORRUPT;
     ts_totals_merge (&self->shard_totals [shard], &shard_delta);
+    self->stats_version++;
     return 0;
 }
 
@@ -1128,11 +1141,21 @@ s_pack_totals_map (msgpack_packer *pk, const ts_totals_t *t)
         msgpack_pack_uint64 (pk, t->hist [i]);
 }
 
+/*  Starts a reply to the current query: echoes its "rid" when it had one,
+ *  so a client with many queries in flight can match the answers. */
+static void
+s_reply_begin (ts_agg_t *self, const char *type, uint32_t nfields)
+{
+    ts_hdr_begin (&self->hdr, type, nfields + (self->has_rid ? 1 : 0));
+    if (self->has_rid)
+        ts_hdr_uint (&self->hdr, "rid", self->rid);
+}
+
 static void
 s_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message)
 {
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "error", 2);
+    s_reply_begin (self, "error", 2);
     ts_hdr_bool (h, "ok", false);
     ts_hdr_key (h, "error");
     msgpack_pack_map (&h->pk, 2);
@@ -1174,7 +1197,7 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     int nworkers = 0;
     for (int i = 0; i < S_MAX_WORKERS; i++)
         nworkers += self->workers [i].used;
-    ts_hdr_begin (h, "status", 9);
+    s_reply_begin (self, "status", 9);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "nshards", self->nshards);
@@ -1227,7 +1250,7 @@ s_reply_stats (ts_agg_t *self, zframe_t *to)
     for (unsigned s = 0; s < self->nshards; s++)
         ts_totals_merge (&all, &self->shard_totals [s]);
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "stats", 5);
+    s_reply_begin (self, "stats", 5);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "groups", ts_map_size (self->groups));
     ts_hdr_uint (h, "epoch", self->epoch);
@@ -1246,6 +1269,202 @@ s_reply_stats (ts_agg_t *self, zframe_t *to)
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }
 
+
+/* --- per-group statistics ------------------------------------------------ */
+
+/*  The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k),
+ *  computed as a product to stay exact in doubles; NAN when n < k. */
+static double
+s_pass_at (uint64_t n, uint64_t c, unsigned k)
+{
+    if (n < k)
+        return NAN;
+    if (n - c < k)
+        return 1.0;
+    double prod = 1.0;
+    for (unsigned i = 0; i < k; i++)
+        prod *= (double) (n - c - i) / (double) (n - i);
+    return 1.0 - prod;
+}
+
+typedef struct {
+    const char *name;
+    size_t      len;
+    const ts_totals_t *t;
+} s_group_row_t;
+
+enum { S_COL_GROUP, S_COL_RECORDS, S_COL_SUCCESSES, S_COL_RATE, S_COL_MEAN, S_COL_MAX,
+       S_COL_PASS1, S_COL_PASS5, S_COL_PASS10, S_NCOLS };
+static const char *s_col_names [S_NCOLS] = {
+    "group", "records", "successes", "success_rate", "reward_mean", "reward_max",
+    "pass@1", "pass@5", "pass@10"
+};
+
+static double
+s_col_value (const ts_totals_t *t, int col)
+{
+    /* success counts use the records whose success is known */
+    uint64_t n = t->success_known, c = t->successes;
+    switch (col) {
+    case S_COL_RECORDS:   return (double) t->count;
+    case S_COL_SUCCESSES: return (double) t->successes;
+    case S_COL_RATE:      return n ? (double) c / (double) n : NAN;
+    case S_COL_MEAN:      return t->reward_n ? t->reward_sum / (double) t->reward_n : NAN;
+    case S_COL_MAX:       return t->reward_n ? t->reward_max : NAN;
+    case S_COL_PASS1:     return s_pass_at (n, c, 1);
+    case S_COL_PASS5:     return s_pass_at (n, c, 5);
+    case S_COL_PASS10:    return s_pass_at (n, c, 10);
+    default:              return 0;
+    }
+}
+
+static int s_sort_col;
+
+/*  Ascending by the column (blank values last), then by group name. */
+static int
+s_row_cmp (const void *pa, const void *pb)
+{
+    const s_group_row_t *a = pa, *b = pb;
+    if (s_sort_col != S_COL_GROUP) {
+        double x = s_col_value (a->t, s_sort_col), y = s_col_value (b->t, s_sort_col);
+        bool xn = isnan (x), yn = isnan (y);
+        if (xn != yn)
+            return xn ? 1 : -1;
+        if (!xn && x != y)
+            return x < y ? -1 : 1;
+    }
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp (a->name, b->name, n);
+    return c ? c : (a->len < b->len ? -1 : a->len > b->len);
+}
+
+static void
+s_pack_opt (msgpack_packer *pk, double v)
+{
+    if (isnan (v))
+        msgpack_pack_nil (pk);
+    else
+        msgpack_pack_double (pk, v);
+}
+
+/*  "groups": per group records, successes, success rate, mean and max
+ *  reward, pass@1/5/10; "only": "pass" | "fail" | "mixed"; "sort": a
+ *  column, '-' for descending; "limit" (default 100, at most 10000) and
+ *  "offset" to page. Sorting is cached until the statistics change. */
+static void
+s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
+{
+    char sort [32] = "group", only [16] = "";
+    ts_hdr_copy_str (in, "sort", sort, sizeof sort);
+    bool desc = sort [0] == '-';
+    const char *colname = desc || sort [0] == '+' ? sort + 1 : sort;
+    int col = -1;
+    for (int i = 0; i < S_NCOLS; i++)
+        if (!strcmp (colname, s_col_names [i]))
+            col = i;
+    if (col < 0) {
+        s_reply_error (self, to, "BAD_REQUEST", "field \"sort\": want one of group, records, "
+                       "successes, success_rate, reward_mean, reward_max, pass@1, pass@5, pass@10");
+        return;
+    }
+    int only_kind = 0;          /* 1 all pass, 2 all fail, 3 mixed */
+    if (ts_hdr_copy_str (in, "only", only, sizeof only) && only [0]) {
+        if (!strcmp (only, "pass")) only_kind = 1;
+        else if (!strcmp (only, "fail")) only_kind = 2;
+        else if (!strcmp (only, "mixed")) only_kind = 3;
+        else {
+            s_reply_error (self, to, "BAD_REQUEST", "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
+            return;
+        }
+    }
+    int64_t limit = ts_hdr_get_int (in, "limit", 100);
+    int64_t offset = ts_hdr_get_int (in, "offset", 0);
+    if (limit < 1 || limit > 10000 || offset < 0) {
+        s_reply_error (self, to, "BAD_REQUEST", "field \"limit\" wants 1..10000 and \"offset\" >= 0");
+        return;
+    }
+    /* the sorted order, rebuilt only when the statistics changed */
+    size_t n = ts_map_size (self->groups);
+    if (!self->group_sorted || self->group_sorted_version != self->stats_version
+    ||  self->group_sorted_col != col || self->group_sorted_n != n) {
+        s_group_row_t *rows = malloc ((n ? n : 1) * sizeof *rows);
+        if (!rows) {
+            s_reply_error (self, to, "NO_MEMORY", "out of memory");
+            return;
+        }
+        size_t pos = 0, i = 0;
+        const void *k;
+        size_t kl;
+        void *v;
+        while (ts_map_next (self->groups, &pos, &k, &kl, &v) && i < n) {
+            rows [i].name = k;
+            rows [i].len = kl;
+            rows [i].t = v;
+            i++;
+        }
+        s_sort_col = col;
+        qsort (rows, i, sizeof *rows, s_row_cmp);
+        free (self->group_sorted);
+        self->group_sorted = (void **) rows;
+        self->group_sorted_n = i;
+        self->group_sorted_col = col;
+        self->group_sorted_version = self->stats_version;
+    }
+    s_group_row_t *rows = (s_group_row_t *) self->group_sorted;
+    n = self->group_sorted_n;
+    /* select: walk in the asked direction, filter, skip offset, take limit */
+    s_group_row_t **page = malloc ((size_t) limit * sizeof *page);
+    if (!page) {
+        s_reply_error (self, to, "NO_MEMORY", "out of memory");
+        return;
+    }
+    /* blank values (rate of a group without known success, pass@k with
+     * n < k) sort last in both directions: descending walks the valued
+     * rows backwards, then the blanks */
+    size_t valued = n;
+    while (col != S_COL_GROUP && valued > 0 && isnan (s_col_value (rows [valued - 1].t, col)))
+        valued--;
+    size_t taken = 0, matched = 0;
+    for (size_t k = 0; k < n; k++) {
+        s_group_row_t *r = &rows [!desc ? k : k < valued ? valued - 1 - k : k];
+        const ts_totals_t *t = r->t;
+        if (only_kind == 1 && !(t->success_known > 0 && t->successes == t->success_known)) continue;
+        if (only_kind == 2 && !(t->success_known > 0 && t->successes == 0)) continue;
+        if (only_kind == 3 && !(t->successes > 0 && t->successes < t->success_known)) continue;
+        if (matched++ < (size_t) offset)
+            continue;
+        if (taken < (size_t) limit)
+            page [taken++] = r;
+    }
+    ts_hdr_t *h = &self->hdr;
+    s_reply_begin (self, "groups", 4);
+    ts_hdr_bool (h, "ok", true);
+    ts_hdr_uint (h, "total", matched);
+    ts_hdr_key (h, "next");
+    if ((size_t) offset + taken < matched)
+        msgpack_pack_uint64 (&h->pk, (uint64_t) offset + taken);
+    else
+        msgpack_pack_nil (&h->pk);
+    ts_hdr_key (h, "groups");
+    msgpack_pack_array (&h->pk, taken);
+    for (size_t k = 0; k < taken; k++) {
+        const ts_totals_t *t = page [k]->t;
+        msgpack_pack_map (&h->pk, S_NCOLS);
+        ts_mp_pack_cstr (&h->pk, "group");
+        ts_mp_pack_strn (&h->pk, page [k]->name, page [k]->len);
+        ts_mp_pack_cstr (&h->pk, "records");
+        msgpack_pack_uint64 (&h->pk, t->count);
+        ts_mp_pack_cstr (&h->pk, "successes");
+        msgpack_pack_uint64 (&h->pk, t->successes);
+        for (int c2 = S_COL_RATE; c2 < S_NCOLS; c2++) {
+            ts_mp_pack_cstr (&h->pk, s_col_names [c2]);
+            s_pack_opt (&h->pk, s_col_value (t, c2));
+        }
+    }
+    free (page);
+    ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
+}
+
 /*  Answers one query; returns false when it must wait for the statistics. */
 static bool
 s_answer (ts_agg_t *self, zmsg_t *msg)
@@ -1260,6 +1479,11 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         return true;
     }
     int rc = ts_hdr_parse (&in, zframe_data (head), zframe_size (head));
+    self->has_rid = false;
+    if (rc != TS_EPROTO) {
+        ts_mp_reader_t rr;
+        self->has_rid = ts_hdr_find (&in, "rid", &rr) && ts_mp_read_uint (&rr, &self->rid) == 0;
+    }
     if (rc == TS_EVERSION) {
         s_reply_error (self, from, "VERSION", "unsupported protocol version (want \"v\": 1)");
         return true;
@@ -1275,13 +1499,18 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
             return false;
         s_reply_stats (self, from);
     }
+    else if (!strcmp (in.type, "groups")) {
+        if (self->unsynced > 0)
+            return false;
+        s_reply_groups (self, from, &in);
+    }
     else if (!strcmp (in.type, "job")) {
         char job [S_JOB_MAX];
         s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? s_job (self, job, false) : NULL;
         if (!j)
             s_reply_error (self, from, "NOT_FOUND", "no such job");
         else {
-            ts_hdr_begin (&self->hdr, "job", 2);
+            s_reply_begin (self, "job", 2);
             ts_hdr_bool (&self->hdr, "ok", true);
             ts_hdr_key (&self->hdr, "job");
             s_pack_job (&self->hdr.pk, j);

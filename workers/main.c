@@ -2,25 +2,19 @@
  *  (see ts_worker.h). main parses options, installs signal handlers, runs
  *  the worker and maps the result to an exit code. */
 #include "ts_config.h"
+#include "ts_daemon.h"
 #include "ts_log.h"
+#include "ts_reads.h"
 #include "ts_worker.h"
 
 #include <czmq.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile bool s_stop;
-
-static void
-s_on_signal (int sig)
-{
-    (void) sig;
-    s_stop = true;
-}
 
 static void
 s_usage (FILE *out)
@@ -88,10 +82,7 @@ main (int argc, char **argv)
         snprintf (ep_b, sizeof ep_b, "%s", bind);
     else
         snprintf (ep_b, sizeof ep_b, "ipc://%s/worker-%s.sock", dir, name);
-    zsys_handler_set (NULL);
-    signal (SIGINT, s_on_signal);
-    signal (SIGTERM, s_on_signal);
-    signal (SIGPIPE, SIG_IGN);
+    ts_daemon_signals (&s_stop);
     char err [512];
     ts_worker_config_t cfg = { name, dir, ep_c, ep_b, adv && *adv ? adv : ep_b, tuning };
     ts_worker_t *w = ts_worker_new (&cfg, err, sizeof err);
@@ -99,7 +90,9 @@ main (int argc, char **argv)
         ts_error ("%s", err);
         return 1;
     }
+    ts_worker_set_read_handler (ts_reads_handle);
     int rc = ts_worker_run (w, &s_stop);
     ts_worker_destroy (&w);
+    ts_reads_cleanup ();
     return rc ? 1 : 0;
 }

@@ -583,7 +583,10 @@ s_commit (ts_worker_t *self, unsigned s)
             records += b->n;
         }
         self->delta.size = 0;
+        int64_t t0 = zclock_usecs ();
         int rc = ts_store_put_batches_delta (sh->store, batches, n, results, &self->delta);
+        ts_debug ("shard %u: committed %zu batches, %u records in %.2f ms", s, n, records,
+                  (double) (zclock_usecs () - t0) / 1000.0);
         uint64_t seq = ts_store_seq (sh->store);
         if (rc == 0 && self->delta.size) {
             ts_hdr_begin (&self->hdr, "delta", 2);
@@ -713,7 +716,7 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
     }
     ts_parser_t *ps = s_parser (self, profile, err, sizeof err);
     if (!ps) {
-        char m [600];
+        char m [sizeof profile + sizeof err + 32];
         snprintf (m, sizeof m, "bad profile '%s': %s", profile, err);
         s_chunk_finish (self, p, TS_EINVAL, m);
         return;

@@ -1,0 +1,185 @@
+/*  ts_reads.c: the worker's read side: "rget", "rlist" and "rcount" from
+ *  the api over the peer socket (PROTOCOL.md, "Worker reads").
+ *
+ *  Runs on the worker's one thread, between commits, so every answer
+ *  reflects exactly the batches committed before the request arrived. A
+ *  request naming a shard this worker does not hold (the map moved it, or
+ *  it is still opening) is answered NOT_OWNER: the api refreshes its map
+ *  and asks again.
+ */
+#include "ts_reads.h"
+#include "ts_error.h"
+#include "ts_msg.h"
+#include "ts_query.h"
+#include "ts_request.h"
+#include "ts_store.h"
+
+#include <czmq.h>
+#include <string.h>
+
+#define S_MAX_SHARDS 1024
+
+typedef struct {
+    ts_hdr_t hdr;
+    ts_buf_t items;
+    ts_buf_t rec;
+} s_ctx_t;
+
+static s_ctx_t s_ctx;
+
+static zmsg_t *
+s_reply (uint64_t rid, const char *code, const char *message)
+{
+    ts_hdr_t *h = &s_ctx.hdr;
+    ts_hdr_begin (h, "rres", code ? 3 : 2);
+    ts_hdr_uint (h, "rid", rid);
+    if (code) {
+        ts_hdr_str (h, "code", code);
+        ts_hdr_str (h, "msg", message);
+    }
+    else
+        ts_hdr_bool (h, "ok", true);
+    return ts_hdr_msg (h, NULL, 0);
+}
+
+/*  The stores of the shards a request names; NOT_OWNER when one is not
+ *  held here. */
+static int
+s_stores (ts_worker_t *w, ts_hdrin_t *in, ts_store_t **stores, size_t *n)
+{
+    ts_mp_reader_t r;
+    uint32_t cnt;
+    *n = 0;
+    if (!ts_hdr_find (in, "shards", &r) || ts_mp_read_array (&r, &cnt) || cnt > S_MAX_SHARDS)
+        return TS_EBADREQ;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t s;
+        if (ts_mp_read_uint (&r, &s))
+            return TS_EBADREQ;
+        ts_store_t *st = s < ts_worker_nshards (w) ? ts_worker_store (w, (unsigned) s) : NULL;
+        if (!st)
+            return TS_ENOTFOUND;
+        stores [(*n)++] = st;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint32_t n;
+} s_emit_t;
+
+static int
+s_emit (void *arg, const ts_summary_t *s, const char *summary, size_t summary_len,
+        const char *record, size_t record_len)
+{
+    (void) s;
+    s_emit_t *e = arg;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
+    const char *p = record ? record : summary;
+    size_t len = record ? record_len : summary_len;
+    if (msgpack_pack_bin (&pk, len) || msgpack_pack_bin_body (&pk, p, len))
+        return TS_ENOMEM;
+    e->n++;
+    return 0;
+}
+
+/*  Applies the cursor the api decoded ("cur": [key, id]). */
+static int
+s_cursor (ts_hdrin_t *in, ts_listing_t *l)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t k;
+    uint32_t two;
+    const char *id;
+    uint32_t idlen;
+    if (!ts_hdr_find (in, "cur", &r))
+        return 0;
+    ts_mp_reader_t peek = r;
+    if (ts_mp_next (&peek, &k))
+        return TS_EBADREQ;
+    if (k.type == TS_MP_NIL)
+        return 0;
+    if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_next (&r, &k)
+    ||  ts_mp_read_str (&r, &id, &idlen) || idlen > TS_ID_MAX_BYTES)
+        return TS_EBADREQ;
+    return ts_listing_set_cursor (l, &k, id, idlen);
+}
+
+zmsg_t *
+ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
+{
+    ts_hdrin_t in;
+    if (ts_hdr_parse (&in, hdr, hdr_len))
+        return s_reply (0, "BAD_REQUEST", "not a trajstore read request");
+    uint64_t rid = ts_hdr_get_uint (&in, "rid", 0);
+    ts_store_t *stores [S_MAX_SHARDS];
+    size_t n = 0;
+
+    if (!strcmp (in.type, "rget")) {
+        uint64_t shard = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
+        uint32_t idlen;
+        const char *id = ts_hdr_get_str (&in, "id", &idlen);
+        ts_store_t *st = shard < ts_worker_nshards (w) ? ts_worker_store (w, (unsigned) shard) : NULL;
+        if (!id)
+            return s_reply (rid, "BAD_REQUEST", "rget needs an id");
+        if (!st)
+            return s_reply (rid, "NOT_OWNER", "shard not held here");
+        s_ctx.rec.size = 0;
+        int rc = ts_store_get (st, id, idlen, &s_ctx.rec);
+        if (rc == TS_ENOTFOUND)
+            return s_reply (rid, "NOT_FOUND", "no record with that id");
+        if (rc)
+            return s_reply (rid, "STORE", ts_store_errmsg (st));
+        zmsg_t *m = s_reply (rid, NULL, NULL);
+        zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
+        return m;
+    }
+    if (strcmp (in.type, "rlist") && strcmp (in.type, "rcount"))
+        return s_reply (rid, "UNKNOWN_OP", "unknown read request");
+    int rc = s_stores (w, &in, stores, &n);
+    if (rc == TS_ENOTFOUND)
+        return s_reply (rid, "NOT_OWNER", "shard not held here");
+    if (rc)
+        return s_reply (rid, "BAD_REQUEST", "bad shard list");
+    zframe_t *req = zmsg_first (rest);
+    if (!req)
+        return s_reply (rid, "BAD_REQUEST", "the request map is missing");
+    ts_listing_t l;
+    char err [256];
+    /* key 0: the api checked the cursor; it passes the decoded one in "cur" */
+    if (ts_listing_parse (&l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)
+    ||  s_cursor (&in, &l))
+        return s_reply (rid, "BAD_REQUEST", "bad listing fields");
+    if (!strcmp (in.type, "rcount")) {
+        uint64_t count = 0;
+        rc = ts_query_count (stores, n, &l.filter, &count);
+        if (rc)
+            return s_reply (rid, "STORE", ts_strerror (rc));
+        ts_hdr_begin (&s_ctx.hdr, "rres", 3);
+        ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+        ts_hdr_bool (&s_ctx.hdr, "ok", true);
+        ts_hdr_uint (&s_ctx.hdr, "count", count);
+        return ts_hdr_msg (&s_ctx.hdr, NULL, 0);
+    }
+    s_ctx.items.size = 0;
+    s_emit_t e = { 0 };
+    bool more = false;
+    rc = ts_query_list (stores, n, &l.filter, &l.sort, l.limit, l.records, s_emit, &e, &more);
+    if (rc)
+        return s_reply (rid, "STORE", ts_strerror (rc));
+    ts_hdr_begin (&s_ctx.hdr, "rres", 4);
+    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+    ts_hdr_bool (&s_ctx.hdr, "ok", true);
+    ts_hdr_uint (&s_ctx.hdr, "n", e.n);
+    ts_hdr_bool (&s_ctx.hdr, "more", more);
+    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
+}
+
+void
+ts_reads_cleanup (void)
+{
+    ts_hdr_free (&s_ctx.hdr);
+    ts_buf_free (&s_ctx.items);
+    ts_buf_free (&s_ctx.rec);
+}
