@@ -1,0 +1,120 @@
+/*  trajstore: the command line of a trajstore on one machine (the
+ *  embedded default: nothing to install or configure). `trajstore up`
+ *  starts the whole stack in the background, `status` shows it, `import`
+ *  feeds it, `down` stops it. See cli_common.h for how the commands are
+ *  built; DESIGN.md for the processes they run.
+ *
+ *  main only finds the command in the table and hands it the rest of the
+ *  line; each command parses its own options.
+ */
+#include "cli_common.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run) (int argc, char **argv);
+    const char *synopsis;       /* options and arguments */
+    const char *summary;
+} s_command_t;
+
+static const s_command_t s_commands [] = {
+    { "up", ts_cli_cmd_up,
+      "[--workers N] [--data DIR] [--shards N] [--log-level L]",
+      "start the aggregator, N workers (default 2) and the api in the background,\n"
+      "under a supervisor that restarts them; returns once the stack is ready" },
+    { "down", ts_cli_cmd_down,
+      "[--data DIR]",
+      "stop the stack (workers first, the aggregator last)" },
+    { "status", ts_cli_cmd_status,
+      "[--data DIR] [--json]",
+      "processes, restarts, shards per worker, epoch, queue and recent jobs" },
+    { "import", ts_cli_cmd_import,
+      "[--data DIR] [--profile SPEC] [--json] [--quiet] FILE...",
+      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other" },
+    { "supervise", ts_cli_cmd_supervise,
+      "[--workers N] [--data DIR] [--shards N] [--log-level L]",
+      "run the supervisor in the foreground (what `up` starts in the background;\n"
+      "for containers and service managers)" },
+    { "help", NULL,
+      "[COMMAND]",
+      "this text, or one command's" },
+};
+
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands [0])
+
+static const s_command_t *
+s_find (const char *name)
+{
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        if (!strcmp (s_commands [i].name, name))
+            return &s_commands [i];
+    return NULL;
+}
+
+static void
+s_print_command (FILE *out, const s_command_t *cmd)
+{
+    fprintf (out, "  trajstore %s %s\n", cmd->name, cmd->synopsis);
+    const char *line = cmd->summary;
+    while (*line) {
+        const char *nl = strchr (line, '\n');
+        int len = nl ? (int) (nl - line) : (int) strlen (line);
+        fprintf (out, "      %.*s\n", len, line);
+        line += len + (nl ? 1 : 0);
+    }
+}
+
+void
+ts_cli_usage (FILE *out, const char *command)
+{
+    const s_command_t *cmd = command ? s_find (command) : NULL;
+    if (cmd) {
+        fprintf (out, "usage:\n");
+        s_print_command (out, cmd);
+        fprintf (out, "(trajstore help: every command)\n");
+        return;
+    }
+    fprintf (out, "usage: trajstore COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        s_print_command (out, &s_commands [i]);
+    fprintf (out,
+        "\nThe data directory is --data DIR, else $TRAJSTORE_DATA, else\n"
+        "$XDG_DATA_HOME/trajstore, else ~/.local/share/trajstore. It holds the shards,\n"
+        "the sockets, supervisor.pid, supervisor.state and logs/<process>.log.\n"
+        "Exit status: 0 success, 1 failure, 2 bad usage or no answer.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    /* our signals are ours: czmq must not install its own handlers */
+    zsys_handler_set (NULL);
+    if (argc < 2) {
+        ts_cli_usage (stderr, NULL);
+        return 2;
+    }
+    const char *name = argv [1];
+    if (!strcmp (name, "help") || !strcmp (name, "--help") || !strcmp (name, "-h")) {
+        if (argc > 2 && !s_find (argv [2])) {
+            fprintf (stderr, "trajstore: unknown command '%s'\n", argv [2]);
+            ts_cli_usage (stderr, NULL);
+            return 2;
+        }
+        ts_cli_usage (stdout, argc > 2 ? argv [2] : NULL);
+        return 0;
+    }
+    const s_command_t *cmd = s_find (name);
+    if (!cmd || !cmd->run) {
+        fprintf (stderr, "trajstore: unknown command '%s'\n", name);
+        ts_cli_usage (stderr, NULL);
+        return 2;
+    }
+    /* getopt names the program in its messages by argv [0] */
+    static char prog [64];
+    snprintf (prog, sizeof prog, "trajstore %s", cmd->name);
+    argv [1] = prog;
+    return cmd->run (argc - 1, argv + 1);
+}
