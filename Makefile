@@ -5,7 +5,9 @@ BUILD  ?= build
 SAN    ?= build-san
 JOBS   ?= $(shell nproc)
 
-.PHONY: all deps build test test-plain test-san run bench fuzz clean
+FUZZ   ?= build-fuzz
+
+.PHONY: all deps build test test-plain test-san test-fuzz run bench clean
 
 all: build
 
@@ -16,7 +18,7 @@ build: deps
 	@cmake -S . -B $(BUILD) -DTS_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: test-plain test-san
+test: test-plain test-san test-fuzz
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -27,6 +29,12 @@ test-san: deps
 	cd $(SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE nosan
 
+# libFuzzer targets (clang), each run for a bounded time by CTest
+test-fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ) -DTS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS) --target fuzzers
+	cd $(FUZZ) && ctest --output-on-failure -L fuzz
+
 run: build
 	@sh scripts/run.sh $(BUILD)
 
@@ -34,4 +42,4 @@ bench: build
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(SAN)
+	rm -rf $(BUILD) $(SAN) $(FUZZ)

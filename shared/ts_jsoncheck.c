@@ -263,7 +263,7 @@ s_value (s_ctx_t *c)
 {
     s_ws (c);
     if (c->pos >= c->len)
-        return s_fail (c, "expected a value");
+        return s_fail (c, "expected a value (line truncated?)");
     unsigned char ch = c->s [c->pos];
     switch (ch) {
     case '{': return s_container (c, true);

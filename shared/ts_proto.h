@@ -67,7 +67,7 @@ extern "C" {
 /*  Sizes. */
 #define TS_CHUNK_BYTES         (1u << 20)      /* ~1 MiB of whole lines */
 #define TS_LINE_MAX_DEFAULT    (64u << 20)     /* longer lines are rejected */
-#define TS_WINDOW_CHUNKS       16              /* producer chunks in flight */
+#define TS_WINDOW_CHUNKS       64              /* producer chunks in flight (MiB) */
 #define TS_WORKER_CREDIT       4               /* chunks a worker holds */
 #define TS_DEFAULT_SHARDS      16
 #define TS_MAX_SHARDS          1024

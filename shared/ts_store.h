@@ -29,9 +29,11 @@ extern "C" {
 
 typedef struct ts_store ts_store_t;
 
-/*  Kyoto Cabinet tuning appended to the path (page size, page cache). The
- *  page cache is per shard: 16 shards x 64 MiB bounds a worker's cache. */
-#define TS_STORE_TUNING "#psiz=32768#pccap=64m"
+/*  Kyoto Cabinet tuning appended to the path: 32 KiB pages, a 64 MiB page
+ *  cache per shard (16 shards x 64 MiB bounds a worker's cache), and no
+ *  mmap (msiz=0): writes through a growing mmap page-faulted on every new
+ *  page (measured: commits 2.7x slower on a fresh store). */
+#define TS_STORE_TUNING "#psiz=32768#pccap=64m#msiz=0"
 
 /*  One batch: the records of one chunk that fall in this shard. `records`
  *  is `nrecords` msgpack bin values back to back, each one record form
