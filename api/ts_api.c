@@ -33,11 +33,11 @@
 #define S_MAP_EVERY_MS    1000
 
 typedef enum {
-    OP_GET, OP_LIST, OP_COUNT, OP_EXPORT, OP_STATS, OP_GROUPS, OP_JOB, OP_HEALTH
+    OP_GET, OP_LIST, OP_COUNT, OP_EXPORT, OP_CHECK, OP_STATS, OP_GROUPS, OP_JOB, OP_HEALTH
 } s_op_t;
 
 static const char *s_op_names [] = {
-    "get", "list", "count", "export", "stats", "groups", "job", "health", NULL
+    "get", "list", "count", "export", "check", "stats", "groups", "job", "health", NULL
 };
 
 typedef struct {
@@ -417,7 +417,7 @@ s_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && r->op <= OP_EXPORT) {
+            if (!r->parked && r->waiting > 0 && r->op <= OP_CHECK) {
                 r->parked = true;
                 for (int i = 0; i < r->nparts; i++)
                     zframe_destroy (&r->parts [i]);
@@ -505,6 +505,18 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
     int owned = 0;
     for (unsigned s = 0; s < self->nshards; s++)
         owned += self->owners [s] == w;
+    if (r->op == OP_CHECK) {
+        ts_hdr_begin (h, type, 2);
+        ts_hdr_uint (h, "rid", r->rid);
+        ts_hdr_key (h, "shards");
+        msgpack_pack_array (&h->pk, owned);
+        for (unsigned s = 0; s < self->nshards; s++)
+            if (self->owners [s] == w)
+                msgpack_pack_uint32 (&h->pk, s);
+        ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL, NULL, 0);
+        r->waiting++;
+        return;
+    }
     const ts_sort_t *so = &r->listing->sort;
     ts_hdr_begin (h, type, 3);
     ts_hdr_uint (h, "rid", r->rid);
@@ -573,7 +585,7 @@ s_dispatch (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
-    const char *type = r->op == OP_COUNT ? "rcount" : "rlist";
+    const char *type = r->op == OP_COUNT ? "rcount" : r->op == OP_CHECK ? "rcheck" : "rlist";
     for (int w = 0; w < S_MAX_WORKERS; w++) {
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)
@@ -687,6 +699,45 @@ s_finish_list (ts_api_t *self, s_req_t *r)
         ts_mp_pack_cstr (&self->pk, cursor);
     else
         msgpack_pack_nil (&self->pk);
+    s_out_send (self, r->client, r->delim);
+    ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
+}
+
+/*  The workers' shard reports, as one list, with the totals. */
+static void
+s_finish_check (ts_api_t *self, s_req_t *r)
+{
+    uint64_t problems = 0, records = 0;
+    uint32_t nshards = 0;
+    self->tmp.size = 0;
+    for (int i = 0; i < r->nparts; i++) {
+        ts_mp_reader_t rd;
+        uint32_t n;
+        ts_mp_reader_init (&rd, zframe_data (r->parts [i]), zframe_size (r->parts [i]));
+        if (ts_mp_read_array (&rd, &n))
+            continue;
+        for (uint32_t k = 0; k < n; k++) {
+            ts_mp_reader_t one = rd, v;
+            uint64_t x;
+            if (ts_mp_reader_map_find (&one, "problems", &v) && ts_mp_read_uint (&v, &x) == 0)
+                problems += x;
+            if (ts_mp_reader_map_find (&one, "records", &v) && ts_mp_read_uint (&v, &x) == 0)
+                records += x;
+            const uint8_t *start = rd.p;
+            if (ts_mp_skip (&rd))
+                break;
+            ts_buf_append (&self->tmp, start, (size_t) (rd.p - start));
+            nshards++;
+        }
+    }
+    s_out_begin (self, r, true);
+    s_out_key (self, "problems");
+    msgpack_pack_uint64 (&self->pk, problems);
+    s_out_key (self, "records");
+    msgpack_pack_uint64 (&self->pk, records);
+    s_out_key (self, "shards");
+    msgpack_pack_array (&self->pk, nshards);
+    ts_buf_append (&self->out, self->tmp.data, self->tmp.size);
     s_out_send (self, r->client, r->delim);
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
@@ -821,6 +872,15 @@ s_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
+    else if (r->op == OP_CHECK) {
+        zframe_t *items = zmsg_pop (msg);
+        if (r->nparts < S_MAX_WORKERS)
+            r->parts [r->nparts++] = items ? items : zframe_new_empty ();
+        else
+            zframe_destroy (&items);
+        if (--r->waiting == 0)
+            s_finish_check (self, r);
+    }
     else {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < S_MAX_WORKERS) {
@@ -894,7 +954,7 @@ s_on_client (ts_api_t *self)
             opi = i;
     if (opi < 0) {
         snprintf (err, sizeof err, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, stats, groups, job, health)", op);
+                  "export, check, stats, groups, job, health)", op);
         s_send_error (self, client, delim, &tmp, "UNKNOWN_OP", err);
         goto done;
     }

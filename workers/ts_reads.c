@@ -1,4 +1,5 @@
-/*  ts_reads.c: the worker's read side: "rget", "rlist" and "rcount" from
+/*  ts_reads.c: the worker's read side: "rget", "rlist", "rcount" and
+ *  "rcheck" from
  *  the api over the peer socket (PROTOCOL.md, "Worker reads").
  *
  *  Runs on the worker's one thread, between commits, so every answer
@@ -8,6 +9,7 @@
  *  and asks again.
  */
 #include "ts_reads.h"
+#include "ts_check.h"
 #include "ts_error.h"
 #include "ts_msg.h"
 #include "ts_query.h"
@@ -106,6 +108,53 @@ s_cursor (ts_hdrin_t *in, ts_listing_t *l)
     return ts_listing_set_cursor (l, &k, id, idlen);
 }
 
+/*  "rcheck": the consistency checker over the named shards (records
+ *  against index entries against totals), one report a shard. It holds the
+ *  worker for as long as it reads: an operator's request, not a hot path. */
+static zmsg_t *
+s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
+{
+    ts_mp_reader_t r;
+    uint32_t cnt;
+    uint64_t shards [S_MAX_SHARDS];
+    if (!ts_hdr_find (in, "shards", &r) || ts_mp_read_array (&r, &cnt) || cnt > S_MAX_SHARDS)
+        return s_reply (rid, "BAD_REQUEST", "bad shard list");
+    for (uint32_t i = 0; i < cnt; i++)
+        if (ts_mp_read_uint (&r, &shards [i]) || shards [i] >= ts_worker_nshards (w)
+        ||  !ts_worker_store (w, (unsigned) shards [i]))
+            return s_reply (rid, "NOT_OWNER", "shard not held here");
+    s_ctx.items.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
+    msgpack_pack_array (&pk, cnt);
+    for (uint32_t i = 0; i < cnt; i++) {
+        ts_store_t *st = ts_worker_store (w, (unsigned) shards [i]);
+        ts_check_report_t rep;
+        int rc = ts_check_store (st, &rep);
+        msgpack_pack_map (&pk, 9);
+        ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);
+        ts_mp_pack_cstr (&pk, "path");          ts_mp_pack_cstr (&pk, ts_store_path (st));
+        ts_mp_pack_cstr (&pk, "records");       msgpack_pack_uint64 (&pk, rep.records);
+        ts_mp_pack_cstr (&pk, "index_entries"); msgpack_pack_uint64 (&pk, rep.index_entries);
+        ts_mp_pack_cstr (&pk, "groups");        msgpack_pack_uint64 (&pk, rep.groups);
+        ts_mp_pack_cstr (&pk, "models");        msgpack_pack_uint64 (&pk, rep.models);
+        ts_mp_pack_cstr (&pk, "batches");       msgpack_pack_uint64 (&pk, rep.batches);
+        ts_mp_pack_cstr (&pk, "problems");
+        msgpack_pack_uint64 (&pk, rc == 0 || rc == TS_EINCONSISTENT ? rep.problems : rep.problems + 1);
+        ts_mp_pack_cstr (&pk, "first_problem");
+        if (rc && rc != TS_EINCONSISTENT)
+            ts_mp_pack_cstr (&pk, ts_store_errmsg (st));
+        else if (rep.problems)
+            ts_mp_pack_cstr (&pk, rep.first_problem);
+        else
+            msgpack_pack_nil (&pk);
+    }
+    ts_hdr_begin (&s_ctx.hdr, "rres", 2);
+    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+    ts_hdr_bool (&s_ctx.hdr, "ok", true);
+    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+}
+
 zmsg_t *
 ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
 {
@@ -135,6 +184,8 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
         zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
         return m;
     }
+    if (!strcmp (in.type, "rcheck"))
+        return s_check (w, &in, rid);
     if (strcmp (in.type, "rlist") && strcmp (in.type, "rcount"))
         return s_reply (rid, "UNKNOWN_OP", "unknown read request");
     int rc = s_stores (w, &in, stores, &n);
