@@ -83,8 +83,16 @@ main (int argc, char **argv)
     else
         snprintf (ep_b, sizeof ep_b, "ipc://%s/worker-%s.sock", dir, name);
     ts_daemon_signals (&s_stop);
+    /* a wildcard address cannot be reached by peers: it needs an advertised one */
+    const char *advertise = adv && *adv ? adv : ep_b;
+    if (!strncmp (advertise, "tcp://*", 7) || !strncmp (advertise, "tcp://0.0.0.0", 13)) {
+        ts_error ("peer endpoint %s is a wildcard bind: give --peer-advertise (or "
+                  "$TRAJSTORE_PEER_ADVERTISE) with an address the others can reach, "
+                  "e.g. tcp://HOSTNAME:7200", ep_b);
+        return 2;
+    }
     char err [512];
-    ts_worker_config_t cfg = { name, dir, ep_c, ep_b, adv && *adv ? adv : ep_b, tuning };
+    ts_worker_config_t cfg = { name, dir, ep_c, ep_b, advertise, tuning };
     ts_worker_t *w = ts_worker_new (&cfg, err, sizeof err);
     if (!w) {
         ts_error ("%s", err);
