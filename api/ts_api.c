@@ -31,6 +31,7 @@
 #define S_TIMEOUT_MS      10000        /* a worker or the aggregator must answer */
 #define S_RETRIES         5            /* re-asks after NOT_OWNER */
 #define S_MAP_EVERY_MS    1000
+#define S_CACHE_BYTES     (64u << 20)  /* records kept for gets */
 
 typedef enum {
     OP_GET, OP_LIST, OP_COUNT, OP_EXPORT, OP_CHECK, OP_STATS, OP_GROUPS, OP_JOB, OP_HEALTH
@@ -67,7 +68,22 @@ typedef struct {
     zframe_t  *agg_reply;
 } s_req_t;
 
+/*  A record kept for gets. A stored record never changes (a duplicate is
+ *  not written again, nothing is updated in place), so a cached copy can
+ *  never be stale: no invalidation is needed. Absence is not cached: the
+ *  record may arrive any moment. */
+typedef struct s_cached {
+    char   *data;               /* record form: summary + object */
+    size_t  len;
+    size_t  id_len;
+    struct s_cached *prev, *next;
+    char    id [];
+} s_cached_t;
+
 struct ts_api {
+    ts_map_t   *cache;          /* id -> s_cached_t */
+    s_cached_t *lru_head, *lru_tail;
+    size_t      cache_bytes;
     zsock_t   *front;
     zsock_t   *agg;
     uint64_t   cursor_key;
@@ -155,9 +171,10 @@ ts_api_new (const ts_api_config_t *cfg, char *err, size_t err_size)
     ts_config_mkdirs (cfg->data_dir);
     self->cursor_key = s_cursor_key (cfg->data_dir);
     self->reqs = ts_map_new (s_req_free);
+    self->cache = ts_map_new (NULL);
     self->front = zsock_new (ZMQ_ROUTER);
     self->agg = zsock_new (ZMQ_DEALER);
-    if (!self->reqs || !self->front || !self->agg) {
+    if (!self->reqs || !self->cache || !self->front || !self->agg) {
         snprintf (err, err_size, "out of memory");
         ts_api_destroy (&self);
         return NULL;
@@ -190,6 +207,13 @@ ts_api_destroy (ts_api_t **self_p)
         return;
     ts_api_t *self = *self_p;
     ts_map_destroy (&self->reqs);
+    ts_map_destroy (&self->cache);
+    while (self->lru_head) {
+        s_cached_t *e = self->lru_head;
+        self->lru_head = e->next;
+        free (e->data);
+        free (e);
+    }
     for (int i = 0; i < S_MAX_WORKERS; i++)
         zsock_destroy (&self->workers [i].dealer);
     zsock_destroy (&self->front);
@@ -447,6 +471,88 @@ s_on_map (ts_api_t *self, ts_hdrin_t *in)
         }
         s_dispatch (self, r);
     }
+}
+
+/* --- the record cache ---------------------------------------------------------- */
+
+static void
+s_lru_unlink (ts_api_t *self, s_cached_t *e)
+{
+    if (e->prev) e->prev->next = e->next; else self->lru_head = e->next;
+    if (e->next) e->next->prev = e->prev; else self->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void
+s_lru_push (ts_api_t *self, s_cached_t *e)
+{
+    e->next = self->lru_head;
+    e->prev = NULL;
+    if (self->lru_head)
+        self->lru_head->prev = e;
+    self->lru_head = e;
+    if (!self->lru_tail)
+        self->lru_tail = e;
+}
+
+static const s_cached_t *
+s_cache_get (ts_api_t *self, const char *id, size_t len)
+{
+    s_cached_t *e = ts_map_get (self->cache, id, len);
+    if (e) {
+        s_lru_unlink (self, e);
+        s_lru_push (self, e);
+    }
+    return e;
+}
+
+static void
+s_cache_put (ts_api_t *self, const char *id, size_t id_len, const void *data, size_t len)
+{
+    if (len > S_CACHE_BYTES / 64 || ts_map_get (self->cache, id, id_len))
+        return;
+    s_cached_t *e = malloc (sizeof *e + id_len);
+    char *copy = malloc (len);
+    if (!e || !copy || ts_map_put (self->cache, id, id_len, e)) {
+        free (e);
+        free (copy);
+        return;
+    }
+    memcpy (copy, data, len);
+    memcpy (e->id, id, id_len);
+    e->id_len = id_len;
+    e->data = copy;
+    e->len = len;
+    s_lru_push (self, e);
+    self->cache_bytes += len + id_len;
+    while (self->cache_bytes > S_CACHE_BYTES && self->lru_tail) {
+        s_cached_t *old = self->lru_tail;
+        s_lru_unlink (self, old);
+        ts_map_take (self->cache, old->id, old->id_len);
+        self->cache_bytes -= old->len + old->id_len;
+        free (old->data);
+        free (old);
+    }
+}
+
+/*  Answers a get from the record form. */
+static void
+s_reply_record (ts_api_t *self, s_req_t *r, const void *data, size_t len)
+{
+    ts_summary_t s;
+    const char *obj;
+    size_t olen;
+    if (ts_record_split (data, len, &s, &obj, &olen)) {
+        s_finish_error (self, r, "CORRUPT", "the stored record does not decode");
+        return;
+    }
+    s_out_begin (self, r, true);
+    s_out_key (self, "summary");
+    ts_summary_pack_map (&self->pk, &s, 0);
+    s_out_key (self, "record");
+    ts_buf_append (&self->out, obj, olen);
+    s_out_send (self, r->client, r->delim);
+    ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
 
 /* --- dispatch --------------------------------------------------------------- */
@@ -848,19 +954,12 @@ s_on_worker (ts_api_t *self, zsock_t *dealer)
     else if (r->op == OP_GET) {
         zframe_t *rec = zmsg_first (msg);
         ts_summary_t s;
-        const char *obj;
-        size_t olen;
-        if (!rec || ts_record_split (zframe_data (rec), zframe_size (rec), &s, &obj, &olen))
+        if (rec && ts_summary_unpack_buf (zframe_data (rec), zframe_size (rec), &s, NULL) == 0)
+            s_cache_put (self, s.id, s.id_len, zframe_data (rec), zframe_size (rec));
+        if (rec)
+            s_reply_record (self, r, zframe_data (rec), zframe_size (rec));
+        else
             s_finish_error (self, r, "CORRUPT", "the stored record does not decode");
-        else {
-            s_out_begin (self, r, true);
-            s_out_key (self, "summary");
-            ts_summary_pack_map (&self->pk, &s, 0);
-            s_out_key (self, "record");
-            ts_buf_append (&self->out, obj, olen);
-            s_out_send (self, r->client, r->delim);
-            ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
-        }
     }
     else if (r->op == OP_COUNT) {
         r->count += ts_hdr_get_uint (&in, "count", 0);
@@ -1006,6 +1105,15 @@ s_on_client (ts_api_t *self)
         s_send_error (self, r->client, delim, r, "NO_MEMORY", "out of memory");
         s_req_free (r);
         goto done;
+    }
+    if (r->op == OP_GET) {
+        uint32_t idlen;
+        const char *id = ts_hdr_get_str (&in, "id", &idlen);
+        const s_cached_t *hit = s_cache_get (self, id, idlen);
+        if (hit) {
+            s_reply_record (self, r, hit->data, hit->len);
+            goto done;
+        }
     }
     s_dispatch (self, r);
 done:
