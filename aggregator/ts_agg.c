@@ -1355,6 +1355,25 @@ static void
 s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
     char sort [32] = "group", only [16] = "";
+    static const struct { const char *key; bool text; } fields [] = {
+        { "sort", true }, { "only", true }, { "limit", false }, { "offset", false }
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++) {
+        /* absent or nil: the default; otherwise the right type or an error */
+        ts_mp_reader_t r;
+        ts_mp_item_t it;
+        if (!ts_hdr_find (in, fields [i].key, &r) || ts_mp_next (&r, &it) || it.type == TS_MP_NIL)
+            continue;
+        bool ok = fields [i].text ? it.type == TS_MP_STR
+                                  : it.type == TS_MP_UINT || it.type == TS_MP_INT;
+        if (!ok) {
+            char m [96];
+            snprintf (m, sizeof m, "field \"%s\": want %s", fields [i].key,
+                      fields [i].text ? "a string" : "an integer");
+            s_reply_error (self, to, "BAD_REQUEST", m);
+            return;
+        }
+    }
     ts_hdr_copy_str (in, "sort", sort, sizeof sort);
     bool desc = sort [0] == '-';
     const char *colname = desc || sort [0] == '+' ? sort + 1 : sort;

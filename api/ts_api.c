@@ -624,8 +624,12 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
         return;
     }
     const ts_sort_t *so = &r->listing->sort;
-    ts_hdr_begin (h, type, 3);
+    /* the limit and the record mode as the api settled them (an export
+     * has its own defaults): the workers must not re-derive them */
+    ts_hdr_begin (h, type, 5);
     ts_hdr_uint (h, "rid", r->rid);
+    ts_hdr_uint (h, "limit", r->listing->limit);
+    ts_hdr_bool (h, "records", r->listing->records);
     ts_hdr_key (h, "shards");
     msgpack_pack_array (&h->pk, owned);
     for (unsigned s = 0; s < self->nshards; s++)
@@ -764,9 +768,13 @@ s_finish_list (ts_api_t *self, s_req_t *r)
             ts_summary_t s2;
             const char *obj;
             size_t olen;
-            if (ts_record_split (b->item, b->item_len, &s2, &obj, &olen) == 0
-            &&  ts_mp_to_json (obj, olen, &lines) == 0)
-                ts_buf_append (&lines, "\n", 1);
+            if (ts_record_split (b->item, b->item_len, &s2, &obj, &olen)
+            ||  ts_mp_to_json (obj, olen, &lines)) {
+                ts_buf_free (&lines);
+                s_finish_error (self, r, "CORRUPT", "a stored record does not decode");
+                return;
+            }
+            ts_buf_append (&lines, "\n", 1);
         }
         else {
             bool with_record = l->records;

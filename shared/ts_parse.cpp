@@ -20,7 +20,8 @@ struct ts_parser {
     std::string  id, group, model;     /* summary strings live here */
     std::string  scratch;
     ts_buf_t    *out;
-    int          depth_exceeded;
+    ts_buf_t     obj;               /* the object, when its id is its hash */
+    bool         need_id;
 };
 
 namespace {
@@ -190,7 +191,7 @@ bool s_coerce_number (std::string_view s, double &v)
     return !tmp.empty () && end && *end == 0 && std::isfinite (v);
 }
 
-void s_extract (ts_parser *self, dom::element root, const char *line, size_t len,
+void s_extract (ts_parser *self, dom::element root,
                 int64_t ingested_ms, ts_summary_t *s)
 {
     const ts_profile_t &pr = self->profile;
@@ -201,11 +202,8 @@ void s_extract (ts_parser *self, dom::element root, const char *line, size_t len
     s->success = TS_SUCCESS_UNKNOWN;
 
     s_text_field (root, pr.id, "id", TS_ID_MAX_BYTES, self->id, present);
-    if (!present) {
-        char hex [33];
-        ts_hash_id (line, len, hex);
-        self->id.assign (hex, 32);
-    }
+    /* no id: the caller hashes the stored form (ts_parser_parse) */
+    self->need_id = !present;
     s->id = self->id.data ();
     s->id_len = (uint32_t) self->id.size ();
 
@@ -319,6 +317,7 @@ void
 ts_parser_destroy (ts_parser_t **self_p)
 {
     if (self_p && *self_p) {
+        ts_buf_free (&(*self_p)->obj);
         delete *self_p;
         *self_p = nullptr;
     }
@@ -359,7 +358,7 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
     }
     size_t start = out->size;
     try {
-        s_extract (self, root, line, len, ingested_ms, summary);
+        s_extract (self, root, ingested_ms, summary);
     }
     catch (const bad_line &b) {
         snprintf (reason, reason_size, "%s", b.reason.c_str ());
@@ -369,10 +368,33 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
         return TS_ENOMEM;
     }
     msgpack_packer pk;
-    msgpack_packer_init (&pk, out, ts_buf_packer_write);
-    int rc = ts_summary_pack (&pk, summary);
-    if (rc == 0)
+    int rc;
+    if (self->need_id) {
+        /* A record without an id is named by the 128-bit hash of its
+         * stored form, not of the line's bytes: the same object written
+         * with other white space (an export, a re-indented dump) is then
+         * the same record, a duplicate, not a second copy. */
+        self->obj.size = 0;
+        msgpack_packer_init (&pk, &self->obj, ts_buf_packer_write);
         rc = s_pack (&pk, root, 1);
+        if (rc == 0) {
+            char hex [33];
+            ts_hash_id (self->obj.data, self->obj.size, hex);
+            self->id.assign (hex, 32);
+            summary->id = self->id.data ();
+            summary->id_len = 32;
+            msgpack_packer_init (&pk, out, ts_buf_packer_write);
+            rc = ts_summary_pack (&pk, summary);
+        }
+        if (rc == 0)
+            rc = ts_buf_append (out, self->obj.data, self->obj.size);
+    }
+    else {
+        msgpack_packer_init (&pk, out, ts_buf_packer_write);
+        rc = ts_summary_pack (&pk, summary);
+        if (rc == 0)
+            rc = s_pack (&pk, root, 1);
+    }
     if (rc) {
         out->size = start;
         if (rc == TS_ETOOBIG) {

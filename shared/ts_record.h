@@ -90,7 +90,9 @@ int ts_format_double (double v, char *buf);
 int ts_parse_iso8601 (const char *s, size_t len, int64_t *ms);
 
 /*  The id of a record that has none: 32 hex characters of the XXH3 128-bit
- *  hash of the line's bytes. `out` must hold 33 bytes. */
+ *  hash of `len` bytes; the parser hashes the record's stored msgpack, so
+ *  the same object with other white space gets the same id. `out` must
+ *  hold 33 bytes. */
 void ts_hash_id (const void *line, size_t len, char out [33]);
 
 /*  Shard of an id: a 64-bit hash of its bytes modulo `nshards`. */

@@ -10,6 +10,15 @@
 #include <xxhash.h>
 
 
+/*  Is the value at the reader nil (the field's default)? */
+static bool
+s_is_nil (const ts_mp_reader_t *r)
+{
+    ts_mp_reader_t peek = *r;
+    ts_mp_item_t it;
+    return ts_mp_next (&peek, &it) == 0 && it.type == TS_MP_NIL;
+}
+
 static int
 s_fail (char *err, size_t size, const char *fmt, const char *field)
 {
@@ -235,7 +244,7 @@ ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t defaul
                      &l->filter.has_to, &l->filter.to_ms))
             return s_fail (err, size, "field \"%s\": want [from, to]: epoch ms, ISO 8601 or nil", "created");
     }
-    if (ts_mp_map_find (data, len, "sort", &r)) {
+    if (ts_mp_map_find (data, len, "sort", &r) && !s_is_nil (&r)) {
         const char *s;
         uint32_t n;
         if (ts_mp_read_str (&r, &s, &n) || n == 0 || n > 16)
@@ -249,13 +258,13 @@ ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t defaul
             return s_fail (err, size, "field \"%s\": want \"created\", \"reward\" or \"id\", '-' for descending", "sort");
         l->sort.desc = desc;
     }
-    if (ts_mp_map_find (data, len, "limit", &r)) {
+    if (ts_mp_map_find (data, len, "limit", &r) && !s_is_nil (&r)) {
         uint64_t v;
         if (ts_mp_read_uint (&r, &v) || v < 1 || v > TS_QUERY_MAX_LIMIT)
             return s_fail (err, size, "field \"%s\": want an integer from 1 to 10000", "limit");
         l->limit = (uint32_t) v;
     }
-    if (ts_mp_map_find (data, len, "fields", &r)) {
+    if (ts_mp_map_find (data, len, "fields", &r) && !s_is_nil (&r)) {
         const char *s;
         uint32_t n;
         if (ts_mp_read_str (&r, &s, &n) || !((n == 6 && !memcmp (s, "record", 6)) || (n == 7 && !memcmp (s, "summary", 7))))

@@ -109,6 +109,17 @@ s_round (ts_parser_t *p, const char *line, const char *want)
     ts_buf_free (&json);
 }
 
+/*  The id a record without one gets: the hash of its stored object. */
+static void
+s_object_hash (ts_parser_t *p, const char *line, char hex [33])
+{
+    ts_summary_t sum;
+    ts_buf_t obj = { 0 };
+    s_accept_n (p, line, strlen (line), &sum, NULL, &obj);
+    ts_hash_id (obj.data, obj.size, hex);
+    ts_buf_free (&obj);
+}
+
 static bool
 s_str_is (const char *s, uint32_t len, const char *want)
 {
@@ -547,11 +558,11 @@ test_profile_tau (void **state)
     /* no reward: success unknown, not false */
     s_accept (p, "{\"task_id\":1,\"trial\":1}", &s, NULL);
     assert_int_equal (s.success, TS_SUCCESS_UNKNOWN);
-    /* a composite id with a part missing is no id: the line's hash */
+    /* a composite id with a part missing is no id: the object's hash */
     static const char no_trial [] = "{\"task_id\":1}";
     char hex [33];
     s_accept (p, no_trial, &s, NULL);
-    ts_hash_id (no_trial, sizeof no_trial - 1, hex);
+    s_object_hash (p, no_trial, hex);
     s_expect_str (s.id, s.id_len, hex);
     s_expect_str (s.group, s.group_len, "1");
     ts_parser_destroy (&p);
@@ -644,15 +655,18 @@ test_hash_ids (void **state)
     memcpy (a, s.id, 32);
     a [32] = 0;
     assert_int_equal (strspn (a, "0123456789abcdef"), 32);
-    ts_hash_id (line, sizeof line - 1, want);
-    assert_string_equal (a, want);                /* the hash of the line's bytes */
+    s_object_hash (p, line, want);
+    assert_string_equal (a, want);                /* the hash of the stored object */
     s_accept (p, line, &s, NULL);
     assert_memory_equal (s.id, a, 32);           /* identical line, identical id */
-    /* same JSON value, other bytes: another id (the id hashes the text) */
-    s_accept (p, "{\"reward\":0.5, \"data_id\":\"q\"}", &s, NULL);
+    /* same JSON value, other white space: the same record, the same id */
+    s_accept (p, "{ \"reward\": 0.5, \"data_id\": \"q\" }", &s, NULL);
     memcpy (b, s.id, 32);
     b [32] = 0;
-    assert_string_not_equal (a, b);
+    assert_string_equal (a, b);
+    /* another key order is another object: another id */
+    s_accept (p, "{\"data_id\":\"q\",\"reward\":0.5}", &s, NULL);
+    assert_false (s.id_len == 32 && memcmp (s.id, a, 32) == 0);
     s_accept (p, "{\"reward\":0.6,\"data_id\":\"q\"}", &s, NULL);
     assert_false (s.id_len == 32 && memcmp (s.id, a, 32) == 0);
     ts_parser_destroy (&p);
@@ -1142,11 +1156,11 @@ test_property_round_trip (void **state)
             /* the parser agrees with the independent encoding */
             if (obj1.size != g.sb.size || memcmp (obj1.data, g.sb.data, obj1.size) != 0)
                 s_dump_on_failure ("stored msgpack differs from the generator's", &g.text, total);
-            /* no id field: the id is the hash of the line */
+            /* no id field: the id is the hash of the stored object */
             char hex [33];
-            ts_hash_id (g.text.data, g.text.size, hex);
+            ts_hash_id (obj1.data, obj1.size, hex);
             if (!s_str_is (sum.id, sum.id_len, hex))
-                s_dump_on_failure ("id is not the line's hash", &g.text, total);
+                s_dump_on_failure ("id is not the object's hash", &g.text, total);
             if (ts_mp_depth (obj1.data, obj1.size) != g.deepest)
                 s_dump_on_failure ("stored depth differs", &g.text, total);
             /* lossless: JSON out, parsed again, is the same msgpack ... */

@@ -13,6 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the read commands, clients of trajstore-api (cli_query.c) */
+int ts_cli_cmd_get (int argc, char **argv);
+int ts_cli_cmd_list (int argc, char **argv);
+int ts_cli_cmd_count (int argc, char **argv);
+int ts_cli_cmd_export (int argc, char **argv);
+int ts_cli_cmd_stats (int argc, char **argv);
+int ts_cli_cmd_groups (int argc, char **argv);
+int ts_cli_cmd_job (int argc, char **argv);
+int ts_cli_cmd_health (int argc, char **argv);
+
 typedef struct {
     const char *name;
     int (*run) (int argc, char **argv);
@@ -34,6 +44,41 @@ static const s_command_t s_commands [] = {
     { "import", ts_cli_cmd_import,
       "[--data DIR] [--profile SPEC] [--json] [--quiet] FILE...",
       "import JSONL dumps (.gz, .zst, or - for stdin), one after the other" },
+    { "get", ts_cli_cmd_get,
+      "[--data DIR] [--api ENDPOINT] [--json] ID",
+      "the record with that id, as its original JSON (indented on a terminal,\n"
+      "one line with --json or into a pipe)" },
+    { "list", ts_cli_cmd_list,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--cursor C]\n"
+      "                 [--records] [--all] [--json|--table]",
+      "records matching the filters, newest first: a table on a terminal, else one\n"
+      "JSON summary a line (--records: with the record under \"record\"). The next\n"
+      "page's cursor goes to stderr; --all pages through everything.\n"
+      "FILTERS: [--group G]... [--model M] [--reward LO:HI] [--success|--failure]\n"
+      "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
+      "--sort: -created (default), created, reward, -reward, id, -id" },
+    { "count", ts_cli_cmd_count,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
+      "the number of records matching the filters (as list's)" },
+    { "export", ts_cli_cmd_export,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--quiet]",
+      "the matching records as their original JSON lines on stdout, fetched N\n"
+      "(default 1000) at a time; progress on stderr when it is a terminal" },
+    { "stats", ts_cli_cmd_stats,
+      "[--data DIR] [--api ENDPOINT] [--json]",
+      "records, groups, success rate, reward summary and histogram, steps, per model" },
+    { "groups", ts_cli_cmd_groups,
+      "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
+      "                 [--limit N] [--offset N] [--json|--table]",
+      "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
+      "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
+      "pass@1, pass@5, pass@10)" },
+    { "job", ts_cli_cmd_job,
+      "[--data DIR] [--api ENDPOINT] [--json] JOB",
+      "an import job's progress and counts (the id `import` printed)" },
+    { "health", ts_cli_cmd_health,
+      "[--data DIR] [--api ENDPOINT] [--json]",
+      "the api's and the aggregator's view: workers, shards, queue, requests" },
     { "supervise", ts_cli_cmd_supervise,
       "[--workers N] [--data DIR] [--shards N] [--log-level L]",
       "run the supervisor in the foreground (what `up` starts in the background;\n"
@@ -84,6 +129,8 @@ ts_cli_usage (FILE *out, const char *command)
         "\nThe data directory is --data DIR, else $TRAJSTORE_DATA, else\n"
         "$XDG_DATA_HOME/trajstore, else ~/.local/share/trajstore. It holds the shards,\n"
         "the sockets, supervisor.pid, supervisor.state and logs/<process>.log.\n"
+        "The api endpoint of the read commands is --api ENDPOINT, else $TRAJSTORE_API,\n"
+        "else ipc://DATA/api.sock.\n"
         "Exit status: 0 success, 1 failure, 2 bad usage or no answer.\n");
 }
 

@@ -202,6 +202,11 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     if (ts_listing_parse (&l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)
     ||  s_cursor (&in, &l))
         return s_reply (rid, "BAD_REQUEST", "bad listing fields");
+    /* the api's settled limit and record mode win over the defaults */
+    uint64_t limit = ts_hdr_get_uint (&in, "limit", l.limit);
+    if (limit >= 1 && limit <= TS_QUERY_MAX_LIMIT)
+        l.limit = (uint32_t) limit;
+    l.records = ts_hdr_get_bool (&in, "records", l.records);
     if (!strcmp (in.type, "rcount")) {
         uint64_t count = 0;
         rc = ts_query_count (stores, n, &l.filter, &count);
