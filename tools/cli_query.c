@@ -1597,3 +1597,57 @@ ts_cli_cmd_health (int argc, char **argv)
     s_client_close (&c);
     return rc;
 }
+
+/* --- check ------------------------------------------------------------------------------------ */
+
+/*  trajstore check: the consistency checker on every shard of the running
+ *  store (records against index entries against totals, no orphans), one
+ *  line a shard; exit 1 when anything is wrong. */
+int
+ts_cli_cmd_check (int argc, char **argv)
+{
+    static const struct option opts [] = { S_COMMON_OPTS, { 0, 0, 0, 0 } };
+    s_common_t co = { 0 };
+    s_client_t c;
+    int rc = s_start ("check", argc, argv, opts, &co, NULL, NULL, NULL, 0, &c);
+    if (rc)
+        return s_done (rc);
+    s_req_t q = { 0 };
+    s_req_begin (&q, "check");
+    rc = s_client_call (&c, &q);
+    uint64_t problems = rc == 0 ? s_get_uint (&c.map, "problems") : 0;
+    if (rc == 0 && co.json) {
+        if (!s_print_json_value ("check", c.map, true))
+            rc = 1;
+    }
+    else if (rc == 0) {
+        ts_mp_reader_t shards;
+        uint32_t n;
+        printf ("%-5s %10s %10s %8s %7s %8s  %s\n", "SHARD", "RECORDS", "INDEX", "GROUPS",
+                "MODELS", "BATCHES", "STATE");
+        if (ts_mp_reader_map_find (&c.map, "shards", &shards) && ts_mp_read_array (&shards, &n) == 0) {
+            for (uint32_t i = 0; i < n; i++) {
+                char first [512] = "";
+                uint64_t p = s_get_uint (&shards, "problems");
+                s_get_str (&shards, "first_problem", first, sizeof first);
+                printf ("%-5llu %10llu %10llu %8llu %7llu %8llu  %s%s\n",
+                        (unsigned long long) s_get_uint (&shards, "shard"),
+                        (unsigned long long) s_get_uint (&shards, "records"),
+                        (unsigned long long) s_get_uint (&shards, "index_entries"),
+                        (unsigned long long) s_get_uint (&shards, "groups"),
+                        (unsigned long long) s_get_uint (&shards, "models"),
+                        (unsigned long long) s_get_uint (&shards, "batches"),
+                        p ? "PROBLEM: " : "ok", first);
+                if (ts_mp_skip (&shards))
+                    break;
+            }
+        }
+        printf ("%llu records, %llu problems\n",
+                (unsigned long long) s_get_uint (&c.map, "records"), (unsigned long long) problems);
+    }
+    if (rc == 0 && problems)
+        rc = 1;
+    ts_buf_free (&q.body);
+    s_client_close (&c);
+    return rc;
+}

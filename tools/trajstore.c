@@ -22,6 +22,7 @@ int ts_cli_cmd_stats (int argc, char **argv);
 int ts_cli_cmd_groups (int argc, char **argv);
 int ts_cli_cmd_job (int argc, char **argv);
 int ts_cli_cmd_health (int argc, char **argv);
+int ts_cli_cmd_check (int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -79,6 +80,10 @@ static const s_command_t s_commands [] = {
     { "health", ts_cli_cmd_health,
       "[--data DIR] [--api ENDPOINT] [--json]",
       "the api's and the aggregator's view: workers, shards, queue, requests" },
+    { "check", ts_cli_cmd_check,
+      "[--data DIR] [--api ENDPOINT] [--json]",
+      "verify every shard: records against index entries against totals; exit 1\n"
+      "when anything is wrong (it says what and where)" },
     { "supervise", ts_cli_cmd_supervise,
       "[--workers N] [--data DIR] [--shards N] [--log-level L]",
       "run the supervisor in the foreground (what `up` starts in the background;\n"
