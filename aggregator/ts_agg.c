@@ -1602,6 +1602,18 @@ s_tick (ts_agg_t *self)
             lost = true;
         }
     }
+    /* a worker gone for a minute leaves the table (status shows it as
+     * not alive until then, so an operator sees what happened) */
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        bool owns = false;
+        for (unsigned s = 0; s < self->nshards && !owns; s++)
+            owns = self->owners [s] == i;
+        if (w->used && !w->alive && !owns && now - w->last_seen > 60000) {
+            zframe_destroy (&w->identity);
+            memset (w, 0, sizeof *w);
+        }
+    }
     if (lost || (!self->assigned_once && now - self->started >= TS_REGISTER_GRACE_MS
                  && s_alive_count (self) > 0))
         s_assign (self);
