@@ -1046,10 +1046,14 @@ s_on_control (ts_agg_t *self)
     }
     int w = s_worker_by_identity (self, from);
     if (w < 0 || !self->workers [w].alive) {
-        /* unknown (we restarted, or it was declared dead): it must register */
-        ts_hdr_begin (&self->hdr, "reregister", 1);
-        ts_hdr_uint (&self->hdr, "inc", self->incarnation);
-        ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
+        /* unknown (we restarted, or it was declared dead): it must register.
+         * Asked in answer to its heartbeats only, a few times a second:
+         * answering every message started a storm of registrations. */
+        if (!strcmp (in.type, "hb")) {
+            ts_hdr_begin (&self->hdr, "reregister", 1);
+            ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
+        }
         /* its results still count: commits are commits */
         if (!strcmp (in.type, "chunkdone"))
             s_on_chunkdone (self, -1, &in);

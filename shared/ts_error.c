@@ -1,5 +1,6 @@
 /*  ts_error.c: text and names for trajstore's error codes (ts_error.h). */
 #include "ts_error.h"
+#include <errno.h>
 #include <string.h>
 
 const char *
@@ -49,6 +50,12 @@ ts_errname (int code)
     case TS_EINVAL:       return "INVALID";
     case TS_ENOSPC:       return "NO_SPACE";
     case TS_EINCONSISTENT: return "INCONSISTENT";
+    case -ENOSPC:         return "NO_SPACE";
+    case -EDQUOT:         return "NO_SPACE";
+    case -EACCES:         return "PERMISSION_DENIED";
+    case -EPERM:          return "PERMISSION_DENIED";
+    case -EROFS:          return "READ_ONLY";
+    case -ENOENT:         return "NOT_FOUND";
     default:              return code < 0 && code > TS_EBASE ? "ERRNO" : "UNKNOWN";
     }
 }

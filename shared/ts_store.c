@@ -17,6 +17,7 @@
 #include <kclangc.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct ts_store {
     char  errmsg [512];
     ts_buf_t scratch;
     ts_buf_t rvalue;            /* an R value being built */
+    bool     broken;            /* a commit failed: see ts_store_is_broken */
     uint64_t next_seq;          /* the sequence of the next record stored */
 };
 
@@ -65,8 +67,10 @@ s_kc_error (ts_store_t *self, const char *what)
 {
     int saved = errno;
     int code = kcdbecode (self->db);
-    snprintf (self->errmsg, sizeof self->errmsg, "%s: %s: %s (%s)", self->path, what,
-              kcecodename (code), kcdbemsg (self->db));
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: %s: %s (%s%s%s)", self->path, what,
+              code == KCESYSTEM && saved ? strerror (saved) : kcecodename (code),
+              kcdbemsg (self->db), code == KCESYSTEM && saved ? ", " : "",
+              code == KCESYSTEM && saved ? kcecodename (code) : "");
     if (code == KCESYSTEM && (saved == ENOSPC || saved == EDQUOT || strstr (kcdbemsg (self->db), "space")))
         return -ENOSPC;
     if (code == KCENOPERM || (code == KCESYSTEM && saved == EACCES))
@@ -75,6 +79,8 @@ s_kc_error (ts_store_t *self, const char *what)
         return TS_ECORRUPT;
     return TS_ESTORE;
 }
+
+static int s_space_check (ts_store_t *self, size_t bytes);
 
 /*  fcntl locks belong to the process: a second handle on the same file in
  *  this process would not be refused by the lock, and closing it would drop
@@ -199,8 +205,11 @@ ts_store_destroy (ts_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     ts_store_t *self = *self_p;
-    kcdbclose (self->db);
-    kcdbdel (self->db);
+    if (!self->broken) {
+        kcdbclose (self->db);
+        kcdbdel (self->db);
+    }
+    /* else: the handle is left as it is (see ts_store_is_broken) */
     if (self->registered)
         s_unregister (self->dev, self->ino);
     free (self->path);
@@ -208,6 +217,41 @@ ts_store_destroy (ts_store_t **self_p)
     ts_buf_free (&self->rvalue);
     free (self);
     *self_p = NULL;
+}
+
+bool
+ts_store_is_broken (const ts_store_t *self)
+{
+    return self->broken;
+}
+
+/*  Refuses a commit the disk cannot take, before Kyoto Cabinet starts it:
+ *  a commit that fails halfway leaves a handle only a restart can clear
+ *  (ts_store_is_broken). A commit writes its records, their index entries,
+ *  the rewritten tree pages and the write-ahead copies of what it changes:
+ *  four times the records' bytes and 8 MiB of pages is a safe bound. */
+static int
+s_space_check (ts_store_t *self, size_t bytes)
+{
+    char dir [TS_KEY_MAX];
+    snprintf (dir, sizeof dir, "%s", self->path);
+    char *slash = strrchr (dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf (dir, sizeof dir, ".");
+    struct statvfs vfs;
+    if (statvfs (dir, &vfs))
+        return 0;                       /* cannot tell: let the commit say */
+    uint64_t avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
+    uint64_t need = 4 * (uint64_t) bytes + (8u << 20);
+    if (avail >= need)
+        return 0;
+    snprintf (self->errmsg, sizeof self->errmsg,
+              "%s: no space left on device: %.1f MiB free, a commit of %.1f MiB needs %.1f MiB",
+              self->path, (double) avail / 1048576.0, (double) bytes / 1048576.0,
+              (double) need / 1048576.0);
+    return -ENOSPC;
 }
 
 uint64_t
@@ -489,6 +533,17 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     int rc = 0;
     uint64_t seq = 0;
+    if (self->broken) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: an earlier commit failed; the shard "
+                  "must be reopened by a new process", self->path);
+        rc = TS_ESTORE;
+        goto done;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += batches [i].records_len;
+    if ((rc = s_space_check (self, bytes)))
+        goto done;
     if (!kcdbbegintran (self->db, 0)) {
         rc = s_kc_error (self, "begin transaction");
         goto done;
@@ -518,8 +573,18 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         }
     }
     if (!kcdbendtran (self->db, rc == 0)) {
+        /* Kyoto Cabinet leaves a handle whose commit failed half inside
+         * its transaction: beginning another hangs, and closing it writes
+         * a broken file. Only a new process can reopen it (the write-ahead
+         * log then rolls back to the last commit), so the handle is never
+         * used or closed again. */
+        int failed = s_kc_error (self, rc == 0 ? "commit" : "roll back");
         if (rc == 0)
-            rc = s_kc_error (self, "commit");
+            rc = failed;
+        self->broken = true;
+        size_t len = strlen (self->errmsg);
+        snprintf (self->errmsg + len, sizeof self->errmsg - len,
+                  "; nothing of this commit is kept, the shard must be reopened");
     }
     if (rc)                             /* rolled back: so is the sequence */
         self->next_seq = s_load_next_seq (self->db);

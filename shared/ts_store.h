@@ -87,6 +87,15 @@ uint64_t ts_store_seq (ts_store_t *self);
  *  rebuilds from. */
 int ts_store_snapshot (ts_store_t *self, ts_buf_t *out);
 
+/*  True once a commit failed in Kyoto Cabinet (a full disk, an I/O
+ *  error). Such a handle cannot be used again (a new transaction hangs)
+ *  nor closed (closing writes a broken file): every call then fails, and
+ *  ts_store_destroy leaves the file as it is. The process must exit; the
+ *  next open rolls the file back to its last commit. A commit the disk
+ *  clearly cannot take is refused before it starts (-ENOSPC), which keeps
+ *  this rare. */
+bool ts_store_is_broken (const ts_store_t *self);
+
 /*  Looks up a commit marker. 0 and *result, or TS_ENOTFOUND. */
 int ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len,
                            uint64_t chunk, ts_batch_result_t *result);

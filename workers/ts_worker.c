@@ -120,6 +120,7 @@ struct ts_worker {
     int64_t    next_hb;
     bool       registered;
     bool       leaving;
+    bool       fatal;           /* a shard's handle broke: exit, restart reopens */
     uint64_t   dropped;
     char       last_error [256];
 };
@@ -598,6 +599,11 @@ s_commit (ts_worker_t *self, unsigned s)
             const char *m = ts_store_errmsg (sh->store);
             ts_error ("shard %u: commit of %zu batches failed: %s", s, n, m);
             snprintf (sh->error, sizeof sh->error, "%s", m);
+            if (ts_store_is_broken (sh->store) && !self->fatal) {
+                ts_error ("shard %u cannot be used again by this process: leaving, so that "
+                          "a restart reopens it at its last commit", s);
+                self->fatal = true;
+            }
         }
         /* unlink, then answer (answering a local batch may queue more) */
         sh->head = list [n - 1]->next;
@@ -1096,7 +1102,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     int64_t next_resend = s_now () + 500;
     zmq_pollitem_t items [2 + S_MAX_WORKERS];
     zsock_t *dealers [S_MAX_WORKERS];
-    while (!*stop) {
+    while (!*stop && !self->fatal) {
         int n = 0, nd = 0;
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->ctrl), 0, ZMQ_POLLIN, 0 };
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->peer), 0, ZMQ_POLLIN, 0 };
@@ -1160,8 +1166,15 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
         bool idle = self->work_head == NULL && events == 0;
         for (unsigned s = 0; s < self->nshards; s++) {
             s_shard_t *sh = &self->shards [s];
-            if (sh->wanted && !sh->store)
+            if (sh->wanted && !sh->store) {
                 s_try_open (self, s);
+                /* reopening after a crash replays the write-ahead log, for
+                 * up to seconds a shard: keep the heartbeat going */
+                if (s_now () >= self->next_hb) {
+                    s_heartbeat (self);
+                    self->next_hb = s_now () + TS_HEARTBEAT_MS;
+                }
+            }
             if (!sh->head)
                 continue;
             if (idle || sh->queued >= TS_COMMIT_RECORDS || now - sh->oldest >= S_BUSY_DELAY_MS)
@@ -1185,5 +1198,5 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
     for (unsigned s = 0; s < self->nshards; s++)
         s_close_shard (self, s);
-    return 0;
+    return self->fatal ? TS_ESTORE : 0;
 }
