@@ -77,8 +77,22 @@ typedef struct s_held_ack {
     uint32_t *shards;
     uint64_t *seqs;
     uint64_t  lines, blank, imported, duplicates, rejected;
+    int64_t   since;           /* when it started waiting */
     struct s_held_ack *next;
 } s_held_ack_t;
+
+/*  A delta that came before the one it follows: a shard's old owner's last
+ *  delta and its new owner's first travel on different connections and
+ *  may arrive in either order. */
+typedef struct s_early {
+    uint64_t  seq;
+    zframe_t *payload;
+    int64_t   since;
+    struct s_early *next;
+} s_early_t;
+
+#define S_GAP_MS        2000   /* a gap in a shard's deltas: rebuild after */
+#define S_ACK_WAIT_MS   3000   /* an ack waiting that long for a delta: rebuild */
 
 /*  A query waiting for the statistics to be rebuilt. */
 typedef struct s_held_query {
@@ -108,6 +122,7 @@ struct ts_agg {
     ts_totals_t *shard_totals;
     uint64_t    *shard_seq;
     bool        *shard_synced;
+    s_early_t  **early;        /* per shard: deltas ahead of a gap */
     int64_t     *snap_asked;   /* when a snapshot was last asked for */
     unsigned     unsynced;
     ts_map_t    *groups;       /* name -> ts_totals_t */
@@ -228,9 +243,21 @@ s_bind (const char *endpoint, char *err, size_t err_size)
 }
 
 static void
+s_drop_early (ts_agg_t *self, unsigned shard)
+{
+    while (self->early && self->early [shard]) {
+        s_early_t *e = self->early [shard];
+        self->early [shard] = e->next;
+        zframe_destroy (&e->payload);
+        free (e);
+    }
+}
+
+static void
 s_reset_stats (ts_agg_t *self)
 {
     for (unsigned i = 0; i < self->nshards; i++) {
+        s_drop_early (self, i);
         ts_totals_init (&self->shard_totals [i]);
         self->shard_seq [i] = 0;
         self->shard_synced [i] = false;
@@ -269,12 +296,13 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     self->shard_seq = malloc (self->nshards * sizeof *self->shard_seq);
     self->shard_synced = malloc (self->nshards * sizeof *self->shard_synced);
     self->snap_asked = malloc (self->nshards * sizeof *self->snap_asked);
+    self->early = calloc (self->nshards, sizeof *self->early);
     self->chunks = ts_map_new (s_chunk_free);
     self->jobs = ts_map_new (s_job_free);
     self->groups = ts_map_new (free);
     self->models = ts_map_new (free);
     if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
-    ||  !self->snap_asked || !self->chunks || !self->jobs || !self->groups || !self->models) {
+    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models) {
         snprintf (err, err_size, "out of memory");
         ts_agg_destroy (&self);
         return NULL;
@@ -329,6 +357,9 @@ ts_agg_destroy (ts_agg_t **self_p)
     free (self->shard_seq);
     free (self->shard_synced);
     free (self->snap_asked);
+    for (unsigned i = 0; self->early && i < self->nshards; i++)
+        s_drop_early (self, i);
+    free (self->early);
     free (self->group_sorted);
     ts_hdr_free (&self->hdr);
     free (self);
@@ -887,6 +918,7 @@ s_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
             }
         }
     }
+    a->since = s_now ();
     a->next = self->held_acks;
     self->held_acks = a;
     s_release_acks (self);
@@ -1012,10 +1044,19 @@ s_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
         if (!self->shard_synced [shard] || seq <= self->shard_seq [shard])
             return;                     /* covered by a snapshot, or a repeat */
         if (seq != self->shard_seq [shard] + 1) {
-            char why [128];
-            snprintf (why, sizeof why, "shard %" PRIu64 " delta %" PRIu64 " after %" PRIu64,
-                      shard, seq, self->shard_seq [shard]);
-            s_start_rebuild (self, why);
+            /* ahead of a gap: keep it until the gap fills (s_tick rebuilds
+             * if it does not, soon) */
+            for (s_early_t *e = self->early [shard]; e; e = e->next)
+                if (e->seq == seq)
+                    return;
+            s_early_t *e = calloc (1, sizeof *e);
+            if (!e)
+                return;
+            e->seq = seq;
+            e->payload = zframe_dup (payload);
+            e->since = s_now ();
+            e->next = self->early [shard];
+            self->early [shard] = e;
             return;
         }
         if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
@@ -1023,6 +1064,31 @@ s_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
             return;
         }
         self->shard_seq [shard] = seq;
+        /* the deltas that waited for this one */
+        for (bool found = true; found && self->shard_synced [shard]; ) {
+            found = false;
+            for (s_early_t **pp = &self->early [shard]; *pp; pp = &(*pp)->next) {
+                s_early_t *e = *pp;
+                if (e->seq > self->shard_seq [shard] + 1)
+                    continue;
+                *pp = e->next;
+                uint64_t s2 = e->seq;
+                bool apply = s2 == self->shard_seq [shard] + 1;
+                int bad = apply ? s_apply_delta (self, (unsigned) shard, zframe_data (e->payload),
+                                                 zframe_size (e->payload), &s2) : 0;
+                zframe_destroy (&e->payload);
+                free (e);
+                if (bad) {
+                    s_start_rebuild (self, "a delta does not decode");
+                    return;
+                }
+                if (apply) {
+                    self->shard_seq [shard] = s2;
+                    found = true;
+                }
+                break;
+            }
+        }
     }
     s_release_acks (self);
 }
@@ -1621,6 +1687,22 @@ s_tick (ts_agg_t *self)
     if (lost || (!self->assigned_once && now - self->started >= TS_REGISTER_GRACE_MS
                  && s_alive_count (self) > 0))
         s_assign (self);
+    /* a gap that does not fill, or an ack waiting for a delta that never
+     * comes (its worker died between commit and send): the deltas cannot
+     * tell what happened, the shards' snapshots can */
+    const char *why = NULL;
+    for (unsigned s = 0; s < self->nshards && !why; s++)
+        for (s_early_t *e = self->early [s]; e && !why; e = e->next)
+            if (now - e->since > S_GAP_MS)
+                why = "a gap in a shard's deltas did not fill";
+    for (s_held_ack_t *a = self->held_acks; a && !why; a = a->next)
+        if (now - a->since > S_ACK_WAIT_MS && self->unsynced == 0)
+            why = "an acknowledgement waited too long for a delta";
+    if (why) {
+        s_start_rebuild (self, why);
+        for (s_held_ack_t *a = self->held_acks; a; a = a->next)
+            a->since = now;
+    }
     if (self->unsynced)
         s_request_snapshots (self);
     if (self->held_queries)

@@ -658,7 +658,8 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
 static void
 s_dispatch (ts_api_t *self, s_req_t *r)
 {
-    r->deadline = s_now () + S_TIMEOUT_MS;
+    /* a check reads every shard whole: it has minutes, not seconds */
+    r->deadline = s_now () + (r->op == OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
     case OP_STATS:  s_send_to_agg (self, r, "stats"); return;
     case OP_GROUPS: s_send_to_agg (self, r, "groups"); return;

@@ -56,7 +56,7 @@ extern "C" {
 
 /*  Timings. */
 #define TS_HEARTBEAT_MS        200    /* worker -> aggregator */
-#define TS_WORKER_DEAD_MS      1500   /* missed heartbeats: shards move */
+#define TS_WORKER_DEAD_MS      3000   /* missed heartbeats: shards move */
 #define TS_AGG_SILENT_MS       1500   /* worker re-registers after this */
 #define TS_CHUNK_RESEND_MS     5000   /* producer resends an unacked chunk */
 #define TS_BATCH_RESEND_MS     3000   /* worker resends an unanswered batch */

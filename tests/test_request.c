@@ -498,7 +498,7 @@ test_cursor_tampered (void **state)
 {
     (void) state;
     ts_listing_t *l = s_listing ();
-    char err [256], cursor [512], bad [512];
+    char err [256], cursor [512], bad [sizeof cursor + 2];
     s_map_t m;
     s_request (&m, "-reward", NULL);
     assert_int_equal (s_parse (l, &m, S_KEY, err), 0);

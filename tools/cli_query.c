@@ -47,6 +47,7 @@ typedef struct {
     char        data [TS_PATH_MAX];
     zsock_t    *sock;
     uint64_t    rid;                 /* of the request in flight */
+    int64_t     answer_ms;           /* patience for one reply (0: S_ANSWER_MS) */
     zframe_t   *reply;               /* the last good reply, owned */
     ts_mp_reader_t map;              /* its top-level map */
 } s_client_t;
@@ -198,7 +199,8 @@ s_client_call (s_client_t *c, s_req_t *q)
     memcpy (zframe_data (f) + head.size, q->body.data, q->body.size);
     ts_buf_free (&head);
     /* the patience covers the send too: a DEALER with no peer blocks */
-    int64_t deadline = ts_cli_mono_ms () + S_ANSWER_MS;
+    int64_t patience = c->answer_ms > 0 ? c->answer_ms : S_ANSWER_MS;
+    int64_t deadline = ts_cli_mono_ms () + patience;
     bool sent = zframe_send (&f, c->sock, 0) == 0;
     if (!sent)
         zframe_destroy (&f);
@@ -211,7 +213,7 @@ s_client_call (s_client_t *c, s_req_t *q)
         if (rc <= 0) {
             bool local = c->local;
             fprintf (stderr, "trajstore %s: the api did not answer on %s within %d s%s%s%s\n",
-                     c->cmd, c->endpoint, S_ANSWER_MS / 1000,
+                     c->cmd, c->endpoint, (int) (patience / 1000),
                      local ? " (is the stack running? trajstore status --data " : "",
                      local ? c->data : "", local ? ")" : "");
             return 2;
@@ -1613,6 +1615,7 @@ ts_cli_cmd_check (int argc, char **argv)
     if (rc)
         return s_done (rc);
     s_req_t q = { 0 };
+    c.answer_ms = 300000;               /* it reads every shard whole */
     s_req_begin (&q, "check");
     rc = s_client_call (&c, &q);
     uint64_t problems = rc == 0 ? s_get_uint (&c.map, "problems") : 0;

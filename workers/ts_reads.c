@@ -130,6 +130,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
     for (uint32_t i = 0; i < cnt; i++) {
         ts_store_t *st = ts_worker_store (w, (unsigned) shards [i]);
         ts_check_report_t rep;
+        ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
         int rc = ts_check_store (st, &rep);
         msgpack_pack_map (&pk, 9);
         ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);

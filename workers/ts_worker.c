@@ -126,6 +126,7 @@ struct ts_worker {
 };
 
 static ts_worker_read_fn *s_read_handler;
+static void s_heartbeat (ts_worker_t *self);
 
 void
 ts_worker_set_read_handler (ts_worker_read_fn *fn)
@@ -284,6 +285,15 @@ struct ts_store *
 ts_worker_store (ts_worker_t *self, unsigned shard)
 {
     return shard < self->nshards ? self->shards [shard].store : NULL;
+}
+
+void
+ts_worker_heartbeat (ts_worker_t *self)
+{
+    if (s_now () >= self->next_hb) {
+        s_heartbeat (self);
+        self->next_hb = s_now () + TS_HEARTBEAT_MS;
+    }
 }
 
 unsigned
@@ -1170,10 +1180,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
                 s_try_open (self, s);
                 /* reopening after a crash replays the write-ahead log, for
                  * up to seconds a shard: keep the heartbeat going */
-                if (s_now () >= self->next_hb) {
-                    s_heartbeat (self);
-                    self->next_hb = s_now () + TS_HEARTBEAT_MS;
-                }
+                ts_worker_heartbeat (self);
             }
             if (!sh->head)
                 continue;

@@ -45,6 +45,10 @@ void ts_worker_set_read_handler (ts_worker_read_fn *fn);
 struct ts_store;
 struct ts_store *ts_worker_store (ts_worker_t *self, unsigned shard);
 
+/*  Sends a heartbeat if one is due: for work that holds the worker's
+ *  thread for long (the read side's consistency check), between steps. */
+void ts_worker_heartbeat (ts_worker_t *self);
+
 /*  The current shard count and epoch (0 before the first map). */
 unsigned ts_worker_nshards (const ts_worker_t *self);
 unsigned long long ts_worker_epoch (const ts_worker_t *self);
