@@ -109,28 +109,7 @@ skip () {
 
 # --- processes -------------------------------------------------------------------
 
-pid_of () {
-    cat "$T/run/$1.pid" 2>/dev/null
-}
-
-# is_alive PID: running (not a zombie)
-is_alive () {
-    [ -n "$1" ] && [ -e "/proc/$1" ] || return 1
-    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-    [ -n "$st" ] && [ "$st" != Z ]
-}
-
-# start NAME CMD...: in the background, logging to DATA/logs/NAME.log
-start () {
-    name=$1
-    shift
-    "$@" >>"$D/logs/$name.log" 2>&1 &
-    echo $! >"$T/run/$name.pid"
-}
-
-start_agg ()    { start aggregator "$AGG" --data "$D"; }
-start_worker () { start "$1" "$WORKER" --name "$1" --data "$D"; }
-start_api ()    { start api "$APIBIN" --data "$D"; }
+. "$(dirname "$0")/e2e_procs.sh"
 
 start_stack () {
     start_agg

@@ -1,0 +1,25 @@
+# tests/e2e_procs.sh: starting and watching the real processes, shared by
+# the end-to-end drivers (sourced). Expects D (the data directory), T (a
+# scratch directory with a run/ folder) and AGG, WORKER, APIBIN (binaries).
+
+# pid_of NAME: the pid of a process started with `start`
+pid_of () { cat "$T/run/$1.pid" 2>/dev/null; }
+
+# is_alive PID: running (not a zombie)
+is_alive () {
+    [ -n "$1" ] && [ -e "/proc/$1" ] || return 1
+    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# start NAME CMD...: in the background, logging to D/logs/NAME.log
+start () {
+    name=$1
+    shift
+    "$@" >>"$D/logs/$name.log" 2>&1 &
+    echo $! >"$T/run/$name.pid"
+}
+
+start_agg ()    { start aggregator "$AGG" --data "$D"; }
+start_worker () { start "$1" "$WORKER" --name "$1" --data "$D"; }
+start_api ()    { start api "$APIBIN" --data "$D"; }
