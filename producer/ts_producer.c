@@ -273,7 +273,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     zmq_setsockopt (self->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (self->sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
     zmq_setsockopt (self->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-    if (zmq_connect (self->sock, self->endpoint)) {
+    char target [TS_PATH_MAX + 32];
+    if (zmq_connect (self->sock, ts_config_connectable (self->endpoint, target, sizeof target))) {
         *err = TS_EINVAL;
         s_emsg (emsg, emsg_size, "cannot connect to %s: %s", self->endpoint,
                 zmq_strerror (errno));

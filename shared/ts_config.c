@@ -72,3 +72,18 @@ ts_config_shard_path (const char *data_dir, unsigned n, char *buf, size_t size)
 {
     return s_fit (snprintf (buf, size, "%s/shards/shard-%03u.kct", data_dir, n), size);
 }
+
+const char *
+ts_config_connectable (const char *endpoint, char *out, size_t size)
+{
+    static const char *const wild [] = { "tcp://*:", "tcp://0.0.0.0:" };
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen (wild [i]);
+        if (!strncmp (endpoint, wild [i], n)) {
+            snprintf (out, size, "tcp://127.0.0.1:%s", endpoint + n);
+            return out;
+        }
+    }
+    snprintf (out, size, "%s", endpoint);
+    return out;
+}

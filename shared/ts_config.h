@@ -27,6 +27,13 @@ int ts_config_data_dir (const char *flag, char *buf, size_t size);
 int ts_config_endpoint (const char *flag, const char *name, const char *data_dir,
                         char *buf, size_t size);
 
+/*  The endpoint to connect to for one given to bind: a wildcard tcp host
+ *  (tcp://\*:P, tcp://0.0.0.0:P) becomes tcp://127.0.0.1:P, so a command
+ *  run beside a process (in its container) reaches it through the same
+ *  variable the process binds with. Anything else is copied. Returns
+ *  `out`. */
+const char *ts_config_connectable (const char *endpoint, char *out, size_t size);
+
 /*  Creates a directory and its parents (mode 0755). 0 or -errno. */
 int ts_config_mkdirs (const char *path);
 

@@ -363,7 +363,8 @@ ts_cli_request (const char *endpoint, const char *type, int timeout_ms, zframe_t
     zsock_set_rcvtimeo (sock, timeout_ms);
     zsock_set_sndtimeo (sock, timeout_ms);
     int rc = TS_ETIMEOUT;
-    if (zsock_connect (sock, "%s", endpoint) == 0) {
+    char target [TS_PATH_MAX + 32];
+    if (zsock_connect (sock, "%s", ts_config_connectable (endpoint, target, sizeof target)) == 0) {
         ts_hdr_t h = { 0 };
         ts_hdr_begin (&h, type, 0);
         if (ts_hdr_send (&h, zsock_resolve (sock), NULL, NULL, 0) == 0) {

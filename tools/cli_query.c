@@ -108,7 +108,8 @@ s_client_open (s_client_t *c, const char *cmd, const char *data_flag, const char
     }
     zsock_set_linger (c->sock, 0);
     zsock_set_sndtimeo (c->sock, S_ANSWER_MS);
-    if (zsock_connect (c->sock, "%s", c->endpoint) < 0) {
+    char target [sizeof c->endpoint + 32];
+    if (zsock_connect (c->sock, "%s", ts_config_connectable (c->endpoint, target, sizeof target)) < 0) {
         fprintf (stderr, "trajstore %s: bad api endpoint %s: %s\n", cmd, c->endpoint,
                  zmq_strerror (zmq_errno ()));
         zsock_destroy (&c->sock);
