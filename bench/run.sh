@@ -11,24 +11,55 @@
 # run are kept in $BENCH_CACHE/last/.
 #
 # Environment:
-#   BENCH_RECORDS  records in the dump (default 10000, ~40 MB; 100000: ~400 MB)
-#   BENCH_REPS     repetitions of each measurement (default 5)
+#   BENCH_SECTIONS the sections to run, in order (default "core import query")
+#   BENCH_RECORDS  records in the dump of the core section (default 10000,
+#                  ~40 MB; 100000: ~400 MB)
+#   BENCH_REPS     repetitions of each measurement (default 5 for core; 3 for
+#                  import and query, unless given)
 #   BENCH_CACHE    where dumps, stores and results go
+#   import section (trajstore up --workers 2, the producer, trajstore down;
+#   bench_sqlite on the same dump, interleaved):
+#   BENCH_IMPORT_SIZES  record counts (default "10000"; BENCH_REPS runs at
+#                  10000 and below, one run above)
+#   query section (bench_query, a client over ZeroMQ, and bench_sqlite_query
+#   on bench_sqlite's database of the same dump, interleaved):
+#   BENCH_QUERY_SIZES   record counts (default "10000")
+#   BENCH_QUERY_N       requests of each kind, one at a time (default 2000;
+#                  at most 5 s of them per kind)
+#   BENCH_QUERY_CLIENTS / BENCH_QUERY_SECONDS  the concurrent mix (20, 10)
+#   BENCH_SQLITE_COVERING  1 (default): SQLite's group index covers the
+#                  summary columns (its favourable wiring); 0: a plain one
 #
-# Each section is a function named bench_<what>_section, called from main at
-# the bottom; to add one, write the function and add its call there. A
-# section gets the dump's path in $BENCH_FILE, puts temporary files under
-# $BENCH_WORK (removed at exit) and writes its JSON lines to
-# $BENCH_OUT/<what>.jsonl.
+# Each section is a function named bench_<what>_section, run by main at the
+# bottom for each name in $BENCH_SECTIONS; to add one, write the function and
+# add its name to BENCH_SECTIONS's default and to main's list of known
+# sections. A section gets the dump's path in $BENCH_FILE (or makes dumps
+# of its own sizes with s_dump), puts temporary files under $BENCH_WORK
+# (removed at exit; stacks it started with s_up are stopped first) and
+# writes its JSON lines to $BENCH_OUT/<what>.jsonl.
+#
+#   BENCH_SECTIONS="import query" BENCH_IMPORT_SIZES="10000 100000" \
+#   BENCH_QUERY_SIZES="10000 100000" sh bench/run.sh build
 set -eu
 
 BUILD=${1:-build}
+BENCH_SECTIONS=${BENCH_SECTIONS:-core import query}
 BENCH_RECORDS=${BENCH_RECORDS:-10000}
+# import and query repeat 3 times unless told otherwise (each repetition
+# restarts a stack or runs for seconds)
+BENCH_REPS_SLOW=${BENCH_REPS:-3}
 BENCH_REPS=${BENCH_REPS:-5}
+BENCH_IMPORT_SIZES=${BENCH_IMPORT_SIZES:-10000}
+BENCH_QUERY_SIZES=${BENCH_QUERY_SIZES:-10000}
+BENCH_QUERY_N=${BENCH_QUERY_N:-2000}
+BENCH_QUERY_CLIENTS=${BENCH_QUERY_CLIENTS:-20}
+BENCH_QUERY_SECONDS=${BENCH_QUERY_SECONDS:-10}
+BENCH_SQLITE_COVERING=${BENCH_SQLITE_COVERING:-1}
 BENCH_CACHE=${BENCH_CACHE:-${TMPDIR:-/tmp}/trajstore-bench}
 BENCH_OUT=$BENCH_CACHE/last
 BENCH_FILE=
 BENCH_WORK=
+BENCH_STACKS=                   # data directories of stacks this run started
 
 # s_die MESSAGE: stops the run.
 s_die () {
@@ -49,7 +80,112 @@ s_ratio () {
 # s_cleanup: removes the run's store directory (a killed benchmark leaves
 # hundreds of MB of shard files behind).
 s_cleanup () {
+    # the stacks this run started first (their shard files are in there)
+    for d in $BENCH_STACKS; do
+        "$BUILD/tools/trajstore" down --data "$d" > /dev/null 2>&1 || true
+    done
     [ -z "$BENCH_WORK" ] || rm -rf "$BENCH_WORK"
+}
+
+# s_median: the median of the numbers on stdin, one a line ("" for none).
+s_median () {
+    sort -g | awk '{ v [NR] = $1 }
+        END { if (NR == 0) print ""; else if (NR % 2) print v [(NR + 1) / 2];
+              else printf "%.6g\n", (v [NR / 2] + v [NR / 2 + 1]) / 2 }'
+}
+
+# s_min: the smallest of the numbers on stdin; s_max: the largest.
+s_min () {
+    sort -g | head -n 1
+}
+s_max () {
+    sort -g | tail -n 1
+}
+
+# s_jget FIELD: a numeric field of each JSON line on stdin.
+s_jget () {
+    sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"
+}
+
+# s_fmt FORMAT VALUE: printf through awk (dash's printf has no floats
+# everywhere); "-" for an empty value.
+s_fmt () {
+    if [ -z "$2" ]; then echo "-"; else awk -v v="$2" "BEGIN { printf \"$1\", v }"; fi
+}
+
+# s_now: seconds since the epoch, with nanoseconds.
+s_now () {
+    date +%s.%N
+}
+
+# s_dump RECORDS: the path of a generated dump of that many records (made
+# once, cached; --per-group 10: 10,000 groups at 100,000 records).
+s_dump () {
+    f=$BENCH_CACHE/gen-$1.jsonl
+    if [ ! -s "$f" ]; then
+        echo "bench: generating $1 records into $f" >&2
+        "$BUILD/tools/trajstore-gen" --records "$1" --per-group 10 --seed 1 --out "$f.tmp.$$" \
+            || s_die "trajstore-gen failed"
+        mv "$f.tmp.$$" "$f"
+    fi
+    echo "$f"
+}
+
+# s_ids RECORDS: the "ID<TAB>GROUP" list of that dump (bench_query
+# --extract-ids), cached beside it.
+s_ids () {
+    d=$(s_dump "$1")
+    f=$BENCH_CACHE/gen-$1.ids
+    if [ ! -s "$f" ] || [ "$d" -nt "$f" ]; then
+        "$BUILD/bench/bench_query" --extract-ids "$d" > "$f.tmp.$$" 2> /dev/null \
+            || s_die "bench_query --extract-ids $d failed"
+        mv "$f.tmp.$$" "$f"
+    fi
+    echo "$f"
+}
+
+# s_up DIR: starts a stack of 2 workers on DIR (removed at exit, stopped
+# by s_cleanup should the run stop early).
+s_up () {
+    BENCH_STACKS="$BENCH_STACKS $1"
+    if ! "$BUILD/tools/trajstore" up --workers 2 --data "$1" > "$1.up.log" 2>&1; then
+        cat "$1.up.log" >&2
+        s_die "trajstore up --data $1 failed"
+    fi
+}
+
+# s_down DIR: stops it.
+s_down () {
+    "$BUILD/tools/trajstore" down --data "$1" > /dev/null 2>&1 || echo "bench: trajstore down --data $1 failed" >&2
+    BENCH_STACKS=$(echo "$BENCH_STACKS" | sed "s| $1\$||; s| $1 | |")
+}
+
+# s_procs DIR: "NAME PID RESTARTS" of each process of the stack on DIR,
+# the supervisor first.
+s_procs () {
+    st=$("$BUILD/tools/trajstore" status --json --data "$1" 2> /dev/null) || true
+    echo "$st" | sed -n 's/.*"supervisor":{"pid":\([0-9]*\).*/supervisor \1 0/p'
+    echo "$st" | grep -o '"name":"[^"]*","pid":[0-9]*,"alive":[a-z]*,"state":"[^"]*","restarts":[0-9]*' \
+        | sed 's/"name":"\([^"]*\)","pid":\([0-9]*\),.*"restarts":\([0-9]*\)/\1 \2 \3/'
+}
+
+# s_hwm PID: the peak resident set (VmHWM) of a live process, in kB.
+s_hwm () {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2> /dev/null || true
+}
+
+# s_cpu PID...: the CPU time (user + system) the processes used so far, in
+# seconds (clock ticks: 10 ms on most kernels).
+s_cpu () {
+    hz=$(getconf CLK_TCK 2> /dev/null || echo 100)
+    for p in "$@"; do
+        cat "/proc/$p/stat" 2> /dev/null || true
+    done | awk -v hz="$hz" '{ sub (/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f\n", t / hz }'
+}
+
+# s_pid NAME PROCS: the pid of one process in s_procs's output.
+s_pid () {
+    echo "$2" | awk -v n="$1" '$1 == n { print $2 }'
 }
 
 # bench_setup: checks the build, makes the dump when missing, says where
@@ -136,9 +272,367 @@ bench_core_section () {
     echo "   (JSON lines: $out)"
 }
 
+# bench_import_section: the whole import of a dump by a running stack
+# (trajstore up --workers 2 on a fresh data directory, the producer's wall
+# time from its start to its report, trajstore down), side by side with
+# SQLite importing the same file in the same run (bench_sqlite, the
+# realistic wiring: json_extract columns + raw JSON, indexes on id, data_id
+# and reward, one transaction), the two interleaved (alternating which goes
+# first). The peak memory (VmHWM) of every process of the stack is read
+# just before `down`; the producer's and SQLite's from GNU time (ru_maxrss).
+bench_import_section () {
+    prod=$BUILD/producer/trajstore-producer
+    lite=$BUILD/bench/bench_sqlite
+    [ -x "$prod" ] || s_die "no $prod: build first (make build)"
+    [ -x "$lite" ] || echo "bench: no $lite (sqlite3 missing at build time): no SQLite side"
+    timer=
+    if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o /dev/null true 2> /dev/null; then
+        timer=/usr/bin/time
+    else
+        echo "bench: no GNU time (/usr/bin/time): no peak memory for the producer and SQLite"
+    fi
+    out=$BENCH_OUT/import.jsonl
+    rows=$BENCH_WORK/import.rows
+    target_line=
+    rm -f "$BENCH_OUT"/import-*.producer.log
+    : > "$out"
+    : > "$rows"
+    echo
+    echo "== import: trajstore up --workers 2 + trajstore-producer (wall time, start to report)"
+    echo "   vs bench_sqlite (json_extract + raw, indexes on id, data_id, reward, 1 tx), interleaved"
+    for n in $BENCH_IMPORT_SIZES; do
+        dump=$(s_dump "$n")
+        bytes=$(wc -c < "$dump")
+        cat "$dump" > /dev/null          # both read it from the page cache
+        reps=$BENCH_REPS_SLOW
+        [ "$n" -le 10000 ] || reps=1
+        r=1
+        while [ "$r" -le "$reps" ]; do
+            if [ $((r % 2)) -eq 1 ]; then
+                s_import_trajstore; s_import_sqlite
+            else
+                s_import_sqlite; s_import_trajstore
+            fi
+            r=$((r + 1))
+        done
+        s_import_summary
+    done
+    echo
+    echo "== import: medians (best) of the runs; records/s and MB/s of the median wall time;"
+    echo "   speed = SQLite s / trajstore s (> 1: trajstore faster); peak RSS in MB, the largest of the runs"
+    echo "   CPU s = user + system: trajstore's stack during the import + the producer / SQLite's"
+    printf '%-9s %-8s %-15s %-9s %-9s %-7s %-15s %-15s %-7s %-11s %s\n' records runs "trajstore s" \
+        "producer" "rec/s" "MB/s" "SQLite s" "SQLite close" speed "CPU s" \
+        "RSS MB: sup agg w1 w2 api producer | SQLite"
+    cat "$rows"
+    # flat memory: every process's peak at the largest size over the smallest
+    first=$(head -n 1 "$rows") last=$(tail -n 1 "$rows")
+    if [ "$first" != "$last" ]; then
+        echo "$first
+$last" | awk '{ n = split ($0, f, " ");
+                if (NR == 1) { for (i = n - 7; i <= n; i++) a [i] = f [i]; r0 = f [1] }
+                else { printf "   peak RSS at %s records / at %s:", f [1], r0;
+                       split ("sup agg w1 w2 api producer | SQLite", names, " ");
+                       k = 0;
+                       for (i = n - 7; i <= n; i++) { k++; if (f [i] == "|") { printf " |"; continue }
+                           if (a [i] + 0 > 0 && f [i] + 0 > 0) printf " %s %.2fx", names [k], f [i] / a [i] } print "" } }'
+    fi
+    if [ -n "$target_line" ]; then
+        echo "   $target_line"
+    fi
+    echo "   (JSON lines: $out)"
+}
+
+# s_import_trajstore: one import of $dump ($n records) into a fresh stack.
+s_import_trajstore () {
+    d=$BENCH_WORK/i$n-$r
+    plog=$BENCH_OUT/import-$n-$r.producer.log
+    s_up "$d"
+    procs=$(s_procs "$d")
+    pids=$(echo "$procs" | awk '$1 != "supervisor" { print $2 }')
+    c0=$(s_cpu $pids)
+    prc=0
+    t0=$(s_now)
+    if [ -n "$timer" ]; then
+        "$timer" -f '%M %U %S' -o "$d.rss" "$prod" --data "$d" --json --quiet "$dump" > "$d.report" \
+            2> "$plog" || prc=$?
+    else
+        "$prod" --data "$d" --json --quiet "$dump" > "$d.report" 2> "$plog" || prc=$?
+    fi
+    t1=$(s_now)
+    c1=$(s_cpu $pids)
+    procs=$(s_procs "$d")
+    rss=
+    for name in supervisor aggregator w1 w2 api; do
+        pid=$(s_pid "$name" "$procs")
+        kb=
+        [ -z "$pid" ] || kb=$(s_hwm "$pid")
+        rss="$rss,\"rss_${name}_kb\":${kb:-0}"
+    done
+    restarts=$(echo "$procs" | awk '{ s += $3 } END { print s + 0 }')
+    s_down "$d"
+    imported=$(s_jget imported < "$d.report")
+    if [ "$prc" -ne 0 ] || [ "${imported:-0}" -ne "$n" ]; then
+        cat "$d.report" >&2
+        s_die "the producer exited $prc, imported ${imported:-nothing} of $n records (logs: $d/logs)"
+    fi
+    if [ "$restarts" -ne 0 ]; then
+        cp -r "$d/logs" "$BENCH_OUT/logs-import-$n-$r" 2> /dev/null || true
+        echo "bench: $restarts process restarts during the import of $n records (logs: $BENCH_OUT/logs-import-$n-$r)" >&2
+    fi
+    # the producer's warnings: resent chunks (not acknowledged in time),
+    # stretches without any acknowledgement
+    resends=$(grep -c 'resent' "$plog" || true)
+    silences=$(grep -c 'no answer from the aggregator' "$plog" || true)
+    pkb=0 pcpu=0
+    if [ -n "$timer" ]; then
+        set -- $(tail -n 1 "$d.rss")
+        pkb=$1 pcpu=$(awk -v u="$2" -v s="$3" 'BEGIN { printf "%.2f", u + s }')
+    fi
+    secs=$(s_jget seconds < "$d.report")
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+    scpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+    echo "{\"bench\":\"import\",\"system\":\"trajstore\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"wall_s\":$wall,\"producer_s\":$secs,\"stack_cpu_s\":$scpu,\"producer_cpu_s\":$pcpu,\"restarts\":$restarts,\"resend_warnings\":$resends,\"silence_warnings\":$silences$rss,\"rss_producer_kb\":$pkb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+    rm -rf "$d"
+}
+
+# s_import_sqlite: one import of $dump into a new SQLite database.
+s_import_sqlite () {
+    [ -x "$lite" ] || return 0
+    f=$BENCH_WORK/lite-$n-$r
+    lrc=0
+    if [ -n "$timer" ]; then
+        "$timer" -f '%M %U %S' -o "$f.rss" "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" > "$f.json" 2> /dev/null || lrc=$?
+    else
+        "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" > "$f.json" 2> /dev/null || lrc=$?
+    fi
+    [ "$lrc" -eq 0 ] || s_die "bench_sqlite $dump failed"
+    kb=0 lcpu=0
+    if [ -n "$timer" ]; then
+        set -- $(tail -n 1 "$f.rss")
+        kb=$1 lcpu=$(awk -v u="$2" -v s="$3" 'BEGIN { printf "%.2f", u + s }')
+    fi
+    commit=$(s_jget best_s < "$f.json")
+    close=$(s_jget close_best_s < "$f.json")
+    echo "{\"bench\":\"import\",\"system\":\"sqlite\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"commit_s\":$commit,\"close_s\":$close,\"cpu_s\":$lcpu,\"rss_kb\":$kb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+}
+
+# s_import_summary: the row of size $n.
+s_import_summary () {
+    ts=$(grep '"system":"trajstore"' "$out" | grep "\"records\":$n,")
+    li=$(grep '"system":"sqlite"' "$out" | grep "\"records\":$n,")
+    wall_med=$(echo "$ts" | s_jget wall_s | s_median)
+    wall_best=$(echo "$ts" | s_jget wall_s | s_min)
+    prod_med=$(echo "$ts" | s_jget producer_s | s_median)
+    lite_med=$(echo "$li" | s_jget commit_s | s_median)
+    lite_best=$(echo "$li" | s_jget commit_s | s_min)
+    close_med=$(echo "$li" | s_jget close_s | s_median)
+    # CPU time: the stack's during the import plus the producer's; SQLite's
+    cpu_med=$(echo "$ts" | sed 's/.*"stack_cpu_s":\([0-9.]*\),"producer_cpu_s":\([0-9.]*\).*/\1 \2/' \
+        | awk '{ print $1 + $2 }' | s_median)
+    lcpu_med=$(echo "$li" | s_jget cpu_s | s_median)
+    mb=
+    for name in supervisor aggregator w1 w2 api producer; do
+        mb="$mb $(echo "$ts" | s_jget "rss_${name}_kb" | s_max | awk '{ printf "%.0f", $1 / 1024 }')"
+    done
+    lmb=$(echo "$li" | s_jget rss_kb | s_max | awk '{ printf "%.0f", $1 / 1024 }')
+    row=$(awk -v n="$n" -v reps="$reps" -v wm="$wall_med" -v wb="$wall_best" -v pm="$prod_med" \
+              -v lm="${lite_med:-0}" -v lb="${lite_best:-0}" -v cm="${close_med:-0}" -v bytes="$bytes" \
+              -v mb="$mb" -v lmb="${lmb:--}" -v cpu="${cpu_med:-0}" -v lcpu="${lcpu_med:-0}" 'BEGIN {
+        printf "%-9s %-8s %-15s %-9s %-9.0f %-7.1f ", n, reps, sprintf ("%.3f (%.3f)", wm, wb),
+               sprintf ("%.3f", pm), n / wm, bytes / 1e6 / wm
+        if (lm > 0) printf "%-15s %-15s %-7s", sprintf ("%.3f (%.3f)", lm, lb), sprintf ("%.3f", cm),
+                           sprintf ("%.2fx", lm / wm)
+        else printf "%-15s %-15s %-7s", "-", "-", "-"
+        printf " %-11s", sprintf ("%.2f/%.2f", cpu, lcpu)
+        printf " %s | %s\n", mb, lmb }')
+    echo "$row" >> "$rows"
+    resends=$(echo "$ts" | s_jget resend_warnings | awk '{ t += $1 } END { print t + 0 }')
+    silences=$(echo "$ts" | s_jget silence_warnings | awk '{ t += $1 } END { print t + 0 }')
+    loads=$(echo "$ts" | sed -n 's/.*"load":"\([0-9.]*\)".*/\1/p' | tr '\n' ' ')
+    echo "   $n records: trajstore $(s_fmt %.3f "$wall_med") s median of $reps," \
+         "SQLite $(s_fmt %.3f "$lite_med") s; producer warnings over the runs: $resends resends," \
+         "$silences silences of 3 s+ (logs: $BENCH_OUT/import-$n-*.producer.log); load average: $loads"
+    if [ "$n" -eq 10000 ]; then
+        target_line=$(awk -v w="$wall_med" 'BEGIN { printf "target: 10,000 records <= 0.25 s wall: %.3f s, %s",
+                      w, (w <= 0.25 ? "met" : "MISSED") }')
+    fi
+}
+
+# bench_query_section: query latency over ZeroMQ (bench_query, a client in
+# its own process, one request at a time, then 20 client processes) against
+# a stack holding the dump, side by side with SQLite answering the same
+# queries (bench_sqlite_query, prepared statements, read-only connections)
+# on bench_sqlite's database of the same dump; the two interleaved, the
+# medians of the runs reported.
+bench_query_section () {
+    prod=$BUILD/producer/trajstore-producer
+    q=$BUILD/bench/bench_query
+    lq=$BUILD/bench/bench_sqlite_query
+    lite=$BUILD/bench/bench_sqlite
+    [ -x "$prod" ] || s_die "no $prod: build first (make build)"
+    [ -x "$q" ] || s_die "no $q: build first (make build)"
+    haslite=1
+    if [ ! -x "$lq" ] || [ ! -x "$lite" ]; then
+        echo "bench: no $lq (sqlite3 missing at build time): no SQLite side"
+        haslite=
+    fi
+    covering=
+    [ "$BENCH_SQLITE_COVERING" = 0 ] || covering=--covering-group
+    out=$BENCH_OUT/query.jsonl
+    log=$BENCH_OUT/query.log
+    : > "$out"
+    : > "$log"
+    reps=$BENCH_REPS_SLOW
+    echo
+    echo "== query: bench_query (a client process, DEALER over ipc to the api) vs bench_sqlite_query"
+    echo "   (prepared statements, read-only WAL connections, on bench_sqlite's database of the same"
+    echo "   dump: indexes on id, data_id${covering:+ (covering)}, reward, created_at), interleaved, medians of $reps runs"
+    for n in $BENCH_QUERY_SIZES; do
+        dump=$(s_dump "$n")
+        ids=$(s_ids "$n")
+        d=$BENCH_WORK/q$n
+        db=$BENCH_WORK/q$n.db
+        s_up "$d"
+        prc=0
+        "$prod" --data "$d" --json --quiet "$dump" > "$d.report" || prc=$?
+        imported=$(s_jget imported < "$d.report")
+        [ "$prc" -eq 0 ] && [ "${imported:-0}" -eq "$n" ] \
+            || s_die "the producer exited $prc, imported ${imported:-nothing} of $n records"
+        qprocs=$(s_procs "$d")
+        api_pid=$(s_pid api "$qprocs") agg_pid=$(s_pid aggregator "$qprocs")
+        worker_pids=$(echo "$qprocs" | awk '$1 ~ /^w[0-9]+$/ { print $2 }')
+        if [ -n "$haslite" ]; then
+            "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" --keep "$db" --index-created \
+                $covering > /dev/null 2>> "$log" || s_die "bench_sqlite --keep $db failed"
+        fi
+        r=1
+        while [ "$r" -le "$reps" ]; do
+            echo "   $n records, run $r of $reps: one at a time (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
+            if [ $((r % 2)) -eq 1 ]; then
+                s_query_ts; s_query_lite
+            else
+                s_query_lite; s_query_ts
+            fi
+            r=$((r + 1))
+        done
+        r=1
+        while [ "$r" -le "$reps" ]; do
+            echo "   $n records, run $r of $reps: $BENCH_QUERY_CLIENTS clients for $BENCH_QUERY_SECONDS s (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
+            if [ $((r % 2)) -eq 1 ]; then
+                s_query_ts --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
+                s_query_lite --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
+            else
+                s_query_lite --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
+                s_query_ts --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
+            fi
+            r=$((r + 1))
+        done
+        procs=$(s_procs "$d")
+        hwm=
+        for name in aggregator w1 w2 api; do
+            pid=$(echo "$procs" | awk -v n="$name" '$1 == n { print $2 }')
+            kb=
+            [ -z "$pid" ] || kb=$(s_hwm "$pid")
+            hwm="$hwm $name $(awk -v k="${kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }') MB"
+        done
+        restarts=$(echo "$procs" | awk '{ s += $3 } END { print s + 0 }')
+        s_down "$d"
+        rm -rf "$d" "$db" "$db-wal" "$db-shm"
+        s_query_table
+        echo "   peak RSS of the stack after the queries:$hwm; process restarts: $restarts"
+    done
+    echo "   (JSON lines: $out; the programs' own tables: $log)"
+}
+
+# s_query_ts [ARGS]: one run of bench_query on the stack $d; with
+# --concurrency, the CPU time the stack's processes used per request too.
+s_query_ts () {
+    a0=$(s_cpu $api_pid) w0=$(s_cpu $worker_pids) g0=$(s_cpu $agg_pid)
+    "$q" --ids "$ids" --data "$d" --records "$n" --n "$BENCH_QUERY_N" --seed "$r" --json "$@" \
+        >> "$out" 2>> "$log" || s_die "bench_query failed (see $log)"
+    a1=$(s_cpu $api_pid) w1=$(s_cpu $worker_pids) g1=$(s_cpu $agg_pid)
+    [ "${1:-}" = --concurrency ] || return 0
+    reqs=$(tail -n 1 "$out" | s_jget n)
+    echo "{\"bench\":\"query\",\"system\":\"trajstore-stack\",\"case\":\"mix_c$BENCH_QUERY_CLIENTS\",\"records\":$n,$(awk \
+        -v a="$a1" -v b="$a0" -v c="$w1" -v e="$w0" -v f="$g1" -v g="$g0" -v r="$reqs" 'BEGIN {
+        printf "\"requests\":%d,\"api_cpu_us\":%.1f,\"workers_cpu_us\":%.1f,\"aggregator_cpu_us\":%.1f", r,
+               (a - b) / r * 1e6, (c - e) / r * 1e6, (f - g) / r * 1e6 }'),\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+}
+
+# s_query_lite [ARGS]: one run of bench_sqlite_query on $db.
+s_query_lite () {
+    [ -n "$haslite" ] || return 0
+    "$lq" --ids "$ids" --db "$db" --records "$n" --n "$BENCH_QUERY_N" --seed "$r" --json "$@" \
+        >> "$out" 2>> "$log" || s_die "bench_sqlite_query failed (see $log)"
+}
+
+# s_qfig SYSTEM CASE FIELD: the median of a field over the runs at $n.
+s_qfig () {
+    grep "\"system\":\"$1\",\"case\":\"$2\"," "$out" | grep "\"records\":$n," | s_jget "$3" | s_median
+}
+
+# s_query_table: the side-by-side table of size $n.
+s_query_table () {
+    groups=$(awk -F '\t' '$2 != "" && !($2 in g) { g [$2] = 1; k++ } END { print k + 0 }' "$ids")
+    echo
+    echo "   $n records, $groups groups; ms, medians of $reps runs (n = requests of each kind a run);"
+    echo "   ratio = trajstore / SQLite (p50)"
+    printf '   %-14s %6s %8s %8s %8s | %8s %8s %8s | %7s %6s | %-18s %s\n' case n "ts p50" "ts p90" \
+        "ts p99" "lite p50" "lite p90" "lite p99" ratio rows target verdict
+    for c in get get_hot newest reward group_success groups_all stats; do
+        case $c in
+        get) target=0.15 ;;
+        newest|reward|group_success) target=1 ;;
+        groups_all) target=5 ;;
+        *) target= ;;
+        esac
+        awk -v c="$c" -v nn="$(s_qfig trajstore "$c" n)" -v p50="$(s_qfig trajstore "$c" p50_ms)" \
+            -v p90="$(s_qfig trajstore "$c" p90_ms)" -v p99="$(s_qfig trajstore "$c" p99_ms)" \
+            -v l50="$(s_qfig sqlite "$c" p50_ms)" -v l90="$(s_qfig sqlite "$c" p90_ms)" \
+            -v l99="$(s_qfig sqlite "$c" p99_ms)" -v rows="$(s_qfig trajstore "$c" rows)" \
+            -v lrows="$(s_qfig sqlite "$c" rows)" -v t="$target" 'BEGIN {
+            f = "%8.3f"
+            printf "   %-14s %6s " f " " f " " f " | ", c, nn, p50, p90, p99
+            if (l50 != "") printf f " " f " " f " | %7s ", l50, l90, l99, (l50 > 0 ? sprintf (p50 / l50 >= 10 ? "%.0fx" : p50 / l50 >= 0.1 ? "%.2fx" : "%.4fx", p50 / l50) : "-")
+            else printf "%8s %8s %8s | %7s ", "-", "-", "-", "-"
+            printf "%6.0f | ", rows
+            if (t != "") printf "%-18s %s", "p50 <= " t " ms", (p50 <= t + 0 ? "met" : "MISSED")
+            else printf "%-18s", "-"
+            if (lrows != "" && (rows - lrows > 0.01 || lrows - rows > 0.01))
+                printf "  (rows differ: SQLite %.2f)", lrows
+            print "" }'
+    done
+    c=mix_c$BENCH_QUERY_CLIENTS
+    awk -v c="$c" -v rps="$(s_qfig trajstore "$c" rps)" -v p50="$(s_qfig trajstore "$c" p50_ms)" \
+        -v p99="$(s_qfig trajstore "$c" p99_ms)" -v lrps="$(s_qfig sqlite "$c" rps)" \
+        -v l50="$(s_qfig sqlite "$c" p50_ms)" -v l99="$(s_qfig sqlite "$c" p99_ms)" \
+        -v err="$(s_qfig trajstore "$c" errors)" -v k="$BENCH_QUERY_CLIENTS" -v s="$BENCH_QUERY_SECONDS" \
+        -v ccpu="$(s_qfig trajstore "$c" client_cpu_us)" -v acpu="$(s_qfig trajstore-stack "$c" api_cpu_us)" \
+        -v wcpu="$(s_qfig trajstore-stack "$c" workers_cpu_us)" -v lcpu="$(s_qfig sqlite "$c" client_cpu_us)" 'BEGIN {
+        printf "   %s: %d client processes for %d s, 50/50 get and one group'"'"'s list:\n", c, k, s
+        printf "     trajstore %8.0f req/s, p50 %.3f ms, p99 %.3f ms, errors %d\n", rps, p50, p99, err
+        printf "       CPU per request: client %.0f us, api %.0f us, workers %.0f us (all %.0f us;" \
+               " 2 cores: at most %.0f req/s)\n", ccpu, acpu, wcpu, ccpu + acpu + wcpu,
+               (ccpu + acpu + wcpu > 0 ? 2e6 / (ccpu + acpu + wcpu) : 0)
+        if (lrps != "")
+            printf "     SQLite    %8.0f req/s, p50 %.3f ms, p99 %.3f ms, CPU per request %.0f us;" \
+                   " req/s ratio trajstore / SQLite %.2fx\n", lrps, l50, l99, lcpu, (lrps > 0 ? rps / lrps : 0)
+        printf "     target >= 20000 req/s and p99 <= 5 ms: %s\n",
+               (rps >= 20000 && p99 <= 5 ? "met" : "MISSED") }'
+}
+
 main () {
+    for s in $BENCH_SECTIONS; do
+        case $s in
+        core|import|query) ;;
+        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query)" ;;
+        esac
+    done
     bench_setup
-    bench_core_section
+    for s in $BENCH_SECTIONS; do
+        "bench_${s}_section"
+    done
 }
 
 main

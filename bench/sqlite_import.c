@@ -4,7 +4,8 @@
  *
  *  Usage: bench_sqlite FILE [--reps N] [--dir TMPDIR] [--json]
  *                          [--extract sql|parser] [--page-size BYTES]
- *                          [--commit-rows N]
+ *                          [--commit-rows N] [--keep DB]
+ *                          [--index-created] [--covering-group]
  *
  *  One table, t(id TEXT PRIMARY KEY, data_id TEXT, reward REAL,
  *  is_success INTEGER, model TEXT, created_at TEXT, raw TEXT), filled in
@@ -25,6 +26,14 @@
  *  first, kept up to date row by row: what importing with trajstore's
  *  durability (a commit every ~1000 records) costs SQLite.
  *  MB/s are of input JSON bytes, MB = 10^6 bytes; best and median of N.
+ *
+ *  For the query benchmark (bench_sqlite_query.c), the database of the
+ *  last repetition can be kept (--keep DB), with the indexes SQLite needs
+ *  to answer its queries the favourable way: --index-created adds one on
+ *  created_at (for "the newest 100"), --covering-group makes the group
+ *  index (data_id, is_success, reward, created_at, model), so per-group
+ *  statistics and one group's listing never touch the table's rows.
+ *  Both are built after the rows, inside the timed transaction.
  */
 #include "ts_error.h"
 #include "ts_parse.h"
@@ -53,6 +62,9 @@ typedef struct {
     bool  parser;         /* extract with our parser, not json_extract */
     int   page_size;
     long  commit_rows;    /* 0: one transaction, indexes built at the end */
+    bool  index_created;  /* also an index on created_at */
+    bool  covering_group; /* the group index covers the summary columns */
+    bool  keep;           /* keep the database (o->db) of the last run */
     const char *db;       /* database path */
     char  wal [4300], shm [4300];
 } s_opts_t;
@@ -175,6 +187,20 @@ s_bind_parsed (sqlite3_stmt *st, ts_parser_t *ps, ts_buf_t *scratch, const char 
     return 1;
 }
 
+/*  The indexes: group (data_id) and reward, and those asked for. */
+static int
+s_indexes (sqlite3 *db, const s_opts_t *o)
+{
+    if (s_exec (db, o->covering_group
+                    ? "CREATE INDEX t_data_id ON t (data_id, is_success, reward, created_at, model)"
+                    : "CREATE INDEX t_data_id ON t (data_id)")
+    ||  s_exec (db, "CREATE INDEX t_reward ON t (reward)"))
+        return -1;
+    if (o->index_created && s_exec (db, "CREATE INDEX t_created ON t (created_at)"))
+        return -1;
+    return 0;
+}
+
 /*  One import, from a missing database to a committed one (and closed). */
 static int
 s_import (const s_input_t *in, const s_opts_t *o, ts_parser_t *ps, s_run_t *run)
@@ -209,9 +235,7 @@ s_import (const s_input_t *in, const s_opts_t *o, ts_parser_t *ps, s_run_t *run)
     ||  s_exec (db, "CREATE TABLE t (id TEXT PRIMARY KEY, data_id TEXT, reward REAL, "
                     "is_success INTEGER, model TEXT, created_at TEXT, raw TEXT)"))
         goto done;
-    if (o->commit_rows
-    &&  (s_exec (db, "CREATE INDEX t_data_id ON t (data_id)")
-    ||   s_exec (db, "CREATE INDEX t_reward ON t (reward)")))
+    if (o->commit_rows && s_indexes (db, o))
         goto done;
     if (s_exec (db, "BEGIN"))
         goto done;
@@ -261,9 +285,7 @@ s_import (const s_input_t *in, const s_opts_t *o, ts_parser_t *ps, s_run_t *run)
     }
     sqlite3_finalize (st);
     st = NULL;
-    if (!o->commit_rows
-    &&  (s_exec (db, "CREATE INDEX t_data_id ON t (data_id)")
-    ||   s_exec (db, "CREATE INDEX t_reward ON t (reward)")))
+    if (!o->commit_rows && s_indexes (db, o))
         goto done;
     if (s_exec (db, "COMMIT"))
         goto done;
@@ -302,17 +324,23 @@ s_usage (void)
     fprintf (stderr,
              "usage: bench_sqlite FILE [--reps N] [--dir TMPDIR] [--json]\n"
              "                         [--extract sql|parser] [--page-size BYTES]\n"
+             "                         [--commit-rows N] [--keep DB] [--index-created]\n"
+             "                         [--covering-group]\n"
              "  --extract sql     columns by json_extract in the INSERT (default)\n"
              "  --extract parser  columns by trajstore's line parser, bound as values\n"
              "  --page-size B     SQLite page size (default 4096)\n"
              "  --commit-rows N   commit every N rows, indexes made first (default:\n"
-             "                    one transaction, indexes built at the end)\n");
+             "                    one transaction, indexes built at the end)\n"
+             "  --keep DB         make the database at DB and keep it (the last run's)\n"
+             "  --index-created   also an index on created_at\n"
+             "  --covering-group  the group index covers (data_id, is_success, reward,\n"
+             "                    created_at, model)\n");
 }
 
 int
 main (int argc, char **argv)
 {
-    const char *file = NULL, *base = getenv ("TMPDIR");
+    const char *file = NULL, *base = getenv ("TMPDIR"), *keep = NULL;
     int reps = 5;
     bool json = false;
     s_opts_t o = { .page_size = 4096 };
@@ -356,6 +384,12 @@ main (int argc, char **argv)
             }
             o.commit_rows = v;
         }
+        else if (!strcmp (argv [i], "--keep") && i + 1 < argc)
+            keep = argv [++i];
+        else if (!strcmp (argv [i], "--index-created"))
+            o.index_created = true;
+        else if (!strcmp (argv [i], "--covering-group"))
+            o.covering_group = true;
         else if (argv [i][0] == '-' || file) {
             s_usage ();
             return 2;
@@ -375,14 +409,25 @@ main (int argc, char **argv)
         free (in.data);
         return 1;
     }
-    char dir [4096], db [4200];
-    snprintf (dir, sizeof dir, "%s/bench_sqlite-XXXXXX", base);
-    if (!mkdtemp (dir)) {
-        fprintf (stderr, "bench_sqlite: mkdtemp %s: %s\n", dir, strerror (errno));
-        free (in.data);
-        return 1;
+    char dir [4096] = "", db [4200];
+    if (keep) {
+        if (strlen (keep) >= sizeof db - 8) {
+            fprintf (stderr, "bench_sqlite: --keep: path too long\n");
+            free (in.data);
+            return 2;
+        }
+        snprintf (db, sizeof db, "%s", keep);
+        o.keep = true;
     }
-    snprintf (db, sizeof db, "%s/t.db", dir);
+    else {
+        snprintf (dir, sizeof dir, "%s/bench_sqlite-XXXXXX", base);
+        if (!mkdtemp (dir)) {
+            fprintf (stderr, "bench_sqlite: mkdtemp %s: %s\n", dir, strerror (errno));
+            free (in.data);
+            return 1;
+        }
+        snprintf (db, sizeof db, "%s/t.db", dir);
+    }
     o.db = db;
     snprintf (o.wal, sizeof o.wal, "%s-wal", db);
     snprintf (o.shm, sizeof o.shm, "%s-shm", db);
@@ -393,7 +438,8 @@ main (int argc, char **argv)
         char perr [256];
         if (ts_profile_parse ("default", &prof, perr, sizeof perr) || !(ps = ts_parser_new (&prof))) {
             fprintf (stderr, "bench_sqlite: no parser: %s\n", perr);
-            rmdir (dir);
+            if (dir [0])
+                rmdir (dir);
             free (in.data);
             return 1;
         }
@@ -411,8 +457,11 @@ main (int argc, char **argv)
         if (rc == 0 && stat (db, &st) == 0)
             db_bytes = (long long) st.st_size;
     }
-    s_remove_db (&o);
-    rmdir (dir);
+    if (!o.keep || rc) {
+        s_remove_db (&o);
+        if (dir [0])
+            rmdir (dir);
+    }
     ts_parser_destroy (&ps);
     if (rc) {
         free (in.data);
@@ -428,10 +477,11 @@ main (int argc, char **argv)
                 "\"bytes\":%zu,\"records\":%" PRIu64 ",\"inserted\":%" PRIu64 ",\"rejected\":%" PRIu64
                 ",\"reps\":%d,\"page_size\":%d,\"commit_rows\":%ld,\"best_s\":%.6f,\"median_s\":%.6f,"
                 "\"mb_s\":%.1f,\"mb_s_median\":%.1f,\"rec_s\":%.0f,\"rec_s_median\":%.0f,"
-                "\"close_best_s\":%.6f,\"close_median_s\":%.6f,\"db_bytes\":%lld}\n",
+                "\"close_best_s\":%.6f,\"close_median_s\":%.6f,\"db_bytes\":%lld,"
+                "\"index_created\":%s,\"covering_group\":%s}\n",
                 mode, mode, file, in.size, run.records, run.inserted, run.rejected, reps,
                 o.page_size, o.commit_rows, best, med, mb / best, mb / med, rec / best, rec / med, bestx, medx,
-                db_bytes);
+                db_bytes, o.index_created ? "true" : "false", o.covering_group ? "true" : "false");
     /* the same columns as bench_core's table, so the two read side by side */
     FILE *out = json ? stderr : stdout;
     char what [80], txs [32];

@@ -1,0 +1,118 @@
+/*  bench_common.h: what the two query benchmarks share (bench_query.c for
+ *  trajstore over ZeroMQ, bench_sqlite_query.c for SQLite), so that both
+ *  ask the same questions in the same order and report them alike.
+ *
+ *  - the keys: an "ids file" (one "ID<TAB>GROUP" a line, made from the
+ *    dump by `bench_query --extract-ids DUMP`), read into the list of ids
+ *    and the list of distinct groups; a seeded generator picks from them,
+ *    so two programs with the same seed ask for the same records;
+ *  - latencies: sorted samples (one query kind at a time) or histograms
+ *    (the concurrent clients: one per child process, in memory shared
+ *    with the parent, merged at the end);
+ *  - the concurrency harness: C client processes, each with its own
+ *    connection, released together, issuing requests back to back for S
+ *    seconds;
+ *  - one JSON line per case on stdout, a table row on stderr.
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* --- time, random numbers --------------------------------------------------- */
+
+double bq_now (void);                        /* CLOCK_MONOTONIC, seconds */
+
+typedef struct {
+    uint64_t s;
+} bq_rng_t;
+
+void     bq_rng_seed (bq_rng_t *r, uint64_t seed, uint64_t stream);
+uint64_t bq_rng_next (bq_rng_t *r);
+size_t   bq_rng_below (bq_rng_t *r, size_t n);   /* 0..n-1; n > 0 */
+
+/* --- keys -------------------------------------------------------------------------- */
+
+typedef struct {
+    char   *text;           /* the file, NUL at each TAB and newline */
+    char  **ids;
+    size_t  nids;
+    char  **groups;         /* distinct, sorted */
+    size_t  ngroups;
+} bq_keys_t;
+
+/*  Loads an ids file. 0, or -1 after saying why on stderr. */
+int  bq_keys_load (bq_keys_t *k, const char *path);
+void bq_keys_free (bq_keys_t *k);
+
+/* --- latencies --------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t n;
+    double   p50, p90, p99, mean, max;   /* milliseconds */
+} bq_stats_t;
+
+/*  Sorts the n samples (seconds) and summarises them. */
+void bq_stats_of (double *samples, size_t n, bq_stats_t *out);
+
+/*  A latency histogram: 1 microsecond bins up to BQ_HIST_BINS us, the rest
+ *  counted in `over` (their sum and maximum are exact). */
+#define BQ_HIST_BINS 100000
+typedef struct {
+    uint64_t count, errors, rows, over;
+    double   sum_s, max_s;
+    uint32_t bins [BQ_HIST_BINS];
+} bq_hist_t;
+
+void bq_hist_add (bq_hist_t *h, double seconds);
+void bq_hist_merge (bq_hist_t *into, const bq_hist_t *from);
+void bq_hist_stats (const bq_hist_t *h, bq_stats_t *out);
+
+/* --- concurrent clients ------------------------------------------------------------ */
+
+typedef struct {
+    /*  In the child: its connection and whatever it needs; NULL on failure
+     *  (said on stderr). Called after the fork: nothing of the parent's
+     *  connections is shared. */
+    void *(*open) (void *ctx, int child);
+    /*  One request, chosen with rng. 0 and the rows it returned, or -1. */
+    int   (*request) (void *state, bq_rng_t *rng, uint64_t *rows);
+    void  (*close) (void *state);
+} bq_client_ops_t;
+
+typedef struct {
+    int        clients;
+    double     seconds;       /* the measured window */
+    bq_hist_t  total;         /* merged */
+    int        failed;        /* children that could not open or died */
+    double     cpu_s;         /* the children's CPU time, user + system */
+} bq_conc_t;
+
+/*  Forks `clients` processes; each opens its client, warms it up with a few
+ *  untimed requests, then all start at the same instant and issue requests
+ *  back to back for `seconds`. Returns 0 (figures in *out, which holds a
+ *  large histogram: allocate it), or -1. */
+int bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double seconds,
+                    uint64_t seed, bq_conc_t *out);
+
+/* --- reporting ----------------------------------------------------------------------- */
+
+/*  One case: a JSON line on `json` (when not NULL) and a table row on
+ *  `table`. `rows` is the mean number of rows (items, groups) a request
+ *  returned; rps is 0 for the one-at-a-time cases; cpu_us the client's CPU
+ *  time per request (user + system, microseconds). */
+void bq_report (FILE *json, FILE *table, const char *system, const char *kase,
+                const char *what, uint64_t records, const bq_stats_t *st, double rows,
+                uint64_t errors, int clients, double seconds, double rps, double cpu_us);
+
+/*  This process's CPU time so far (user + system), seconds. */
+double bq_cpu_self (void);
+void bq_report_header (FILE *table, const char *system, const char *where);
+
+/*  Parses a positive integer option value in [lo, hi]; exits 2 otherwise. */
+long bq_parse_long (const char *prog, const char *opt, const char *text, long lo, long hi);
+
+#endif
