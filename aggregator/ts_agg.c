@@ -150,16 +150,6 @@ s_now (void)
     return zclock_mono ();
 }
 
-static size_t
-s_chunk_key (char *key, const char *job, uint64_t chunk)
-{
-    size_t n = strlen (job);
-    memcpy (key, job, n);
-    key [n] = 0;
-    memcpy (key + n + 1, &chunk, 8);
-    return n + 9;
-}
-
 static void
 s_chunk_free (void *p)
 {
@@ -653,7 +643,7 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
         }
     }
     char key [S_JOB_MAX + 16];
-    size_t klen = s_chunk_key (key, job, chunk);
+    size_t klen = ts_chunk_key (key, job, chunk);
     s_chunk_t *c = ts_map_get (self->chunks, key, klen);
     if (c)
         return;                         /* queued or in flight already */
@@ -824,7 +814,7 @@ s_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
         return;
     uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
     char key [S_JOB_MAX + 16];
-    size_t klen = s_chunk_key (key, job, chunk);
+    size_t klen = ts_chunk_key (key, job, chunk);
     s_chunk_t *c = ts_map_take (self->chunks, key, klen);
     if (c) {
         if (c->worker < 0) {            /* still queued (a resend): unlink */

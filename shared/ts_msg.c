@@ -189,3 +189,13 @@ ts_hdr_copy_str (const ts_hdrin_t *in, const char *key, char *buf, size_t size)
     buf [n] = 0;
     return true;
 }
+
+size_t
+ts_chunk_key (char *key, const char *job, uint64_t chunk)
+{
+    size_t n = strlen (job);
+    memcpy (key, job, n);
+    key [n] = 0;
+    memcpy (key + n + 1, &chunk, 8);
+    return n + 9;
+}

@@ -72,6 +72,10 @@ const char *ts_hdr_get_str (const ts_hdrin_t *in, const char *key, uint32_t *len
  *  false when absent or not a string. */
 bool ts_hdr_copy_str (const ts_hdrin_t *in, const char *key, char *buf, size_t size);
 
+/*  The map key of a chunk of a job: the job id, a NUL, the chunk number's
+ *  8 bytes. `key` holds at least strlen (job) + 9 bytes. Returns its length. */
+size_t ts_chunk_key (char *key, const char *job, uint64_t chunk);
+
 #ifdef __cplusplus
 }
 #endif

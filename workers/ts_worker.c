@@ -140,16 +140,6 @@ s_now (void)
     return zclock_mono ();
 }
 
-static size_t
-s_chunk_key (char *key, const char *job, uint64_t chunk)
-{
-    size_t n = strlen (job);
-    memcpy (key, job, n);
-    key [n] = 0;
-    memcpy (key + n + 1, &chunk, 8);
-    return n + 9;
-}
-
 
 static void
 s_pending_free (void *p)
@@ -401,7 +391,7 @@ s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
     }
     ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
     char key [S_JOB_MAX + 16];
-    ts_map_delete (self->pending, key, s_chunk_key (key, p->job, p->chunk));
+    ts_map_delete (self->pending, key, ts_chunk_key (key, p->job, p->chunk));
 }
 
 /*  A part's answer: committed (counts and the commit's sequence), failed
@@ -411,7 +401,7 @@ s_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t sha
                 uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg)
 {
     char key [S_JOB_MAX + 16];
-    s_pending_t *p = ts_map_get (self->pending, key, s_chunk_key (key, job, chunk));
+    s_pending_t *p = ts_map_get (self->pending, key, ts_chunk_key (key, job, chunk));
     if (!p)
         return;                         /* a late repeat */
     s_part_t *part = NULL;
@@ -717,7 +707,7 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
     uint64_t line0 = ts_hdr_get_uint (&in, "line0", 1);
     ts_hdr_copy_str (&in, "profile", profile, sizeof profile);
     char key [S_JOB_MAX + 16];
-    size_t klen = s_chunk_key (key, job, chunk);
+    size_t klen = ts_chunk_key (key, job, chunk);
     if (ts_map_get (self->pending, key, klen))
         return;                         /* already waiting for its parts */
 
