@@ -1341,6 +1341,8 @@ s_pass_at (uint64_t n, uint64_t c, unsigned k)
         return NAN;
     if (n - c < k)
         return 1.0;
+    if (k == 1)                 /* exactly c/n (1 - (n-c)/n rounds) */
+        return (double) c / (double) n;
     double prod = 1.0;
     for (unsigned i = 0; i < k; i++)
         prod *= (double) (n - c - i) / (double) (n - i);
