@@ -55,7 +55,9 @@ typedef struct {
     bool       delim;           /* a REQ client: keep the empty frame */
     zframe_t  *request;         /* the request map (listing fields borrow it) */
     bool       has_client_rid;
-    uint64_t   client_rid;
+    int64_t    client_rid;      /* any integer; echoed as it came */
+    bool       client_rid_unsigned;
+    uint64_t   client_rid_u;
     ts_listing_t *listing;
     int        waiting;         /* answers outstanding */
     int        retries;
@@ -242,7 +244,10 @@ s_out_begin (ts_api_t *self, s_req_t *r, bool ok)
     self->out_n = 2;
     if (r && r->has_client_rid) {
         ts_mp_pack_cstr (&self->pk, "rid");
-        msgpack_pack_uint64 (&self->pk, r->client_rid);
+        if (r->client_rid_unsigned)
+            msgpack_pack_uint64 (&self->pk, r->client_rid_u);
+        else
+            msgpack_pack_int64 (&self->pk, r->client_rid);
         self->out_n++;
     }
 }
@@ -1044,8 +1049,17 @@ s_on_client (ts_api_t *self)
     }
     s_req_t tmp = { 0 };
     ts_mp_reader_t rr;
-    if (ts_hdr_find (&in, "rid", &rr) && ts_mp_read_uint (&rr, &tmp.client_rid) == 0)
-        tmp.has_client_rid = true;
+    ts_mp_item_t rit;
+    if (ts_hdr_find (&in, "rid", &rr) && ts_mp_next (&rr, &rit) == 0) {
+        if (rit.type == TS_MP_UINT) {
+            tmp.has_client_rid = tmp.client_rid_unsigned = true;
+            tmp.client_rid_u = rit.u;
+        }
+        else if (rit.type == TS_MP_INT) {
+            tmp.has_client_rid = true;
+            tmp.client_rid = rit.i;
+        }
+    }
     int64_t v = ts_hdr_get_int (&in, "v", -1);
     if (v != TS_PROTO_VERSION) {
         s_send_error (self, client, delim, &tmp, "VERSION", "field \"v\": want 1 (the protocol version)");

@@ -299,7 +299,7 @@ bench_import_section () {
     : > "$rows"
     echo
     echo "== import: trajstore up --workers 2 + trajstore-producer (wall time, start to report)"
-    echo "   vs bench_sqlite (json_extract + raw, indexes on id, data_id, reward, 1 tx), interleaved"
+    echo "   vs bench_sqlite (json_extract + raw, indexes on id, data_id, reward, 1 tx; 4 and 64 KiB pages), interleaved"
     for n in $BENCH_IMPORT_SIZES; do
         dump=$(s_dump "$n")
         bytes=$(wc -c < "$dump")
@@ -309,9 +309,9 @@ bench_import_section () {
         r=1
         while [ "$r" -le "$reps" ]; do
             if [ $((r % 2)) -eq 1 ]; then
-                s_import_trajstore; s_import_sqlite
+                s_import_trajstore; s_import_sqlite 4096; s_import_sqlite 65536
             else
-                s_import_sqlite; s_import_trajstore
+                s_import_sqlite 65536; s_import_sqlite 4096; s_import_trajstore
             fi
             r=$((r + 1))
         done
@@ -319,10 +319,12 @@ bench_import_section () {
     done
     echo
     echo "== import: medians (best) of the runs; records/s and MB/s of the median wall time;"
-    echo "   speed = SQLite s / trajstore s (> 1: trajstore faster); peak RSS in MB, the largest of the runs"
-    echo "   CPU s = user + system: trajstore's stack during the import + the producer / SQLite's"
-    printf '%-9s %-8s %-15s %-9s %-9s %-7s %-15s %-15s %-7s %-11s %s\n' records runs "trajstore s" \
-        "producer" "rec/s" "MB/s" "SQLite s" "SQLite close" speed "CPU s" \
+    echo "   SQLite: page size 4096 (its default) and 65536 (its fastest here), time to commit;"
+    echo "   close = the 64 KiB run to its close (WAL checkpoint); speed = SQLite 64 KiB s / trajstore s"
+    echo "   (> 1: trajstore faster); CPU s = user + system: trajstore's stack during the import + the"
+    echo "   producer / SQLite 64 KiB; peak RSS in MB, the largest of the runs (SQLite: of both)"
+    printf '%-9s %-5s %-17s %-9s %-9s %-7s %-9s %-17s %-9s %-7s %-13s %s\n' records runs "trajstore s" \
+        "producer" "rec/s" "MB/s" "SQLite4K" "SQLite64K s" "close" speed "CPU s" \
         "RSS MB: sup agg w1 w2 api producer | SQLite"
     cat "$rows"
     # flat memory: every process's peak at the largest size over the smallest
@@ -396,15 +398,19 @@ s_import_trajstore () {
     rm -rf "$d"
 }
 
-# s_import_sqlite: one import of $dump into a new SQLite database.
+# s_import_sqlite PAGE_SIZE: one import of $dump into a new SQLite
+# database with that page size (4096, SQLite's default; 65536, its fastest
+# for these ~4 KB rows: a row then never spills into overflow pages).
 s_import_sqlite () {
     [ -x "$lite" ] || return 0
-    f=$BENCH_WORK/lite-$n-$r
+    psz=$1
+    f=$BENCH_WORK/lite-$n-$r-$psz
     lrc=0
     if [ -n "$timer" ]; then
-        "$timer" -f '%M %U %S' -o "$f.rss" "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" > "$f.json" 2> /dev/null || lrc=$?
+        "$timer" -f '%M %U %S' -o "$f.rss" "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" \
+            --page-size "$psz" > "$f.json" 2> /dev/null || lrc=$?
     else
-        "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" > "$f.json" 2> /dev/null || lrc=$?
+        "$lite" "$dump" --reps 1 --json --dir "$BENCH_WORK" --page-size "$psz" > "$f.json" 2> /dev/null || lrc=$?
     fi
     [ "$lrc" -eq 0 ] || s_die "bench_sqlite $dump failed"
     kb=0 lcpu=0
@@ -414,13 +420,15 @@ s_import_sqlite () {
     fi
     commit=$(s_jget best_s < "$f.json")
     close=$(s_jget close_best_s < "$f.json")
-    echo "{\"bench\":\"import\",\"system\":\"sqlite\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"commit_s\":$commit,\"close_s\":$close,\"cpu_s\":$lcpu,\"rss_kb\":$kb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+    echo "{\"bench\":\"import\",\"system\":\"sqlite\",\"records\":$n,\"rep\":$r,\"page_size\":$psz,\"bytes\":$bytes,\"commit_s\":$commit,\"close_s\":$close,\"cpu_s\":$lcpu,\"rss_kb\":$kb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
 }
 
 # s_import_summary: the row of size $n.
 s_import_summary () {
     ts=$(grep '"system":"trajstore"' "$out" | grep "\"records\":$n,")
-    li=$(grep '"system":"sqlite"' "$out" | grep "\"records\":$n,")
+    li4=$(grep '"system":"sqlite"' "$out" | grep "\"records\":$n," | grep '"page_size":4096,')
+    li=$(grep '"system":"sqlite"' "$out" | grep "\"records\":$n," | grep '"page_size":65536,')
+    lite4_med=$(echo "$li4" | s_jget commit_s | s_median)
     wall_med=$(echo "$ts" | s_jget wall_s | s_median)
     wall_best=$(echo "$ts" | s_jget wall_s | s_min)
     prod_med=$(echo "$ts" | s_jget producer_s | s_median)
@@ -435,23 +443,24 @@ s_import_summary () {
     for name in supervisor aggregator w1 w2 api producer; do
         mb="$mb $(echo "$ts" | s_jget "rss_${name}_kb" | s_max | awk '{ printf "%.0f", $1 / 1024 }')"
     done
-    lmb=$(echo "$li" | s_jget rss_kb | s_max | awk '{ printf "%.0f", $1 / 1024 }')
+    lmb=$(printf '%s\n%s\n' "$li" "$li4" | s_jget rss_kb | s_max | awk '{ printf "%.0f", $1 / 1024 }')
     row=$(awk -v n="$n" -v reps="$reps" -v wm="$wall_med" -v wb="$wall_best" -v pm="$prod_med" \
               -v lm="${lite_med:-0}" -v lb="${lite_best:-0}" -v cm="${close_med:-0}" -v bytes="$bytes" \
-              -v mb="$mb" -v lmb="${lmb:--}" -v cpu="${cpu_med:-0}" -v lcpu="${lcpu_med:-0}" 'BEGIN {
-        printf "%-9s %-8s %-15s %-9s %-9.0f %-7.1f ", n, reps, sprintf ("%.3f (%.3f)", wm, wb),
+              -v mb="$mb" -v lmb="${lmb:--}" -v cpu="${cpu_med:-0}" -v lcpu="${lcpu_med:-0}" \
+              -v l4="${lite4_med:-0}" 'BEGIN {
+        printf "%-9s %-5s %-17s %-9s %-9.0f %-7.1f ", n, reps, sprintf ("%.3f (%.3f)", wm, wb),
                sprintf ("%.3f", pm), n / wm, bytes / 1e6 / wm
-        if (lm > 0) printf "%-15s %-15s %-7s", sprintf ("%.3f (%.3f)", lm, lb), sprintf ("%.3f", cm),
-                           sprintf ("%.2fx", lm / wm)
-        else printf "%-15s %-15s %-7s", "-", "-", "-"
-        printf " %-11s", sprintf ("%.2f/%.2f", cpu, lcpu)
+        if (lm > 0) printf "%-9s %-17s %-9s %-7s", sprintf ("%.3f", l4), sprintf ("%.3f (%.3f)", lm, lb),
+                           sprintf ("%.3f", cm), sprintf ("%.2fx", lm / wm)
+        else printf "%-9s %-17s %-9s %-7s", "-", "-", "-", "-"
+        printf " %-13s", sprintf ("%.2f/%.2f", cpu, lcpu)
         printf " %s | %s\n", mb, lmb }')
     echo "$row" >> "$rows"
     resends=$(echo "$ts" | s_jget resend_warnings | awk '{ t += $1 } END { print t + 0 }')
     silences=$(echo "$ts" | s_jget silence_warnings | awk '{ t += $1 } END { print t + 0 }')
     loads=$(echo "$ts" | sed -n 's/.*"load":"\([0-9.]*\)".*/\1/p' | tr '\n' ' ')
     echo "   $n records: trajstore $(s_fmt %.3f "$wall_med") s median of $reps," \
-         "SQLite $(s_fmt %.3f "$lite_med") s; producer warnings over the runs: $resends resends," \
+         "SQLite $(s_fmt %.3f "$lite4_med") s (4 KiB pages), $(s_fmt %.3f "$lite_med") s (64 KiB); producer warnings over the runs: $resends resends," \
          "$silences silences of 3 s+ (logs: $BENCH_OUT/import-$n-*.producer.log); load average: $loads"
     if [ "$n" -eq 10000 ]; then
         target_line=$(awk -v w="$wall_med" 'BEGIN { printf "target: 10,000 records <= 0.25 s wall: %.3f s, %s",
