@@ -424,3 +424,83 @@ bq_parse_long (const char *prog, const char *opt, const char *text, long lo, lon
     }
     return v;
 }
+
+/* --- one query kind at a time ------------------------------------------------------- */
+
+const bq_kind_desc_t bq_kinds [K_COUNT] = {
+    { "get", "get by id" },
+    { "get_hot", "get of one id again and again" },
+    { "newest", "list 100 newest" },
+    { "reward", "reward in [0.2,0.3] first 100 by reward" },
+    { "group_success", "one group and success" },
+    { "groups_all", "stats of every group" },
+    { "stats", "totals and per model" },
+};
+
+/*  Is the kind named in the comma-separated list? */
+static bool
+s_listed (const char *only, const char *name)
+{
+    size_t nl = strlen (name);
+    for (const char *p = only; p && *p; ) {
+        if (!strncmp (p, name, nl) && (p [nl] == ',' || p [nl] == 0))
+            return true;
+        p = strchr (p, ',');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+int
+bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn)
+{
+    double *samples = malloc ((size_t) (cfg->n > 0 ? cfg->n : 1) * sizeof *samples);
+    if (!samples)
+        return 1;
+    int rc = 0;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (cfg->only && !s_listed (cfg->only, bq_kinds [k].name))
+            continue;
+        bq_rng_t rng;
+        bq_rng_seed (&rng, (uint64_t) cfg->seed, (uint64_t) k);
+        uint64_t rows = 0, total_rows = 0, errors = 0;
+        /* the warm-up takes at most a fifth of the time allowed */
+        long warm = 0;
+        double warm_until = bq_now () + (double) cfg->max_seconds / 5;
+        for (; warm < cfg->warmup && bq_now () < warm_until; warm++)
+            if (one (conn, (bq_kind_t) k, &rng, &rows))
+                errors++;
+        if (warm > 0 && errors == (uint64_t) warm) {
+            fprintf (stderr, "%s: %s: every warm-up %s failed\n", cfg->prog, bq_kinds [k].name,
+                     cfg->request);
+            rc = 1;
+            continue;
+        }
+        errors = 0;
+        size_t got = 0;
+        double until = bq_now () + (double) cfg->max_seconds, cpu0 = bq_cpu_self ();
+        for (long i = 0; i < cfg->n; i++) {
+            double t0 = bq_now ();
+            if (t0 > until)
+                break;
+            int r = one (conn, (bq_kind_t) k, &rng, &rows);
+            double t1 = bq_now ();
+            if (r) {
+                errors++;
+                continue;
+            }
+            samples [got++] = t1 - t0;
+            total_rows += rows;
+        }
+        bq_stats_t st;
+        bq_stats_of (samples, got, &st);
+        bq_report (cfg->json, stderr, cfg->system, bq_kinds [k].name, bq_kinds [k].what,
+                   (uint64_t) cfg->records, &st, got ? (double) total_rows / (double) got : 0,
+                   errors, 1, 0, 0,
+                   got ? (bq_cpu_self () - cpu0) / (double) (got + errors) * 1e6 : 0);
+        if (errors)
+            rc = 1;
+    }
+    free (samples);
+    return rc;
+}

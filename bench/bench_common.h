@@ -98,6 +98,39 @@ typedef struct {
 int bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double seconds,
                     uint64_t seed, bq_conc_t *out);
 
+/* --- one query kind at a time ------------------------------------------------------- */
+
+/*  The query kinds both clients (trajstore over ZeroMQ, SQLite embedded)
+ *  time one at a time, with their names and descriptions. */
+typedef enum {
+    K_GET, K_GET_HOT, K_NEWEST, K_REWARD, K_GROUP_SUCCESS, K_GROUPS_ALL, K_STATS, K_COUNT
+} bq_kind_t;
+
+typedef struct {
+    const char *name, *what;
+} bq_kind_desc_t;
+
+extern const bq_kind_desc_t bq_kinds [K_COUNT];
+
+/*  One request of a kind on a client's connection: 0 and the rows it
+ *  returned, or -1. */
+typedef int (bq_one_fn) (void *conn, bq_kind_t kind, bq_rng_t *rng, uint64_t *rows);
+
+typedef struct {
+    const char *prog;         /* for messages */
+    const char *system;       /* "trajstore", "sqlite" */
+    const char *request;      /* what one is called in messages: "request", "query" */
+    const char *only;         /* comma-separated kinds, NULL for all */
+    long n, warmup, max_seconds, seed, records;
+    FILE *json;               /* JSON lines, or NULL */
+} bq_series_t;
+
+/*  Times every kind (or those in `only`): `warmup` untimed requests (at
+ *  most a fifth of max_seconds), then up to n timed ones within
+ *  max_seconds, reported with bq_report. Returns 0, or 1 when a kind
+ *  failed (every warm-up request, or any timed one). */
+int bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn);
+
 /* --- reporting ----------------------------------------------------------------------- */
 
 /*  One case: a JSON line on `json` (when not NULL) and a table row on

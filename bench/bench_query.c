@@ -47,19 +47,6 @@
 #define S_LIST_LIMIT  100
 #define S_GROUPS_PAGE 10000
 
-typedef enum { K_GET, K_GET_HOT, K_NEWEST, K_REWARD, K_GROUP_SUCCESS, K_GROUPS_ALL, K_STATS, K_COUNT } s_kind_t;
-
-static const struct {
-    const char *name, *what;
-} s_kinds [K_COUNT] = {
-    { "get", "get by id" },
-    { "get_hot", "get of one id again and again" },
-    { "newest", "list 100 newest" },
-    { "reward", "reward in [0.2,0.3] first 100 by reward" },
-    { "group_success", "one group and success" },
-    { "groups_all", "stats of every group" },
-    { "stats", "totals and per model" },
-};
 
 static volatile double s_sink;      /* what the reads read, so they happen */
 
@@ -244,7 +231,7 @@ s_list_group (s_client_t *c, const char *group, bool success, uint64_t *rows)
 }
 
 static int
-s_one (s_client_t *c, s_kind_t kind, bq_rng_t *rng, uint64_t *rows)
+s_one (s_client_t *c, bq_kind_t kind, bq_rng_t *rng, uint64_t *rows)
 {
     const bq_keys_t *k = c->keys;
     const char *data;
@@ -322,6 +309,12 @@ s_one (s_client_t *c, s_kind_t kind, bq_rng_t *rng, uint64_t *rows)
     default:
         return -1;
     }
+}
+
+static int
+s_one_any (void *conn, bq_kind_t kind, bq_rng_t *rng, uint64_t *rows)
+{
+    return s_one ((s_client_t *) conn, kind, rng, rows);
 }
 
 /*  The concurrent clients' request: get or one group's list, 50/50. */
@@ -480,63 +473,10 @@ main (int argc, char **argv)
         bq_keys_free (&keys);
         return 1;
     }
-    double *samples = malloc ((size_t) n * sizeof *samples);
-    if (!samples)
-        return 1;
     bq_report_header (stderr, "trajstore", endpoint);
-    for (int k = 0; k < K_COUNT; k++) {
-        if (only) {
-            /* a comma-separated list of names */
-            size_t nl = strlen (s_kinds [k].name);
-            const char *p = only;
-            bool want = false;
-            while (p && *p && !want) {
-                want = !strncmp (p, s_kinds [k].name, nl) && (p [nl] == ',' || p [nl] == 0);
-                p = strchr (p, ',');
-                p = p ? p + 1 : NULL;
-            }
-            if (!want)
-                continue;
-        }
-        bq_rng_t rng;
-        bq_rng_seed (&rng, (uint64_t) seed, (uint64_t) k);
-        uint64_t rows = 0, total_rows = 0, errors = 0;
-        /* the warm-up takes at most a fifth of the time allowed */
-        long warm = 0;
-        double warm_until = bq_now () + (double) max_seconds / 5;
-        for (; warm < warmup && bq_now () < warm_until; warm++)
-            if (s_one (c, (s_kind_t) k, &rng, &rows))
-                errors++;
-        if (warm > 0 && errors == (uint64_t) warm) {
-            fprintf (stderr, S_PROG ": %s: every warm-up request failed\n", s_kinds [k].name);
-            rc = 1;
-            continue;
-        }
-        errors = 0;
-        size_t got = 0;
-        double until = bq_now () + (double) max_seconds, cpu0 = bq_cpu_self ();
-        for (long i = 0; i < n; i++) {
-            double t0 = bq_now ();
-            if (t0 > until)
-                break;
-            int r = s_one (c, (s_kind_t) k, &rng, &rows);
-            double t1 = bq_now ();
-            if (r) {
-                errors++;
-                continue;
-            }
-            samples [got++] = t1 - t0;
-            total_rows += rows;
-        }
-        bq_stats_t st;
-        bq_stats_of (samples, got, &st);
-        bq_report (jout, stderr, "trajstore", s_kinds [k].name, s_kinds [k].what, (uint64_t) records, &st,
-                   got ? (double) total_rows / (double) got : 0, errors, 1, 0, 0,
-                   got ? (bq_cpu_self () - cpu0) / (double) (got + errors) * 1e6 : 0);
-        if (errors)
-            rc = 1;
-    }
-    free (samples);
+    bq_series_t series = { S_PROG, "trajstore", "request", only, n, warmup, max_seconds, seed,
+                           records, jout };
+    rc = bq_run_series (&series, s_one_any, c);
     s_client_close (c);
     bq_keys_free (&keys);
     return rc;

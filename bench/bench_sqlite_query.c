@@ -45,19 +45,6 @@
 
 #define S_COLS "id, data_id, model, reward, is_success, created_at"
 
-typedef enum { K_GET, K_GET_HOT, K_NEWEST, K_REWARD, K_GROUP_SUCCESS, K_GROUPS_ALL, K_STATS, K_COUNT } s_kind_t;
-
-static const struct {
-    const char *name, *what;
-} s_kinds [K_COUNT] = {
-    { "get", "get by id" },
-    { "get_hot", "get of one id again and again" },
-    { "newest", "list 100 newest" },
-    { "reward", "reward in [0.2,0.3] first 100 by reward" },
-    { "group_success", "one group and success" },
-    { "groups_all", "stats of every group" },
-    { "stats", "totals and per model" },
-};
 
 enum {
     Q_GET, Q_NEWEST, Q_REWARD, Q_GROUP_SUCCESS, Q_GROUPS_ALL, Q_STATS, Q_NGROUPS, Q_GROUP,
@@ -303,7 +290,7 @@ s_stats (s_conn_t *c, uint64_t *rows)
 }
 
 static int
-s_one (s_conn_t *c, s_kind_t kind, bq_rng_t *rng, uint64_t *rows)
+s_one (s_conn_t *c, bq_kind_t kind, bq_rng_t *rng, uint64_t *rows)
 {
     const bq_keys_t *k = c->keys;
     *rows = 0;
@@ -317,6 +304,12 @@ s_one (s_conn_t *c, s_kind_t kind, bq_rng_t *rng, uint64_t *rows)
     case K_STATS:         return s_stats (c, rows);
     default:              return -1;
     }
+}
+
+static int
+s_one_any (void *conn, bq_kind_t kind, bq_rng_t *rng, uint64_t *rows)
+{
+    return s_one ((s_conn_t *) conn, kind, rng, rows);
 }
 
 static int
@@ -404,66 +397,14 @@ main (int argc, char **argv)
     }
 
     s_conn_t *c = s_conn_open (&ctx, 0);
-    double *samples = malloc ((size_t) n * sizeof *samples);
-    if (!c || !samples) {
-        s_conn_close (c);
-        free (samples);
+    if (!c) {
         bq_keys_free (&keys);
         return 1;
     }
     bq_report_header (stderr, "sqlite", where);
-    for (int k = 0; k < K_COUNT; k++) {
-        if (only) {
-            size_t nl = strlen (s_kinds [k].name);
-            const char *p = only;
-            bool want = false;
-            while (p && *p && !want) {
-                want = !strncmp (p, s_kinds [k].name, nl) && (p [nl] == ',' || p [nl] == 0);
-                p = strchr (p, ',');
-                p = p ? p + 1 : NULL;
-            }
-            if (!want)
-                continue;
-        }
-        bq_rng_t rng;
-        bq_rng_seed (&rng, (uint64_t) seed, (uint64_t) k);
-        uint64_t rows = 0, total_rows = 0, errors = 0;
-        /* the warm-up takes at most a fifth of the time allowed */
-        long warm = 0;
-        double warm_until = bq_now () + (double) max_seconds / 5;
-        for (; warm < warmup && bq_now () < warm_until; warm++)
-            if (s_one (c, (s_kind_t) k, &rng, &rows))
-                errors++;
-        if (warm > 0 && errors == (uint64_t) warm) {
-            fprintf (stderr, S_PROG ": %s: every warm-up query failed\n", s_kinds [k].name);
-            rc = 1;
-            continue;
-        }
-        errors = 0;
-        size_t got = 0;
-        double until = bq_now () + (double) max_seconds, cpu0 = bq_cpu_self ();
-        for (long i = 0; i < n; i++) {
-            double t0 = bq_now ();
-            if (t0 > until)
-                break;
-            int r = s_one (c, (s_kind_t) k, &rng, &rows);
-            double t1 = bq_now ();
-            if (r) {
-                errors++;
-                continue;
-            }
-            samples [got++] = t1 - t0;
-            total_rows += rows;
-        }
-        bq_stats_t st;
-        bq_stats_of (samples, got, &st);
-        bq_report (jout, stderr, "sqlite", s_kinds [k].name, s_kinds [k].what, (uint64_t) records, &st,
-                   got ? (double) total_rows / (double) got : 0, errors, 1, 0, 0,
-                   got ? (bq_cpu_self () - cpu0) / (double) (got + errors) * 1e6 : 0);
-        if (errors)
-            rc = 1;
-    }
-    free (samples);
+    bq_series_t series = { S_PROG, "sqlite", "query", only, n, warmup, max_seconds, seed,
+                           records, jout };
+    rc = bq_run_series (&series, s_one_any, c);
     s_conn_close (c);
     bq_keys_free (&keys);
     return rc;
