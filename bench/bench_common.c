@@ -504,3 +504,36 @@ bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn)
     free (samples);
     return rc;
 }
+
+/* --- input files --------------------------------------------------------------------- */
+
+int
+bq_file_load (const char *prog, const char *path, size_t padding, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        fprintf (stderr, "%s: %s: %s\n", prog, path, strerror (errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat (fileno (f), &st) || !S_ISREG (st.st_mode)) {
+        fprintf (stderr, "%s: %s: not a regular file\n", prog, path);
+        fclose (f);
+        return -1;
+    }
+    size_t n = (size_t) st.st_size;
+    char *buf = malloc (n + padding);
+    if (!buf || fread (buf, 1, n, f) != n) {
+        fprintf (stderr, "%s: %s: cannot read whole file\n", prog, path);
+        free (buf);
+        fclose (f);
+        return -1;
+    }
+    fclose (f);
+    memset (buf + n, 0, padding);
+    *data = buf;
+    *size = n;
+    return 0;
+}

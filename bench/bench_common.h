@@ -98,6 +98,13 @@ typedef struct {
 int bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double seconds,
                     uint64_t seed, bq_conc_t *out);
 
+/* --- input files --------------------------------------------------------------------- */
+
+/*  Reads a whole regular file into *data (malloc'ed, the caller frees),
+ *  with `padding` zero bytes after its end (the parser reads a little past
+ *  a line). 0, or -1 with a message naming `prog` and the file on stderr. */
+int bq_file_load (const char *prog, const char *path, size_t padding, char **data, size_t *size);
+
 /* --- one query kind at a time ------------------------------------------------------- */
 
 /*  The query kinds both clients (trajstore over ZeroMQ, SQLite embedded)

@@ -35,6 +35,7 @@
  *
  *  Not a test: it is built by `make` and run by `make bench` (bench/run.sh).
  */
+#include "bench_common.h"
 #include "ts_error.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
@@ -82,26 +83,8 @@ static int
 s_input_load (s_input_t *in, const char *path)
 {
     memset (in, 0, sizeof *in);
-    FILE *f = fopen (path, "rb");
-    if (!f) {
-        fprintf (stderr, "bench_core: %s: %s\n", path, strerror (errno));
+    if (bq_file_load ("bench_core", path, TS_PARSE_PADDING, &in->data, &in->size))
         return -1;
-    }
-    struct stat st;
-    if (fstat (fileno (f), &st) || !S_ISREG (st.st_mode)) {
-        fprintf (stderr, "bench_core: %s: not a regular file\n", path);
-        fclose (f);
-        return -1;
-    }
-    in->size = (size_t) st.st_size;
-    in->data = malloc (in->size + TS_PARSE_PADDING);
-    if (!in->data || fread (in->data, 1, in->size, f) != in->size) {
-        fprintf (stderr, "bench_core: %s: cannot read whole file\n", path);
-        fclose (f);
-        return -1;
-    }
-    fclose (f);
-    memset (in->data + in->size, 0, TS_PARSE_PADDING);
 
     size_t cap = in->size / TS_CHUNK_BYTES + 2;
     in->cuts = malloc (cap * sizeof *in->cuts);

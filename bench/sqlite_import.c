@@ -35,6 +35,7 @@
  *  statistics and one group's listing never touch the table's rows.
  *  Both are built after the rows, inside the timed transaction.
  */
+#include "bench_common.h"
 #include "ts_error.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
@@ -80,27 +81,9 @@ static int
 s_input_load (s_input_t *in, const char *path)
 {
     memset (in, 0, sizeof *in);
-    FILE *f = fopen (path, "rb");
-    if (!f) {
-        fprintf (stderr, "bench_sqlite: %s: %s\n", path, strerror (errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat (fileno (f), &st) || !S_ISREG (st.st_mode)) {
-        fprintf (stderr, "bench_sqlite: %s: not a regular file\n", path);
-        fclose (f);
-        return -1;
-    }
-    in->size = (size_t) st.st_size;
-    in->data = malloc (in->size + TS_PARSE_PADDING);
-    if (!in->data || fread (in->data, 1, in->size, f) != in->size) {
-        fprintf (stderr, "bench_sqlite: %s: cannot read whole file\n", path);
-        fclose (f);
-        return -1;
-    }
-    fclose (f);
     /* the parser mode's simdjson reads a little past a line's end */
-    memset (in->data + in->size, 0, TS_PARSE_PADDING);
+    if (bq_file_load ("bench_sqlite", path, TS_PARSE_PADDING, &in->data, &in->size))
+        return -1;
     return 0;
 }
 
