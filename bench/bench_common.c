@@ -537,3 +537,24 @@ bq_file_load (const char *prog, const char *path, size_t padding, char **data, s
     *size = n;
     return 0;
 }
+
+int
+bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
+            long clients, long seconds, long seed, long records, FILE *json)
+{
+    bq_conc_t *res = malloc (sizeof *res);
+    if (!res)
+        return 1;
+    bq_report_header (stderr, system, where);
+    int rc = bq_concurrency (ops, ctx, (int) clients, (double) seconds, (uint64_t) seed, res);
+    bq_stats_t st;
+    bq_hist_stats (&res->total, &st);
+    char kase [32];
+    snprintf (kase, sizeof kase, "mix_c%ld", clients);
+    bq_report (json, stderr, system, kase, "get or one-group list 50/50", (uint64_t) records, &st,
+               st.n ? (double) res->total.rows / (double) st.n : 0, res->total.errors, (int) clients,
+               (double) seconds, (double) st.n / (double) seconds,
+               st.n ? res->cpu_s / (double) (st.n + res->total.errors) * 1e6 : 0);
+    free (res);
+    return rc ? 1 : 0;
+}

@@ -138,6 +138,11 @@ typedef struct {
  *  failed (every warm-up request, or any timed one). */
 int bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn);
 
+/*  The concurrent mix (bq_concurrency with `ops`) run and reported as case
+ *  "mix_cN" of `system`. Returns 0, or 1 when clients failed. */
+int bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
+                long clients, long seconds, long seed, long records, FILE *json);
+
 /* --- reporting ----------------------------------------------------------------------- */
 
 /*  One case: a JSON line on `json` (when not NULL) and a table row on

@@ -378,22 +378,9 @@ main (int argc, char **argv)
 
     if (clients > 0) {
         static const bq_client_ops_t ops = { s_conn_open, s_mix, s_conn_close };
-        bq_conc_t *res = malloc (sizeof *res);
-        if (!res)
-            return 1;
-        bq_report_header (stderr, "sqlite", where);
-        rc = bq_concurrency (&ops, &ctx, (int) clients, (double) seconds, (uint64_t) seed, res);
-        bq_stats_t st;
-        bq_hist_stats (&res->total, &st);
-        char kase [32];
-        snprintf (kase, sizeof kase, "mix_c%ld", clients);
-        bq_report (jout, stderr, "sqlite", kase, "get or one-group list 50/50", (uint64_t) records, &st,
-                   st.n ? (double) res->total.rows / (double) st.n : 0, res->total.errors, (int) clients,
-                   (double) seconds, (double) st.n / (double) seconds,
-                   st.n ? res->cpu_s / (double) (st.n + res->total.errors) * 1e6 : 0);
-        free (res);
+        rc = bq_run_mix ("sqlite", where, &ops, &ctx, clients, seconds, seed, records, jout);
         bq_keys_free (&keys);
-        return rc ? 1 : 0;
+        return rc;
     }
 
     s_conn_t *c = s_conn_open (&ctx, 0);
