@@ -60,19 +60,12 @@ step () {
     echo "--- [$SCENARIO +$(( $(date +%s) - T0 ))s] $*"
 }
 
+# process and log helpers shared by the drivers
+. "$(dirname "$0")/e2e_procs.sh"
+
 print_logs () {
     [ -n "$D" ] || return
-    for f in "$D"/logs/*.log "$T"/*.err; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        if [ "$(wc -c <"$f")" -gt 200000 ]; then
-            head -c 100000 "$f" >&2
-            echo "[... $(wc -c <"$f") bytes, cut ...]" >&2
-            tail -c 100000 "$f" >&2
-        else
-            cat "$f" >&2
-        fi
-    done
+    print_files "$D"/logs/*.log "$T"/*.err
 }
 
 fail () {
@@ -109,7 +102,6 @@ skip () {
 
 # --- processes -------------------------------------------------------------------
 
-. "$(dirname "$0")/e2e_procs.sh"
 
 start_stack () {
     start_agg

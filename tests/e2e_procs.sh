@@ -23,3 +23,19 @@ start () {
 start_agg ()    { start aggregator "$AGG" --data "$D"; }
 start_worker () { start "$1" "$WORKER" --name "$1" --data "$D"; }
 start_api ()    { start api "$APIBIN" --data "$D"; }
+
+# print_files FILE...: each existing file on stderr, a huge one cut to its
+# first and last 100 kB (what a failing test shows of its logs)
+print_files () {
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        echo "===== $f" >&2
+        if [ "$(wc -c <"$f")" -gt 200000 ]; then
+            head -c 100000 "$f" >&2
+            echo "[... $(wc -c <"$f") bytes, cut ...]" >&2
+            tail -c 100000 "$f" >&2
+        else
+            cat "$f" >&2
+        fi
+    done
+}

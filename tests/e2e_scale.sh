@@ -560,19 +560,12 @@ step () {
     echo "--- [$SCENARIO +$(( $(date +%s) - S0 ))s] $*"
 }
 
+# process and log helpers shared by the drivers
+. "$(dirname "$0")/e2e_procs.sh"
+
 print_logs () {
     [ -n "$D" ] || return
-    for f in "$D"/logs/*.log "$T"/*.err "$T"/*.json; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        if [ "$(wc -c <"$f")" -gt 200000 ]; then
-            head -c 100000 "$f" >&2
-            echo "[... $(wc -c <"$f") bytes, cut ...]" >&2
-            tail -c 100000 "$f" >&2
-        else
-            cat "$f" >&2
-        fi
-    done
+    print_files "$D"/logs/*.log "$T"/*.err "$T"/*.json
 }
 
 fail () {
@@ -583,7 +576,6 @@ fail () {
 
 # --- processes: each started here, its pid in T/run/NAME.pid ---------------------
 
-. "$(dirname "$0")/e2e_procs.sh"
 
 # wait_exit NAME SECONDS: waits for NAME's process to end; its status in RC
 wait_exit () {
