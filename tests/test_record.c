@@ -244,6 +244,54 @@ test_mp_truncated (void **state)
     assert_int_equal (ts_mp_next (&r, &it), TS_EPROTO);
 }
 
+/*  ts_mp_skip has its own fast walk (type bytes and lengths only): it must
+ *  agree with a walk built on ts_mp_next, on valid and on broken input. */
+static int
+s_skip_by_next (ts_mp_reader_t *r)
+{
+    uint64_t pending = 1;
+    ts_mp_item_t it;
+    while (pending > 0) {
+        if (ts_mp_next (r, &it))
+            return TS_EPROTO;
+        pending--;
+        if (it.type == TS_MP_ARRAY)
+            pending += it.len;
+        else if (it.type == TS_MP_MAP)
+            pending += 2 * (uint64_t) it.len;
+    }
+    return 0;
+}
+
+static void
+test_mp_skip_agrees (void **state)
+{
+    (void) state;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint8_t buf [64];
+    int valid = 0;
+    for (int round = 0; round < 200000; round++) {
+        size_t len = 1 + round % (sizeof buf);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            /* mostly small lengths and counts, so that many inputs are
+             * valid msgpack and the walks go deep */
+            uint8_t b = (uint8_t) x;
+            buf [i] = (x >> 8) % 4 ? b : (uint8_t) (b & 0x03);
+        }
+        ts_mp_reader_t a, b;
+        ts_mp_reader_init (&a, buf, len);
+        ts_mp_reader_init (&b, buf, len);
+        int ra = ts_mp_skip (&a), rb = s_skip_by_next (&b);
+        if (ra != rb || (ra == 0 && a.p != b.p))
+            fail_msg ("round %d (%zu bytes, first 0x%02x): skip %d at %td, by next %d at %td",
+                      round, len, buf [0], ra, a.p - buf, rb, b.p - buf);
+        valid += ra == 0;
+    }
+    /* the generator must exercise both outcomes */
+    assert_true (valid > 10000 && valid < 190000);
+}
+
 static void
 test_mp_forged_counts (void **state)
 {
@@ -1349,6 +1397,7 @@ main (void)
         cmocka_unit_test (test_mp_every_type),
         cmocka_unit_test (test_mp_truncated),
         cmocka_unit_test (test_mp_forged_counts),
+        cmocka_unit_test (test_mp_skip_agrees),
         cmocka_unit_test (test_mp_typed_readers),
         cmocka_unit_test (test_mp_depth),
         cmocka_unit_test (test_to_json_strings),
