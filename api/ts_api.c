@@ -231,11 +231,16 @@ ts_api_destroy (ts_api_t **self_p)
 
 /*  A reply is built as key/value pairs in self->out, counted in out_n, and
  *  sent behind a map header of that count. */
+#define S_OUT_HEAD   5              /* room for the largest map header */
+#define S_OUT_GIVE   (64u << 10)    /* replies this large are not copied */
+
 static void
 s_out_begin (ts_api_t *self, s_req_t *r, bool ok)
 {
+    static const char room [S_OUT_HEAD];
     self->out.size = 0;
     self->out_n = 0;
+    ts_buf_append (&self->out, room, S_OUT_HEAD);
     msgpack_packer_init (&self->pk, &self->out, ts_buf_packer_write);
     ts_mp_pack_cstr (&self->pk, "v");
     msgpack_pack_int (&self->pk, TS_PROTO_VERSION);
@@ -260,22 +265,51 @@ s_out_key (ts_api_t *self, const char *key)
 }
 
 static void
+s_free_buf (void *data, void *hint)
+{
+    (void) data;
+    free (hint);
+}
+
+/*  Sends the reply: the map header goes into the room s_out_begin left in
+ *  front of the pairs, and a large reply (the rows of "groups", a page of
+ *  records) is handed to ZeroMQ as it is instead of being copied. */
+static void
 s_out_send (ts_api_t *self, zframe_t *client, bool delim)
 {
-    ts_buf_t head = { 0 };
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &head, ts_buf_packer_write);
-    msgpack_pack_map (&pk, self->out_n);
-    zmsg_t *m = zmsg_new ();
-    zmsg_addmem (m, zframe_data (client), zframe_size (client));
+    void *sock = zsock_resolve (self->front);
+    if (self->out.size < S_OUT_HEAD) {
+        ts_error ("out of memory building a reply: dropped");
+        return;
+    }
+    uint8_t head [S_OUT_HEAD];
+    size_t hl;
+    uint32_t n = self->out_n;
+    if (n <= 15) {
+        head [0] = (uint8_t) (0x80 | n);
+        hl = 1;
+    } else if (n <= 0xffff) {
+        head [0] = 0xde; head [1] = (uint8_t) (n >> 8); head [2] = (uint8_t) n;
+        hl = 3;
+    } else {
+        head [0] = 0xdf;
+        head [1] = (uint8_t) (n >> 24); head [2] = (uint8_t) (n >> 16);
+        head [3] = (uint8_t) (n >> 8);  head [4] = (uint8_t) n;
+        hl = 5;
+    }
+    char *start = self->out.data + S_OUT_HEAD - hl;
+    memcpy (start, head, hl);
+    size_t len = self->out.size - (S_OUT_HEAD - hl);
+    zmq_send (sock, zframe_data (client), zframe_size (client), ZMQ_SNDMORE);
     if (delim)
-        zmsg_addmem (m, NULL, 0);
-    zframe_t *f = zframe_new (NULL, head.size + self->out.size);
-    memcpy (zframe_data (f), head.data, head.size);
-    memcpy (zframe_data (f) + head.size, self->out.data, self->out.size);
-    zmsg_append (m, &f);
-    zmsg_send (&m, self->front);
-    ts_buf_free (&head);
+        zmq_send (sock, "", 0, ZMQ_SNDMORE);
+    zmq_msg_t m;
+    if (len >= S_OUT_GIVE && zmq_msg_init_data (&m, start, len, s_free_buf, self->out.data) == 0) {
+        self->out = (ts_buf_t) { 0 };           /* ZeroMQ frees it when sent */
+        if (zmq_msg_send (&m, sock, 0) < 0)
+            zmq_msg_close (&m);
+    } else
+        zmq_send (sock, start, len, 0);
     self->served++;
 }
 
@@ -865,7 +899,7 @@ s_finish_check (ts_api_t *self, s_req_t *r)
 /*  Passes the aggregator's answer on: every field but its "v", "t", "ok"
  *  and "rid" (ours), under the client's envelope. */
 static void
-s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in)
+s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
 {
     if (!ts_hdr_get_bool (in, "ok", false)) {
         char code [32] = "UNAVAILABLE", msg [512] = "the aggregator refused";
@@ -892,10 +926,21 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in)
             if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
                 break;
             if (ts_mp_item_is_str (&k, "v") || ts_mp_item_is_str (&k, "t")
-            ||  ts_mp_item_is_str (&k, "ok") || ts_mp_item_is_str (&k, "rid"))
+            ||  ts_mp_item_is_str (&k, "ok") || ts_mp_item_is_str (&k, "rid")
+            ||  ts_mp_item_is_str (&k, "body"))
                 continue;
             ts_buf_append (&self->out, start, (size_t) (rd.p - start));
             self->out_n++;
+        }
+    }
+    /* a large value (the rows of "groups") comes packed in a frame of its
+     * own, named by "body": appended as it is, not walked */
+    char body_key [32];
+    if (body && zframe_size (body) > 0 && ts_hdr_copy_str (in, "body", body_key, sizeof body_key)) {
+        s_out_key (self, body_key);
+        if (ts_buf_append (&self->out, zframe_data (body), zframe_size (body))) {
+            s_finish_error (self, r, "NO_MEMORY", "out of memory");
+            return;
         }
     }
     if (r->op == OP_HEALTH) {
@@ -927,7 +972,7 @@ s_on_agg (ts_api_t *self)
         else {
             s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);
             if (r && !r->parked)
-                s_finish_agg (self, r, &in);
+                s_finish_agg (self, r, &in, zmsg_next (msg));
         }
     }
     zmsg_destroy (&msg);

@@ -16,7 +16,7 @@
  *    newest         list the 100 newest (sort -created)
  *    reward         reward in [0.2, 0.3], the first 100 by reward
  *    group_success  one group (drawn at random), success true
- *    groups_all     "groups": the statistics of every group (limit 10000,
+ *    groups_all     "groups": the statistics of every group (limit 100000,
  *                   paged with offset until next is nil)
  *    stats          "stats": totals and per model
  *  p50/p90/p99/mean/max in ms, per kind; --only KIND[,KIND] picks some.
@@ -45,7 +45,7 @@
 #define S_PROG        "bench_query"
 #define S_TIMEOUT_MS  15000
 #define S_LIST_LIMIT  100
-#define S_GROUPS_PAGE 10000
+#define S_GROUPS_PAGE 100000
 
 
 static volatile double s_sink;      /* what the reads read, so they happen */

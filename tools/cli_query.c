@@ -1353,8 +1353,8 @@ s_groups_extra (const char *cmd, int c, const char *arg, void *ctx)
         g->sort = arg;
         return 0;
     case O_LIMIT:
-        if (!s_parse_uint (arg, 1, 10000, &g->limit)) {
-            fprintf (stderr, "trajstore %s: --limit wants 1..10000, not '%s'\n", cmd, arg);
+        if (!s_parse_uint (arg, 1, 100000, &g->limit)) {
+            fprintf (stderr, "trajstore %s: --limit wants 1..100000, not '%s'\n", cmd, arg);
             return 2;
         }
         g->has_limit = true;
