@@ -434,15 +434,17 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             return s_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;
-        const char *sum = it.ptr;       /* the summary is the value of every index entry */
+        /* the summary is the value of every index entry; G and M keys end
+         * with the sequence, so they append within the group (model) */
+        const char *sum = it.ptr;
         if (s.group) {
-            klen = ts_key_group (key, s.group, s.group_len, s.id, s.id_len);
+            klen = ts_key_group (key, s.group, s.group_len, seq);
             if (!kcdbset (self->db, key, klen, sum, used))
                 return s_kc_error (self, "write group index");
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
         }
         if (s.model) {
-            klen = ts_key_model (key, s.model, s.model_len, s.id, s.id_len);
+            klen = ts_key_model (key, s.model, s.model_len, seq);
             if (!kcdbset (self->db, key, klen, sum, used))
                 return s_kc_error (self, "write model index");
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
