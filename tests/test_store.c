@@ -1944,6 +1944,52 @@ test_check_detects_damage (void **state)
     free (recs);
 }
 
+/*  A shard of another key layout is refused at open with a message that
+ *  says what to do, never read as if it were of this one: one written
+ *  before layouts were recorded (records, no 'V' key) and one that says
+ *  it is of a later layout. A new empty shard opens and gets layout 2 with
+ *  its first commit. */
+static void
+test_layout_version (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 100);
+    for (int kind = 0; kind < 2; kind++) {
+        snprintf (env->path, sizeof env->path, "%s/layout%d.kct", env->dir, kind);
+        s_open (env);
+        s_load (env, "job", recs, 100, 50, 1);
+        s_close (env);
+        KCDB *db = kcdbnew ();
+        assert_non_null (db);
+        if (!kcdbopen (db, env->path, KCOWRITER))
+            fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
+        char v [16];
+        assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
+        assert_int_equal (ts_key_get_i64 (v), 2);
+        if (kind == 0)
+            assert_true (kcdbremove (db, "V", 1));
+        else {
+            ts_key_put_i64 (v, 3);
+            assert_true (kcdbset (db, "V", 1, v, 8));
+        }
+        assert_true (kcdbclose (db));
+        kcdbdel (db);
+        int err = 0;
+        char emsg [512];
+        ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_EVERSION);
+        const char *want = kind == 0 ? "key layout 1" : "key layout 3";
+        if (!strstr (emsg, want) || !strstr (emsg, "export"))
+            fail_msg ("layout %d: message \"%s\"", kind, emsg);
+        /* refused without harm: the file is not held, and opens again */
+        st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_EVERSION);
+    }
+    free (recs);
+}
+
 /* --- crash test ----------------------------------------------------------- */
 
 enum { S_CRASH_BATCHES = 600, S_CRASH_PER_BATCH = 50, S_CRASH_ROUNDS = 5 };
@@ -2153,6 +2199,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_scan_descending_at_end_of_keyspace, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_totals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_healthy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
     };
