@@ -80,11 +80,11 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
     rc = 0;
     if (s.group) {
         c->expected [0]++;
-        rc = s_expect_entry (c, k, ts_key_group (k, s.group, s.group_len, s.id, s.id_len), val, slen, "group", &s);
+        rc = s_expect_entry (c, k, ts_key_group (k, s.group, s.group_len, seq), val, slen, "group", &s);
     }
     if (!rc && s.model) {
         c->expected [1]++;
-        rc = s_expect_entry (c, k, ts_key_model (k, s.model, s.model_len, s.id, s.id_len), val, slen, "model", &s);
+        rc = s_expect_entry (c, k, ts_key_model (k, s.model, s.model_len, seq), val, slen, "model", &s);
     }
     if (!rc && s.has_reward) {
         c->expected [2]++;
@@ -151,8 +151,43 @@ s_close_current (s_ctx_t *c)
     return 0;
 }
 
+/*  A G or M entry must be filed under its summary's name and the sequence
+ *  of a stored record that starts with that summary (the D walk has
+ *  checked that each stored record is the one its id points at). */
+static int
+s_check_named_key (s_ctx_t *c, const char *key, size_t klen, const char *val, size_t vlen,
+                   const ts_summary_t *s, const char *name, size_t nlen)
+{
+    const char *what = c->model ? "model" : "group";
+    char k [TS_KEY_MAX];
+    if (klen < 9) {
+        s_problem (c, "%s index entry of %.*s has a key too short for a sequence", what,
+                   (int) s->id_len, s->id);
+        return 0;
+    }
+    uint64_t seq = (uint64_t) ts_key_get_i64 (key + klen - 8);
+    size_t want = c->model ? ts_key_model (k, name, nlen, seq) : ts_key_group (k, name, nlen, seq);
+    if (want != klen || memcmp (k, key, klen)) {
+        s_problem (c, "%s index entry of %.*s (%s %.*s, sequence %llu) is filed under another %s",
+                   what, (int) s->id_len, s->id, what, (int) nlen, name,
+                   (unsigned long long) seq, what);
+        return 0;
+    }
+    c->val.size = 0;
+    int rc = ts_store_get_raw (c->store, k, ts_key_data (k, seq), &c->val);
+    if (rc == TS_ENOTFOUND)
+        s_problem (c, "%s %.*s index entry of %.*s points at sequence %llu, which holds nothing",
+                   what, (int) nlen, name, (int) s->id_len, s->id, (unsigned long long) seq);
+    else if (rc)
+        return rc;
+    else if (c->val.size < vlen || memcmp (c->val.data, val, vlen))
+        s_problem (c, "%s %.*s index entry of %.*s points at sequence %llu, which holds another record",
+                   what, (int) nlen, name, (int) s->id_len, s->id, (unsigned long long) seq);
+    return 0;
+}
+
 /*  Walks a G or M range: entries arrive grouped by name, so one running
- *  recount suffices. Also checks each entry's record exists. */
+ *  recount suffices. Also checks each entry's key and record. */
 static int
 s_visit_named (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
@@ -170,8 +205,11 @@ s_visit_named (const char *key, size_t klen, const char *val, size_t vlen, void 
                    (int) s.id_len, s.id, c->model ? "model" : "group");
         return 0;
     }
+    int rc = s_check_named_key (c, key, klen, val, vlen, &s, name, nlen);
+    if (rc)
+        return rc;
     if (!c->have_cur || c->cur_len != nlen || memcmp (c->cur, name, nlen)) {
-        int rc = s_close_current (c);
+        rc = s_close_current (c);
         if (rc)
             return rc;
         memcpy (c->cur, name, nlen);
@@ -181,7 +219,6 @@ s_visit_named (const char *key, size_t klen, const char *val, size_t vlen, void 
         if (c->model) c->rep->models++; else c->rep->groups++;
     }
     ts_totals_add (&c->cur_totals, &s);
-    (void) key; (void) klen;
     return 0;
 }
 

@@ -39,20 +39,45 @@ ts_key_data (char *buf, uint64_t seq)
     return 9;
 }
 
-size_t
-ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len)
+/*  tag, escaped name: the prefix of a G, M or C key */
+static size_t
+s_put_named (char *buf, char tag, const char *name, size_t name_len)
 {
-    buf [0] = TS_TAG_GROUP;
-    size_t n = 1 + s_put_escaped (buf + 1, group, group_len);
-    return n + s_put_raw (buf + n, id, id_len);
+    buf [0] = tag;
+    return 1 + s_put_escaped (buf + 1, name, name_len);
+}
+
+/*  tag, escaped name, 8-byte number */
+static size_t
+s_put_named_num (char *buf, char tag, const char *name, size_t name_len, uint64_t num)
+{
+    size_t n = s_put_named (buf, tag, name, name_len);
+    ts_key_put_i64 (buf + n, (int64_t) num);
+    return n + 8;
 }
 
 size_t
-ts_key_model (char *buf, const char *model, size_t model_len, const char *id, size_t id_len)
+ts_key_group (char *buf, const char *group, size_t group_len, uint64_t seq)
 {
-    buf [0] = TS_TAG_MODEL;
-    size_t n = 1 + s_put_escaped (buf + 1, model, model_len);
-    return n + s_put_raw (buf + n, id, id_len);
+    return s_put_named_num (buf, TS_TAG_GROUP, group, group_len, seq);
+}
+
+size_t
+ts_key_group_prefix (char *buf, const char *group, size_t group_len)
+{
+    return s_put_named (buf, TS_TAG_GROUP, group, group_len);
+}
+
+size_t
+ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq)
+{
+    return s_put_named_num (buf, TS_TAG_MODEL, model, model_len, seq);
+}
+
+size_t
+ts_key_model_prefix (char *buf, const char *model, size_t model_len)
+{
+    return s_put_named (buf, TS_TAG_MODEL, model, model_len);
 }
 
 void
@@ -117,10 +142,7 @@ ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len)
 size_t
 ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk)
 {
-    buf [0] = TS_TAG_COMMIT;
-    size_t n = 1 + s_put_escaped (buf + 1, job, job_len);
-    ts_key_put_i64 (buf + n, (int64_t) chunk);
-    return n + 8;
+    return s_put_named_num (buf, TS_TAG_COMMIT, job, job_len, chunk);
 }
 
 size_t

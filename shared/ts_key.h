@@ -6,18 +6,28 @@
  *  keyed by random ids, a commit of 1,000 records rewrote most of the
  *  file); the R entry of an id is small and points at its D key.
  *
+ *  The group and model indexes end with the record's sequence, not its
+ *  id, for the same reason: they are only ever read whole, one group's
+ *  (or model's) prefix at a time, to collect the records of a group and
+ *  sort them (ts_query.c), so their order within a prefix does not matter,
+ *  and keyed by sequence a commit appends to the end of each prefix
+ *  instead of landing at random places in it (a 100k-record import into
+ *  one shard: 1.4x faster than with G/M keyed by id). The reward and time
+ *  indexes are walked in list order, (value, id), and keep the id.
+ *
  *  Every key starts with a one-byte tag. Strings inside a key that are
  *  followed by more key bytes (group, model, job) are escaped so that byte
  *  order of keys is the order of the strings: 0x00 -> 0x00 0xFF, and the
- *  string ends with 0x00 0x01. Numbers are 8 big-endian bytes whose byte
- *  order is their numeric order. The id always comes last, raw.
+ *  string ends with 0x00 0x01. Numbers (seq8 too) are 8 big-endian bytes
+ *  whose byte order is their numeric order (ts_key_put_i64). An id always
+ *  comes last, raw.
  *
  *    R id                       summary, then the record's sequence (8 bytes)
  *    D seq8                     the record (summary and object), by sequence
- *    G group* id                group index      (* escaped)
+ *    G group* seq8              group index      (* escaped)
  *    W reward8 id               reward index
  *    T time8 id                 created-time (else ingest-time) index
- *    M model* id                model index
+ *    M model* seq8              model index
  *    S                          shard totals
  *    Q group                    group totals
  *    X model                    model totals
@@ -42,11 +52,15 @@ enum {
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
- *  length. A NULL id builds the prefix shared by every id. */
+ *  length. A NULL id builds the prefix shared by every id; the _prefix
+ *  builders, that shared by every sequence of one group (model). The
+ *  sequence of a D, G or M key is its last 8 bytes. */
 size_t ts_key_record (char *buf, const char *id, size_t id_len);
 size_t ts_key_data (char *buf, uint64_t seq);
-size_t ts_key_group (char *buf, const char *group, size_t group_len, const char *id, size_t id_len);
-size_t ts_key_model (char *buf, const char *model, size_t model_len, const char *id, size_t id_len);
+size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t seq);
+size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
+size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);
+size_t ts_key_model_prefix (char *buf, const char *model, size_t model_len);
 size_t ts_key_reward (char *buf, double reward, const char *id, size_t id_len);
 size_t ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len);
 size_t ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk);

@@ -4,8 +4,8 @@
  *
  *  Every index entry's value starts with the record's summary (that of an
  *  R entry too: nothing more of R is assumed here), and within a shard
- *  an index's byte order is the list order (key code, then raw id bytes),
- *  so a list is either
+ *  the byte order of the T, W and R indexes is the list order (key code,
+ *  then raw id bytes), so a list is either
  *
  *    a walk:    one pull cursor per shard on the order's index (T, W, R),
  *               started at the cursor's key or the filter's range, merged
@@ -14,6 +14,9 @@
  *    a collect: the G (or M) prefixes of the filter's groups (or model) in
  *               every shard, keeping the best limit + 1 matches in a heap,
  *               then sorting them; it reads at most the named entries.
+ *               Within a prefix, G and M entries are in import order (their
+ *               keys end with the record's sequence): nothing here reads
+ *               their keys or relies on their order, only on the summaries.
  *
  *  The totals choose: collect reads the named groups' (or the model's)
  *  entry count, the walk about (limit + 1) / selectivity. They also give each
@@ -690,8 +693,8 @@ s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, bool by_model)
         uint32_t nscans = by_model ? 1 : c->pp->ngroups;
         for (uint32_t g = 0; g < nscans && c->pt->seen < c->pt->bound; g++) {
             ts_scan_t sc = { .prefix = prefix };
-            sc.prefix_len = by_model ? ts_key_model (prefix, f->model, f->model_len, NULL, 0)
-                          : ts_key_group (prefix, c->pp->groups [g].p, c->pp->groups [g].len, NULL, 0);
+            sc.prefix_len = by_model ? ts_key_model_prefix (prefix, f->model, f->model_len)
+                          : ts_key_group_prefix (prefix, c->pp->groups [g].p, c->pp->groups [g].len);
             int rc = ts_store_scan (c->pt->store, &sc, s_collect_visit, c);
             if (rc)
                 return rc;
@@ -913,9 +916,9 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
             for (uint32_t g = 0; g < nscans && rc == 0 && parts [i].seen < parts [i].bound; g++) {
                 ts_scan_t sc = { .prefix = kb->from };
                 if (tag == TS_TAG_GROUP)
-                    sc.prefix_len = ts_key_group (kb->from, pp.groups [g].p, pp.groups [g].len, NULL, 0);
+                    sc.prefix_len = ts_key_group_prefix (kb->from, pp.groups [g].p, pp.groups [g].len);
                 else if (tag == TS_TAG_MODEL)
-                    sc.prefix_len = ts_key_model (kb->from, f->model, f->model_len, NULL, 0);
+                    sc.prefix_len = ts_key_model_prefix (kb->from, f->model, f->model_len);
                 else
                     s_scan_range (&sc, kb, tag, &pp);
                 rc = ts_store_scan (parts [i].store, &sc, s_count_visit, &c);

@@ -34,12 +34,19 @@ struct ts_store {
     ts_buf_t scratch;
     ts_buf_t rvalue;            /* an R value being built */
     bool     broken;            /* a commit failed: see ts_store_is_broken */
+    bool     has_layout;        /* its key layout is written (key V) */
     uint64_t next_seq;          /* the sequence of the next record stored */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
  *  the transaction that uses it, so a rollback takes it back too. */
 static const char s_next_key [1] = { 'P' };
+
+/*  The key layout (ts_key.h) a shard was written with, under key 'V',
+ *  written with the first commit: 2 since the group and model indexes end
+ *  with the sequence. A shard with records and no 'V' is of layout 1. */
+#define S_LAYOUT 2
+static const char s_layout_key [1] = { 'V' };
 
 static uint64_t
 s_load_next_seq (KCDB *db)
@@ -174,6 +181,18 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     free (full);
     full = NULL;
     self->next_seq = s_load_next_seq (self->db);
+    char lv [16];
+    int32_t ln = kcdbgetbuf (self->db, s_layout_key, 1, lv, sizeof lv);
+    int64_t layout = ln == 8 ? ts_key_get_i64 (lv) : self->next_seq > 1 ? 1 : S_LAYOUT;
+    if (layout != S_LAYOUT) {
+        *err = TS_EVERSION;
+        snprintf (emsg, emsg_size, "%s: written with key layout %lld, this trajstore reads "
+                  "layout %d: export it with the trajstore that wrote it and import the "
+                  "export into a new data directory", path, (long long) layout, S_LAYOUT);
+        kcdbclose (self->db);
+        goto fail;
+    }
+    self->has_layout = ln == 8;
     struct stat st;
     if (stat (path, &st) == 0 && s_nopen < S_MAX_OPEN) {
         self->dev = st.st_dev;
@@ -434,15 +453,17 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             return s_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;
-        const char *sum = it.ptr;       /* the summary is the value of every index entry */
+        /* the summary is the value of every index entry; G and M keys end
+         * with the sequence, so they append within the group (model) */
+        const char *sum = it.ptr;
         if (s.group) {
-            klen = ts_key_group (key, s.group, s.group_len, s.id, s.id_len);
+            klen = ts_key_group (key, s.group, s.group_len, seq);
             if (!kcdbset (self->db, key, klen, sum, used))
                 return s_kc_error (self, "write group index");
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
         }
         if (s.model) {
-            klen = ts_key_model (key, s.model, s.model_len, s.id, s.id_len);
+            klen = ts_key_model (key, s.model, s.model_len, seq);
             if (!kcdbset (self->db, key, klen, sum, used))
                 return s_kc_error (self, "write model index");
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
@@ -564,6 +585,12 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             if (!kcdbset (self->db, s_next_key, 1, p8, 8))
                 rc = s_kc_error (self, "write record sequence");
         }
+        if (rc == 0 && !self->has_layout) {
+            char v8 [8];
+            ts_key_put_i64 (v8, S_LAYOUT);
+            if (!kcdbset (self->db, s_layout_key, 1, v8, 8))
+                rc = s_kc_error (self, "write key layout");
+        }
         if (rc == 0) {
             char v [8];
             seq = ts_store_seq (self) + 1;
@@ -588,6 +615,8 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     if (rc)                             /* rolled back: so is the sequence */
         self->next_seq = s_load_next_seq (self->db);
+    else if (shard.count > 0)
+        self->has_layout = true;
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);

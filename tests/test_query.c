@@ -1107,7 +1107,7 @@ test_store_cursor (void **state)
 {
     (void) state;
     char g [TS_KEY_MAX], lo [TS_KEY_MAX], hi [TS_KEY_MAX], mid [TS_KEY_MAX];
-    size_t glen = ts_key_group (g, "g1", 2, NULL, 0);
+    size_t glen = ts_key_group_prefix (g, "g1", 2);
     size_t lolen = ts_key_time (lo, S_BASE_MS + 100000, NULL, 0);
     size_t hilen = ts_key_time (hi, S_BASE_MS + 300000, NULL, 0);
     const s_rec_t *r = &s_env->recs [17];

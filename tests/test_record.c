@@ -911,33 +911,41 @@ s_keycmp (const char *a, size_t al, const char *b, size_t bl)
     return c ? s_sign (c) : (al > bl) - (al < bl);
 }
 
+/*  A sequence as the store hands them out: from 1 up, below 2^63 (the
+ *  8-byte code is that of a signed number). Often a small one. */
+static uint64_t
+s_rand_seq (uint64_t *seed)
+{
+    uint64_t r = s_rand (seed);
+    return r % 3 ? r % 16 : r >> 1;
+}
+
 static void
 test_key_group_escaping (void **state)
 {
     (void) state;
     char k1 [TS_KEY_MAX], k2 [TS_KEY_MAX], k3 [TS_KEY_MAX];
-    size_t n1 = ts_key_group (k1, "g", 1, "zzz", 3);
-    size_t n2 = ts_key_group (k2, "g\0x", 3, "a", 1);
-    size_t n3 = ts_key_group (k3, "ga", 2, "", 0);
-    /* "g" < "g\0x" < "ga" as strings, whatever the ids that follow */
+    size_t n1 = ts_key_group (k1, "g", 1, INT64_MAX);
+    size_t n2 = ts_key_group (k2, "g\0x", 3, 1);
+    size_t n3 = ts_key_group (k3, "ga", 2, 0);
+    /* "g" < "g\0x" < "ga" as strings, whatever the sequences that follow */
     assert_int_equal (s_keycmp (k1, n1, k2, n2), -1);
     assert_int_equal (s_keycmp (k2, n2, k3, n3), -1);
     assert_int_equal (k1 [0], TS_TAG_GROUP);
 
-    /* Property: key order is (group, id) order, for strings made of the
-     * bytes that matter to the escaping (0x00, 0x01, 0xff) and a letter. */
+    /* Property: key order is (group, sequence) order, for strings made of
+     * the bytes that matter to the escaping (0x00, 0x01, 0xff) and a letter. */
     static const char alphabet [] = { 0x00, 0x01, (char) 0xff, 'a' };
     uint64_t seed = 0x6e5c;
     for (int n = 0; n < 20000; n++) {
-        char g [2][6], id [2][4];
-        size_t gl [2], il [2];
+        char g [2][6];
+        size_t gl [2];
+        uint64_t seq [2];
         for (int s = 0; s < 2; s++) {
             gl [s] = s_rand (&seed) % 6;
-            il [s] = s_rand (&seed) % 4;
             for (size_t i = 0; i < gl [s]; i++)
                 g [s][i] = alphabet [s_rand (&seed) % 4];
-            for (size_t i = 0; i < il [s]; i++)
-                id [s][i] = alphabet [s_rand (&seed) % 4];
+            seq [s] = s_rand_seq (&seed);
         }
         if (n % 4 == 0) {               /* often the same group */
             gl [1] = gl [0];
@@ -945,23 +953,54 @@ test_key_group_escaping (void **state)
         }
         int want = s_keycmp (g [0], gl [0], g [1], gl [1]);
         if (want == 0)
-            want = s_keycmp (id [0], il [0], id [1], il [1]);
-        size_t a = ts_key_group (k1, g [0], gl [0], id [0], il [0]);
-        size_t b = ts_key_group (k2, g [1], gl [1], id [1], il [1]);
+            want = (seq [0] > seq [1]) - (seq [0] < seq [1]);
+        size_t a = ts_key_group (k1, g [0], gl [0], seq [0]);
+        size_t b = ts_key_group (k2, g [1], gl [1], seq [1]);
         assert_int_equal (s_keycmp (k1, a, k2, b), want);
-        size_t ma = ts_key_model (k1, g [0], gl [0], id [0], il [0]);
-        size_t mb = ts_key_model (k2, g [1], gl [1], id [1], il [1]);
+        size_t ma = ts_key_model (k1, g [0], gl [0], seq [0]);
+        size_t mb = ts_key_model (k2, g [1], gl [1], seq [1]);
         assert_int_equal (s_keycmp (k1, ma, k2, mb), want);
         assert_int_equal (k1 [0], TS_TAG_MODEL);
     }
+}
+
+/*  Within one group (model), keys come in sequence order, so records
+ *  stored one after another append at the end of the group's range. */
+static void
+test_key_group_sequence_order (void **state)
+{
+    (void) state;
+    static const char *const names [] = { "g", "", "g\0", "\xff\xff" };
+    static const size_t name_len [] = { 1, 0, 2, 2 };
+    char prev [TS_KEY_MAX], k [TS_KEY_MAX], d [TS_KEY_MAX];
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
+        for (int model = 0; model < 2; model++) {
+            size_t plen = 0;
+            for (uint64_t seq = 1; seq < 5000; seq += 1 + seq / 7) {
+                size_t kl = model ? ts_key_model (k, names [i], name_len [i], seq)
+                                  : ts_key_group (k, names [i], name_len [i], seq);
+                if (seq > 1)
+                    assert_int_equal (s_keycmp (prev, plen, k, kl), -1);
+                /* the key ends with the D key's sequence bytes */
+                assert_int_equal (ts_key_data (d, seq), 9);
+                assert_memory_equal (k + kl - 8, d + 1, 8);
+                assert_true ((uint64_t) ts_key_get_i64 (k + kl - 8) == seq);
+                memcpy (prev, k, kl);
+                plen = kl;
+            }
+        }
 }
 
 static void
 test_key_group_prefix_range (void **state)
 {
     (void) state;
-    char lo [TS_KEY_MAX], hi [TS_KEY_MAX], k [TS_KEY_MAX];
-    size_t nlo = ts_key_group (lo, "ab", 2, NULL, 0);
+    char lo [TS_KEY_MAX], hi [TS_KEY_MAX], k [TS_KEY_MAX], mlo [TS_KEY_MAX];
+    size_t nlo = ts_key_group_prefix (lo, "ab", 2);
+    size_t nmlo = ts_key_model_prefix (mlo, "ab", 2);
+    assert_int_equal (nmlo, nlo);
+    assert_int_equal (mlo [0], TS_TAG_MODEL);
+    assert_memory_equal (mlo + 1, lo + 1, nlo - 1);
     memcpy (hi, lo, nlo);
     hi [nlo - 1]++;                     /* prefix-end: the prefix's successor */
     size_t nhi = nlo;
@@ -969,24 +1008,26 @@ test_key_group_prefix_range (void **state)
     static const size_t other_len [] = { 3, 1, 1, 0, 3, 2, 2 };
     uint64_t seed = 0xab;
     for (int n = 0; n < 5000; n++) {
-        char id [16];
-        size_t il = s_rand (&seed) % sizeof id;
-        for (size_t i = 0; i < il; i++)
-            id [i] = (char) s_rand (&seed);
-        size_t kl = ts_key_group (k, "ab", 2, id, il);
-        assert_true (kl >= nlo && memcmp (k, lo, nlo) == 0);
+        uint64_t seq = n < 2 ? (uint64_t) n * INT64_MAX : s_rand_seq (&seed);
+        size_t kl = ts_key_group (k, "ab", 2, seq);
+        assert_int_equal (kl, nlo + 8);
+        assert_true (memcmp (k, lo, nlo) == 0);
         assert_true (s_keycmp (k, kl, lo, nlo) >= 0);
         assert_true (s_keycmp (k, kl, hi, nhi) < 0);
         for (size_t o = 0; o < sizeof others / sizeof others [0]; o++) {
-            kl = ts_key_group (k, others [o], other_len [o], id, il);
+            kl = ts_key_group (k, others [o], other_len [o], seq);
             bool inside = s_keycmp (k, kl, lo, nlo) >= 0 && s_keycmp (k, kl, hi, nhi) < 0;
             if (inside)
                 fail_msg ("a key of group '%s' falls inside the range of 'ab'", others [o]);
         }
         /* "ab\0..." is the sneaky one: it shares the bytes "ab" and a 0 */
         static const char nul_group [] = { 'a', 'b', 0, 'x' };
-        kl = ts_key_group (k, nul_group, sizeof nul_group, id, il);
+        kl = ts_key_group (k, nul_group, sizeof nul_group, seq);
         assert_false (s_keycmp (k, kl, lo, nlo) >= 0 && s_keycmp (k, kl, hi, nhi) < 0);
+        /* a model key starts with its model's prefix the same way */
+        kl = ts_key_model (k, "ab", 2, seq);
+        assert_int_equal (kl, nmlo + 8);
+        assert_memory_equal (k, mlo, nmlo);
     }
 }
 
@@ -996,12 +1037,21 @@ test_key_layouts (void **state)
     (void) state;
     char k [TS_KEY_MAX], a [TS_KEY_MAX], b [TS_KEY_MAX];
     /* exact bytes: the layout is on disk, it must not drift (ts_key.h) */
-    size_t n = ts_key_group (k, "g\0h", 3, "id", 2);
-    assert_int_equal (n, 1 + 4 + 2 + 2);
-    assert_memory_equal (k, "Gg\0\xffh\0\1id", n);
-    n = ts_key_model (k, "m", 1, NULL, 0);
+    size_t n = ts_key_group (k, "g\0h", 3, 2);
+    assert_int_equal (n, 1 + 4 + 2 + 8);
+    assert_memory_equal (k, "Gg\0\xffh\0\1\x80\0\0\0\0\0\0\2", n);
+    n = ts_key_group_prefix (k, "g\0h", 3);
+    assert_int_equal (n, 1 + 4 + 2);
+    assert_memory_equal (k, "Gg\0\xffh\0\1", n);
+    n = ts_key_model (k, "m", 1, 0x0102030405);
+    assert_int_equal (n, 4 + 8);
+    assert_memory_equal (k, "Mm\0\1\x80\0\0\x01\x02\x03\x04\x05", n);
+    n = ts_key_model_prefix (k, "m", 1);
     assert_int_equal (n, 4);
     assert_memory_equal (k, "Mm\0\1", n);
+    n = ts_key_data (k, 2);
+    assert_int_equal (n, 9);
+    assert_memory_equal (k, "D\x80\0\0\0\0\0\0\2", n);
     n = ts_key_reward (k, 0.5, "r", 1);               /* 0.5 is 0x3fe0..., sign bit set */
     assert_int_equal (n, 10);
     assert_memory_equal (k, "W\xbf\xe0\0\0\0\0\0\0r", n);
@@ -1033,11 +1083,14 @@ test_key_layouts (void **state)
     assert_memory_equal (k, "Qg", 2);
     assert_int_equal (ts_key_model_totals (k, "m", 1), 2);
     assert_memory_equal (k, "Xm", 2);
-    /* the longest escaped group plus the longest id fits TS_KEY_MAX */
-    char g [TS_GROUP_MAX_BYTES], id [TS_ID_MAX_BYTES];
+    /* the longest escaped group (model, job) plus a sequence fits TS_KEY_MAX */
+    char g [TS_GROUP_MAX_BYTES];
     memset (g, 0, sizeof g);
-    memset (id, 'i', sizeof id);
-    assert_true (ts_key_group (k, g, sizeof g, id, sizeof id) <= TS_KEY_MAX);
+    assert_int_equal (ts_key_group (k, g, sizeof g, INT64_MAX), 1 + 2 * sizeof g + 2 + 8);
+    assert_true (ts_key_group (k, g, sizeof g, INT64_MAX) <= TS_KEY_MAX);
+    char m [TS_MODEL_MAX_BYTES];
+    memset (m, 0, sizeof m);
+    assert_true (ts_key_model (k, m, sizeof m, INT64_MAX) <= TS_KEY_MAX);
 }
 
 /* --- totals ----------------------------------------------------------------- */
@@ -1413,6 +1466,7 @@ main (void)
         cmocka_unit_test (test_key_double_order),
         cmocka_unit_test (test_key_i64_order),
         cmocka_unit_test (test_key_group_escaping),
+        cmocka_unit_test (test_key_group_sequence_order),
         cmocka_unit_test (test_key_group_prefix_range),
         cmocka_unit_test (test_key_layouts),
         cmocka_unit_test (test_totals_bins),

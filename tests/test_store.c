@@ -1180,49 +1180,62 @@ test_get (void **state)
     free (recs);
 }
 
-/*  The ids that `keep` selects, in byte order. */
-static int
-s_cmp_id (const void *a, const void *b)
+/*  The sequence a stored record got: the last 8 bytes of its R entry. */
+static uint64_t
+s_stored_seq (s_env_t *env, const char *id, size_t id_len)
 {
-    return strcmp (((const s_rec_t *) a)->id, ((const s_rec_t *) b)->id);
+    char key [TS_KEY_MAX];
+    ts_buf_t v = { 0 };
+    assert_int_equal (ts_store_get_raw (env->store, key, ts_key_record (key, id, id_len), &v), 0);
+    assert_true (v.size > 8);
+    uint64_t seq = (uint64_t) ts_key_get_i64 (v.data + v.size - 8);
+    ts_buf_free (&v);
+    return seq;
 }
 
-/*  Index entries of a named index (G or M) hold, in id order, exactly the
- *  records of that name, each with its record's summary. */
+/*  Index entries of a named index (G or M) hold exactly the records of
+ *  that name, each with its record's summary, under its record's
+ *  sequence: in the order the records were stored. */
 static void
 s_check_named_scan (s_env_t *env, const s_rec_t *recs, bool model)
 {
+    size_t *order = calloc (S_N, sizeof *order);
+    assert_non_null (order);
     for (int desc = 0; desc < 2; desc++) {
         size_t seen = 0;
         for (unsigned g = 0; g < 13; g++) {
             char name [16], prefix [TS_KEY_MAX];
             snprintf (name, sizeof name, model ? "m%u" : "g%02u", g);
-            size_t plen = model ? ts_key_model (prefix, name, strlen (name), NULL, 0)
-                                : ts_key_group (prefix, name, strlen (name), NULL, 0);
+            size_t plen = model ? ts_key_model_prefix (prefix, name, strlen (name))
+                                : ts_key_group_prefix (prefix, name, strlen (name));
             s_keys_t k;
             s_scan_prefix (env, prefix, plen, desc, &k);
             s_keys_decode (&k);
             s_assert_ordered (&k, desc);
+            /* the input records of that name, in the order they were stored */
             size_t want = 0;
             for (size_t i = 0; i < S_N; i++)
-                want += model ? s_keep_model (&recs [i], name) : s_keep_group (&recs [i], name);
+                if (model ? s_keep_model (&recs [i], name) : s_keep_group (&recs [i], name))
+                    order [want++] = i;
             assert_int_equal (k.n, want);
+            uint64_t prev_seq = 0;
             for (size_t i = 0; i < k.n; i++) {
                 const ts_summary_t *s = &k.sums [i];
                 const char *nm = model ? s->model : s->group;
                 assert_non_null (nm);
                 assert_int_equal (model ? s->model_len : s->group_len, strlen (name));
                 assert_memory_equal (nm, name, strlen (name));
-                /* the key ends in the summary's id */
-                assert_int_equal (k.len [i], plen + s->id_len);
-                assert_memory_equal (s_key (&k, i) + plen, s->id, s->id_len);
-                /* the id is an input record of that name */
-                s_rec_t probe;
-                memset (&probe, 0, sizeof probe);
-                memcpy (probe.id, s->id, s->id_len);
-                const s_rec_t *r = bsearch (&probe, recs, S_N, sizeof *recs, s_cmp_id);
-                assert_non_null (r);
-                assert_true (model ? s_keep_model (r, name) : s_keep_group (r, name));
+                /* the entries come in the order the records were stored */
+                const s_rec_t *r = &recs [order [desc ? k.n - 1 - i : i]];
+                assert_int_equal (s->id_len, strlen (r->id));
+                assert_memory_equal (s->id, r->id, s->id_len);
+                /* the key ends in the record's sequence, rising with the key */
+                assert_int_equal (k.len [i], plen + 8);
+                uint64_t seq = (uint64_t) ts_key_get_i64 (s_key (&k, i) + plen);
+                assert_true (seq == s_stored_seq (env, s->id, s->id_len));
+                if (i > 0)
+                    assert_true (desc ? seq < prev_seq : seq > prev_seq);
+                prev_seq = seq;
             }
             seen += k.n;
             s_keys_free (&k);
@@ -1232,6 +1245,7 @@ s_check_named_scan (s_env_t *env, const s_rec_t *recs, bool model)
             want_all += model ? recs [i].has_model : recs [i].has_group;
         assert_int_equal (seen, want_all);
     }
+    free (order);
 }
 
 static void
@@ -1244,7 +1258,7 @@ test_scan_group_and_model (void **state)
     /* a group whose name is a prefix of others' names stays apart:
      * "g0" is not "g00".."g09" */
     char prefix [TS_KEY_MAX];
-    size_t plen = ts_key_group (prefix, "g0", 2, NULL, 0);
+    size_t plen = ts_key_group_prefix (prefix, "g0", 2);
     s_keys_t k;
     s_scan_prefix (env, prefix, plen, false, &k);
     assert_int_equal (k.n, 0);
@@ -1637,10 +1651,14 @@ test_scan_descending_at_end_of_keyspace (void **state)
     s_keys_free (&k);
     /* and descending over a model index prefix whose next name is stored */
     char mp [TS_KEY_MAX];
-    size_t mplen = ts_key_model (mp, "\xfe", 1, NULL, 0);
+    size_t mplen = ts_key_model_prefix (mp, "\xfe", 1);
     s_scan_prefix (env, mp, mplen, true, &k);
+    s_keys_decode (&k);
     assert_int_equal (k.n, 1);
-    assert_memory_equal (s_key (&k, 0) + mplen, "z3", 2);
+    assert_int_equal (k.len [0], mplen + 8);
+    assert_true ((uint64_t) ts_key_get_i64 (s_key (&k, 0) + mplen) == s_stored_seq (env, "z3", 2));
+    assert_int_equal (k.sums [0].id_len, 2);
+    assert_memory_equal (k.sums [0].id, "z3", 2);
     s_keys_free (&k);
 
     ts_check_report_t rep;
@@ -1740,7 +1758,8 @@ test_check_healthy (void **state)
 enum {
     S_DMG_DEL_GROUP_ENTRY, S_DMG_DEL_REWARD_ENTRY, S_DMG_ORPHAN_REWARD, S_DMG_ORPHAN_GROUP,
     S_DMG_GROUP_TOTALS, S_DMG_SHARD_TOTALS, S_DMG_MODEL_TOTALS, S_DMG_STRAY_GROUP_TOTALS,
-    S_DMG_ENTRY_VALUE, S_DMG_DEL_RECORD, S_DMG_KINDS
+    S_DMG_ENTRY_VALUE, S_DMG_DEL_RECORD, S_DMG_GROUP_OTHER_RECORD, S_DMG_MODEL_NO_RECORD,
+    S_DMG_MODEL_OTHER_RECORD, S_DMG_KINDS
 };
 
 /*  What first_problem must mention for each kind. */
@@ -1748,7 +1767,8 @@ static const char *const s_dmg_words [S_DMG_KINDS][2] = {
     [S_DMG_DEL_GROUP_ENTRY]    = { "r00002", "group index" },
     [S_DMG_DEL_REWARD_ENTRY]   = { "r00002", "reward index" },
     [S_DMG_ORPHAN_REWARD]      = { "reward index", "entries" },
-    [S_DMG_ORPHAN_GROUP]       = { "group", "g03" },
+    /* its sequence points at no record */
+    [S_DMG_ORPHAN_GROUP]       = { "group g03 index entry of ghost", "holds nothing" },
     [S_DMG_GROUP_TOTALS]       = { "group g04", "totals" },
     [S_DMG_SHARD_TOTALS]       = { "shard totals", "recount" },
     [S_DMG_MODEL_TOTALS]       = { "model m1", "totals" },
@@ -1756,6 +1776,12 @@ static const char *const s_dmg_words [S_DMG_KINDS][2] = {
     [S_DMG_ENTRY_VALUE]        = { "r00002", "time index" },
     /* the record is still stored, but no id points at it any more */
     [S_DMG_DEL_RECORD]         = { "r00002", "not the one its id points at" },
+    /* a g02 entry at the sequence (and with the summary) of r00003, of g03 */
+    [S_DMG_GROUP_OTHER_RECORD] = { "group index entry of r00003", "filed under another group" },
+    /* a second m2 entry of r00002, at a sequence no record has */
+    [S_DMG_MODEL_NO_RECORD]    = { "model m2 index entry of r00002", "holds nothing" },
+    /* a second m2 entry of r00002, at the sequence of r00003, of m0 */
+    [S_DMG_MODEL_OTHER_RECORD] = { "model m2 index entry of r00002", "holds another record" },
 };
 
 static void
@@ -1784,8 +1810,25 @@ s_kc_bump_totals (KCDB *db, const char *key, size_t klen, int64_t delta)
     ts_buf_free (&buf);
 }
 
+/*  The summary (its length in *used) and the sequence of a stored record,
+ *  read from its R entry with the raw API. kcfree the summary. */
+static char *
+s_kc_record (KCDB *db, const s_rec_t *r, size_t *used, uint64_t *seq)
+{
+    char rk [TS_KEY_MAX];
+    size_t vlen;
+    char *v = kcdbget (db, rk, ts_key_record (rk, r->id, strlen (r->id)), &vlen);
+    assert_non_null (v);
+    ts_summary_t s;
+    assert_int_equal (ts_summary_unpack_buf (v, vlen, &s, used), 0);
+    assert_int_equal (*used + 8, vlen);
+    *seq = (uint64_t) ts_key_get_i64 (v + vlen - 8);
+    return v;
+}
+
 /*  Damages the (closed) store file with the raw API. The record r00002
- *  has group g02, model m2, a reward, and a created time. */
+ *  has group g02, model m2, a reward, and a created time; r00003 has
+ *  group g03 and model m0. */
 static void
 s_damage (const char *path, int kind, const s_rec_t *recs)
 {
@@ -1793,15 +1836,20 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
     assert_non_null (db);
     if (!kcdbopen (db, path, KCOWRITER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
-    const s_rec_t *r = &recs [2];
-    assert_true (r->has_group && r->has_reward && r->has_created);
-    size_t idl = strlen (r->id);
+    const s_rec_t *r = &recs [2], *r3 = &recs [3];
+    assert_true (r->has_group && r->has_model && r->has_reward && r->has_created);
+    assert_true (r3->has_group && strcmp (r3->group, r->group) && r3->has_model
+                 && strcmp (r3->model, r->model));
+    size_t idl = strlen (r->id), used, used3;
+    uint64_t seq, seq3;
+    char *sum = s_kc_record (db, r, &used, &seq);
+    char *sum3 = s_kc_record (db, r3, &used3, &seq3);
     char key [TS_KEY_MAX];
     size_t klen;
     ts_buf_t val = { 0 };
     switch (kind) {
     case S_DMG_DEL_GROUP_ENTRY:
-        klen = ts_key_group (key, r->group, strlen (r->group), r->id, idl);
+        klen = ts_key_group (key, r->group, strlen (r->group), seq);
         assert_true (kcdbremove (db, key, klen));
         break;
     case S_DMG_DEL_REWARD_ENTRY:
@@ -1818,7 +1866,7 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
                            .ingested_ms = S_INGEST_MS };
         assert_int_equal (ts_summary_pack (&pk, &s), 0);
         klen = kind == S_DMG_ORPHAN_REWARD ? ts_key_reward (key, 0.25, "ghost", 5)
-                                           : ts_key_group (key, "g03", 3, "ghost", 5);
+                                           : ts_key_group (key, "g03", 3, 1000000);
         assert_true (kcdbset (db, key, klen, val.data, val.size));
         break;
     }
@@ -1842,25 +1890,28 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
         assert_true (kcdbset (db, key, klen, val.data, val.size));
         break;
     }
-    case S_DMG_ENTRY_VALUE: {
+    case S_DMG_ENTRY_VALUE:
         /* the time entry holds the summary of another record */
-        char rk [TS_KEY_MAX];
-        size_t vlen;
-        char *other = kcdbget (db, rk, ts_key_record (rk, recs [3].id, strlen (recs [3].id)), &vlen);
-        assert_non_null (other);
-        ts_summary_t s;
-        size_t used;
-        assert_int_equal (ts_summary_unpack_buf (other, vlen, &s, &used), 0);
         klen = ts_key_time (key, r->created_ms, r->id, idl);
-        assert_true (kcdbset (db, key, klen, other, used));
-        kcfree (other);
+        assert_true (kcdbset (db, key, klen, sum3, used3));
         break;
-    }
     case S_DMG_DEL_RECORD:
         klen = ts_key_record (key, r->id, idl);
         assert_true (kcdbremove (db, key, klen));
         break;
+    case S_DMG_GROUP_OTHER_RECORD:
+        klen = ts_key_group (key, r->group, strlen (r->group), seq3);
+        assert_true (kcdbadd (db, key, klen, sum3, used3));
+        break;
+    case S_DMG_MODEL_NO_RECORD:
+    case S_DMG_MODEL_OTHER_RECORD:
+        klen = ts_key_model (key, r->model, strlen (r->model),
+                             kind == S_DMG_MODEL_NO_RECORD ? 1000000 : seq3);
+        assert_true (kcdbadd (db, key, klen, sum, used));
+        break;
     }
+    kcfree (sum);
+    kcfree (sum3);
     ts_buf_free (&val);
     assert_true (kcdbclose (db));
     kcdbdel (db);
@@ -1889,6 +1940,52 @@ test_check_detects_damage (void **state)
                 fail_msg ("damage %d: first problem \"%s\" does not mention \"%s\"", kind,
                           rep.first_problem, s_dmg_words [kind][w]);
         s_close (env);
+    }
+    free (recs);
+}
+
+/*  A shard of another key layout is refused at open with a message that
+ *  says what to do, never read as if it were of this one: one written
+ *  before layouts were recorded (records, no 'V' key) and one that says
+ *  it is of a later layout. A new empty shard opens and gets layout 2 with
+ *  its first commit. */
+static void
+test_layout_version (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("r", 0, 100);
+    for (int kind = 0; kind < 2; kind++) {
+        snprintf (env->path, sizeof env->path, "%s/layout%d.kct", env->dir, kind);
+        s_open (env);
+        s_load (env, "job", recs, 100, 50, 1);
+        s_close (env);
+        KCDB *db = kcdbnew ();
+        assert_non_null (db);
+        if (!kcdbopen (db, env->path, KCOWRITER))
+            fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
+        char v [16];
+        assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
+        assert_int_equal (ts_key_get_i64 (v), 2);
+        if (kind == 0)
+            assert_true (kcdbremove (db, "V", 1));
+        else {
+            ts_key_put_i64 (v, 3);
+            assert_true (kcdbset (db, "V", 1, v, 8));
+        }
+        assert_true (kcdbclose (db));
+        kcdbdel (db);
+        int err = 0;
+        char emsg [512];
+        ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_EVERSION);
+        const char *want = kind == 0 ? "key layout 1" : "key layout 3";
+        if (!strstr (emsg, want) || !strstr (emsg, "export"))
+            fail_msg ("layout %d: message \"%s\"", kind, emsg);
+        /* refused without harm: the file is not held, and opens again */
+        st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_EVERSION);
     }
     free (recs);
 }
@@ -2102,6 +2199,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_scan_descending_at_end_of_keyspace, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_totals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_healthy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
     };
