@@ -49,6 +49,7 @@ typedef struct s_chunk {
     char      job [S_JOB_MAX];
     uint64_t  chunk;
     ts_buf_t  header;          /* the "work" header to send */
+    size_t    backlog_at;      /* where its "backlog" value goes (uint32) */
     zframe_t *payload;
     int       worker;          /* slot in flight, -1 queued */
     int64_t   sent;
@@ -117,6 +118,7 @@ struct ts_agg {
 
     ts_map_t  *chunks;         /* job\0chunk8 -> s_chunk_t (queued or in flight) */
     s_chunk_t *queue_head, *queue_tail;
+    uint32_t   queue_len;      /* chunks in the queue */
     ts_map_t  *jobs;           /* job -> s_job_t */
 
     /* statistics */
@@ -672,7 +674,7 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     char src [256] = "", profile [1024] = "default";
     ts_hdr_copy_str (in, "src", src, sizeof src);
     ts_hdr_copy_str (in, "profile", profile, sizeof profile);
-    ts_hdr_begin (&h, "work", 7);
+    ts_hdr_begin (&h, "work", 8);
     ts_hdr_str (&h, "job", job);
     ts_hdr_uint (&h, "chunk", chunk);
     ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
@@ -680,6 +682,12 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     ts_hdr_uint (&h, "bytes", ts_hdr_get_uint (in, "bytes", 0));
     ts_hdr_str (&h, "src", src);
     ts_hdr_str (&h, "profile", profile);
+    /* "backlog": chunks still queued here when this one leaves, written
+     * at dispatch into a fixed-width uint32 */
+    ts_hdr_key (&h, "backlog");
+    static const char u32 [5] = { (char) 0xce, 0, 0, 0, 0 };
+    c->backlog_at = h.buf.size + 1;
+    ts_buf_append (&h.buf, u32, sizeof u32);
     c->header = h.buf;
     if (!c->payload || ts_map_put (self->chunks, key, klen, c)) {
         s_chunk_free (c);
@@ -690,6 +698,7 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     else
         self->queue_head = c;
     self->queue_tail = c;
+    self->queue_len++;
 }
 
 static void
@@ -707,9 +716,28 @@ s_on_done (ts_agg_t *self, ts_hdrin_t *in)
     s_job_check_done (j);
 }
 
+static void s_dispatch_queue (ts_agg_t *self);
+
 /*  Hands queued chunks to workers with credit, most credit first. */
 static void
 s_dispatch (ts_agg_t *self)
+{
+    bool had_backlog = self->queue_len > 0;
+    s_dispatch_queue (self);
+    /* the queue just ran dry: the workers that got earlier chunks were
+     * told more was coming; now they may commit as soon as they are idle */
+    if (had_backlog && self->queue_len == 0)
+        for (int i = 0; i < S_MAX_WORKERS; i++) {
+            s_worker_t *w = &self->workers [i];
+            if (!w->used || !w->alive)
+                continue;
+            ts_hdr_begin (&self->hdr, "drained", 0);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->control), w->identity, NULL, 0);
+        }
+}
+
+static void
+s_dispatch_queue (ts_agg_t *self)
 {
     while (self->queue_head) {
         int best = -1;
@@ -724,10 +752,19 @@ s_dispatch (ts_agg_t *self)
         self->queue_head = c->next;
         if (!self->queue_head)
             self->queue_tail = NULL;
+        self->queue_len--;
         c->next = NULL;
         c->worker = best;
         c->sent = s_now ();
         self->workers [best].credit--;
+        /* tells the worker whether more work is on its way: while there
+         * is, it lets its batches grow instead of committing when idle */
+        if (c->backlog_at + 4 <= c->header.size) {
+            uint8_t *b = (uint8_t *) c->header.data + c->backlog_at;
+            uint32_t n = self->queue_len;
+            b [0] = (uint8_t) (n >> 24); b [1] = (uint8_t) (n >> 16);
+            b [2] = (uint8_t) (n >> 8);  b [3] = (uint8_t) n;
+        }
         zmsg_t *m = zmsg_new ();
         zmsg_addmem (m, zframe_data (self->workers [best].identity), zframe_size (self->workers [best].identity));
         zmsg_addmem (m, c->header.data, c->header.size);
@@ -754,6 +791,7 @@ s_requeue_worker (ts_agg_t *self, int w)
         self->queue_head = c;
         if (!self->queue_tail)
             self->queue_tail = c;
+        self->queue_len++;
         n++;
     }
     if (n)
@@ -838,6 +876,7 @@ s_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
             }
             if (*pp) {
                 *pp = c->next;
+                self->queue_len--;
                 if (self->queue_tail == c)
                     self->queue_tail = prev;
             }

@@ -35,7 +35,10 @@
  *  Aggregator -> worker
  *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
  *               workers ([[name, peer endpoint]...])
- *    "work"     job, chunk, line0, lines, bytes, src    + payload (as "chunk")
+ *    "work"     job, chunk, line0, lines, bytes, src, profile, backlog
+ *                                                       + payload (as "chunk");
+ *               backlog: chunks still queued after this one
+ *    "drained"                                          the queue ran dry
  *    "snapreq"  shard                                   send a "snap" of it
  *
  *  Worker -> worker (peer)
@@ -61,13 +64,14 @@ extern "C" {
 #define TS_CHUNK_RESEND_MS     5000   /* producer resends an unacked chunk */
 #define TS_BATCH_RESEND_MS     3000   /* worker resends an unanswered batch */
 #define TS_COMMIT_DELAY_MS     20     /* longest a batch waits for company */
-#define TS_COMMIT_RECORDS      1000   /* a shard commits when this many wait */
+#define TS_COMMIT_RECORDS      4000   /* a shard commits when this many wait */
 #define TS_REGISTER_GRACE_MS   600    /* a new aggregator waits for workers */
 
 /*  Sizes. */
 #define TS_CHUNK_BYTES         (1u << 20)      /* ~1 MiB of whole lines */
 #define TS_LINE_MAX_DEFAULT    (64u << 20)     /* longer lines are rejected */
-#define TS_WINDOW_CHUNKS       64              /* producer chunks in flight (MiB) */
+#define TS_WINDOW_CHUNKS       128             /* producer chunks in flight (MiB):
+                                                  bounds how large commits grow */
 #define TS_WORKER_CREDIT       4               /* chunks a worker holds */
 #define TS_DEFAULT_SHARDS      16
 #define TS_MAX_SHARDS          1024

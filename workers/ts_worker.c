@@ -2,10 +2,13 @@
  *
  *  The loop: drain every socket; parse at most one chunk; commit the
  *  shards whose batches are due; heartbeat, resend and retry on timers.
- *  A shard commits when a thousand records wait for it, when its oldest
- *  batch has waited TS_COMMIT_DELAY_MS while the worker is busy, or as
- *  soon as the worker has nothing else to do: under load transactions
- *  grow (cheap records), when idle latency stays low.
+ *  A shard commits when TS_COMMIT_RECORDS records wait for it, when its
+ *  oldest batch has waited S_BUSY_DELAY_MS while the worker is busy, or as
+ *  soon as the worker has nothing else to do and the aggregator said no
+ *  more chunks were queued ("backlog" of the last "work"): during an
+ *  import transactions grow to what the producers' window holds (Kyoto
+ *  Cabinet rewrites every dirty leaf at commit, so fewer, larger commits
+ *  cost much less a record), and when idle latency stays low.
  */
 #include "ts_worker.h"
 #include "ts_config.h"
@@ -28,8 +31,9 @@
 #define S_MAX_WORKERS   256
 #define S_JOB_MAX       64
 #define S_TX_RECORDS    (4 * TS_COMMIT_RECORDS)   /* largest transaction */
-#define S_BUSY_DELAY_MS 100                       /* longest wait under load */
+#define S_BUSY_DELAY_MS 1000                      /* longest wait under load */
 #define S_IDLE_MS       2                         /* quiet this long: commit */
+#define S_BACKLOG_MS    100  /* more work was announced but has not come: commit */
 
 /*  A batch waiting in an owned shard's queue. */
 typedef struct s_batch {
@@ -110,6 +114,8 @@ struct ts_worker {
 
     s_work_t  *work_head, *work_tail;
     unsigned   work_count;
+    uint64_t   backlog;         /* chunks the aggregator still had queued */
+    int64_t    work_at;         /* when the last chunk came */
     ts_map_t  *pending;         /* job\0chunk8 -> s_pending_t */
     ts_map_t  *parsers;         /* profile spec -> ts_parser_t */
 
@@ -944,6 +950,8 @@ s_on_ctrl (ts_worker_t *self)
     else if (!strcmp (in.type, "map"))
         s_on_map (self, &in);
     else if (!strcmp (in.type, "work")) {
+        self->backlog = ts_hdr_get_uint (&in, "backlog", 0);
+        self->work_at = s_now ();
         s_work_t *w = calloc (1, sizeof *w);
         if (w) {
             w->header = head;
@@ -959,6 +967,8 @@ s_on_ctrl (ts_worker_t *self)
             self->work_count++;
         }
     }
+    else if (!strcmp (in.type, "drained"))
+        self->backlog = 0;          /* no more chunks queued for now */
     else if (!strcmp (in.type, "snapreq")) {
         uint64_t s = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
         if (s < self->nshards && self->shards [s].wanted) {
@@ -1163,7 +1173,10 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
         }
         /* commit what is due */
         now = s_now ();
-        bool idle = self->work_head == NULL && events == 0;
+        /* idle: nothing to parse, nothing came, and no more work announced
+         * (or announced but late): commit now rather than wait for company */
+        bool idle = self->work_head == NULL && events == 0
+                 && (self->backlog == 0 || now - self->work_at >= S_BACKLOG_MS);
         for (unsigned s = 0; s < self->nshards; s++) {
             s_shard_t *sh = &self->shards [s];
             if (sh->wanted && !sh->store) {
