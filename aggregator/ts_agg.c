@@ -1211,6 +1211,13 @@ s_on_ingest (ts_agg_t *self)
         s_on_chunk (self, from, &in, msg);
     else if (!strcmp (in.type, "done"))
         s_on_done (self, &in);
+    else if (!strcmp (in.type, "ping")) {
+        /* producers learn our incarnation: a new one means that what they
+         * had queued here is lost, and they send it again at once */
+        ts_hdr_begin (&self->hdr, "pong", 1);
+        ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->ingest), from, NULL, 0);
+    }
     else
         self->dropped++;
     zframe_destroy (&from);

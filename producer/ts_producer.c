@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#define S_RTO_MAX_MS 60000     /* the longest resend timeout */
+#define S_PING_MS    1000      /* ping the aggregator this often while waiting */
 
 #define TS_PRODUCER_WAIT_NOTICE_MS  3000    /* say that the aggregator is silent */
 #define TS_PRODUCER_DONE_MS         1000    /* try this long to hand over "done" */
@@ -96,6 +100,16 @@ struct ts_producer {
     int      failure;             /* why the run stopped early, 0: it did not */
     int64_t  start_ms, end_ms;
     int64_t  last_ack_ms;         /* last ack, or when the window last filled */
+    /* the resend timeout follows the acks' round trips as TCP's does
+     * (RFC 6298): a chunk waits in the aggregator's queue behind the whole
+     * window, so a fixed timeout resent chunks that were merely queued */
+    double   srtt, rttvar;        /* ms; srtt < 0: no sample yet */
+    unsigned rto_ms;              /* current resend timeout */
+    /* a restarted aggregator has lost what was queued in it: pings answered
+     * with its incarnation tell, and everything in flight goes again at
+     * once instead of after the (long, under load) resend timeout */
+    uint64_t agg_inc;             /* 0: not heard yet */
+    int64_t  next_ping_ms;
     int64_t  drain_until_ms;      /* after a nack: wait for answers until then */
     bool     silent_noticed;
     bool     ran;
@@ -215,6 +229,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
         return NULL;
     }
     self->opts = *opts;
+    self->srtt = -1;
+    self->rto_ms = opts->resend_ms;
     self->input_path = strdup (opts->input);
     self->endpoint = strdup (opts->endpoint);
     self->job = strdup (opts->job);
@@ -414,12 +430,13 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
 }
 
 /*  Sends the chunks the socket did not take before, and resends those not
- *  acknowledged within resend_ms, oldest first. Returns the time the next
+ *  acknowledged within the resend timeout (rto_ms), oldest first. Returns the time the next
  *  resend is due (INT64_MAX: none). */
 static int64_t
 s_resend (ts_producer_t *self, int64_t now)
 {
     int64_t due = INT64_MAX;
+    int64_t rto = self->rto_ms;
     unsigned resent = 0;
     bool blocked = false;
     for (uint64_t k = self->base; k < self->next; k++) {
@@ -427,9 +444,9 @@ s_resend (ts_producer_t *self, int64_t now)
         if (slot->state != TS_SLOT_INFLIGHT)
             continue;
         bool unsent = slot->sent_ms < 0;
-        if (!unsent && now - slot->sent_ms < (int64_t) self->opts.resend_ms) {
-            if (slot->sent_ms + self->opts.resend_ms < due)
-                due = slot->sent_ms + self->opts.resend_ms;
+        if (!unsent && now - slot->sent_ms < (int64_t) rto) {
+            if (slot->sent_ms + rto < due)
+                due = slot->sent_ms + rto;
             continue;
         }
         if (blocked || s_send_chunk (self, slot, now)) {
@@ -443,12 +460,16 @@ s_resend (ts_producer_t *self, int64_t now)
         }
         if (!unsent)
             resent++;
-        if (slot->sent_ms + self->opts.resend_ms < due)
-            due = slot->sent_ms + self->opts.resend_ms;
+        if (slot->sent_ms + rto < due)
+            due = slot->sent_ms + rto;
     }
-    if (resent)
+    if (resent) {
         s_log (self, TS_LOG_WARN, "resent %u chunk%s not acknowledged within %u ms",
-               resent, resent == 1 ? "" : "s", self->opts.resend_ms);
+               resent, resent == 1 ? "" : "s", self->rto_ms);
+        /* a timeout doubles the next one (the aggregator may be slow, or
+         * gone: then its successor gets the chunks at a calm pace) */
+        self->rto_ms = self->rto_ms * 2 > S_RTO_MAX_MS ? S_RTO_MAX_MS : self->rto_ms * 2;
+    }
     return due;
 }
 
@@ -651,6 +672,26 @@ s_answered (ts_producer_t *self, ts_slot_t *slot)
     s_pool_put (self, &slot->data);
 }
 
+/*  RFC 6298: srtt and rttvar from each round trip, timeout srtt + 4 rttvar,
+ *  never under the configured resend_ms nor over S_RTO_MAX_MS. */
+static void
+s_rtt_sample (ts_producer_t *self, double r)
+{
+    if (self->srtt < 0) {
+        self->srtt = r;
+        self->rttvar = r / 2;
+    } else {
+        self->rttvar = 0.75 * self->rttvar + 0.25 * fabs (self->srtt - r);
+        self->srtt = 0.875 * self->srtt + 0.125 * r;
+    }
+    double rto = self->srtt + 4 * self->rttvar;
+    if (rto < self->opts.resend_ms)
+        rto = self->opts.resend_ms;
+    if (rto > S_RTO_MAX_MS)
+        rto = S_RTO_MAX_MS;
+    self->rto_ms = (unsigned) rto;
+}
+
 static void
 s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
 {
@@ -681,6 +722,8 @@ s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     self->bytes += slot->data.size;
     self->last_ack_ms = now;
     self->silent_noticed = false;
+    if (slot->sends == 1 && slot->sent_ms >= 0)     /* Karn: never a resent one */
+        s_rtt_sample (self, (double) (now - slot->sent_ms));
     s_answered (self, slot);
     s_retire (self, false);
 }
@@ -739,6 +782,32 @@ s_on_nack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     s_retire (self, false);
 }
 
+/*  A "pong": the aggregator's incarnation. A new one lost our chunks. */
+static void
+s_on_pong (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
+{
+    uint64_t inc = ts_hdr_get_uint (in, "inc", 0);
+    if (!inc)
+        return;
+    if (self->agg_inc && inc != self->agg_inc) {
+        unsigned n = 0;
+        for (uint64_t k = self->base; k < self->next; k++) {
+            ts_slot_t *slot = s_slot (self, k);
+            if (slot->state == TS_SLOT_INFLIGHT && slot->sent_ms >= 0) {
+                slot->sent_ms = now - (int64_t) self->rto_ms;   /* due now */
+                n++;
+            }
+        }
+        s_log (self, TS_LOG_WARN, "the aggregator restarted: sending the %u chunk%s in "
+               "flight again", n, n == 1 ? "" : "s");
+        /* a new aggregator, new round trips: start over from resend_ms */
+        self->srtt = -1;
+        s_resend (self, now);
+        self->rto_ms = self->opts.resend_ms;
+    }
+    self->agg_inc = inc;
+}
+
 /*  Handles every message waiting on the socket. */
 static void
 s_receive (ts_producer_t *self)
@@ -760,6 +829,9 @@ s_receive (ts_producer_t *self)
         else
         if (strcmp (in.type, "nack") == 0)
             s_on_nack (self, &in, now);
+        else
+        if (strcmp (in.type, "pong") == 0)
+            s_on_pong (self, &in, now);
         else
             s_log (self, TS_LOG_DEBUG, "dropped a message of type %s", in.type);
         while (more) {                      /* frames we have no use for */
@@ -859,6 +931,17 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
         int64_t due = INT64_MAX;
         if (s_sending (self))
             due = s_resend (self, now);
+        if (self->inflight > 0 && s_sending (self)) {
+            if (now >= self->next_ping_ms) {
+                /* not taken (not connected yet): again shortly */
+                ts_hdr_begin (&self->hdr, "ping", 0);
+                bool took = zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
+                                      ZMQ_DONTWAIT) >= 0;
+                self->next_ping_ms = now + (took ? S_PING_MS : S_PING_MS / 20);
+            }
+            if (self->next_ping_ms < due)
+                due = self->next_ping_ms;
+        }
         if (self->inflight > 0 && s_sending (self)) {
             int64_t silent = now - self->last_ack_ms;
             if (self->opts.timeout_s && silent >= (int64_t) self->opts.timeout_s * 1000) {

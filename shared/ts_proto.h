@@ -18,9 +18,12 @@
  *  Producer -> aggregator (ingest)
  *    "chunk"  job, chunk, line0, lines, bytes, src          + payload: whole lines
  *    "done"   job, chunks, lines, bytes                     (producer has sent all)
+ *    "ping"                                                 (-> "pong")
  *  Aggregator -> producer
  *    "ack"    job, chunk, <counts>, rejects                 chunk fully committed
  *    "nack"   job, chunk, code, msg                         chunk cannot be stored
+ *    "pong"   inc                                           its incarnation: a new
+ *                                                           one lost what was queued
  *  <counts> = lines, blank, imported, duplicates, rejected;
  *  rejects  = [[line number, reason], ...] (line numbers count from 1)
  *

@@ -38,6 +38,7 @@
 #define MAX_CHUNKS     4096
 #define RUN_LIMIT_MS   60000     /* a producer run never takes this long */
 #define STALL_MS       30        /* held acks go back after this much quiet */
+#define S_LOST         3         /* chunks a "restarting" fake loses */
 
 static const char *s_producer;   /* the binary under test */
 static char s_root [256];        /* the test's temporary directory */
@@ -269,6 +270,14 @@ typedef struct {
                                      sends them back newest first */
     bool     repeat;              /* sends every ack twice */
     bool     noise;               /* garbage and another job's ack first */
+    int      lose_after_pings;    /* once it answered this many pings (-1:
+                                     never), the first copies of the next
+                                     S_LOST chunks get no answer, and then it
+                                     "restarts" (a new incarnation in pongs) */
+    unsigned lost;
+    uint64_t lost_chunk [3];
+    uint64_t inc;                 /* incarnation its pongs carry */
+    unsigned pings;
     const char *job;
     /* what it saw */
     unsigned copies [MAX_CHUNKS];
@@ -295,6 +304,8 @@ s_fake_new (const char *job)
     assert_non_null (f);
     f->drop_first = -1;
     f->nack = -1;
+    f->lose_after_pings = -1;
+    f->inc = 1;
     f->job = job;
     f->header_ok = true;
     return f;
@@ -414,6 +425,13 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
         return;
     if ((int64_t) chunk == f->drop_first && f->copies [chunk] == 1)
         return;
+    if (f->lose_after_pings >= 0 && f->pings >= (unsigned) f->lose_after_pings
+    &&  f->lost < S_LOST && f->copies [chunk] == 1) {
+        f->lost_chunk [f->lost++] = chunk;
+        if (f->lost == S_LOST)
+            f->inc++;                           /* "restarted": those are lost */
+        return;
+    }
     ts_hdr_t h = { 0 };
     if ((int64_t) chunk == f->nack) {
         ts_hdr_begin (&h, "nack", 4);
@@ -505,6 +523,15 @@ s_fake_run (fake_t *f, void *sock, pid_t pid, void (*poke) (pid_t))
                 f->done_chunks = ts_hdr_get_uint (&in, "chunks", 0);
                 f->done_lines = ts_hdr_get_uint (&in, "lines", 0);
                 f->done_bytes = ts_hdr_get_uint (&in, "bytes", 0);
+            }
+            else
+            if (strcmp (in.type, "ping") == 0) {
+                ts_hdr_t h = { 0 };
+                ts_hdr_begin (&h, "pong", 1);
+                ts_hdr_uint (&h, "inc", f->inc);
+                s_send2 (sock, zmq_msg_data (&id), zmq_msg_size (&id), h.buf.data, h.buf.size);
+                ts_hdr_free (&h);
+                f->pings++;
             }
             else
                 fail_msg ("unexpected message type %s", in.type);
@@ -663,6 +690,54 @@ test_import_with_rejects (void **state)
     free (text);
     free (json);
     ts_buf_free (&all);
+    s_fake_free (f);
+    s_dump_free (&d);
+    s_rig_close (&r);
+}
+
+/*  The aggregator restarts mid-import and loses the chunks queued in it:
+ *  its pongs carry a new incarnation, and the producer sends everything in
+ *  flight again at once. The resend timeout is a minute and the producer
+ *  gives up after 30 s without an ack, so only that path can finish. */
+static void
+test_aggregator_restart (void **state)
+{
+    (void) state;
+    rig_t r;
+    s_rig (&r, true);
+    dump_t d;
+    s_dump (&d, 3000, false, 0, 0, 0);
+    char input [400];
+    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
+    s_write (input, d.text.data, d.text.size);
+    fake_t *f = s_fake_new ("job-r");
+    f->hold = true;                     /* acks after a stall: the import lasts */
+    f->lose_after_pings = 2;
+    const char *args [] = {
+        "--data", r.dir, "--ingest", r.endpoint, "--job", "job-r", "--window", "4",
+        "--chunk-bytes", "2048", "--resend-ms", "60000", "--timeout", "30", "--json", input, NULL
+    };
+    pid_t pid = s_spawn (args, NULL, r.out, r.err);
+    int code = s_fake_run (f, r.sock, pid, NULL);
+    if (code != 0 || getenv ("TS_TEST_VERBOSE"))
+        s_show (&r);
+    if (code != 0)
+        fprintf (stderr, "pings %u, inc %llu\n", f->pings, (unsigned long long) f->inc);
+    assert_int_equal (code, 0);
+    assert_true (f->pings >= 2);
+    assert_int_equal (f->lost, S_LOST);
+    for (int i = 0; i < S_LOST; i++)                    /* lost, then sent again */
+        assert_int_equal (f->copies [f->lost_chunk [i]], 2);
+    assert_int_equal (f->copies [0], 1);                /* acked: not sent again */
+    char *err = s_read (r.err, NULL);
+    assert_non_null (err);
+    assert_non_null (strstr (err, "the aggregator restarted"));
+    char *json = s_read (r.out, NULL);
+    assert_non_null (json);
+    assert_int_equal (s_json_uint (json, "imported"), d.imported);
+    assert_int_equal (s_json_uint (json, "lines"), d.lines);
+    free (err);
+    free (json);
     s_fake_free (f);
     s_dump_free (&d);
     s_rig_close (&r);
@@ -894,6 +969,7 @@ main (int argc, char *argv [])
     }
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_import_with_rejects),
+        cmocka_unit_test (test_aggregator_restart),
         cmocka_unit_test (test_clean_import_from_stdin_gzip),
         cmocka_unit_test (test_nack),
         cmocka_unit_test (test_no_aggregator),
