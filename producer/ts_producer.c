@@ -109,6 +109,7 @@ struct ts_producer {
      * with its incarnation tell, and everything in flight goes again at
      * once instead of after the (long, under load) resend timeout */
     uint64_t agg_inc;             /* 0: not heard yet */
+    int64_t  pong_ms;             /* when the last pong came */
     int64_t  next_ping_ms;
     int64_t  drain_until_ms;      /* after a nack: wait for answers until then */
     bool     silent_noticed;
@@ -789,6 +790,7 @@ s_on_pong (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     uint64_t inc = ts_hdr_get_uint (in, "inc", 0);
     if (!inc)
         return;
+    self->pong_ms = now;
     if (self->agg_inc && inc != self->agg_inc) {
         unsigned n = 0;
         for (uint64_t k = self->base; k < self->next; k++) {
@@ -945,14 +947,20 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
         if (self->inflight > 0 && s_sending (self)) {
             int64_t silent = now - self->last_ack_ms;
             if (self->opts.timeout_s && silent >= (int64_t) self->opts.timeout_s * 1000) {
+                bool up = self->pong_ms && now - self->pong_ms < 3 * S_PING_MS;
                 s_log (self, TS_LOG_ERROR, "giving up: no acknowledgement from the aggregator "
-                       "at %s for %u s (%u chunk%s unacknowledged); is it running?",
-                       self->endpoint, self->opts.timeout_s, self->inflight,
-                       self->inflight == 1 ? "" : "s");
+                       "at %s for %u s (%u chunk%s unacknowledged); %s", self->endpoint,
+                       self->opts.timeout_s, self->inflight, self->inflight == 1 ? "" : "s",
+                       up ? "it answers pings: are workers running? (trajstore status)"
+                          : "is it running?");
                 rc = TS_ETIMEOUT;
                 break;
             }
-            if (!self->silent_noticed && silent >= TS_PRODUCER_WAIT_NOTICE_MS) {
+            /* quiet spells of seconds are normal on a large store (commits
+             * take long): say so only when the aggregator is silent too */
+            int64_t heard = self->last_ack_ms > self->pong_ms ? self->last_ack_ms : self->pong_ms;
+            int64_t notice_at = heard + TS_PRODUCER_WAIT_NOTICE_MS;
+            if (!self->silent_noticed && now >= notice_at) {
                 s_log (self, TS_LOG_WARN, "no answer from the aggregator at %s yet; "
                        "waiting (up to %u s)", self->endpoint, self->opts.timeout_s);
                 self->silent_noticed = true;
@@ -960,8 +968,8 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
             int64_t give_up = self->last_ack_ms + (int64_t) self->opts.timeout_s * 1000;
             if (self->opts.timeout_s && give_up < due)
                 due = give_up;
-            if (!self->silent_noticed && self->last_ack_ms + TS_PRODUCER_WAIT_NOTICE_MS < due)
-                due = self->last_ack_ms + TS_PRODUCER_WAIT_NOTICE_MS;
+            if (!self->silent_noticed && notice_at < due)
+                due = notice_at;
         }
         int64_t tick = ts_progress_update (self->progress, now, ts_input_consumed (self->input),
                                            ts_chunker_bytes_read (self->chunker), self->lines);

@@ -64,7 +64,9 @@ extern "C" {
 #define TS_HEARTBEAT_MS        200    /* worker -> aggregator */
 #define TS_WORKER_DEAD_MS      3000   /* missed heartbeats: shards move */
 #define TS_AGG_SILENT_MS       1500   /* worker re-registers after this */
-#define TS_CHUNK_RESEND_MS     5000   /* producer resends an unacked chunk */
+#define TS_CHUNK_RESEND_MS     15000  /* producer resends an unacked chunk
+                                         (at least; a restarted aggregator is
+                                         found by pings, at once) */
 #define TS_BATCH_RESEND_MS     3000   /* worker resends an unanswered batch */
 #define TS_COMMIT_DELAY_MS     20     /* longest a batch waits for company */
 #define TS_COMMIT_RECORDS      4000   /* a shard commits when this many wait */
