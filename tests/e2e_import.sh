@@ -215,10 +215,12 @@ produce () {
     RC=$?
 }
 
-# produce_bg NAME FILE: the same in the background (pid file run/NAME.pid)
+# produce_bg NAME FILE [options]: the same in the background (pid file
+# run/NAME.pid)
 produce_bg () {
     name=$1 file=$2
-    "$PRODUCER" --data "$D" --job "$name" --json --quiet --rejects "$T/$name.rejects" \
+    shift 2
+    "$PRODUCER" --data "$D" --job "$name" --json --quiet --rejects "$T/$name.rejects" "$@" \
         "$file" >"$T/$name.json" 2>>"$D/logs/producer-$name.log" &
     echo $! >"$T/run/$name.pid"
 }
@@ -485,7 +487,9 @@ scenario_sigterm_restart () {
     wait_ready
     total=$(chunks "$T/in.jsonl")
     step "import ~$total chunks; SIGTERM every process mid-import"
-    produce_bg st1 "$T/in.jsonl"
+    # a window smaller than the input: with all of it in flight, the
+    # workers' commit-on-SIGTERM can finish the import before it stops
+    produce_bg st1 "$T/in.jsonl" --window 32
     f=$(kill_points 1 0.25 0.6)
     n=$(at_progress st1 "$f" "$total") || exit 1
     for name in st1 api w1 w2 aggregator; do
