@@ -30,7 +30,7 @@
 
 #define S_MAX_WORKERS   256
 #define S_JOB_MAX       64
-#define S_TX_RECORDS    (4 * TS_COMMIT_RECORDS)   /* largest transaction */
+#define S_TX_RECORDS    TS_COMMIT_RECORDS         /* largest transaction */
 #define S_BUSY_DELAY_MS 1000                      /* longest wait under load */
 #define S_IDLE_MS       2                         /* quiet this long: commit */
 #define S_BACKLOG_MS    100  /* more work was announced but has not come: commit */
@@ -624,6 +624,9 @@ s_commit (ts_worker_t *self, unsigned s)
                 s_answer_batch (self, list [i], results [i].imported, results [i].duplicates, seq, 0, NULL);
             s_batch_free (list [i]);
         }
+        /* a commit into a large store can take a second on a busy machine,
+         * and several shards commit in a row: stay alive between them */
+        ts_worker_heartbeat (self);
         if (rc)
             break;
     }
