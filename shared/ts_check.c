@@ -11,6 +11,7 @@ typedef struct {
     ts_store_t *store;
     ts_check_report_t *rep;
     ts_buf_t val;
+    ts_buf_t sum;               /* the record being checked (its summary first) */
     uint64_t expected [4];      /* G, M, W, T entries the records call for */
     /* running group/model recount */
     char  cur [TS_KEY_MAX];
@@ -58,24 +59,30 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
     size_t slen;
     char k [TS_KEY_MAX];
     c->rep->records++;
-    if (vlen < 9 || ts_summary_unpack_buf (val, vlen - 8, &s, &slen) || slen != vlen - 8) {
-        s_problem (c, "record entry %.*s does not decode", (int) (klen - 1), key + 1);
+    if (vlen != 8) {
+        s_problem (c, "record entry %.*s does not hold a sequence", (int) (klen - 1), key + 1);
+        return 0;
+    }
+    /* the record under that sequence: its summary is the one every index
+     * entry of the record must hold */
+    uint64_t seq = (uint64_t) ts_key_get_i64 (val);
+    c->sum.size = 0;
+    int rc = ts_store_get_raw (c->store, k, ts_key_data (k, seq), &c->sum);
+    if (rc == TS_ENOTFOUND) {
+        s_problem (c, "record %.*s points at sequence %llu, which holds nothing",
+                   (int) (klen - 1), key + 1, (unsigned long long) seq);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (ts_summary_unpack_buf (c->sum.data, c->sum.size, &s, &slen)) {
+        s_problem (c, "record %.*s: its data does not decode", (int) (klen - 1), key + 1);
         return 0;
     }
     if (s.id_len != klen - 1 || memcmp (s.id, key + 1, s.id_len))
-        s_problem (c, "record key %.*s holds a summary of id %.*s", (int) (klen - 1), key + 1,
+        s_problem (c, "record key %.*s points at the record of id %.*s", (int) (klen - 1), key + 1,
                    (int) s.id_len, s.id);
-    /* the record itself, under its sequence, must start with this summary */
-    uint64_t seq = (uint64_t) ts_key_get_i64 (val + vlen - 8);
-    c->val.size = 0;
-    int rc = ts_store_get_raw (c->store, k, ts_key_data (k, seq), &c->val);
-    if (rc == TS_ENOTFOUND)
-        s_problem (c, "record %.*s points at sequence %llu, which holds nothing",
-                   (int) s.id_len, s.id, (unsigned long long) seq);
-    else if (rc)
-        return rc;
-    else if (c->val.size < slen || memcmp (c->val.data, val, slen))
-        s_problem (c, "record %.*s: its data holds another summary", (int) s.id_len, s.id);
+    val = c->sum.data;
     ts_totals_add (&c->rep->totals, &s);
     rc = 0;
     if (s.group) {
@@ -112,8 +119,8 @@ s_visit_data (const char *key, size_t klen, const char *val, size_t vlen, void *
     }
     c->val.size = 0;
     int rc = ts_store_get_raw (c->store, k, ts_key_record (k, s.id, s.id_len), &c->val);
-    if (rc == TS_ENOTFOUND || (rc == 0 && (c->val.size < 9
-        || memcmp (c->val.data + c->val.size - 8, key + 1, 8))))
+    if (rc == TS_ENOTFOUND || (rc == 0 && (c->val.size != 8
+        || memcmp (c->val.data, key + 1, 8))))
         s_problem (c, "the record stored at sequence %llu (id %.*s) is not the one its id points at",
                    (unsigned long long) ts_key_get_i64 (key + 1), (int) s.id_len, s.id);
     else if (rc)
@@ -297,6 +304,7 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
                        (unsigned long long) stored.count, (unsigned long long) rep->totals.count);
     }
     ts_buf_free (&c.val);
+    ts_buf_free (&c.sum);
     if (rc)
         return rc;
     return rep->problems ? TS_EINCONSISTENT : 0;

@@ -4,7 +4,12 @@
  *  appends to the end of the tree instead of rewriting leaves all over it
  *  (Kyoto Cabinet writes a dirty leaf whole at every commit: with records
  *  keyed by random ids, a commit of 1,000 records rewrote most of the
- *  file); the R entry of an id is small and points at its D key.
+ *  file); the R entry of an id is small and points at its D key. It holds
+ *  the sequence alone (8 bytes): ids arrive in random order, so every
+ *  commit rewrites most R leaves, and the smaller the entries the fewer
+ *  leaves there are (a 100k-record shard imported 1.2x faster than with
+ *  the summary copied into R). A list in id order reads each summary from
+ *  the record's D entry.
  *
  *  The group and model indexes end with the record's sequence, not its
  *  id, for the same reason: they are only ever read whole, one group's
@@ -22,7 +27,7 @@
  *  whose byte order is their numeric order (ts_key_put_i64). An id always
  *  comes last, raw.
  *
- *    R id                       summary, then the record's sequence (8 bytes)
+ *    R id                       the record's sequence (8 bytes)
  *    D seq8                     the record (summary and object), by sequence
  *    G group* seq8              group index      (* escaped)
  *    W reward8 id               reward index

@@ -454,14 +454,17 @@ typedef struct {
     ts_buf_t          rec;      /* a fetched record */
 } s_list_t;
 
-/*  Hands one item to the caller, fetching its record when asked. Even
- *  the id walk fetches it: an R entry starts with the summary, and that
- *  is all this file assumes of it. Returns emit's answer or an error. */
+/*  Hands one item to the caller, fetching its record when asked (unless
+ *  `rec`, its stored form, was read already). Returns emit's answer or an
+ *  error. */
 static int
-s_emit (s_list_t *L, s_part_t *pt, const ts_summary_t *s, const char *sum, size_t sum_len)
+s_emit (s_list_t *L, s_part_t *pt, const ts_summary_t *s, const char *sum, size_t sum_len,
+        const ts_buf_t *rec)
 {
     if (!L->records)
         return L->emit (L->arg, s, sum, sum_len, NULL, 0);
+    if (rec && rec->size)
+        return L->emit (L->arg, s, sum, sum_len, rec->data, rec->size);
     L->rec.size = 0;
     int rc = ts_store_get (pt->store, s->id, s->id_len, &L->rec);
     if (rc)
@@ -474,8 +477,11 @@ typedef struct {
     s_part_t          *pt;
     ts_store_cursor_t *cur;
     bool               live;    /* s and sum hold an entry */
-    ts_summary_t       s;       /* borrows the cursor's entry */
+    ts_summary_t       s;       /* borrows the cursor's entry (or rec) */
     const char        *sum;  size_t sum_len;
+    bool               by_seq;  /* R: entries hold a sequence, the summary
+                                   is read from the record's D entry */
+    ts_buf_t           rec;     /* that record */
 } s_head_t;
 
 /*  Advances a head to its store's next matching entry, or leaves it dead
@@ -493,6 +499,18 @@ s_head_next (s_head_t *h, const s_prep_t *pp)
         if (rc)
             return rc;
         s_last_reads++;
+        if (h->by_seq) {
+            char dk [16];
+            if (vlen != 8)
+                return TS_ECORRUPT;
+            h->rec.size = 0;
+            rc = ts_store_get_raw (h->pt->store, dk, ts_key_data (dk, (uint64_t) ts_key_get_i64 (v)),
+                                   &h->rec);
+            if (rc)
+                return rc == TS_ENOTFOUND ? TS_ECORRUPT : rc;   /* an id without its record */
+            v = h->rec.data;
+            vlen = h->rec.size;
+        }
         if (ts_summary_unpack_buf (v, vlen, &h->s, &used))
             return TS_ECORRUPT;
         if (!s_prep_match (pp, &h->s))
@@ -517,6 +535,7 @@ s_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more)
     int rc = heads && kb ? 0 : TS_ENOMEM;
     for (size_t i = 0; i < nparts && rc == 0; i++) {
         heads [i].pt = &parts [i];
+        heads [i].by_seq = tag == TS_TAG_RECORD;
         if (parts [i].bound == 0)
             continue;                   /* nothing here can match */
         ts_scan_t sc = { .descending = sort->desc };
@@ -553,7 +572,7 @@ s_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more)
             *more = true;
             break;
         }
-        rc = s_emit (L, best->pt, &best->s, best->sum, best->sum_len);
+        rc = s_emit (L, best->pt, &best->s, best->sum, best->sum_len, best->by_seq ? &best->rec : NULL);
         if (rc > 0) {
             stopped = true;
             rc = 0;
@@ -562,8 +581,10 @@ s_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more)
         if (rc == 0)
             rc = s_head_next (best, L->pp);
     }
-    for (size_t i = 0; heads && i < nparts; i++)
+    for (size_t i = 0; heads && i < nparts; i++) {
         ts_store_cursor_destroy (&heads [i].cur);
+        ts_buf_free (&heads [i].rec);
+    }
     free (heads);
     free (kb);
     return rc;
@@ -721,7 +742,7 @@ s_collect (s_list_t *L, s_part_t *parts, size_t nparts, bool by_model, bool *mor
         uint32_t emitted = 0;
         while (rc == 0 && emitted < c.n && emitted < L->limit) {
             s_item_t *it = c.heap [emitted++];
-            rc = s_emit (L, it->pt, &it->s, it->buf, it->len);
+            rc = s_emit (L, it->pt, &it->s, it->buf, it->len, NULL);
         }
         if (rc > 0)
             rc = 0;

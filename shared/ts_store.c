@@ -32,7 +32,6 @@ struct ts_store {
     char *path;
     char  errmsg [512];
     ts_buf_t scratch;
-    ts_buf_t rvalue;            /* an R value being built */
     bool     broken;            /* a commit failed: see ts_store_is_broken */
     bool     has_layout;        /* its key layout is written (key V) */
     uint64_t next_seq;          /* the sequence of the next record stored */
@@ -44,8 +43,9 @@ static const char s_next_key [1] = { 'P' };
 
 /*  The key layout (ts_key.h) a shard was written with, under key 'V',
  *  written with the first commit: 2 since the group and model indexes end
- *  with the sequence. A shard with records and no 'V' is of layout 1. */
-#define S_LAYOUT 2
+ *  with the sequence, 3 since R holds the sequence alone. A shard with
+ *  records and no 'V' is of layout 1. */
+#define S_LAYOUT 3
 static const char s_layout_key [1] = { 'V' };
 
 static uint64_t
@@ -233,7 +233,6 @@ ts_store_destroy (ts_store_t **self_p)
         s_unregister (self->dev, self->ino);
     free (self->path);
     ts_buf_free (&self->scratch);
-    ts_buf_free (&self->rvalue);
     free (self);
     *self_p = NULL;
 }
@@ -432,16 +431,13 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
                       (unsigned long long) b->chunk);
             return TS_ECORRUPT;
         }
-        /* R id -> summary + sequence; kcdbadd refuses an id already stored
-         * (by an earlier commit or earlier in this one): a duplicate */
+        /* R id -> sequence; kcdbadd refuses an id already stored (by an
+         * earlier commit or earlier in this one): a duplicate */
         uint64_t seq = self->next_seq;
-        self->rvalue.size = 0;
         char seq8 [8];
         ts_key_put_i64 (seq8, (int64_t) seq);
-        if (ts_buf_append (&self->rvalue, it.ptr, used) || ts_buf_append (&self->rvalue, seq8, 8))
-            return TS_ENOMEM;
         size_t klen = ts_key_record (key, s.id, s.id_len);
-        if (!kcdbadd (self->db, key, klen, self->rvalue.data, self->rvalue.size)) {
+        if (!kcdbadd (self->db, key, klen, seq8, 8)) {
             if (kcdbecode (self->db) == KCEDUPREC) {
                 res->duplicates++;
                 continue;
@@ -641,13 +637,13 @@ ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
     char *v = kcdbget (self->db, key, ts_key_record (key, id, id_len), &vlen);
     if (!v)
         return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
-    if (vlen < 9) {
+    if (vlen != 8) {
         kcfree (v);
-        snprintf (self->errmsg, sizeof self->errmsg, "%s: entry of id %.*s is too short",
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: entry of id %.*s is not a sequence",
                   self->path, (int) id_len, id);
         return TS_ECORRUPT;
     }
-    uint64_t seq = (uint64_t) ts_key_get_i64 (v + vlen - 8);
+    uint64_t seq = (uint64_t) ts_key_get_i64 (v);
     kcfree (v);
     int rc = ts_store_get_raw (self, key, ts_key_data (key, seq), out);
     if (rc == TS_ENOTFOUND) {

@@ -1180,15 +1180,15 @@ test_get (void **state)
     free (recs);
 }
 
-/*  The sequence a stored record got: the last 8 bytes of its R entry. */
+/*  The sequence a stored record got: its R entry (8 bytes). */
 static uint64_t
 s_stored_seq (s_env_t *env, const char *id, size_t id_len)
 {
     char key [TS_KEY_MAX];
     ts_buf_t v = { 0 };
     assert_int_equal (ts_store_get_raw (env->store, key, ts_key_record (key, id, id_len), &v), 0);
-    assert_true (v.size > 8);
-    uint64_t seq = (uint64_t) ts_key_get_i64 (v.data + v.size - 8);
+    assert_int_equal (v.size, 8);
+    uint64_t seq = (uint64_t) ts_key_get_i64 (v.data);
     ts_buf_free (&v);
     return seq;
 }
@@ -1759,7 +1759,7 @@ enum {
     S_DMG_DEL_GROUP_ENTRY, S_DMG_DEL_REWARD_ENTRY, S_DMG_ORPHAN_REWARD, S_DMG_ORPHAN_GROUP,
     S_DMG_GROUP_TOTALS, S_DMG_SHARD_TOTALS, S_DMG_MODEL_TOTALS, S_DMG_STRAY_GROUP_TOTALS,
     S_DMG_ENTRY_VALUE, S_DMG_DEL_RECORD, S_DMG_GROUP_OTHER_RECORD, S_DMG_MODEL_NO_RECORD,
-    S_DMG_MODEL_OTHER_RECORD, S_DMG_KINDS
+    S_DMG_MODEL_OTHER_RECORD, S_DMG_ID_NOT_SEQ, S_DMG_ID_OTHER_RECORD, S_DMG_KINDS
 };
 
 /*  What first_problem must mention for each kind. */
@@ -1782,6 +1782,10 @@ static const char *const s_dmg_words [S_DMG_KINDS][2] = {
     [S_DMG_MODEL_NO_RECORD]    = { "model m2 index entry of r00002", "holds nothing" },
     /* a second m2 entry of r00002, at the sequence of r00003, of m0 */
     [S_DMG_MODEL_OTHER_RECORD] = { "model m2 index entry of r00002", "holds another record" },
+    /* r00002's id entry holds 9 bytes, not a sequence */
+    [S_DMG_ID_NOT_SEQ]         = { "record entry r00002", "does not hold a sequence" },
+    /* r00002's id entry holds the sequence of r00003 */
+    [S_DMG_ID_OTHER_RECORD]    = { "record key r00002", "record of id r00003" },
 };
 
 static void
@@ -1819,10 +1823,14 @@ s_kc_record (KCDB *db, const s_rec_t *r, size_t *used, uint64_t *seq)
     size_t vlen;
     char *v = kcdbget (db, rk, ts_key_record (rk, r->id, strlen (r->id)), &vlen);
     assert_non_null (v);
+    assert_int_equal (vlen, 8);                 /* R holds the sequence */
+    *seq = (uint64_t) ts_key_get_i64 (v);
+    kcfree (v);
+    v = kcdbget (db, rk, ts_key_data (rk, *seq), &vlen);
+    assert_non_null (v);                        /* the record: its summary first */
     ts_summary_t s;
     assert_int_equal (ts_summary_unpack_buf (v, vlen, &s, used), 0);
-    assert_int_equal (*used + 8, vlen);
-    *seq = (uint64_t) ts_key_get_i64 (v + vlen - 8);
+    assert_true (*used < vlen);
     return v;
 }
 
@@ -1909,6 +1917,14 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
                              kind == S_DMG_MODEL_NO_RECORD ? 1000000 : seq3);
         assert_true (kcdbadd (db, key, klen, sum, used));
         break;
+    case S_DMG_ID_NOT_SEQ:
+    case S_DMG_ID_OTHER_RECORD: {
+        char v [9] = { 0 };
+        ts_key_put_i64 (v, (int64_t) seq3);
+        klen = ts_key_record (key, r->id, idl);
+        assert_true (kcdbset (db, key, klen, v, kind == S_DMG_ID_NOT_SEQ ? 9 : 8));
+        break;
+    }
     }
     kcfree (sum);
     kcfree (sum3);
@@ -1965,11 +1981,11 @@ test_layout_version (void **state)
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
-        assert_int_equal (ts_key_get_i64 (v), 2);
+        assert_int_equal (ts_key_get_i64 (v), 3);
         if (kind == 0)
             assert_true (kcdbremove (db, "V", 1));
         else {
-            ts_key_put_i64 (v, 3);
+            ts_key_put_i64 (v, 4);
             assert_true (kcdbset (db, "V", 1, v, 8));
         }
         assert_true (kcdbclose (db));
@@ -1979,7 +1995,7 @@ test_layout_version (void **state)
         ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
         assert_null (st);
         assert_int_equal (err, TS_EVERSION);
-        const char *want = kind == 0 ? "key layout 1" : "key layout 3";
+        const char *want = kind == 0 ? "key layout 1" : "key layout 4";
         if (!strstr (emsg, want) || !strstr (emsg, "export"))
             fail_msg ("layout %d: message \"%s\"", kind, emsg);
         /* refused without harm: the file is not held, and opens again */
