@@ -241,6 +241,30 @@ bq_hist_stats (const bq_hist_t *h, bq_stats_t *out)
     out->max = h->max_s * 1e3;
 }
 
+/*  The CPU time (user + system, seconds) of this process or of its
+ *  children waited for so far. */
+static double
+bq_cpu_of (int who)
+{
+    struct rusage ru;
+    if (getrusage (who, &ru))
+        return 0;
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec * 1e-6
+         + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec * 1e-6;
+}
+
+double
+bq_cpu_self (void)
+{
+    return bq_cpu_of (RUSAGE_SELF);
+}
+
+static double
+bq_cpu_children (void)
+{
+    return bq_cpu_of (RUSAGE_CHILDREN);
+}
+
 /* --- concurrent clients ---------------------------------------------------------- */
 
 typedef struct {
@@ -297,6 +321,27 @@ bq_child (const bq_client_ops_t *ops, void *ctx, int child, uint64_t seed, bq_sh
     _exit (0);
 }
 
+/*  The client processes of the bq_concurrency under way, for
+ *  bq_concurrency_abort: pids [0..started), 0 once reaped. */
+static pid_t *volatile bq_running_pids;
+static volatile int    bq_running_n;
+
+void
+bq_concurrency_abort (void)
+{
+    pid_t *pids = bq_running_pids;
+    int n = bq_running_n;
+    if (!pids)
+        return;
+    for (int i = 0; i < n; i++)
+        if (pids [i] > 0)
+            kill (pids [i], SIGKILL);       /* ours: forked by bq_concurrency */
+    for (int i = 0; i < n; i++)
+        if (pids [i] > 0)
+            while (waitpid (pids [i], NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
 int
 bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double seconds,
                 uint64_t seed, bq_conc_t *out)
@@ -316,8 +361,12 @@ bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double secon
         munmap (sh, size);
         return -1;
     }
+    /* RUSAGE_CHILDREN counts every child this process ever waited for:
+     * the figure of these ones is the difference */
+    double cpu0 = bq_cpu_children ();
     fflush (NULL);
     int started = 0, rc = 0;
+    bq_running_pids = pids;
     for (; started < clients; started++) {
         pid_t pid = fork ();
         if (pid < 0) {
@@ -328,6 +377,7 @@ bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double secon
         if (pid == 0)
             bq_child (ops, ctx, started, seed, sh);
         pids [started] = pid;
+        bq_running_n = started + 1;
     }
     double deadline = bq_now () + BQ_READY_TIMEOUT_S;
     while (rc == 0 && __atomic_load_n (&sh->ready, __ATOMIC_SEQ_CST) < started) {
@@ -352,13 +402,13 @@ bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double secon
             kill (pids [i], SIGTERM);       /* ours: forked above */
         while (waitpid (pids [i], &status, 0) < 0 && errno == EINTR)
             ;
+        pids [i] = 0;
         if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
             out->failed++;
     }
-    struct rusage ru;
-    if (getrusage (RUSAGE_CHILDREN, &ru) == 0)
-        out->cpu_s = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec * 1e-6
-                   + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec * 1e-6;
+    bq_running_pids = NULL;
+    bq_running_n = 0;
+    out->cpu_s = bq_cpu_children () - cpu0;
     for (int i = 0; i < started; i++)
         bq_hist_merge (&out->total, &sh->hist [i]);
     free (pids);
@@ -380,30 +430,20 @@ bq_report_header (FILE *table, const char *system, const char *where)
              "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms", "rows", "req/s", "errors", "cpu us");
 }
 
-double
-bq_cpu_self (void)
-{
-    struct rusage ru;
-    if (getrusage (RUSAGE_SELF, &ru))
-        return 0;
-    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec * 1e-6
-         + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec * 1e-6;
-}
-
 void
 bq_report (FILE *json, FILE *table, const char *system, const char *kase, const char *what,
            uint64_t records, const bq_stats_t *st, double rows, uint64_t errors, int clients,
-           double seconds, double rps, double cpu_us)
+           double seconds, double rps, double cpu_us, const char *extra)
 {
     if (json)
         fprintf (json,
                  "{\"bench\":\"query\",\"system\":\"%s\",\"case\":\"%s\",\"what\":\"%s\","
                  "\"records\":%llu,\"n\":%llu,\"p50_ms\":%.4f,\"p90_ms\":%.4f,\"p99_ms\":%.4f,"
                  "\"mean_ms\":%.4f,\"max_ms\":%.4f,\"rows\":%.2f,\"errors\":%llu,\"clients\":%d,"
-                 "\"seconds\":%.2f,\"rps\":%.1f,\"client_cpu_us\":%.1f}\n",
+                 "\"seconds\":%.2f,\"rps\":%.1f,\"client_cpu_us\":%.1f%s%s}\n",
                  system, kase, what, (unsigned long long) records, (unsigned long long) st->n,
                  st->p50, st->p90, st->p99, st->mean, st->max, rows, (unsigned long long) errors,
-                 clients, seconds, rps, cpu_us);
+                 clients, seconds, rps, cpu_us, extra ? "," : "", extra ? extra : "");
     fprintf (table, "%-10s %-14s %7llu %8.3f %8.3f %8.3f %8.3f %8.2f %8.1f %9.0f %6llu %8.1f\n", system,
              kase, (unsigned long long) st->n, st->p50, st->p90, st->p99, st->mean, st->max, rows,
              rps, (unsigned long long) errors, cpu_us);
@@ -497,7 +537,7 @@ bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn)
         bq_report (cfg->json, stderr, cfg->system, bq_kinds [k].name, bq_kinds [k].what,
                    (uint64_t) cfg->records, &st, got ? (double) total_rows / (double) got : 0,
                    errors, 1, 0, 0,
-                   got ? (bq_cpu_self () - cpu0) / (double) (got + errors) * 1e6 : 0);
+                   got ? (bq_cpu_self () - cpu0) / (double) (got + errors) * 1e6 : 0, NULL);
         if (errors)
             rc = 1;
     }
@@ -539,22 +579,31 @@ bq_file_load (const char *prog, const char *path, size_t padding, char **data, s
 }
 
 int
-bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
-            long clients, long seconds, long seed, long records, FILE *json)
+bq_run_clients (const char *system, const char *kase, const char *what, const char *extra,
+                const bq_client_ops_t *ops, void *ctx, long clients, long seconds, long seed,
+                long records, FILE *json)
 {
     bq_conc_t *res = malloc (sizeof *res);
     if (!res)
         return 1;
-    bq_report_header (stderr, system, where);
     int rc = bq_concurrency (ops, ctx, (int) clients, (double) seconds, (uint64_t) seed, res);
     bq_stats_t st;
     bq_hist_stats (&res->total, &st);
-    char kase [32];
-    snprintf (kase, sizeof kase, "mix_c%ld", clients);
-    bq_report (json, stderr, system, kase, "get or one-group list 50/50", (uint64_t) records, &st,
+    bq_report (json, stderr, system, kase, what, (uint64_t) records, &st,
                st.n ? (double) res->total.rows / (double) st.n : 0, res->total.errors, (int) clients,
                (double) seconds, (double) st.n / (double) seconds,
-               st.n ? res->cpu_s / (double) (st.n + res->total.errors) * 1e6 : 0);
+               st.n ? res->cpu_s / (double) (st.n + res->total.errors) * 1e6 : 0, extra);
     free (res);
     return rc ? 1 : 0;
+}
+
+int
+bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
+            long clients, long seconds, long seed, long records, FILE *json)
+{
+    char kase [32];
+    snprintf (kase, sizeof kase, "mix_c%ld", clients);
+    bq_report_header (stderr, system, where);
+    return bq_run_clients (system, kase, "get or one-group list 50/50", NULL, ops, ctx, clients,
+                           seconds, seed, records, json);
 }

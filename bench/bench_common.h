@@ -98,6 +98,11 @@ typedef struct {
 int bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double seconds,
                     uint64_t seed, bq_conc_t *out);
 
+/*  Kills and reaps the client processes of a bq_concurrency under way, if
+ *  any: async-signal-safe, for a signal handler of the process that called
+ *  bq_concurrency (the clients inherit the handler: check the pid). */
+void bq_concurrency_abort (void);
+
 /* --- input files --------------------------------------------------------------------- */
 
 /*  Reads a whole regular file into *data (malloc'ed, the caller frees),
@@ -138,8 +143,14 @@ typedef struct {
  *  failed (every warm-up request, or any timed one). */
 int bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn);
 
-/*  The concurrent mix (bq_concurrency with `ops`) run and reported as case
- *  "mix_cN" of `system`. Returns 0, or 1 when clients failed. */
+/*  bq_concurrency with `ops` run and reported (bq_report, without a
+ *  header) as case `kase` of `system`. Returns 0, or 1 when clients failed. */
+int bq_run_clients (const char *system, const char *kase, const char *what, const char *extra,
+                    const bq_client_ops_t *ops, void *ctx, long clients, long seconds, long seed,
+                    long records, FILE *json);
+
+/*  The concurrent mix (bq_concurrency with `ops`) run and reported, after
+ *  a header, as case "mix_cN" of `system`. Returns 0, or 1 when clients failed. */
 int bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
                 long clients, long seconds, long seed, long records, FILE *json);
 
@@ -148,10 +159,12 @@ int bq_run_mix (const char *system, const char *where, const bq_client_ops_t *op
 /*  One case: a JSON line on `json` (when not NULL) and a table row on
  *  `table`. `rows` is the mean number of rows (items, groups) a request
  *  returned; rps is 0 for the one-at-a-time cases; cpu_us the client's CPU
- *  time per request (user + system, microseconds). */
+ *  time per request (user + system, microseconds); `extra`, when not NULL,
+ *  more members for the JSON line ("\"bytes\":100"), appended last. */
 void bq_report (FILE *json, FILE *table, const char *system, const char *kase,
                 const char *what, uint64_t records, const bq_stats_t *st, double rows,
-                uint64_t errors, int clients, double seconds, double rps, double cpu_us);
+                uint64_t errors, int clients, double seconds, double rps, double cpu_us,
+                const char *extra);
 
 /*  This process's CPU time so far (user + system), seconds. */
 double bq_cpu_self (void);

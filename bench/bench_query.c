@@ -30,6 +30,7 @@
  *  on stderr.
  */
 #include "bench_common.h"
+#include "bench_zmq.h"
 
 #include "ts_error.h"
 #include "ts_mp.h"
@@ -56,12 +57,10 @@ typedef struct {
 } s_ctx_t;
 
 typedef struct {
-    void            *zctx, *sock;
+    bq_dealer_t      d;
     uint64_t         rid;
     ts_buf_t         req;
     msgpack_packer   pk;
-    zmq_msg_t        reply;
-    bool             has_reply;
     const bq_keys_t *keys;
     int              errors_said;
 } s_client_t;
@@ -74,12 +73,7 @@ s_client_close (void *p)
     s_client_t *c = p;
     if (!c)
         return;
-    if (c->has_reply)
-        zmq_msg_close (&c->reply);
-    if (c->sock)
-        zmq_close (c->sock);
-    if (c->zctx)
-        zmq_ctx_term (c->zctx);
+    bq_dealer_close (&c->d);
     ts_buf_free (&c->req);
     free (c);
 }
@@ -93,17 +87,10 @@ s_client_open (void *ctxp, int child)
     if (!c)
         return NULL;
     c->keys = ctx->keys;
-    c->zctx = zmq_ctx_new ();
-    c->sock = c->zctx ? zmq_socket (c->zctx, ZMQ_DEALER) : NULL;
-    int linger = 0;
-    if (!c->sock || zmq_setsockopt (c->sock, ZMQ_LINGER, &linger, sizeof linger)
-    ||  zmq_connect (c->sock, ctx->endpoint)) {
-        fprintf (stderr, S_PROG ": cannot connect to %s: %s\n", ctx->endpoint, zmq_strerror (zmq_errno ()));
-        s_client_close (c);
+    if (bq_dealer_open (&c->d, S_PROG, ctx->endpoint)) {
+        free (c);
         return NULL;
     }
-    zmq_msg_init (&c->reply);
-    c->has_reply = true;
     msgpack_packer_init (&c->pk, &c->req, ts_buf_packer_write);
     return c;
 }
@@ -144,23 +131,13 @@ s_say_error (s_client_t *c, const char *data, size_t len)
 static int
 s_call (s_client_t *c, const char **data, size_t *len)
 {
-    if (zmq_send (c->sock, c->req.data, c->req.size, 0) < 0) {
-        fprintf (stderr, S_PROG ": send: %s\n", zmq_strerror (zmq_errno ()));
+    if (bq_dealer_send (&c->d, c->req.data, c->req.size))
         return -1;
-    }
     for (;;) {
-        zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLIN, 0 };
-        int n = zmq_poll (&it, 1, S_TIMEOUT_MS);
-        if (n < 0 && zmq_errno () == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf (stderr, S_PROG ": no answer within %d s\n", S_TIMEOUT_MS / 1000);
+        if (bq_dealer_recv (&c->d, S_TIMEOUT_MS))
             return -1;
-        }
-        if (zmq_msg_recv (&c->reply, c->sock, 0) < 0)
-            return -1;
-        *data = zmq_msg_data (&c->reply);
-        *len = zmq_msg_size (&c->reply);
+        *data = zmq_msg_data (&c->d.reply);
+        *len = zmq_msg_size (&c->d.reply);
         ts_mp_reader_t v;
         uint64_t rid;
         if (!ts_mp_map_find (*data, *len, "rid", &v) || ts_mp_read_uint (&v, &rid) || rid != c->rid)

@@ -22,7 +22,8 @@
 #   BENCH_IMPORT_SIZES  record counts (default "10000"; BENCH_REPS runs at
 #                  10000 and below, one run above)
 #   query section (bench_query, a client over ZeroMQ, and bench_sqlite_query
-#   on bench_sqlite's database of the same dump, interleaved):
+#   on bench_sqlite's database of the same dump, interleaved; bench_floor,
+#   the same round trips over bare libzmq, the transport's floor):
 #   BENCH_QUERY_SIZES   record counts (default "10000")
 #   BENCH_QUERY_N       requests of each kind, one at a time (default 2000;
 #                  at most 5 s of them per kind)
@@ -473,14 +474,19 @@ s_import_summary () {
 # a stack holding the dump, side by side with SQLite answering the same
 # queries (bench_sqlite_query, prepared statements, read-only connections)
 # on bench_sqlite's database of the same dump; the two interleaved, the
-# medians of the runs reported.
+# medians of the runs reported. Next to them, the floor of the transport
+# (bench_floor: the same round trips with nothing of trajstore, libzmq
+# alone, a DEALER to an echo ROUTER, directly and through a zmq_proxy
+# relay: two hops, as client -> api -> worker), at 100 and 4096 bytes.
 bench_query_section () {
     prod=$BUILD/producer/trajstore-producer
     q=$BUILD/bench/bench_query
+    fl=$BUILD/bench/bench_floor
     lq=$BUILD/bench/bench_sqlite_query
     lite=$BUILD/bench/bench_sqlite
     [ -x "$prod" ] || s_die "no $prod: build first (make build)"
     [ -x "$q" ] || s_die "no $q: build first (make build)"
+    [ -x "$fl" ] || s_die "no $fl: build first (make build)"
     haslite=1
     if [ ! -x "$lq" ] || [ ! -x "$lite" ]; then
         echo "bench: no $lq (sqlite3 missing at build time): no SQLite side"
@@ -497,6 +503,16 @@ bench_query_section () {
     echo "== query: bench_query (a client process, DEALER over ipc to the api) vs bench_sqlite_query"
     echo "   (prepared statements, read-only WAL connections, on bench_sqlite's database of the same"
     echo "   dump: indexes on id, data_id${covering:+ (covering)}, reward, created_at), interleaved, medians of $reps runs"
+    echo "   and bench_floor (bare libzmq round trips: the transport's floor, with the first size's runs)"
+    # bench_floor runs once per repetition, at the first size only,
+    # interleaved with the others (its one-client cases with the
+    # one-at-a-time runs, its 20 clients with theirs): its figures do not
+    # depend on the dump, but the shared machine's load does, so each
+    # repetition measures the floor next to the trajstore and SQLite runs it
+    # is compared with, and the table shows medians of as many runs as
+    # theirs; at further sizes it would only make the run longer.
+    floor=1
+    floor_bytes="100 4096"      # a get asks ~40 bytes and gets ~4 KB back
     for n in $BENCH_QUERY_SIZES; do
         dump=$(s_dump "$n")
         ids=$(s_ids "$n")
@@ -519,9 +535,9 @@ bench_query_section () {
         while [ "$r" -le "$reps" ]; do
             echo "   $n records, run $r of $reps: one at a time (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
             if [ $((r % 2)) -eq 1 ]; then
-                s_query_ts; s_query_lite
+                s_query_floor --concurrency 0; s_query_ts; s_query_lite
             else
-                s_query_lite; s_query_ts
+                s_query_lite; s_query_ts; s_query_floor --concurrency 0
             fi
             r=$((r + 1))
         done
@@ -529,14 +545,17 @@ bench_query_section () {
         while [ "$r" -le "$reps" ]; do
             echo "   $n records, run $r of $reps: $BENCH_QUERY_CLIENTS clients for $BENCH_QUERY_SECONDS s (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
             if [ $((r % 2)) -eq 1 ]; then
+                s_query_floor --n 0 --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
                 s_query_ts --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
                 s_query_lite --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
             else
                 s_query_lite --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
                 s_query_ts --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
+                s_query_floor --n 0 --concurrency "$BENCH_QUERY_CLIENTS" --seconds "$BENCH_QUERY_SECONDS"
             fi
             r=$((r + 1))
         done
+        floor=
         procs=$(s_procs "$d")
         hwm=
         for name in aggregator w1 w2 api; do
@@ -569,6 +588,14 @@ s_query_ts () {
                (a - b) / r * 1e6, (c - e) / r * 1e6, (f - g) / r * 1e6 }'),\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
 }
 
+# s_query_floor ARGS: one run of bench_floor (at the first size only: see
+# bench_query_section), at 100 and 4096 bytes.
+s_query_floor () {
+    [ -n "$floor" ] || return 0
+    "$fl" --bytes "$(echo "$floor_bytes" | tr ' ' ,)" --n "$BENCH_QUERY_N" --dir "$BENCH_WORK" --json "$@" \
+        >> "$out" 2>> "$log" || s_die "bench_floor failed (see $log)"
+}
+
 # s_query_lite [ARGS]: one run of bench_sqlite_query on $db.
 s_query_lite () {
     [ -n "$haslite" ] || return 0
@@ -579,6 +606,12 @@ s_query_lite () {
 # s_qfig SYSTEM CASE FIELD: the median of a field over the runs at $n.
 s_qfig () {
     grep "\"system\":\"$1\",\"case\":\"$2\"," "$out" | grep "\"records\":$n," | s_jget "$3" | s_median
+}
+
+# s_ffig CASE BYTES FIELD: the median of a field of bench_floor's runs
+# with that message size.
+s_ffig () {
+    grep "\"system\":\"zmq-floor\",\"case\":\"$1\"," "$out" | grep "\"bytes\":$2[,}]" | s_jget "$3" | s_median
 }
 
 # s_query_table: the side-by-side table of size $n.
@@ -612,6 +645,18 @@ s_query_table () {
                 printf "  (rows differ: SQLite %.2f)", lrows
             print "" }'
     done
+    echo "   transport floor (bench_floor: bare libzmq over ipc, a DEALER to an echo ROUTER; relay = through"
+    echo "   a zmq_proxy, 2 hops each way as client -> api -> worker; B bytes both ways; the first size's runs):"
+    for b in $floor_bytes; do
+        for c in echo_1 relay_1; do
+            awk -v c="$c ${b}B" -v nn="$(s_ffig "$c" "$b" n)" -v p50="$(s_ffig "$c" "$b" p50_ms)" \
+                -v p90="$(s_ffig "$c" "$b" p90_ms)" -v p99="$(s_ffig "$c" "$b" p99_ms)" 'BEGIN {
+                f = "%8.3f"
+                if (p50 == "") printf "   %-14s %6s %8s %8s %8s | ", c, "-", "-", "-", "-"
+                else printf "   %-14s %6s " f " " f " " f " | ", c, nn, p50, p90, p99
+                printf "%8s %8s %8s | %7s %6s | -\n", "-", "-", "-", "-", "-" }'
+        done
+    done
     c=mix_c$BENCH_QUERY_CLIENTS
     awk -v c="$c" -v rps="$(s_qfig trajstore "$c" rps)" -v p50="$(s_qfig trajstore "$c" p50_ms)" \
         -v p99="$(s_qfig trajstore "$c" p99_ms)" -v lrps="$(s_qfig sqlite "$c" rps)" \
@@ -626,7 +671,20 @@ s_query_table () {
                (ccpu + acpu + wcpu > 0 ? 2e6 / (ccpu + acpu + wcpu) : 0)
         if (lrps != "")
             printf "     SQLite    %8.0f req/s, p50 %.3f ms, p99 %.3f ms, CPU per request %.0f us;" \
-                   " req/s ratio trajstore / SQLite %.2fx\n", lrps, l50, l99, lcpu, (lrps > 0 ? rps / lrps : 0)
+                   " req/s ratio trajstore / SQLite %.2fx\n", lrps, l50, l99, lcpu, (lrps > 0 ? rps / lrps : 0) }'
+    # the transport's floor with as many clients: bench_floor's echo_cN and relay_cN
+    for b in $floor_bytes; do
+        for f in echo relay; do
+            fc=${f}_c$BENCH_QUERY_CLIENTS
+            awk -v f="$f" -v b="$b" -v rps="$(s_ffig "$fc" "$b" rps)" -v p50="$(s_ffig "$fc" "$b" p50_ms)" \
+                -v p99="$(s_ffig "$fc" "$b" p99_ms)" -v err="$(s_ffig "$fc" "$b" errors)" 'BEGIN {
+                label = sprintf ("floor %s %sB", f, b)
+                if (rps == "") printf "     %-18s -\n", label
+                else printf "     %-18s %8.0f req/s, p50 %.3f ms, p99 %.3f ms, errors %d (%s)\n", label, rps, p50,
+                            p99, err, (f == "echo" ? "1 hop" : "2 hops, zmq_proxy") }'
+        done
+    done
+    awk -v rps="$(s_qfig trajstore "$c" rps)" -v p99="$(s_qfig trajstore "$c" p99_ms)" 'BEGIN {
         printf "     target >= 20000 req/s and p99 <= 5 ms: %s\n",
                (rps >= 20000 && p99 <= 5 ? "met" : "MISSED") }'
 }
