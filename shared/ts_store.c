@@ -161,7 +161,12 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         int saved = errno;
         int code = kcdbecode (self->db);
         const char *m = kcdbemsg (self->db);
-        if (saved == EACCES && !strstr (m, "lock"))
+        /* a file that is not a Kyoto Cabinet B+ tree (errno is whatever
+         * KC's last system call left: not the reason) */
+        bool foreign = code == KCEBROKEN || (code == KCEINVALID && strstr (m, "magic"));
+        if (foreign)
+            *err = TS_ECORRUPT;
+        else if (saved == EACCES && !strstr (m, "lock"))
             *err = -EACCES;
         else if (saved == EAGAIN || saved == EACCES || strstr (m, "lock"))
             *err = TS_ELOCKED;
@@ -173,9 +178,13 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
             *err = -ENOENT;
         else
             *err = TS_ESTORE;
-        snprintf (emsg, emsg_size, "%s: cannot open: %s (%s%s%s)", path,
-                  *err == TS_ELOCKED ? "held by another process" : ts_strerror (*err),
-                  m, saved ? ", " : "", saved ? strerror (saved) : "");
+        if (foreign)
+            snprintf (emsg, emsg_size, "%s: cannot open: not a shard file, or a damaged one (%s)",
+                      path, m);
+        else
+            snprintf (emsg, emsg_size, "%s: cannot open: %s (%s%s%s)", path,
+                      *err == TS_ELOCKED ? "held by another process" : ts_strerror (*err),
+                      m, saved ? ", " : "", saved ? strerror (saved) : "");
         goto fail;
     }
     free (full);

@@ -175,4 +175,20 @@ if [ -x "$PRODUCER" ]; then
     [ $? -eq 2 ] || fail "import with nothing running must exit 2"
 fi
 
+step "a shard that cannot be opened: health says which and why"
+[ -f "$D/shards/shard-003.kct" ] || fail "no shard-003.kct to spoil"
+printf 'not a Kyoto Cabinet file\n' >"$D/shards/shard-003.kct"
+"$TS" up --workers 1 --data "$D" >"$T/up" 2>&1 || { cat "$T/up"; fail "up exited $?"; }
+said=
+for i in $(seq 1 100); do
+    "$TS" health --data "$D" >"$T/out" 2>&1
+    if grep -q "error: .*shard-003.kct: cannot open: not a shard file" "$T/out"; then said=1; break; fi
+    sleep 0.1
+done
+cat "$T/out"
+[ -n "$said" ] || fail "health does not name the shard that cannot be opened"
+"$TS" health --json --data "$D" >"$T/h" 2>&1
+expect "health" "$T/h" '[w["error"] is not None and "shard-003.kct" in w["error"] for w in d["workers"]]' "[True]"
+"$TS" down --data "$D" >"$T/out" 2>&1 || fail "down exited $?"
+
 echo "e2e_cli: ok"

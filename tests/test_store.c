@@ -579,6 +579,33 @@ test_open_reopen_keeps_data (void **state)
     free (recs);
 }
 
+/*  A file under a shard's name that is not a Kyoto Cabinet B+ tree: refused
+ *  with a message that says so, not with whatever errno KC's last system
+ *  call left (it said "No such file or directory" of a file that exists),
+ *  and left as it was. */
+static void
+test_open_foreign_file (void **state)
+{
+    s_env_t *env = *state;
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/foreign.kct", env->dir);
+    static const char text [] = "not a Kyoto Cabinet file\n";
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    assert_int_equal (fputs (text, f) >= 0, 1);
+    assert_int_equal (fclose (f), 0);
+    int err = 0;
+    char emsg [512] = "";
+    ts_store_t *st = ts_store_open (path, NULL, &err, emsg, sizeof emsg);
+    assert_null (st);
+    assert_int_equal (err, TS_ECORRUPT);
+    if (!strstr (emsg, path) || !strstr (emsg, "not a shard file"))
+        fail_msg ("message \"%s\"", emsg);
+    struct stat sb;
+    assert_int_equal (stat (path, &sb), 0);
+    assert_int_equal (sb.st_size, (off_t) strlen (text));
+}
+
 static void
 test_open_bad_name (void **state)
 {
@@ -2194,6 +2221,7 @@ main (int argc, char **argv)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_open_reopen_keeps_data, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_bad_name, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_foreign_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_unwritable, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_twice_in_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_locked_by_other_process, s_setup, s_teardown),

@@ -1586,6 +1586,11 @@ ts_cli_cmd_health (int argc, char **argv)
                 printf ("%-12s %8lld  %-5s  %6u  %6llu\n", name, (long long) pid,
                         a == 1 ? "yes" : "no", nsh,
                         (unsigned long long) s_get_uint (&workers, "queued"));
+                /* what keeps it from its shards (a full disk, a shard it
+                 * cannot open): the reason the rest of the table lacks */
+                char error [512];
+                if (s_get_str (&workers, "error", error, sizeof error) && error [0])
+                    printf ("  error: %s\n", error);
                 if (ts_mp_skip (&workers))
                     break;
             }
