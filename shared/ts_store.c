@@ -48,12 +48,22 @@ static const char s_next_key [1] = { 'P' };
 #define S_LAYOUT 3
 static const char s_layout_key [1] = { 'V' };
 
+/*  The number under a one-byte key ('P', 'V', 'N'): true when it holds one. */
+static bool
+s_get_num (KCDB *db, const char *key, int64_t *v)
+{
+    char b [16];
+    if (kcdbgetbuf (db, key, 1, b, sizeof b) != 8)
+        return false;
+    *v = ts_key_get_i64 (b);
+    return true;
+}
+
 static uint64_t
 s_load_next_seq (KCDB *db)
 {
-    char v [16];
-    int32_t n = kcdbgetbuf (db, s_next_key, 1, v, sizeof v);
-    return n == 8 ? (uint64_t) ts_key_get_i64 (v) : 1;
+    int64_t v;
+    return s_get_num (db, s_next_key, &v) ? (uint64_t) v : 1;
 }
 
 const char *
@@ -85,6 +95,15 @@ s_kc_error (ts_store_t *self, const char *what)
     if (code == KCEBROKEN)
         return TS_ECORRUPT;
     return TS_ESTORE;
+}
+
+/*  Writes the number under a one-byte key; `what` names it in an error. */
+static int
+s_set_num (ts_store_t *self, const char *key, int64_t v, const char *what)
+{
+    char b [8];
+    ts_key_put_i64 (b, v);
+    return kcdbset (self->db, key, 1, b, 8) ? 0 : s_kc_error (self, what);
 }
 
 static int s_space_check (ts_store_t *self, size_t bytes);
@@ -190,9 +209,10 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     free (full);
     full = NULL;
     self->next_seq = s_load_next_seq (self->db);
-    char lv [16];
-    int32_t ln = kcdbgetbuf (self->db, s_layout_key, 1, lv, sizeof lv);
-    int64_t layout = ln == 8 ? ts_key_get_i64 (lv) : self->next_seq > 1 ? 1 : S_LAYOUT;
+    int64_t layout;
+    self->has_layout = s_get_num (self->db, s_layout_key, &layout);
+    if (!self->has_layout)
+        layout = self->next_seq > 1 ? 1 : S_LAYOUT;
     if (layout != S_LAYOUT) {
         *err = TS_EVERSION;
         snprintf (emsg, emsg_size, "%s: written with key layout %lld, this trajstore reads "
@@ -201,7 +221,6 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         kcdbclose (self->db);
         goto fail;
     }
-    self->has_layout = ln == 8;
     struct stat st;
     if (stat (path, &st) == 0 && s_nopen < S_MAX_OPEN) {
         self->dev = st.st_dev;
@@ -511,11 +530,8 @@ static const char s_seq_key [1] = { 'N' };
 uint64_t
 ts_store_seq (ts_store_t *self)
 {
-    char v [16];
-    int32_t n = kcdbgetbuf (self->db, s_seq_key, 1, v, sizeof v);
-    if (n != 8)
-        return 0;
-    return (uint64_t) ts_key_get_i64 (v);
+    int64_t v;
+    return s_get_num (self->db, s_seq_key, &v) ? (uint64_t) v : 0;
 }
 
 static int
@@ -584,24 +600,13 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = s_flush_table (self, &groups, false);
         if (rc == 0)
             rc = s_flush_table (self, &models, true);
+        if (rc == 0)
+            rc = s_set_num (self, s_next_key, (int64_t) self->next_seq, "write record sequence");
+        if (rc == 0 && !self->has_layout)
+            rc = s_set_num (self, s_layout_key, S_LAYOUT, "write key layout");
         if (rc == 0) {
-            char p8 [8];
-            ts_key_put_i64 (p8, (int64_t) self->next_seq);
-            if (!kcdbset (self->db, s_next_key, 1, p8, 8))
-                rc = s_kc_error (self, "write record sequence");
-        }
-        if (rc == 0 && !self->has_layout) {
-            char v8 [8];
-            ts_key_put_i64 (v8, S_LAYOUT);
-            if (!kcdbset (self->db, s_layout_key, 1, v8, 8))
-                rc = s_kc_error (self, "write key layout");
-        }
-        if (rc == 0) {
-            char v [8];
             seq = ts_store_seq (self) + 1;
-            ts_key_put_i64 (v, (int64_t) seq);
-            if (!kcdbset (self->db, s_seq_key, 1, v, 8))
-                rc = s_kc_error (self, "write sequence");
+            rc = s_set_num (self, s_seq_key, (int64_t) seq, "write sequence");
         }
     }
     if (!kcdbendtran (self->db, rc == 0)) {
