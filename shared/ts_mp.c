@@ -339,10 +339,15 @@ ts_mp_read_map (ts_mp_reader_t *r, uint32_t *count)
 }
 
 bool
+ts_mp_item_is_strn (const ts_mp_item_t *it, const char *s, size_t n)
+{
+    return it->type == TS_MP_STR && it->len == n && memcmp (it->ptr, s, n) == 0;
+}
+
+bool
 ts_mp_item_is_str (const ts_mp_item_t *it, const char *s)
 {
-    size_t n = strlen (s);
-    return it->type == TS_MP_STR && it->len == n && memcmp (it->ptr, s, n) == 0;
+    return ts_mp_item_is_strn (it, s, strlen (s));
 }
 
 int
@@ -371,7 +376,7 @@ ts_mp_reader_map_find (const ts_mp_reader_t *map, const char *key, ts_mp_reader_
     for (uint32_t i = 0; i < n; i++) {
         if (ts_mp_next (&r, &k))
             return false;
-        if (k.type == TS_MP_STR && k.len == klen && memcmp (k.ptr, key, klen) == 0) {
+        if (ts_mp_item_is_strn (&k, key, klen)) {
             *value = r;
             return true;
         }

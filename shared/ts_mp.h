@@ -69,6 +69,8 @@ int ts_mp_read_map (ts_mp_reader_t *r, uint32_t *count);
 
 /*  True when the item is a string equal to the NUL-terminated `s`. */
 bool ts_mp_item_is_str (const ts_mp_item_t *item, const char *s);
+/*  The same against `n` bytes (a key looked for many times, measured once). */
+bool ts_mp_item_is_strn (const ts_mp_item_t *item, const char *s, size_t n);
 
 /*  Packs a NUL-terminated string, or a byte range, as a msgpack str. */
 int ts_mp_pack_cstr (msgpack_packer *pk, const char *s);
