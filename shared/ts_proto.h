@@ -68,7 +68,6 @@ extern "C" {
                                          (at least; a restarted aggregator is
                                          found by pings, at once) */
 #define TS_BATCH_RESEND_MS     3000   /* worker resends an unanswered batch */
-#define TS_COMMIT_DELAY_MS     20     /* longest a batch waits for company */
 #define TS_COMMIT_RECORDS      4000   /* a shard commits when this many wait */
 #define TS_REGISTER_GRACE_MS   600    /* a new aggregator waits for workers */
 

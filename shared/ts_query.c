@@ -2,10 +2,11 @@
  *  (ts_query.h; the key layout is ts_key.h, the design DESIGN.md,
  *  "Storage: one shard").
  *
- *  Every index entry's value starts with the record's summary (that of an
- *  R entry too: nothing more of R is assumed here), and within a shard
- *  the byte order of the T, W and R indexes is the list order (key code,
- *  then raw id bytes), so a list is either
+ *  The value of a G, M, W or T entry is the record's summary; an R entry
+ *  holds the record's sequence, and a walk over R reads each summary from
+ *  the record's D entry. Within a shard the byte order of the T, W and R
+ *  indexes is the list order (key code, then raw id bytes), so a list is
+ *  either
  *
  *    a walk:    one pull cursor per shard on the order's index (T, W, R),
  *               started at the cursor's key or the filter's range, merged
