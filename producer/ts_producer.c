@@ -431,14 +431,15 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
 }
 
 /*  Sends the chunks the socket did not take before, and resends those not
- *  acknowledged within the resend timeout (rto_ms), oldest first. Returns the time the next
- *  resend is due (INT64_MAX: none). */
+ *  acknowledged within the resend timeout (rto_ms), or every chunk in
+ *  flight when `all` (a new aggregator lost them), oldest first. Returns
+ *  the time the next resend is due (INT64_MAX: none). */
 static int64_t
-s_resend (ts_producer_t *self, int64_t now)
+s_resend (ts_producer_t *self, int64_t now, bool all)
 {
     int64_t due = INT64_MAX;
-    int64_t rto = self->rto_ms;
-    unsigned resent = 0;
+    int64_t rto = all ? 0 : self->rto_ms;
+    unsigned resent = 0, overdue = 0;
     bool blocked = false;
     for (uint64_t k = self->base; k < self->next; k++) {
         ts_slot_t *slot = s_slot (self, k);
@@ -450,6 +451,7 @@ s_resend (ts_producer_t *self, int64_t now)
                 due = slot->sent_ms + rto;
             continue;
         }
+        overdue += !unsent;
         if (blocked || s_send_chunk (self, slot, now)) {
             blocked = true;
             if (!unsent) {
@@ -464,7 +466,10 @@ s_resend (ts_producer_t *self, int64_t now)
         if (slot->sent_ms + rto < due)
             due = slot->sent_ms + rto;
     }
-    if (resent) {
+    if (all)
+        s_log (self, TS_LOG_WARN, "the aggregator restarted: sending the %u chunk%s in "
+               "flight again", overdue, overdue == 1 ? "" : "s");
+    else if (resent) {
         s_log (self, TS_LOG_WARN, "resent %u chunk%s not acknowledged within %u ms",
                resent, resent == 1 ? "" : "s", self->rto_ms);
         /* a timeout doubles the next one (the aggregator may be slow, or
@@ -792,20 +797,10 @@ s_on_pong (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
         return;
     self->pong_ms = now;
     if (self->agg_inc && inc != self->agg_inc) {
-        unsigned n = 0;
-        for (uint64_t k = self->base; k < self->next; k++) {
-            ts_slot_t *slot = s_slot (self, k);
-            if (slot->state == TS_SLOT_INFLIGHT && slot->sent_ms >= 0) {
-                slot->sent_ms = now - (int64_t) self->rto_ms;   /* due now */
-                n++;
-            }
-        }
-        s_log (self, TS_LOG_WARN, "the aggregator restarted: sending the %u chunk%s in "
-               "flight again", n, n == 1 ? "" : "s");
         /* a new aggregator, new round trips: start over from resend_ms */
         self->srtt = -1;
-        s_resend (self, now);
         self->rto_ms = self->opts.resend_ms;
+        s_resend (self, now, true);
     }
     self->agg_inc = inc;
 }
@@ -932,7 +927,7 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
 
         int64_t due = INT64_MAX;
         if (s_sending (self))
-            due = s_resend (self, now);
+            due = s_resend (self, now, false);
         if (self->inflight > 0 && s_sending (self)) {
             if (now >= self->next_ping_ms) {
                 /* not taken (not connected yet): again shortly */
@@ -943,8 +938,6 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
             }
             if (self->next_ping_ms < due)
                 due = self->next_ping_ms;
-        }
-        if (self->inflight > 0 && s_sending (self)) {
             int64_t silent = now - self->last_ack_ms;
             if (self->opts.timeout_s && silent >= (int64_t) self->opts.timeout_s * 1000) {
                 bool up = self->pong_ms && now - self->pong_ms < 3 * S_PING_MS;
@@ -989,7 +982,7 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
             if (item.revents & ZMQ_POLLIN)
                 s_receive (self);
             if (item.revents & ZMQ_POLLOUT)
-                s_resend (self, s_now_ms ());
+                s_resend (self, s_now_ms (), false);
         }
     }
     ts_progress_clear (self->progress);
