@@ -264,6 +264,23 @@ s_out_key (ts_api_t *self, const char *key)
     self->out_n++;
 }
 
+/*  A map header, packed by msgpack-c into the room it needs at most. */
+typedef struct {
+    char   b [S_OUT_HEAD];
+    size_t n;
+} s_head_t;
+
+static int
+s_head_write (void *data, const char *buf, size_t len)
+{
+    s_head_t *h = data;
+    if (h->n + len > sizeof h->b)
+        return -1;
+    memcpy (h->b + h->n, buf, len);
+    h->n += len;
+    return 0;
+}
+
 static void
 s_free_buf (void *data, void *hint)
 {
@@ -282,24 +299,13 @@ s_out_send (ts_api_t *self, zframe_t *client, bool delim)
         ts_error ("out of memory building a reply: dropped");
         return;
     }
-    uint8_t head [S_OUT_HEAD];
-    size_t hl;
-    uint32_t n = self->out_n;
-    if (n <= 15) {
-        head [0] = (uint8_t) (0x80 | n);
-        hl = 1;
-    } else if (n <= 0xffff) {
-        head [0] = 0xde; head [1] = (uint8_t) (n >> 8); head [2] = (uint8_t) n;
-        hl = 3;
-    } else {
-        head [0] = 0xdf;
-        head [1] = (uint8_t) (n >> 24); head [2] = (uint8_t) (n >> 16);
-        head [3] = (uint8_t) (n >> 8);  head [4] = (uint8_t) n;
-        hl = 5;
-    }
-    char *start = self->out.data + S_OUT_HEAD - hl;
-    memcpy (start, head, hl);
-    size_t len = self->out.size - (S_OUT_HEAD - hl);
+    s_head_t head = { .n = 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &head, s_head_write);
+    msgpack_pack_map (&pk, self->out_n);
+    char *start = self->out.data + S_OUT_HEAD - head.n;
+    memcpy (start, head.b, head.n);
+    size_t len = self->out.size - (S_OUT_HEAD - head.n);
     zmq_send (sock, zframe_data (client), zframe_size (client), ZMQ_SNDMORE);
     if (delim)
         zmq_send (sock, "", 0, ZMQ_SNDMORE);
