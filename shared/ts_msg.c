@@ -3,6 +3,9 @@
 #include "ts_error.h"
 #include "ts_proto.h"
 
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -198,4 +201,70 @@ ts_chunk_key (char *key, const char *job, uint64_t chunk)
     key [n] = 0;
     memcpy (key + n + 1, &chunk, 8);
     return n + 9;
+}
+
+/* --- zero-copy payloads ------------------------------------------------------ */
+
+ts_zref_t *
+ts_zref_new (char *data, size_t size)
+{
+    ts_zref_t *z = malloc (sizeof *z);
+    if (!z)
+        return NULL;
+    z->data = data;
+    z->size = size;
+    atomic_init (&z->refs, 1);
+    return z;
+}
+
+ts_zref_t *
+ts_zref_ref (ts_zref_t *z)
+{
+    atomic_fetch_add_explicit (&z->refs, 1, memory_order_relaxed);
+    return z;
+}
+
+char *
+ts_zref_reclaim (ts_zref_t **zp)
+{
+    ts_zref_t *z = *zp;
+    *zp = NULL;
+    if (!z || atomic_fetch_sub_explicit (&z->refs, 1, memory_order_acq_rel) != 1)
+        return NULL;
+    char *data = z->data;
+    free (z);
+    return data;
+}
+
+void
+ts_zref_unref (ts_zref_t **zp)
+{
+    free (ts_zref_reclaim (zp));
+}
+
+/*  ZeroMQ's free function: its frame is done with the block. */
+static void
+s_zref_free (void *data, void *hint)
+{
+    (void) data;
+    ts_zref_t *z = hint;
+    ts_zref_unref (&z);
+}
+
+int
+ts_zref_send (ts_zref_t *z, void *sock, int flags)
+{
+    zmq_msg_t m;
+    ts_zref_ref (z);
+    if (zmq_msg_init_data (&m, z->data, z->size, s_zref_free, z)) {
+        ts_zref_unref (&z);
+        return -1;
+    }
+    if (zmq_msg_send (&m, sock, flags) < 0) {
+        int e = errno;
+        zmq_msg_close (&m);             /* calls s_zref_free */
+        errno = e;
+        return -1;
+    }
+    return 0;
 }

@@ -72,6 +72,34 @@ const char *ts_hdr_get_str (const ts_hdrin_t *in, const char *key, uint32_t *len
  *  false when absent or not a string. */
 bool ts_hdr_copy_str (const ts_hdrin_t *in, const char *key, char *buf, size_t size);
 
+/*  Large payloads sent without a copy. ZeroMQ keeps a reference to the
+ *  bytes of a zero-copy frame until its I/O thread has written them, which
+ *  may be after the sender is done with them (a resent chunk acknowledged
+ *  while its second copy still waits in a pipe). A ts_zref_t counts every
+ *  holder of one malloc'd block, ZeroMQ's frames included (atomically: they
+ *  let go from the I/O thread); whoever lets go last frees it. */
+typedef struct ts_zref ts_zref_t;
+struct ts_zref {
+    char   *data;
+    size_t  size;
+    unsigned _Atomic refs;
+};
+
+/*  Takes `data` (from malloc) with one reference, the caller's. NULL when
+ *  out of memory (data is then still the caller's). */
+ts_zref_t *ts_zref_new (char *data, size_t size);
+/*  One more holder; returns z. */
+ts_zref_t *ts_zref_ref (ts_zref_t *z);
+/*  Lets go of a reference, freeing the block if it was the last; nulls *z. */
+void ts_zref_unref (ts_zref_t **z);
+/*  Lets go of a reference; if it was the last, returns the block, the
+ *  caller's again (to reuse), else NULL (the last holder frees it). */
+char *ts_zref_reclaim (ts_zref_t **z);
+/*  Sends the whole block as one frame without copying it (flags as for
+ *  zmq_send: ZMQ_SNDMORE, ZMQ_DONTWAIT). Returns 0, or -1 (errno from
+ *  ZeroMQ) with nothing sent. */
+int ts_zref_send (ts_zref_t *z, void *sock, int flags);
+
 /*  The map key of a chunk of a job: the job id, a NUL, the chunk number's
  *  8 bytes. `key` holds at least strlen (job) + 9 bytes. Returns its length. */
 size_t ts_chunk_key (char *key, const char *job, uint64_t chunk);
