@@ -42,7 +42,8 @@ typedef struct s_batch {
     uint64_t  chunk;
     uint32_t  shard;
     uint32_t  n;
-    zframe_t *payload;
+    zframe_t *payload;          /* received from a peer, or */
+    ts_zref_t *blob;            /* parsed here: the part's records */
     int64_t   received;
     struct s_batch *next;
 } s_batch_t;
@@ -63,7 +64,8 @@ typedef struct {
 typedef struct {
     uint32_t  shard;
     uint32_t  n;
-    zframe_t *payload;
+    ts_zref_t *payload;         /* kept to send again until committed; shared
+                                 * with a local batch and ZeroMQ, not copied */
     bool      done;
     uint64_t  seq;
     int64_t   sent;
@@ -152,7 +154,7 @@ s_pending_free (void *p)
 {
     s_pending_t *c = p;
     for (uint32_t i = 0; i < c->nparts; i++)
-        zframe_destroy (&c->parts [i].payload);
+        ts_zref_unref (&c->parts [i].payload);
     free (c->parts);
     ts_buf_free (&c->rejects);
     free (c);
@@ -170,6 +172,7 @@ s_batch_free (s_batch_t *b)
 {
     zframe_destroy (&b->from);
     zframe_destroy (&b->payload);
+    ts_zref_unref (&b->blob);
     free (b);
 }
 
@@ -428,7 +431,7 @@ s_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t sha
     }
     part->done = true;
     part->seq = seq;
-    zframe_destroy (&part->payload);
+    ts_zref_unref (&part->payload);
     p->imported += imported;
     p->duplicates += duplicates;
     if (--p->outstanding == 0)
@@ -583,8 +586,8 @@ s_commit (ts_worker_t *self, unsigned s)
             batches [n].job = b->job;
             batches [n].job_len = strlen (b->job);
             batches [n].chunk = b->chunk;
-            batches [n].records = (const char *) zframe_data (b->payload);
-            batches [n].records_len = zframe_size (b->payload);
+            batches [n].records = b->blob ? b->blob->data : (const char *) zframe_data (b->payload);
+            batches [n].records_len = b->blob ? b->blob->size : zframe_size (b->payload);
             batches [n].nrecords = b->n;
             list [n++] = b;
             records += b->n;
@@ -652,7 +655,7 @@ s_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
         b->chunk = p->chunk;
         b->shard = part->shard;
         b->n = part->n;
-        b->payload = zframe_dup (part->payload);
+        b->blob = ts_zref_ref (part->payload);
         s_enqueue (self, b);
         return;
     }
@@ -666,7 +669,9 @@ s_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
     ts_hdr_uint (h, "shard", part->shard);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "n", part->n);
-    ts_hdr_send (h, zsock_resolve (peer->dealer), NULL, zframe_data (part->payload), zframe_size (part->payload));
+    void *sock = zsock_resolve (peer->dealer);
+    if (zmq_send (sock, h->buf.data, h->buf.size, ZMQ_SNDMORE) >= 0)
+        ts_zref_send (part->payload, sock, 0);
 }
 
 static ts_parser_t *
@@ -740,26 +745,36 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
         s_chunk_finish (self, p, TS_EBUSY, "worker has no shard map yet");
         return;
     }
-    /* a padded copy: simdjson reads a little past each line's end */
-    size_t len = zframe_size (w->payload);
-    self->chunkbuf.size = 0;
-    if (ts_buf_reserve (&self->chunkbuf, len + TS_PARSE_PADDING)) {
-        s_chunk_finish (self, p, TS_ENOMEM, "out of memory");
-        return;
-    }
-    memcpy (self->chunkbuf.data, zframe_data (w->payload), len);
-    memset (self->chunkbuf.data + len, 0, TS_PARSE_PADDING);
     for (unsigned s = 0; s < self->nshards; s++) {
         self->shard_bufs [s].size = 0;
         self->shard_counts [s] = 0;
     }
-    const char *at = self->chunkbuf.data, *end = at + len;
+    /* Lines are parsed where they are: simdjson reads a little past each
+     * line's end, which inside the chunk is the next lines. The lines that
+     * end too close to the chunk's end are parsed from a padded copy. */
+    const char *at = (const char *) zframe_data (w->payload);
+    const char *end = at + zframe_size (w->payload);
+    bool padded = false;
     uint64_t line = line0;
     int64_t now_ms = ts_now_ms ();
     char reason [512];
     while (at < end) {
         const char *nl = memchr (at, '\n', (size_t) (end - at));
         size_t llen = nl ? (size_t) (nl - at) : (size_t) (end - at);
+        if (!padded && (size_t) (end - at) < llen + TS_PARSE_PADDING) {
+            size_t rest = (size_t) (end - at);
+            self->chunkbuf.size = 0;
+            if (ts_buf_reserve (&self->chunkbuf, rest + TS_PARSE_PADDING)) {
+                s_chunk_finish (self, p, TS_ENOMEM, "out of memory");
+                return;
+            }
+            memcpy (self->chunkbuf.data, at, rest);
+            memset (self->chunkbuf.data + rest, 0, TS_PARSE_PADDING);
+            at = self->chunkbuf.data;
+            end = at + rest;
+            nl = nl ? at + llen : NULL;
+            padded = true;
+        }
         p->lines++;
         if (ts_line_is_blank (at, llen))
             p->blank++;
@@ -801,7 +816,19 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
         s_part_t *part = &p->parts [p->nparts++];
         part->shard = s;
         part->n = self->shard_counts [s];
-        part->payload = zframe_new (self->shard_bufs [s].data, self->shard_bufs [s].size);
+        /* the part takes the buffer; room for the next chunk's is reserved
+         * now without being touched (pages come when written) */
+        ts_buf_t *sb = &self->shard_bufs [s];
+        char *data = realloc (sb->data, sb->size);      /* shrinks in place */
+        if (data)
+            sb->data = data;
+        part->payload = ts_zref_new (sb->data, sb->size);
+        if (part->payload)
+            *sb = (ts_buf_t) { 0 };
+        if (!part->payload || ts_buf_reserve (sb, part->payload->size)) {
+            s_chunk_finish (self, p, TS_ENOMEM, "out of memory");
+            return;
+        }
     }
     p->outstanding = p->nparts;
     for (uint32_t i = 0; i < p->nparts; i++)
