@@ -765,11 +765,13 @@ s_dispatch_queue (ts_agg_t *self)
             b [0] = (uint8_t) (n >> 24); b [1] = (uint8_t) (n >> 16);
             b [2] = (uint8_t) (n >> 8);  b [3] = (uint8_t) n;
         }
-        zmsg_t *m = zmsg_new ();
-        zmsg_addmem (m, zframe_data (self->workers [best].identity), zframe_size (self->workers [best].identity));
-        zmsg_addmem (m, c->header.data, c->header.size);
-        zmsg_addmem (m, zframe_data (c->payload), zframe_size (c->payload));
-        zmsg_send (&m, self->control);
+        /* the chunk is kept until acknowledged (to requeue it if the worker
+         * is lost); ZFRAME_REUSE hands ZeroMQ a reference, not a copy */
+        void *sock = zsock_resolve (self->control);
+        zframe_t *id = self->workers [best].identity;
+        if (zmq_send (sock, zframe_data (id), zframe_size (id), ZMQ_SNDMORE) >= 0
+        &&  zmq_send (sock, c->header.data, c->header.size, ZMQ_SNDMORE) >= 0)
+            zframe_send (&c->payload, sock, ZFRAME_REUSE);
     }
 }
 
