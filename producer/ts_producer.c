@@ -64,6 +64,7 @@ typedef struct {
     uint64_t chunk;
     uint64_t line0, lines;
     ts_buf_t data;          /* the chunk's bytes, while in flight */
+    ts_zref_t *zref;        /* ... shared with ZeroMQ once sent */
     int64_t  sent_ms;       /* last send (monotonic), -1: not taken by the socket */
     unsigned sends;
     ts_buf_t rejects;       /* rejects file text of its ack */
@@ -305,6 +306,8 @@ fail:
     return NULL;
 }
 
+static void s_slot_drop_data (ts_producer_t *self, ts_slot_t *slot);
+
 void
 ts_producer_destroy (ts_producer_t **self_p)
 {
@@ -321,6 +324,7 @@ ts_producer_destroy (ts_producer_t **self_p)
             unlink (self->rejects_path);
     }
     for (unsigned i = 0; self->slots && i < self->nslots; i++) {
+        s_slot_drop_data (self, &self->slots [i]);
         ts_buf_free (&self->slots [i].data);
         ts_buf_free (&self->slots [i].rejects);
         ts_buf_free (&self->slots [i].after);
@@ -421,8 +425,12 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
     if (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return 1;
-    /* once the first frame is in, the rest of the message always is */
-    zmq_send (self->sock, slot->data.data, slot->data.size, 0);
+    /* once the first frame is in, the rest of the message always is; the
+     * bytes go without a copy, kept until ZeroMQ is done with them too */
+    if (!slot->zref)
+        slot->zref = ts_zref_new (slot->data.data, slot->data.size);
+    if (!slot->zref || ts_zref_send (slot->zref, self->sock, 0))
+        zmq_send (self->sock, slot->data.data, slot->data.size, 0);
     if (slot->sent_ms < 0 && self->unsent > 0)
         self->unsent--;
     slot->sent_ms = now;
@@ -531,6 +539,18 @@ s_pool_put (ts_producer_t *self, ts_buf_t *b)
     }
     else
         ts_buf_free (b);
+}
+
+/*  Lets go of a slot's bytes: back to the pool, unless a frame still in
+ *  ZeroMQ holds them (it frees them when done). */
+static void
+s_slot_drop_data (ts_producer_t *self, ts_slot_t *slot)
+{
+    if (slot->zref && !ts_zref_reclaim (&slot->zref)) {
+        slot->data = (ts_buf_t) { 0 };
+        return;
+    }
+    s_pool_put (self, &slot->data);
 }
 
 /*  Reads the next chunk into a free slot and sends it. Returns 0, 1 at
@@ -675,7 +695,7 @@ s_answered (ts_producer_t *self, ts_slot_t *slot)
         self->unsent--;
     slot->state = TS_SLOT_ANSWERED;
     self->inflight--;
-    s_pool_put (self, &slot->data);
+    s_slot_drop_data (self, slot);
 }
 
 /*  RFC 6298: srtt and rttvar from each round trip, timeout srtt + 4 rttvar,
