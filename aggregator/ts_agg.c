@@ -26,6 +26,7 @@
 
 #define S_MAX_WORKERS 256
 #define S_MAX_JOBS    100      /* finished jobs kept in the ledger */
+#define S_SENDING_MS  2000     /* a job silent this long no longer sends */
 #define S_JOB_MAX     64       /* bytes of a job id */
 
 typedef struct {
@@ -50,6 +51,7 @@ typedef struct s_chunk {
     uint64_t  chunk;
     ts_buf_t  header;          /* the "work" header to send */
     size_t    backlog_at;      /* where its "backlog" value goes (uint32) */
+    size_t    more_at;         /* where its "more" value goes (bool) */
     zframe_t *payload;
     int       worker;          /* slot in flight, -1 queued */
     int64_t   sent;
@@ -64,6 +66,7 @@ typedef struct {
     uint64_t  lines, blank, imported, duplicates, rejected, bytes;
     uint64_t  chunks_acked, total_chunks;
     bool      done_received;
+    bool      last_received;   /* the chunk marked last came */
     char      error [512];
     uint8_t  *acked;           /* bitmap of acknowledged chunk numbers */
     size_t    acked_bytes;
@@ -119,6 +122,7 @@ struct ts_agg {
     ts_map_t  *chunks;         /* job\0chunk8 -> s_chunk_t (queued or in flight) */
     s_chunk_t *queue_head, *queue_tail;
     uint32_t   queue_len;      /* chunks in the queue */
+    bool       more_told;      /* workers were last told producers still send */
     ts_map_t  *jobs;           /* job -> s_job_t */
 
     /* statistics */
@@ -652,6 +656,8 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
         j->updated = zclock_time ();
         if (!j->src [0])
             ts_hdr_copy_str (in, "src", j->src, sizeof j->src);
+        if (ts_hdr_get_bool (in, "last", false))
+            j->last_received = true;
         if (chunk < j->acked_bytes * 8 && (j->acked [chunk / 8] & (1u << (chunk % 8)))) {
             /* acknowledged before, the ack got lost: redo it (cheap: every
              * batch replays from its commit marker) */
@@ -674,7 +680,7 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     char src [256] = "", profile [1024] = "default";
     ts_hdr_copy_str (in, "src", src, sizeof src);
     ts_hdr_copy_str (in, "profile", profile, sizeof profile);
-    ts_hdr_begin (&h, "work", 8);
+    ts_hdr_begin (&h, "work", 9);
     ts_hdr_str (&h, "job", job);
     ts_hdr_uint (&h, "chunk", chunk);
     ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
@@ -688,6 +694,10 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     static const char u32 [5] = { (char) 0xce, 0, 0, 0, 0 };
     c->backlog_at = h.buf.size + 1;
     ts_buf_append (&h.buf, u32, sizeof u32);
+    /* "more": whether producers are still sending, also set at dispatch */
+    ts_hdr_key (&h, "more");
+    c->more_at = h.buf.size;
+    ts_buf_append (&h.buf, "\xc2", 1);
     c->header = h.buf;
     if (!c->payload || ts_map_put (self->chunks, key, klen, c)) {
         s_chunk_free (c);
@@ -718,22 +728,48 @@ s_on_done (ts_agg_t *self, ts_hdrin_t *in)
 
 static void s_dispatch_queue (ts_agg_t *self);
 
+/*  Are producers still sending? A job is until its chunk marked last came
+ *  (or it is done, failed, or silent for S_SENDING_MS: a producer gone). */
+static bool
+s_producers_sending (ts_agg_t *self)
+{
+    int64_t now = zclock_time ();
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (ts_map_next (self->jobs, &pos, &k, &kl, &v)) {
+        s_job_t *j = v;
+        if (!j->finished && !j->last_received && !j->done_received && !j->error [0]
+        &&  now - j->updated < S_SENDING_MS)
+            return true;
+    }
+    return false;
+}
+
 /*  Hands queued chunks to workers with credit, most credit first. */
 static void
 s_dispatch (ts_agg_t *self)
 {
     bool had_backlog = self->queue_len > 0;
     s_dispatch_queue (self);
-    /* the queue just ran dry: the workers that got earlier chunks were
-     * told more was coming; now they may commit as soon as they are idle */
-    if (had_backlog && self->queue_len == 0)
-        for (int i = 0; i < S_MAX_WORKERS; i++) {
-            s_worker_t *w = &self->workers [i];
-            if (!w->used || !w->alive)
-                continue;
-            ts_hdr_begin (&self->hdr, "drained", 0);
-            ts_hdr_send (&self->hdr, zsock_resolve (self->control), w->identity, NULL, 0);
-        }
+    if (self->queue_len > 0)
+        return;
+    /* the queue just ran dry, or the last chunk came: the workers were
+     * told more was coming; now they may commit as soon as they are idle
+     * (while producers still send, spaced out: see the worker) */
+    bool more = (had_backlog || self->more_told) && s_producers_sending (self);
+    if (!had_backlog && (!self->more_told || more))
+        return;
+    self->more_told = more;
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (!w->used || !w->alive)
+            continue;
+        ts_hdr_begin (&self->hdr, "drained", 1);
+        ts_hdr_bool (&self->hdr, "more", more);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->control), w->identity, NULL, 0);
+    }
 }
 
 static void
@@ -764,6 +800,11 @@ s_dispatch_queue (ts_agg_t *self)
             uint32_t n = self->queue_len;
             b [0] = (uint8_t) (n >> 24); b [1] = (uint8_t) (n >> 16);
             b [2] = (uint8_t) (n >> 8);  b [3] = (uint8_t) n;
+        }
+        if (c->more_at < c->header.size) {
+            bool more = s_producers_sending (self);
+            c->header.data [c->more_at] = (char) (more ? 0xc3 : 0xc2);
+            self->more_told = self->more_told || more;
         }
         /* the chunk is kept until acknowledged (to requeue it if the worker
          * is lost); ZFRAME_REUSE hands ZeroMQ a reference, not a copy */

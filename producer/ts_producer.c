@@ -67,6 +67,7 @@ typedef struct {
     ts_zref_t *zref;        /* ... shared with ZeroMQ once sent */
     int64_t  sent_ms;       /* last send (monotonic), -1: not taken by the socket */
     unsigned sends;
+    bool     last;          /* nothing of the input comes after it */
     ts_buf_t rejects;       /* rejects file text of its ack */
     ts_buf_t after;         /* ... of lines skipped right after it */
 } ts_slot_t;
@@ -414,7 +415,7 @@ s_retire (ts_producer_t *self, bool all)
 static int
 s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
 {
-    ts_hdr_begin (&self->hdr, "chunk", 7);
+    ts_hdr_begin (&self->hdr, "chunk", 8);
     ts_hdr_str (&self->hdr, "job", self->job);
     ts_hdr_uint (&self->hdr, "chunk", slot->chunk);
     ts_hdr_uint (&self->hdr, "line0", slot->line0);
@@ -422,6 +423,9 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
     ts_hdr_uint (&self->hdr, "bytes", slot->data.size);
     ts_hdr_str (&self->hdr, "src", self->input_path);
     ts_hdr_str (&self->hdr, "profile", self->profile);
+    /* lets the workers commit as soon as they are idle, not spaced out
+     * for the chunks still to come */
+    ts_hdr_bool (&self->hdr, "last", slot->last);
     if (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return 1;
@@ -576,6 +580,7 @@ s_read_next (ts_producer_t *self, int64_t now)
     slot->lines = info.lines;
     slot->sends = 0;
     slot->sent_ms = -1;
+    slot->last = ts_chunker_exhausted (self->chunker);
     self->unsent++;
     if (self->inflight++ == 0)
         self->last_ack_ms = now;        /* the silence clock starts now */

@@ -366,6 +366,12 @@ ts_chunker_next (ts_chunker_t *self, ts_buf_t *out, ts_chunk_info_t *info)
     return rc;
 }
 
+bool
+ts_chunker_exhausted (const ts_chunker_t *self)
+{
+    return self->eof && self->w.size == 0 && !self->skipping;
+}
+
 uint64_t
 ts_chunker_bytes_read (const ts_chunker_t *self)
 {

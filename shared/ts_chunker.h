@@ -76,6 +76,11 @@ void ts_chunker_destroy (ts_chunker_t **self_p);
  *  cannot grow. */
 int ts_chunker_next (ts_chunker_t *self, ts_buf_t *out, ts_chunk_info_t *info);
 
+/*  True once the input is read to its end and every byte of it was given
+ *  out: the chunk just returned was the last one. (It may also become true
+ *  only at the next call, which then returns TS_CHUNK_END.) */
+bool ts_chunker_exhausted (const ts_chunker_t *self);
+
 /*  Decompressed bytes read from the input so far (the BOM included). */
 uint64_t ts_chunker_bytes_read (const ts_chunker_t *self);
 

@@ -16,7 +16,9 @@
  *    api        ROUTER  api      ipc://D/api.sock      <- clients
  *
  *  Producer -> aggregator (ingest)
- *    "chunk"  job, chunk, line0, lines, bytes, src          + payload: whole lines
+ *    "chunk"  job, chunk, line0, lines, bytes, src, profile, last
+ *                                                           + payload: whole lines;
+ *             last: the input ends with this chunk (a hint: may be missing)
  *    "done"   job, chunks, lines, bytes                     (producer has sent all)
  *    "ping"                                                 (-> "pong")
  *  Aggregator -> producer
@@ -38,10 +40,11 @@
  *  Aggregator -> worker
  *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
  *               workers ([[name, peer endpoint]...])
- *    "work"     job, chunk, line0, lines, bytes, src, profile, backlog
+ *    "work"     job, chunk, line0, lines, bytes, src, profile, backlog, more
  *                                                       + payload (as "chunk");
- *               backlog: chunks still queued after this one
- *    "drained"                                          the queue ran dry
+ *               backlog: chunks still queued after this one; more: whether
+ *               producers are still sending (no chunk marked last yet)
+ *    "drained"  more                    the queue ran dry, or "more" became false
  *    "snapreq"  shard                                   send a "snap" of it
  *
  *  Worker -> worker (peer)

@@ -35,3 +35,8 @@ set_tests_properties(e2e_api PROPERTIES TIMEOUT 300 LABELS e2e)
 # with 1, 2 and 4 workers (printed, not asserted).
 add_test(NAME e2e_scale COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_scale.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_scale PROPERTIES TIMEOUT 400 LABELS e2e)
+
+# The commit hint (tests/e2e_hint.py): the aggregator tells workers whether
+# producers are still sending, over the wire, with a fake worker and producer.
+add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)

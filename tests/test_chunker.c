@@ -128,6 +128,7 @@ typedef struct {
     int      error;              /* the chunker's final code, 0 when none */
     uint64_t bytes_read, bytes_skipped;
     size_t   max_cap;            /* largest chunk buffer seen */
+    bool     last_marked;        /* exhausted right after the last chunk */
 } result_t;
 
 static void
@@ -153,9 +154,13 @@ s_chunk_all (const char *path, size_t chunk_bytes, size_t line_max)
     ts_buf_t buf = { 0 };
     ts_chunk_info_t info;
     uint64_t expect_line = 1;
-    bool last_had_newline = true;
+    bool last_had_newline = true, exhausted = false;
     int rc;
     while ((rc = ts_chunker_next (chunker, &buf, &info)) > 0) {
+        /* "exhausted" is never said while something is still to come */
+        assert_false (exhausted);
+        exhausted = ts_chunker_exhausted (chunker);
+        r->last_marked = exhausted && rc == TS_CHUNK_LINES;
         if (rc == TS_CHUNK_SKIPPED) {
             assert_true (r->nskipped < 4096);
             assert_int_equal (info.line0, expect_line);
@@ -200,8 +205,10 @@ s_chunk_all (const char *path, size_t chunk_bytes, size_t line_max)
         expect_line += info.lines;
     }
     r->error = rc;
-    if (rc == 0)
+    if (rc == 0) {
+        assert_true (ts_chunker_exhausted (chunker));
         assert_int_equal (ts_chunker_next (chunker, &buf, &info), TS_CHUNK_END);
+    }
     r->bytes_read = ts_chunker_bytes_read (chunker);
     r->bytes_skipped = ts_chunker_bytes_skipped (chunker);
     ts_buf_free (&buf);
@@ -318,6 +325,7 @@ test_simple (void **state)
     assert_int_equal (r->chunks [0].line0, 1);
     assert_int_equal (r->chunks [0].lines, 3);
     assert_int_equal (r->chunks [0].len, strlen (text));
+    assert_true (r->last_marked);               /* the file ended in it */
     s_result_free (r);
 }
 

@@ -284,6 +284,7 @@ typedef struct {
     bool     answered [MAX_CHUNKS];
     ts_buf_t payload [MAX_CHUNKS];
     uint64_t line0 [MAX_CHUNKS], lines [MAX_CHUNKS];
+    bool     last [MAX_CHUNKS];   /* its header said the input ends with it */
     uint64_t nchunks;             /* highest chunk number + 1 */
     unsigned outstanding, max_outstanding;
     uint64_t acked_lines;
@@ -392,6 +393,7 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
         f->header_ok = false;
     if (f->copies [chunk]++ == 0) {
         ts_buf_append (&f->payload [chunk], payload, payload_len);
+        f->last [chunk] = ts_hdr_get_bool (in, "last", false);
         f->line0 [chunk] = line0;
         f->lines [chunk] = lines;
         if (chunk + 1 > f->nchunks)
@@ -653,6 +655,7 @@ test_import_with_rejects (void **state)
         bytes += f->payload [c].size;
         if (f->line0 [c] == 333 && f->lines [c] == 1)
             alone = true;                               /* longer than a chunk */
+        assert_int_equal (f->last [c], c + 1 == f->nchunks);   /* only the last */
         ts_buf_append (&all, f->payload [c].data, f->payload [c].size);
     }
     assert_true (alone);

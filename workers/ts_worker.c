@@ -8,7 +8,11 @@
  *  more chunks were queued ("backlog" of the last "work"): during an
  *  import transactions grow to what the producers' window holds (Kyoto
  *  Cabinet rewrites every dirty leaf at commit, so fewer, larger commits
- *  cost much less a record), and when idle latency stays low.
+ *  cost much less a record), and when idle latency stays low. While
+ *  producers are still sending ("more"), a shard commits when idle only
+ *  S_COMMIT_SPACING times its last commit's duration after it: a worker
+ *  that keeps up with its input then spends at most a tenth of its time
+ *  committing, however large (and slow to commit) its shards grow.
  */
 #include "ts_worker.h"
 #include "ts_config.h"
@@ -34,6 +38,7 @@
 #define S_BUSY_DELAY_MS 1000                      /* longest wait under load */
 #define S_IDLE_MS       2                         /* quiet this long: commit */
 #define S_BACKLOG_MS    100  /* more work was announced but has not come: commit */
+#define S_COMMIT_SPACING 10  /* idle commits at least this many durations apart */
 
 /*  A batch waiting in an owned shard's queue. */
 typedef struct s_batch {
@@ -58,6 +63,8 @@ typedef struct {
     s_batch_t  *head, *tail;
     uint32_t    queued;         /* records */
     int64_t     oldest;
+    int64_t     committed_at;   /* when its last commit ended */
+    int64_t     commit_ms;      /* and how long it took */
 } s_shard_t;
 
 /*  One part of a parsed chunk: the batch for one shard. */
@@ -117,6 +124,7 @@ struct ts_worker {
     s_work_t  *work_head, *work_tail;
     unsigned   work_count;
     uint64_t   backlog;         /* chunks the aggregator still had queued */
+    bool       more;            /* producers are still sending */
     int64_t    work_at;         /* when the last chunk came */
     ts_map_t  *pending;         /* job\0chunk8 -> s_pending_t */
     ts_map_t  *parsers;         /* profile spec -> ts_parser_t */
@@ -576,6 +584,7 @@ s_commit (ts_worker_t *self, unsigned s)
         if (!sh->store)
             return;
     }
+    int64_t started = s_now ();
     while (sh->head) {
         ts_batch_t batches [512];
         ts_batch_result_t results [512];
@@ -633,6 +642,8 @@ s_commit (ts_worker_t *self, unsigned s)
         if (rc)
             break;
     }
+    sh->committed_at = s_now ();
+    sh->commit_ms = sh->committed_at - started;
 }
 
 /* --- parsing ---------------------------------------------------------------- */
@@ -981,6 +992,7 @@ s_on_ctrl (ts_worker_t *self)
         s_on_map (self, &in);
     else if (!strcmp (in.type, "work")) {
         self->backlog = ts_hdr_get_uint (&in, "backlog", 0);
+        self->more = ts_hdr_get_bool (&in, "more", false);
         self->work_at = s_now ();
         s_work_t *w = calloc (1, sizeof *w);
         if (w) {
@@ -997,8 +1009,10 @@ s_on_ctrl (ts_worker_t *self)
             self->work_count++;
         }
     }
-    else if (!strcmp (in.type, "drained"))
+    else if (!strcmp (in.type, "drained")) {
         self->backlog = 0;          /* no more chunks queued for now */
+        self->more = ts_hdr_get_bool (&in, "more", false);
+    }
     else if (!strcmp (in.type, "snapreq")) {
         uint64_t s = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
         if (s < self->nshards && self->shards [s].wanted) {
@@ -1217,7 +1231,13 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
             }
             if (!sh->head)
                 continue;
-            if (idle || sh->queued >= TS_COMMIT_RECORDS || now - sh->oldest >= S_BUSY_DELAY_MS)
+            /* an idle commit while producers still send is spaced to cost at
+             * most a tenth of the time: larger stores commit less often */
+            int64_t space = S_COMMIT_SPACING * sh->commit_ms;
+            if (space > S_BUSY_DELAY_MS)
+                space = S_BUSY_DELAY_MS;
+            bool spaced = !self->more || now - sh->committed_at >= space;
+            if ((idle && spaced) || sh->queued >= TS_COMMIT_RECORDS || now - sh->oldest >= S_BUSY_DELAY_MS)
                 s_commit (self, s);
         }
         if (now >= self->next_hb) {
