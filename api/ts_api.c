@@ -684,7 +684,7 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
     if (!so->has_cursor)
         msgpack_pack_nil (&h->pk);
     else {
-        msgpack_pack_array (&h->pk, 2);
+        msgpack_pack_array (&h->pk, 3);
         if (so->order == TS_ORDER_CREATED)
             msgpack_pack_int64 (&h->pk, so->cur_time);
         else if (so->order == TS_ORDER_REWARD && !so->cur_no_reward)
@@ -694,6 +694,7 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
         else
             msgpack_pack_int64 (&h->pk, 0);
         ts_mp_pack_strn (&h->pk, so->cur_id, so->cur_id_len);
+        msgpack_pack_int64 (&h->pk, so->cur_ingested);
     }
     ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
                  zframe_data (r->request), zframe_size (r->request));

@@ -95,7 +95,8 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
     }
     if (!rc && s.has_reward) {
         c->expected [2]++;
-        rc = s_expect_entry (c, k, ts_key_reward (k, s.reward, s.id, s.id_len), val, slen, "reward", &s);
+        rc = s_expect_entry (c, k, ts_key_reward (k, s.reward, s.ingested_ms, s.id, s.id_len),
+                             val, slen, "reward", &s);
     }
     if (!rc) {
         c->expected [3]++;

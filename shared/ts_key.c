@@ -124,11 +124,14 @@ ts_key_get_double (const char *in)
 }
 
 size_t
-ts_key_reward (char *buf, double reward, const char *id, size_t id_len)
+ts_key_reward (char *buf, double reward, int64_t ingested_ms, const char *id, size_t id_len)
 {
     buf [0] = TS_TAG_REWARD;
     ts_key_put_double (buf + 1, reward);
-    return 9 + s_put_raw (buf + 9, id, id_len);
+    if (!id)
+        return 9;                       /* the prefix of every entry of that reward */
+    ts_key_put_i64 (buf + 9, ingested_ms);
+    return 17 + s_put_raw (buf + 17, id, id_len);
 }
 
 size_t

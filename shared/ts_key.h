@@ -18,7 +18,12 @@
  *  and keyed by sequence a commit appends to the end of each prefix
  *  instead of landing at random places in it (a 100k-record import into
  *  one shard: 1.4x faster than with G/M keyed by id). The reward and time
- *  indexes are walked in list order, (value, id), and keep the id.
+ *  indexes are walked in list order and keep the id. Rewards take few
+ *  values (0 and 1 mostly), so ties are ordered by when the record was
+ *  imported before the id: (reward, ingested, id). Keyed (reward, id), a
+ *  commit rewrote leaves all over each reward's range, which grows with
+ *  the store; keyed this way it appends to the end of the range (a 1M
+ *  import with 2 workers: 38.9 -> 29.7 s, as fast a record as 100k).
  *
  *  Every key starts with a one-byte tag. Strings inside a key that are
  *  followed by more key bytes (group, model, job) are escaped so that byte
@@ -30,7 +35,7 @@
  *    R id                       the record's sequence (8 bytes)
  *    D seq8                     the record (summary and object), by sequence
  *    G group* seq8              group index      (* escaped)
- *    W reward8 id               reward index
+ *    W reward8 ingested8 id     reward index
  *    T time8 id                 created-time (else ingest-time) index
  *    M model* seq8              model index
  *    S                          shard totals
@@ -57,7 +62,8 @@ enum {
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
- *  length. A NULL id builds the prefix shared by every id; the _prefix
+ *  length. A NULL id builds the prefix shared by every id (for W: by every
+ *  entry of that reward, whatever its ingest time); the _prefix
  *  builders, that shared by every sequence of one group (model). The
  *  sequence of a D, G or M key is its last 8 bytes. */
 size_t ts_key_record (char *buf, const char *id, size_t id_len);
@@ -66,7 +72,7 @@ size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t se
 size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);
 size_t ts_key_model_prefix (char *buf, const char *model, size_t model_len);
-size_t ts_key_reward (char *buf, double reward, const char *id, size_t id_len);
+size_t ts_key_reward (char *buf, double reward, int64_t ingested_ms, const char *id, size_t id_len);
 size_t ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len);
 size_t ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk);
 size_t ts_key_group_totals (char *buf, const char *group, size_t group_len);

@@ -128,8 +128,12 @@ ts_sort_cmp (const ts_sort_t *sort, const ts_summary_t *a, const ts_summary_t *b
         /* the tail of records without a reward is not reversed by desc */
         if (a->has_reward != b->has_reward)
             return a->has_reward ? -1 : 1;
-        if (a->has_reward)
+        if (a->has_reward) {
+            /* ties: earlier imports first (the reward index's order) */
             c = (a->reward > b->reward) - (a->reward < b->reward);
+            if (c == 0)
+                c = (a->ingested_ms > b->ingested_ms) - (a->ingested_ms < b->ingested_ms);
+        }
     }
     if (c == 0)
         c = s_bytes_cmp (a->id, a->id_len, b->id, b->id_len);
@@ -148,6 +152,7 @@ ts_sort_after_cursor (const ts_sort_t *sort, const ts_summary_t *s)
     c.id_len = sort->cur_id ? sort->cur_id_len : 0;
     c.has_reward = !sort->cur_no_reward;
     c.reward = sort->cur_reward;
+    c.ingested_ms = sort->cur_ingested;
     c.has_created = true;
     c.created_ms = sort->cur_time;
     c.success = TS_SUCCESS_UNKNOWN;
@@ -411,9 +416,9 @@ s_scan_range (ts_scan_t *sc, s_keys_t *kb, char tag, const s_prep_t *pp)
     }
     else if (tag == TS_TAG_REWARD) {
         if ((has_lo = f->has_reward_lo))
-            ts_key_reward (lo, f->reward_lo, NULL, 0);
+            ts_key_reward (lo, f->reward_lo, 0, NULL, 0);
         if ((has_hi = f->has_reward_hi))
-            ts_key_reward (hi, f->reward_hi, NULL, 0);
+            ts_key_reward (hi, f->reward_hi, 0, NULL, 0);
     }
     if (!sc->descending) {
         if (has_lo) {
@@ -546,7 +551,8 @@ s_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more)
             size_t clen = tag == TS_TAG_TIME
                         ? ts_key_time (kb->cur, sort->cur_time, sort->cur_id, sort->cur_id_len)
                         : tag == TS_TAG_REWARD
-                        ? ts_key_reward (kb->cur, sort->cur_reward, sort->cur_id, sort->cur_id_len)
+                        ? ts_key_reward (kb->cur, sort->cur_reward, sort->cur_ingested,
+                                         sort->cur_id ? sort->cur_id : "", sort->cur_id_len)
                         : ts_key_record (kb->cur, sort->cur_id, sort->cur_id_len);
             int c = sc.from ? s_bytes_cmp (kb->cur, clen, sc.from, sc.from_len) : 0;
             if (!sc.from || (sort->desc ? c <= 0 : c >= 0)) {

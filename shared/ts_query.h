@@ -8,9 +8,11 @@
  *  picks whichever the shards' totals say reads less. Records themselves
  *  are read only when asked for, and only for the items returned.
  *
- *  Order is total: by the sort key, then by id, so a cursor (the last
- *  item's key and id) continues exactly where a page ended, and a page
- *  deep in a listing costs what the first costs.
+ *  Order is total: by the sort key, then by id (in reward order, by reward,
+ *  then ingest time, earlier imports first, then id: the reward index's
+ *  order, ts_key.h), so a cursor (the last item's key and id) continues
+ *  exactly where a page ended, and a page deep in a listing costs what the
+ *  first costs.
  *
  *  A list in reward order holds only the records that have a reward: the
  *  reward index has no others, and finding them would mean walking a
@@ -52,6 +54,7 @@ typedef struct {
     /* continue strictly after this item (in the list's direction) */
     bool        has_cursor;
     double      cur_reward;               /* TS_ORDER_REWARD */
+    int64_t     cur_ingested;             /* ... its tie-break before the id */
     int64_t     cur_time;                 /* TS_ORDER_CREATED */
     const char *cur_id;  uint32_t cur_id_len;
     bool        cur_no_reward;            /* cursor item had no reward */
@@ -63,7 +66,8 @@ void ts_filter_init (ts_filter_t *f);
 /*  Does a summary pass the filter? */
 bool ts_filter_match (const ts_filter_t *f, const ts_summary_t *s);
 
-/*  Compares two summaries in the list order (key, then id; records without
+/*  Compares two summaries in the list order (key, then id; reward ties by
+ *  ingest time before the id; records without
  *  a reward sort after all others in either direction, among themselves by
  *  id in the list's direction): <0, 0, >0. Ids compare as bytes (memcmp,
  *  then the shorter first); `desc` reverses key and id. */

@@ -114,7 +114,8 @@ s_filter_hash (const ts_listing_t *l)
 }
 
 int
-ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, const char *id, uint32_t id_len)
+ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, int64_t tie,
+                       const char *id, uint32_t id_len)
 {
     ts_sort_t *so = &l->sort;
     if (id_len > TS_ID_MAX_BYTES)
@@ -128,6 +129,7 @@ ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, const char *id,
         if (key->type == TS_MP_FLOAT) so->cur_reward = key->f;
         else if (key->type == TS_MP_NIL) so->cur_no_reward = true;
         else return TS_EBADREQ;
+        so->cur_ingested = tie;
     }
     so->has_cursor = true;
     memcpy (l->cursor_id, id ? id : "", id_len);
@@ -158,17 +160,19 @@ s_parse_cursor (ts_listing_t *l, const char *s, uint32_t n, uint64_t key, char *
     ts_mp_reader_t r;
     uint32_t cnt;
     uint64_t order, fh;
+    int64_t tie;
     ts_mp_item_t desc, k;
     const char *id;
     uint32_t idlen;
     ts_mp_reader_init (&r, raw, hlen / 2);
-    if (ts_mp_read_array (&r, &cnt) || cnt != 5 || ts_mp_read_uint (&r, &order)
+    if (ts_mp_read_array (&r, &cnt) || cnt != 6 || ts_mp_read_uint (&r, &order)
     ||  ts_mp_next (&r, &desc) || desc.type != TS_MP_BOOL || ts_mp_next (&r, &k)
-    ||  ts_mp_read_str (&r, &id, &idlen) || ts_mp_read_uint (&r, &fh) || idlen > TS_ID_MAX_BYTES)
+    ||  ts_mp_read_str (&r, &id, &idlen) || ts_mp_read_uint (&r, &fh) || ts_mp_read_int (&r, &tie)
+    ||  idlen > TS_ID_MAX_BYTES)
         return s_fail (err, size, "field \"%s\": malformed cursor", "cursor");
     if (fh != l->filter_hash || order != (uint64_t) l->sort.order || desc.b != l->sort.desc)
         return s_fail (err, size, "field \"%s\": the cursor belongs to another filter or order", "cursor");
-    if (ts_listing_set_cursor (l, &k, id, idlen))
+    if (ts_listing_set_cursor (l, &k, tie, id, idlen))
         return s_fail (err, size, "field \"%s\": malformed cursor", "cursor");
     return 0;
 }
@@ -289,7 +293,7 @@ ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, c
     ts_buf_t raw = { 0 };
     msgpack_packer pk;
     msgpack_packer_init (&pk, &raw, ts_buf_packer_write);
-    msgpack_pack_array (&pk, 5);
+    msgpack_pack_array (&pk, 6);
     msgpack_pack_uint32 (&pk, (uint32_t) l->sort.order);
     if (l->sort.desc) msgpack_pack_true (&pk); else msgpack_pack_false (&pk);
     if (l->sort.order == TS_ORDER_CREATED)
@@ -300,6 +304,7 @@ ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, c
         msgpack_pack_nil (&pk);
     ts_mp_pack_strn (&pk, s->id, s->id_len);
     msgpack_pack_uint64 (&pk, l->filter_hash);
+    msgpack_pack_int64 (&pk, s->ingested_ms);       /* reward ties */
     int rc = 0;
     if (!raw.data || 3 + 2 * raw.size + 18 > size)
         rc = TS_ETOOBIG;

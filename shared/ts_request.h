@@ -50,8 +50,10 @@ int ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t de
 
 /*  Sets the listing's cursor from its parts: the sort key as a msgpack item
  *  (an integer for created time, a float or nil for reward, anything for
- *  id order) and the id. 0 or TS_EBADREQ. */
-int ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, const char *id, uint32_t id_len);
+ *  id order), the ingest time that breaks reward ties (ignored by the other
+ *  orders) and the id. 0 or TS_EBADREQ. */
+int ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, int64_t tie,
+                           const char *id, uint32_t id_len);
 
 /*  Writes the cursor that continues after summary `s` (NUL-terminated). */
 int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key,

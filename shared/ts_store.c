@@ -43,9 +43,10 @@ static const char s_next_key [1] = { 'P' };
 
 /*  The key layout (ts_key.h) a shard was written with, under key 'V',
  *  written with the first commit: 2 since the group and model indexes end
- *  with the sequence, 3 since R holds the sequence alone. A shard with
- *  records and no 'V' is of layout 1. */
-#define S_LAYOUT 3
+ *  with the sequence, 3 since R holds the sequence alone, 4 since reward
+ *  ties are ordered by ingest time. A shard with records and no 'V' is of
+ *  layout 1. */
+#define S_LAYOUT 4
 static const char s_layout_key [1] = { 'V' };
 
 /*  The number under a one-byte key ('P', 'V', 'N'): true when it holds one. */
@@ -493,7 +494,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
         }
         if (s.has_reward) {
-            klen = ts_key_reward (key, s.reward, s.id, s.id_len);
+            klen = ts_key_reward (key, s.reward, s.ingested_ms, s.id, s.id_len);
             if (!kcdbset (self->db, key, klen, sum, used))
                 return s_kc_error (self, "write reward index");
         }

@@ -129,9 +129,10 @@ s_write_seeds (const char *dir)
     msgpack_pack_uint32 (&pk, 0);
     msgpack_pack_uint32 (&pk, 2);
     ts_mp_pack_cstr (&pk, "cur");
-    msgpack_pack_array (&pk, 2);
+    msgpack_pack_array (&pk, 3);
     msgpack_pack_int64 (&pk, INT64_C (1772323200000));
     ts_mp_pack_cstr (&pk, "traj-1-42");
+    msgpack_pack_int64 (&pk, INT64_C (1772323200000));
     ts_mp_pack_cstr (&pk, "ok");     msgpack_pack_true (&pk);
     s_seed (dir, n++, &b);
 

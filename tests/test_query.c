@@ -246,8 +246,12 @@ s_cmp (ts_order_t order, bool desc, const s_rec_t *a, const s_rec_t *b)
     int c = 0;
     if (order == TS_ORDER_CREATED)
         c = s_time (a) < s_time (b) ? -1 : s_time (a) > s_time (b);
-    else if (order == TS_ORDER_REWARD && a->has_reward)
+    else if (order == TS_ORDER_REWARD && a->has_reward) {
+        /* reward ties: earlier imports first, then the id */
         c = a->reward < b->reward ? -1 : a->reward > b->reward;
+        if (c == 0)
+            c = a->ingested_ms < b->ingested_ms ? -1 : a->ingested_ms > b->ingested_ms;
+    }
     if (c == 0)
         c = s_id_cmp (a->id, a->id_len, b->id, b->id_len);
     return desc ? -c : c;
@@ -442,6 +446,7 @@ typedef struct {
     char     last_id [64];
     uint32_t last_id_len;
     int64_t  last_time;
+    int64_t  last_ingested;
     double   last_reward;
     bool     last_has_reward;
 } s_page_t;
@@ -482,6 +487,7 @@ s_page_emit (void *arg, const ts_summary_t *s, const char *sum, size_t sum_len,
     memcpy (p->last_id, s->id, s->id_len);
     p->last_id_len = s->id_len;
     p->last_time = ts_summary_time (s);
+    p->last_ingested = s->ingested_ms;
     p->last_reward = s->reward;
     p->last_has_reward = s->has_reward;
     p->pos++;
@@ -496,6 +502,7 @@ s_sort_from (ts_sort_t *sort, const s_page_t *p)
     sort->cur_id = p->last_id;
     sort->cur_id_len = p->last_id_len;
     sort->cur_time = p->last_time;
+    sort->cur_ingested = p->last_ingested;
     sort->cur_reward = p->last_reward;
     sort->cur_no_reward = !p->last_has_reward;
 }
@@ -507,6 +514,7 @@ s_sort_from_rec (ts_sort_t *sort, const s_rec_t *r)
     sort->cur_id = r->id;
     sort->cur_id_len = r->id_len;
     sort->cur_time = s_time (r);
+    sort->cur_ingested = r->ingested_ms;
     sort->cur_reward = r->reward;
     sort->cur_no_reward = !r->has_reward;
 }

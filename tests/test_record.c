@@ -1052,9 +1052,11 @@ test_key_layouts (void **state)
     n = ts_key_data (k, 2);
     assert_int_equal (n, 9);
     assert_memory_equal (k, "D\x80\0\0\0\0\0\0\2", n);
-    n = ts_key_reward (k, 0.5, "r", 1);               /* 0.5 is 0x3fe0..., sign bit set */
-    assert_int_equal (n, 10);
-    assert_memory_equal (k, "W\xbf\xe0\0\0\0\0\0\0r", n);
+    n = ts_key_reward (k, 0.5, 2, "r", 1);            /* 0.5 is 0x3fe0..., sign bit set */
+    assert_int_equal (n, 18);
+    assert_memory_equal (k, "W\xbf\xe0\0\0\0\0\0\0\x80\0\0\0\0\0\0\2r", n);
+    n = ts_key_reward (k, 0.5, 2, NULL, 0);           /* every entry of that reward */
+    assert_int_equal (n, 9);
     n = ts_key_time (k, 1, NULL, 0);
     assert_memory_equal (k, "T\x80\0\0\0\0\0\0\1", 9);
     n = ts_key_commit (k, "j", 1, 2);
@@ -1064,16 +1066,20 @@ test_key_layouts (void **state)
     assert_int_equal (n, 4);
     assert_memory_equal (k, "Rid1", 4);
     assert_int_equal (ts_key_record (k, NULL, 0), 1);
-    n = ts_key_reward (k, 0.5, "x", 1);
-    assert_int_equal (n, 10);
+    n = ts_key_reward (k, 0.5, 0, "x", 1);
+    assert_int_equal (n, 18);
     assert_int_equal (k [0], TS_TAG_REWARD);
     assert_true (ts_key_get_double (k + 1) == 0.5);
     n = ts_key_time (k, -1, "x", 1);
     assert_int_equal (n, 10);
     assert_int_equal (k [0], TS_TAG_TIME);
     assert_true (ts_key_get_i64 (k + 1) == -1);
-    /* reward index: reward first, then id */
-    size_t na = ts_key_reward (a, -0.5, "zz", 2), nb = ts_key_reward (b, 0.25, "a", 1);
+    /* reward index: reward first, then ingest time, then id */
+    size_t na = ts_key_reward (a, -0.5, 9, "zz", 2), nb = ts_key_reward (b, 0.25, 1, "a", 1);
+    assert_int_equal (s_keycmp (a, na, b, nb), -1);
+    na = ts_key_reward (a, 0.25, -1, "zz", 2);
+    assert_int_equal (s_keycmp (a, na, b, nb), -1);
+    na = ts_key_reward (a, 0.25, 1, "0", 1);
     assert_int_equal (s_keycmp (a, na, b, nb), -1);
     /* commit markers of one job sort by chunk number */
     na = ts_key_commit (a, "job", 3, 9);

@@ -677,39 +677,40 @@ test_set_cursor (void **state)
     memset (&k, 0, sizeof k);
     k.type = TS_MP_INT;
     k.i = -5;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), 0);
     assert_true (l->sort.has_cursor);
     assert_int_equal (l->sort.cur_time, -5);
     k.type = TS_MP_UINT;
     k.u = (uint64_t) INT64_MAX;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), 0);
     assert_int_equal (l->sort.cur_time, INT64_MAX);
     k.u = (uint64_t) INT64_MAX + 1;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), TS_EBADREQ);
     k.type = TS_MP_FLOAT;
     k.f = 5.0;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), TS_EBADREQ);
     k.type = TS_MP_NIL;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), TS_EBADREQ);
     k.type = TS_MP_STR;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "a", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, "a", 1), TS_EBADREQ);
 
     /* reward order: a float, or nil for the records without a reward */
     assert_int_equal (s_parse_raw (l, reward, sizeof reward - 1, 0, err), 0);
     k.type = TS_MP_FLOAT;
     k.f = 0.125;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "b", 1), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 7, "b", 1), 0);
     assert_true (l->sort.cur_reward == 0.125 && !l->sort.cur_no_reward);
+    assert_int_equal (l->sort.cur_ingested, 7);         /* reward ties: ingest time */
     assert_int_equal (s_parse_raw (l, reward, sizeof reward - 1, 0, err), 0);
     k.type = TS_MP_NIL;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "b", 1), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 7, "b", 1), 0);
     assert_true (l->sort.cur_no_reward);
     k.type = TS_MP_INT;
     k.i = -1;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "b", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 7, "b", 1), TS_EBADREQ);
     k.type = TS_MP_UINT;
     k.u = 1;
-    assert_int_equal (ts_listing_set_cursor (l, &k, "b", 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 7, "b", 1), TS_EBADREQ);
 
     /* id order: the key is not looked at */
     assert_int_equal (s_parse_raw (l, id, sizeof id - 1, 0, err), 0);
@@ -717,22 +718,22 @@ test_set_cursor (void **state)
     for (size_t i = 0; i < sizeof any / sizeof any [0]; i++) {
         memset (&k, 0, sizeof k);
         k.type = any [i];
-        assert_int_equal (ts_listing_set_cursor (l, &k, "c", 1), 0);
+        assert_int_equal (ts_listing_set_cursor (l, &k, 0, "c", 1), 0);
     }
 
     /* the id is copied into the listing, NUL-terminated, up to the limit */
     char idbuf [TS_ID_MAX_BYTES + 1];
     memset (idbuf, 'q', sizeof idbuf);
     idbuf [3] = 0;
-    assert_int_equal (ts_listing_set_cursor (l, &k, idbuf, TS_ID_MAX_BYTES), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, idbuf, TS_ID_MAX_BYTES), 0);
     memset (idbuf, 'r', sizeof idbuf);
     assert_int_equal (l->sort.cur_id_len, TS_ID_MAX_BYTES);
     assert_ptr_equal (l->sort.cur_id, l->cursor_id);
     assert_int_equal (l->sort.cur_id [0], 'q');
     assert_int_equal (l->sort.cur_id [3], 0);
     assert_int_equal (l->sort.cur_id [TS_ID_MAX_BYTES], 0);
-    assert_int_equal (ts_listing_set_cursor (l, &k, idbuf, TS_ID_MAX_BYTES + 1), TS_EBADREQ);
-    assert_int_equal (ts_listing_set_cursor (l, &k, NULL, 0), 0);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, idbuf, TS_ID_MAX_BYTES + 1), TS_EBADREQ);
+    assert_int_equal (ts_listing_set_cursor (l, &k, 0, NULL, 0), 0);
     assert_int_equal (l->sort.cur_id_len, 0);
     assert_string_equal (l->sort.cur_id, "");
     free (l);

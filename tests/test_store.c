@@ -1297,11 +1297,14 @@ test_scan_group_and_model (void **state)
 }
 
 /*  The order of a numeric index: (value, id), ascending. */
+/*  The reward index's order: reward, then ingest time, then id. */
 static int
-s_cmp_num_id (double va, const ts_summary_t *a, double vb, const ts_summary_t *b)
+s_cmp_reward (const ts_summary_t *a, const ts_summary_t *b)
 {
-    if (va != vb)
-        return va < vb ? -1 : 1;
+    if (a->reward != b->reward)
+        return a->reward < b->reward ? -1 : 1;
+    if (a->ingested_ms != b->ingested_ms)
+        return a->ingested_ms < b->ingested_ms ? -1 : 1;
     return s_bytecmp (a->id, a->id_len, b->id, b->id_len);
 }
 
@@ -1323,20 +1326,21 @@ test_scan_reward (void **state)
         for (size_t i = 0; i < k.n; i++) {
             const ts_summary_t *s = &k.sums [i];
             assert_true (s->has_reward);
-            /* key: tag, reward, id */
+            /* key: tag, reward, ingest time, id */
             assert_true (ts_key_get_double (s_key (&k, i) + 1) == s->reward);
-            assert_int_equal (k.len [i], 9 + s->id_len);
-            assert_memory_equal (s_key (&k, i) + 9, s->id, s->id_len);
+            assert_int_equal (ts_key_get_i64 (s_key (&k, i) + 9), s->ingested_ms);
+            assert_int_equal (k.len [i], 17 + s->id_len);
+            assert_memory_equal (s_key (&k, i) + 17, s->id, s->id_len);
             if (i > 0) {
                 const ts_summary_t *p = &k.sums [i - 1];
-                int c = s_cmp_num_id (p->reward, p, s->reward, s);
+                int c = s_cmp_reward (p, s);
                 if (desc ? c <= 0 : c >= 0)
                     fail_msg ("reward order broken at %zu: %.17g %.*s then %.17g %.*s", i,
                               p->reward, (int) p->id_len, p->id, s->reward, (int) s->id_len, s->id);
                 saw_tie |= p->reward == s->reward;
             }
         }
-        assert_true (saw_tie);          /* the data has ties: they were ordered by id */
+        assert_true (saw_tie);          /* the data has ties: ordered by ingest time, id */
         /* the extremes include the out-of-range rewards */
         assert_true (k.sums [0].reward == (desc ? 1.5 : -0.5));
         s_keys_free (&k);
@@ -1500,8 +1504,8 @@ test_scan_to_bound (void **state)
         want += recs [i].has_reward && recs [i].reward >= 0.2 && recs [i].reward <= 0.3;
     assert_true (want > 0);
     char prefix [1] = { TS_TAG_REWARD }, lo [TS_KEY_MAX], hi [TS_KEY_MAX], past [TS_KEY_MAX];
-    size_t lo_len = ts_key_reward (lo, 0.2, NULL, 0);
-    size_t hi_len = ts_key_reward (hi, 0.3, NULL, 0);
+    size_t lo_len = ts_key_reward (lo, 0.2, 0, NULL, 0);
+    size_t hi_len = ts_key_reward (hi, 0.3, 0, NULL, 0);
     /* ascending [0.2, 0.3]: from the first key >= 0.2, to the last <= 0.3
      * (`to` compares its first 9 bytes: every id at 0.3 is in) */
     s_keys_t k;
@@ -1521,7 +1525,7 @@ test_scan_to_bound (void **state)
     s_keys_free (&k);
 
     /* descending [0.3, 0.2]: from just above 0.3, down to 0.2 */
-    size_t past_len = ts_key_reward (past, nextafter (0.3, 1.0), NULL, 0);
+    size_t past_len = ts_key_reward (past, nextafter (0.3, 1.0), 0, NULL, 0);
     memset (&k, 0, sizeof k);
     ts_scan_t down = { .prefix = prefix, .prefix_len = 1, .from = past, .from_len = past_len,
                        .to = lo, .to_len = lo_len, .descending = true };
@@ -1535,7 +1539,7 @@ test_scan_to_bound (void **state)
 
     /* `to` alone, from the start of the prefix: rewards <= 0.0 */
     char zero [TS_KEY_MAX];
-    size_t zero_len = ts_key_reward (zero, 0.0, NULL, 0);
+    size_t zero_len = ts_key_reward (zero, 0.0, 0, NULL, 0);
     want = 0;
     for (size_t i = 0; i < S_N; i++)
         want += recs [i].has_reward && recs [i].reward <= 0.0;
@@ -1888,7 +1892,7 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
         assert_true (kcdbremove (db, key, klen));
         break;
     case S_DMG_DEL_REWARD_ENTRY:
-        klen = ts_key_reward (key, r->reward, r->id, idl);
+        klen = ts_key_reward (key, r->reward, r->ingested_ms, r->id, idl);
         assert_true (kcdbremove (db, key, klen));
         break;
     case S_DMG_ORPHAN_REWARD:
@@ -1900,7 +1904,7 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
                            .has_reward = true, .reward = 0.25, .success = 1,
                            .ingested_ms = S_INGEST_MS };
         assert_int_equal (ts_summary_pack (&pk, &s), 0);
-        klen = kind == S_DMG_ORPHAN_REWARD ? ts_key_reward (key, 0.25, "ghost", 5)
+        klen = kind == S_DMG_ORPHAN_REWARD ? ts_key_reward (key, 0.25, S_INGEST_MS, "ghost", 5)
                                            : ts_key_group (key, "g03", 3, 1000000);
         assert_true (kcdbset (db, key, klen, val.data, val.size));
         break;
@@ -1990,8 +1994,8 @@ test_check_detects_damage (void **state)
 /*  A shard of another key layout is refused at open with a message that
  *  says what to do, never read as if it were of this one: one written
  *  before layouts were recorded (records, no 'V' key) and one that says
- *  it is of a later layout. A new empty shard opens and gets layout 2 with
- *  its first commit. */
+ *  it is of a later layout. A new empty shard opens and gets this layout
+ *  with its first commit. */
 static void
 test_layout_version (void **state)
 {
@@ -2008,11 +2012,11 @@ test_layout_version (void **state)
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
-        assert_int_equal (ts_key_get_i64 (v), 3);
+        assert_int_equal (ts_key_get_i64 (v), 4);
         if (kind == 0)
             assert_true (kcdbremove (db, "V", 1));
         else {
-            ts_key_put_i64 (v, 4);
+            ts_key_put_i64 (v, 5);
             assert_true (kcdbset (db, "V", 1, v, 8));
         }
         assert_true (kcdbclose (db));
@@ -2022,7 +2026,7 @@ test_layout_version (void **state)
         ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
         assert_null (st);
         assert_int_equal (err, TS_EVERSION);
-        const char *want = kind == 0 ? "key layout 1" : "key layout 4";
+        const char *want = kind == 0 ? "key layout 1" : "key layout 5";
         if (!strstr (emsg, want) || !strstr (emsg, "export"))
             fail_msg ("layout %d: message \"%s\"", kind, emsg);
         /* refused without harm: the file is not held, and opens again */

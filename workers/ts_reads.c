@@ -86,13 +86,13 @@ s_emit (void *arg, const ts_summary_t *s, const char *summary, size_t summary_le
     return 0;
 }
 
-/*  Applies the cursor the api decoded ("cur": [key, id]). */
+/*  Applies the cursor the api decoded ("cur": [key, id, ingest time]). */
 static int
 s_cursor (ts_hdrin_t *in, ts_listing_t *l)
 {
     ts_mp_reader_t r;
     ts_mp_item_t k;
-    uint32_t two;
+    uint32_t three;
     const char *id;
     uint32_t idlen;
     if (!ts_hdr_find (in, "cur", &r))
@@ -102,10 +102,11 @@ s_cursor (ts_hdrin_t *in, ts_listing_t *l)
         return TS_EBADREQ;
     if (k.type == TS_MP_NIL)
         return 0;
-    if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_next (&r, &k)
-    ||  ts_mp_read_str (&r, &id, &idlen) || idlen > TS_ID_MAX_BYTES)
+    int64_t tie;
+    if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_next (&r, &k)
+    ||  ts_mp_read_str (&r, &id, &idlen) || ts_mp_read_int (&r, &tie) || idlen > TS_ID_MAX_BYTES)
         return TS_EBADREQ;
-    return ts_listing_set_cursor (l, &k, id, idlen);
+    return ts_listing_set_cursor (l, &k, tie, id, idlen);
 }
 
 /*  "rcheck": the consistency checker over the named shards (records
