@@ -605,6 +605,42 @@ s_show (const rig_t *r)
     free (err);
 }
 
+/*  A dump (s_dump's arguments) written to the rig's dump.jsonl, whose
+ *  path goes in `input` (400 bytes). */
+static void
+s_rig_dump (const rig_t *r, dump_t *d, char *input, unsigned n, bool with_bad,
+            unsigned long_line, unsigned over_line, size_t line_max)
+{
+    s_dump (d, n, with_bad, long_line, over_line, line_max);
+    snprintf (input, 400, "%s/dump.jsonl", r->dir);
+    s_write (input, d->text.data, d->text.size);
+}
+
+/*  Runs the producer with `args` (stdin from `stdin_path`, or none) against
+ *  fake `f`, which calls `poke` once the import is under way; shows what
+ *  the producer said when its exit code is not `expect` (or when asked:
+ *  TS_TEST_VERBOSE). Returns the exit code. */
+static int
+s_rig_run (const rig_t *r, fake_t *f, const char *const *args, const char *stdin_path,
+           void (*poke) (pid_t), int expect)
+{
+    pid_t pid = s_spawn (args, stdin_path, r->out, r->err);
+    int code = s_fake_run (f, r->sock, pid, poke);
+    if (code != expect || getenv ("TS_TEST_VERBOSE"))
+        s_show (r);
+    return code;
+}
+
+/*  The producer's stdout: one JSON report of the documented shape (free it). */
+static char *
+s_rig_report (const rig_t *r)
+{
+    char *json = s_read (r->out, NULL);
+    assert_non_null (json);
+    s_check_report_shape (json);
+    return json;
+}
+
 /* --- tests ------------------------------------------------------------------------ */
 
 static void
@@ -614,10 +650,8 @@ test_import_with_rejects (void **state)
     rig_t r;
     s_rig (&r, true);
     dump_t d;
-    s_dump (&d, 1500, true, 333, 777, 5000);
     char input [400];
-    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
-    s_write (input, d.text.data, d.text.size);
+    s_rig_dump (&r, &d, input, 1500, true, 333, 777, 5000);
 
     fake_t *f = s_fake_new ("job-1");
     f->drop_first = 2;
@@ -629,11 +663,7 @@ test_import_with_rejects (void **state)
         "--window", "4", "--max-line", "5000", "--chunk-bytes", "2048", "--resend-ms", "300",
         "--timeout", "30", "--json", "--quiet", input, NULL
     };
-    pid_t pid = s_spawn (args, NULL, r.out, r.err);
-    int code = s_fake_run (f, r.sock, pid, NULL);
-    if (code != 1 || getenv ("TS_TEST_VERBOSE"))
-        s_show (&r);
-    assert_int_equal (code, 1);
+    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 1), 1);
 
     /* what the fake received */
     assert_true (f->header_ok);
@@ -668,9 +698,7 @@ test_import_with_rejects (void **state)
     assert_int_equal (f->done_bytes, bytes);
 
     /* the report */
-    char *json = s_read (r.out, NULL);
-    assert_non_null (json);
-    s_check_report_shape (json);
+    char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "lines"), d.lines);
     assert_int_equal (s_json_uint (json, "imported"), d.imported);
     assert_int_equal (s_json_uint (json, "duplicates"), d.duplicates);
@@ -709,10 +737,8 @@ test_aggregator_restart (void **state)
     rig_t r;
     s_rig (&r, true);
     dump_t d;
-    s_dump (&d, 3000, false, 0, 0, 0);
     char input [400];
-    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
-    s_write (input, d.text.data, d.text.size);
+    s_rig_dump (&r, &d, input, 3000, false, 0, 0, 0);
     fake_t *f = s_fake_new ("job-r");
     f->hold = true;                     /* acks after a stall: the import lasts */
     f->lose_after_pings = 2;
@@ -720,10 +746,7 @@ test_aggregator_restart (void **state)
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-r", "--window", "4",
         "--chunk-bytes", "2048", "--resend-ms", "60000", "--timeout", "30", "--json", input, NULL
     };
-    pid_t pid = s_spawn (args, NULL, r.out, r.err);
-    int code = s_fake_run (f, r.sock, pid, NULL);
-    if (code != 0 || getenv ("TS_TEST_VERBOSE"))
-        s_show (&r);
+    int code = s_rig_run (&r, f, args, NULL, NULL, 0);
     if (code != 0)
         fprintf (stderr, "pings %u, inc %llu\n", f->pings, (unsigned long long) f->inc);
     assert_int_equal (code, 0);
@@ -735,8 +758,7 @@ test_aggregator_restart (void **state)
     char *err = s_read (r.err, NULL);
     assert_non_null (err);
     assert_non_null (strstr (err, "the aggregator restarted"));
-    char *json = s_read (r.out, NULL);
-    assert_non_null (json);
+    char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "imported"), d.imported);
     assert_int_equal (s_json_uint (json, "lines"), d.lines);
     free (err);
@@ -767,16 +789,11 @@ test_clean_import_from_stdin_gzip (void **state)
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-2", "--chunk-bytes", "4096",
         "--json", "-", NULL
     };
-    pid_t pid = s_spawn (args, gzpath, r.out, r.err);
-    int code = s_fake_run (f, r.sock, pid, NULL);
-    if (code != 0)
-        s_show (&r);
-    assert_int_equal (code, 0);
+    assert_int_equal (s_rig_run (&r, f, args, gzpath, NULL, 0), 0);
     assert_string_equal (f->src, "-");
     assert_string_equal (f->profile, "default");
     assert_true (f->done);
-    char *json = s_read (r.out, NULL);
-    s_check_report_shape (json);
+    char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "lines"), 800);
     assert_int_equal (s_json_uint (json, "imported"), d.imported);
     assert_int_equal (s_json_uint (json, "blank"), d.blank);
@@ -807,27 +824,20 @@ test_nack (void **state)
     rig_t r;
     s_rig (&r, true);
     dump_t d;
-    s_dump (&d, 1500, true, 0, 0, 0);
     char input [400];
-    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
-    s_write (input, d.text.data, d.text.size);
+    s_rig_dump (&r, &d, input, 1500, true, 0, 0, 0);
     fake_t *f = s_fake_new ("job-3");
     f->nack = 3;
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-3", "--window", "4",
         "--chunk-bytes", "2048", "--json", "--quiet", input, NULL
     };
-    pid_t pid = s_spawn (args, NULL, r.out, r.err);
-    int code = s_fake_run (f, r.sock, pid, NULL);
-    if (code != 2)
-        s_show (&r);
-    assert_int_equal (code, 2);
+    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 2), 2);
     assert_false (f->done);                             /* an incomplete job */
     assert_true (f->nchunks < 20);                      /* it stopped sending */
     char *err = s_read (r.err, NULL);
     assert_non_null (strstr (err, "no space left on device: /fake/shards/shard-003.kct"));
-    char *json = s_read (r.out, NULL);
-    s_check_report_shape (json);
+    char *json = s_rig_report (&r);
     /* the report counts what was acknowledged, and only that */
     assert_int_equal (s_json_uint (json, "lines"), f->acked_lines);
     assert_true (s_json_uint (json, "lines") < d.lines);
@@ -845,10 +855,8 @@ test_no_aggregator (void **state)
     rig_t r;
     s_rig (&r, false);                                  /* nobody binds */
     dump_t d;
-    s_dump (&d, 100, false, 0, 0, 0);
     char input [400];
-    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
-    s_write (input, d.text.data, d.text.size);
+    s_rig_dump (&r, &d, input, 100, false, 0, 0, 0);
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--timeout", "1", "--json", input, NULL
     };
@@ -864,8 +872,7 @@ test_no_aggregator (void **state)
     char *err = s_read (r.err, NULL);
     assert_non_null (strstr (err, "no acknowledgement"));
     assert_non_null (strstr (err, r.endpoint));
-    char *json = s_read (r.out, NULL);
-    s_check_report_shape (json);
+    char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "lines"), 0);
     free (err);
     free (json);
@@ -886,23 +893,16 @@ test_sigterm (void **state)
     rig_t r;
     s_rig (&r, true);
     dump_t d;
-    s_dump (&d, 1500, false, 0, 0, 0);
     char input [400];
-    snprintf (input, sizeof input, "%s/dump.jsonl", r.dir);
-    s_write (input, d.text.data, d.text.size);
+    s_rig_dump (&r, &d, input, 1500, false, 0, 0, 0);
     fake_t *f = s_fake_new ("job-5");
     f->silent = true;
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-5", "--chunk-bytes", "2048",
         "--json", "--quiet", input, NULL
     };
-    pid_t pid = s_spawn (args, NULL, r.out, r.err);
-    int code = s_fake_run (f, r.sock, pid, s_term);
-    if (code != 2)
-        s_show (&r);
-    assert_int_equal (code, 2);
-    char *json = s_read (r.out, NULL);
-    s_check_report_shape (json);                        /* the partial report */
+    assert_int_equal (s_rig_run (&r, f, args, NULL, s_term, 2), 2);
+    char *json = s_rig_report (&r);                     /* the partial report */
     assert_int_equal (s_json_uint (json, "lines"), 0);
     char *err = s_read (r.err, NULL);
     assert_non_null (strstr (err, "interrupted"));
