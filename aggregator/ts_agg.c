@@ -753,14 +753,14 @@ s_dispatch (ts_agg_t *self)
 {
     bool had_backlog = self->queue_len > 0;
     s_dispatch_queue (self);
-    if (self->queue_len > 0)
+    /* the queue just ran dry, or producers stopped sending since workers
+     * were told they were: tell them, so that they commit as soon as they
+     * are idle (while producers still send, spaced out: see the worker) */
+    if (self->queue_len > 0 || (!had_backlog && !self->more_told))
         return;
-    /* the queue just ran dry, or the last chunk came: the workers were
-     * told more was coming; now they may commit as soon as they are idle
-     * (while producers still send, spaced out: see the worker) */
-    bool more = (had_backlog || self->more_told) && s_producers_sending (self);
-    if (!had_backlog && (!self->more_told || more))
-        return;
+    bool more = s_producers_sending (self);
+    if (!had_backlog && more)
+        return;                         /* nothing new to tell */
     self->more_told = more;
     for (int i = 0; i < S_MAX_WORKERS; i++) {
         s_worker_t *w = &self->workers [i];
@@ -775,6 +775,7 @@ s_dispatch (ts_agg_t *self)
 static void
 s_dispatch_queue (ts_agg_t *self)
 {
+    int more = -1;                      /* s_producers_sending, once a pass */
     while (self->queue_head) {
         int best = -1;
         for (int i = 0; i < S_MAX_WORKERS; i++) {
@@ -802,7 +803,8 @@ s_dispatch_queue (ts_agg_t *self)
             b [2] = (uint8_t) (n >> 8);  b [3] = (uint8_t) n;
         }
         if (c->more_at < c->header.size) {
-            bool more = s_producers_sending (self);
+            if (more < 0)
+                more = s_producers_sending (self);
             c->header.data [c->more_at] = (char) (more ? 0xc3 : 0xc2);
             self->more_told = self->more_told || more;
         }

@@ -5,7 +5,8 @@
  *  The value of a G, M, W or T entry is the record's summary; an R entry
  *  holds the record's sequence, and a walk over R reads each summary from
  *  the record's D entry. Within a shard the byte order of the T, W and R
- *  indexes is the list order (key code, then raw id bytes), so a list is
+ *  indexes is the list order (key code, then raw id bytes; W has the
+ *  ingest time between them, as reward ties are ordered), so a list is
  *  either
  *
  *    a walk:    one pull cursor per shard on the order's index (T, W, R),
