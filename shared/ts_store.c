@@ -24,6 +24,37 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+
+/* --- ids waiting for the id index ----------------------------------------
+ *
+ *  Ids are random by nature, so a commit that put its ids into R (id ->
+ *  sequence) inserted all over R, and Kyoto Cabinet rewrites (and logs the
+ *  old bytes of) every leaf a transaction touches: late in a large import
+ *  each commit rewrote most of R for a few thousand records (one shard of
+ *  300,000 records: 92 MB per CPU second with R written at every commit,
+ *  188 without R). So the ids of new records wait here, in memory, in the
+ *  order of their sequences, and go into R sorted, many commits' worth in
+ *  one pass (s_write_ids). A duplicate is looked for here, then in R.
+ *
+ *  What is here is not in the file, but nothing is lost: key 'I' holds the
+ *  sequence from which R may lack ids (written by the commit that makes
+ *  the first id wait, and by every pass), and the records from it on are
+ *  in D with their ids, so an open after a crash reads them back into
+ *  this table. A shard without 'I' (layout 4) has all its ids in R. */
+typedef struct {
+    uint64_t seq;
+    uint32_t off, len;          /* the id, in ids */
+} s_pid_t;
+
+typedef struct {
+    s_pid_t  *ent;              /* in sequence order */
+    size_t    n, cap;
+    char     *ids;
+    size_t    ids_len, ids_cap;
+    uint32_t *slots;            /* hash table: entry index + 1, 0 = empty */
+    size_t    nslots;           /* power of two, at least twice n */
+} s_pending_t;
+
 struct ts_store {
     KCDB *db;
     dev_t dev;                  /* identity of the file, for the registry */
@@ -33,8 +64,10 @@ struct ts_store {
     char  errmsg [512];
     ts_buf_t scratch;
     bool     broken;            /* a commit failed: see ts_store_is_broken */
-    bool     has_layout;        /* its key layout is written (key V) */
+    bool     has_layout;        /* key V says S_LAYOUT */
     uint64_t next_seq;          /* the sequence of the next record stored */
+    s_pending_t pend;           /* ids stored but not yet in R */
+    size_t   pend_max;          /* a pass into R at this many ids */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
@@ -44,9 +77,11 @@ static const char s_next_key [1] = { 'P' };
 /*  The key layout (ts_key.h) a shard was written with, under key 'V',
  *  written with the first commit: 2 since the group and model indexes end
  *  with the sequence, 3 since R holds the sequence alone, 4 since reward
- *  ties are ordered by ingest time. A shard with records and no 'V' is of
- *  layout 1. */
-#define S_LAYOUT 4
+ *  ties are ordered by ingest time, 5 since R may lag behind D (key 'I',
+ *  below). A shard with records and no 'V' is of layout 1. A layout-4
+ *  shard is read as it is (its R is complete) and says 5 once written. */
+#define S_LAYOUT 5
+#define S_LAYOUT_READ 4
 static const char s_layout_key [1] = { 'V' };
 
 /*  The number under a one-byte key ('P', 'V', 'N'): true when it holds one. */
@@ -109,6 +144,162 @@ s_set_num (ts_store_t *self, const char *key, int64_t v, const char *what)
 
 static int s_space_check (ts_store_t *self, size_t bytes);
 
+/*  A pass into R comes when this many ids wait, or their bytes reach
+ *  S_PENDING_BYTES: it then costs a few hundred bytes a record instead of
+ *  a few KiB, and an open after a crash reads at most this many records
+ *  back from D. */
+#define S_PENDING_IDS   32768
+#define S_PENDING_BYTES (4u << 20)
+
+static const char s_indexed_key [1] = { 'I' };
+
+static size_t
+s_pend_slot (const s_pending_t *p, const char *id, size_t len)
+{
+    return (size_t) XXH3_64bits (id, len) & (p->nslots - 1);
+}
+
+/*  The sequence of a waiting id: true when it waits. */
+static bool
+s_pend_find (const s_pending_t *p, const char *id, size_t len, uint64_t *seq)
+{
+    if (!p->n)
+        return false;
+    for (size_t i = s_pend_slot (p, id, len);; i = (i + 1) & (p->nslots - 1)) {
+        uint32_t e = p->slots [i];
+        if (!e)
+            return false;
+        const s_pid_t *pe = &p->ent [e - 1];
+        if (pe->len == len && !memcmp (p->ids + pe->off, id, len)) {
+            *seq = pe->seq;
+            return true;
+        }
+    }
+}
+
+static void
+s_pend_link (s_pending_t *p, size_t e)
+{
+    const s_pid_t *pe = &p->ent [e];
+    size_t i = s_pend_slot (p, p->ids + pe->off, pe->len);
+    while (p->slots [i])
+        i = (i + 1) & (p->nslots - 1);
+    p->slots [i] = (uint32_t) e + 1;
+}
+
+/*  Rebuilds the hash table over the first n entries (after a rollback or
+ *  to grow it). */
+static int
+s_pend_relink (s_pending_t *p, size_t nslots)
+{
+    if (nslots != p->nslots) {
+        uint32_t *slots = calloc (nslots, sizeof *slots);
+        if (!slots)
+            return TS_ENOMEM;
+        free (p->slots);
+        p->slots = slots;
+        p->nslots = nslots;
+    }
+    else if (p->slots)
+        memset (p->slots, 0, nslots * sizeof *p->slots);
+    for (size_t e = 0; e < p->n; e++)
+        s_pend_link (p, e);
+    return 0;
+}
+
+static int
+s_pend_add (s_pending_t *p, const char *id, size_t len, uint64_t seq)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 1024;
+        s_pid_t *ent = realloc (p->ent, cap * sizeof *ent);
+        if (!ent)
+            return TS_ENOMEM;
+        p->ent = ent;
+        p->cap = cap;
+    }
+    if (p->ids_len + len > p->ids_cap) {
+        size_t cap = p->ids_cap ? 2 * p->ids_cap : 65536;
+        while (cap < p->ids_len + len)
+            cap *= 2;
+        char *ids = realloc (p->ids, cap);
+        if (!ids)
+            return TS_ENOMEM;
+        p->ids = ids;
+        p->ids_cap = cap;
+    }
+    if (2 * (p->n + 1) > p->nslots
+    &&  s_pend_relink (p, p->nslots ? 2 * p->nslots : 2048))
+        return TS_ENOMEM;
+    memcpy (p->ids + p->ids_len, id, len);
+    p->ent [p->n] = (s_pid_t) { seq, (uint32_t) p->ids_len, (uint32_t) len };
+    p->ids_len += len;
+    s_pend_link (p, p->n++);
+    return 0;
+}
+
+/*  Forgets the entries from n on (a transaction that added them rolled
+ *  back; n = 0: they are in R now). */
+static void
+s_pend_truncate (s_pending_t *p, size_t n)
+{
+    if (n >= p->n)
+        return;
+    p->n = n;
+    p->ids_len = n ? p->ent [n - 1].off + p->ent [n - 1].len : 0;
+    s_pend_relink (p, p->nslots);       /* same size: cannot fail */
+}
+
+static void
+s_pend_free (s_pending_t *p)
+{
+    free (p->ent);
+    free (p->ids);
+    free (p->slots);
+    memset (p, 0, sizeof *p);
+}
+
+typedef struct {
+    const char *id;
+    size_t      len;
+    uint64_t    seq;
+} s_idref_t;
+
+static int
+s_idref_cmp (const void *a, const void *b)
+{
+    const s_idref_t *x = a, *y = b;
+    int c = memcmp (x->id, y->id, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*  Inside the open transaction: every waiting id into R, in key order (so
+ *  the pass walks R's leaves once, left to right), and 'I' past the last
+ *  record. The table is emptied by the caller once the commit holds. */
+static int
+s_write_ids (ts_store_t *self)
+{
+    s_pending_t *p = &self->pend;
+    s_idref_t *order = malloc (p->n * sizeof *order);
+    if (!order)
+        return TS_ENOMEM;
+    for (size_t i = 0; i < p->n; i++)
+        order [i] = (s_idref_t) { p->ids + p->ent [i].off, p->ent [i].len, p->ent [i].seq };
+    qsort (order, p->n, sizeof *order, s_idref_cmp);
+    int rc = 0;
+    char key [TS_KEY_MAX], seq8 [8];
+    for (size_t i = 0; i < p->n && !rc; i++) {
+        ts_key_put_i64 (seq8, (int64_t) order [i].seq);
+        size_t klen = ts_key_record (key, order [i].id, order [i].len);
+        if (!kcdbset (self->db, key, klen, seq8, 8))
+            rc = s_kc_error (self, "write id index");
+    }
+    free (order);
+    if (rc == 0)
+        rc = s_set_num (self, s_indexed_key, (int64_t) self->next_seq, "write id index mark");
+    return rc;
+}
+
 /*  fcntl locks belong to the process: a second handle on the same file in
  *  this process would not be refused by the lock, and closing it would drop
  *  the lock of the first (DESIGN.md). So the process keeps its own list of
@@ -138,6 +329,114 @@ s_unregister (dev_t dev, ino_t ino)
             break;
         }
     pthread_mutex_unlock (&s_open_lock);
+}
+
+
+/*  Reads the ids of the records from sequence `from` on back from D (an
+ *  open after the process ended before they reached R). */
+static int
+s_reload_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    ts_store_t *self = arg;
+    ts_summary_t s;
+    if (klen != 9 || ts_summary_unpack_buf (val, vlen, &s, NULL) || !s.id_len) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: a record (key of %zu bytes) does "
+                  "not decode", self->path, klen);
+        return TS_ECORRUPT;
+    }
+    if (s_pend_add (&self->pend, s.id, s.id_len, (uint64_t) ts_key_get_i64 (key + 1))) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+        return TS_ENOMEM;
+    }
+    return 0;
+}
+
+static int
+s_pend_reload (ts_store_t *self, uint64_t from)
+{
+    char prefix [1] = { TS_TAG_DATA }, key [16];
+    ts_scan_t sc = { .prefix = prefix, .prefix_len = 1,
+                     .from = key, .from_len = ts_key_data (key, from) };
+    int rc = ts_store_scan (self, &sc, s_reload_visit, self);
+    if (rc == TS_ESTORE)
+        s_kc_error (self, "read records back into the id index");
+    return rc;
+}
+
+/*  Refuses any use of a handle whose commit failed. */
+static int
+s_refuse_broken (ts_store_t *self)
+{
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: an earlier commit failed; the shard "
+              "must be reopened by a new process", self->path);
+    return TS_ESTORE;
+}
+
+/*  Ends the open transaction: commits when rc is 0, else rolls back, and
+ *  returns rc or the commit's error. Ids added to the waiting table since
+ *  `mark` go when nothing was kept; all go when the commit kept them in R
+ *  (`wrote_ids`). */
+static int
+s_end (ts_store_t *self, int rc, size_t mark, bool wrote_ids)
+{
+    if (!kcdbendtran (self->db, rc == 0)) {
+        /* Kyoto Cabinet leaves a handle whose commit failed half inside
+         * its transaction: beginning another hangs, and closing it writes
+         * a broken file. Only a new process can reopen it (the write-ahead
+         * log then rolls back to the last commit), so the handle is never
+         * used or closed again. */
+        int failed = s_kc_error (self, rc == 0 ? "commit" : "roll back");
+        if (rc == 0)
+            rc = failed;
+        self->broken = true;
+        size_t len = strlen (self->errmsg);
+        snprintf (self->errmsg + len, sizeof self->errmsg - len,
+                  "; nothing of this commit is kept, the shard must be reopened");
+    }
+    if (rc) {                           /* rolled back: so is the sequence */
+        self->next_seq = s_load_next_seq (self->db);
+        s_pend_truncate (&self->pend, mark);
+    }
+    else if (wrote_ids)
+        s_pend_truncate (&self->pend, 0);
+    return rc;
+}
+
+int
+ts_store_flush_ids (ts_store_t *self)
+{
+    if (!self->pend.n)
+        return 0;
+    if (self->broken)
+        return s_refuse_broken (self);
+    int rc = s_space_check (self, self->pend.ids_len + 32 * self->pend.n);
+    if (rc)
+        return rc;
+    if (!kcdbbegintran (self->db, 0))
+        return s_kc_error (self, "begin transaction");
+    return s_end (self, s_write_ids (self), self->pend.n, true);
+}
+
+size_t
+ts_store_pending_ids (const ts_store_t *self)
+{
+    return self->pend.n;
+}
+
+void
+ts_store_set_id_batch (ts_store_t *self, size_t ids)
+{
+    self->pend_max = ids ? ids : S_PENDING_IDS;
+}
+
+/*  Before a read that goes through R (by key or in id order): the waiting
+ *  ids into R, so that it sees them. */
+static int
+s_settle (ts_store_t *self, const char *key, size_t klen)
+{
+    if (!self->pend.n || (klen > 0 && key [0] != TS_TAG_RECORD))
+        return 0;
+    return ts_store_flush_ids (self);
 }
 
 ts_store_t *
@@ -209,18 +508,31 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     }
     free (full);
     full = NULL;
+    self->pend_max = S_PENDING_IDS;
     self->next_seq = s_load_next_seq (self->db);
     int64_t layout;
-    self->has_layout = s_get_num (self->db, s_layout_key, &layout);
-    if (!self->has_layout)
+    bool written = s_get_num (self->db, s_layout_key, &layout);
+    if (!written)
         layout = self->next_seq > 1 ? 1 : S_LAYOUT;
-    if (layout != S_LAYOUT) {
+    self->has_layout = written && layout == S_LAYOUT;
+    if (layout != S_LAYOUT && layout != S_LAYOUT_READ) {
         *err = TS_EVERSION;
         snprintf (emsg, emsg_size, "%s: written with key layout %lld, this trajstore reads "
-                  "layout %d: export it with the trajstore that wrote it and import the "
-                  "export into a new data directory", path, (long long) layout, S_LAYOUT);
+                  "layouts %d and %d: export it with the trajstore that wrote it and import "
+                  "the export into a new data directory", path, (long long) layout,
+                  S_LAYOUT_READ, S_LAYOUT);
         kcdbclose (self->db);
         goto fail;
+    }
+    int64_t indexed;
+    if (s_get_num (self->db, s_indexed_key, &indexed) && (uint64_t) indexed < self->next_seq) {
+        int rc = s_pend_reload (self, (uint64_t) indexed);
+        if (rc) {
+            *err = rc;
+            snprintf (emsg, emsg_size, "%s", self->errmsg);
+            kcdbclose (self->db);
+            goto fail;
+        }
     }
     struct stat st;
     if (stat (path, &st) == 0 && s_nopen < S_MAX_OPEN) {
@@ -241,6 +553,7 @@ fail:
     if (self) {
         if (self->db)
             kcdbdel (self->db);
+        s_pend_free (&self->pend);
         free (self->path);
         free (self);
     }
@@ -253,6 +566,10 @@ ts_store_destroy (ts_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     ts_store_t *self = *self_p;
+    /* R gets the waiting ids now so that the next open need not read
+     * them back (if this fails they are still in D: it will) */
+    if (!self->broken)
+        ts_store_flush_ids (self);
     if (!self->broken) {
         kcdbclose (self->db);
         kcdbdel (self->db);
@@ -262,6 +579,7 @@ ts_store_destroy (ts_store_t **self_p)
         s_unregister (self->dev, self->ino);
     free (self->path);
     ts_buf_free (&self->scratch);
+    s_pend_free (&self->pend);
     free (self);
     *self_p = NULL;
 }
@@ -460,18 +778,24 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
                       (unsigned long long) b->chunk);
             return TS_ECORRUPT;
         }
-        /* R id -> sequence; kcdbadd refuses an id already stored (by an
-         * earlier commit or earlier in this one): a duplicate */
-        uint64_t seq = self->next_seq;
+        /* an id already stored (by an earlier commit or earlier in this
+         * one) waits for R or is in it: a duplicate */
+        uint64_t seq = self->next_seq, had;
+        if (s_pend_find (&self->pend, s.id, s.id_len, &had)) {
+            res->duplicates++;
+            continue;
+        }
         char seq8 [8];
-        ts_key_put_i64 (seq8, (int64_t) seq);
         size_t klen = ts_key_record (key, s.id, s.id_len);
-        if (!kcdbadd (self->db, key, klen, seq8, 8)) {
-            if (kcdbecode (self->db) == KCEDUPREC) {
-                res->duplicates++;
-                continue;
-            }
-            return s_kc_error (self, "write record");
+        if (kcdbgetbuf (self->db, key, klen, seq8, sizeof seq8) >= 0) {
+            res->duplicates++;
+            continue;
+        }
+        if (kcdbecode (self->db) != KCENOREC)
+            return s_kc_error (self, "read id index");
+        if (s_pend_add (&self->pend, s.id, s.id_len, seq)) {
+            snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+            return TS_ENOMEM;
         }
         klen = ts_key_data (key, seq);
         if (!kcdbset (self->db, key, klen, it.ptr, it.len))
@@ -576,10 +900,10 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     int rc = 0;
     uint64_t seq = 0;
+    size_t mark = self->pend.n;
+    bool wrote_ids = false;
     if (self->broken) {
-        snprintf (self->errmsg, sizeof self->errmsg, "%s: an earlier commit failed; the shard "
-                  "must be reopened by a new process", self->path);
-        rc = TS_ESTORE;
+        rc = s_refuse_broken (self);
         goto done;
     }
     size_t bytes = 0;
@@ -610,23 +934,15 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = s_set_num (self, s_seq_key, (int64_t) seq, "write sequence");
         }
     }
-    if (!kcdbendtran (self->db, rc == 0)) {
-        /* Kyoto Cabinet leaves a handle whose commit failed half inside
-         * its transaction: beginning another hangs, and closing it writes
-         * a broken file. Only a new process can reopen it (the write-ahead
-         * log then rolls back to the last commit), so the handle is never
-         * used or closed again. */
-        int failed = s_kc_error (self, rc == 0 ? "commit" : "roll back");
-        if (rc == 0)
-            rc = failed;
-        self->broken = true;
-        size_t len = strlen (self->errmsg);
-        snprintf (self->errmsg + len, sizeof self->errmsg - len,
-                  "; nothing of this commit is kept, the shard must be reopened");
+    if (rc == 0 && (self->pend.n >= self->pend_max || self->pend.ids_len >= S_PENDING_BYTES)) {
+        rc = s_write_ids (self);
+        wrote_ids = true;
     }
-    if (rc)                             /* rolled back: so is the sequence */
-        self->next_seq = s_load_next_seq (self->db);
-    else if (shard.count > 0)
+    else if (rc == 0 && mark == 0 && self->pend.n > 0)     /* the first to wait */
+        rc = s_set_num (self, s_indexed_key, (int64_t) self->pend.ent [0].seq,
+                        "write id index mark");
+    rc = s_end (self, rc, mark, wrote_ids);
+    if (rc == 0 && shard.count > 0)
         self->has_layout = true;
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
@@ -642,24 +958,11 @@ done:
     return rc;
 }
 
-int
-ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
+/*  Appends record `seq`, the one of `id`. */
+static int
+s_get_seq (ts_store_t *self, const char *id, size_t id_len, uint64_t seq, ts_buf_t *out)
 {
-    char key [TS_KEY_MAX];
-    if (id_len > TS_ID_MAX_BYTES)
-        return TS_ENOTFOUND;
-    size_t vlen;
-    char *v = kcdbget (self->db, key, ts_key_record (key, id, id_len), &vlen);
-    if (!v)
-        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
-    if (vlen != 8) {
-        kcfree (v);
-        snprintf (self->errmsg, sizeof self->errmsg, "%s: entry of id %.*s is not a sequence",
-                  self->path, (int) id_len, id);
-        return TS_ECORRUPT;
-    }
-    uint64_t seq = (uint64_t) ts_key_get_i64 (v);
-    kcfree (v);
+    char key [16];
     int rc = ts_store_get_raw (self, key, ts_key_data (key, seq), out);
     if (rc == TS_ENOTFOUND) {
         snprintf (self->errmsg, sizeof self->errmsg, "%s: id %.*s points at a missing record",
@@ -670,13 +973,40 @@ ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
 }
 
 int
+ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (id_len > TS_ID_MAX_BYTES)
+        return TS_ENOTFOUND;
+    uint64_t seq;
+    if (s_pend_find (&self->pend, id, id_len, &seq))
+        return s_get_seq (self, id, id_len, seq, out);
+    size_t vlen;
+    char *v = kcdbget (self->db, key, ts_key_record (key, id, id_len), &vlen);
+    if (!v)
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
+    if (vlen != 8) {
+        kcfree (v);
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: entry of id %.*s is not a sequence",
+                  self->path, (int) id_len, id);
+        return TS_ECORRUPT;
+    }
+    seq = (uint64_t) ts_key_get_i64 (v);
+    kcfree (v);
+    return s_get_seq (self, id, id_len, seq, out);
+}
+
+int
 ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out)
 {
+    int rc = s_settle (self, key, klen);
+    if (rc)
+        return rc;
     size_t vlen;
     char *v = kcdbget (self->db, key, klen, &vlen);
     if (!v)
         return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : s_kc_error (self, "get");
-    int rc = ts_buf_append (out, v, vlen);
+    rc = ts_buf_append (out, v, vlen);
     kcfree (v);
     return rc;
 }
@@ -735,10 +1065,12 @@ s_cmp_prefix (const char *k, size_t klen, const char *bound, size_t blen)
 int
 ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg)
 {
+    int rc = s_settle (self, sc->prefix, sc->prefix_len);
+    if (rc)
+        return rc;
     KCCUR *cur = kcdbcursor (self->db);
     if (!cur)
         return TS_ENOMEM;
-    int rc = 0;
     bool ok;
     if (!sc->descending) {
         if (sc->from)
@@ -888,6 +1220,8 @@ struct ts_store_cursor {
 ts_store_cursor_t *
 ts_store_cursor_new (ts_store_t *self, const ts_scan_t *scan)
 {
+    if (s_settle (self, scan->prefix, scan->prefix_len))
+        return NULL;
     size_t flen = scan->from ? scan->from_len : 0;
     size_t tlen = scan->to ? scan->to_len : 0;
     ts_store_cursor_t *c = calloc (1, sizeof *c + scan->prefix_len + flen + tlen + 1);

@@ -2012,11 +2012,11 @@ test_layout_version (void **state)
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
-        assert_int_equal (ts_key_get_i64 (v), 4);
+        assert_int_equal (ts_key_get_i64 (v), 5);
         if (kind == 0)
             assert_true (kcdbremove (db, "V", 1));
         else {
-            ts_key_put_i64 (v, 5);
+            ts_key_put_i64 (v, 6);
             assert_true (kcdbset (db, "V", 1, v, 8));
         }
         assert_true (kcdbclose (db));
@@ -2026,7 +2026,7 @@ test_layout_version (void **state)
         ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
         assert_null (st);
         assert_int_equal (err, TS_EVERSION);
-        const char *want = kind == 0 ? "key layout 1" : "key layout 5";
+        const char *want = kind == 0 ? "key layout 1" : "key layout 6";
         if (!strstr (emsg, want) || !strstr (emsg, "export"))
             fail_msg ("layout %d: message \"%s\"", kind, emsg);
         /* refused without harm: the file is not held, and opens again */
@@ -2034,6 +2034,168 @@ test_layout_version (void **state)
         assert_null (st);
         assert_int_equal (err, TS_EVERSION);
     }
+    free (recs);
+}
+
+/* --- ids waiting for the id index ---------------------------------------- */
+
+/*  Commits batches of `recs` under `job`, one call, and checks each
+ *  batch's counts. */
+static void
+s_put_expect (s_env_t *env, const char *job, const s_rec_t *const *parts, const size_t *lens,
+              size_t n, const uint32_t *imported, const uint32_t *duplicates)
+{
+    s_batch_t bs [4];
+    ts_batch_result_t res [4];
+    assert_true (n <= 4);
+    for (size_t i = 0; i < n; i++)
+        s_batch_build (env, &bs [i], job, i, parts [i], lens [i]);
+    if (s_put (env, bs, n, res))
+        fail_msg ("put_batches: %s", ts_store_errmsg (env->store));
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal (res [i].imported, imported [i]);
+        assert_int_equal (res [i].duplicates, duplicates [i]);
+        s_batch_free (&bs [i]);
+    }
+}
+
+/*  Every id of recs[lo, hi) gets its own record back. */
+static void
+s_expect_gets (s_env_t *env, const s_rec_t *recs, size_t lo, size_t hi)
+{
+    ts_buf_t got = { 0 };
+    for (size_t i = lo; i < hi; i++) {
+        got.size = 0;
+        assert_int_equal (ts_store_get (env->store, recs [i].id, strlen (recs [i].id), &got), 0);
+        s_parse (env, &recs [i]);
+        assert_int_equal (got.size, env->form.size);
+        assert_memory_equal (got.data, env->form.data, got.size);
+    }
+    ts_buf_free (&got);
+}
+
+static int
+s_count_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen; (void) val; (void) vlen;
+    ++*(size_t *) arg;
+    return 0;
+}
+
+/*  How many R entries the shard has (a scan over R: the waiting ids go
+ *  into R first). */
+static size_t
+s_count_ids (s_env_t *env)
+{
+    char prefix [1] = { TS_TAG_RECORD };
+    ts_scan_t sc = { .prefix = prefix, .prefix_len = 1 };
+    size_t n = 0;
+    assert_int_equal (ts_store_scan (env->store, &sc, s_count_visit, &n), 0);
+    return n;
+}
+
+/*  New ids wait in memory and reach R many commits at a time. While they
+ *  wait a get finds them, and a duplicate is one whether its first copy
+ *  waits, is in R, or is earlier in the same batch; a commit that leaves
+ *  the set number waiting puts them all in R; a scan over R sees every
+ *  id; a process that ends without closing leaves them to be read back
+ *  from the records at the next open. */
+static void
+test_ids_wait (void **state)
+{
+    s_env_t *env = *state;
+    enum { N = 300 };
+    s_rec_t *recs = s_recs_make ("w", 0, N);
+    s_open (env);
+    ts_store_set_id_batch (env->store, 120);
+    s_load (env, "a", recs, 100, 20, 2);            /* commits of 40, 40, 20 */
+    assert_int_equal (ts_store_pending_ids (env->store), 100);
+    s_expect_gets (env, recs, 0, 100);
+    s_load (env, "b", recs + 100, 100, 20, 2);      /* 140 waiting: a pass */
+    assert_int_equal (ts_store_pending_ids (env->store), 60);
+    s_expect_gets (env, recs, 0, 200);
+    {   /* duplicates of ids in R, of waiting ids, and within a batch */
+        s_rec_t twice [2] = { recs [200], recs [200] };
+        const s_rec_t *parts [3] = { recs, recs + 150, twice };
+        size_t lens [3] = { 10, 10, 2 };
+        uint32_t imp [3] = { 0, 0, 1 }, dup [3] = { 10, 10, 1 };
+        s_put_expect (env, "c", parts, lens, 3, imp, dup);
+    }
+    assert_int_equal (ts_store_pending_ids (env->store), 61);
+    assert_int_equal (s_count_ids (env), 201);
+    assert_int_equal (ts_store_pending_ids (env->store), 0);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.problems, 0);
+    ts_store_destroy (&env->store);
+
+    /* a process that ends with ids waiting, not closing its shard */
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        int err;
+        char emsg [512];
+        if (!(env->store = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg)))
+            _exit (10);
+        ts_store_set_id_batch (env->store, 1000);
+        s_load (env, "d", recs + 201, 99, 20, 1);
+        _exit (ts_store_pending_ids (env->store) == 99 ? 0 : 11);
+    }
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    s_open (env);
+    assert_int_equal (ts_store_pending_ids (env->store), 99);      /* read back */
+    s_expect_gets (env, recs, 0, N);
+    {
+        const s_rec_t *parts [2] = { recs + 250, recs + 5 };
+        size_t lens [2] = { 3, 3 };
+        uint32_t imp [2] = { 0, 0 }, dup [2] = { 3, 3 };
+        s_put_expect (env, "e", parts, lens, 2, imp, dup);
+    }
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.problems, 0);
+    assert_int_equal (s_count_ids (env), N);
+    free (recs);
+}
+
+/*  A shard of layout 4 (every id in R, no 'I' key) opens and is read as it
+ *  is, and says layout 5 once written. */
+static void
+test_layout4_read (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("f", 0, 40);
+    s_open (env);
+    s_load (env, "a", recs, 30, 10, 1);
+    s_close (env);                                  /* every id into R */
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    if (!kcdbopen (db, env->path, KCOWRITER))
+        fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
+    char v [16];
+    ts_key_put_i64 (v, 4);
+    assert_true (kcdbset (db, "V", 1, v, 8));
+    assert_true (kcdbremove (db, "I", 1));
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+    s_open (env);
+    assert_int_equal (ts_store_pending_ids (env->store), 0);
+    s_expect_gets (env, recs, 0, 30);
+    {
+        const s_rec_t *parts [1] = { recs + 25 };
+        size_t lens [1] = { 15 };
+        uint32_t imp [1] = { 10 }, dup [1] = { 5 };
+        s_put_expect (env, "b", parts, lens, 1, imp, dup);
+    }
+    s_close (env);
+    db = kcdbnew ();
+    assert_true (kcdbopen (db, env->path, KCOREADER));
+    assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
+    assert_int_equal (ts_key_get_i64 (v), 5);
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
     free (recs);
 }
 
@@ -2076,6 +2238,9 @@ s_crash_child (s_env_t *env, uint64_t seed, int fd)
     if (!st)
         _exit (10);
     env->store = st;
+    /* ids reach R every few commits: a kill lands before, in and after
+     * such passes */
+    ts_store_set_id_batch (st, 700);
     static s_rec_t recs [4][S_CRASH_PER_BATCH];
     s_batch_t bs [4];
     ts_batch_result_t res [4];
@@ -2248,6 +2413,8 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_totals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_healthy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_layout_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ids_wait, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_layout4_read, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
     };
