@@ -178,6 +178,7 @@ s_skip (ts_chunker_t *self, size_t len, bool has_newline, ts_chunk_info_t *info)
 {
     size_t head = len < TS_CHUNK_HEAD_BYTES ? len : TS_CHUNK_HEAD_BYTES;
     memcpy (self->head, self->w.data, head);
+    info->offset = self->bytes_read - self->w.size;
     info->line0 = self->line++;
     info->lines = 1;
     info->head = self->head;
@@ -196,6 +197,7 @@ static int
 s_emit (ts_chunker_t *self, size_t cut, uint64_t lines, ts_buf_t *out, ts_chunk_info_t *info)
 {
     size_t tail = self->w.size - cut;
+    info->offset = self->bytes_read - self->w.size;
     ts_buf_t next = *out;
     if (next.cap > 2 * self->chunk_bytes) {
         ts_buf_free (&next);                /* grown for a long line once */

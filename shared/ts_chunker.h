@@ -52,6 +52,9 @@ typedef struct {
      *  borrowed from the chunker until its next call. */
     const char *head;
     size_t      head_len;
+    /*  Where the chunk's (or skipped line's) first byte is in the input's
+     *  decompressed bytes (a plain file's: its offset in the file). */
+    uint64_t    offset;
 } ts_chunk_info_t;
 
 /*  A chunker over `input`, which it borrows (the caller destroys the input

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,8 +154,17 @@ s_chunk_all (const char *path, size_t chunk_bytes, size_t line_max)
     assert_non_null (chunker);
     ts_buf_t buf = { 0 };
     ts_chunk_info_t info;
-    uint64_t expect_line = 1;
+    uint64_t expect_line = 1, next_offset = 0;
     bool last_had_newline = true, exhausted = false;
+    /* a plain file's chunks are its bytes at their offsets (what a worker
+     * reads when a chunk travels as a reference) */
+    int fd = ts_input_kind (input) == TS_INPUT_PLAIN ? open (path, O_RDONLY) : -1;
+    struct stat st;
+    if (fd >= 0 && (fstat (fd, &st) || !S_ISREG (st.st_mode))) {
+        close (fd);                     /* a pipe: no offsets to read at */
+        fd = -1;
+    }
+    char *at_off = NULL;
     int rc;
     while ((rc = ts_chunker_next (chunker, &buf, &info)) > 0) {
         /* "exhausted" is never said while something is still to come */
@@ -173,6 +183,14 @@ s_chunk_all (const char *path, size_t chunk_bytes, size_t line_max)
             continue;
         }
         assert_int_equal (rc, TS_CHUNK_LINES);
+        assert_true (info.offset >= next_offset);
+        next_offset = info.offset + buf.size;
+        if (fd >= 0) {
+            at_off = realloc (at_off, buf.size);
+            assert_non_null (at_off);
+            assert_int_equal (pread (fd, at_off, buf.size, (off_t) info.offset), (ssize_t) buf.size);
+            assert_memory_equal (at_off, buf.data, buf.size);
+        }
         /* a chunk without a final newline can only be the input's last */
         assert_true (last_had_newline);
         assert_true (buf.size > 0);
@@ -204,6 +222,9 @@ s_chunk_all (const char *path, size_t chunk_bytes, size_t line_max)
             r->max_cap = buf.cap;
         expect_line += info.lines;
     }
+    if (fd >= 0)
+        close (fd);
+    free (at_off);
     r->error = rc;
     if (rc == 0) {
         assert_true (ts_chunker_exhausted (chunker));
