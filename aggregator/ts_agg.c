@@ -680,7 +680,11 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     char src [256] = "", profile [1024] = "default";
     ts_hdr_copy_str (in, "src", src, sizeof src);
     ts_hdr_copy_str (in, "profile", profile, sizeof profile);
-    ts_hdr_begin (&h, "work", 9);
+    uint32_t flen = 0, fidlen = 0;
+    const char *file = ts_hdr_get_str (in, "file", &flen);
+    const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
+    bool by_ref = file && fid;
+    ts_hdr_begin (&h, "work", by_ref ? 12 : 9);
     ts_hdr_str (&h, "job", job);
     ts_hdr_uint (&h, "chunk", chunk);
     ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
@@ -688,6 +692,11 @@ s_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     ts_hdr_uint (&h, "bytes", ts_hdr_get_uint (in, "bytes", 0));
     ts_hdr_str (&h, "src", src);
     ts_hdr_str (&h, "profile", profile);
+    if (by_ref) {                       /* the lines are in this file */
+        ts_hdr_strn (&h, "file", file, flen);
+        ts_hdr_uint (&h, "off", ts_hdr_get_uint (in, "off", 0));
+        ts_hdr_strn (&h, "fid", fid, fidlen);
+    }
     /* "backlog": chunks still queued here when this one leaves, written
      * at dispatch into a fixed-width uint32 */
     ts_hdr_key (&h, "backlog");

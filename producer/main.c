@@ -54,6 +54,9 @@ s_usage (FILE *out)
 "  --rejects PATH    rejects file (default: DATA/rejects/ID.tsv)\n"
 "  --timeout S       give up when nothing was acknowledged for S seconds\n"
 "                    (default: %d; 0: wait forever)\n"
+"  --send-bytes      chunks of a plain file always carry their lines (by\n"
+"                    default, with an ipc:// endpoint, workers read them from\n"
+"                    the file themselves)\n"
 "  --quiet           no progress display\n"
 "  --json            the final report as one JSON object\n"
 "  --log-level L     debug, info, warn (default), error\n"
@@ -111,7 +114,7 @@ main (int argc, char *argv [])
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
-        OPT_RESEND_MS, OPT_CHUNK_BYTES
+        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
@@ -122,6 +125,7 @@ main (int argc, char *argv [])
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
         { "quiet",       no_argument,       NULL, OPT_QUIET },
+        { "send-bytes",  no_argument,       NULL, OPT_SEND_BYTES },
         { "json",        no_argument,       NULL, OPT_JSON },
         { "timeout",     required_argument, NULL, OPT_TIMEOUT },
         { "log-level",   required_argument, NULL, OPT_LOG_LEVEL },
@@ -154,6 +158,7 @@ main (int argc, char *argv [])
         case OPT_PROFILE:   opts.profile = optarg; break;
         case OPT_REJECTS:   rejects_flag = optarg; break;
         case OPT_QUIET:     quiet = true; break;
+        case OPT_SEND_BYTES: opts.send_bytes = true; break;
         case OPT_JSON:      json = true; break;
         case OPT_WINDOW:
             if (!s_parse_size (optarg, 1, 1024, &v))

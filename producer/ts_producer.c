@@ -63,6 +63,7 @@ typedef struct {
     ts_slot_state_t state;
     uint64_t chunk;
     uint64_t line0, lines;
+    uint64_t offset;        /* of its first byte in the input */
     ts_buf_t data;          /* the chunk's bytes, while in flight */
     ts_zref_t *zref;        /* ... shared with ZeroMQ once sent */
     int64_t  sent_ms;       /* last send (monotonic), -1: not taken by the socket */
@@ -75,6 +76,11 @@ typedef struct {
 struct ts_producer {
     ts_producer_opts_t opts;      /* strings point into the copies below */
     char    *input_path, *endpoint, *job, *profile, *rejects_path;
+    /* chunks of a plain file go as references (file, offset, identity)
+     * while the workers can read the file themselves */
+    bool     by_ref;
+    char    *ref_path;              /* the input's absolute path */
+    char     ref_fid [96];          /* its identity: ts_proto.h, ts_file_id */
     ts_input_t   *input;
     ts_chunker_t *chunker;
     FILE    *rejects;
@@ -218,6 +224,20 @@ s_make_parent (const char *path)
     return ts_config_mkdirs (dir);
 }
 
+/*  Chunks go as references when the input is a plain regular file and
+ *  the aggregator is on this machine (an ipc:// endpoint): so are its
+ *  workers then, as `trajstore up` starts them. A worker that cannot read
+ *  the file answers NO_INPUT, and the bytes travel after all. */
+static void
+s_ref_init (ts_producer_t *self)
+{
+    if (ts_input_kind (self->input) != TS_INPUT_PLAIN || strncmp (self->endpoint, "ipc://", 6)
+    ||  ts_input_file_id (self->input, self->ref_fid, sizeof self->ref_fid))
+        return;
+    self->ref_path = realpath (self->input_path, NULL);
+    self->by_ref = self->ref_path != NULL;
+}
+
 ts_producer_t *
 ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t emsg_size)
 {
@@ -258,6 +278,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     self->input = ts_input_open (self->input_path, err, emsg, emsg_size);
     if (!self->input)
         goto fail;
+    if (!opts->send_bytes)
+        s_ref_init (self);
     self->chunker = ts_chunker_new (self->input, opts->chunk_bytes, opts->line_max);
     if (!self->chunker) {
         *err = TS_ENOMEM;
@@ -339,6 +361,7 @@ ts_producer_destroy (ts_producer_t **self_p)
     ts_input_destroy (&self->input);
     ts_progress_destroy (&self->progress);
     free (self->input_path);
+    free (self->ref_path);
     free (self->endpoint);
     free (self->job);
     free (self->profile);
@@ -415,7 +438,7 @@ s_retire (ts_producer_t *self, bool all)
 static int
 s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
 {
-    ts_hdr_begin (&self->hdr, "chunk", 8);
+    ts_hdr_begin (&self->hdr, "chunk", self->by_ref ? 11 : 8);
     ts_hdr_str (&self->hdr, "job", self->job);
     ts_hdr_uint (&self->hdr, "chunk", slot->chunk);
     ts_hdr_uint (&self->hdr, "line0", slot->line0);
@@ -426,15 +449,27 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
     /* lets the workers commit as soon as they are idle, not spaced out
      * for the chunks still to come */
     ts_hdr_bool (&self->hdr, "last", slot->last);
+    if (self->by_ref) {
+        /* the workers read the lines from the file: the bytes are not
+         * copied through the sockets (nor relayed by the aggregator) */
+        ts_hdr_str (&self->hdr, "file", self->ref_path);
+        ts_hdr_uint (&self->hdr, "off", slot->offset);
+        ts_hdr_str (&self->hdr, "fid", self->ref_fid);
+    }
     if (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return 1;
+    if (self->by_ref) {
+        zmq_send (self->sock, "", 0, 0);
+        goto sent;
+    }
     /* once the first frame is in, the rest of the message always is; the
      * bytes go without a copy, kept until ZeroMQ is done with them too */
     if (!slot->zref)
         slot->zref = ts_zref_new (slot->data.data, slot->data.size);
     if (!slot->zref || ts_zref_send (slot->zref, self->sock, 0))
         zmq_send (self->sock, slot->data.data, slot->data.size, 0);
+sent:
     if (slot->sent_ms < 0 && self->unsent > 0)
         self->unsent--;
     slot->sent_ms = now;
@@ -578,6 +613,7 @@ s_read_next (ts_producer_t *self, int64_t now)
     slot->chunk = self->next++;
     slot->line0 = info.line0;
     slot->lines = info.lines;
+    slot->offset = info.offset;
     slot->sends = 0;
     slot->sent_ms = -1;
     slot->last = ts_chunker_exhausted (self->chunker);
@@ -766,7 +802,7 @@ s_nack_code (const ts_hdrin_t *in, char *name, size_t size)
     static const int codes [] = {
         TS_ENOTFOUND, TS_EBADLINE, TS_EBADREQ, TS_ESTORE, TS_ELOCKED, TS_ECORRUPT,
         TS_ENOMEM, TS_ETOOBIG, TS_EPROTO, TS_ETIMEOUT, TS_EVERSION, TS_EBUSY,
-        TS_EINVAL, TS_ENOSPC, TS_EINCONSISTENT
+        TS_EINVAL, TS_ENOSPC, TS_EINCONSISTENT, TS_ENOINPUT
     };
     int64_t num;
     if (ts_hdr_copy_str (in, "code", name, size)) {
@@ -798,6 +834,21 @@ s_on_nack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     if (!msg || mlen == 0) {
         msg = ts_strerror (code);
         mlen = (uint32_t) strlen (msg);
+    }
+    if (code == TS_ENOINPUT) {
+        /* a worker could not read the lines from the file (another
+         * machine, another file system, the file changed): from now on
+         * the bytes travel with the chunks, this one first */
+        if (self->by_ref)
+            s_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": %.*s; sending the lines themselves "
+                   "from now on", chunk, (int) mlen, msg);
+        self->by_ref = false;
+        int64_t sent = slot->sent_ms;
+        if (s_send_chunk (self, slot, now) && sent >= 0) {
+            slot->sent_ms = -1;         /* not taken: sent again when it can be */
+            self->unsent++;
+        }
+        return;
     }
     if (!self->failure) {
         s_log (self, TS_LOG_ERROR, "the import cannot go on: chunk %" PRIu64 " (lines %"
@@ -919,8 +970,10 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
     self->start_ms = now;
     self->last_ack_ms = now;
     self->progress = ts_progress_new (self->opts.progress, ts_input_total (self->input), now);
-    s_log (self, TS_LOG_INFO, "importing %s (%s) as job %s into %s", self->input_path,
-           ts_input_kind_name (ts_input_kind (self->input)), self->job, self->endpoint);
+    s_log (self, TS_LOG_INFO, "importing %s (%s) as job %s into %s%s", self->input_path,
+           ts_input_kind_name (ts_input_kind (self->input)), self->job, self->endpoint,
+           self->by_ref ? "; chunks go as references, the workers read the lines from the file"
+                        : "");
 
     int rc = 0;
     while (!*stop) {

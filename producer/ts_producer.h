@@ -55,6 +55,7 @@ typedef struct {
     size_t      chunk_bytes;  /* about this many bytes a chunk */
     unsigned    resend_ms;    /* resend a chunk unacknowledged this long */
     unsigned    timeout_s;    /* give up after this long without an ack; 0: never */
+    bool        send_bytes;   /* chunks always carry their bytes (never a reference) */
     ts_progress_mode_t progress;
 } ts_producer_opts_t;
 

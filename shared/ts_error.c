@@ -23,6 +23,7 @@ ts_strerror (int code)
     case TS_EINVAL:       return "invalid argument";
     case TS_ENOSPC:       return "no space left on device";
     case TS_EINCONSISTENT: return "inconsistent store";
+    case TS_ENOINPUT:     return "the input file cannot be read here";
     default:
         if (code < 0 && code > TS_EBASE)
             return strerror (-code);
@@ -50,6 +51,7 @@ ts_errname (int code)
     case TS_EINVAL:       return "INVALID";
     case TS_ENOSPC:       return "NO_SPACE";
     case TS_EINCONSISTENT: return "INCONSISTENT";
+    case TS_ENOINPUT:     return "NO_INPUT";
     case -ENOSPC:         return "NO_SPACE";
     case -EDQUOT:         return "NO_SPACE";
     case -EACCES:         return "PERMISSION_DENIED";

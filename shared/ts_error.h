@@ -29,7 +29,8 @@ enum {
     TS_EBUSY       = -10012,  /* the object is busy (shard moving, queue full) */
     TS_EINVAL      = -10013,  /* a bad argument or option value */
     TS_ENOSPC      = -10014,  /* the disk is full */
-    TS_EINCONSISTENT = -10015 /* the consistency checker found a problem */
+    TS_EINCONSISTENT = -10015, /* the consistency checker found a problem */
+    TS_ENOINPUT    = -10016   /* a chunk's lines cannot be read from its file here */
 };
 
 /*  Text for a code from TS_E* or -errno. Never NULL; static storage. */

@@ -405,6 +405,24 @@ ts_input_kind (const ts_input_t *self)
     return self->kind;
 }
 
+void
+ts_file_id (const struct stat *st, char *buf, size_t size)
+{
+    snprintf (buf, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long) st->st_dev,
+              (unsigned long long) st->st_ino, (long long) st->st_size,
+              (long long) st->st_mtim.tv_sec, (long) st->st_mtim.tv_nsec);
+}
+
+int
+ts_input_file_id (const ts_input_t *self, char *buf, size_t size)
+{
+    struct stat st;
+    if (!self->own_fd || fstat (self->fd, &st) || !S_ISREG (st.st_mode))
+        return -1;
+    ts_file_id (&st, buf, size);
+    return 0;
+}
+
 const char *
 ts_input_kind_name (ts_input_kind_t kind)
 {

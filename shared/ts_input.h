@@ -52,6 +52,18 @@ ssize_t ts_input_read (ts_input_t *self, void *buf, size_t size);
 /*  The format found at open. */
 ts_input_kind_t ts_input_kind (const ts_input_t *self);
 
+/*  The identity of the input's file as a string in `buf` (ts_file_id), when
+ *  it is a regular file (not stdin, not a pipe): 0, or -1. */
+int ts_input_file_id (const ts_input_t *self, char *buf, size_t size);
+
+/*  A file's identity: device, inode, size and modification time to the
+ *  nanosecond. A producer sends it with the chunks it sends as references
+ *  (PROTOCOL.md), and a worker reads lines only from a file whose identity
+ *  is the same: the file the producer cut the chunks from, unchanged. */
+#define TS_FILE_ID_MAX 96
+struct stat;
+void ts_file_id (const struct stat *st, char *buf, size_t size);
+
 /*  Name of a format: "plain", "gzip", "zstd". */
 const char *ts_input_kind_name (ts_input_kind_t kind);
 

@@ -19,11 +19,18 @@
  *    "chunk"  job, chunk, line0, lines, bytes, src, profile, last
  *                                                           + payload: whole lines;
  *             last: the input ends with this chunk (a hint: may be missing)
+ *             [file, off, fid]: a chunk of a plain file sent over ipc:// goes
+ *             as a reference, with an empty payload: the lines are `bytes`
+ *             bytes at offset `off` of `file` (absolute path), whose identity
+ *             (ts_file_id: device, inode, size, mtime) is `fid`. A worker
+ *             that cannot read them so answers code NO_INPUT, and the
+ *             producer then sends the bytes, that chunk and all after it
  *    "done"   job, chunks, lines, bytes                     (producer has sent all)
  *    "ping"                                                 (-> "pong")
  *  Aggregator -> producer
  *    "ack"    job, chunk, <counts>, rejects                 chunk fully committed
  *    "nack"   job, chunk, code, msg                         chunk cannot be stored
+ *                                                           (NO_INPUT: send the bytes)
  *    "pong"   inc                                           its incarnation: a new
  *                                                           one lost what was queued
  *  <counts> = lines, blank, imported, duplicates, rejected;
@@ -40,8 +47,8 @@
  *  Aggregator -> worker
  *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
  *               workers ([[name, peer endpoint]...])
- *    "work"     job, chunk, line0, lines, bytes, src, profile, backlog, more
- *                                                       + payload (as "chunk");
+ *    "work"     job, chunk, line0, lines, bytes, src, profile, [file, off, fid,]
+ *               backlog, more                           + payload (as "chunk");
  *               backlog: chunks still queued after this one; more: whether
  *               producers are still sending (no chunk marked last yet)
  *    "drained"  more                    the queue ran dry, or "more" became false

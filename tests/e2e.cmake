@@ -10,7 +10,8 @@ add_executable(e2e_check e2e_check.c)
 target_link_libraries(e2e_check PRIVATE tsshared)
 # (dup_order, "of two lines with one id the first is kept", is not run: chunks
 # commit in parallel, so which copy is kept is documented as unspecified)
-foreach(scenario bad_lines kill_worker kill_aggregator two_producers sigterm_restart bad_datadir)
+foreach(scenario bad_lines kill_worker kill_aggregator two_producers sigterm_restart bad_datadir
+        file_refs)
   add_test(NAME e2e_import_${scenario}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_import.sh ${CMAKE_BINARY_DIR} ${scenario})
   set_tests_properties(e2e_import_${scenario} PROPERTIES TIMEOUT 600 LABELS e2e SKIP_RETURN_CODE 77)

@@ -480,6 +480,54 @@ scenario_two_producers () {
     recount a b
 }
 
+scenario_file_refs () {
+    gen "$T/a.jsonl" --records 8000 --seed 51 --dup-rate 0.03 --bad-rate 0.02
+    gen "$T/b.jsonl" --records 8000 --seed 52 --dup-rate 0.03 --bad-rate 0.02
+    oracle a "$T/a.jsonl"
+    oracle b "$T/b.jsonl"
+    start_stack
+    wait_ready
+    step "a plain file: the chunks go as references, the workers read the lines"
+    produce pa "$T/a.jsonl" --log-level info
+    cat "$T/pa.json"
+    [ "$RC" -eq 1 ] || fail "the producer exited $RC, expected 1 (rejects)"
+    grep -q "chunks go as references" "$D/logs/producer-pa.log" \
+        || fail "the chunks did not go as references: $(cat "$D/logs/producer-pa.log")"
+    if grep -q "sending the lines themselves" "$D/logs/producer-pa.log"; then
+        fail "the workers could not read the file: $(cat "$D/logs/producer-pa.log")"
+    fi
+    lib check-report "$T/pa.json" "$T/a.oracle.json" || fail "report a"
+    lib check-rejects "$T/pa.rejects" "$T/a.oracle.json" --input "$T/a.jsonl" || fail "rejects a"
+
+    step "the producer's file is not the workers' (another mount at that path): the lines travel"
+    # outside the producer's mount namespace the path holds a copy of a:
+    # read by mistake, its records would all be duplicates
+    mkdir "$T/mnt"
+    cp "$T/a.jsonl" "$T/mnt/in.jsonl"
+    if unshare -m true 2>/dev/null; then
+        unshare -m sh -c 'mount -t tmpfs tsref "$1" && cp "$2" "$1/in.jsonl" && shift 2 && exec "$@"' \
+            sh "$T/mnt" "$T/b.jsonl" "$PRODUCER" --data "$D" --job pb --json --quiet \
+            --rejects "$T/pb.rejects" --log-level info "$T/mnt/in.jsonl" \
+            >"$T/pb.json" 2>>"$D/logs/producer-pb.log"
+        RC=$?
+        cat "$T/pb.json"
+        [ "$RC" -eq 1 ] || fail "the producer exited $RC, expected 1 (rejects): $(cat "$D/logs/producer-pb.log")"
+        grep -q "sending the lines themselves" "$D/logs/producer-pb.log" \
+            || fail "no fallback to sending the lines: $(cat "$D/logs/producer-pb.log")"
+        lib check-report "$T/pb.json" "$T/b.oracle.json" || fail "report b"
+        lib check-rejects "$T/pb.rejects" "$T/b.oracle.json" --input "$T/b.jsonl" || fail "rejects b"
+    else
+        echo "(unshare -m is not allowed here: the fallback is tested with --send-bytes only)"
+        produce pb "$T/b.jsonl" --send-bytes
+        [ "$RC" -eq 1 ] || fail "the producer exited $RC, expected 1 (rejects)"
+        lib check-report "$T/pb.json" "$T/b.oracle.json" || fail "report b"
+    fi
+    check_store a b
+    step "stop (SIGTERM) and recount offline"
+    stop_stack
+    recount a b
+}
+
 scenario_sigterm_restart () {
     gen "$T/in.jsonl" --records 30000 --seed 51 --dup-rate 0.02 --bad-rate 0.01
     oracle in "$T/in.jsonl"
@@ -707,7 +755,7 @@ for bin in "$AGG" "$WORKER" "$APIBIN" "$PRODUCER" "$GEN" "$CHECK"; do
 done
 "$PY" -c 'import zmq, msgpack' 2>/dev/null || { echo "FAIL: $PY lacks zmq or msgpack" >&2; exit 1; }
 
-ALL="bad_lines kill_worker kill_aggregator two_producers sigterm_restart bad_datadir dup_order"
+ALL="bad_lines kill_worker kill_aggregator two_producers sigterm_restart bad_datadir dup_order file_refs"
 PARTS="disk_full unwritable readonly"
 echo "e2e_import: E2E_SEED=$E2E_SEED"
 if [ $# -ne 1 ]; then

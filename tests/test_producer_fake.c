@@ -270,6 +270,7 @@ typedef struct {
                                      sends them back newest first */
     bool     repeat;              /* sends every ack twice */
     bool     noise;               /* garbage and another job's ack first */
+    bool     refuse_refs;         /* nacks NO_INPUT a chunk sent as a reference */
     int      lose_after_pings;    /* once it answered this many pings (-1:
                                      never), the first copies of the next
                                      S_LOST chunks get no answer, and then it
@@ -280,6 +281,8 @@ typedef struct {
     unsigned pings;
     const char *job;
     /* what it saw */
+    unsigned refs, refused;       /* chunks sent as references, refused */
+    ts_buf_t readbuf;             /* the lines of a reference, read here */
     unsigned copies [MAX_CHUNKS];
     bool     answered [MAX_CHUNKS];
     ts_buf_t payload [MAX_CHUNKS];
@@ -320,6 +323,7 @@ s_fake_free (fake_t *f)
         ts_buf_free (&f->held_id [i]);
         ts_buf_free (&f->held_hdr [i]);
     }
+    ts_buf_free (&f->readbuf);
     free (f);
 }
 
@@ -386,6 +390,35 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
     uint64_t lines = ts_hdr_get_uint (in, "lines", 0);
     char job [80] = "";
     ts_hdr_copy_str (in, "job", job, sizeof job);
+    char file [512];
+    if (ts_hdr_copy_str (in, "file", file, sizeof file)) {
+        /* a reference: the lines are read from the file, as a worker does
+         * (or refused, as by a worker on another machine) */
+        f->refs++;
+        if (f->refuse_refs) {
+            f->refused++;
+            ts_hdr_t h = { 0 };
+            ts_hdr_begin (&h, "nack", 4);
+            ts_hdr_str (&h, "job", job);
+            ts_hdr_uint (&h, "chunk", chunk);
+            ts_hdr_str (&h, "code", "NO_INPUT");
+            ts_hdr_str (&h, "msg", "fake: cannot read the file here");
+            s_send2 (sock, zmq_msg_data (id), zmq_msg_size (id), h.buf.data, h.buf.size);
+            ts_hdr_free (&h);
+            return;
+        }
+        assert_int_equal (payload_len, 0);
+        uint64_t off = ts_hdr_get_uint (in, "off", 0), bytes = ts_hdr_get_uint (in, "bytes", 0);
+        FILE *fp = fopen (file, "rb");
+        assert_non_null (fp);
+        f->readbuf.size = 0;
+        assert_int_equal (ts_buf_reserve (&f->readbuf, bytes + 1), 0);
+        assert_int_equal (fseeko (fp, (off_t) off, SEEK_SET), 0);
+        assert_int_equal (fread (f->readbuf.data, 1, bytes, fp), bytes);
+        fclose (fp);
+        payload = f->readbuf.data;
+        payload_len = bytes;
+    }
     ts_hdr_copy_str (in, "src", f->src, sizeof f->src);
     ts_hdr_copy_str (in, "profile", f->profile, sizeof f->profile);
     if (strcmp (job, f->job) != 0 || ts_hdr_get_uint (in, "bytes", 0) != payload_len
@@ -665,8 +698,10 @@ test_import_with_rejects (void **state)
     };
     assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 1), 1);
 
-    /* what the fake received */
+    /* what the fake received (read from the file: chunks of a plain file
+     * go as references over an ipc endpoint) */
     assert_true (f->header_ok);
+    assert_true (f->refs > 0);
     assert_string_equal (f->src, input);
     assert_string_equal (f->profile, "myprofile");
     assert_true (f->copies [2] >= 2);                   /* the resend */
@@ -848,6 +883,46 @@ test_nack (void **state)
     s_rig_close (&r);
 }
 
+/*  The workers cannot read the file (another machine's file system): the
+ *  first refusal makes the producer send the lines themselves, that chunk
+ *  again and every chunk after it, and the import completes exactly. */
+static void
+test_refs_refused (void **state)
+{
+    (void) state;
+    rig_t r;
+    s_rig (&r, true);
+    dump_t d;
+    char input [400];
+    s_rig_dump (&r, &d, input, 1500, true, 0, 0, 0);
+    fake_t *f = s_fake_new ("job-r");
+    f->refuse_refs = true;
+    const char *args [] = {
+        "--data", r.dir, "--ingest", r.endpoint, "--job", "job-r", "--window", "4",
+        "--chunk-bytes", "2048", "--json", "--quiet", input, NULL
+    };
+    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 1), 1);
+    assert_true (f->refused >= 1 && f->refused <= 4);     /* at most a window of them */
+    assert_true (f->header_ok);
+    ts_buf_t all = { 0 };
+    for (uint64_t c = 0; c < f->nchunks; c++)
+        ts_buf_append (&all, f->payload [c].data, f->payload [c].size);
+    assert_int_equal (all.size, d.kept.size);
+    assert_memory_equal (all.data, d.kept.data, all.size);
+    char *err = s_read (r.err, NULL);
+    assert_non_null (strstr (err, "fake: cannot read the file here; sending the lines themselves"));
+    char *json = s_rig_report (&r);
+    assert_int_equal (s_json_uint (json, "lines"), d.lines);
+    assert_int_equal (s_json_uint (json, "imported"), d.imported);
+    assert_int_equal (s_json_uint (json, "rejected"), d.rejected);
+    free (err);
+    free (json);
+    ts_buf_free (&all);
+    s_fake_free (f);
+    s_dump_free (&d);
+    s_rig_close (&r);
+}
+
 static void
 test_no_aggregator (void **state)
 {
@@ -975,6 +1050,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_aggregator_restart),
         cmocka_unit_test (test_clean_import_from_stdin_gzip),
         cmocka_unit_test (test_nack),
+        cmocka_unit_test (test_refs_refused),
         cmocka_unit_test (test_no_aggregator),
         cmocka_unit_test (test_sigterm),
         cmocka_unit_test (test_bad_usage),

@@ -17,6 +17,7 @@
 #include "ts_worker.h"
 #include "ts_config.h"
 #include "ts_error.h"
+#include "ts_input.h"
 #include "ts_log.h"
 #include "ts_map.h"
 #include "ts_msg.h"
@@ -26,10 +27,12 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +136,10 @@ struct ts_worker {
     ts_buf_t  *shard_bufs;      /* per shard, while parsing a chunk */
     uint32_t  *shard_counts;
     ts_buf_t   scratch, chunkbuf, delta;
+    /* chunks sent as references: the file they are read from, kept open */
+    int        ref_fd;
+    char       ref_path [4096];
+    ts_buf_t   refbuf;
     ts_hdr_t   hdr;
     int64_t    next_hb;
     bool       registered;
@@ -201,6 +208,7 @@ ts_worker_new (const ts_worker_config_t *cfg, char *err, size_t err_size)
               cfg->peer_advertise ? cfg->peer_advertise : cfg->peer_bind);
     snprintf (self->tuning, sizeof self->tuning, "%s", cfg->tuning ? cfg->tuning : TS_STORE_TUNING);
     self->me = -1;
+    self->ref_fd = -1;
     self->pending = ts_map_new (s_pending_free);
     self->parsers = ts_map_new (s_parser_free);
     char shards_dir [TS_PATH_MAX + 16];
@@ -283,6 +291,9 @@ ts_worker_destroy (ts_worker_t **self_p)
     free (self->shard_counts);
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->chunkbuf);
+    ts_buf_free (&self->refbuf);
+    if (self->ref_fd >= 0)
+        close (self->ref_fd);
     ts_buf_free (&self->delta);
     ts_hdr_free (&self->hdr);
     free (self);
@@ -755,6 +766,75 @@ s_add_reject (s_pending_t *p, uint64_t line, const char *reason)
     p->nrejects++;
 }
 
+/*  Reads the lines of a chunk sent as a reference ("file", "off", "fid",
+ *  "bytes") into refbuf, followed by the parser's padding. 0, or
+ *  TS_ENOINPUT with the reason in `err`: the producer then sends the
+ *  bytes themselves. */
+static int
+s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
+{
+    uint32_t flen = 0, fidlen = 0;
+    const char *file = ts_hdr_get_str (in, "file", &flen);
+    const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
+    uint64_t off = ts_hdr_get_uint (in, "off", 0);
+    uint64_t bytes = ts_hdr_get_uint (in, "bytes", 0);
+    if (!file || !fid || flen == 0 || flen >= sizeof self->ref_path || bytes > (UINT64_C (1) << 32)) {
+        snprintf (err, err_size, "a chunk reference without a usable file, identity or size");
+        return TS_ENOINPUT;
+    }
+    if (self->ref_fd < 0 || strlen (self->ref_path) != flen || memcmp (self->ref_path, file, flen)) {
+        if (self->ref_fd >= 0)
+            close (self->ref_fd);
+        memcpy (self->ref_path, file, flen);
+        self->ref_path [flen] = 0;
+        self->ref_fd = open (self->ref_path, O_RDONLY | O_CLOEXEC);
+        if (self->ref_fd < 0) {
+            snprintf (err, err_size, "worker %s cannot open %s: %s", self->name, self->ref_path,
+                      strerror (errno));
+            self->ref_path [0] = 0;
+            return TS_ENOINPUT;
+        }
+    }
+    struct stat st;
+    char id [TS_FILE_ID_MAX];
+    if (fstat (self->ref_fd, &st)) {
+        snprintf (err, err_size, "worker %s cannot stat %s: %s", self->name, self->ref_path,
+                  strerror (errno));
+        return TS_ENOINPUT;
+    }
+    ts_file_id (&st, id, sizeof id);
+    if (strlen (id) != fidlen || memcmp (id, fid, fidlen)) {
+        /* another file by that name, or the same one changed since the
+         * producer opened it: reopened for the next chunk */
+        snprintf (err, err_size, "%s is not the file the producer reads (changed, or another "
+                  "machine's)", self->ref_path);
+        close (self->ref_fd);
+        self->ref_fd = -1;
+        return TS_ENOINPUT;
+    }
+    self->refbuf.size = 0;
+    if (ts_buf_reserve (&self->refbuf, (size_t) bytes + TS_PARSE_PADDING)) {
+        snprintf (err, err_size, "out of memory");
+        return TS_ENOINPUT;
+    }
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t n = pread (self->ref_fd, self->refbuf.data + got, (size_t) bytes - got,
+                           (off_t) (off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf (err, err_size, "worker %s cannot read %s at %" PRIu64 ": %s", self->name,
+                      self->ref_path, off + got, n < 0 ? strerror (errno) : "the file ends there");
+            return TS_ENOINPUT;
+        }
+        got += (size_t) n;
+    }
+    memset (self->refbuf.data + bytes, 0, TS_PARSE_PADDING);
+    self->refbuf.size = (size_t) bytes;
+    return 0;
+}
+
 /*  Parses one chunk into per-shard parts and sends them on. */
 static void
 s_parse_chunk (ts_worker_t *self, s_work_t *w)
@@ -804,6 +884,16 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
     const char *at = (const char *) zframe_data (w->payload);
     const char *end = at + zframe_size (w->payload);
     bool padded = false;
+    if (ts_hdr_get_str (&in, "file", NULL)) {
+        int rc = s_read_ref (self, &in, err, sizeof err);
+        if (rc) {
+            s_chunk_finish (self, p, rc, err);
+            return;
+        }
+        at = self->refbuf.data;
+        end = at + self->refbuf.size;
+        padded = true;                  /* refbuf is padded */
+    }
     uint64_t line = line0;
     int64_t now_ms = ts_now_ms ();
     char reason [512];
