@@ -11,6 +11,7 @@
 #include "ts_store.h"
 #include "ts_error.h"
 #include "ts_key.h"
+#include "ts_map.h"
 #include "ts_mp.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-
 /* --- ids waiting for the id index ----------------------------------------
  *
  *  Ids are random by nature, so a commit that put its ids into R (id ->
@@ -32,28 +32,18 @@
  *  old bytes of) every leaf a transaction touches: late in a large import
  *  each commit rewrote most of R for a few thousand records (one shard of
  *  300,000 records: 92 MB per CPU second with R written at every commit,
- *  188 without R). So the ids of new records wait here, in memory, in the
- *  order of their sequences, and go into R sorted, many commits' worth in
- *  one pass (s_write_ids). A duplicate is looked for here, then in R.
+ *  188 without R). So the ids of new records wait here, in memory, and go
+ *  into R sorted, many commits' worth in one pass (s_write_ids). A duplicate is looked for here, then in R.
  *
  *  What is here is not in the file, but nothing is lost: key 'I' holds the
  *  sequence from which R may lack ids (written by the commit that makes
  *  the first id wait, and by every pass), and the records from it on are
  *  in D with their ids, so an open after a crash reads them back into
- *  this table. A shard without 'I' (layout 4) has all its ids in R. */
-typedef struct {
-    uint64_t seq;
-    uint32_t off, len;          /* the id, in ids */
-} s_pid_t;
-
-typedef struct {
-    s_pid_t  *ent;              /* in sequence order */
-    size_t    n, cap;
-    char     *ids;
-    size_t    ids_len, ids_cap;
-    uint32_t *slots;            /* hash table: entry index + 1, 0 = empty */
-    size_t    nslots;           /* power of two, at least twice n */
-} s_pending_t;
+ *  this table. A shard without 'I' (layout 4) has all its ids in R.
+ *
+ *  The table is a ts_map from id to sequence (as the value pointer:
+ *  sequences start at 1, so never NULL). */
+_Static_assert (sizeof (uintptr_t) >= sizeof (uint64_t), "a sequence fits a map value");
 
 struct ts_store {
     KCDB *db;
@@ -66,7 +56,8 @@ struct ts_store {
     bool     broken;            /* a commit failed: see ts_store_is_broken */
     bool     has_layout;        /* key V says S_LAYOUT */
     uint64_t next_seq;          /* the sequence of the next record stored */
-    s_pending_t pend;           /* ids stored but not yet in R */
+    ts_map_t *pend;             /* ids stored but not yet in R -> sequence */
+    size_t   pend_bytes;        /* of those ids */
     size_t   pend_max;          /* a pass into R at this many ids */
 };
 
@@ -153,110 +144,43 @@ static int s_space_check (ts_store_t *self, size_t bytes);
 
 static const char s_indexed_key [1] = { 'I' };
 
-static size_t
-s_pend_slot (const s_pending_t *p, const char *id, size_t len)
-{
-    return (size_t) XXH3_64bits (id, len) & (p->nslots - 1);
-}
-
 /*  The sequence of a waiting id: true when it waits. */
 static bool
-s_pend_find (const s_pending_t *p, const char *id, size_t len, uint64_t *seq)
+s_pend_find (const ts_store_t *self, const char *id, size_t len, uint64_t *seq)
 {
-    if (!p->n)
-        return false;
-    for (size_t i = s_pend_slot (p, id, len);; i = (i + 1) & (p->nslots - 1)) {
-        uint32_t e = p->slots [i];
-        if (!e)
-            return false;
-        const s_pid_t *pe = &p->ent [e - 1];
-        if (pe->len == len && !memcmp (p->ids + pe->off, id, len)) {
-            *seq = pe->seq;
-            return true;
-        }
-    }
-}
-
-static void
-s_pend_link (s_pending_t *p, size_t e)
-{
-    const s_pid_t *pe = &p->ent [e];
-    size_t i = s_pend_slot (p, p->ids + pe->off, pe->len);
-    while (p->slots [i])
-        i = (i + 1) & (p->nslots - 1);
-    p->slots [i] = (uint32_t) e + 1;
-}
-
-/*  Rebuilds the hash table over the first n entries (after a rollback or
- *  to grow it). */
-static int
-s_pend_relink (s_pending_t *p, size_t nslots)
-{
-    if (nslots != p->nslots) {
-        uint32_t *slots = calloc (nslots, sizeof *slots);
-        if (!slots)
-            return TS_ENOMEM;
-        free (p->slots);
-        p->slots = slots;
-        p->nslots = nslots;
-    }
-    else if (p->slots)
-        memset (p->slots, 0, nslots * sizeof *p->slots);
-    for (size_t e = 0; e < p->n; e++)
-        s_pend_link (p, e);
-    return 0;
+    void *v = ts_map_size (self->pend) ? ts_map_get (self->pend, id, len) : NULL;
+    if (v)
+        *seq = (uint64_t) (uintptr_t) v;
+    return v != NULL;
 }
 
 static int
-s_pend_add (s_pending_t *p, const char *id, size_t len, uint64_t seq)
+s_pend_add (ts_store_t *self, const char *id, size_t len, uint64_t seq)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 1024;
-        s_pid_t *ent = realloc (p->ent, cap * sizeof *ent);
-        if (!ent)
-            return TS_ENOMEM;
-        p->ent = ent;
-        p->cap = cap;
-    }
-    if (p->ids_len + len > p->ids_cap) {
-        size_t cap = p->ids_cap ? 2 * p->ids_cap : 65536;
-        while (cap < p->ids_len + len)
-            cap *= 2;
-        char *ids = realloc (p->ids, cap);
-        if (!ids)
-            return TS_ENOMEM;
-        p->ids = ids;
-        p->ids_cap = cap;
-    }
-    if (2 * (p->n + 1) > p->nslots
-    &&  s_pend_relink (p, p->nslots ? 2 * p->nslots : 2048))
+    if (ts_map_put (self->pend, id, len, (void *) (uintptr_t) seq))
         return TS_ENOMEM;
-    memcpy (p->ids + p->ids_len, id, len);
-    p->ent [p->n] = (s_pid_t) { seq, (uint32_t) p->ids_len, (uint32_t) len };
-    p->ids_len += len;
-    s_pend_link (p, p->n++);
+    self->pend_bytes += len;
     return 0;
 }
 
-/*  Forgets the entries from n on (a transaction that added them rolled
- *  back; n = 0: they are in R now). */
+/*  Forgets the waiting ids of sequence `from` and later: a transaction
+ *  that added them rolled back (from 0: all, they are in R now). */
 static void
-s_pend_truncate (s_pending_t *p, size_t n)
+s_pend_forget (ts_store_t *self, uint64_t from)
 {
-    if (n >= p->n)
+    if (from == 0) {
+        ts_map_clear (self->pend);
+        self->pend_bytes = 0;
         return;
-    p->n = n;
-    p->ids_len = n ? p->ent [n - 1].off + p->ent [n - 1].len : 0;
-    s_pend_relink (p, p->nslots);       /* same size: cannot fail */
-}
-
-static void
-s_pend_free (s_pending_t *p)
-{
-    free (p->ent);
-    free (p->ids);
-    free (p->slots);
-    memset (p, 0, sizeof *p);
+    }
+    size_t pos = 0, len;
+    const void *id;
+    void *v;
+    while (ts_map_next (self->pend, &pos, &id, &len, &v))
+        if ((uint64_t) (uintptr_t) v >= from) {
+            self->pend_bytes -= len;
+            ts_map_take (self->pend, id, len);
+        }
 }
 
 typedef struct {
@@ -279,16 +203,18 @@ s_idref_cmp (const void *a, const void *b)
 static int
 s_write_ids (ts_store_t *self)
 {
-    s_pending_t *p = &self->pend;
-    s_idref_t *order = malloc (p->n * sizeof *order);
+    size_t n = 0, pos = 0, len;
+    const void *id;
+    void *v;
+    s_idref_t *order = malloc (ts_map_size (self->pend) * sizeof *order + 1);
     if (!order)
         return TS_ENOMEM;
-    for (size_t i = 0; i < p->n; i++)
-        order [i] = (s_idref_t) { p->ids + p->ent [i].off, p->ent [i].len, p->ent [i].seq };
-    qsort (order, p->n, sizeof *order, s_idref_cmp);
+    while (ts_map_next (self->pend, &pos, &id, &len, &v))
+        order [n++] = (s_idref_t) { id, len, (uint64_t) (uintptr_t) v };
+    qsort (order, n, sizeof *order, s_idref_cmp);
     int rc = 0;
     char key [TS_KEY_MAX], seq8 [8];
-    for (size_t i = 0; i < p->n && !rc; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
         ts_key_put_i64 (seq8, (int64_t) order [i].seq);
         size_t klen = ts_key_record (key, order [i].id, order [i].len);
         if (!kcdbset (self->db, key, klen, seq8, 8))
@@ -331,7 +257,6 @@ s_unregister (dev_t dev, ino_t ino)
     pthread_mutex_unlock (&s_open_lock);
 }
 
-
 /*  Reads the ids of the records from sequence `from` on back from D (an
  *  open after the process ended before they reached R). */
 static int
@@ -344,7 +269,7 @@ s_reload_visit (const char *key, size_t klen, const char *val, size_t vlen, void
                   "not decode", self->path, klen);
         return TS_ECORRUPT;
     }
-    if (s_pend_add (&self->pend, s.id, s.id_len, (uint64_t) ts_key_get_i64 (key + 1))) {
+    if (s_pend_add (self, s.id, s.id_len, (uint64_t) ts_key_get_i64 (key + 1))) {
         snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
         return TS_ENOMEM;
     }
@@ -373,11 +298,11 @@ s_refuse_broken (ts_store_t *self)
 }
 
 /*  Ends the open transaction: commits when rc is 0, else rolls back, and
- *  returns rc or the commit's error. Ids added to the waiting table since
- *  `mark` go when nothing was kept; all go when the commit kept them in R
- *  (`wrote_ids`). */
+ *  returns rc or the commit's error. Ids added to the waiting table by the
+ *  transaction (sequences from `first` on) go when nothing was kept; all
+ *  go when the commit kept them in R (`wrote_ids`). */
 static int
-s_end (ts_store_t *self, int rc, size_t mark, bool wrote_ids)
+s_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
 {
     if (!kcdbendtran (self->db, rc == 0)) {
         /* Kyoto Cabinet leaves a handle whose commit failed half inside
@@ -395,32 +320,33 @@ s_end (ts_store_t *self, int rc, size_t mark, bool wrote_ids)
     }
     if (rc) {                           /* rolled back: so is the sequence */
         self->next_seq = s_load_next_seq (self->db);
-        s_pend_truncate (&self->pend, mark);
+        s_pend_forget (self, first);
     }
     else if (wrote_ids)
-        s_pend_truncate (&self->pend, 0);
+        s_pend_forget (self, 0);
     return rc;
 }
 
 int
 ts_store_flush_ids (ts_store_t *self)
 {
-    if (!self->pend.n)
+    size_t n = ts_map_size (self->pend);
+    if (!n)
         return 0;
     if (self->broken)
         return s_refuse_broken (self);
-    int rc = s_space_check (self, self->pend.ids_len + 32 * self->pend.n);
+    int rc = s_space_check (self, self->pend_bytes + 32 * n);
     if (rc)
         return rc;
     if (!kcdbbegintran (self->db, 0))
         return s_kc_error (self, "begin transaction");
-    return s_end (self, s_write_ids (self), self->pend.n, true);
+    return s_end (self, s_write_ids (self), self->next_seq, true);
 }
 
 size_t
 ts_store_pending_ids (const ts_store_t *self)
 {
-    return self->pend.n;
+    return ts_map_size (self->pend);
 }
 
 void
@@ -434,7 +360,7 @@ ts_store_set_id_batch (ts_store_t *self, size_t ids)
 static int
 s_settle (ts_store_t *self, const char *key, size_t klen)
 {
-    if (!self->pend.n || (klen > 0 && key [0] != TS_TAG_RECORD))
+    if (!ts_map_size (self->pend) || (klen > 0 && key [0] != TS_TAG_RECORD))
         return 0;
     return ts_store_flush_ids (self);
 }
@@ -445,7 +371,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     ts_store_t *self = calloc (1, sizeof *self);
     char *full = NULL;
     bool locked = false;
-    if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())) {
+    if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())
+    ||  !(self->pend = ts_map_new (NULL))) {
         *err = TS_ENOMEM;
         snprintf (emsg, emsg_size, "%s: out of memory", path);
         goto fail;
@@ -553,7 +480,7 @@ fail:
     if (self) {
         if (self->db)
             kcdbdel (self->db);
-        s_pend_free (&self->pend);
+        ts_map_destroy (&self->pend);
         free (self->path);
         free (self);
     }
@@ -579,7 +506,7 @@ ts_store_destroy (ts_store_t **self_p)
         s_unregister (self->dev, self->ino);
     free (self->path);
     ts_buf_free (&self->scratch);
-    s_pend_free (&self->pend);
+    ts_map_destroy (&self->pend);
     free (self);
     *self_p = NULL;
 }
@@ -781,7 +708,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
         /* an id already stored (by an earlier commit or earlier in this
          * one) waits for R or is in it: a duplicate */
         uint64_t seq = self->next_seq, had;
-        if (s_pend_find (&self->pend, s.id, s.id_len, &had)) {
+        if (s_pend_find (self, s.id, s.id_len, &had)) {
             res->duplicates++;
             continue;
         }
@@ -793,7 +720,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
         }
         if (kcdbecode (self->db) != KCENOREC)
             return s_kc_error (self, "read id index");
-        if (s_pend_add (&self->pend, s.id, s.id_len, seq)) {
+        if (s_pend_add (self, s.id, s.id_len, seq)) {
             snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
             return TS_ENOMEM;
         }
@@ -900,7 +827,8 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     int rc = 0;
     uint64_t seq = 0;
-    size_t mark = self->pend.n;
+    uint64_t first = self->next_seq;    /* of what this call adds */
+    size_t waited = ts_map_size (self->pend);
     bool wrote_ids = false;
     if (self->broken) {
         rc = s_refuse_broken (self);
@@ -934,14 +862,14 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = s_set_num (self, s_seq_key, (int64_t) seq, "write sequence");
         }
     }
-    if (rc == 0 && (self->pend.n >= self->pend_max || self->pend.ids_len >= S_PENDING_BYTES)) {
+    size_t waiting = ts_map_size (self->pend);
+    if (rc == 0 && (waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES)) {
         rc = s_write_ids (self);
         wrote_ids = true;
     }
-    else if (rc == 0 && mark == 0 && self->pend.n > 0)     /* the first to wait */
-        rc = s_set_num (self, s_indexed_key, (int64_t) self->pend.ent [0].seq,
-                        "write id index mark");
-    rc = s_end (self, rc, mark, wrote_ids);
+    else if (rc == 0 && waited == 0 && waiting > 0)     /* the first to wait */
+        rc = s_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
+    rc = s_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;
     if (rc == 0 && delta && shard.count > 0) {
@@ -979,7 +907,7 @@ ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
     if (id_len > TS_ID_MAX_BYTES)
         return TS_ENOTFOUND;
     uint64_t seq;
-    if (s_pend_find (&self->pend, id, id_len, &seq))
+    if (s_pend_find (self, id, id_len, &seq))
         return s_get_seq (self, id, id_len, seq, out);
     size_t vlen;
     char *v = kcdbget (self->db, key, ts_key_record (key, id, id_len), &vlen);
