@@ -80,7 +80,7 @@ struct ts_producer {
      * while the workers can read the file themselves */
     bool     by_ref;
     char    *ref_path;              /* the input's absolute path */
-    char     ref_fid [96];          /* its identity: ts_proto.h, ts_file_id */
+    char     ref_fid [TS_FILE_ID_MAX];  /* its identity (ts_file_id) */
     ts_input_t   *input;
     ts_chunker_t *chunker;
     FILE    *rejects;
@@ -459,17 +459,16 @@ s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
     if (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return 1;
-    if (self->by_ref) {
-        zmq_send (self->sock, "", 0, 0);
-        goto sent;
-    }
     /* once the first frame is in, the rest of the message always is; the
      * bytes go without a copy, kept until ZeroMQ is done with them too */
-    if (!slot->zref)
-        slot->zref = ts_zref_new (slot->data.data, slot->data.size);
-    if (!slot->zref || ts_zref_send (slot->zref, self->sock, 0))
-        zmq_send (self->sock, slot->data.data, slot->data.size, 0);
-sent:
+    if (self->by_ref)
+        zmq_send (self->sock, "", 0, 0);
+    else {
+        if (!slot->zref)
+            slot->zref = ts_zref_new (slot->data.data, slot->data.size);
+        if (!slot->zref || ts_zref_send (slot->zref, self->sock, 0))
+            zmq_send (self->sock, slot->data.data, slot->data.size, 0);
+    }
     if (slot->sent_ms < 0 && self->unsent > 0)
         self->unsent--;
     slot->sent_ms = now;

@@ -136,10 +136,10 @@ struct ts_worker {
     ts_buf_t  *shard_bufs;      /* per shard, while parsing a chunk */
     uint32_t  *shard_counts;
     ts_buf_t   scratch, chunkbuf, delta;
-    /* chunks sent as references: the file they are read from, kept open */
+    /* chunks sent as references: the file they are read from, kept open
+     * (their lines are read into chunkbuf) */
     int        ref_fd;
     char       ref_path [4096];
-    ts_buf_t   refbuf;
     ts_hdr_t   hdr;
     int64_t    next_hb;
     bool       registered;
@@ -291,7 +291,6 @@ ts_worker_destroy (ts_worker_t **self_p)
     free (self->shard_counts);
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->chunkbuf);
-    ts_buf_free (&self->refbuf);
     if (self->ref_fd >= 0)
         close (self->ref_fd);
     ts_buf_free (&self->delta);
@@ -767,7 +766,7 @@ s_add_reject (s_pending_t *p, uint64_t line, const char *reason)
 }
 
 /*  Reads the lines of a chunk sent as a reference ("file", "off", "fid",
- *  "bytes") into refbuf, followed by the parser's padding. 0, or
+ *  "bytes") into chunkbuf, followed by the parser's padding. 0, or
  *  TS_ENOINPUT with the reason in `err`: the producer then sends the
  *  bytes themselves. */
 static int
@@ -812,14 +811,14 @@ s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
         self->ref_fd = -1;
         return TS_ENOINPUT;
     }
-    self->refbuf.size = 0;
-    if (ts_buf_reserve (&self->refbuf, (size_t) bytes + TS_PARSE_PADDING)) {
+    self->chunkbuf.size = 0;
+    if (ts_buf_reserve (&self->chunkbuf, (size_t) bytes + TS_PARSE_PADDING)) {
         snprintf (err, err_size, "out of memory");
         return TS_ENOINPUT;
     }
     size_t got = 0;
     while (got < bytes) {
-        ssize_t n = pread (self->ref_fd, self->refbuf.data + got, (size_t) bytes - got,
+        ssize_t n = pread (self->ref_fd, self->chunkbuf.data + got, (size_t) bytes - got,
                            (off_t) (off + got));
         if (n < 0 && errno == EINTR)
             continue;
@@ -830,8 +829,8 @@ s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
         }
         got += (size_t) n;
     }
-    memset (self->refbuf.data + bytes, 0, TS_PARSE_PADDING);
-    self->refbuf.size = (size_t) bytes;
+    memset (self->chunkbuf.data + bytes, 0, TS_PARSE_PADDING);
+    self->chunkbuf.size = (size_t) bytes;
     return 0;
 }
 
@@ -890,9 +889,9 @@ s_parse_chunk (ts_worker_t *self, s_work_t *w)
             s_chunk_finish (self, p, rc, err);
             return;
         }
-        at = self->refbuf.data;
-        end = at + self->refbuf.size;
-        padded = true;                  /* refbuf is padded */
+        at = self->chunkbuf.data;
+        end = at + self->chunkbuf.size;
+        padded = true;                  /* read with the padding after it */
     }
     uint64_t line = line0;
     int64_t now_ms = ts_now_ms ();
