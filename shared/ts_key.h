@@ -1,6 +1,6 @@
 /*  ts_key.h: the byte layout of a shard's keys (DESIGN.md, "Storage").
  *
- *  Records live under D keys in the order they were stored, so a commit
+ *  Records are found under D keys in the order they were stored, so a commit
  *  appends to the end of the tree instead of rewriting leaves all over it
  *  (Kyoto Cabinet writes a dirty leaf whole at every commit: with records
  *  keyed by random ids, a commit of 1,000 records rewrote most of the
@@ -33,7 +33,9 @@
  *  comes last, raw.
  *
  *    R id                       the record's sequence (8 bytes)
- *    D seq8                     the record (summary and object), by sequence
+ *    D seq8                     where the record (summary and object) is in
+ *                               the records file (ts_store.c), by sequence;
+ *                               layouts 4 and 5: the record itself
  *    G group* seq8              group index      (* escaped)
  *    W reward8 ingested8 id     reward index
  *    T time8 id                 created-time (else ingest-time) index

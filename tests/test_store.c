@@ -1845,10 +1845,95 @@ s_kc_bump_totals (KCDB *db, const char *key, size_t klen, int64_t delta)
     ts_buf_free (&buf);
 }
 
-/*  The summary (its length in *used) and the sequence of a stored record,
- *  read from its R entry with the raw API. kcfree the summary. */
+/*  The records file beside a shard file (.kct -> .rec). */
+static void
+s_rec_path (const char *path, char *out, size_t size)
+{
+    size_t n = strlen (path);
+    assert_true (n > 4 && n < size);
+    snprintf (out, size, "%.*s.rec", (int) (n - 4), path);
+}
+
+/*  Is a D value a locator (0xc1, offset, length: the record is in the
+ *  records file)? Then where the record is. */
+static bool
+s_kc_locator (const char *v, size_t vlen, uint64_t *off, size_t *len)
+{
+    if (vlen != 13 || (unsigned char) v [0] != 0xc1)
+        return false;
+    *off = (uint64_t) ts_key_get_i64 (v + 1);
+    const unsigned char *u = (const unsigned char *) v + 9;
+    *len = (size_t) u [0] << 24 | (size_t) u [1] << 16 | (size_t) u [2] << 8 | u [3];
+    return true;
+}
+
+/*  The record of a D value read with the raw API: the value itself
+ *  (layouts 4 and 5), or what its locator names in the records file of
+ *  the shard at `path`. free it. */
 static char *
-s_kc_record (KCDB *db, const s_rec_t *r, size_t *used, uint64_t *seq)
+s_kc_data (const char *path, const char *v, size_t vlen, size_t *len)
+{
+    uint64_t off;
+    if (!s_kc_locator (v, vlen, &off, len)) {
+        char *copy = malloc (vlen);
+        assert_non_null (copy);
+        memcpy (copy, v, vlen);
+        *len = vlen;
+        return copy;
+    }
+    char rp [PATH_MAX];
+    s_rec_path (path, rp, sizeof rp);
+    int fd = open (rp, O_RDONLY);
+    assert_true (fd >= 0);
+    char *rec = malloc (*len);
+    assert_non_null (rec);
+    assert_int_equal (pread (fd, rec, *len, (off_t) off), (ssize_t) *len);
+    close (fd);
+    return rec;
+}
+
+/*  Turns a closed shard into the form of layouts 4 and 5: every record in
+ *  its D entry, no records file, no 'L' key. */
+static void
+s_inline_records (const char *path)
+{
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    if (!kcdbopen (db, path, KCOWRITER))
+        fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
+    KCCUR *cur = kcdbcursor (db);
+    char d [1] = { TS_TAG_DATA };
+    size_t n = 0;
+    bool more = kccurjumpkey (cur, d, 1);
+    while (more) {
+        size_t klen, vlen, len;
+        const char *v;
+        char *k = kccurget (cur, &klen, &v, &vlen, false);
+        if (!k || k [0] != TS_TAG_DATA) {
+            kcfree (k);
+            break;
+        }
+        char *rec = s_kc_data (path, v, vlen, &len);
+        assert_true (len != vlen || memcmp (rec, v, len));      /* was a locator */
+        kcfree (k);
+        more = kccursetvalue (cur, rec, len, true);
+        free (rec);
+        n++;
+    }
+    kccurdel (cur);
+    assert_true (n > 0);
+    assert_true (kcdbremove (db, "L", 1));
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+    char rp [PATH_MAX];
+    s_rec_path (path, rp, sizeof rp);
+    assert_int_equal (unlink (rp), 0);
+}
+
+/*  The summary (its length in *used) and the sequence of a stored record,
+ *  read from its R entry with the raw API. free the summary. */
+static char *
+s_kc_record (KCDB *db, const char *path, const s_rec_t *r, size_t *used, uint64_t *seq)
 {
     char rk [TS_KEY_MAX];
     size_t vlen;
@@ -1859,10 +1944,13 @@ s_kc_record (KCDB *db, const s_rec_t *r, size_t *used, uint64_t *seq)
     kcfree (v);
     v = kcdbget (db, rk, ts_key_data (rk, *seq), &vlen);
     assert_non_null (v);                        /* the record: its summary first */
+    size_t len;
+    char *rec = s_kc_data (path, v, vlen, &len);
+    kcfree (v);
     ts_summary_t s;
-    assert_int_equal (ts_summary_unpack_buf (v, vlen, &s, used), 0);
-    assert_true (*used < vlen);
-    return v;
+    assert_int_equal (ts_summary_unpack_buf (rec, len, &s, used), 0);
+    assert_true (*used < len);
+    return rec;
 }
 
 /*  Damages the (closed) store file with the raw API. The record r00002
@@ -1881,8 +1969,8 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
                  && strcmp (r3->model, r->model));
     size_t idl = strlen (r->id), used, used3;
     uint64_t seq, seq3;
-    char *sum = s_kc_record (db, r, &used, &seq);
-    char *sum3 = s_kc_record (db, r3, &used3, &seq3);
+    char *sum = s_kc_record (db, path, r, &used, &seq);
+    char *sum3 = s_kc_record (db, path, r3, &used3, &seq3);
     char key [TS_KEY_MAX];
     size_t klen;
     ts_buf_t val = { 0 };
@@ -1957,8 +2045,8 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
         break;
     }
     }
-    kcfree (sum);
-    kcfree (sum3);
+    free (sum);
+    free (sum3);
     ts_buf_free (&val);
     assert_true (kcdbclose (db));
     kcdbdel (db);
@@ -2012,11 +2100,11 @@ test_layout_version (void **state)
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
-        assert_int_equal (ts_key_get_i64 (v), 5);
+        assert_int_equal (ts_key_get_i64 (v), 6);
         if (kind == 0)
             assert_true (kcdbremove (db, "V", 1));
         else {
-            ts_key_put_i64 (v, 6);
+            ts_key_put_i64 (v, 7);
             assert_true (kcdbset (db, "V", 1, v, 8));
         }
         assert_true (kcdbclose (db));
@@ -2026,7 +2114,7 @@ test_layout_version (void **state)
         ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
         assert_null (st);
         assert_int_equal (err, TS_EVERSION);
-        const char *want = kind == 0 ? "key layout 1" : "key layout 6";
+        const char *want = kind == 0 ? "key layout 1" : "key layout 7";
         if (!strstr (emsg, want) || !strstr (emsg, "export"))
             fail_msg ("layout %d: message \"%s\"", kind, emsg);
         /* refused without harm: the file is not held, and opens again */
@@ -2160,42 +2248,135 @@ test_ids_wait (void **state)
     free (recs);
 }
 
-/*  A shard of layout 4 (every id in R, no 'I' key) opens and is read as it
- *  is, and says layout 5 once written. */
+/*  Shards of layouts 4 (every id in R, no 'I' key) and 5 ('I'), both
+ *  with their records in D, open and are read as they are; records added
+ *  go to the records file beside them, both kinds are read, duplicates are
+ *  found among both, the check passes, and the shard says layout 6. */
 static void
 test_layout4_read (void **state)
 {
     s_env_t *env = *state;
     s_rec_t *recs = s_recs_make ("f", 0, 40);
-    s_open (env);
-    s_load (env, "a", recs, 30, 10, 1);
-    s_close (env);                                  /* every id into R */
-    KCDB *db = kcdbnew ();
-    assert_non_null (db);
-    if (!kcdbopen (db, env->path, KCOWRITER))
-        fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
-    char v [16];
-    ts_key_put_i64 (v, 4);
-    assert_true (kcdbset (db, "V", 1, v, 8));
-    assert_true (kcdbremove (db, "I", 1));
-    assert_true (kcdbclose (db));
-    kcdbdel (db);
-    s_open (env);
-    assert_int_equal (ts_store_pending_ids (env->store), 0);
-    s_expect_gets (env, recs, 0, 30);
-    {
-        const s_rec_t *parts [1] = { recs + 25 };
-        size_t lens [1] = { 15 };
-        uint32_t imp [1] = { 10 }, dup [1] = { 5 };
-        s_put_expect (env, "b", parts, lens, 1, imp, dup);
+    for (int layout = 4; layout <= 5; layout++) {
+        snprintf (env->path, sizeof env->path, "%s/old%d.kct", env->dir, layout);
+        s_open (env);
+        s_load (env, "a", recs, 30, 10, 1);
+        s_close (env);                              /* every id into R */
+        s_inline_records (env->path);
+        KCDB *db = kcdbnew ();
+        assert_non_null (db);
+        if (!kcdbopen (db, env->path, KCOWRITER))
+            fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
+        char v [16];
+        ts_key_put_i64 (v, layout);
+        assert_true (kcdbset (db, "V", 1, v, 8));
+        if (layout == 4)
+            assert_true (kcdbremove (db, "I", 1));
+        assert_true (kcdbclose (db));
+        kcdbdel (db);
+        s_open (env);
+        assert_int_equal (ts_store_pending_ids (env->store), 0);
+        s_expect_gets (env, recs, 0, 30);
+        {
+            const s_rec_t *parts [1] = { recs + 25 };
+            size_t lens [1] = { 15 };
+            uint32_t imp [1] = { 10 }, dup [1] = { 5 };
+            s_put_expect (env, "b", parts, lens, 1, imp, dup);
+        }
+        s_expect_gets (env, recs, 0, 40);
+        ts_check_report_t rep;
+        assert_int_equal (ts_check_store (env->store, &rep), 0);
+        assert_int_equal (rep.records, 40);
+        s_close (env);
+        s_open (env);                               /* and again, reopened */
+        s_expect_gets (env, recs, 0, 40);
+        s_close (env);
+        db = kcdbnew ();
+        assert_true (kcdbopen (db, env->path, KCOREADER));
+        assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
+        assert_int_equal (ts_key_get_i64 (v), 6);
+        assert_true (kcdbclose (db));
+        kcdbdel (db);
     }
+    free (recs);
+}
+
+/*  The size of a file, or -1 when there is none. */
+static off_t
+s_file_size (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) ? -1 : st.st_size;
+}
+
+/*  Records live in the records file beside the shard, which holds
+ *  committed records only: a tail past the committed length (a process
+ *  that ended between writing its records and its commit) is cut off at
+ *  open; a rolled-back commit leaves the file as it was; a file cut short
+ *  or lost is refused at open, naming it. */
+static void
+test_records_file (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("q", 0, 120);
+    char rp [PATH_MAX];
+    s_rec_path (env->path, rp, sizeof rp);
+    s_open (env);
+    s_load (env, "a", recs, 60, 20, 1);
     s_close (env);
-    db = kcdbnew ();
-    assert_true (kcdbopen (db, env->path, KCOREADER));
-    assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
-    assert_int_equal (ts_key_get_i64 (v), 5);
-    assert_true (kcdbclose (db));
-    kcdbdel (db);
+    off_t committed = s_file_size (rp);
+    assert_true (committed > 60 * 100);
+
+    /* a tail no commit names */
+    int fd = open (rp, O_WRONLY | O_APPEND);
+    assert_true (fd >= 0);
+    char junk [5000];
+    memset (junk, 0x5a, sizeof junk);
+    assert_int_equal (write (fd, junk, sizeof junk), (ssize_t) sizeof junk);
+    close (fd);
+    s_open (env);
+    assert_int_equal (s_file_size (rp), committed);
+    s_expect_gets (env, recs, 0, 60);
+
+    /* a call whose second batch does not decode: nothing of it is kept */
+    s_batch_t bs [2];
+    ts_batch_result_t res [2];
+    s_batch_build (env, &bs [0], "b", 0, recs + 60, 10);
+    s_batch_build (env, &bs [1], "b", 1, recs + 70, 10);
+    bs [1].batch.nrecords++;
+    assert_int_equal (s_put (env, bs, 2, res), TS_ECORRUPT);
+    assert_int_equal (s_file_size (rp), committed);
+    ts_buf_t got = { 0 };
+    assert_int_equal (ts_store_get (env->store, recs [60].id, strlen (recs [60].id), &got),
+                      TS_ENOTFOUND);
+    bs [1].batch.nrecords--;
+    assert_int_equal (s_put (env, bs, 2, res), 0);
+    assert_int_equal (res [0].imported + res [1].imported, 20);
+    s_batch_free (&bs [0]);
+    s_batch_free (&bs [1]);
+    s_load (env, "c", recs + 80, 40, 20, 2);
+    s_expect_gets (env, recs, 0, 120);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.records, 120);
+    s_close (env);
+    committed = s_file_size (rp);
+
+    /* cut short, then lost */
+    for (int lost = 0; lost < 2; lost++) {
+        if (lost)
+            assert_int_equal (unlink (rp), 0);
+        else
+            assert_int_equal (truncate (rp, committed - 1), 0);
+        int err = 0;
+        char emsg [512];
+        ts_store_t *st = ts_store_open (env->path, NULL, &err, emsg, sizeof emsg);
+        assert_null (st);
+        assert_int_equal (err, TS_ECORRUPT);
+        if (!strstr (emsg, rp) || !strstr (emsg, "cut short"))
+            fail_msg ("records file %s: message \"%s\"", lost ? "lost" : "cut short", emsg);
+    }
+    ts_buf_free (&got);
     free (recs);
 }
 
@@ -2415,6 +2596,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_layout_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ids_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_layout4_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_records_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
     };
