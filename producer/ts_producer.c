@@ -10,7 +10,10 @@
  *  when its rejected lines reach the rejects file, so the file is in line
  *  order. A slot holds the chunk's bytes while it is in flight (they are
  *  needed for resends and to find the text of rejected lines), and only
- *  the text of its rejected lines after its ack. `inflight` counts the
+ *  the text of its rejected lines after its ack. A chunk sent as a
+ *  reference holds no bytes: when they are needed (the text of a rejected
+ *  line, or a worker that cannot read the file) they are read back from
+ *  the input, which must not have changed. `inflight` counts the
  *  chunks sent (or waiting for the socket) and not yet answered: it is the
  *  window. The span of slots (TS_PRODUCER_SPAN_FACTOR windows) bounds how
  *  far the producer runs ahead of a chunk that is slow to be acknowledged.
@@ -64,7 +67,8 @@ typedef struct {
     uint64_t chunk;
     uint64_t line0, lines;
     uint64_t offset;        /* of its first byte in the input */
-    ts_buf_t data;          /* the chunk's bytes, while in flight */
+    uint64_t size;          /* of the chunk */
+    ts_buf_t data;          /* its bytes, while in flight (a reference: when needed) */
     ts_zref_t *zref;        /* ... shared with ZeroMQ once sent */
     int64_t  sent_ms;       /* last send (monotonic), -1: not taken by the socket */
     unsigned sends;
@@ -433,17 +437,64 @@ s_retire (ts_producer_t *self, bool all)
 
 /* --- sending ---------------------------------------------------------------- */
 
+static ts_buf_t s_pool_get (ts_producer_t *self);
+
+/*  Gives a chunk sent as a reference its bytes, read back from the input
+ *  (unchanged since the chunk was cut: same identity). Returns 0, or an
+ *  error, said once; with `now` >= 0 the import then ends (the bytes must
+ *  travel and cannot). */
+static int
+s_slot_bytes (ts_producer_t *self, ts_slot_t *slot, int64_t now)
+{
+    if (slot->data.data || slot->size == 0)
+        return 0;
+    char fid [TS_FILE_ID_MAX];
+    ts_buf_t buf = s_pool_get (self);
+    int rc = 0;
+    if (ts_input_file_id (self->input, fid, sizeof fid) || strcmp (fid, self->ref_fid))
+        rc = TS_ENOINPUT;
+    else if (ts_buf_reserve (&buf, slot->size))
+        rc = TS_ENOMEM;
+    else {
+        ssize_t n = ts_input_pread (self->input, buf.data, slot->size, slot->offset);
+        if (n < 0 || (uint64_t) n != slot->size)
+            rc = n < 0 ? (int) n : TS_ENOINPUT;
+    }
+    if (rc == 0) {
+        buf.size = slot->size;
+        slot->data = buf;
+        return 0;
+    }
+    ts_buf_free (&buf);
+    if (!self->failure)
+        s_log (self, now >= 0 ? TS_LOG_ERROR : TS_LOG_WARN, "%s: cannot read chunk %" PRIu64
+               " (lines %" PRIu64 "-%" PRIu64 ") back: %s", self->input_path, slot->chunk,
+               slot->line0, slot->line0 + slot->lines - 1,
+               rc == TS_ENOINPUT ? "the file changed during the import" : ts_strerror (rc));
+    if (now >= 0 && !self->failure) {
+        self->failure = rc;
+        self->drain_until_ms = now + TS_PRODUCER_DRAIN_MS;
+    }
+    return rc;
+}
+
 /*  Hands a chunk to the socket. Returns 0, or 1 when the socket cannot take
  *  it now (no aggregator connected, or its queue is full). */
 static int
 s_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
 {
+    if (!self->by_ref && s_slot_bytes (self, slot, now)) {
+        if (slot->sent_ms < 0 && self->unsent > 0)
+            self->unsent--;
+        slot->sent_ms = now;            /* never sent: the import ends */
+        return 0;
+    }
     ts_hdr_begin (&self->hdr, "chunk", self->by_ref ? 11 : 8);
     ts_hdr_str (&self->hdr, "job", self->job);
     ts_hdr_uint (&self->hdr, "chunk", slot->chunk);
     ts_hdr_uint (&self->hdr, "line0", slot->line0);
     ts_hdr_uint (&self->hdr, "lines", slot->lines);
-    ts_hdr_uint (&self->hdr, "bytes", slot->data.size);
+    ts_hdr_uint (&self->hdr, "bytes", slot->size);
     ts_hdr_str (&self->hdr, "src", self->input_path);
     ts_hdr_str (&self->hdr, "profile", self->profile);
     /* lets the workers commit as soon as they are idle, not spaced out
@@ -607,7 +658,11 @@ s_read_next (ts_producer_t *self, int64_t now)
     }
     ts_slot_t *slot = s_slot (self, self->next);
     assert (slot->state == TS_SLOT_FREE && slot->data.data == NULL);
-    slot->data = buf;
+    slot->size = buf.size;
+    if (self->by_ref)
+        s_pool_put (self, &buf);        /* the next chunk is cut in it (still warm) */
+    else
+        slot->data = buf;
     slot->state = TS_SLOT_INFLIGHT;
     slot->chunk = self->next++;
     slot->line0 = info.line0;
@@ -620,7 +675,7 @@ s_read_next (ts_producer_t *self, int64_t now)
     if (self->inflight++ == 0)
         self->last_ack_ms = now;        /* the silence clock starts now */
     self->sent_lines += info.lines;
-    self->sent_bytes += slot->data.size;
+    self->sent_bytes += slot->size;
     s_send_chunk (self, slot, now);
     return 0;
 }
@@ -677,6 +732,9 @@ s_ack_rejects (ts_producer_t *self, ts_slot_t *slot, const ts_hdrin_t *in)
     if (!sorted)
         qsort (list, count, sizeof *list, s_reject_cmp);
 
+    if (s_slot_bytes (self, slot, -1))
+        s_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": the rejects file gets its rejected "
+               "lines' numbers and reasons without their text", slot->chunk);
     const char *data = slot->data.data, *end = data + slot->data.size;
     const char *pos = data;                 /* start of line `cur` */
     uint64_t cur = slot->line0;
@@ -785,7 +843,7 @@ s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     self->imported += imported;
     self->duplicates += duplicates;
     self->rejected += rejected;
-    self->bytes += slot->data.size;
+    self->bytes += slot->size;
     self->last_ack_ms = now;
     self->silent_noticed = false;
     if (slot->sends == 1 && slot->sent_ms >= 0)     /* Karn: never a resent one */

@@ -423,6 +423,25 @@ ts_input_file_id (const ts_input_t *self, char *buf, size_t size)
     return 0;
 }
 
+ssize_t
+ts_input_pread (const ts_input_t *self, void *buf, size_t size, uint64_t off)
+{
+    if (!self->own_fd || self->kind != TS_INPUT_PLAIN || self->total < 0)
+        return -EINVAL;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread (self->fd, (char *) buf + got, size - got, (off_t) (off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            break;
+        got += (size_t) r;
+    }
+    return (ssize_t) got;
+}
+
 const char *
 ts_input_kind_name (ts_input_kind_t kind)
 {

@@ -67,6 +67,12 @@ void ts_file_id (const struct stat *st, char *buf, size_t size);
 /*  Name of a format: "plain", "gzip", "zstd". */
 const char *ts_input_kind_name (ts_input_kind_t kind);
 
+/*  Reads `size` bytes at offset `off` of a plain regular file input, as
+ *  they are in the file, without moving where ts_input_read is: the
+ *  number read (less at the end of the file), or -errno (-EINVAL for an
+ *  input that is not a plain file). */
+ssize_t ts_input_pread (const ts_input_t *self, void *buf, size_t size, uint64_t off);
+
 /*  Bytes of the file (compressed bytes, for a compressed input) consumed so
  *  far: the numerator of a progress figure. */
 uint64_t ts_input_consumed (const ts_input_t *self);

@@ -271,6 +271,7 @@ typedef struct {
     bool     repeat;              /* sends every ack twice */
     bool     noise;               /* garbage and another job's ack first */
     bool     refuse_refs;         /* nacks NO_INPUT a chunk sent as a reference */
+    bool     change_file;         /* ... after adding a line to the file */
     int      lose_after_pings;    /* once it answered this many pings (-1:
                                      never), the first copies of the next
                                      S_LOST chunks get no answer, and then it
@@ -397,6 +398,12 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
         f->refs++;
         if (f->refuse_refs) {
             f->refused++;
+            FILE *fp = f->change_file ? fopen (file, "ab") : NULL;
+            if (fp) {
+                fputs ("{\"id\": \"late\"}\n", fp);
+                fclose (fp);
+                f->change_file = false;
+            }
             ts_hdr_t h = { 0 };
             ts_hdr_begin (&h, "nack", 4);
             ts_hdr_str (&h, "job", job);
@@ -885,42 +892,67 @@ test_nack (void **state)
 
 /*  The workers cannot read the file (another machine's file system): the
  *  first refusal makes the producer send the lines themselves, that chunk
- *  again and every chunk after it, and the import completes exactly. */
+ *  again and every chunk after it, read back from the file, and the import
+ *  completes exactly. With `changed`, the file changed before that: the
+ *  lines it holds now are not the ones cut, so the import ends, saying why. */
 static void
-test_refs_refused (void **state)
+s_refs_refused (bool changed)
 {
-    (void) state;
     rig_t r;
     s_rig (&r, true);
     dump_t d;
     char input [400];
-    s_rig_dump (&r, &d, input, 1500, true, 0, 0, 0);
+    s_rig_dump (&r, &d, input, 1500, !changed, 0, 0, 0);
     fake_t *f = s_fake_new ("job-r");
     f->refuse_refs = true;
+    f->change_file = changed;
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-r", "--window", "4",
         "--chunk-bytes", "2048", "--json", "--quiet", input, NULL
     };
-    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 1), 1);
-    assert_true (f->refused >= 1 && f->refused <= 4);     /* at most a window of them */
-    assert_true (f->header_ok);
-    ts_buf_t all = { 0 };
-    for (uint64_t c = 0; c < f->nchunks; c++)
-        ts_buf_append (&all, f->payload [c].data, f->payload [c].size);
-    assert_int_equal (all.size, d.kept.size);
-    assert_memory_equal (all.data, d.kept.data, all.size);
+    int want = changed ? 2 : 1;
+    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, want), want);
     char *err = s_read (r.err, NULL);
-    assert_non_null (strstr (err, "fake: cannot read the file here; sending the lines themselves"));
     char *json = s_rig_report (&r);
-    assert_int_equal (s_json_uint (json, "lines"), d.lines);
-    assert_int_equal (s_json_uint (json, "imported"), d.imported);
-    assert_int_equal (s_json_uint (json, "rejected"), d.rejected);
+    if (changed) {
+        if (!strstr (err, "cannot read chunk 0 (lines 1-") || !strstr (err, "changed during the import"))
+            fail_msg ("stderr: %s", err);
+    }
+    else {
+        assert_true (f->refused >= 1 && f->refused <= 4);     /* at most a window of them */
+        assert_true (f->header_ok);
+        ts_buf_t all = { 0 };
+        for (uint64_t c = 0; c < f->nchunks; c++) {
+            assert_true (f->payload [c].size > 0);            /* read back: none lost */
+            ts_buf_append (&all, f->payload [c].data, f->payload [c].size);
+        }
+        assert_int_equal (all.size, d.kept.size);
+        assert_memory_equal (all.data, d.kept.data, all.size);
+        ts_buf_free (&all);
+        assert_non_null (strstr (err, "fake: cannot read the file here; sending the lines themselves"));
+        assert_int_equal (s_json_uint (json, "lines"), d.lines);
+        assert_int_equal (s_json_uint (json, "imported"), d.imported);
+        assert_int_equal (s_json_uint (json, "rejected"), d.rejected);
+    }
     free (err);
     free (json);
-    ts_buf_free (&all);
     s_fake_free (f);
     s_dump_free (&d);
     s_rig_close (&r);
+}
+
+static void
+test_refs_refused (void **state)
+{
+    (void) state;
+    s_refs_refused (false);
+}
+
+static void
+test_refs_refused_file_changed (void **state)
+{
+    (void) state;
+    s_refs_refused (true);
 }
 
 static void
@@ -1051,6 +1083,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_clean_import_from_stdin_gzip),
         cmocka_unit_test (test_nack),
         cmocka_unit_test (test_refs_refused),
+        cmocka_unit_test (test_refs_refused_file_changed),
         cmocka_unit_test (test_no_aggregator),
         cmocka_unit_test (test_sigterm),
         cmocka_unit_test (test_bad_usage),
