@@ -70,7 +70,6 @@ struct ts_store {
     uint64_t rec_next;          /* and what the open transaction adds */
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;
-    ts_buf_t rec;               /* a record read from it for a scan */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
@@ -363,10 +362,8 @@ s_rec_open (ts_store_t *self)
 /*  Inside the open transaction: the locator of a record that will be
  *  written from `ptr` (borrowed until the commit) at the file's end. */
 static int
-s_rec_add (ts_store_t *self, const char *ptr, size_t len, char *loc)
+s_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc)
 {
-    if (len > UINT32_MAX)
-        return TS_EINVAL;
     if (self->niov == self->iov_cap) {
         size_t cap = self->iov_cap ? 2 * self->iov_cap : 256;
         struct iovec *v = realloc (self->iov, cap * sizeof *v);
@@ -376,7 +373,7 @@ s_rec_add (ts_store_t *self, const char *ptr, size_t len, char *loc)
         self->iov_cap = cap;
     }
     self->iov [self->niov++] = (struct iovec) { (void *) ptr, len };
-    s_loc_pack (loc, self->rec_next, (uint32_t) len);
+    s_loc_pack (loc, self->rec_next, len);
     self->rec_next += len;
     return 0;
 }
@@ -593,7 +590,6 @@ s_free (ts_store_t *self)
         close (self->rec_fd);
     free (self->rec_path);
     free (self->iov);
-    ts_buf_free (&self->rec);
     ts_buf_free (&self->scratch);
     ts_map_destroy (&self->pend);
     free (self->path);
@@ -1249,6 +1245,7 @@ ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, voi
     KCCUR *cur = kcdbcursor (self->db);
     if (!cur)
         return TS_ENOMEM;
+    ts_buf_t rec = { 0 };               /* a D entry's record, read for fn */
     bool ok;
     if (!sc->descending) {
         if (sc->from)
@@ -1308,7 +1305,7 @@ ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, voi
                 break;
             }
         }
-        if (!skip && (rc = s_resolve (self, kbuf, klen, &vbuf, &vlen, &self->rec))) {
+        if (!skip && (rc = s_resolve (self, kbuf, klen, &vbuf, &vlen, &rec))) {
             kcfree (kbuf);
             break;
         }
@@ -1329,6 +1326,7 @@ ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, voi
         }
     }
     kccurdel (cur);
+    ts_buf_free (&rec);
     return rc;
 }
 
