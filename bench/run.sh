@@ -333,18 +333,19 @@ bench_import_section () {
         "producer" "rec/s" "MB/s" "SQLite4K" "SQLite64K s" "close" speed "CPU s" \
         "RSS MB: sup agg w1 w2 api producer | SQLite"
     cat "$rows"
-    # flat memory: every process's peak at the largest size over the smallest
-    first=$(head -n 1 "$rows") last=$(tail -n 1 "$rows")
-    if [ "$first" != "$last" ]; then
-        echo "$first
-$last" | awk '{ n = split ($0, f, " ");
-                if (NR == 1) { for (i = n - 7; i <= n; i++) a [i] = f [i]; r0 = f [1] }
+    # flat memory: every process's peak at the largest size over the
+    # smallest, and over the size before it
+    last=$(tail -n 1 "$rows")
+    for other in "$(head -n 1 "$rows")" "$(tail -n 2 "$rows" | head -n 1)"; do
+        [ "$other" != "$last" ] || continue
+        echo "$other
+$last" | awk '{ n = split ($0, f, " ");   # the last 8 fields: the RSS columns
+                if (NR == 1) { for (k = 1; k <= 8; k++) a [k] = f [n - 8 + k]; r0 = f [1] }
                 else { printf "   peak RSS at %s records / at %s:", f [1], r0;
                        split ("sup agg w1 w2 api producer | SQLite", names, " ");
-                       k = 0;
-                       for (i = n - 7; i <= n; i++) { k++; if (f [i] == "|") { printf " |"; continue }
-                           if (a [i] + 0 > 0 && f [i] + 0 > 0) printf " %s %.2fx", names [k], f [i] / a [i] } print "" } }'
-    fi
+                       for (k = 1; k <= 8; k++) { v = f [n - 8 + k]; if (v == "|") { printf " |"; continue }
+                           if (a [k] + 0 > 0 && v + 0 > 0) printf " %s %.2fx", names [k], v / a [k] } print "" } }'
+    done
     if [ -n "$target_line" ]; then
         echo "   $target_line"
     fi
