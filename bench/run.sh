@@ -178,6 +178,26 @@ s_hwm () {
     awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2> /dev/null || true
 }
 
+# s_sample_rss FILE NAME PID...: every 2 s until the first process ends,
+# "SECONDS NAME KB" lines of each process's resident set (VmRSS) into FILE;
+# NAME PID pairs. Run in the background.
+s_sample_rss () {
+    f=$1; shift
+    first=$2 t0=$(s_now)
+    : > "$f"
+    while kill -0 "$first" 2> /dev/null; do
+        t=$(awk -v a="$t0" -v b="$(s_now)" 'BEGIN { printf "%.1f", b - a }')
+        i=1
+        while [ $i -lt $# ]; do
+            eval "nm=\${$i} pd=\${$((i + 1))}"
+            kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pd/status" 2> /dev/null || true)
+            [ -z "$kb" ] || echo "$t $nm $kb" >> "$f"
+            i=$((i + 2))
+        done
+        sleep 2
+    done
+}
+
 # s_cpu PID...: the CPU time (user + system) the processes used so far, in
 # seconds (clock ticks: 10 ms on most kernels).
 s_cpu () {
@@ -360,6 +380,8 @@ s_import_trajstore () {
     procs=$(s_procs "$d")
     pids=$(echo "$procs" | awk '$1 != "supervisor" { print $2 }')
     c0=$(s_cpu $pids)
+    s_sample_rss "$BENCH_OUT/import-$n-$r.rss" $(echo "$procs" | awk '$1 != "supervisor" { print $1, $2 }') &
+    sampler=$!
     prc=0
     t0=$(s_now)
     if [ -n "$timer" ]; then
@@ -380,6 +402,7 @@ s_import_trajstore () {
     done
     restarts=$(echo "$procs" | awk '{ s += $3 } END { print s + 0 }')
     s_down "$d"
+    wait "$sampler" 2> /dev/null || true     # it ends with the aggregator
     imported=$(s_jget imported < "$d.report")
     if [ "$prc" -ne 0 ] || [ "${imported:-0}" -ne "$n" ]; then
         cat "$d.report" >&2
@@ -469,6 +492,16 @@ s_import_summary () {
     echo "   $n records: trajstore $(s_fmt %.3f "$wall_med") s median of $reps," \
          "SQLite $(s_fmt %.3f "$lite4_med") s (4 KiB pages), $(s_fmt %.3f "$lite_med") s (64 KiB); producer warnings over the runs: $resends resends," \
          "$silences silences of 3 s+ (logs: $BENCH_OUT/import-$n-*.producer.log); load average: $loads"
+    # flat memory within the run: the workers' resident sets over its two
+    # halves (a plateau: the second half no higher than the first)
+    samples=$BENCH_OUT/import-$n-1.rss
+    if [ -s "$samples" ] && [ "$(awk 'END { print ($1 >= 6) }' "$samples")" = 1 ]; then
+        awk -v n="$n" -v f="$samples" '{ t [NR] = $1; nm [NR] = $2; kb [NR] = $3; if ($1 > end) end = $1 }
+            END { for (i = 1; i <= NR; i++) { if (nm [i] !~ /^w/) continue; h = t [i] <= end / 2 ? 1 : 2;
+                      if (kb [i] > m [nm [i], h]) m [nm [i], h] = kb [i]; names [nm [i]] = 1 }
+                  printf "   %s records, every 2 s over %.0f s (%s): largest RSS in the first half / the second:", n, end, f
+                  for (w in names) printf " %s %.0f / %.0f MB", w, m [w, 1] / 1024, m [w, 2] / 1024; print "" }' "$samples"
+    fi
     if [ "$n" -eq 10000 ]; then
         target_line=$(awk -v w="$wall_med" 'BEGIN { printf "target: 10,000 records <= 0.25 s wall: %.3f s, %s",
                       w, (w <= 0.25 ? "met" : "MISSED") }')
