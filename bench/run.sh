@@ -355,9 +355,10 @@ bench_import_section () {
     cat "$rows"
     # flat memory: every process's peak at the largest size over the
     # smallest, and over the size before it
-    last=$(tail -n 1 "$rows")
+    last=$(tail -n 1 "$rows") shown=
     for other in "$(head -n 1 "$rows")" "$(tail -n 2 "$rows" | head -n 1)"; do
-        [ "$other" != "$last" ] || continue
+        [ "$other" != "$last" ] && [ "$other" != "$shown" ] || continue
+        shown=$other
         echo "$other
 $last" | awk '{ n = split ($0, f, " ");   # the last 8 fields: the RSS columns
                 if (NR == 1) { for (k = 1; k <= 8; k++) a [k] = f [n - 8 + k]; r0 = f [1] }
