@@ -735,7 +735,8 @@ s_ack_rejects (ts_producer_t *self, ts_slot_t *slot, const ts_hdrin_t *in)
     if (s_slot_bytes (self, slot, -1))
         s_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": the rejects file gets its rejected "
                "lines' numbers and reasons without their text", slot->chunk);
-    const char *data = slot->data.data, *end = data + slot->data.size;
+    const char *data = slot->data.data ? slot->data.data : "";
+    const char *end = data + slot->data.size;
     const char *pos = data;                 /* start of line `cur` */
     uint64_t cur = slot->line0;
     for (uint32_t i = 0; i < count; i++) {
