@@ -254,6 +254,9 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
             s_problem (&c, "%llu records stored, %llu ids point at records",
                        (unsigned long long) c.seen, (unsigned long long) rep->records);
     }
+    if (!rc)        /* the records file: the committed records back to back */
+        rc = ts_store_check_records (store, &rep->problems, rep->first_problem,
+                                     sizeof rep->first_problem);
 
     /* no orphans: each index holds exactly the entries the records call for */
     static const char tags [4] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME };

@@ -473,6 +473,50 @@ s_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, siz
     return 0;
 }
 
+int
+ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size)
+{
+    KCCUR *cur = kcdbcursor (self->db);
+    if (!cur)
+        return TS_ENOMEM;
+    char d [1] = { TS_TAG_DATA };
+    uint64_t expect = 0, found = 0;
+    int rc = 0;
+    bool ok = kccurjumpkey (cur, d, 1);
+    while (ok) {
+        size_t klen, vlen;
+        const char *v;
+        char *k = kccurget (cur, &klen, &v, &vlen, true);
+        if (!k) {
+            ok = false;
+            break;
+        }
+        if (k [0] != TS_TAG_DATA) {
+            kcfree (k);
+            break;
+        }
+        uint64_t off;
+        uint32_t len;
+        if (klen == 9 && s_loc_unpack (v, vlen, &off, &len)) {
+            if (off != expect && (*problems)++ == 0)
+                snprintf (first, size, "%s: the record of sequence %llu lies at byte %llu, "
+                          "not right after the one before it (byte %llu)", self->rec_path,
+                          (unsigned long long) ts_key_get_i64 (k + 1),
+                          (unsigned long long) off, (unsigned long long) expect);
+            expect = off + len;
+            found++;
+        }
+        kcfree (k);
+    }
+    if (!ok && kccurecode (cur) != KCENOREC)
+        rc = TS_ESTORE;
+    kccurdel (cur);
+    if (rc == 0 && found > 0 && expect != self->rec_end && (*problems)++ == 0)
+        snprintf (first, size, "%s: the records end at byte %llu, its committed length is %llu",
+                  self->rec_path, (unsigned long long) expect, (unsigned long long) self->rec_end);
+    return rc;
+}
+
 /*  Reads the ids of the records from sequence `from` on back from D (an
  *  open after the process ended before they reached R). */
 static int

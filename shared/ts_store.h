@@ -176,6 +176,12 @@ int ts_store_model_totals (ts_store_t *self, const char *model, size_t len, ts_t
  *  through the typed calls. */
 int ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out);
 
+/*  Checks that the records file holds the committed records back to back,
+ *  in sequence order, and nothing after them: adds the problems found to
+ *  *problems, the first one's text into `first` (when it is the first).
+ *  Returns 0, or an error reading the tree. For ts_check. */
+int ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size);
+
 /*  Number of records stored. */
 uint64_t ts_store_count (ts_store_t *self);
 

@@ -1790,7 +1790,8 @@ enum {
     S_DMG_DEL_GROUP_ENTRY, S_DMG_DEL_REWARD_ENTRY, S_DMG_ORPHAN_REWARD, S_DMG_ORPHAN_GROUP,
     S_DMG_GROUP_TOTALS, S_DMG_SHARD_TOTALS, S_DMG_MODEL_TOTALS, S_DMG_STRAY_GROUP_TOTALS,
     S_DMG_ENTRY_VALUE, S_DMG_DEL_RECORD, S_DMG_GROUP_OTHER_RECORD, S_DMG_MODEL_NO_RECORD,
-    S_DMG_MODEL_OTHER_RECORD, S_DMG_ID_NOT_SEQ, S_DMG_ID_OTHER_RECORD, S_DMG_KINDS
+    S_DMG_MODEL_OTHER_RECORD, S_DMG_ID_NOT_SEQ, S_DMG_ID_OTHER_RECORD, S_DMG_RECORD_MOVED,
+    S_DMG_KINDS
 };
 
 /*  What first_problem must mention for each kind. */
@@ -1813,6 +1814,9 @@ static const char *const s_dmg_words [S_DMG_KINDS][2] = {
     [S_DMG_MODEL_NO_RECORD]    = { "model m2 index entry of r00002", "holds nothing" },
     /* a second m2 entry of r00002, at the sequence of r00003, of m0 */
     [S_DMG_MODEL_OTHER_RECORD] = { "model m2 index entry of r00002", "holds another record" },
+    /* r00002's bytes copied to the end of the records file and its D entry
+     * pointed there: every record reads right, but the file has a gap */
+    [S_DMG_RECORD_MOVED]       = { ".rec: the record of sequence", "not right after" },
     /* r00002's id entry holds 9 bytes, not a sequence */
     [S_DMG_ID_NOT_SEQ]         = { "record entry r00002", "does not hold a sequence" },
     /* r00002's id entry holds the sequence of r00003 */
@@ -2042,6 +2046,27 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
         ts_key_put_i64 (v, (int64_t) seq3);
         klen = ts_key_record (key, r->id, idl);
         assert_true (kcdbset (db, key, klen, v, kind == S_DMG_ID_NOT_SEQ ? 9 : 8));
+        break;
+    }
+    case S_DMG_RECORD_MOVED: {
+        char rk [TS_KEY_MAX], rp [PATH_MAX], loc [16];
+        size_t dlen = ts_key_data (rk, seq), len;
+        uint64_t off;
+        assert_int_equal (kcdbgetbuf (db, rk, dlen, loc, sizeof loc), 13);
+        assert_true (s_kc_locator (loc, 13, &off, &len));
+        char *rec = s_kc_data (path, loc, 13, &len);
+        s_rec_path (path, rp, sizeof rp);
+        int fd = open (rp, O_WRONLY | O_APPEND);
+        assert_true (fd >= 0);
+        off_t end = lseek (fd, 0, SEEK_END);
+        assert_int_equal (write (fd, rec, len), (ssize_t) len);
+        close (fd);
+        free (rec);
+        ts_key_put_i64 (loc + 1, (int64_t) end);
+        assert_true (kcdbset (db, rk, dlen, loc, 13));
+        char lv [8];
+        ts_key_put_i64 (lv, (int64_t) end + (int64_t) len);
+        assert_true (kcdbset (db, "L", 1, lv, 8));
         break;
     }
     }
