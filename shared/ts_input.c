@@ -424,13 +424,11 @@ ts_input_file_id (const ts_input_t *self, char *buf, size_t size)
 }
 
 ssize_t
-ts_input_pread (const ts_input_t *self, void *buf, size_t size, uint64_t off)
+ts_pread_full (int fd, void *buf, size_t size, uint64_t off)
 {
-    if (!self->own_fd || self->kind != TS_INPUT_PLAIN || self->total < 0)
-        return -EINVAL;
     size_t got = 0;
     while (got < size) {
-        ssize_t r = pread (self->fd, (char *) buf + got, size - got, (off_t) (off + got));
+        ssize_t r = pread (fd, (char *) buf + got, size - got, (off_t) (off + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -440,6 +438,14 @@ ts_input_pread (const ts_input_t *self, void *buf, size_t size, uint64_t off)
         got += (size_t) r;
     }
     return (ssize_t) got;
+}
+
+ssize_t
+ts_input_pread (const ts_input_t *self, void *buf, size_t size, uint64_t off)
+{
+    if (!self->own_fd || self->kind != TS_INPUT_PLAIN || self->total < 0)
+        return -EINVAL;
+    return ts_pread_full (self->fd, buf, size, off);
 }
 
 const char *

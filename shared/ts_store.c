@@ -11,6 +11,7 @@
  */
 #include "ts_store.h"
 #include "ts_error.h"
+#include "ts_input.h"
 #include "ts_key.h"
 #include "ts_map.h"
 #include "ts_mp.h"
@@ -435,20 +436,13 @@ s_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out)
     }
     if (ts_buf_reserve (out, len))
         return TS_ENOMEM;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread (self->rec_fd, out->data + out->size + got, len - got,
-                           (off_t) (off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return s_rec_error (self, "read a record", errno);
-        if (r == 0) {
-            snprintf (self->errmsg, sizeof self->errmsg, "%s: ends before the record of %u "
-                      "bytes at %llu", self->rec_path, len, (unsigned long long) off);
-            return TS_ECORRUPT;
-        }
-        got += (size_t) r;
+    ssize_t r = ts_pread_full (self->rec_fd, out->data + out->size, len, off);
+    if (r < 0)
+        return s_rec_error (self, "read a record", (int) -r);
+    if ((size_t) r < len) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: ends before the record of %u "
+                  "bytes at %llu", self->rec_path, len, (unsigned long long) off);
+        return TS_ECORRUPT;
     }
     out->size += len;
     return 0;
@@ -473,47 +467,45 @@ s_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, siz
     return 0;
 }
 
+/*  ts_store_check_records's walk over D's entries as stored. */
+typedef struct {
+    ts_store_t *self;
+    uint64_t expect, found, *problems;
+    char *first;
+    size_t size;
+} s_reccheck_t;
+
+static int
+s_reccheck_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_reccheck_t *rc = arg;
+    uint64_t off;
+    uint32_t len;
+    if (klen != 9 || !s_loc_unpack (val, vlen, &off, &len))
+        return 0;                       /* a record of layout 4 or 5, in D itself */
+    if (off != rc->expect && (*rc->problems)++ == 0)
+        snprintf (rc->first, rc->size, "%s: the record of sequence %llu lies at byte %llu, "
+                  "not right after the one before it (byte %llu)", rc->self->rec_path,
+                  (unsigned long long) ts_key_get_i64 (key + 1), (unsigned long long) off,
+                  (unsigned long long) rc->expect);
+    rc->expect = off + len;
+    rc->found++;
+    return 0;
+}
+
+static int s_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg,
+                   bool resolve);
+
 int
 ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size)
 {
-    KCCUR *cur = kcdbcursor (self->db);
-    if (!cur)
-        return TS_ENOMEM;
     char d [1] = { TS_TAG_DATA };
-    uint64_t expect = 0, found = 0;
-    int rc = 0;
-    bool ok = kccurjumpkey (cur, d, 1);
-    while (ok) {
-        size_t klen, vlen;
-        const char *v;
-        char *k = kccurget (cur, &klen, &v, &vlen, true);
-        if (!k) {
-            ok = false;
-            break;
-        }
-        if (k [0] != TS_TAG_DATA) {
-            kcfree (k);
-            break;
-        }
-        uint64_t off;
-        uint32_t len;
-        if (klen == 9 && s_loc_unpack (v, vlen, &off, &len)) {
-            if (off != expect && (*problems)++ == 0)
-                snprintf (first, size, "%s: the record of sequence %llu lies at byte %llu, "
-                          "not right after the one before it (byte %llu)", self->rec_path,
-                          (unsigned long long) ts_key_get_i64 (k + 1),
-                          (unsigned long long) off, (unsigned long long) expect);
-            expect = off + len;
-            found++;
-        }
-        kcfree (k);
-    }
-    if (!ok && kccurecode (cur) != KCENOREC)
-        rc = TS_ESTORE;
-    kccurdel (cur);
-    if (rc == 0 && found > 0 && expect != self->rec_end && (*problems)++ == 0)
+    ts_scan_t sc = { .prefix = d, .prefix_len = 1 };
+    s_reccheck_t c = { self, 0, 0, problems, first, size };
+    int rc = s_scan (self, &sc, s_reccheck_visit, &c, false);
+    if (rc == 0 && c.found > 0 && c.expect != self->rec_end && (*problems)++ == 0)
         snprintf (first, size, "%s: the records end at byte %llu, its committed length is %llu",
-                  self->rec_path, (unsigned long long) expect, (unsigned long long) self->rec_end);
+                  self->rec_path, (unsigned long long) c.expect, (unsigned long long) self->rec_end);
     return rc;
 }
 
@@ -1283,6 +1275,14 @@ s_cmp_prefix (const char *k, size_t klen, const char *bound, size_t blen)
 int
 ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg)
 {
+    return s_scan (self, sc, fn, arg, true);
+}
+
+/*  The scan; `resolve`: D's values are the records, else as stored (their
+ *  locators). */
+static int
+s_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg, bool resolve)
+{
     int rc = s_settle (self, sc->prefix, sc->prefix_len);
     if (rc)
         return rc;
@@ -1349,7 +1349,7 @@ ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, voi
                 break;
             }
         }
-        if (!skip && (rc = s_resolve (self, kbuf, klen, &vbuf, &vlen, &rec))) {
+        if (!skip && resolve && (rc = s_resolve (self, kbuf, klen, &vbuf, &vlen, &rec))) {
             kcfree (kbuf);
             break;
         }

@@ -816,18 +816,12 @@ s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
         snprintf (err, err_size, "out of memory");
         return TS_ENOINPUT;
     }
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t n = pread (self->ref_fd, self->chunkbuf.data + got, (size_t) bytes - got,
-                           (off_t) (off + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf (err, err_size, "worker %s cannot read %s at %" PRIu64 ": %s", self->name,
-                      self->ref_path, off + got, n < 0 ? strerror (errno) : "the file ends there");
-            return TS_ENOINPUT;
-        }
-        got += (size_t) n;
+    ssize_t n = ts_pread_full (self->ref_fd, self->chunkbuf.data, (size_t) bytes, off);
+    if (n < 0 || (uint64_t) n < bytes) {
+        snprintf (err, err_size, "worker %s cannot read %s at %" PRIu64 ": %s", self->name,
+                  self->ref_path, off + (uint64_t) (n < 0 ? 0 : n),
+                  n < 0 ? strerror ((int) -n) : "the file ends there");
+        return TS_ENOINPUT;
     }
     memset (self->chunkbuf.data + bytes, 0, TS_PARSE_PADDING);
     self->chunkbuf.size = (size_t) bytes;
