@@ -1,0 +1,423 @@
+/*  ts_agg_hub.c: the aggregator's loop, its sockets and the worker
+ *  registry (ts_agg.h; the parts: ts_agg_int.h; messages: shared/ts_proto.h).
+ *
+ *  One thread, one poll loop over three ROUTER sockets: ingest (producers),
+ *  control (workers), query (api, CLI). Nothing here blocks: a chunk waits
+ *  in the queue until a worker has credit; an acknowledgement waits until
+ *  the statistics include the commits it reports; a stats query waits
+ *  while the statistics are being rebuilt.
+ */
+#include "ts_agg_int.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_proto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- metadata ----------------------------------------------------------- */
+
+/*  The shard count is fixed when a store is created: kept in DATA/meta. */
+static int
+s_load_meta (ts_agg_t *self, unsigned want, char *err, size_t err_size)
+{
+    char path [TS_PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/meta", self->data_dir);
+    FILE *f = fopen (path, "r");
+    if (f) {
+        unsigned n = 0;
+        if (fscanf (f, "nshards=%u", &n) != 1 || n == 0 || n > TS_MAX_SHARDS) {
+            fclose (f);
+            snprintf (err, err_size, "%s: unreadable store metadata (want nshards=N)", path);
+            return TS_ECORRUPT;
+        }
+        fclose (f);
+        self->nshards = n;
+        return 0;
+    }
+    if (errno != ENOENT) {
+        snprintf (err, err_size, "%s: %s", path, strerror (errno));
+        return -errno;
+    }
+    self->nshards = want ? want : TS_DEFAULT_SHARDS;
+    char tmp [TS_PATH_MAX + 32];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen (tmp, "w");
+    if (!f || fprintf (f, "nshards=%u\n", self->nshards) < 0 || fflush (f) || fsync (fileno (f))) {
+        snprintf (err, err_size, "%s: cannot write: %s", tmp, strerror (errno));
+        if (f)
+            fclose (f);
+        return TS_ESTORE;
+    }
+    fclose (f);
+    if (rename (tmp, path)) {
+        snprintf (err, err_size, "%s: cannot write: %s", path, strerror (errno));
+        return TS_ESTORE;
+    }
+    return 0;
+}
+
+/* --- construction ------------------------------------------------------- */
+
+static zsock_t *
+s_bind (const char *endpoint, char *err, size_t err_size)
+{
+    zsock_t *s = zsock_new (ZMQ_ROUTER);
+    if (!s) {
+        snprintf (err, err_size, "cannot create a socket");
+        return NULL;
+    }
+    zsock_set_router_handover (s, 1);     /* a restarted peer takes its name back */
+    zsock_set_sndhwm (s, 0);
+    zsock_set_rcvhwm (s, 0);
+    zsock_set_linger (s, 0);
+    if (zsock_bind (s, "%s", endpoint) < 0) {
+        snprintf (err, err_size, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&s);
+        return NULL;
+    }
+    return s;
+}
+
+ts_agg_t *
+ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
+{
+    ts_agg_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", cfg->data_dir);
+    int rc = ts_config_mkdirs (self->data_dir);
+    if (rc) {
+        snprintf (err, err_size, "%s: cannot create the data directory: %s", self->data_dir, strerror (-rc));
+        free (self);
+        return NULL;
+    }
+    if (s_load_meta (self, cfg->nshards, err, err_size)) {
+        free (self);
+        return NULL;
+    }
+    self->owners = malloc (self->nshards * sizeof *self->owners);
+    self->shard_totals = malloc (self->nshards * sizeof *self->shard_totals);
+    self->shard_seq = malloc (self->nshards * sizeof *self->shard_seq);
+    self->shard_synced = malloc (self->nshards * sizeof *self->shard_synced);
+    self->snap_asked = malloc (self->nshards * sizeof *self->snap_asked);
+    self->early = calloc (self->nshards, sizeof *self->early);
+    self->chunks = ts_map_new (agg_chunk_free);
+    self->jobs = ts_map_new (agg_job_free);
+    self->groups = ts_map_new (free);
+    self->models = ts_map_new (free);
+    if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
+    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models) {
+        snprintf (err, err_size, "out of memory");
+        ts_agg_destroy (&self);
+        return NULL;
+    }
+    for (unsigned i = 0; i < self->nshards; i++)
+        self->owners [i] = -1;
+    agg_reset_stats (self);
+    if (!(self->ingest = s_bind (cfg->ingest, err, err_size))
+    ||  !(self->control = s_bind (cfg->control, err, err_size))
+    ||  !(self->query = s_bind (cfg->query, err, err_size))) {
+        ts_agg_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->control, self->ingest, self->query, NULL);
+    self->incarnation = ((uint64_t) random () << 32) ^ (uint64_t) random () ^ (uint64_t) zclock_time ();
+    self->started = agg_now ();
+    return self;
+}
+
+void
+ts_agg_destroy (ts_agg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ts_agg_t *self = *self_p;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->ingest);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->query);
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        zframe_destroy (&self->workers [i].identity);
+    ts_map_destroy (&self->chunks);     /* frees queued chunks too */
+    ts_map_destroy (&self->jobs);
+    ts_map_destroy (&self->groups);
+    ts_map_destroy (&self->models);
+    while (self->held_acks) {
+        s_held_ack_t *a = self->held_acks;
+        self->held_acks = a->next;
+        ts_buf_free (&a->header);
+        free (a->shards);
+        free (a->seqs);
+        free (a);
+    }
+    while (self->held_queries) {
+        s_held_query_t *q = self->held_queries;
+        self->held_queries = q->next;
+        zmsg_destroy (&q->msg);
+        free (q);
+    }
+    free (self->owners);
+    free (self->shard_totals);
+    free (self->shard_seq);
+    free (self->shard_synced);
+    free (self->snap_asked);
+    for (unsigned i = 0; self->early && i < self->nshards; i++)
+        agg_drop_early (self, i);
+    free (self->early);
+    free (self->group_sorted);
+    ts_buf_free (&self->page_rows);
+    ts_hdr_free (&self->hdr);
+    free (self);
+    *self_p = NULL;
+}
+/* --- workers -------------------------------------------------------------- */
+
+static int
+s_worker_by_identity (ts_agg_t *self, zframe_t *id)
+{
+    for (int i = 0; i < S_MAX_WORKERS; i++)
+        if (self->workers [i].used && self->workers [i].identity
+        &&  zframe_eq (self->workers [i].identity, id))
+            return i;
+    return -1;
+}
+
+static void
+s_worker_lost (ts_agg_t *self, int w, const char *why)
+{
+    s_worker_t *wk = &self->workers [w];
+    if (!wk->alive)
+        return;
+    ts_warn ("worker %s lost (%s): its shards move", wk->name, why);
+    wk->alive = false;
+    wk->credit = 0;
+    agg_requeue_worker (self, w);
+}
+
+static void
+s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
+{
+    char name [64], peer [256];
+    if (!ts_hdr_copy_str (in, "worker", name, sizeof name) || !*name
+    ||  !ts_hdr_copy_str (in, "peer", peer, sizeof peer) || !*peer) {
+        self->dropped++;
+        return;
+    }
+    int w = -1, free_slot = -1;
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        if (self->workers [i].used && !strcmp (self->workers [i].name, name))
+            w = i;
+        else if (!self->workers [i].used && free_slot < 0)
+            free_slot = i;
+    }
+    if (w < 0)
+        w = free_slot;
+    if (w < 0) {
+        ts_warn ("worker %s refused: %d workers already", name, S_MAX_WORKERS);
+        return;
+    }
+    s_worker_t *wk = &self->workers [w];
+    int64_t pid = ts_hdr_get_int (in, "pid", 0);
+    if (wk->used && wk->alive && wk->pid != pid)
+        s_worker_lost (self, w, "replaced by a new process of the same name");
+    if (wk->used && wk->alive)
+        agg_requeue_worker (self, w);     /* a re-register: its chunks are gone */
+    bool fresh = !wk->used;
+    zframe_destroy (&wk->identity);
+    memset (wk, 0, offsetof (s_worker_t, chunks_done));
+    wk->used = true;
+    wk->alive = true;
+    snprintf (wk->name, sizeof wk->name, "%s", name);
+    snprintf (wk->peer, sizeof wk->peer, "%s", peer);
+    wk->identity = zframe_dup (from);
+    wk->pid = pid;
+    wk->last_seen = wk->joined = agg_now ();
+    wk->credit = (int) ts_hdr_get_int (in, "credit", TS_WORKER_CREDIT);
+    ts_info ("worker %s registered (pid %" PRId64 ", peer %s)%s", name, pid, peer,
+             fresh ? "" : " again");
+    /* after a restart, trust the shards workers hold (no moves) */
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!self->assigned_once && ts_hdr_find (in, "shards", &r) && ts_mp_read_array (&r, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t s;
+            if (ts_mp_read_uint (&r, &s))
+                break;
+            if (s < self->nshards)
+                self->owners [s] = w;
+        }
+    }
+    if (self->assigned_once || agg_now () - self->started >= TS_REGISTER_GRACE_MS)
+        agg_assign (self);
+}
+
+static void
+s_on_heartbeat (ts_agg_t *self, int w, ts_hdrin_t *in)
+{
+    s_worker_t *wk = &self->workers [w];
+    wk->held = (int) ts_hdr_get_int (in, "held", 0);
+    wk->queued = (int) ts_hdr_get_int (in, "queued", 0);
+    if (!ts_hdr_copy_str (in, "error", wk->error, sizeof wk->error))
+        wk->error [0] = 0;
+    if (ts_hdr_get_uint (in, "epoch", 0) != self->epoch && self->assigned_once)
+        agg_send_map (self, w);
+}
+static void
+s_on_control (ts_agg_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->control);
+    if (!msg)
+        return;
+    zframe_t *from = zmsg_pop (msg);
+    zframe_t *head = zmsg_pop (msg);
+    ts_hdrin_t in;
+    if (!from || !head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))) {
+        self->dropped++;
+        goto done;
+    }
+    if (!strcmp (in.type, "register")) {
+        s_on_register (self, from, &in);
+        goto done;
+    }
+    int w = s_worker_by_identity (self, from);
+    if (w < 0 || !self->workers [w].alive) {
+        /* unknown (we restarted, or it was declared dead): it must register.
+         * Asked in answer to its heartbeats only, a few times a second:
+         * answering every message started a storm of registrations. */
+        if (!strcmp (in.type, "hb")) {
+            ts_hdr_begin (&self->hdr, "reregister", 1);
+            ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
+        }
+        /* its results still count: commits are commits */
+        if (!strcmp (in.type, "chunkdone"))
+            agg_on_chunkdone (self, -1, &in);
+        else if (!strcmp (in.type, "delta"))
+            agg_on_delta (self, &in, msg, false);
+        goto done;
+    }
+    self->workers [w].last_seen = agg_now ();
+    if (!strcmp (in.type, "hb"))
+        s_on_heartbeat (self, w, &in);
+    else if (!strcmp (in.type, "credit"))
+        self->workers [w].credit += (int) ts_hdr_get_int (&in, "n", 1);
+    else if (!strcmp (in.type, "chunkdone"))
+        agg_on_chunkdone (self, w, &in);
+    else if (!strcmp (in.type, "delta"))
+        agg_on_delta (self, &in, msg, false);
+    else if (!strcmp (in.type, "snap"))
+        agg_on_delta (self, &in, msg, true);
+    else if (!strcmp (in.type, "leave")) {
+        /* a clean stop: move its shards now, not after missed heartbeats */
+        s_worker_lost (self, w, "left");
+        agg_assign (self);
+    }
+    else if (!strcmp (in.type, "released"))
+        ;                               /* informational: the file lock fences */
+    else
+        self->dropped++;
+done:
+    zframe_destroy (&from);
+    zframe_destroy (&head);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_on_ingest (ts_agg_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->ingest);
+    if (!msg)
+        return;
+    zframe_t *from = zmsg_pop (msg);
+    zframe_t *head = zmsg_pop (msg);
+    ts_hdrin_t in;
+    int rc = head ? ts_hdr_parse (&in, zframe_data (head), zframe_size (head)) : TS_EPROTO;
+    if (!from || rc)
+        self->dropped++;
+    else if (!strcmp (in.type, "chunk"))
+        agg_on_chunk (self, from, &in, msg);
+    else if (!strcmp (in.type, "done"))
+        agg_on_done (self, &in);
+    else if (!strcmp (in.type, "ping")) {
+        /* producers learn our incarnation: a new one means that what they
+         * had queued here is lost, and they send it again at once */
+        ts_hdr_begin (&self->hdr, "pong", 1);
+        ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->ingest), from, NULL, 0);
+    }
+    else
+        self->dropped++;
+    zframe_destroy (&from);
+    zframe_destroy (&head);
+    zmsg_destroy (&msg);
+}
+
+/* --- the loop ------------------------------------------------------------- */
+
+static void
+s_tick (ts_agg_t *self)
+{
+    int64_t now = agg_now ();
+    bool lost = false;
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (w->used && w->alive && now - w->last_seen > TS_WORKER_DEAD_MS) {
+            s_worker_lost (self, i, "missed heartbeats");
+            lost = true;
+        }
+    }
+    /* a worker gone for a minute leaves the table (status shows it as
+     * not alive until then, so an operator sees what happened) */
+    for (int i = 0; i < S_MAX_WORKERS; i++) {
+        s_worker_t *w = &self->workers [i];
+        bool owns = false;
+        for (unsigned s = 0; s < self->nshards && !owns; s++)
+            owns = self->owners [s] == i;
+        if (w->used && !w->alive && !owns && now - w->last_seen > 60000) {
+            zframe_destroy (&w->identity);
+            memset (w, 0, sizeof *w);
+        }
+    }
+    if (lost || (!self->assigned_once && now - self->started >= TS_REGISTER_GRACE_MS
+                 && agg_alive_count (self) > 0))
+        agg_assign (self);
+    agg_stats_check (self, now);
+    if (self->held_queries)
+        agg_retry_queries (self);
+}
+
+int
+ts_agg_run (ts_agg_t *self, volatile bool *stop)
+{
+    ts_info ("ready: %u shards, data %s", self->nshards, self->data_dir);
+    int64_t next_tick = agg_now () + 100;
+    while (!*stop) {
+        int64_t wait = next_tick - agg_now ();
+        void *which = zpoller_wait (self->poller, (int) (wait > 0 ? wait : 0));
+        if (zpoller_terminated (self->poller) && !which)
+            break;
+        /* drain every socket before dispatching, so a burst is one pass */
+        for (int round = 0; round < 1000; round++) {
+            bool any = false;
+            while (zsock_events (self->control) & ZMQ_POLLIN) { s_on_control (self); any = true; }
+            while (zsock_events (self->ingest) & ZMQ_POLLIN) { s_on_ingest (self); any = true; }
+            while (zsock_events (self->query) & ZMQ_POLLIN) { agg_on_query (self); any = true; }
+            agg_dispatch (self);
+            if (!any)
+                break;
+        }
+        if (agg_now () >= next_tick) {
+            s_tick (self);
+            next_tick = agg_now () + 100;
+        }
+    }
+    ts_info ("stopping");
+    return 0;
+}

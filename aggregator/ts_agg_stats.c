@@ -1,0 +1,227 @@
+/*  ts_agg_stats.c: the merged statistics: sequence-numbered deltas from
+ *  the shards' owners, deltas held ahead of a gap, and rebuilds from shard
+ *  snapshots when the deltas cannot tell what happened (parts: ts_agg_int.h).
+ */
+#include "ts_agg_int.h"
+#include "ts_error.h"
+#include "ts_log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+void
+agg_drop_early (ts_agg_t *self, unsigned shard)
+{
+    while (self->early && self->early [shard]) {
+        s_early_t *e = self->early [shard];
+        self->early [shard] = e->next;
+        zframe_destroy (&e->payload);
+        free (e);
+    }
+}
+
+void
+agg_reset_stats (ts_agg_t *self)
+{
+    for (unsigned i = 0; i < self->nshards; i++) {
+        agg_drop_early (self, i);
+        ts_totals_init (&self->shard_totals [i]);
+        self->shard_seq [i] = 0;
+        self->shard_synced [i] = false;
+        self->snap_asked [i] = 0;
+    }
+    self->unsynced = self->nshards;
+    ts_map_clear (self->groups);
+    ts_map_clear (self->models);
+    self->stats_version++;
+    free (self->group_sorted);
+    self->group_sorted = NULL;
+    self->group_sorted_n = 0;
+}
+
+/* --- statistics ----------------------------------------------------------- */
+
+static void
+s_v_shard (void *arg, const ts_totals_t *t)
+{
+    ts_totals_merge ((ts_totals_t *) arg, t);
+}
+
+static void
+s_merge_named (ts_map_t *map, const char *name, size_t len, const ts_totals_t *t)
+{
+    ts_totals_t *cur = ts_map_get (map, name, len);
+    if (!cur) {
+        cur = malloc (sizeof *cur);
+        if (!cur || ts_map_put (map, name, len, cur)) {
+            free (cur);
+            return;
+        }
+        ts_totals_init (cur);
+    }
+    ts_totals_merge (cur, t);
+}
+
+typedef struct {
+    ts_agg_t *agg;
+    unsigned  shard;
+} s_apply_t;
+
+static void
+s_v_group (void *arg, const char *name, size_t len, const ts_totals_t *t)
+{
+    s_merge_named (((s_apply_t *) arg)->agg->groups, name, len, t);
+}
+
+static void
+s_v_model (void *arg, const char *name, size_t len, const ts_totals_t *t)
+{
+    s_merge_named (((s_apply_t *) arg)->agg->models, name, len, t);
+}
+
+static int
+s_apply_delta (ts_agg_t *self, unsigned shard, const void *data, size_t len, uint64_t *seq)
+{
+    ts_totals_t shard_delta;
+    ts_totals_init (&shard_delta);
+    s_apply_t ap = { self, shard };
+    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap };
+    /* the shard part goes to a side total first: a corrupt delta must not
+     * leave half of it applied (groups are applied as read, so a corrupt
+     * one forces a rebuild below) */
+    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta };
+    if (ts_delta_read (data, len, seq, &probe))
+        return TS_ECORRUPT;
+    if (ts_delta_read (data, len, seq, &v))
+        return TS_ECORRUPT;
+    ts_totals_merge (&self->shard_totals [shard], &shard_delta);
+    self->stats_version++;
+    return 0;
+}
+
+
+void
+agg_start_rebuild (ts_agg_t *self, const char *why)
+{
+    ts_warn ("rebuilding statistics from shard snapshots: %s", why);
+    self->rebuilds++;
+    agg_reset_stats (self);
+    agg_request_snapshots (self);
+}
+
+/*  Asks the owner of every unsynced shard for a snapshot (again, when the
+ *  last request is older than a second: the owner may have changed). */
+void
+agg_request_snapshots (ts_agg_t *self)
+{
+    int64_t now = agg_now ();
+    for (unsigned s = 0; s < self->nshards; s++) {
+        if (self->shard_synced [s] || self->owners [s] < 0)
+            continue;
+        if (self->snap_asked [s] && now - self->snap_asked [s] < 1000)
+            continue;
+        ts_hdr_begin (&self->hdr, "snapreq", 1);
+        ts_hdr_uint (&self->hdr, "shard", s);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->control),
+                     self->workers [self->owners [s]].identity, NULL, 0);
+        self->snap_asked [s] = now;
+    }
+}
+void
+agg_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
+{
+    uint64_t shard = ts_hdr_get_uint (in, "shard", UINT64_MAX);
+    zframe_t *payload = zmsg_first (msg);
+    if (shard >= self->nshards || !payload) {
+        self->dropped++;
+        return;
+    }
+    uint64_t seq = ts_hdr_get_uint (in, "seq", 0);
+    if (snapshot) {
+        if (self->shard_synced [shard])
+            return;                     /* an answer to an older request */
+        if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
+            agg_start_rebuild (self, "a snapshot does not decode");
+            return;
+        }
+        self->shard_seq [shard] = seq;
+        self->shard_synced [shard] = true;
+        self->unsynced--;
+        if (self->unsynced == 0)
+            ts_info ("statistics complete (rebuild %" PRIu64 ")", self->rebuilds);
+    }
+    else {
+        if (!self->shard_synced [shard] || seq <= self->shard_seq [shard])
+            return;                     /* covered by a snapshot, or a repeat */
+        if (seq != self->shard_seq [shard] + 1) {
+            /* ahead of a gap: keep it until the gap fills (s_tick rebuilds
+             * if it does not, soon) */
+            for (s_early_t *e = self->early [shard]; e; e = e->next)
+                if (e->seq == seq)
+                    return;
+            s_early_t *e = calloc (1, sizeof *e);
+            if (!e)
+                return;
+            e->seq = seq;
+            e->payload = zframe_dup (payload);
+            e->since = agg_now ();
+            e->next = self->early [shard];
+            self->early [shard] = e;
+            return;
+        }
+        if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
+            agg_start_rebuild (self, "a delta does not decode");
+            return;
+        }
+        self->shard_seq [shard] = seq;
+        /* the deltas that waited for this one */
+        for (bool found = true; found && self->shard_synced [shard]; ) {
+            found = false;
+            for (s_early_t **pp = &self->early [shard]; *pp; pp = &(*pp)->next) {
+                s_early_t *e = *pp;
+                if (e->seq > self->shard_seq [shard] + 1)
+                    continue;
+                *pp = e->next;
+                uint64_t s2 = e->seq;
+                bool apply = s2 == self->shard_seq [shard] + 1;
+                int bad = apply ? s_apply_delta (self, (unsigned) shard, zframe_data (e->payload),
+                                                 zframe_size (e->payload), &s2) : 0;
+                zframe_destroy (&e->payload);
+                free (e);
+                if (bad) {
+                    agg_start_rebuild (self, "a delta does not decode");
+                    return;
+                }
+                if (apply) {
+                    self->shard_seq [shard] = s2;
+                    found = true;
+                }
+                break;
+            }
+        }
+    }
+    agg_release_acks (self);
+}
+
+/*  A gap that does not fill, or an ack waiting for a delta that never
+ *  comes (its worker died between commit and send): the deltas cannot
+ *  tell what happened, the shards' snapshots can. Called every tick. */
+void
+agg_stats_check (ts_agg_t *self, int64_t now)
+{
+    const char *why = NULL;
+    for (unsigned s = 0; s < self->nshards && !why; s++)
+        for (s_early_t *e = self->early [s]; e && !why; e = e->next)
+            if (now - e->since > S_GAP_MS)
+                why = "a gap in a shard's deltas did not fill";
+    for (s_held_ack_t *a = self->held_acks; a && !why; a = a->next)
+        if (now - a->since > S_ACK_WAIT_MS && self->unsynced == 0)
+            why = "an acknowledgement waited too long for a delta";
+    if (why) {
+        agg_start_rebuild (self, why);
+        for (s_held_ack_t *a = self->held_acks; a; a = a->next)
+            a->since = now;
+    }
+    if (self->unsynced)
+        agg_request_snapshots (self);
+}
