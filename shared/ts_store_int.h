@@ -1,0 +1,122 @@
+/*  ts_store_int.h: what the parts of a shard handle share (not a public
+ *  API; the shard's API is ts_store.h).
+ *
+ *    ts_store.c       open and close, the group commit (ts_store_put_batches)
+ *    ts_store_ids.c   ids waiting for the id index R
+ *    ts_store_rec.c   the records file beside the tree
+ *    ts_store_meta.c  one-number keys, errors, stored totals
+ *    ts_store_read.c  point reads, scans, snapshots, the pull cursor
+ */
+#ifndef TS_STORE_INT_H
+#define TS_STORE_INT_H
+
+#include "ts_store.h"
+#include "ts_map.h"
+
+#include <kclangc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+_Static_assert (sizeof (uintptr_t) >= sizeof (uint64_t), "a sequence fits a map value");
+
+struct ts_store {
+    KCDB *db;
+    dev_t dev;                  /* identity of the file, for the registry */
+    ino_t ino;
+    bool  registered;
+    char *path;
+    char  errmsg [512];
+    ts_buf_t scratch;
+    bool     broken;            /* a commit failed: see ts_store_is_broken */
+    bool     has_layout;        /* key V says S_LAYOUT */
+    uint64_t next_seq;          /* the sequence of the next record stored */
+    ts_map_t *pend;             /* ids stored but not yet in R -> sequence */
+    size_t   pend_bytes;        /* of those ids */
+    size_t   pend_max;          /* a pass into R at this many ids */
+    int      rec_fd;            /* the records file, or -1 */
+    char    *rec_path;
+    uint64_t rec_end;           /* its committed length (key 'L') */
+    uint64_t rec_next;          /* and what the open transaction adds */
+    struct iovec *iov;          /* the records it adds, not written yet */
+    size_t   niov, iov_cap;
+};
+
+/*  The next record sequence is kept under key 'P' (8 bytes), written in
+ *  the transaction that uses it, so a rollback takes it back too. */
+static const char s_next_key [1] = { 'P' };
+
+/*  The key layout (ts_key.h) a shard was written with, under key 'V',
+ *  written with the first commit: 2 since the group and model indexes end
+ *  with the sequence, 3 since R holds the sequence alone, 4 since reward
+ *  ties are ordered by ingest time, 5 since R may lag behind D (key 'I',
+ *  below), 6 since records live in the records file (below). A shard with
+ *  records and no 'V' is of layout 1. Shards of layouts 4 and 5 are read
+ *  as they are (R complete without 'I', records in D) and say 6 once
+ *  written: what they held stays where it is. */
+#define S_LAYOUT 6
+#define S_LAYOUT_READ 4     /* the oldest read */
+static const char s_layout_key [1] = { 'V' };
+/*  A pass into R comes when this many ids wait, or their bytes reach
+ *  S_PENDING_BYTES: it then costs a few hundred bytes a record instead of
+ *  a few KiB, and an open after a crash reads at most this many records
+ *  back from D. */
+#define S_PENDING_IDS   32768
+#define S_PENDING_BYTES (4u << 20)
+
+static const char s_indexed_key [1] = { 'I' };
+/* --- the records file ------------------------------------------------------
+ *
+ *  A record's bytes (summary and object) go to the shard's records file,
+ *  shard-NNN.rec beside shard-NNN.kct, appended in sequence order, and
+ *  its D entry holds where they are: a locator, S_LOC_TAG then the offset
+ *  (8 bytes) and the length (4). In the tree, 4 KiB records filled its
+ *  leaves: Kyoto Cabinet copied each record into a leaf, the leaf into
+ *  its page buffer at commit, and kept every leaf in its page cache;
+ *  appended to a file of their own they are written once, from the
+ *  chunk's buffer (a 1M import with 2 workers: 31.1 -> 21.8 s, measured
+ *  with a probe that wrote records this way).
+ *
+ *  The file holds committed records only, back to back: a transaction
+ *  writes its records (pwritev, from the batches) just before its commit,
+ *  and the commit sets key 'L' to the file's new length. A rollback cuts
+ *  the file back to 'L', and so does an open (a process that ended between
+ *  the write and the commit left a tail that no D entry names). A file
+ *  shorter than 'L' lost records: the open refuses it.
+ *
+ *  S_LOC_TAG is a byte msgpack never uses, so it never starts a record
+ *  that layouts 4 and 5 kept in D itself: both kinds are read. */
+#define S_LOC_TAG ((char) 0xc1)
+#define S_LOC_LEN 13
+static const char s_reclen_key [1] = { 'L' };
+
+/* ts_store.c */
+int store_settle (ts_store_t *self, const char *key, size_t klen);
+
+/* ts_store_ids.c */
+bool store_pend_find (const ts_store_t *self, const char *id, size_t len, uint64_t *seq);
+int store_pend_add (ts_store_t *self, const char *id, size_t len, uint64_t seq);
+void store_pend_forget (ts_store_t *self, uint64_t from);
+int store_write_ids (ts_store_t *self);
+int store_pend_reload (ts_store_t *self, uint64_t from);
+
+/* ts_store_rec.c */
+bool store_loc_unpack (const char *v, size_t vlen, uint64_t *off, uint32_t *len);
+int store_rec_open (ts_store_t *self);
+int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc);
+int store_rec_write (ts_store_t *self);
+void store_rec_end (ts_store_t *self, bool kept);
+int store_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out);
+int store_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, size_t *vlen, ts_buf_t *buf);
+
+/* ts_store_meta.c */
+bool store_get_num (KCDB *db, const char *key, int64_t *v);
+uint64_t store_load_next_seq (KCDB *db);
+int store_kc_error (ts_store_t *self, const char *what);
+int store_set_num (ts_store_t *self, const char *key, int64_t v, const char *what);
+
+/* ts_store_read.c */
+int store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg, bool resolve);
+
+#endif

@@ -1,0 +1,111 @@
+/*  ts_store_meta.c: the numbers a shard keeps under one-byte keys, the
+ *  mapping of Kyoto Cabinet's errors to ours, and the stored totals (parts
+ *  of a shard: ts_store_int.h).
+ */
+#include "ts_store_int.h"
+#include "ts_error.h"
+#include "ts_key.h"
+#include "ts_mp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  The number under a one-byte key ('P', 'V', 'N'): true when it holds one. */
+bool
+store_get_num (KCDB *db, const char *key, int64_t *v)
+{
+    char b [16];
+    if (kcdbgetbuf (db, key, 1, b, sizeof b) != 8)
+        return false;
+    *v = ts_key_get_i64 (b);
+    return true;
+}
+
+uint64_t
+store_load_next_seq (KCDB *db)
+{
+    int64_t v;
+    return store_get_num (db, s_next_key, &v) ? (uint64_t) v : 1;
+}
+
+const char *
+ts_store_path (const ts_store_t *self)
+{
+    return self->path;
+}
+
+const char *
+ts_store_errmsg (const ts_store_t *self)
+{
+    return self->errmsg;
+}
+
+/*  Maps Kyoto Cabinet's error to ours, with the message saved. */
+int
+store_kc_error (ts_store_t *self, const char *what)
+{
+    int saved = errno;
+    int code = kcdbecode (self->db);
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: %s: %s (%s%s%s)", self->path, what,
+              code == KCESYSTEM && saved ? strerror (saved) : kcecodename (code),
+              kcdbemsg (self->db), code == KCESYSTEM && saved ? ", " : "",
+              code == KCESYSTEM && saved ? kcecodename (code) : "");
+    if (code == KCESYSTEM && (saved == ENOSPC || saved == EDQUOT || strstr (kcdbemsg (self->db), "space")))
+        return -ENOSPC;
+    if (code == KCENOPERM || (code == KCESYSTEM && saved == EACCES))
+        return -EACCES;
+    if (code == KCEBROKEN)
+        return TS_ECORRUPT;
+    return TS_ESTORE;
+}
+
+/*  Writes the number under a one-byte key; `what` names it in an error. */
+int
+store_set_num (ts_store_t *self, const char *key, int64_t v, const char *what)
+{
+    char b [8];
+    ts_key_put_i64 (b, v);
+    return kcdbset (self->db, key, 1, b, 8) ? 0 : store_kc_error (self, what);
+}
+
+static int
+s_get_totals (ts_store_t *self, const char *key, size_t klen, ts_totals_t *out)
+{
+    size_t vlen;
+    char *v = kcdbget (self->db, key, klen, &vlen);
+    if (!v) {
+        ts_totals_init (out);
+        return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : store_kc_error (self, "get totals");
+    }
+    int rc = ts_totals_unpack (v, vlen, out, NULL);
+    kcfree (v);
+    return rc ? TS_ECORRUPT : 0;
+}
+
+int
+ts_store_totals (ts_store_t *self, ts_totals_t *out)
+{
+    char key [1] = { TS_TAG_SHARD_TOTALS };
+    int rc = s_get_totals (self, key, 1, out);
+    return rc == TS_ENOTFOUND ? 0 : rc;
+}
+
+int
+ts_store_group_totals (ts_store_t *self, const char *group, size_t len, ts_totals_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (len > TS_GROUP_MAX_BYTES)
+        return TS_ENOTFOUND;
+    return s_get_totals (self, key, ts_key_group_totals (key, group, len), out);
+}
+
+int
+ts_store_model_totals (ts_store_t *self, const char *model, size_t len, ts_totals_t *out)
+{
+    char key [TS_KEY_MAX];
+    if (len > TS_MODEL_MAX_BYTES)
+        return TS_ENOTFOUND;
+    return s_get_totals (self, key, ts_key_model_totals (key, model, len), out);
+}
