@@ -1,0 +1,253 @@
+/*  ts_worker_commit.c: the shards this worker owns: their queues of
+ *  batches, opening them, committing them, and the statistics deltas and
+ *  snapshots sent to the aggregator (parts of the worker: ts_worker_int.h).
+ */
+#include "ts_worker_int.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_proto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <time.h>
+
+/* --- owned shards: queue and commit ---------------------------------------- */
+
+void
+wk_enqueue (ts_worker_t *self, s_batch_t *b)
+{
+    s_shard_t *sh = &self->shards [b->shard];
+    b->received = wk_now ();
+    if (!sh->head)
+        sh->oldest = b->received;
+    if (sh->tail)
+        sh->tail->next = b;
+    else
+        sh->head = b;
+    sh->tail = b;
+    sh->queued += b->n;
+}
+
+/*  Answers one batch: to a peer over the peer socket, or locally. */
+void
+wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32_t duplicates,
+                uint64_t seq, int code, const char *msg)
+{
+    if (!b->from) {
+        wk_on_part_done (self, b->job, b->chunk, b->shard, imported, duplicates, seq, code, msg);
+        return;
+    }
+    ts_hdr_t *h = &self->hdr;
+    if (code == 1) {
+        ts_hdr_begin (h, "notowner", 4);
+        ts_hdr_str (h, "job", b->job);
+        ts_hdr_uint (h, "chunk", b->chunk);
+        ts_hdr_uint (h, "shard", b->shard);
+        ts_hdr_uint (h, "epoch", self->epoch);
+    }
+    else if (code) {
+        ts_hdr_begin (h, "batchdone", 5);
+        ts_hdr_str (h, "job", b->job);
+        ts_hdr_uint (h, "chunk", b->chunk);
+        ts_hdr_uint (h, "shard", b->shard);
+        ts_hdr_int (h, "code", code);
+        ts_hdr_str (h, "msg", msg);
+    }
+    else {
+        ts_hdr_begin (h, "batchdone", 6);
+        ts_hdr_str (h, "job", b->job);
+        ts_hdr_uint (h, "chunk", b->chunk);
+        ts_hdr_uint (h, "shard", b->shard);
+        ts_hdr_uint (h, "imported", imported);
+        ts_hdr_uint (h, "duplicates", duplicates);
+        ts_hdr_uint (h, "seq", seq);
+    }
+    ts_hdr_send (h, zsock_resolve (self->peer), b->from, NULL, 0);
+}
+
+/*  Fails (or bounces, code 1) every batch queued for shard s. */
+static void
+s_drain_queue (ts_worker_t *self, unsigned s, int code, const char *msg)
+{
+    s_shard_t *sh = &self->shards [s];
+    while (sh->head) {
+        s_batch_t *b = sh->head;
+        sh->head = b->next;
+        wk_answer_batch (self, b, 0, 0, 0, code, msg);
+        wk_batch_free (b);
+    }
+    sh->tail = NULL;
+    sh->queued = 0;
+}
+
+void
+wk_send_snapshot (ts_worker_t *self, unsigned s)
+{
+    s_shard_t *sh = &self->shards [s];
+    self->scratch.size = 0;
+    int rc = ts_store_snapshot (sh->store, &self->scratch);
+    if (rc) {
+        ts_error ("shard %u: snapshot failed: %s", s, ts_strerror (rc));
+        return;
+    }
+    ts_hdr_begin (&self->hdr, "snap", 2);
+    ts_hdr_uint (&self->hdr, "shard", s);
+    ts_hdr_uint (&self->hdr, "seq", ts_store_seq (sh->store));
+    ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->scratch.data, self->scratch.size);
+    sh->snap_wanted = false;
+}
+
+/*  Opens a shard the map gives us. The previous owner may still hold the
+ *  file while it finishes its last batch: the lock says so (TS_ELOCKED),
+ *  and we try again shortly. */
+void
+wk_try_open (ts_worker_t *self, unsigned s)
+{
+    s_shard_t *sh = &self->shards [s];
+    if (sh->store || !sh->wanted || wk_now () < sh->next_open)
+        return;
+    char path [TS_PATH_MAX + 32], emsg [512];
+    int err;
+    ts_config_shard_path (self->data_dir, s, path, sizeof path);
+    sh->store = ts_store_open (path, self->tuning, &err, emsg, sizeof emsg);
+    if (!sh->store) {
+        sh->next_open = wk_now () + (err == TS_ELOCKED ? 50 : 1000);
+        if (err != TS_ELOCKED) {
+            if (strcmp (sh->error, emsg))
+                ts_error ("shard %u: %s", s, emsg);
+            snprintf (sh->error, sizeof sh->error, "%s", emsg);
+            sh->open_error = err;
+            /* batches waiting for it cannot be stored: say why, once */
+            s_drain_queue (self, s, err, emsg);
+        }
+        return;
+    }
+    sh->error [0] = 0;
+    sh->open_error = 0;
+    ts_info ("opened shard %u (epoch %" PRIu64 ", %" PRIu64 " records)", s, self->epoch,
+             ts_store_count (sh->store));
+    if (sh->snap_wanted)
+        wk_send_snapshot (self, s);
+}
+
+/*  CPU time of this thread: a commit's wall time on a busy machine also
+ *  counts the time other processes ran. */
+static int64_t
+s_cpu_usecs (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*  After a failed write into shard s: its error for `trajstore health`,
+ *  and leaving when the handle cannot be used again. */
+static void
+s_store_failed (ts_worker_t *self, unsigned s)
+{
+    s_shard_t *sh = &self->shards [s];
+    snprintf (sh->error, sizeof sh->error, "%s", ts_store_errmsg (sh->store));
+    if (ts_store_is_broken (sh->store) && !self->fatal) {
+        ts_error ("shard %u cannot be used again by this process: leaving, so that "
+                  "a restart reopens it at its last commit", s);
+        self->fatal = true;
+    }
+}
+
+/*  Writes the ids that wait in shard s's memory into its id index. */
+void
+wk_flush_ids (ts_worker_t *self, unsigned s)
+{
+    s_shard_t *sh = &self->shards [s];
+    int64_t t0 = zclock_usecs ();
+    size_t n = ts_store_pending_ids (sh->store);
+    if (ts_store_flush_ids (sh->store)) {
+        ts_error ("shard %u: writing %zu ids into the id index failed: %s", s, n,
+                  ts_store_errmsg (sh->store));
+        s_store_failed (self, s);
+    }
+    else
+        ts_debug ("shard %u: %zu ids into the id index in %.2f ms", s, n,
+                  (double) (zclock_usecs () - t0) / 1000.0);
+    ts_worker_heartbeat (self);
+}
+
+/*  Commits what waits for shard s, in transactions of up to S_TX_RECORDS,
+ *  sends the totals delta to the aggregator, then answers each batch. The
+ *  delta goes first: the aggregator holds a chunk's ack until the
+ *  statistics include its commits, so the order only saves it waiting. */
+void
+wk_commit (ts_worker_t *self, unsigned s)
+{
+    s_shard_t *sh = &self->shards [s];
+    if (!sh->head)
+        return;
+    if (!sh->wanted) {
+        s_drain_queue (self, s, 1, "not the owner");
+        return;
+    }
+    if (!sh->store) {
+        wk_try_open (self, s);
+        if (!sh->store)
+            return;
+    }
+    int64_t started = wk_now ();
+    while (sh->head) {
+        ts_batch_t batches [512];
+        ts_batch_result_t results [512];
+        s_batch_t *list [512];
+        size_t n = 0;
+        uint32_t records = 0;
+        for (s_batch_t *b = sh->head; b && n < 512 && (n == 0 || records + b->n <= S_TX_RECORDS); b = b->next) {
+            batches [n].job = b->job;
+            batches [n].job_len = strlen (b->job);
+            batches [n].chunk = b->chunk;
+            batches [n].records = b->blob ? b->blob->data : (const char *) zframe_data (b->payload);
+            batches [n].records_len = b->blob ? b->blob->size : zframe_size (b->payload);
+            batches [n].nrecords = b->n;
+            list [n++] = b;
+            records += b->n;
+        }
+        self->delta.size = 0;
+        int64_t t0 = zclock_usecs (), c0 = s_cpu_usecs ();
+        int rc = ts_store_put_batches_delta (sh->store, batches, n, results, &self->delta);
+        ts_debug ("shard %u: committed %zu batches, %u records in %.2f ms (%.2f ms CPU)", s, n,
+                  records, (double) (zclock_usecs () - t0) / 1000.0,
+                  (double) (s_cpu_usecs () - c0) / 1000.0);
+        uint64_t seq = ts_store_seq (sh->store);
+        if (rc == 0 && self->delta.size) {
+            ts_hdr_begin (&self->hdr, "delta", 2);
+            ts_hdr_uint (&self->hdr, "shard", s);
+            ts_hdr_uint (&self->hdr, "seq", seq);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->delta.data, self->delta.size);
+        }
+        if (rc) {
+            ts_error ("shard %u: commit of %zu batches failed: %s", s, n, ts_store_errmsg (sh->store));
+            s_store_failed (self, s);
+        }
+        /* unlink, then answer (answering a local batch may queue more) */
+        sh->head = list [n - 1]->next;
+        if (!sh->head)
+            sh->tail = NULL;
+        sh->queued -= records;
+        sh->oldest = sh->head ? sh->head->received : 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rc)
+                wk_answer_batch (self, list [i], 0, 0, 0, rc, ts_store_errmsg (sh->store));
+            else
+                wk_answer_batch (self, list [i], results [i].imported, results [i].duplicates, seq, 0, NULL);
+            wk_batch_free (list [i]);
+        }
+        /* a commit into a large store can take a second on a busy machine,
+         * and several shards commit in a row: stay alive between them */
+        ts_worker_heartbeat (self);
+        if (rc)
+            break;
+    }
+    sh->committed_at = wk_now ();
+    sh->commit_ms = sh->committed_at - started;
+}

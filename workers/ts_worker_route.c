@@ -1,0 +1,514 @@
+/*  ts_worker_route.c: parsing a chunk into one batch per shard, sending each
+ *  to its shard's owner (or queueing it here), reporting the chunk once
+ *  every part is committed, and the shard map that says who owns what
+ *  (parts of the worker: ts_worker_int.h).
+ */
+#include "ts_worker_int.h"
+#include "ts_error.h"
+#include "ts_log.h"
+#include "ts_proto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ts_input.h"
+#include "ts_parse.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- pending chunks ------------------------------------------------------- */
+
+/*  Every part committed (or one failed): report the chunk. */
+static void
+s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
+{
+    ts_hdr_t *h = &self->hdr;
+    if (code) {
+        ts_hdr_begin (h, "chunkdone", 4);
+        ts_hdr_str (h, "job", p->job);
+        ts_hdr_uint (h, "chunk", p->chunk);
+        ts_hdr_int (h, "code", code);
+        ts_hdr_str (h, "msg", msg);
+    }
+    else {
+        ts_hdr_begin (h, "chunkdone", 9);
+        ts_hdr_str (h, "job", p->job);
+        ts_hdr_uint (h, "chunk", p->chunk);
+        ts_hdr_uint (h, "lines", p->lines);
+        ts_hdr_uint (h, "blank", p->blank);
+        ts_hdr_uint (h, "imported", p->imported);
+        ts_hdr_uint (h, "duplicates", p->duplicates);
+        ts_hdr_uint (h, "rejected", p->rejected);
+        ts_hdr_key (h, "rejects");
+        msgpack_pack_array (&h->pk, p->nrejects);
+        ts_buf_append (&h->buf, p->rejects.data, p->rejects.size);
+        ts_hdr_key (h, "seqs");
+        msgpack_pack_array (&h->pk, p->nparts);
+        for (uint32_t i = 0; i < p->nparts; i++) {
+            msgpack_pack_array (&h->pk, 2);
+            msgpack_pack_uint32 (&h->pk, p->parts [i].shard);
+            msgpack_pack_uint64 (&h->pk, p->parts [i].seq);
+        }
+    }
+    ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
+    char key [S_JOB_MAX + 16];
+    ts_map_delete (self->pending, key, ts_chunk_key (key, p->job, p->chunk));
+}
+
+/*  A part's answer: committed (counts and the commit's sequence), failed
+ *  (code and message), or refused because the owner moved (code == 1). */
+void
+wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard,
+                uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg)
+{
+    char key [S_JOB_MAX + 16];
+    s_pending_t *p = ts_map_get (self->pending, key, ts_chunk_key (key, job, chunk));
+    if (!p)
+        return;                         /* a late repeat */
+    s_part_t *part = NULL;
+    for (uint32_t i = 0; i < p->nparts; i++)
+        if (p->parts [i].shard == shard)
+            part = &p->parts [i];
+    if (!part || part->done)
+        return;
+    if (code == 1) {                    /* not the owner: resend on a newer map */
+        part->sent = 0;
+        if (self->epoch > part->epoch_sent)
+            wk_deliver (self, p, part);
+        return;
+    }
+    if (code) {
+        s_chunk_finish (self, p, code, msg);
+        return;
+    }
+    part->done = true;
+    part->seq = seq;
+    ts_zref_unref (&part->payload);
+    p->imported += imported;
+    p->duplicates += duplicates;
+    if (--p->outstanding == 0)
+        s_chunk_finish (self, p, 0, NULL);
+}
+
+/* --- parsing ---------------------------------------------------------------- */
+
+/*  Sends a part to its shard's owner (or queues it here). */
+void
+wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
+{
+    int owner = self->owners ? self->owners [part->shard] : -1;
+    part->epoch_sent = self->epoch;
+    part->sent = wk_now ();
+    part->sent_to = owner;
+    if (owner < 0)
+        return;                         /* no owner yet: the timer retries */
+    if (owner == self->me) {
+        s_batch_t *b = calloc (1, sizeof *b);
+        if (!b)
+            return;
+        snprintf (b->job, sizeof b->job, "%s", p->job);
+        b->chunk = p->chunk;
+        b->shard = part->shard;
+        b->n = part->n;
+        b->blob = ts_zref_ref (part->payload);
+        wk_enqueue (self, b);
+        return;
+    }
+    s_peer_t *peer = &self->peers [owner];
+    if (!peer->dealer)
+        return;
+    ts_hdr_t *h = &self->hdr;
+    ts_hdr_begin (h, "batch", 5);
+    ts_hdr_str (h, "job", p->job);
+    ts_hdr_uint (h, "chunk", p->chunk);
+    ts_hdr_uint (h, "shard", part->shard);
+    ts_hdr_uint (h, "epoch", self->epoch);
+    ts_hdr_uint (h, "n", part->n);
+    void *sock = zsock_resolve (peer->dealer);
+    if (zmq_send (sock, h->buf.data, h->buf.size, ZMQ_SNDMORE) >= 0)
+        ts_zref_send (part->payload, sock, 0);
+}
+
+static ts_parser_t *
+s_parser (ts_worker_t *self, const char *spec, char *err, size_t err_size)
+{
+    ts_parser_t *ps = ts_map_get (self->parsers, spec, strlen (spec));
+    if (ps)
+        return ps;
+    ts_profile_t prof;
+    if (ts_profile_parse (spec, &prof, err, err_size))
+        return NULL;
+    ps = ts_parser_new (&prof);
+    if (!ps || ts_map_put (self->parsers, spec, strlen (spec), ps)) {
+        ts_parser_destroy (&ps);
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    return ps;
+}
+
+static void
+s_add_reject (s_pending_t *p, uint64_t line, const char *reason)
+{
+    p->rejected++;
+    if (p->nrejects >= TS_REJECTS_PER_CHUNK)
+        return;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &p->rejects, ts_buf_packer_write);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, line);
+    ts_mp_pack_cstr (&pk, reason);
+    p->nrejects++;
+}
+
+/*  Reads the lines of a chunk sent as a reference ("file", "off", "fid",
+ *  "bytes") into chunkbuf, followed by the parser's padding. 0, or
+ *  TS_ENOINPUT with the reason in `err`: the producer then sends the
+ *  bytes themselves. */
+static int
+s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
+{
+    uint32_t flen = 0, fidlen = 0;
+    const char *file = ts_hdr_get_str (in, "file", &flen);
+    const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
+    uint64_t off = ts_hdr_get_uint (in, "off", 0);
+    uint64_t bytes = ts_hdr_get_uint (in, "bytes", 0);
+    if (!file || !fid || flen == 0 || flen >= sizeof self->ref_path || bytes > (UINT64_C (1) << 32)) {
+        snprintf (err, err_size, "a chunk reference without a usable file, identity or size");
+        return TS_ENOINPUT;
+    }
+    if (self->ref_fd < 0 || strlen (self->ref_path) != flen || memcmp (self->ref_path, file, flen)) {
+        if (self->ref_fd >= 0)
+            close (self->ref_fd);
+        memcpy (self->ref_path, file, flen);
+        self->ref_path [flen] = 0;
+        self->ref_fd = open (self->ref_path, O_RDONLY | O_CLOEXEC);
+        if (self->ref_fd < 0) {
+            snprintf (err, err_size, "worker %s cannot open %s: %s", self->name, self->ref_path,
+                      strerror (errno));
+            self->ref_path [0] = 0;
+            return TS_ENOINPUT;
+        }
+    }
+    struct stat st;
+    char id [TS_FILE_ID_MAX];
+    if (fstat (self->ref_fd, &st)) {
+        snprintf (err, err_size, "worker %s cannot stat %s: %s", self->name, self->ref_path,
+                  strerror (errno));
+        return TS_ENOINPUT;
+    }
+    ts_file_id (&st, id, sizeof id);
+    if (strlen (id) != fidlen || memcmp (id, fid, fidlen)) {
+        /* another file by that name, or the same one changed since the
+         * producer opened it: reopened for the next chunk */
+        snprintf (err, err_size, "%s is not the file the producer reads (changed, or another "
+                  "machine's)", self->ref_path);
+        close (self->ref_fd);
+        self->ref_fd = -1;
+        return TS_ENOINPUT;
+    }
+    self->chunkbuf.size = 0;
+    if (ts_buf_reserve (&self->chunkbuf, (size_t) bytes + TS_PARSE_PADDING)) {
+        snprintf (err, err_size, "out of memory");
+        return TS_ENOINPUT;
+    }
+    ssize_t n = ts_pread_full (self->ref_fd, self->chunkbuf.data, (size_t) bytes, off);
+    if (n < 0 || (uint64_t) n < bytes) {
+        snprintf (err, err_size, "worker %s cannot read %s at %" PRIu64 ": %s", self->name,
+                  self->ref_path, off + (uint64_t) (n < 0 ? 0 : n),
+                  n < 0 ? strerror ((int) -n) : "the file ends there");
+        return TS_ENOINPUT;
+    }
+    memset (self->chunkbuf.data + bytes, 0, TS_PARSE_PADDING);
+    self->chunkbuf.size = (size_t) bytes;
+    return 0;
+}
+
+/*  The lines of a chunk, from `at` to `end` (padded: followed by
+ *  TS_PARSE_PADDING readable bytes), the first numbered `line`: each parsed
+ *  into its shard's buffer, or counted blank or rejected. 0 or TS_ENOMEM. */
+static int
+s_parse_lines (ts_worker_t *self, s_pending_t *p, ts_parser_t *ps, const char *at,
+               const char *end, bool padded, uint64_t line)
+{
+    int64_t now_ms = ts_now_ms ();
+    char reason [512];
+    while (at < end) {
+        const char *nl = memchr (at, '\n', (size_t) (end - at));
+        size_t llen = nl ? (size_t) (nl - at) : (size_t) (end - at);
+        if (!padded && (size_t) (end - at) < llen + TS_PARSE_PADDING) {
+            size_t rest = (size_t) (end - at);
+            self->chunkbuf.size = 0;
+            if (ts_buf_reserve (&self->chunkbuf, rest + TS_PARSE_PADDING))
+                return TS_ENOMEM;
+            memcpy (self->chunkbuf.data, at, rest);
+            memset (self->chunkbuf.data + rest, 0, TS_PARSE_PADDING);
+            at = self->chunkbuf.data;
+            end = at + rest;
+            nl = nl ? at + llen : NULL;
+            padded = true;
+        }
+        p->lines++;
+        if (ts_line_is_blank (at, llen))
+            p->blank++;
+        else {
+            ts_summary_t sum;
+            self->scratch.size = 0;
+            int rc = ts_parser_parse (ps, at, llen, now_ms, &self->scratch, &sum, reason, sizeof reason);
+            if (rc == TS_EBADLINE)
+                s_add_reject (p, line, reason);
+            else if (rc)
+                s_add_reject (p, line, ts_strerror (rc));
+            else {
+                uint32_t s = ts_shard_of (sum.id, sum.id_len, self->nshards);
+                msgpack_packer pk;
+                msgpack_packer_init (&pk, &self->shard_bufs [s], ts_buf_packer_write);
+                msgpack_pack_bin (&pk, self->scratch.size);
+                msgpack_pack_bin_body (&pk, self->scratch.data, self->scratch.size);
+                self->shard_counts [s]++;
+            }
+        }
+        line++;
+        at = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+/*  Hands every shard's buffer that holds records to a part of p (none:
+ *  p->nparts stays 0). 0 or TS_ENOMEM. */
+static int
+s_cut_parts (ts_worker_t *self, s_pending_t *p)
+{
+    uint32_t nparts = 0;
+    for (unsigned s = 0; s < self->nshards; s++)
+        nparts += self->shard_counts [s] > 0;
+    if (nparts == 0)
+        return 0;
+    p->parts = calloc (nparts, sizeof *p->parts);
+    if (!p->parts)
+        return TS_ENOMEM;
+    for (unsigned s = 0; s < self->nshards; s++) {
+        if (!self->shard_counts [s])
+            continue;
+        s_part_t *part = &p->parts [p->nparts++];
+        part->shard = s;
+        part->n = self->shard_counts [s];
+        /* the part takes the buffer; room for the next chunk's is reserved
+         * now without being touched (pages come when written) */
+        ts_buf_t *sb = &self->shard_bufs [s];
+        char *data = realloc (sb->data, sb->size);      /* shrinks in place */
+        if (data)
+            sb->data = data;
+        part->payload = ts_zref_new (sb->data, sb->size);
+        if (part->payload)
+            *sb = (ts_buf_t) { 0 };
+        if (!part->payload || ts_buf_reserve (sb, part->payload->size))
+            return TS_ENOMEM;
+    }
+    return 0;
+}
+
+/*  Parses one chunk into per-shard parts and sends them on. */
+void
+wk_parse_chunk (ts_worker_t *self, s_work_t *w)
+{
+    ts_hdrin_t in;
+    char job [S_JOB_MAX], profile [1024] = "default", err [512];
+    if (ts_hdr_parse (&in, zframe_data (w->header), zframe_size (w->header))
+    ||  !ts_hdr_copy_str (&in, "job", job, sizeof job)) {
+        self->dropped++;
+        return;
+    }
+    uint64_t chunk = ts_hdr_get_uint (&in, "chunk", 0);
+    uint64_t line0 = ts_hdr_get_uint (&in, "line0", 1);
+    ts_hdr_copy_str (&in, "profile", profile, sizeof profile);
+    char key [S_JOB_MAX + 16];
+    size_t klen = ts_chunk_key (key, job, chunk);
+    if (ts_map_get (self->pending, key, klen))
+        return;                         /* already waiting for its parts */
+
+    s_pending_t *p = calloc (1, sizeof *p);
+    if (!p)
+        return;
+    snprintf (p->job, sizeof p->job, "%s", job);
+    p->chunk = chunk;
+    if (ts_map_put (self->pending, key, klen, p)) {
+        wk_pending_free (p);
+        return;
+    }
+    ts_parser_t *ps = s_parser (self, profile, err, sizeof err);
+    if (!ps) {
+        char m [sizeof profile + sizeof err + 32];
+        snprintf (m, sizeof m, "bad profile '%s': %s", profile, err);
+        s_chunk_finish (self, p, TS_EINVAL, m);
+        return;
+    }
+    if (!self->nshards) {               /* no map yet: cannot route */
+        s_chunk_finish (self, p, TS_EBUSY, "worker has no shard map yet");
+        return;
+    }
+    for (unsigned s = 0; s < self->nshards; s++) {
+        self->shard_bufs [s].size = 0;
+        self->shard_counts [s] = 0;
+    }
+    /* Lines are parsed where they are: simdjson reads a little past each
+     * line's end, which inside the chunk is the next lines. The lines that
+     * end too close to the chunk's end are parsed from a padded copy. */
+    const char *at = (const char *) zframe_data (w->payload);
+    const char *end = at + zframe_size (w->payload);
+    bool padded = false;
+    if (ts_hdr_get_str (&in, "file", NULL)) {
+        int rc = s_read_ref (self, &in, err, sizeof err);
+        if (rc) {
+            s_chunk_finish (self, p, rc, err);
+            return;
+        }
+        at = self->chunkbuf.data;
+        end = at + self->chunkbuf.size;
+        padded = true;                  /* read with the padding after it */
+    }
+    if (s_parse_lines (self, p, ps, at, end, padded, line0) || s_cut_parts (self, p)) {
+        s_chunk_finish (self, p, TS_ENOMEM, "out of memory");
+        return;
+    }
+    if (p->nparts == 0) {
+        s_chunk_finish (self, p, 0, NULL);
+        return;
+    }
+    p->outstanding = p->nparts;
+    for (uint32_t i = 0; i < p->nparts; i++)
+        wk_deliver (self, p, &p->parts [i]);
+}
+
+/* --- the map ----------------------------------------------------------------- */
+
+static int
+s_resize (ts_worker_t *self, unsigned nshards)
+{
+    if (self->nshards == nshards)
+        return 0;
+    if (self->nshards) {
+        ts_error ("the shard count changed from %u to %u: refusing", self->nshards, nshards);
+        return TS_EINVAL;
+    }
+    self->owners = malloc (nshards * sizeof *self->owners);
+    self->shards = calloc (nshards, sizeof *self->shards);
+    self->shard_bufs = calloc (nshards, sizeof *self->shard_bufs);
+    self->shard_counts = calloc (nshards, sizeof *self->shard_counts);
+    if (!self->owners || !self->shards || !self->shard_bufs || !self->shard_counts)
+        return TS_ENOMEM;
+    for (unsigned s = 0; s < nshards; s++)
+        self->owners [s] = -1;
+    self->nshards = nshards;
+    return 0;
+}
+
+void
+wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
+{
+    uint64_t epoch = ts_hdr_get_uint (in, "epoch", 0);
+    uint64_t inc = ts_hdr_get_uint (in, "inc", 0);
+    unsigned nshards = (unsigned) ts_hdr_get_uint (in, "nshards", 0);
+    if (nshards == 0 || nshards > TS_MAX_SHARDS || s_resize (self, nshards))
+        return;
+    if (inc == self->incarnation && epoch < self->epoch)
+        return;                         /* an old map */
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!ts_hdr_find (in, "owners", &r) || ts_mp_read_array (&r, &n) || n != nshards)
+        return;
+    int owners [TS_MAX_SHARDS];
+    for (uint32_t s = 0; s < n; s++) {
+        int64_t o;
+        if (ts_mp_read_int (&r, &o))
+            return;
+        owners [s] = o >= 0 && o < S_MAX_WORKERS ? (int) o : -1;
+    }
+    /* workers: [[name, peer] | nil ...] by slot */
+    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > S_MAX_WORKERS)
+        return;
+    int me = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        ts_mp_item_t it;
+        ts_mp_reader_t peek = r;
+        if (ts_mp_next (&peek, &it))
+            return;
+        s_peer_t *pe = &self->peers [i];
+        if (it.type == TS_MP_NIL) {
+            r = peek;
+            zsock_destroy (&pe->dealer);
+            pe->name [0] = pe->peer [0] = 0;
+            continue;
+        }
+        uint32_t two, nl, pl;
+        const char *name, *peer;
+        if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_str (&r, &name, &nl)
+        ||  ts_mp_read_str (&r, &peer, &pl) || nl >= sizeof pe->name || pl >= sizeof pe->peer)
+            return;
+        if (nl == strlen (self->name) && !memcmp (name, self->name, nl)) {
+            me = (int) i;
+            zsock_destroy (&pe->dealer);
+        }
+        else if (!pe->dealer || strlen (pe->peer) != pl || memcmp (pe->peer, peer, pl)) {
+            zsock_destroy (&pe->dealer);
+            char ep [256];
+            memcpy (ep, peer, pl);
+            ep [pl] = 0;
+            pe->dealer = zsock_new (ZMQ_DEALER);
+            if (pe->dealer) {
+                zsock_set_sndhwm (pe->dealer, 0);
+                zsock_set_rcvhwm (pe->dealer, 0);
+                zsock_set_linger (pe->dealer, 0);
+                if (zsock_connect (pe->dealer, "%s", ep) < 0)
+                    zsock_destroy (&pe->dealer);
+            }
+        }
+        memcpy (pe->name, name, nl);
+        pe->name [nl] = 0;
+        memcpy (pe->peer, peer, pl);
+        pe->peer [pl] = 0;
+    }
+    for (uint32_t i = n; i < S_MAX_WORKERS; i++)
+        zsock_destroy (&self->peers [i].dealer);
+    bool changed = epoch != self->epoch || inc != self->incarnation;
+    self->epoch = epoch;
+    self->incarnation = inc;
+    self->me = me;
+    memcpy (self->owners, owners, nshards * sizeof *owners);
+    if (changed)
+        ts_info ("map epoch %" PRIu64 ": slot %d", epoch, me);
+    for (unsigned s = 0; s < nshards; s++) {
+        s_shard_t *sh = &self->shards [s];
+        bool wanted = me >= 0 && owners [s] == me;
+        if (sh->wanted && !wanted) {
+            /* hand it over: commit what is queued, then let go of the file */
+            wk_commit (self, s);
+            wk_close_shard (self, s);
+            sh->snap_wanted = false;
+            ts_hdr_begin (&self->hdr, "released", 2);
+            ts_hdr_uint (&self->hdr, "shard", s);
+            ts_hdr_uint (&self->hdr, "epoch", epoch);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
+        }
+        sh->wanted = wanted;
+        if (wanted && !sh->store)
+            sh->next_open = 0;
+    }
+    /* parts sent to an owner that changed go to the new one */
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (ts_map_next (self->pending, &pos, &k, &kl, &v)) {
+        s_pending_t *p = v;
+        for (uint32_t i = 0; i < p->nparts; i++) {
+            s_part_t *part = &p->parts [i];
+            if (!part->done && (part->sent == 0 || part->sent_to != owners [part->shard]))
+                wk_deliver (self, p, part);
+        }
+    }
+}
