@@ -23,7 +23,7 @@ set -u
 
 BUILD=${1:?usage: e2e_api.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd)
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TS="$BUILD/tools/trajstore"
 GEN="$BUILD/tools/trajstore-gen"
 

@@ -6,7 +6,7 @@
 #   bad_lines        duplicates and bad lines of every kind (CRLF, a 3 MB line,
 #                    a BOM, no final newline, blank lines): the report, the
 #                    rejects file and the store equal an independent oracle
-#                    (tests/e2e_lib.py); a re-import is all duplicates
+#                    (tests/e2e/e2e_lib.py); a re-import is all duplicates
 #   kill_worker      kill -9 a worker 3 times during an import, restart it
 #   kill_aggregator  kill -9 the aggregator during an import, restart it;
 #                    the statistics equal an offline recount
@@ -22,7 +22,7 @@
 # aggregator, workers w1 and w2, the api), each logging to DATA/logs; the
 # stack is ready when the aggregator's status says so. After each scenario
 # everything is stopped with SIGTERM and the shard files are recounted
-# offline (tests/e2e_check.c); before that, where the CLI has it, `trajstore
+# offline (tests/e2e/e2e_check.c); before that, where the CLI has it, `trajstore
 # check` verifies the running store. On failure every log is printed.
 # E2E_SEED=S repeats the random choices (kill points, victims, delays) of a
 # run; E2E_KEEP=1 keeps the directories.
