@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""examples/client.py: a trajstore-api client in Python (PROTOCOL.md).
+"""examples/client.py: a trajstore-api client in Python (docs/PROTOCOL.md).
 
 Needs ZeroMQ and msgpack: on Debian, `apt-get install python3-zmq
 python3-msgpack` and run it with /usr/bin/python3. The api endpoint is

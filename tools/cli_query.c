@@ -2,7 +2,7 @@
  *  count, export, stats, groups, job and health. Each is a client of
  *  trajstore-api: a DEALER socket on the api endpoint (--api, else
  *  $TRAJSTORE_API, else ipc://DATA/api.sock), one msgpack map out, one
- *  back (PROTOCOL.md describes the ops and their fields). A command that
+ *  back (docs/PROTOCOL.md describes the ops and their fields). A command that
  *  pages (list --all, export) asks again on the same socket with the
  *  reply's "next".
  *
@@ -1107,7 +1107,7 @@ ts_cli_cmd_export (int argc, char **argv)
     int64_t shown_ms = 0;
     while (rc == 0) {
         s_req_begin (&q, "export");
-        /* "limit" and "fields" are sent although PROTOCOL.md gives export
+        /* "limit" and "fields" are sent although docs/PROTOCOL.md gives export
          * these defaults: the workers (workers/ts_reads.c) take neither
          * from the op, and without them a page loses records */
         s_pack_listing (&q, f, limit, cursor);
@@ -1158,7 +1158,7 @@ ts_cli_cmd_export (int argc, char **argv)
 
 /* --- stats ------------------------------------------------------------------------------- */
 
-/*  The totals map T of a stats reply (PROTOCOL.md). */
+/*  The totals map T of a stats reply (docs/PROTOCOL.md). */
 typedef struct {
     uint64_t records, successes, success_known, reward_n, steps_n;
     bool     has_rate, has_mean, has_std, has_min, has_max, has_steps;
