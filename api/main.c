@@ -1,4 +1,4 @@
-/*  trajstore-api: the client front door (see ts_api.h, PROTOCOL.md).
+/*  trajstore-api: the client front door (see ts_api.h, docs/PROTOCOL.md).
  *  main parses options, installs signal handlers, runs the api and maps
  *  the result to an exit code. */
 #include "ts_api.h"

@@ -1,4 +1,4 @@
-/*  ts_api.c: the api process (ts_api.h; client protocol in PROTOCOL.md;
+/*  ts_api.c: the api process (ts_api.h; client protocol in docs/PROTOCOL.md;
  *  worker reads in workers/ts_reads.c; aggregator queries in
  *  aggregator/ts_agg.c).
  *

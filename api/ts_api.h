@@ -1,4 +1,4 @@
-/*  ts_api.h: the api: the front door for clients (PROTOCOL.md).
+/*  ts_api.h: the api: the front door for clients (docs/PROTOCOL.md).
  *
  *  It validates a request, answers statistics from the aggregator, and
  *  answers reads by asking the owners of the relevant shards and merging

@@ -1,6 +1,6 @@
 /*  bench_query.c: query latency and throughput of a running trajstore, as a
  *  client in its own process over ZeroMQ (a DEALER socket to the api,
- *  msgpack requests as PROTOCOL.md describes them).
+ *  msgpack requests as docs/PROTOCOL.md describes them).
  *
  *  Usage:
  *    bench_query --extract-ids DUMP > IDS      the "ID<TAB>GROUP" list of a dump

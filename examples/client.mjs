@@ -1,4 +1,4 @@
-// examples/client.mjs: a trajstore-api client in Node (PROTOCOL.md).
+// examples/client.mjs: a trajstore-api client in Node (docs/PROTOCOL.md).
 //
 // Needs the npm packages of package.json (zeromq 6, @msgpack/msgpack 3):
 // `npm install` in this folder. The api endpoint is $TRAJSTORE_API

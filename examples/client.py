@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""examples/client.py: a trajstore-api client in Python (PROTOCOL.md).
+"""examples/client.py: a trajstore-api client in Python (docs/PROTOCOL.md).
 
 Needs ZeroMQ and msgpack: on Debian, `apt-get install python3-zmq
 python3-msgpack` and run it with /usr/bin/python3. The api endpoint is
@@ -11,7 +11,7 @@ default data directory's socket.
 It asks for the statistics, the groups with the best pass@5, the successful
 records of the best group, one record in full, a count, and then pages
 through every record in id order with a cursor. Each result is one line of
-`what: key=value ...` (tests/e2e_api.sh reads them back).
+`what: key=value ...` (tests/e2e/e2e_api.sh reads them back).
 """
 import os
 import sys

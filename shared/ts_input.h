@@ -58,7 +58,7 @@ int ts_input_file_id (const ts_input_t *self, char *buf, size_t size);
 
 /*  A file's identity: device, inode, size and modification time to the
  *  nanosecond. A producer sends it with the chunks it sends as references
- *  (PROTOCOL.md), and a worker reads lines only from a file whose identity
+ *  (docs/INTERNALS.md), and a worker reads lines only from a file whose identity
  *  is the same: the file the producer cut the chunks from, unchanged. */
 #define TS_FILE_ID_MAX 96
 struct stat;

@@ -1,4 +1,5 @@
-/*  ts_key.h: the byte layout of a shard's keys (DESIGN.md, "Storage").
+/*  ts_key.h: the byte layout of a shard's keys (docs/DESIGN.md,
+ *  "Storage layout and keys").
  *
  *  Records are found under D keys in the order they were stored, so a commit
  *  appends to the end of the tree instead of rewriting leaves all over it

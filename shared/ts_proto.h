@@ -59,7 +59,8 @@
  *    "batchdone" job, chunk, shard, imported, duplicates | code, msg
  *    "notowner" job, chunk, shard, epoch            resend after the next map
  *
- *  Query side (api <-> aggregator, api <-> worker): see PROTOCOL.md.
+ *  Query side (api <-> aggregator, api <-> worker): docs/INTERNALS.md;
+ *  the client protocol: docs/PROTOCOL.md.
  */
 #ifndef TS_PROTO_H
 #define TS_PROTO_H

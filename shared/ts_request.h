@@ -1,7 +1,7 @@
 /*  ts_request.h: the client request fields that describe a listing
  *  (filter, order, limit, cursor), decoded and validated in one place for
  *  the api (which checks them and merges the answers) and the workers
- *  (which run them). The wire format is in PROTOCOL.md.
+ *  (which run them). The wire format is in docs/PROTOCOL.md.
  *
  *  Filter fields of a request map:
  *    "group":   string, or array of strings (at most TS_QUERY_MAX_GROUPS)

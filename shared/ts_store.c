@@ -1,5 +1,5 @@
 /*  ts_store.c: a shard on Kyoto Cabinet's TreeDB and a records file beside
- *  it (ts_store.h, DESIGN.md).
+ *  it (ts_store.h, docs/DESIGN.md).
  *
  *  The one subtle part is the group commit in ts_store_put_batches: every
  *  batch is checked against its commit marker, each record's id is looked
@@ -31,8 +31,9 @@
 
 /*  fcntl locks belong to the process: a second handle on the same file in
  *  this process would not be refused by the lock, and closing it would drop
- *  the lock of the first (DESIGN.md). So the process keeps its own list of
- *  open shard files, by device and inode, and refuses a second open. */
+ *  the lock of the first (docs/DESIGN.md, "Storage layout and keys"). So
+ *  the process keeps its own list of open shard files, by device and
+ *  inode, and refuses a second open. */
 enum { S_MAX_OPEN = 4096 };
 static pthread_mutex_t s_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { dev_t dev; ino_t ino; } s_open [S_MAX_OPEN];

@@ -1,5 +1,5 @@
 /*  ts_store.h: one shard, one Kyoto Cabinet B+ tree file (layout: ts_key.h
- *  and DESIGN.md) and, beside it, its records file (".rec" for ".kct":
+ *  and docs/DESIGN.md) and, beside it, its records file (".rec" for ".kct":
  *  the records' bytes, appended; ts_store.c).
  *
  *  Lifecycle: ts_store_open takes the file's lock (fcntl, non-blocking) and

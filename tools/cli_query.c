@@ -3,7 +3,7 @@
  *  cli_report.c, with the options they share. Each is a client of
  *  trajstore-api: a DEALER socket on the api endpoint (--api, else
  *  $TRAJSTORE_API, else ipc://DATA/api.sock), one msgpack map out, one
- *  back (PROTOCOL.md describes the ops and their fields). A command that
+ *  back (docs/PROTOCOL.md describes the ops and their fields). A command that
  *  pages (list --all, export) asks again on the same socket with the
  *  reply's "next".
  *
@@ -614,7 +614,7 @@ ts_cli_cmd_export (int argc, char **argv)
     int64_t shown_ms = 0;
     while (rc == 0) {
         cq_req_begin (&q, "export");
-        /* "limit" and "fields" are sent although PROTOCOL.md gives export
+        /* "limit" and "fields" are sent although docs/PROTOCOL.md gives export
          * these defaults: the workers (workers/ts_reads.c) take neither
          * from the op, and without them a page loses records */
         s_pack_listing (&q, f, limit, cursor);

@@ -19,7 +19,7 @@ static const char *const s_group_sorts [] = {
 };
 /* --- stats ------------------------------------------------------------------------------- */
 
-/*  The totals map T of a stats reply (PROTOCOL.md). */
+/*  The totals map T of a stats reply (docs/PROTOCOL.md). */
 typedef struct {
     uint64_t records, successes, success_known, reward_n, steps_n;
     bool     has_rate, has_mean, has_std, has_min, has_max, has_steps;

@@ -1,6 +1,6 @@
 /*  ts_reads.c: the worker's read side: "rget", "rlist", "rcount" and
  *  "rcheck" from
- *  the api over the peer socket (PROTOCOL.md, "Worker reads").
+ *  the api over the peer socket (docs/INTERNALS.md).
  *
  *  Runs on the worker's one thread, between commits, so every answer
  *  reflects exactly the batches committed before the request arrived. A

@@ -1,4 +1,4 @@
-# tests/e2e_procs.sh: starting and watching the real processes, shared by
+# tests/e2e/e2e_procs.sh: starting and watching the real processes, shared by
 # the end-to-end drivers (sourced). Expects D (the data directory), T (a
 # scratch directory with a run/ folder) and AGG, WORKER, APIBIN (binaries).
 

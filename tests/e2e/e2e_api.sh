@@ -1,5 +1,5 @@
 #!/bin/sh
-# e2e_api.sh BUILD_DIR: the client protocol (PROTOCOL.md) end to end, on the
+# e2e_api.sh BUILD_DIR: the client protocol (docs/PROTOCOL.md) end to end, on the
 # real programs, in temporary data directories.
 #
 #  1. `trajstore up --workers 2`, import a generated 5,000-record dump (a
@@ -23,7 +23,7 @@ set -u
 
 BUILD=${1:?usage: e2e_api.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd)
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TS="$BUILD/tools/trajstore"
 GEN="$BUILD/tools/trajstore-gen"
 
@@ -635,7 +635,7 @@ def part_wire(endpoint, path):
             rids.add(r["rid"])
     ok(rids == set(range(40)), f"40 requests in flight on one socket: {len(rids)} answered")
 
-    # export with PROTOCOL.md's defaults (no "limit", no "fields"): the
+    # export with docs/PROTOCOL.md's defaults (no "limit", no "fields"): the
     # lines of every record, each once
     got, cursor, pages = [], None, 0
     while pages < 1000:
@@ -651,7 +651,7 @@ def part_wire(endpoint, path):
           f"export with the defaults gave {len(got)} lines ({len(set(got))} ids) in {pages} "
           f"pages, want {len(S)} (workers/ts_reads.c takes neither export's default limit "
           f"1000 nor its records)")
-    # wrong types in "groups" are refused like list's (PROTOCOL.md: BAD_REQUEST)
+    # wrong types in "groups" are refused like list's (docs/PROTOCOL.md: BAD_REQUEST)
     for name, frame, field in (("limit a string", {"v": 1, "op": "groups", "limit": "x"}, "limit"),
                                ("offset a float", {"v": 1, "op": "groups", "offset": 1.5}, "offset"),
                                ("sort a number", {"v": 1, "op": "groups", "sort": 5}, "sort"),

@@ -6,7 +6,7 @@
 #   bad_lines        duplicates and bad lines of every kind (CRLF, a 3 MB line,
 #                    a BOM, no final newline, blank lines): the report, the
 #                    rejects file and the store equal an independent oracle
-#                    (tests/e2e_lib.py); a re-import is all duplicates
+#                    (tests/e2e/e2e_lib.py); a re-import is all duplicates
 #   kill_worker      kill -9 a worker 3 times during an import, restart it
 #   kill_aggregator  kill -9 the aggregator during an import, restart it;
 #                    the statistics equal an offline recount
@@ -22,7 +22,7 @@
 # aggregator, workers w1 and w2, the api), each logging to DATA/logs; the
 # stack is ready when the aggregator's status says so. After each scenario
 # everything is stopped with SIGTERM and the shard files are recounted
-# offline (tests/e2e_check.c); before that, where the CLI has it, `trajstore
+# offline (tests/e2e/e2e_check.c); before that, where the CLI has it, `trajstore
 # check` verifies the running store. On failure every log is printed.
 # E2E_SEED=S repeats the random choices (kill points, victims, delays) of a
 # run; E2E_KEEP=1 keeps the directories.
@@ -356,11 +356,12 @@ scenario_bad_lines () {
     recount in
 }
 
-# Which of several lines with one id is kept: the first, as DESIGN.md says
-# ("a record whose id is already stored (from an earlier line or an earlier
-# import) is a duplicate"), also when the first sits in a chunk that commits
-# after the later one's (a ~20 MB line, then a small line with its id in the
-# next chunk, parsed in parallel by the other worker).
+# Which of several lines with one id is kept: the first, as the first plan
+# said ("a record whose id is already stored (from an earlier line or an
+# earlier import) is a duplicate"), also when the first sits in a chunk that
+# commits after the later one's (a ~20 MB line, then a small line with its
+# id in the next chunk, parsed in parallel by the other worker). Not run:
+# docs/DESIGN.md, "Commits and exactly-once", leaves it unspecified.
 scenario_dup_order () {
     lib mkrace "$T/race.jsonl" || fail "mkrace"
     oracle race "$T/race.jsonl"

@@ -32,7 +32,7 @@ set -u
 
 BUILD=${1:?usage: e2e_netns.sh BUILD_DIR}
 BUILD=$(cd "$BUILD" && pwd) || exit 1
-SRC=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+SRC=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
 COMPOSE="$SRC/docker-compose.yml"
 PY=/usr/bin/python3                 # Debian's, with the Debian modules
 

@@ -1,43 +1,43 @@
-# End-to-end tests: shell drivers that start the real programs in a
-# temporary data directory (included from tests/CMakeLists.txt).
-add_test(NAME e2e_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e_cli.sh ${CMAKE_BINARY_DIR})
+# tests/e2e/e2e.cmake: every end-to-end test (label e2e): drivers that start
+# the real programs in a temporary data directory and talk to them.
+add_test(NAME e2e_cli COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_cli.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_cli PROPERTIES TIMEOUT 300 LABELS e2e)
 
-# The import path's exactness under failure (tests/e2e_import.sh): one test a
+# The import path's exactness under failure (tests/e2e/e2e_import.sh): one test a
 # scenario, so that CTest runs them in parallel and reports each. e2e_check
 # recounts the shard files of a stopped store offline.
-add_executable(e2e_check e2e_check.c)
+add_executable(e2e_check ${CMAKE_CURRENT_LIST_DIR}/e2e_check.c)
 target_link_libraries(e2e_check PRIVATE tsshared)
 # (dup_order, "of two lines with one id the first is kept", is not run: chunks
 # commit in parallel, so which copy is kept is documented as unspecified)
 foreach(scenario bad_lines kill_worker kill_aggregator two_producers sigterm_restart bad_datadir
         file_refs)
   add_test(NAME e2e_import_${scenario}
-           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_import.sh ${CMAKE_BINARY_DIR} ${scenario})
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_import.sh ${CMAKE_BINARY_DIR} ${scenario})
   set_tests_properties(e2e_import_${scenario} PROPERTIES TIMEOUT 600 LABELS e2e SKIP_RETURN_CODE 77)
 endforeach()
 
 # The container deployment: docker-compose.yml validates (docker-compose 1.29,
 # scripts/deps.sh), and its topology runs across network namespaces with the
-# environment the file gives each service (tests/e2e_netns.sh; needs root,
+# environment the file gives each service (tests/e2e/e2e_netns.sh; needs root,
 # else skipped).
 add_test(NAME compose_config COMMAND docker-compose -f ${CMAKE_SOURCE_DIR}/docker-compose.yml config -q)
 set_tests_properties(compose_config PROPERTIES LABELS e2e)
-add_test(NAME e2e_netns COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_netns.sh ${CMAKE_BINARY_DIR})
+add_test(NAME e2e_netns COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_netns.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_netns PROPERTIES TIMEOUT 300 LABELS e2e SKIP_RETURN_CODE 77)
 
-# The client protocol end to end (tests/e2e_api.sh): the CLI's reads against
+# The client protocol end to end (tests/e2e/e2e_api.sh): the CLI's reads against
 # an oracle, export and re-import, bad requests over the wire, the examples.
-add_test(NAME e2e_api COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e_api.sh ${CMAKE_BINARY_DIR})
+add_test(NAME e2e_api COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_api.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_api PROPERTIES TIMEOUT 300 LABELS e2e)
 
-# Scaling the workers during imports (tests/e2e_scale.sh): 1 -> 3 -> 1 workers
+# Scaling the workers during imports (tests/e2e/e2e_scale.sh): 1 -> 3 -> 1 workers
 # under a query load, kill -9 while shards move, and the import throughput
 # with 1, 2 and 4 workers (printed, not asserted).
-add_test(NAME e2e_scale COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_scale.sh ${CMAKE_BINARY_DIR})
+add_test(NAME e2e_scale COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_scale.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_scale PROPERTIES TIMEOUT 400 LABELS e2e)
 
-# The commit hint (tests/e2e_hint.py): the aggregator tells workers whether
+# The commit hint (tests/e2e/e2e_hint.py): the aggregator tells workers whether
 # producers are still sending, over the wire, with a fake worker and producer.
-add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
+add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)

@@ -1,5 +1,5 @@
 /*  e2e_check: offline recount of a stopped store, for the end-to-end
- *  tests (tests/e2e_import.sh).
+ *  tests (tests/e2e/e2e_import.sh).
  *
  *      e2e_check [--ids FILE] DATA_DIR
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""e2e_lib.py: helpers of tests/e2e_import.sh (run with Debian's /usr/bin/python3,
+"""e2e_lib.py: helpers of tests/e2e/e2e_import.sh (run with Debian's /usr/bin/python3,
 which has python3-zmq and python3-msgpack).
 
     oracle FILE OUT.json [--ids OUT.ids]    what a strict RFC 8259 importer must make of FILE
