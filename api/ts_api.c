@@ -13,6 +13,7 @@
 #include "ts_api.h"
 #include "ts_config.h"
 #include "ts_error.h"
+#include "ts_json_out.h"
 #include "ts_log.h"
 #include "ts_map.h"
 #include "ts_msg.h"
@@ -27,19 +28,10 @@
 #include <string.h>
 
 #define S_MAX_WORKERS     256
-#define S_REQUEST_MAX     (1u << 20)   /* bytes of one client request */
 #define S_TIMEOUT_MS      10000        /* a worker or the aggregator must answer */
 #define S_RETRIES         5            /* re-asks after NOT_OWNER */
 #define S_MAP_EVERY_MS    1000
 #define S_CACHE_BYTES     (64u << 20)  /* records kept for gets */
-
-typedef enum {
-    OP_GET, OP_LIST, OP_COUNT, OP_EXPORT, OP_CHECK, OP_STATS, OP_GROUPS, OP_JOB, OP_HEALTH
-} s_op_t;
-
-static const char *s_op_names [] = {
-    "get", "list", "count", "export", "check", "stats", "groups", "job", "health", NULL
-};
 
 typedef struct {
     char     name [64];
@@ -50,7 +42,7 @@ typedef struct {
 
 typedef struct {
     uint64_t   rid;
-    s_op_t     op;
+    ts_op_t     op;
     zframe_t  *client;          /* routing id */
     bool       delim;           /* a REQ client: keep the empty frame */
     zframe_t  *request;         /* the request map (listing fields borrow it) */
@@ -186,7 +178,7 @@ ts_api_new (const ts_api_config_t *cfg, char *err, size_t err_size)
     zsock_set_sndhwm (self->front, 0);
     zsock_set_rcvhwm (self->front, 0);
     zsock_set_linger (self->front, 0);
-    zsock_set_maxmsgsize (self->front, 16 * S_REQUEST_MAX);
+    zsock_set_maxmsgsize (self->front, 16 * TS_REQUEST_MAX);
     if (zsock_bind (self->front, "%s", cfg->bind) < 0) {
         snprintf (err, err_size, "cannot bind %s: %s", cfg->bind, zmq_strerror (zmq_errno ()));
         ts_api_destroy (&self);
@@ -486,7 +478,7 @@ s_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && r->op <= OP_CHECK) {
+            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK) {
                 r->parked = true;
                 for (int i = 0; i < r->nparts; i++)
                     zframe_destroy (&r->parts [i]);
@@ -656,7 +648,7 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
     int owned = 0;
     for (unsigned s = 0; s < self->nshards; s++)
         owned += self->owners [s] == w;
-    if (r->op == OP_CHECK) {
+    if (r->op == TS_OP_CHECK) {
         ts_hdr_begin (h, type, 2);
         ts_hdr_uint (h, "rid", r->rid);
         ts_hdr_key (h, "shards");
@@ -705,12 +697,12 @@ static void
 s_dispatch (ts_api_t *self, s_req_t *r)
 {
     /* a check reads every shard whole: it has minutes, not seconds */
-    r->deadline = s_now () + (r->op == OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
+    r->deadline = s_now () + (r->op == TS_OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
-    case OP_STATS:  s_send_to_agg (self, r, "stats"); return;
-    case OP_GROUPS: s_send_to_agg (self, r, "groups"); return;
-    case OP_JOB:    s_send_to_agg (self, r, "job"); return;
-    case OP_HEALTH: s_send_to_agg (self, r, "status"); return;
+    case TS_OP_STATS:  s_send_to_agg (self, r, "stats"); return;
+    case TS_OP_GROUPS: s_send_to_agg (self, r, "groups"); return;
+    case TS_OP_JOB:    s_send_to_agg (self, r, "job"); return;
+    case TS_OP_HEALTH: s_send_to_agg (self, r, "status"); return;
     default: break;
     }
     if (!self->have_map) {
@@ -726,7 +718,7 @@ s_dispatch (ts_api_t *self, s_req_t *r)
             return;
         }
     }
-    if (r->op == OP_GET) {
+    if (r->op == TS_OP_GET) {
         uint32_t idlen;
         ts_hdrin_t in = { 0 };
         in.data = (const char *) zframe_data (r->request);
@@ -742,7 +734,7 @@ s_dispatch (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
-    const char *type = r->op == OP_COUNT ? "rcount" : r->op == OP_CHECK ? "rcheck" : "rlist";
+    const char *type = r->op == TS_OP_COUNT ? "rcount" : r->op == TS_OP_CHECK ? "rcheck" : "rlist";
     for (int w = 0; w < S_MAX_WORKERS; w++) {
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)
@@ -792,7 +784,7 @@ s_finish_list (ts_api_t *self, s_req_t *r)
         s_stream_next (&st [i]);
         more |= r->more [i];
     }
-    bool is_export = r->op == OP_EXPORT;
+    bool is_export = r->op == TS_OP_EXPORT;
     s_out_begin (self, r, true);
     s_out_key (self, is_export ? "lines" : "items");
     ts_buf_t lines = { 0 };
@@ -950,7 +942,7 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
             return;
         }
     }
-    if (r->op == OP_HEALTH) {
+    if (r->op == TS_OP_HEALTH) {
         s_out_key (self, "api");
         msgpack_pack_map (&self->pk, 3);
         ts_mp_pack_cstr (&self->pk, "requests_served");
@@ -1010,14 +1002,14 @@ s_on_worker (ts_api_t *self, zsock_t *dealer)
     if (!strcmp (code, "NOT_OWNER")) {
         s_park (self, r, "shards are moving; retry");
     }
-    else if (code [0] && r->op == OP_GET && !strcmp (code, "NOT_FOUND"))
+    else if (code [0] && r->op == TS_OP_GET && !strcmp (code, "NOT_FOUND"))
         s_finish_error (self, r, "NOT_FOUND", "no record with that id");
     else if (code [0]) {
         char m [512] = "a worker failed";
         ts_hdr_copy_str (&in, "msg", m, sizeof m);
         s_finish_error (self, r, code, m);
     }
-    else if (r->op == OP_GET) {
+    else if (r->op == TS_OP_GET) {
         zframe_t *rec = zmsg_first (msg);
         ts_summary_t s;
         if (rec && ts_summary_unpack_buf (zframe_data (rec), zframe_size (rec), &s, NULL) == 0)
@@ -1027,7 +1019,7 @@ s_on_worker (ts_api_t *self, zsock_t *dealer)
         else
             s_finish_error (self, r, "CORRUPT", "the stored record does not decode");
     }
-    else if (r->op == OP_COUNT) {
+    else if (r->op == TS_OP_COUNT) {
         r->count += ts_hdr_get_uint (&in, "count", 0);
         if (--r->waiting == 0) {
             s_out_begin (self, r, true);
@@ -1037,7 +1029,7 @@ s_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
-    else if (r->op == OP_CHECK) {
+    else if (r->op == TS_OP_CHECK) {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < S_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
@@ -1080,98 +1072,36 @@ s_on_client (ts_api_t *self)
     char err [300];
     if (!client)
         goto done;
-    if (!body || zframe_size (body) == 0) {
-        s_send_error (self, client, delim, NULL, "BAD_REQUEST", "empty request: send one msgpack map");
-        goto done;
-    }
-    if (zframe_size (body) > S_REQUEST_MAX) {
-        s_send_error (self, client, delim, NULL, "TOO_BIG", "request larger than 1 MiB");
-        goto done;
-    }
-    /* the envelope: a map with "v": 1 and a known "op" */
-    ts_hdrin_t in = { 0 };
-    in.data = (const char *) zframe_data (body);
-    in.len = zframe_size (body);
-    ts_mp_reader_t rd;
-    uint32_t nf;
-    ts_mp_reader_init (&rd, in.data, in.len);
-    if (ts_mp_read_map (&rd, &nf)) {
-        s_send_error (self, client, delim, NULL, "BAD_REQUEST", "the request is not a msgpack map");
-        goto done;
-    }
-    s_req_t tmp = { 0 };
-    ts_mp_reader_t rr;
-    ts_mp_item_t rit;
-    if (ts_hdr_find (&in, "rid", &rr) && ts_mp_next (&rr, &rit) == 0) {
-        if (rit.type == TS_MP_UINT) {
-            tmp.has_client_rid = tmp.client_rid_unsigned = true;
-            tmp.client_rid_u = rit.u;
-        }
-        else if (rit.type == TS_MP_INT) {
-            tmp.has_client_rid = true;
-            tmp.client_rid = rit.i;
-        }
-    }
-    int64_t v = ts_hdr_get_int (&in, "v", -1);
-    if (v != TS_PROTO_VERSION) {
-        s_send_error (self, client, delim, &tmp, "VERSION", "field \"v\": want 1 (the protocol version)");
-        goto done;
-    }
-    char op [32] = "";
-    if (!ts_hdr_copy_str (&in, "op", op, sizeof op)) {
-        s_send_error (self, client, delim, &tmp, "BAD_REQUEST", "field \"op\": missing or not a string");
-        goto done;
-    }
-    int opi = -1;
-    for (int i = 0; s_op_names [i]; i++)
-        if (!strcmp (op, s_op_names [i]))
-            opi = i;
-    if (opi < 0) {
-        snprintf (err, sizeof err, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health)", op);
-        s_send_error (self, client, delim, &tmp, "UNKNOWN_OP", err);
-        goto done;
-    }
+    /* the envelope (ts_request.h): a map with "v": 1, a known "op" and
+     * that op's fields; an error reply echoes the "rid" once it is read */
     s_req_t *r = calloc (1, sizeof *r);
-    if (!r) {
-        s_send_error (self, client, delim, &tmp, "NO_MEMORY", "out of memory");
+    ts_listing_t *listing = malloc (sizeof *listing);
+    if (!r || !listing) {
+        s_send_error (self, client, delim, NULL, "NO_MEMORY", "out of memory");
+        free (r);
+        free (listing);
         goto done;
     }
-    *r = tmp;
-    r->op = (s_op_t) opi;
+    ts_request_t rq;
+    int rc = ts_request_parse (&rq, body ? zframe_data (body) : NULL, body ? zframe_size (body) : 0,
+                               self->cursor_key, listing, err, sizeof err);
+    r->has_client_rid = rq.has_rid;
+    r->client_rid_unsigned = rq.rid_unsigned;
+    r->client_rid = rq.rid;
+    r->client_rid_u = rq.rid_u;
+    if (rc) {
+        s_send_error (self, client, delim, r, ts_errname (rc), err);
+        free (listing);
+        free (r);
+        goto done;
+    }
+    r->op = rq.op;
     r->rid = self->next_rid++;
     r->delim = delim;
-    /* per-op validation */
-    if (r->op == OP_GET) {
-        uint32_t idlen;
-        const char *id = ts_hdr_get_str (&in, "id", &idlen);
-        if (!id || idlen == 0 || idlen > TS_ID_MAX_BYTES) {
-            s_send_error (self, client, delim, r, "BAD_REQUEST", "field \"id\": want a non-empty string of at most 512 bytes");
-            free (r);
-            goto done;
-        }
-    }
-    else if (r->op == OP_LIST || r->op == OP_COUNT || r->op == OP_EXPORT) {
-        r->listing = malloc (sizeof *r->listing);
-        if (!r->listing || ts_listing_parse (r->listing, in.data, in.len, r->op == OP_EXPORT ? 1000 : 100,
-                                             self->cursor_key, err, sizeof err)) {
-            s_send_error (self, client, delim, r, r->listing ? "BAD_REQUEST" : "NO_MEMORY",
-                          r->listing ? err : "out of memory");
-            free (r->listing);
-            free (r);
-            goto done;
-        }
-        if (r->op == OP_EXPORT)
-            r->listing->records = true;
-    }
-    else if (r->op == OP_JOB) {
-        char job [64];
-        if (!ts_hdr_copy_str (&in, "job", job, sizeof job) || !job [0]) {
-            s_send_error (self, client, delim, r, "BAD_REQUEST", "field \"job\": want the job id");
-            free (r);
-            goto done;
-        }
-    }
+    if (r->op == TS_OP_LIST || r->op == TS_OP_COUNT || r->op == TS_OP_EXPORT)
+        r->listing = listing;
+    else
+        free (listing);
     r->client = client;
     client = NULL;
     r->request = body;
@@ -1181,10 +1111,8 @@ s_on_client (ts_api_t *self)
         s_req_free (r);
         goto done;
     }
-    if (r->op == OP_GET) {
-        uint32_t idlen;
-        const char *id = ts_hdr_get_str (&in, "id", &idlen);
-        const s_cached_t *hit = s_cache_get (self, id, idlen);
+    if (r->op == TS_OP_GET) {
+        const s_cached_t *hit = s_cache_get (self, rq.id, rq.id_len);
         if (hit) {
             s_reply_record (self, r, hit->data, hit->len);
             goto done;
