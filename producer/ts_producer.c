@@ -31,6 +31,7 @@
 #include "ts_config.h"
 #include "ts_error.h"
 #include "ts_input.h"
+#include "ts_json_out.h"
 #include "ts_log.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
@@ -1175,21 +1176,14 @@ ts_producer_report (ts_producer_t *self, ts_producer_report_t *report)
     report->complete = self->ran && self->input_done && !self->failure && self->inflight == 0;
 }
 
+/*  A string as JSON (ts_json_escape) to `out`. */
 static void
 s_json_str (FILE *out, const char *s)
 {
-    fputc ('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        if (c == '"' || c == '\\')
-            fprintf (out, "\\%c", c);
-        else
-        if (c < 0x20)
-            fprintf (out, "\\u%04x", c);
-        else
-            fputc (c, out);
-    }
-    fputc ('"', out);
+    ts_buf_t b = { 0 };
+    if (ts_json_escape (&b, s, strlen (s)) == 0)
+        fwrite (b.data, 1, b.size, out);
+    ts_buf_free (&b);
 }
 
 void
