@@ -24,6 +24,7 @@ ts_strerror (int code)
     case TS_ENOSPC:       return "no space left on device";
     case TS_EINCONSISTENT: return "inconsistent store";
     case TS_ENOINPUT:     return "the input file cannot be read here";
+    case TS_EUNKNOWNOP:   return "unknown operation";
     default:
         if (code < 0 && code > TS_EBASE)
             return strerror (-code);
@@ -52,6 +53,7 @@ ts_errname (int code)
     case TS_ENOSPC:       return "NO_SPACE";
     case TS_EINCONSISTENT: return "INCONSISTENT";
     case TS_ENOINPUT:     return "NO_INPUT";
+    case TS_EUNKNOWNOP:   return "UNKNOWN_OP";
     case -ENOSPC:         return "NO_SPACE";
     case -EDQUOT:         return "NO_SPACE";
     case -EACCES:         return "PERMISSION_DENIED";

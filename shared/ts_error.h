@@ -30,7 +30,8 @@ enum {
     TS_EINVAL      = -10013,  /* a bad argument or option value */
     TS_ENOSPC      = -10014,  /* the disk is full */
     TS_EINCONSISTENT = -10015, /* the consistency checker found a problem */
-    TS_ENOINPUT    = -10016   /* a chunk's lines cannot be read from its file here */
+    TS_ENOINPUT    = -10016,  /* a chunk's lines cannot be read from its file here */
+    TS_EUNKNOWNOP  = -10017   /* a request names an operation there is none of */
 };
 
 /*  Text for a code from TS_E* or -errno. Never NULL; static storage. */

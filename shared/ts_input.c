@@ -12,6 +12,7 @@
  *  other trailing byte is an error, since it would be data silently lost.
  */
 #include "ts_input.h"
+#include "ts_io.h"
 #include "ts_error.h"
 
 #include <assert.h>
@@ -421,23 +422,6 @@ ts_input_file_id (const ts_input_t *self, char *buf, size_t size)
         return -1;
     ts_file_id (&st, buf, size);
     return 0;
-}
-
-ssize_t
-ts_pread_full (int fd, void *buf, size_t size, uint64_t off)
-{
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = pread (fd, (char *) buf + got, size - got, (off_t) (off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            break;
-        got += (size_t) r;
-    }
-    return (ssize_t) got;
 }
 
 ssize_t

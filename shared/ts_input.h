@@ -67,11 +67,6 @@ void ts_file_id (const struct stat *st, char *buf, size_t size);
 /*  Name of a format: "plain", "gzip", "zstd". */
 const char *ts_input_kind_name (ts_input_kind_t kind);
 
-/*  pread until `size` bytes at offset `off` of fd are read, an interrupted
- *  read retried: the number read (less only at the end of the file), or
- *  -errno. */
-ssize_t ts_pread_full (int fd, void *buf, size_t size, uint64_t off);
-
 /*  Reads `size` bytes at offset `off` of a plain regular file input, as
  *  they are in the file, without moving where ts_input_read is: the
  *  number read (less at the end of the file), or -errno (-EINVAL for an

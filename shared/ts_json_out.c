@@ -1,6 +1,8 @@
-/*  ts_json_out.c: the streaming JSON writer (ts_json_out.h). */
+/*  ts_json_out.c: the streaming JSON writer, the one JSON string escaper,
+ *  and msgpack -> JSON (ts_json_out.h). */
 #include "ts_json_out.h"
 #include "ts_error.h"
+#include "ts_mp.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -240,6 +242,10 @@ ts_json_escape (ts_buf_t *out, const char *s, size_t len)
     size_t start = 0, i = 0;
     while (i < len) {
         unsigned char c = p [i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;                        /* ASCII text, the common case */
+            continue;
+        }
         size_t n = c >= 0x20 && c != '"' && c != '\\' ? s_utf8_len (p + i, len - i) : 1;
         if (c >= 0x20 && c != '"' && c != '\\' && n > 0) {
             i += n;                     /* plain text: copied in one run below */
@@ -278,4 +284,90 @@ ts_json_escape (ts_buf_t *out, const char *s, size_t len)
     if (ts_buf_append (out, s + start, len - start) || ts_buf_append (out, "\"", 1))
         return TS_ENOMEM;
     return 0;
+}
+
+/* --- msgpack -> JSON ---------------------------------------------------- */
+
+int
+ts_mp_to_json (const void *data, size_t len, ts_buf_t *out)
+{
+    /* Iterative walk with an explicit stack, so nesting depth costs heap,
+     * not C stack. A frame counts the items left in its container (2 per
+     * map pair); when a value completes, its parent either closes or gets
+     * a separator (':' after a key, ',' otherwise). */
+    typedef struct { uint64_t left, total; bool map; } frame_t;
+    frame_t stack_small [64];
+    frame_t *stack = stack_small;
+    size_t cap = 64, top = 0;
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    char num [40];
+    int rc = 0, n;
+    ts_mp_reader_init (&r, data, len);
+
+    for (;;) {
+        bool want_key = top > 0 && stack [top - 1].map
+                     && (stack [top - 1].total - stack [top - 1].left) % 2 == 0;
+        if (ts_mp_next (&r, &it) || (want_key && it.type != TS_MP_STR)) {
+            rc = TS_ECORRUPT;
+            goto end;
+        }
+        switch (it.type) {
+        case TS_MP_NIL:   rc = ts_buf_append (out, "null", 4); break;
+        case TS_MP_BOOL:  rc = it.b ? ts_buf_append (out, "true", 4)
+                                    : ts_buf_append (out, "false", 5); break;
+        case TS_MP_UINT:  n = snprintf (num, sizeof num, "%llu", (unsigned long long) it.u);
+                          rc = ts_buf_append (out, num, (size_t) n); break;
+        case TS_MP_INT:   n = snprintf (num, sizeof num, "%lld", (long long) it.i);
+                          rc = ts_buf_append (out, num, (size_t) n); break;
+        case TS_MP_FLOAT: n = ts_format_double (it.f, num);
+                          rc = ts_buf_append (out, num, (size_t) n); break;
+        case TS_MP_STR:   rc = ts_json_escape (out, it.ptr, it.len); break;
+        case TS_MP_ARRAY:
+        case TS_MP_MAP: {
+            bool map = it.type == TS_MP_MAP;
+            uint64_t items = map ? 2 * (uint64_t) it.len : it.len;
+            if (ts_buf_append (out, map ? "{" : "[", 1)) { rc = TS_ENOMEM; goto end; }
+            if (items == 0) {
+                rc = ts_buf_append (out, map ? "}" : "]", 1);
+                break;
+            }
+            if (top == cap) {
+                frame_t *bigger = malloc (2 * cap * sizeof *bigger);
+                if (!bigger) { rc = TS_ENOMEM; goto end; }
+                memcpy (bigger, stack, top * sizeof *bigger);
+                if (stack != stack_small)
+                    free (stack);
+                stack = bigger;
+                cap *= 2;
+            }
+            stack [top].map = map;
+            stack [top].left = stack [top].total = items;
+            top++;
+            continue;               /* first item follows, no separator */
+        }
+        default:                    /* bin and ext never come from JSON */
+            rc = TS_ECORRUPT;
+        }
+        if (rc)
+            goto end;
+        /* a value completed: close finished containers, then separate */
+        for (;;) {
+            if (top == 0)
+                goto end;
+            frame_t *f = &stack [top - 1];
+            f->left--;
+            if (f->left > 0) {
+                const char *sep = f->map && (f->total - f->left) % 2 == 1 ? ":" : ",";
+                if (ts_buf_append (out, sep, 1)) { rc = TS_ENOMEM; goto end; }
+                break;
+            }
+            if (ts_buf_append (out, f->map ? "}" : "]", 1)) { rc = TS_ENOMEM; goto end; }
+            top--;
+        }
+    }
+end:
+    if (stack != stack_small)
+        free (stack);
+    return rc;
 }

@@ -72,7 +72,7 @@ void ts_json_out_null (ts_json_out_t *j);
 /*  Writes the next msgpack value of `r` (a whole value, containers
  *  included) as one JSON value and advances `r` past it. Scalars are
  *  written here (bin and ext as null); maps and arrays go through
- *  ts_mp_to_json (ts_record.h), so their strings are escaped as stored
+ *  ts_mp_to_json (below), so their strings are escaped as stored
  *  records are. Returns 0, or TS_ECORRUPT when `r` does not hold a
  *  well-formed value (or a container holds bin or ext, or a non-string
  *  key): then nothing is written, `r` is left where it was, and the
@@ -83,6 +83,14 @@ int ts_json_out_mp (ts_json_out_t *j, ts_mp_reader_t *r);
 /*  0, or the first error (TS_ENOMEM, TS_EINVAL). TS_EINVAL also when
  *  containers are still open or a key awaits its value. */
 int ts_json_out_error (const ts_json_out_t *j);
+
+/*  Writes the JSON text of one msgpack value (a stored object) to `out`,
+ *  growing it as needed; no trailing newline. Floats print in their
+ *  shortest form that reads back to the same double, always with a '.' or
+ *  an exponent so they stay floats; strings escape '"', '\\' and control
+ *  characters as ts_json_escape does. Returns 0, TS_ECORRUPT for
+ *  bytes that are not msgpack, or TS_ENOMEM. */
+int ts_mp_to_json (const void *data, size_t len, ts_buf_t *out);
 
 /*  Appends `len` bytes of `s` to `out` as a quoted JSON string, escaped as
  *  described above. Returns 0 or TS_ENOMEM. */

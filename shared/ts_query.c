@@ -1,6 +1,6 @@
 /*  ts_query.c: filtered, ordered lists and counts over a worker's shards
  *  (ts_query.h; the key layout is ts_key.h, the design docs/DESIGN.md,
- *  "Storage layout and keys").
+ *  "Storage layout and keys"; the parts: ts_query_int.h).
  *
  *  The value of a G, M, W or T entry is the record's summary; an R entry
  *  holds the record's sequence, and a walk over R reads each summary from
@@ -25,7 +25,7 @@
  *  shard an upper bound on its matches (0: the shard is skipped; reached:
  *  its walk stops without reading to the end of the index).
  */
-#include "ts_query.h"
+#include "ts_query_int.h"
 #include "ts_error.h"
 #include "ts_key.h"
 
@@ -36,7 +36,7 @@
 /* --- debugging aids ------------------------------------------------------- */
 
 static _Thread_local ts_query_plan_t s_last_plan;
-static _Thread_local uint64_t s_last_reads;
+_Thread_local uint64_t q_last_reads;          /* ts_query_last_reads */
 static _Thread_local ts_query_plan_t s_forced_plan;
 
 ts_query_plan_t
@@ -48,7 +48,7 @@ ts_query_last_plan (void)
 uint64_t
 ts_query_last_reads (void)
 {
-    return s_last_reads;
+    return q_last_reads;
 }
 
 void
@@ -61,8 +61,8 @@ ts_query_force_plan (ts_query_plan_t plan)
 
 /*  Byte order of ids, names and keys: memcmp, then the shorter first.
  *  Returns -1, 0 or 1 (callers negate it). */
-static int
-s_bytes_cmp (const char *a, size_t alen, const char *b, size_t blen)
+int
+q_bytes_cmp (const char *a, size_t alen, const char *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n ? memcmp (a, b, n) : 0;
@@ -137,7 +137,7 @@ ts_sort_cmp (const ts_sort_t *sort, const ts_summary_t *a, const ts_summary_t *b
         }
     }
     if (c == 0)
-        c = s_bytes_cmp (a->id, a->id_len, b->id, b->id_len);
+        c = q_bytes_cmp (a->id, a->id_len, b->id, b->id_len);
     return sort->desc ? -c : c;
 }
 
@@ -162,31 +162,11 @@ ts_sort_after_cursor (const ts_sort_t *sort, const ts_summary_t *s)
 
 /* --- prepared filter ------------------------------------------------------ */
 
-typedef struct {
-    const char *p;
-    uint32_t    len;
-} s_str_t;
-
-/*  The filter with its groups sorted and deduplicated: a repeated group
- *  must not be collected (or counted) twice, and a list of many groups is
- *  searched in log time. Groups and models longer than any stored one
- *  cannot match, and are dropped before they reach a key buffer. */
-typedef struct {
-    const ts_filter_t *f;
-    bool     by_group;          /* the filter names groups */
-    s_str_t *groups;            /* those that can match, sorted, unique */
-    uint32_t ngroups;
-    bool     by_model;
-    bool     by_reward;         /* has a reward bound */
-    bool     by_time;           /* has a created bound */
-    bool     empty;             /* nothing can match */
-} s_prep_t;
-
 static int
 s_str_cmp (const void *a, const void *b)
 {
     const s_str_t *x = a, *y = b;
-    return s_bytes_cmp (x->p, x->len, y->p, y->len);
+    return q_bytes_cmp (x->p, x->len, y->p, y->len);
 }
 
 static int
@@ -239,8 +219,8 @@ s_prep_fini (s_prep_t *pp)
     pp->groups = NULL;
 }
 
-static bool
-s_prep_match (const s_prep_t *pp, const ts_summary_t *s)
+bool
+q_prep_match (const s_prep_t *pp, const ts_summary_t *s)
 {
     if (pp->by_group) {
         if (!s->group)
@@ -264,16 +244,6 @@ s_prep_match (const s_prep_t *pp, const ts_summary_t *s)
 }
 
 /* --- what the totals tell ------------------------------------------------- */
-
-/*  One store and what its totals say about the filter. */
-typedef struct {
-    ts_store_t *store;
-    ts_totals_t shard;
-    ts_totals_t groups;         /* the filter's groups, merged */
-    ts_totals_t model;
-    uint64_t    bound;          /* at most this many records here match */
-    uint64_t    seen;           /* matches met so far by a walk or scan */
-} s_part_t;
 
 /*  An upper bound on the records of `t` that pass the filter (and have a
  *  reward, when `reward`). Exact when the filter asks for nothing but
@@ -371,398 +341,6 @@ s_reward_estimate (const s_prep_t *pp, const ts_totals_t *t)
     return est;
 }
 
-/* --- walk ----------------------------------------------------------------- */
-
-/*  The key just past every key that starts with the 9 bytes `k` (a tag
- *  and an 8-byte code): the code plus one. False when the code is all
- *  0xff bytes and there is none. */
-static bool
-s_key_succ (char *k)
-{
-    for (int i = 8; i >= 1; i--) {
-        if ((unsigned char) k [i] != 0xff) {
-            k [i]++;
-            return true;
-        }
-        k [i] = 0;
-    }
-    return false;
-}
-
-/*  Key buffers of one scan. */
-typedef struct {
-    char tag;
-    char from [TS_KEY_MAX];
-    char to [TS_KEY_MAX];
-    char cur [TS_KEY_MAX];
-} s_keys_t;
-
-/*  Fills a scan of index `tag` (T or W) limited to the filter's range on
- *  that index, in the scan's direction: ascending from the low bound to
- *  the high, descending from just past the high bound down to the low. */
-static void
-s_scan_range (ts_scan_t *sc, s_keys_t *kb, char tag, const s_prep_t *pp)
-{
-    const ts_filter_t *f = pp->f;
-    bool has_lo = false, has_hi = false;
-    char lo [TS_KEY_MAX], hi [TS_KEY_MAX];
-    kb->tag = tag;
-    sc->prefix = &kb->tag;
-    sc->prefix_len = 1;
-    if (tag == TS_TAG_TIME) {
-        if ((has_lo = f->has_from))
-            ts_key_time (lo, f->from_ms, NULL, 0);
-        if ((has_hi = f->has_to))
-            ts_key_time (hi, f->to_ms, NULL, 0);
-    }
-    else if (tag == TS_TAG_REWARD) {
-        if ((has_lo = f->has_reward_lo))
-            ts_key_reward (lo, f->reward_lo, 0, NULL, 0);
-        if ((has_hi = f->has_reward_hi))
-            ts_key_reward (hi, f->reward_hi, 0, NULL, 0);
-    }
-    if (!sc->descending) {
-        if (has_lo) {
-            memcpy (kb->from, lo, 9);
-            sc->from = kb->from;
-            sc->from_len = 9;
-            sc->from_exclusive = false;
-        }
-        if (has_hi) {
-            memcpy (kb->to, hi, 9);
-            sc->to = kb->to;
-            sc->to_len = 9;
-        }
-    }
-    else {
-        if (has_hi)
-            memcpy (kb->from, hi, 9);
-        if (has_hi && s_key_succ (kb->from)) {
-            sc->from = kb->from;
-            sc->from_len = 9;
-            sc->from_exclusive = true;      /* its code is above the bound */
-        }
-        if (has_lo) {
-            memcpy (kb->to, lo, 9);
-            sc->to = kb->to;
-            sc->to_len = 9;
-        }
-    }
-}
-
-/*  The list's whole state. */
-typedef struct {
-    const s_prep_t   *pp;
-    const ts_sort_t  *sort;
-    uint32_t          limit;
-    bool              records;
-    ts_query_emit_fn *emit;
-    void             *arg;
-    ts_buf_t          rec;      /* a fetched record */
-} s_list_t;
-
-/*  Hands one item to the caller, fetching its record when asked (unless
- *  `rec`, its stored form, was read already). Returns emit's answer or an
- *  error. */
-static int
-s_emit (s_list_t *L, s_part_t *pt, const ts_summary_t *s, const char *sum, size_t sum_len,
-        const ts_buf_t *rec)
-{
-    if (!L->records)
-        return L->emit (L->arg, s, sum, sum_len, NULL, 0);
-    if (rec && rec->size)
-        return L->emit (L->arg, s, sum, sum_len, rec->data, rec->size);
-    L->rec.size = 0;
-    int rc = ts_store_get (pt->store, s->id, s->id_len, &L->rec);
-    if (rc)
-        return rc == TS_ENOTFOUND ? TS_ECORRUPT : rc;   /* an entry without its record */
-    return L->emit (L->arg, s, sum, sum_len, L->rec.data, L->rec.size);
-}
-
-/*  One store's cursor in the merge and its current matching entry. */
-typedef struct {
-    s_part_t          *pt;
-    ts_store_cursor_t *cur;
-    bool               live;    /* s and sum hold an entry */
-    ts_summary_t       s;       /* borrows the cursor's entry (or rec) */
-    const char        *sum;  size_t sum_len;
-    bool               by_seq;  /* R: entries hold a sequence, the summary
-                                   is read from the record's D entry */
-    ts_buf_t           rec;     /* that record */
-} s_head_t;
-
-/*  Advances a head to its store's next matching entry, or leaves it dead
- *  at the end of the scan or once the store's bound is reached. */
-static int
-s_head_next (s_head_t *h, const s_prep_t *pp)
-{
-    h->live = false;
-    while (h->pt->seen < h->pt->bound) {
-        const char *k, *v;
-        size_t klen, vlen, used;
-        int rc = ts_store_cursor_next (h->cur, &k, &klen, &v, &vlen);
-        if (rc == TS_ENOTFOUND)
-            return 0;
-        if (rc)
-            return rc;
-        s_last_reads++;
-        if (h->by_seq) {
-            char dk [16];
-            if (vlen != 8)
-                return TS_ECORRUPT;
-            h->rec.size = 0;
-            rc = ts_store_get_raw (h->pt->store, dk, ts_key_data (dk, (uint64_t) ts_key_get_i64 (v)),
-                                   &h->rec);
-            if (rc)
-                return rc == TS_ENOTFOUND ? TS_ECORRUPT : rc;   /* an id without its record */
-            v = h->rec.data;
-            vlen = h->rec.size;
-        }
-        if (ts_summary_unpack_buf (v, vlen, &h->s, &used))
-            return TS_ECORRUPT;
-        if (!s_prep_match (pp, &h->s))
-            continue;
-        h->pt->seen++;
-        h->live = true;
-        h->sum = v;
-        h->sum_len = used;
-        return 0;
-    }
-    return 0;
-}
-
-static int
-s_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more)
-{
-    const ts_sort_t *sort = L->sort;
-    char tag = sort->order == TS_ORDER_CREATED ? TS_TAG_TIME
-             : sort->order == TS_ORDER_REWARD ? TS_TAG_REWARD : TS_TAG_RECORD;
-    s_head_t *heads = calloc (nparts ? nparts : 1, sizeof *heads);
-    s_keys_t *kb = malloc (sizeof *kb);
-    int rc = heads && kb ? 0 : TS_ENOMEM;
-    for (size_t i = 0; i < nparts && rc == 0; i++) {
-        heads [i].pt = &parts [i];
-        heads [i].by_seq = tag == TS_TAG_RECORD;
-        if (parts [i].bound == 0)
-            continue;                   /* nothing here can match */
-        ts_scan_t sc = { .descending = sort->desc };
-        s_scan_range (&sc, kb, tag, L->pp);
-        if (sort->has_cursor) {
-            /* start after the cursor, unless the range starts later */
-            size_t clen = tag == TS_TAG_TIME
-                        ? ts_key_time (kb->cur, sort->cur_time, sort->cur_id, sort->cur_id_len)
-                        : tag == TS_TAG_REWARD
-                        ? ts_key_reward (kb->cur, sort->cur_reward, sort->cur_ingested,
-                                         sort->cur_id ? sort->cur_id : "", sort->cur_id_len)
-                        : ts_key_record (kb->cur, sort->cur_id, sort->cur_id_len);
-            int c = sc.from ? s_bytes_cmp (kb->cur, clen, sc.from, sc.from_len) : 0;
-            if (!sc.from || (sort->desc ? c <= 0 : c >= 0)) {
-                sc.from = kb->cur;
-                sc.from_len = clen;
-                sc.from_exclusive = true;
-            }
-        }
-        if (!(heads [i].cur = ts_store_cursor_new (parts [i].store, &sc)))
-            rc = TS_ENOMEM;
-        else
-            rc = s_head_next (&heads [i], L->pp);
-    }
-    uint32_t emitted = 0;
-    bool stopped = false;
-    while (rc == 0) {
-        s_head_t *best = NULL;
-        for (size_t i = 0; i < nparts; i++)
-            if (heads [i].live && (!best || ts_sort_cmp (sort, &heads [i].s, &best->s) < 0))
-                best = &heads [i];
-        if (!best)
-            break;
-        if (emitted >= L->limit || stopped) {
-            *more = true;
-            break;
-        }
-        rc = s_emit (L, best->pt, &best->s, best->sum, best->sum_len, best->by_seq ? &best->rec : NULL);
-        if (rc > 0) {
-            stopped = true;
-            rc = 0;
-        }
-        emitted++;
-        if (rc == 0)
-            rc = s_head_next (best, L->pp);
-    }
-    for (size_t i = 0; heads && i < nparts; i++) {
-        ts_store_cursor_destroy (&heads [i].cur);
-        ts_buf_free (&heads [i].rec);
-    }
-    free (heads);
-    free (kb);
-    return rc;
-}
-
-/* --- collect -------------------------------------------------------------- */
-
-/*  A kept item: its summary bytes, owned, and the store it came from. */
-typedef struct {
-    char        *buf;
-    size_t       cap, len;
-    ts_summary_t s;             /* borrows buf */
-    s_part_t    *pt;
-} s_item_t;
-
-/*  The best `cap` (limit + 1) matches so far in a max-heap: the worst kept
- *  item on top, replaced by any better one. Memory follows the limit, not
- *  the size of the groups. */
-typedef struct {
-    const s_prep_t  *pp;
-    const ts_sort_t *sort;
-    s_item_t  *pool;
-    s_item_t **heap;
-    uint32_t   n, cap;
-    s_part_t  *pt;              /* the store being scanned */
-} s_collect_t;
-
-static int
-s_heap_cmp (const s_collect_t *c, uint32_t i, uint32_t j)
-{
-    return ts_sort_cmp (c->sort, &c->heap [i]->s, &c->heap [j]->s);
-}
-
-static void
-s_heap_swap (s_collect_t *c, uint32_t i, uint32_t j)
-{
-    s_item_t *t = c->heap [i];
-    c->heap [i] = c->heap [j];
-    c->heap [j] = t;
-}
-
-static void
-s_heap_up (s_collect_t *c, uint32_t i)
-{
-    while (i > 0 && s_heap_cmp (c, i, (i - 1) / 2) > 0) {
-        s_heap_swap (c, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-/*  Sifts down within the first n items. */
-static void
-s_heap_down (s_collect_t *c, uint32_t i, uint32_t n)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && s_heap_cmp (c, l, m) > 0)
-            m = l;
-        if (r < n && s_heap_cmp (c, r, m) > 0)
-            m = r;
-        if (m == i)
-            return;
-        s_heap_swap (c, i, m);
-        i = m;
-    }
-}
-
-static int
-s_item_set (s_item_t *it, const char *sum, size_t len, s_part_t *pt)
-{
-    if (it->cap < len) {
-        size_t cap = len < 256 ? 256 : len;
-        char *b = realloc (it->buf, cap);
-        if (!b)
-            return TS_ENOMEM;
-        it->buf = b;
-        it->cap = cap;
-    }
-    memcpy (it->buf, sum, len);
-    it->len = len;
-    it->pt = pt;
-    return ts_summary_unpack_buf (it->buf, len, &it->s, NULL) ? TS_ECORRUPT : 0;
-}
-
-static int
-s_collect_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-    (void) key; (void) klen;
-    s_collect_t *c = arg;
-    ts_summary_t s;
-    size_t used;
-    s_last_reads++;
-    if (ts_summary_unpack_buf (val, vlen, &s, &used))
-        return TS_ECORRUPT;
-    /* a list match: the reward order lists only records with a reward,
-     * and its bounds count only those */
-    if (!s_prep_match (c->pp, &s) || (c->sort->order == TS_ORDER_REWARD && !s.has_reward))
-        return 0;
-    c->pt->seen++;
-    int stop = c->pt->seen >= c->pt->bound;     /* the store has no more matches */
-    if (!ts_sort_after_cursor (c->sort, &s))
-        return stop;
-    int rc;
-    if (c->n < c->cap) {
-        c->heap [c->n] = &c->pool [c->n];
-        if ((rc = s_item_set (c->heap [c->n], val, used, c->pt)))
-            return rc;
-        s_heap_up (c, c->n++);
-    }
-    else if (ts_sort_cmp (c->sort, &s, &c->heap [0]->s) < 0) {
-        if ((rc = s_item_set (c->heap [0], val, used, c->pt)))
-            return rc;
-        s_heap_down (c, 0, c->n);
-    }
-    return stop;
-}
-
-/*  Scans the named groups' (or the model's) prefixes: whichever totals
- *  say holds fewer entries. */
-static int
-s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, bool by_model)
-{
-    const ts_filter_t *f = c->pp->f;
-    char prefix [TS_KEY_MAX];
-    for (size_t i = 0; i < nparts; i++) {
-        c->pt = &parts [i];
-        uint32_t nscans = by_model ? 1 : c->pp->ngroups;
-        for (uint32_t g = 0; g < nscans && c->pt->seen < c->pt->bound; g++) {
-            ts_scan_t sc = { .prefix = prefix };
-            sc.prefix_len = by_model ? ts_key_model_prefix (prefix, f->model, f->model_len)
-                          : ts_key_group_prefix (prefix, c->pp->groups [g].p, c->pp->groups [g].len);
-            int rc = ts_store_scan (c->pt->store, &sc, s_collect_visit, c);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-static int
-s_collect (s_list_t *L, s_part_t *parts, size_t nparts, bool by_model, bool *more)
-{
-    s_collect_t c = { .pp = L->pp, .sort = L->sort, .cap = L->limit + 1 };
-    c.pool = calloc (c.cap, sizeof *c.pool);
-    c.heap = calloc (c.cap, sizeof *c.heap);
-    int rc = c.pool && c.heap ? 0 : TS_ENOMEM;
-    if (rc == 0)
-        rc = s_collect_scan (&c, parts, nparts, by_model);
-    if (rc == 0) {
-        /* heap sort: the worst item goes to the end each round */
-        for (uint32_t k = c.n; k > 1; k--) {
-            s_heap_swap (&c, 0, k - 1);
-            s_heap_down (&c, 0, k - 1);
-        }
-        uint32_t emitted = 0;
-        while (rc == 0 && emitted < c.n && emitted < L->limit) {
-            s_item_t *it = c.heap [emitted++];
-            rc = s_emit (L, it->pt, &it->s, it->buf, it->len, NULL);
-        }
-        if (rc > 0)
-            rc = 0;
-        *more = c.n > emitted;
-    }
-    for (uint32_t i = 0; c.pool && i < c.cap; i++)
-        free (c.pool [i].buf);
-    free (c.pool);
-    free (c.heap);
-    return rc;
-}
-
 /* --- list ----------------------------------------------------------------- */
 
 /*  The sort's arguments are sane. */
@@ -832,7 +410,7 @@ ts_query_list (ts_store_t *const *stores, size_t n, const ts_filter_t *f,
 {
     *more = false;
     s_last_plan = TS_PLAN_AUTO;
-    s_last_reads = 0;
+    q_last_reads = 0;
     if (limit > TS_QUERY_MAX_LIMIT || !s_sort_valid (sort))
         return TS_EINVAL;
     s_prep_t pp;
@@ -854,8 +432,8 @@ ts_query_list (ts_store_t *const *stores, size_t n, const ts_filter_t *f,
                        .emit = emit, .arg = arg };
         bool by_model;
         s_last_plan = s_choose (&pp, sort, limit, parts, nparts, &by_model);
-        rc = s_last_plan == TS_PLAN_COLLECT ? s_collect (&L, parts, nparts, by_model, more)
-                                            : s_walk (&L, parts, nparts, more);
+        rc = s_last_plan == TS_PLAN_COLLECT ? q_collect (&L, parts, nparts, by_model, more)
+                                            : q_walk (&L, parts, nparts, more);
         ts_buf_free (&L.rec);
     }
     free (parts);
@@ -877,10 +455,10 @@ s_count_visit (const char *key, size_t klen, const char *val, size_t vlen, void 
     (void) key; (void) klen;
     s_count_t *c = arg;
     ts_summary_t s;
-    s_last_reads++;
+    q_last_reads++;
     if (ts_summary_unpack_buf (val, vlen, &s, NULL))
         return TS_ECORRUPT;
-    if (!s_prep_match (c->pp, &s))
+    if (!q_prep_match (c->pp, &s))
         return 0;
     c->count++;
     return ++c->pt->seen >= c->pt->bound;       /* no more matches here */
@@ -891,7 +469,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
 {
     *count = 0;
     s_last_plan = TS_PLAN_AUTO;
-    s_last_reads = 0;
+    q_last_reads = 0;
     s_prep_t pp;
     int rc = s_prep_init (&pp, f);
     if (rc)
@@ -949,7 +527,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
                 else if (tag == TS_TAG_MODEL)
                     sc.prefix_len = ts_key_model_prefix (kb->from, f->model, f->model_len);
                 else
-                    s_scan_range (&sc, kb, tag, &pp);
+                    q_scan_range (&sc, kb, tag, &pp);
                 rc = ts_store_scan (parts [i].store, &sc, s_count_visit, &c);
             }
             *count += c.count;

@@ -1,5 +1,5 @@
-/*  ts_record.c: summaries, record framing, msgpack -> JSON, time parsing,
- *  ids and shard hashing (see ts_record.h). */
+/*  ts_record.c: summaries, record framing, number formatting, time
+ *  parsing, ids and shard hashing (see ts_record.h). */
 #include "ts_record.h"
 #include "ts_error.h"
 #include "ts_mp.h"
@@ -129,58 +129,7 @@ ts_record_split (const void *data, size_t len, ts_summary_t *s,
     return 0;
 }
 
-/* --- growable buffer ---------------------------------------------------- */
-
-int
-ts_buf_reserve (ts_buf_t *b, size_t extra)
-{
-    if (b->size + extra <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->size + extra)
-        cap *= 2;
-    char *p = realloc (b->data, cap);
-    if (!p)
-        return TS_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-int
-ts_buf_append (ts_buf_t *b, const void *data, size_t len)
-{
-    if (ts_buf_reserve (b, len))
-        return TS_ENOMEM;
-    if (len)
-        memcpy (b->data + b->size, data, len);
-    b->size += len;
-    return 0;
-}
-
-int
-ts_buf_packer_write (void *data, const char *buf, size_t len)
-{
-    /* msgpack-c calls this for every header and body: the common case,
-     * room to spare, stays inline (measured +4% on parse and route) */
-    ts_buf_t *b = (ts_buf_t *) data;
-    if (len && b->cap - b->size >= len) {
-        memcpy (b->data + b->size, buf, len);
-        b->size += len;
-        return 0;
-    }
-    return ts_buf_append (b, buf, len) ? -1 : 0;
-}
-
-void
-ts_buf_free (ts_buf_t *b)
-{
-    free (b->data);
-    b->data = NULL;
-    b->size = b->cap = 0;
-}
-
-/* --- msgpack -> JSON ---------------------------------------------------- */
+/* --- numbers ----------------------------------------------------------- */
 
 int
 ts_format_double (double v, char *buf)
@@ -203,128 +152,6 @@ ts_format_double (double v, char *buf)
         buf [n] = 0;
     }
     return n;
-}
-
-static int
-s_json_str (ts_buf_t *out, const char *s, size_t len)
-{
-    static const char hex [] = "0123456789abcdef";
-    if (ts_buf_reserve (out, len + 2))
-        return TS_ENOMEM;
-    out->data [out->size++] = '"';
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s [i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (ts_buf_append (out, s + start, i - start) || ts_buf_reserve (out, 6))
-            return TS_ENOMEM;
-        char *d = out->data + out->size;
-        int n = 2;
-        d [0] = '\\';
-        switch (c) {
-        case '"':  d [1] = '"'; break;
-        case '\\': d [1] = '\\'; break;
-        case '\n': d [1] = 'n'; break;
-        case '\r': d [1] = 'r'; break;
-        case '\t': d [1] = 't'; break;
-        case '\b': d [1] = 'b'; break;
-        case '\f': d [1] = 'f'; break;
-        default:
-            d [1] = 'u'; d [2] = '0'; d [3] = '0';
-            d [4] = hex [c >> 4]; d [5] = hex [c & 15];
-            n = 6;
-        }
-        out->size += (size_t) n;
-        start = i + 1;
-    }
-    if (ts_buf_append (out, s + start, len - start) || ts_buf_append (out, "\"", 1))
-        return TS_ENOMEM;
-    return 0;
-}
-
-int
-ts_mp_to_json (const void *data, size_t len, ts_buf_t *out)
-{
-    /* Iterative walk with an explicit stack, so nesting depth costs heap,
-     * not C stack. A frame counts the items left in its container (2 per
-     * map pair); when a value completes, its parent either closes or gets
-     * a separator (':' after a key, ',' otherwise). */
-    typedef struct { uint64_t left, total; bool map; } frame_t;
-    frame_t stack_small [64];
-    frame_t *stack = stack_small;
-    size_t cap = 64, top = 0;
-    ts_mp_reader_t r;
-    ts_mp_item_t it;
-    char num [40];
-    int rc = 0, n;
-    ts_mp_reader_init (&r, data, len);
-
-    for (;;) {
-        bool want_key = top > 0 && stack [top - 1].map
-                     && (stack [top - 1].total - stack [top - 1].left) % 2 == 0;
-        if (ts_mp_next (&r, &it) || (want_key && it.type != TS_MP_STR)) {
-            rc = TS_ECORRUPT;
-            goto end;
-        }
-        switch (it.type) {
-        case TS_MP_NIL:   rc = ts_buf_append (out, "null", 4); break;
-        case TS_MP_BOOL:  rc = it.b ? ts_buf_append (out, "true", 4)
-                                    : ts_buf_append (out, "false", 5); break;
-        case TS_MP_UINT:  n = snprintf (num, sizeof num, "%llu", (unsigned long long) it.u);
-                          rc = ts_buf_append (out, num, (size_t) n); break;
-        case TS_MP_INT:   n = snprintf (num, sizeof num, "%lld", (long long) it.i);
-                          rc = ts_buf_append (out, num, (size_t) n); break;
-        case TS_MP_FLOAT: n = ts_format_double (it.f, num);
-                          rc = ts_buf_append (out, num, (size_t) n); break;
-        case TS_MP_STR:   rc = s_json_str (out, it.ptr, it.len); break;
-        case TS_MP_ARRAY:
-        case TS_MP_MAP: {
-            bool map = it.type == TS_MP_MAP;
-            uint64_t items = map ? 2 * (uint64_t) it.len : it.len;
-            if (ts_buf_append (out, map ? "{" : "[", 1)) { rc = TS_ENOMEM; goto end; }
-            if (items == 0) {
-                rc = ts_buf_append (out, map ? "}" : "]", 1);
-                break;
-            }
-            if (top == cap) {
-                frame_t *bigger = malloc (2 * cap * sizeof *bigger);
-                if (!bigger) { rc = TS_ENOMEM; goto end; }
-                memcpy (bigger, stack, top * sizeof *bigger);
-                if (stack != stack_small)
-                    free (stack);
-                stack = bigger;
-                cap *= 2;
-            }
-            stack [top].map = map;
-            stack [top].left = stack [top].total = items;
-            top++;
-            continue;               /* first item follows, no separator */
-        }
-        default:                    /* bin and ext never come from JSON */
-            rc = TS_ECORRUPT;
-        }
-        if (rc)
-            goto end;
-        /* a value completed: close finished containers, then separate */
-        for (;;) {
-            if (top == 0)
-                goto end;
-            frame_t *f = &stack [top - 1];
-            f->left--;
-            if (f->left > 0) {
-                const char *sep = f->map && (f->total - f->left) % 2 == 1 ? ":" : ",";
-                if (ts_buf_append (out, sep, 1)) { rc = TS_ENOMEM; goto end; }
-                break;
-            }
-            if (ts_buf_append (out, f->map ? "}" : "]", 1)) { rc = TS_ENOMEM; goto end; }
-            top--;
-        }
-    }
-end:
-    if (stack != stack_small)
-        free (stack);
-    return rc;
 }
 
 /* --- time --------------------------------------------------------------- */

@@ -11,6 +11,8 @@
 #ifndef TS_RECORD_H
 #define TS_RECORD_H
 
+#include "ts_buf.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,27 +61,6 @@ int ts_summary_unpack_buf (const void *data, size_t len, ts_summary_t *s,
 int ts_record_split (const void *data, size_t len, ts_summary_t *s,
                      const char **obj, size_t *obj_len);
 
-/*  Writes the JSON text of one msgpack value (a stored object) to `out`,
- *  growing it as needed; no trailing newline. Floats print in their
- *  shortest form that reads back to the same double, always with a '.' or
- *  an exponent so they stay floats; strings escape '"', '\\' and control
- *  characters and keep other UTF-8 as it is. Returns 0, TS_ECORRUPT for
- *  bytes that are not msgpack, or TS_ENOMEM. */
-typedef struct {
-    char  *data;
-    size_t size;
-    size_t cap;
-} ts_buf_t;
-
-int  ts_buf_reserve (ts_buf_t *b, size_t extra);
-int  ts_buf_append (ts_buf_t *b, const void *data, size_t len);
-void ts_buf_free (ts_buf_t *b);
-
-int ts_mp_to_json (const void *data, size_t len, ts_buf_t *out);
-
-/*  A msgpack_packer write callback appending to the ts_buf_t in `data`:
- *  msgpack_packer_init (&pk, &buf, ts_buf_packer_write). */
-int ts_buf_packer_write (void *data, const char *buf, size_t len);
 
 /*  Shortest round-trip text of a double into buf (>= 32 bytes); returns length. */
 int ts_format_double (double v, char *buf);

@@ -1,7 +1,10 @@
-/*  ts_request.c: listing fields of client requests (ts_request.h). */
+/*  ts_request.c: client requests: the envelope and the listing fields
+ *  (ts_request.h). */
 #include "ts_request.h"
 #include "ts_error.h"
 #include "ts_mp.h"
+#include "ts_msg.h"
+#include "ts_proto.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -344,4 +347,95 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
     rc |= ts_mp_pack_cstr (pk, "steps");
     rc |= s->has_steps ? msgpack_pack_int64 (pk, s->steps) : msgpack_pack_nil (pk);
     return rc ? TS_ENOMEM : 0;
+}
+
+/* --- the envelope ------------------------------------------------------------ */
+
+static const char *s_op_names [TS_NOPS] = {
+    "get", "list", "count", "export", "check", "stats", "groups", "job", "health"
+};
+
+const char *
+ts_op_name (ts_op_t op)
+{
+    return (unsigned) op < TS_NOPS ? s_op_names [op] : NULL;
+}
+
+int
+ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t cursor_key,
+                  ts_listing_t *listing, char *err, size_t err_size)
+{
+    memset (rq, 0, sizeof *rq);
+    if (len == 0) {
+        snprintf (err, err_size, "empty request: send one msgpack map");
+        return TS_EBADREQ;
+    }
+    if (len > TS_REQUEST_MAX) {
+        snprintf (err, err_size, "request larger than 1 MiB");
+        return TS_ETOOBIG;
+    }
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) data;
+    in.len = len;
+    ts_mp_reader_t rd;
+    uint32_t nf;
+    ts_mp_reader_init (&rd, in.data, in.len);
+    if (ts_mp_read_map (&rd, &nf)) {
+        snprintf (err, err_size, "the request is not a msgpack map");
+        return TS_EBADREQ;
+    }
+    ts_mp_reader_t rr;
+    ts_mp_item_t rit;
+    if (ts_hdr_find (&in, "rid", &rr) && ts_mp_next (&rr, &rit) == 0) {
+        if (rit.type == TS_MP_UINT) {
+            rq->has_rid = rq->rid_unsigned = true;
+            rq->rid_u = rit.u;
+        }
+        else if (rit.type == TS_MP_INT) {
+            rq->has_rid = true;
+            rq->rid = rit.i;
+        }
+    }
+    if (ts_hdr_get_int (&in, "v", -1) != TS_PROTO_VERSION) {
+        snprintf (err, err_size, "field \"v\": want 1 (the protocol version)");
+        return TS_EVERSION;
+    }
+    char op [32] = "";
+    if (!ts_hdr_copy_str (&in, "op", op, sizeof op)) {
+        snprintf (err, err_size, "field \"op\": missing or not a string");
+        return TS_EBADREQ;
+    }
+    int opi = -1;
+    for (int i = 0; i < TS_NOPS; i++)
+        if (!strcmp (op, s_op_names [i]))
+            opi = i;
+    if (opi < 0) {
+        snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
+                  "export, check, stats, groups, job, health)", op);
+        return TS_EUNKNOWNOP;
+    }
+    rq->op = (ts_op_t) opi;
+    if (rq->op == TS_OP_GET) {
+        rq->id = ts_hdr_get_str (&in, "id", &rq->id_len);
+        if (!rq->id || rq->id_len == 0 || rq->id_len > TS_ID_MAX_BYTES) {
+            snprintf (err, err_size, "field \"id\": want a non-empty string of at most 512 bytes");
+            return TS_EBADREQ;
+        }
+    }
+    else if (rq->op == TS_OP_LIST || rq->op == TS_OP_COUNT || rq->op == TS_OP_EXPORT) {
+        int rc = ts_listing_parse (listing, in.data, in.len, rq->op == TS_OP_EXPORT ? 1000 : 100,
+                                   cursor_key, err, err_size);
+        if (rc)
+            return rc;
+        if (rq->op == TS_OP_EXPORT)
+            listing->records = true;
+    }
+    else if (rq->op == TS_OP_JOB) {
+        char job [64];
+        if (!ts_hdr_copy_str (&in, "job", job, sizeof job) || !job [0]) {
+            snprintf (err, err_size, "field \"job\": want the job id");
+            return TS_EBADREQ;
+        }
+    }
+    return 0;
 }

@@ -1,7 +1,9 @@
-/*  ts_request.h: the client request fields that describe a listing
- *  (filter, order, limit, cursor), decoded and validated in one place for
- *  the api (which checks them and merges the answers) and the workers
- *  (which run them). The wire format is in docs/PROTOCOL.md.
+/*  ts_request.h: client requests, decoded and validated in one place: the
+ *  envelope the api reads first (a msgpack map with "v", "op", an optional
+ *  "rid" and the op's own fields), and the fields that describe a listing
+ *  (filter, order, limit, cursor), for the api (which checks them and
+ *  merges the answers) and the workers (which run them). The wire format
+ *  is in docs/PROTOCOL.md.
  *
  *  Filter fields of a request map:
  *    "group":   string, or array of strings (at most TS_QUERY_MAX_GROUPS)
@@ -39,6 +41,40 @@ typedef struct {
     uint32_t     group_lens [TS_QUERY_MAX_GROUPS];
     char         cursor_id [TS_ID_MAX_BYTES + 1];
 } ts_listing_t;
+
+/*  The operations a client may ask of the api: the "op" of a request. */
+typedef enum {
+    TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
+    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH
+} ts_op_t;
+#define TS_NOPS 9
+
+/*  The wire name of an op ("get"); NULL for a value out of range. */
+const char *ts_op_name (ts_op_t op);
+
+#define TS_REQUEST_MAX (1u << 20)      /* bytes of one client request */
+
+/*  A client request's envelope, decoded. Strings are borrowed from the
+ *  request's bytes. */
+typedef struct {
+    ts_op_t     op;
+    bool        has_rid;        /* "rid": any integer, echoed as it came */
+    bool        rid_unsigned;
+    int64_t     rid;
+    uint64_t    rid_u;
+    const char *id;             /* get: the record's id */
+    uint32_t    id_len;
+} ts_request_t;
+
+/*  Decodes a client request: the envelope, then the fields of its op (the
+ *  listing of list, count and export into `listing`, which the caller
+ *  provides; `cursor_key` verifies cursors as ts_listing_parse does).
+ *  Returns 0, or TS_EBADREQ, TS_ETOOBIG, TS_EVERSION or TS_EUNKNOWNOP (its
+ *  ts_errname is the reply's error code) with a message naming the field
+ *  in `err`. The rid is set as soon as it is read, so that a refusal can
+ *  echo it: on a refusal before it, has_rid is false. */
+int ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t cursor_key,
+                      ts_listing_t *listing, char *err, size_t err_size);
 
 /*  Decodes the listing fields of a request map (`data` stays borrowed: the
  *  group strings point into it). `default_limit` applies when "limit" is

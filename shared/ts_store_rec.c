@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ts_input.h"
+#include "ts_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

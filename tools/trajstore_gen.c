@@ -11,6 +11,8 @@
  * JSON-escaped once at startup and memcpy'd, there is no per-character work
  * on the hot path, and output goes through one large stdio buffer.
  */
+#include "ts_json_out.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -271,22 +273,16 @@ static const char s_sys_rules[] =
 static void s_escape_bank(struct frag *bank, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        struct sbuf e = { 0 };
+        ts_buf_t e = { 0 };
         if (bank[i].json)
             continue;
-        for (const unsigned char *c = (const unsigned char *)bank[i].s; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                s_fmt(&e, "\\%c", *c);
-            else if (*c == '\n')
-                S_LIT(&e, "\\n");
-            else if (*c == '\t')
-                S_LIT(&e, "\\t");
-            else if (*c < 0x20)
-                s_fmt(&e, "\\u%04x", *c);
-            else
-                s_put(&e, (const char *)c, 1);
+        if (ts_json_escape(&e, bank[i].s, strlen(bank[i].s)) || e.size < 2) {
+            fputs("trajstore-gen: out of memory\n", stderr);
+            exit(1);
         }
-        bank[i] = (struct frag){ e.p, e.len, 1 };
+        /* the fragment goes inside a string: its quotes stay out */
+        memmove(e.data, e.data + 1, e.size - 2);
+        bank[i] = (struct frag){ e.data, e.size - 2, 1 };
     }
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ts_input.h"
+#include "ts_io.h"
 #include "ts_parse.h"
 
 #include <fcntl.h>

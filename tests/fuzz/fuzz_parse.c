@@ -9,6 +9,7 @@
  *  libFuzzer reports as a crash with the input saved.
  */
 #include "ts_error.h"
+#include "ts_json_out.h"
 #include "ts_mp.h"
 #include "ts_parse.h"
 #include "ts_profile.h"

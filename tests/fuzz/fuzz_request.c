@@ -13,6 +13,10 @@
  *  cursor under another key must be refused. Any mismatch aborts, which
  *  libFuzzer reports as a crash with the input saved.
  *
+ *  The same frame also goes to ts_request_parse, the api's envelope: a
+ *  refusal must carry one of the envelope's codes and a message, an
+ *  acceptance a known op (and, for get, an id within bounds).
+ *
  *  The first corpus directory, when empty, is seeded with a few valid
  *  requests (LLVMFuzzerInitialize writes them): a msgpack map with the
  *  right field names is otherwise a long way from random bytes.
@@ -350,10 +354,29 @@ s_fuzz_header (const uint8_t *data, size_t size)
     (void) sink;
 }
 
+static void
+s_fuzz_envelope (const uint8_t *data, size_t size)
+{
+    static ts_listing_t l;
+    ts_request_t rq;
+    char err [300];
+    memset (err, 0, sizeof err);
+    int rc = ts_request_parse (&rq, data, size, S_KEY, &l, err, sizeof err);
+    if (rc && rc != TS_EBADREQ && rc != TS_ETOOBIG && rc != TS_EVERSION && rc != TS_EUNKNOWNOP)
+        s_die ("ts_request_parse returned a code the api cannot answer with", data, size);
+    if (rc && (!memchr (err, 0, sizeof err) || !err [0]))
+        s_die ("ts_request_parse refused without a message", data, size);
+    if (rc == 0 && !ts_op_name (rq.op))
+        s_die ("ts_request_parse accepted an op out of range", data, size);
+    if (rc == 0 && rq.op == TS_OP_GET && (!rq.id || !rq.id_len || rq.id_len > TS_ID_MAX_BYTES))
+        s_die ("ts_request_parse accepted a get without a valid id", data, size);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     s_fuzz_listing (data, size);
+    s_fuzz_envelope (data, size);
     s_fuzz_header (data, size);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ts_error.h"
+#include "ts_json_out.h"
 #include "ts_key.h"
 #include "ts_mp.h"
 #include "ts_profile.h"

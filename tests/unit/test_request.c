@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ts_error.h"
+#include "ts_json_out.h"
 #include "ts_mp.h"
 #include "ts_query.h"
 #include "ts_record.h"

@@ -24,6 +24,7 @@
 
 #include "ts_check.h"
 #include "ts_error.h"
+#include "ts_json_out.h"
 #include "ts_key.h"
 #include "ts_mp.h"
 #include "ts_parse.h"

@@ -1,0 +1,314 @@
+/*  ts_api_route.c: the shard map the api reads from the aggregator, and
+ *  the dispatch of a request's pieces: one worker for a get, every worker
+ *  for a list or count, the aggregator for statistics (parts of the api:
+ *  ts_api_int.h).
+ */
+#include "ts_api_int.h"
+#include "ts_error.h"
+#include "ts_json_out.h"
+#include "ts_log.h"
+#include "ts_proto.h"
+#include "ts_query.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- the map ---------------------------------------------------------------- */
+
+void
+api_ask_map (ts_api_t *self)
+{
+    ts_hdr_begin (&self->hdr, "status", 1);
+    ts_hdr_uint (&self->hdr, "rid", 0);
+    ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
+    self->map_asked = api_now ();
+}
+
+/*  A "status" from the aggregator: who is alive, who owns which shard. */
+void
+api_on_map (ts_api_t *self, ts_hdrin_t *in)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    unsigned nshards = (unsigned) ts_hdr_get_uint (in, "nshards", 0);
+    if (nshards == 0 || nshards > TS_MAX_SHARDS
+    ||  !ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > S_MAX_WORKERS)
+        return;
+    int owners [TS_MAX_SHARDS];
+    for (unsigned s = 0; s < nshards; s++)
+        owners [s] = -1;
+    bool seen [S_MAX_WORKERS] = { false };
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t fields;
+        char name [64] = "", peer [256] = "";
+        bool alive = false;
+        uint32_t shards_at = 0, nsh = 0;
+        ts_mp_reader_t shards_r = { 0 };
+        if (ts_mp_read_map (&r, &fields))
+            return;
+        for (uint32_t f = 0; f < fields; f++) {
+            ts_mp_item_t k, v;
+            if (ts_mp_next (&r, &k))
+                return;
+            ts_mp_reader_t before = r;
+            if (ts_mp_next (&r, &v))
+                return;
+            if (ts_mp_item_is_str (&k, "name") && v.type == TS_MP_STR && v.len < sizeof name) {
+                memcpy (name, v.ptr, v.len);
+                name [v.len] = 0;
+            }
+            else if (ts_mp_item_is_str (&k, "peer") && v.type == TS_MP_STR && v.len < sizeof peer) {
+                memcpy (peer, v.ptr, v.len);
+                peer [v.len] = 0;
+            }
+            else if (ts_mp_item_is_str (&k, "alive") && v.type == TS_MP_BOOL)
+                alive = v.b;
+            else if (ts_mp_item_is_str (&k, "shards") && v.type == TS_MP_ARRAY) {
+                shards_r = r;
+                nsh = v.len;
+                shards_at = 1;
+            }
+            /* skip the rest of a container value */
+            if (v.type == TS_MP_ARRAY || v.type == TS_MP_MAP) {
+                r = before;
+                if (ts_mp_skip (&r))
+                    return;
+            }
+        }
+        if (!name [0] || !alive)
+            continue;
+        /* the slot of this worker: by name, else a free one */
+        int slot = -1;
+        for (int w = 0; w < S_MAX_WORKERS && slot < 0; w++)
+            if (self->workers [w].name [0] && !strcmp (self->workers [w].name, name))
+                slot = w;
+        for (int w = 0; w < S_MAX_WORKERS && slot < 0; w++)
+            if (!self->workers [w].name [0])
+                slot = w;
+        if (slot < 0)
+            continue;
+        s_worker_t *wk = &self->workers [slot];
+        if (!wk->dealer || strcmp (wk->peer, peer)) {
+            zsock_destroy (&wk->dealer);
+            wk->dealer = zsock_new (ZMQ_DEALER);
+            if (wk->dealer) {
+                zsock_set_sndhwm (wk->dealer, 0);
+                zsock_set_rcvhwm (wk->dealer, 0);
+                zsock_set_linger (wk->dealer, 0);
+                if (zsock_connect (wk->dealer, "%s", peer) < 0)
+                    zsock_destroy (&wk->dealer);
+            }
+        }
+        snprintf (wk->name, sizeof wk->name, "%s", name);
+        snprintf (wk->peer, sizeof wk->peer, "%s", peer);
+        wk->alive = true;
+        seen [slot] = true;
+        for (uint32_t k = 0; shards_at && k < nsh; k++) {
+            uint64_t s;
+            if (ts_mp_read_uint (&shards_r, &s))
+                break;
+            if (s < nshards)
+                owners [s] = slot;
+        }
+    }
+    bool lost = false;
+    for (int w = 0; w < S_MAX_WORKERS; w++)
+        if (!seen [w] && self->workers [w].alive) {
+            self->workers [w].alive = false;
+            zsock_destroy (&self->workers [w].dealer);
+            self->workers [w].name [0] = 0;
+            lost = true;
+        }
+    if (lost) {
+        /* answers from a worker that left will not come: ask again */
+        size_t p2 = 0;
+        const void *k2;
+        size_t kl2;
+        void *v2;
+        while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
+            s_req_t *r = v2;
+            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK) {
+                r->parked = true;
+                for (int i = 0; i < r->nparts; i++)
+                    zframe_destroy (&r->parts [i]);
+                r->nparts = 0;
+                r->waiting = 0;
+                r->count = 0;
+            }
+        }
+    }
+    self->nshards = nshards;
+    memcpy (self->owners, owners, nshards * sizeof *owners);
+    self->epoch = ts_hdr_get_uint (in, "epoch", 0);
+    self->have_map = true;
+    self->map_gen++;
+    /* requests parked for a map go again */
+    s_req_t *parked [1024];
+    int np = api_collect (self, api_is_parked, 0, parked, 1024);
+    for (int i = 0; i < np; i++) {
+        /* a new rid: answers to the earlier attempt are then ignored */
+        s_req_t *r = ts_map_take (self->reqs, &parked [i]->rid, sizeof parked [i]->rid);
+        r->rid = self->next_rid++;
+        r->parked = false;
+        if (ts_map_put (self->reqs, &r->rid, sizeof r->rid, r)) {
+            api_send_error (self, r->client, r->delim, r, "NO_MEMORY", "out of memory");
+            api_req_free (r);
+            continue;
+        }
+        api_dispatch (self, r);
+    }
+}
+
+/* --- dispatch --------------------------------------------------------------- */
+
+void
+api_park (ts_api_t *self, s_req_t *r, const char *why)
+{
+    if (++r->retries > S_RETRIES) {
+        api_finish_error (self, r, "UNAVAILABLE", why);
+        return;
+    }
+    r->parked = true;
+    for (int i = 0; i < r->nparts; i++)
+        zframe_destroy (&r->parts [i]);
+    r->nparts = 0;
+    r->waiting = 0;
+    r->count = 0;
+    if (api_now () - self->map_asked > 100)
+        api_ask_map (self);
+}
+
+static void
+s_send_to_agg (ts_api_t *self, s_req_t *r, const char *type)
+{
+    /* the client's fields pass through; "t" and "rid" are ours */
+    ts_hdr_t *h = &self->hdr;
+    ts_mp_reader_t rd;
+    uint32_t n, kept = 0;
+    ts_mp_reader_init (&rd, zframe_data (r->request), zframe_size (r->request));
+    self->tmp.size = 0;
+    if (ts_mp_read_map (&rd, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *start = rd.p;
+            ts_mp_item_t k;
+            if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
+                break;
+            if (k.type == TS_MP_STR && (ts_mp_item_is_str (&k, "v") || ts_mp_item_is_str (&k, "t")
+                                        || ts_mp_item_is_str (&k, "rid") || ts_mp_item_is_str (&k, "op")))
+                continue;
+            ts_buf_append (&self->tmp, start, (size_t) (rd.p - start));
+            kept++;
+        }
+    }
+    ts_hdr_begin (h, type, kept + 1);
+    ts_hdr_uint (h, "rid", r->rid);
+    ts_buf_append (&h->buf, self->tmp.data, self->tmp.size);
+    ts_hdr_send (h, zsock_resolve (self->agg), NULL, NULL, 0);
+    r->waiting = 1;
+}
+
+/*  Sends a read to worker `w` for the shards it owns. */
+static void
+s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
+{
+    ts_hdr_t *h = &self->hdr;
+    int owned = 0;
+    for (unsigned s = 0; s < self->nshards; s++)
+        owned += self->owners [s] == w;
+    if (r->op == TS_OP_CHECK) {
+        ts_hdr_begin (h, type, 2);
+        ts_hdr_uint (h, "rid", r->rid);
+        ts_hdr_key (h, "shards");
+        msgpack_pack_array (&h->pk, owned);
+        for (unsigned s = 0; s < self->nshards; s++)
+            if (self->owners [s] == w)
+                msgpack_pack_uint32 (&h->pk, s);
+        ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL, NULL, 0);
+        r->waiting++;
+        return;
+    }
+    const ts_sort_t *so = &r->listing->sort;
+    /* the limit and the record mode as the api settled them (an export
+     * has its own defaults): the workers must not re-derive them */
+    ts_hdr_begin (h, type, 5);
+    ts_hdr_uint (h, "rid", r->rid);
+    ts_hdr_uint (h, "limit", r->listing->limit);
+    ts_hdr_bool (h, "records", r->listing->records);
+    ts_hdr_key (h, "shards");
+    msgpack_pack_array (&h->pk, owned);
+    for (unsigned s = 0; s < self->nshards; s++)
+        if (self->owners [s] == w)
+            msgpack_pack_uint32 (&h->pk, s);
+    ts_hdr_key (h, "cur");
+    if (!so->has_cursor)
+        msgpack_pack_nil (&h->pk);
+    else {
+        msgpack_pack_array (&h->pk, 3);
+        if (so->order == TS_ORDER_CREATED)
+            msgpack_pack_int64 (&h->pk, so->cur_time);
+        else if (so->order == TS_ORDER_REWARD && !so->cur_no_reward)
+            msgpack_pack_double (&h->pk, so->cur_reward);
+        else if (so->order == TS_ORDER_REWARD)
+            msgpack_pack_nil (&h->pk);
+        else
+            msgpack_pack_int64 (&h->pk, 0);
+        ts_mp_pack_strn (&h->pk, so->cur_id, so->cur_id_len);
+        msgpack_pack_int64 (&h->pk, so->cur_ingested);
+    }
+    ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
+                 zframe_data (r->request), zframe_size (r->request));
+    r->waiting++;
+}
+
+void
+api_dispatch (ts_api_t *self, s_req_t *r)
+{
+    /* a check reads every shard whole: it has minutes, not seconds */
+    r->deadline = api_now () + (r->op == TS_OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
+    switch (r->op) {
+    case TS_OP_STATS:  s_send_to_agg (self, r, "stats"); return;
+    case TS_OP_GROUPS: s_send_to_agg (self, r, "groups"); return;
+    case TS_OP_JOB:    s_send_to_agg (self, r, "job"); return;
+    case TS_OP_HEALTH: s_send_to_agg (self, r, "status"); return;
+    default: break;
+    }
+    if (!self->have_map) {
+        api_park (self, r, "no shard map from the aggregator yet");
+        return;
+    }
+    for (unsigned s = 0; s < self->nshards; s++) {
+        int o = self->owners [s];
+        if (o < 0 || !self->workers [o].dealer) {
+            char why [96];
+            snprintf (why, sizeof why, "shard %u has no live owner", s);
+            api_park (self, r, why);
+            return;
+        }
+    }
+    if (r->op == TS_OP_GET) {
+        uint32_t idlen;
+        ts_hdrin_t in = { 0 };
+        in.data = (const char *) zframe_data (r->request);
+        in.len = zframe_size (r->request);
+        const char *id = ts_hdr_get_str (&in, "id", &idlen);
+        unsigned shard = ts_shard_of (id, idlen, self->nshards);
+        ts_hdr_t *h = &self->hdr;
+        ts_hdr_begin (h, "rget", 3);
+        ts_hdr_uint (h, "rid", r->rid);
+        ts_hdr_uint (h, "shard", shard);
+        ts_hdr_strn (h, "id", id, idlen);
+        ts_hdr_send (h, zsock_resolve (self->workers [self->owners [shard]].dealer), NULL, NULL, 0);
+        r->waiting = 1;
+        return;
+    }
+    const char *type = r->op == TS_OP_COUNT ? "rcount" : r->op == TS_OP_CHECK ? "rcheck" : "rlist";
+    for (int w = 0; w < S_MAX_WORKERS; w++) {
+        bool owns = false;
+        for (unsigned s = 0; s < self->nshards && !owns; s++)
+            owns = self->owners [s] == w;
+        if (owns)
+            s_send_read (self, r, w, type);
+    }
+}
