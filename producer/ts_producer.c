@@ -34,6 +34,7 @@
 #include "ts_log.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
+#include "ts_warn.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -108,6 +109,7 @@ struct ts_producer {
     uint64_t skipped;             /* lines rejected by the producer */
     uint64_t sent_lines, sent_bytes;
     uint64_t unlisted;            /* rejected lines an ack did not list */
+    ts_warn_t warnings;           /* fields left unknown, from the acks */
 
     int      failure;             /* why the run stopped early, 0: it did not */
     int64_t  start_ms, end_ms;
@@ -370,6 +372,7 @@ ts_producer_destroy (ts_producer_t **self_p)
     free (self->job);
     free (self->profile);
     free (self->rejects_path);
+    ts_warn_free (&self->warnings);
     free (self);
     *self_p = NULL;
 }
@@ -837,6 +840,9 @@ s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
                PRIu64 " blank) for %" PRIu64 " lines sent", chunk, lines, imported,
                duplicates, rejected, blank, slot->lines);
     uint64_t listed = rejected ? s_ack_rejects (self, slot, in) : 0;
+    ts_mp_reader_t wr;
+    if (ts_hdr_find (in, "warnings", &wr) && ts_warn_merge (&self->warnings, &wr))
+        s_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": malformed warnings list in the ack", chunk);
     if (listed < rejected)
         self->unlisted += rejected - listed;
     self->lines += lines;
@@ -1173,6 +1179,7 @@ ts_producer_report (ts_producer_t *self, ts_producer_report_t *report)
     report->job = self->job;
     report->rejects_file = self->rejects_written ? self->rejects_path : NULL;
     report->complete = self->ran && self->input_done && !self->failure && self->inflight == 0;
+    report->warnings = &self->warnings;
 }
 
 static void
@@ -1206,6 +1213,11 @@ ts_producer_report_print (const ts_producer_report_t *r, FILE *out, bool json)
             s_json_str (out, r->rejects_file);
         else
             fputs ("null", out);
+        fprintf (out, ",\"warned\":%" PRIu64 ",\"warnings\":", r->warnings ? r->warnings->total : 0);
+        if (r->warnings)
+            ts_warn_print (r->warnings, out, true);
+        else
+            fputs ("{}", out);
         fputs ("}\n", out);
     }
     else {
@@ -1219,6 +1231,11 @@ ts_producer_report_print (const ts_producer_report_t *r, FILE *out, bool json)
         fprintf (out, "  seconds       %.3f\n", r->seconds);
         fprintf (out, "  MB/s          %.2f\n", r->mb_per_s);
         fprintf (out, "  rejects file  %s\n", r->rejects_file ? r->rejects_file : "none");
+        if (r->warnings && r->warnings->total) {
+            fprintf (out, "  warnings      %" PRIu64 " (fields left unknown; --strict rejects "
+                     "such lines)\n", r->warnings->total);
+            ts_warn_print (r->warnings, out, false);
+        }
         fprintf (out, "  job           %s\n", r->job);
     }
     fflush (out);
