@@ -263,8 +263,9 @@ ts_jsondoc_feed (ts_jsondoc_t *self, const char *buf, size_t len)
         return self->failed;
     for (size_t i = 0; i < len; i++, self->off++) {
         char c = buf [i];
-        int rc = 0;
+        int rc;
     again:
+        rc = 0;
         switch (self->state) {
         case S_TOP:
             if (s_space (c))

@@ -19,6 +19,7 @@
 #include "ts_mp.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
+#include "ts_jsondoc.h"
 #include "ts_record.h"
 
 #include <math.h>
@@ -1343,6 +1344,103 @@ test_generator_escapes (void **state)
     ts_buf_free (&b);
 }
 
+/* --- JSON documents (ts_jsondoc.h) ----------------------------------------- */
+
+typedef struct {
+    char text [8][512];
+    int  n;
+    char members [8][256];      /* key=value;... of each record */
+} s_docout_t;
+
+static int
+s_doc_emit (void *arg, const char *rec, size_t len, const ts_jsondoc_member_t *m, int n)
+{
+    s_docout_t *o = arg;
+    assert_true (o->n < 8);
+    snprintf (o->text [o->n], sizeof o->text [0], "%.*s", (int) len, rec);
+    o->members [o->n][0] = 0;
+    for (int i = 0; i < n; i++) {
+        char one [128];
+        snprintf (one, sizeof one, "%.*s=%.*s;", (int) m [i].key_len, m [i].key,
+                  (int) m [i].val_len, m [i].val);
+        strncat (o->members [o->n], one, sizeof o->members [0] - strlen (o->members [o->n]) - 1);
+    }
+    o->n++;
+    return 0;
+}
+
+/*  Splits `doc` fed in pieces of `step` bytes; returns the rc of finish. */
+static int
+s_split (const char *doc, size_t step, s_docout_t *o, char *err, size_t err_size)
+{
+    memset (o, 0, sizeof *o);
+    ts_jsondoc_t *d = ts_jsondoc_new (1000, s_doc_emit, o);
+    assert_non_null (d);
+    size_t len = strlen (doc);
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += step)
+        rc = ts_jsondoc_feed (d, doc + at, at + step > len ? len - at : step);
+    if (rc == 0)
+        rc = ts_jsondoc_finish (d);
+    snprintf (err, err_size, "%s", ts_jsondoc_error (d));
+    ts_jsondoc_destroy (&d);
+    return rc;
+}
+
+static void
+test_jsondoc (void **state)
+{
+    (void) state;
+    s_docout_t o;
+    char err [256];
+    for (size_t step = 1; step <= 64; step *= 4) {     /* any cut of the input */
+        /* one object, pretty-printed */
+        assert_int_equal (s_split ("{\n  \"a\": 1,\n  \"b\": [1, 2],\n  \"s\": \"x y\\\"}\"\n}\n",
+                                   step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 1);
+        assert_string_equal (o.text [0], "{\"a\":1,\"b\":[1,2],\"s\":\"x y\\\"}\"}");
+        assert_string_equal (o.members [0], "a=1;b=[1,2];s=\"x y\\\"}\";");
+        /* an array of records, and a scalar in it (the parser rejects it later) */
+        assert_int_equal (s_split ("[{\"x\": 1}, {\"y\": {\"z\": []}}, 5]", step, &o, err,
+                                   sizeof err), 0);
+        assert_int_equal (o.n, 3);
+        assert_string_equal (o.text [1], "{\"y\":{\"z\":[]}}");
+        assert_string_equal (o.text [2], "5");
+        /* JSONL: top-level objects one after the other */
+        assert_int_equal (s_split ("{\"i\":1}\n{\"i\":2}\n\n{\"i\":3}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 3);
+        assert_string_equal (o.text [2], "{\"i\":3}");
+        /* an inspect_ai log: each sample, with the log's eval first */
+        assert_int_equal (s_split ("{\"version\":2,\"eval\":{\"task\":\"t\",\"model\":\"m\"},"
+                                   "\"plan\":{},\"samples\":[{\"id\":1,\"s\":\"]\"},{}],"
+                                   "\"reductions\":[{\"x\":\"}\"}]}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 2);
+        assert_string_equal (o.text [0], "{\"eval\":{\"task\":\"t\",\"model\":\"m\"},\"id\":1,\"s\":\"]\"}");
+        assert_string_equal (o.members [0], "eval={\"task\":\"t\",\"model\":\"m\"};id=1;s=\"]\";");
+        assert_string_equal (o.text [1], "{\"eval\":{\"task\":\"t\",\"model\":\"m\"}}");
+        /* "samples" without an eval before it is just a member */
+        assert_int_equal (s_split ("{\"samples\":[1,2],\"eval\":{}}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 1);
+    }
+    /* a raw line break inside a string stays on the line, still invalid */
+    assert_int_equal (s_split ("[{\"a\":\"x\ny\"}]", 1, &o, err, sizeof err), 0);
+    assert_string_equal (o.text [0], "{\"a\":\"x\ry\"}");
+    /* errors name the byte and the record */
+    assert_int_equal (s_split ("[{\"a\":1},{\"b\":", 3, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "record 2: the document ends inside a record"));
+    assert_int_equal (s_split ("[{\"a\":\"x", 3, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "inside a string"));
+    assert_int_equal (s_split ("{}}", 1, &o, err, sizeof err), TS_EBADLINE);
+    assert_int_equal (s_split ("42", 1, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "byte 0, record 1"));
+    /* a record over the limit */
+    char big [1200] = "[{\"a\":\"";
+    memset (big + 7, 'x', 1100);
+    strcpy (big + 1107, "\"}]");
+    assert_int_equal (s_split (big, 64, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "larger than 1000 bytes"));
+}
+
 int
 main (void)
 {
@@ -1361,6 +1459,7 @@ main (void)
         cmocka_unit_test (test_warnings),
         cmocka_unit_test (test_times),
         cmocka_unit_test (test_profile_rl_and_inspect),
+        cmocka_unit_test (test_jsondoc),
         cmocka_unit_test (test_hash_ids),
         cmocka_unit_test (test_numbers),
         cmocka_unit_test (test_strings),
