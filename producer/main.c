@@ -211,7 +211,7 @@ main (int argc, char *argv [])
 
     /* the profile is checked here, so that a bad one is one clear error
      * instead of a refusal of every chunk; --strict is part of it */
-    char profile [4096], perr [256] = "";
+    char profile [1024], perr [256] = "";      /* a worker reads at most 1023 bytes */
     ts_profile_t prof;
     if (snprintf (profile, sizeof profile, "%s%s", opts.profile, strict ? ",strict=1" : "")
         >= (int) sizeof profile)

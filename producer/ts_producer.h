@@ -106,9 +106,9 @@ void ts_producer_report (ts_producer_t *self, ts_producer_report_t *report);
 
 /*  Prints the report on `out`: aligned text, or one JSON object with the
  *  keys lines, imported, duplicates, rejected, blank, bytes, seconds,
- *  mb_per_s, job, rejects_file (null when none), warned (records with a
- *  field left unknown, counted per field), warnings ({field: {reason:
- *  {count, first_line}}}). */
+ *  mb_per_s, job, rejects_file (null when none), warned (field warnings:
+ *  a record with two fields left unknown counts two), warnings ({field:
+ *  {reason: {count, first_line}}}). */
 void ts_producer_report_print (const ts_producer_report_t *report, FILE *out, bool json);
 
 #endif
