@@ -106,6 +106,8 @@ simdjson_result<dom::element> s_at (dom::element root, const char *ptr)
 {
     if (ptr [0] == '#')
         ptr++;
+    if (!strchr (ptr, '*'))                     /* the usual case */
+        return root.at_pointer (ptr);
     const char *star = strstr (ptr, "/*");
     while (star && star [2] != 0 && star [2] != '/')
         star = strstr (star + 1, "/*");
