@@ -367,6 +367,23 @@ agg_release_acks (ts_agg_t *self)
     }
 }
 
+/*  Copies the value of `key` from `in` to h under the same key, or an
+ *  empty array when it is missing or malformed. */
+static void
+s_pass_array (ts_hdr_t *h, ts_hdrin_t *in, const char *key)
+{
+    ts_hdr_key (h, key);
+    ts_mp_reader_t r;
+    if (ts_hdr_find (in, key, &r)) {
+        const uint8_t *start = r.p;
+        if (ts_mp_skip (&r) == 0) {
+            ts_buf_append (&h->buf, start, (size_t) (r.p - start));
+            return;
+        }
+    }
+    msgpack_pack_array (&h->pk, 0);
+}
+
 /*  A worker's "chunkdone": the chunk's commits are done. Builds the "ack"
  *  (or "nack") for the producer and holds it until the statistics include
  *  every commit it names. */
@@ -434,7 +451,7 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
     a->imported = ts_hdr_get_uint (in, "imported", 0);
     a->duplicates = ts_hdr_get_uint (in, "duplicates", 0);
     a->rejected = ts_hdr_get_uint (in, "rejected", 0);
-    ts_hdr_begin (&h, "ack", 8);
+    ts_hdr_begin (&h, "ack", 9);
     ts_hdr_str (&h, "job", job);
     ts_hdr_uint (&h, "chunk", chunk);
     ts_hdr_uint (&h, "lines", a->lines);
@@ -442,18 +459,10 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
     ts_hdr_uint (&h, "imported", a->imported);
     ts_hdr_uint (&h, "duplicates", a->duplicates);
     ts_hdr_uint (&h, "rejected", a->rejected);
-    /* rejects pass through as they came */
-    ts_hdr_key (&h, "rejects");
+    /* rejects and field warnings pass through as they came */
+    s_pass_array (&h, in, "rejects");
+    s_pass_array (&h, in, "warnings");
     ts_mp_reader_t r;
-    if (ts_hdr_find (in, "rejects", &r)) {
-        const uint8_t *start = r.p;
-        if (ts_mp_skip (&r) == 0)
-            ts_buf_append (&h.buf, start, (size_t) (r.p - start));
-        else
-            msgpack_pack_array (&h.pk, 0);
-    }
-    else
-        msgpack_pack_array (&h.pk, 0);
     a->header = h.buf;
     /* the commits it depends on: [[shard, seq]...] */
     if (ts_hdr_find (in, "seqs", &r)) {

@@ -8,6 +8,7 @@
  *  finish, or the usage was wrong.
  */
 #include "ts_producer.h"
+#include "ts_profile.h"
 
 #include "ts_chunker.h"
 #include "ts_config.h"
@@ -49,6 +50,9 @@ s_usage (FILE *out)
 "                    $TRAJSTORE_INGEST, else ipc://DATA/ingest.sock)\n"
 "  --job ID          job id (default: 32 random hex characters)\n"
 "  --profile SPEC    record profile the workers parse with (default: default)\n"
+"  --strict          a mapped field whose value has the wrong type rejects\n"
+"                    the line (default: the record is stored with that field\n"
+"                    unknown, and the report counts a warning)\n"
 "  --window N        chunks in flight (default: %d)\n"
 "  --max-line BYTES  longer lines are rejected (default: %uM; K, M, G suffixes)\n"
 "  --rejects PATH    rejects file (default: DATA/rejects/ID.tsv)\n"
@@ -114,13 +118,14 @@ main (int argc, char *argv [])
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
-        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES
+        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
         { "ingest",      required_argument, NULL, OPT_INGEST },
         { "job",         required_argument, NULL, OPT_JOB },
         { "profile",     required_argument, NULL, OPT_PROFILE },
+        { "strict",      no_argument,       NULL, OPT_STRICT },
         { "window",      required_argument, NULL, OPT_WINDOW },
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
@@ -137,7 +142,7 @@ main (int argc, char *argv [])
     };
     const char *data_flag = NULL, *ingest_flag = NULL, *job_flag = NULL;
     const char *rejects_flag = NULL;
-    bool quiet = false, json = false;
+    bool quiet = false, json = false, strict = false;
     ts_log_level_t level = TS_LOG_WARN;
     ts_producer_opts_t opts = {
         .profile = "default",
@@ -160,6 +165,7 @@ main (int argc, char *argv [])
         case OPT_QUIET:     quiet = true; break;
         case OPT_SEND_BYTES: opts.send_bytes = true; break;
         case OPT_JSON:      json = true; break;
+        case OPT_STRICT:    strict = true; break;
         case OPT_WINDOW:
             if (!s_parse_size (optarg, 1, 1024, &v))
                 return s_bad_usage ("--window wants a number from 1 to 1024, not '%s'", optarg);
@@ -202,6 +208,17 @@ main (int argc, char *argv [])
                                                  : "give exactly one input file");
     opts.input = argv [optind];
     ts_log_init ("producer", level);
+
+    /* the profile is checked here, so that a bad one is one clear error
+     * instead of a refusal of every chunk; --strict is part of it */
+    char profile [1024], perr [256] = "";      /* a worker reads at most 1023 bytes */
+    ts_profile_t prof;
+    if (snprintf (profile, sizeof profile, "%s%s", opts.profile, strict ? ",strict=1" : "")
+        >= (int) sizeof profile)
+        return s_bad_usage ("the profile is too long: %.40s...", opts.profile);
+    if (ts_profile_parse (profile, &prof, perr, sizeof perr))
+        return s_bad_usage ("bad --profile: %s", perr);
+    opts.profile = profile;
 
     char job [TS_PRODUCER_JOB_MAX + 1];
     if (job_flag) {

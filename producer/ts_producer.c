@@ -260,6 +260,7 @@ ts_producer_destroy (ts_producer_t **self_p)
     free (self->job);
     free (self->profile);
     free (self->rejects_path);
+    ts_warn_free (&self->warnings);
     free (self);
     *self_p = NULL;
 }
@@ -463,6 +464,7 @@ ts_producer_report (ts_producer_t *self, ts_producer_report_t *report)
     report->job = self->job;
     report->rejects_file = self->rejects_written ? self->rejects_path : NULL;
     report->complete = self->ran && self->input_done && !self->failure && self->inflight == 0;
+    report->warnings = &self->warnings;
 }
 
 /*  A string as JSON (ts_json_escape) to `out`. */
@@ -489,6 +491,11 @@ ts_producer_report_print (const ts_producer_report_t *r, FILE *out, bool json)
             s_json_str (out, r->rejects_file);
         else
             fputs ("null", out);
+        fprintf (out, ",\"warned\":%" PRIu64 ",\"warnings\":", r->warnings ? r->warnings->total : 0);
+        if (r->warnings)
+            ts_warn_print (r->warnings, out, true);
+        else
+            fputs ("{}", out);
         fputs ("}\n", out);
     }
     else {
@@ -502,6 +509,11 @@ ts_producer_report_print (const ts_producer_report_t *r, FILE *out, bool json)
         fprintf (out, "  seconds       %.3f\n", r->seconds);
         fprintf (out, "  MB/s          %.2f\n", r->mb_per_s);
         fprintf (out, "  rejects file  %s\n", r->rejects_file ? r->rejects_file : "none");
+        if (r->warnings && r->warnings->total) {
+            fprintf (out, "  warnings      %" PRIu64 " (fields left unknown; --strict rejects "
+                     "such lines)\n", r->warnings->total);
+            ts_warn_print (r->warnings, out, false);
+        }
         fprintf (out, "  job           %s\n", r->job);
     }
     fflush (out);

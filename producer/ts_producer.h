@@ -70,6 +70,7 @@ typedef struct {
     const char *job;
     const char *rejects_file;     /* NULL when nothing was written */
     bool        complete;         /* every line was accounted for */
+    const struct ts_warn_s *warnings; /* fields left unknown (ts_warn.h); may be NULL */
 } ts_producer_report_t;
 
 /*  True for an acceptable job id: 1 to TS_PRODUCER_JOB_MAX characters of
@@ -105,7 +106,9 @@ void ts_producer_report (ts_producer_t *self, ts_producer_report_t *report);
 
 /*  Prints the report on `out`: aligned text, or one JSON object with the
  *  keys lines, imported, duplicates, rejected, blank, bytes, seconds,
- *  mb_per_s, job, rejects_file (null when none). */
+ *  mb_per_s, job, rejects_file (null when none), warned (field warnings:
+ *  a record with two fields left unknown counts two), warnings ({field:
+ *  {reason: {count, first_line}}}). */
 void ts_producer_report_print (const ts_producer_report_t *report, FILE *out, bool json);
 
 #endif

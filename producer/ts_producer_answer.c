@@ -176,6 +176,9 @@ s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
                PRIu64 " blank) for %" PRIu64 " lines sent", chunk, lines, imported,
                duplicates, rejected, blank, slot->lines);
     uint64_t listed = rejected ? s_ack_rejects (self, slot, in) : 0;
+    ts_mp_reader_t wr;
+    if (ts_hdr_find (in, "warnings", &wr) && ts_warn_merge (&self->warnings, &wr))
+        pr_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": malformed warnings list in the ack", chunk);
     if (listed < rejected)
         self->unlisted += rejected - listed;
     self->lines += lines;

@@ -16,6 +16,7 @@
 #include "ts_input.h"
 #include "ts_log.h"
 #include "ts_msg.h"
+#include "ts_warn.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,6 +82,7 @@ struct ts_producer {
     uint64_t skipped;             /* lines rejected by the producer */
     uint64_t sent_lines, sent_bytes;
     uint64_t unlisted;            /* rejected lines an ack did not list */
+    ts_warn_t warnings;           /* fields left unknown, from the acks */
 
     int      failure;             /* why the run stopped early, 0: it did not */
     int64_t  start_ms, end_ms;

@@ -22,6 +22,8 @@ struct ts_parser {
     ts_buf_t    *out;
     ts_buf_t     obj;               /* the object, when its id is its hash */
     bool         need_id;
+    int          nwarnings;         /* of the last line parsed */
+    ts_parse_warning_t warnings [TS_PARSE_WARNINGS_MAX];
 };
 
 namespace {
@@ -97,6 +99,46 @@ int s_pack (msgpack_packer *pk, dom::element e, int level)
     return TS_EINVAL;
 }
 
+/*  The value at `ptr`, where a segment "*" is the first member of an
+ *  object (or element of an array). A leading '#' (hash the text) is not
+ *  part of the pointer. */
+simdjson_result<dom::element> s_at (dom::element root, const char *ptr)
+{
+    if (ptr [0] == '#')
+        ptr++;
+    if (!strchr (ptr, '*'))                     /* the usual case */
+        return root.at_pointer (ptr);
+    const char *star = strstr (ptr, "/*");
+    while (star && star [2] != 0 && star [2] != '/')
+        star = strstr (star + 1, "/*");
+    if (!star)
+        return root.at_pointer (ptr);
+    dom::element at = root;
+    if (star > ptr) {
+        auto r = root.at_pointer (std::string_view (ptr, (size_t) (star - ptr)));
+        if (r.error ())
+            return r;
+        at = r.value_unsafe ();
+    }
+    if (at.is_object ()) {
+        dom::object o = at.get_object ().value_unsafe ();
+        if (o.begin () == o.end ())
+            return NO_SUCH_FIELD;
+        at = (*o.begin ()).value;
+    }
+    else if (at.is_array ()) {
+        dom::array a = at.get_array ().value_unsafe ();
+        if (a.begin () == a.end ())
+            return INDEX_OUT_OF_BOUNDS;
+        at = *a.begin ();
+    }
+    else
+        return INCORRECT_TYPE;
+    if (star [2])
+        return s_at (at, star + 2);
+    return simdjson_result<dom::element> (std::move (at));
+}
+
 /*  Finds the first alternative of `f` whose parts are all present (and not
  *  null). Returns the alternative's index, or -1. Fills parts[]. */
 int s_lookup (dom::element root, const ts_field_t &f, dom::element parts [TS_PROFILE_PARTS])
@@ -105,7 +147,7 @@ int s_lookup (dom::element root, const ts_field_t &f, dom::element parts [TS_PRO
         const ts_field_alt_t &alt = f.alts [a];
         bool ok = true;
         for (int p = 0; p < alt.nparts && ok; p++) {
-            auto r = root.at_pointer (alt.parts [p]);
+            auto r = s_at (root, alt.parts [p]);
             if (r.error () || r.value_unsafe ().is_null ())
                 ok = false;
             else
@@ -144,43 +186,73 @@ bool s_scalar_text (dom::element e, std::string &out)
     }
 }
 
-[[noreturn]] void s_bad (const char *field, const char *ptr, const char *what,
-                         dom::element_type got)
+/*  A field whose value does not fit. The id's problems, and every field's
+ *  under a strict profile, reject the line (throw); any other field is
+ *  left unknown with a warning, and this returns. */
+void s_misfit (ts_parser *self, const char *field, const char *ptr, const char *what,
+               const char *got)
 {
-    char buf [512];
-    snprintf (buf, sizeof buf, "field %s (%s): %s, got %s", field, ptr, what, s_type_name (got));
-    throw bad_line { buf };
+    char buf [256];
+    snprintf (buf, sizeof buf, "%s%s%s", what, got ? ", got " : "", got ? got : "");
+    if (self->profile.strict || !strcmp (field, "id")) {
+        char line [512];
+        snprintf (line, sizeof line, "field %s (%s): %s", field, ptr, buf);
+        throw bad_line { line };
+    }
+    if (self->nwarnings < TS_PARSE_WARNINGS_MAX) {
+        ts_parse_warning_t *w = &self->warnings [self->nwarnings++];
+        w->field = field;
+        int n = snprintf (w->reason, sizeof w->reason, "%.*s: ", 64, ptr);
+        if (n > 0 && (size_t) n < sizeof w->reason)
+            snprintf (w->reason + n, sizeof w->reason - (size_t) n, "%.*s", 90, buf);
+    }
 }
 
-[[noreturn]] void s_bad_text (const char *field, const char *ptr, const char *what)
+void s_misfit_type (ts_parser *self, const char *field, const char *ptr, const char *what,
+                    dom::element_type got)
 {
-    char buf [512];
-    snprintf (buf, sizeof buf, "field %s (%s): %s", field, ptr, what);
-    throw bad_line { buf };
+    s_misfit (self, field, ptr, what, s_type_name (got));
 }
 
-void s_text_field (dom::element root, const ts_field_t &f, const char *name, size_t max,
-                   std::string &out, bool &present)
+/*  A text field (id, group, model): false when absent or left unknown. */
+bool s_text_field (ts_parser *self, dom::element root, const ts_field_t &f, const char *name,
+                   size_t max, std::string &out)
 {
     dom::element parts [TS_PROFILE_PARTS];
     out.clear ();
     int a = s_lookup (root, f, parts);
-    present = a >= 0;
-    if (!present)
-        return;
+    if (a < 0)
+        return false;
     for (int p = 0; p < f.alts [a].nparts; p++) {
+        const char *ptr = f.alts [a].parts [p];
         if (p)
             out += ':';
-        if (!s_scalar_text (parts [p], out))
-            s_bad (name, f.alts [a].parts [p], "expected a string or a number", parts [p].type ());
+        size_t from = out.size ();
+        if (!s_scalar_text (parts [p], out)) {
+            s_misfit_type (self, name, ptr, "expected a string or a number", parts [p].type ());
+            out.clear ();
+            return false;
+        }
+        if (ptr [0] == '#') {           /* the text's hash stands for it */
+            char hex [33];
+            ts_hash_id (out.data () + from, out.size () - from, hex);
+            out.resize (from);
+            out.append (hex, 32);
+        }
     }
-    if (out.empty ())
-        s_bad_text (name, f.alts [a].parts [0], "must not be empty");
+    const char *ptr0 = f.alts [a].parts [0];
+    if (out.empty ()) {
+        s_misfit (self, name, ptr0, "must not be empty", nullptr);
+        return false;
+    }
     if (out.size () > max) {
         char what [64];
         snprintf (what, sizeof what, "longer than %zu bytes", max);
-        s_bad_text (name, f.alts [a].parts [0], what);
+        s_misfit (self, name, ptr0, what, nullptr);
+        out.clear ();
+        return false;
     }
+    return true;
 }
 
 bool s_coerce_number (std::string_view s, double &v)
@@ -191,29 +263,83 @@ bool s_coerce_number (std::string_view s, double &v)
     return !tmp.empty () && end && *end == 0 && std::isfinite (v);
 }
 
+/*  inspect_ai's letter grades (its value_to_float): C 1, I 0, P 0.5, N 0. */
+bool s_grade (std::string_view s, double &v)
+{
+    if (s == "C") v = 1;
+    else if (s == "I" || s == "N") v = 0;
+    else if (s == "P") v = 0.5;
+    else return false;
+    return true;
+}
+
+/*  Epoch seconds below 1e11 (until year 5138), milliseconds above. */
+const char *s_epoch (double v, int64_t &ms)
+{
+    if (!(std::fabs (v) < 1e15))
+        return "epoch time out of range";
+    ms = std::fabs (v) < 1e11 ? (int64_t) std::llround (v * 1000.0) : (int64_t) std::llround (v);
+    return nullptr;
+}
+
+} // namespace
+
+/*  A time: ISO 8601 text, epoch seconds or milliseconds (a number or a
+ *  string of one), or an object holding one of those under "timestamp",
+ *  "$date", "$numberLong" or "str" (AgentBench's {"timestamp": ms, "str":
+ *  ...}, MongoDB's {"$date": ...}). nullptr, or what is wrong. */
+static const char *
+s_time (dom::element e, int depth, int64_t &ms, const char *&got)
+{
+    got = nullptr;
+    if (e.is_string ()) {
+        std::string_view t = e.get_string ().value_unsafe ();
+        if (ts_parse_iso8601 (t.data (), t.size (), &ms) == 0)
+            return nullptr;
+        double v;
+        if (!t.empty () && t.find_first_not_of ("0123456789.-") == std::string_view::npos
+        &&  s_coerce_number (t, v))
+            return s_epoch (v, ms);
+        return "not an ISO 8601 time or an epoch";
+    }
+    if (e.is_number ())
+        return s_epoch (e.get_double ().value_unsafe (), ms);
+    if (e.is_object () && depth < 3) {
+        static const char *const keys [] = { "timestamp", "$date", "$numberLong", "str" };
+        dom::object o = e.get_object ().value_unsafe ();
+        for (const char *k : keys) {
+            auto r = o.at_key (k);
+            if (!r.error () && !r.value_unsafe ().is_null ())
+                return s_time (r.value_unsafe (), depth + 1, ms, got);
+        }
+        return "an object without timestamp, $date or str";
+    }
+    got = s_type_name (e.type ());
+    return "expected an ISO 8601 string or epoch number";
+}
+
+namespace {
+
 void s_extract (ts_parser *self, dom::element root,
                 int64_t ingested_ms, ts_summary_t *s)
 {
     const ts_profile_t &pr = self->profile;
     dom::element parts [TS_PROFILE_PARTS];
-    bool present;
     memset (s, 0, sizeof *s);
     s->ingested_ms = ingested_ms;
     s->success = TS_SUCCESS_UNKNOWN;
+    self->nwarnings = 0;
 
-    s_text_field (root, pr.id, "id", TS_ID_MAX_BYTES, self->id, present);
     /* no id: the caller hashes the stored form (ts_parser_parse) */
-    self->need_id = !present;
+    self->need_id = !s_text_field (self, root, pr.id, "id", TS_ID_MAX_BYTES, self->id);
     s->id = self->id.data ();
     s->id_len = (uint32_t) self->id.size ();
 
-    s_text_field (root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group, present);
-    if (present) {
+    if (s_text_field (self, root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group)) {
         s->group = self->group.data ();
         s->group_len = (uint32_t) self->group.size ();
     }
-    s_text_field (root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model, present);
-    if (present) {
+    if (s_text_field (self, root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model)) {
         s->model = self->model.data ();
         s->model_len = (uint32_t) self->model.size ();
     }
@@ -222,15 +348,24 @@ void s_extract (ts_parser *self, dom::element root,
     if (a >= 0) {
         dom::element e = parts [0];
         const char *ptr = pr.reward.alts [a].parts [0];
-        double v;
+        double v = 0;
+        bool ok = true;
         if (e.is_number ())
             v = e.get_double ().value_unsafe ();   /* ints convert exactly enough */
         else if (pr.coerce && e.is_string () && s_coerce_number (e.get_string ().value_unsafe (), v))
             ;
-        else
-            s_bad ("reward", ptr, "expected a number", e.type ());
-        s->has_reward = true;
-        s->reward = v;
+        else if (pr.grades && e.is_string () && s_grade (e.get_string ().value_unsafe (), v))
+            ;
+        else if (e.is_bool () && pr.grades)
+            v = e.get_bool ().value_unsafe () ? 1 : 0;
+        else {
+            s_misfit_type (self, "reward", ptr, "expected a number", e.type ());
+            ok = false;
+        }
+        if (ok) {
+            s->has_reward = true;
+            s->reward = v;
+        }
     }
 
     switch (pr.success_kind) {
@@ -242,8 +377,10 @@ void s_extract (ts_parser *self, dom::element root,
         a = s_lookup (root, pr.success, parts);
         if (a >= 0) {
             if (!parts [0].is_string ())
-                s_bad ("success", pr.success.alts [a].parts [0], "expected a string", parts [0].type ());
-            s->success = parts [0].get_string ().value_unsafe () == pr.success_equals;
+                s_misfit_type (self, "success", pr.success.alts [a].parts [0], "expected a string",
+                               parts [0].type ());
+            else
+                s->success = parts [0].get_string ().value_unsafe () == pr.success_equals;
         }
         break;
     case TS_SUCCESS_FROM_FIELD:
@@ -259,43 +396,35 @@ void s_extract (ts_parser *self, dom::element root,
                      && (e.get_string ().value_unsafe () == "true" || e.get_string ().value_unsafe () == "false"))
                 s->success = e.get_string ().value_unsafe () == "true";
             else if (e.is_number ())
-                s_bad_text ("success", ptr, "expected a bool or 0/1, got another number");
+                s_misfit (self, "success", ptr, "expected a bool or 0/1, got another number", nullptr);
             else
-                s_bad ("success", ptr, "expected a bool or 0/1", e.type ());
+                s_misfit_type (self, "success", ptr, "expected a bool or 0/1", e.type ());
         }
         break;
     }
 
     a = s_lookup (root, pr.created, parts);
     if (a >= 0) {
-        dom::element e = parts [0];
-        const char *ptr = pr.created.alts [a].parts [0];
-        int64_t ms;
-        if (e.is_string ()) {
-            std::string_view t = e.get_string ().value_unsafe ();
-            if (ts_parse_iso8601 (t.data (), t.size (), &ms))
-                s_bad_text ("created", ptr, "not an ISO 8601 time");
+        int64_t ms = 0;
+        const char *got = nullptr;
+        const char *what = s_time (parts [0], 0, ms, got);
+        if (what)
+            s_misfit (self, "created", pr.created.alts [a].parts [0], what, got);
+        else {
+            s->has_created = true;
+            s->created_ms = ms;
         }
-        else if (e.is_number ()) {
-            /* epoch: seconds below 1e11 (until year 5138), milliseconds above */
-            double v = e.get_double ().value_unsafe ();
-            if (!(std::fabs (v) < 1e15))
-                s_bad_text ("created", ptr, "epoch time out of range");
-            ms = std::fabs (v) < 1e11 ? (int64_t) std::llround (v * 1000.0) : (int64_t) std::llround (v);
-        }
-        else
-            s_bad ("created", ptr, "expected an ISO 8601 string or epoch number", e.type ());
-        s->has_created = true;
-        s->created_ms = ms;
     }
 
     a = s_lookup (root, pr.steps, parts);
     if (a >= 0) {
         dom::element e = parts [0];
         if (!e.is_array ())
-            s_bad ("steps", pr.steps.alts [a].parts [0], "expected an array", e.type ());
-        s->has_steps = true;
-        s->steps = (int64_t) e.get_array ().value_unsafe ().size ();
+            s_misfit_type (self, "steps", pr.steps.alts [a].parts [0], "expected an array", e.type ());
+        else {
+            s->has_steps = true;
+            s->steps = (int64_t) e.get_array ().value_unsafe ().size ();
+        }
     }
 }
 
@@ -321,6 +450,19 @@ ts_parser_destroy (ts_parser_t **self_p)
         delete *self_p;
         *self_p = nullptr;
     }
+}
+
+int
+ts_parser_warnings (const ts_parser_t *self, const ts_parse_warning_t **list)
+{
+    *list = self->warnings;
+    return self->nwarnings;
+}
+
+bool
+ts_parser_id_found (const ts_parser_t *self)
+{
+    return !self->need_id;
 }
 
 bool
@@ -357,6 +499,7 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
         return TS_EBADLINE;
     }
     size_t start = out->size;
+    self->nwarnings = 0;
     try {
         s_extract (self, root, ingested_ms, summary);
     }

@@ -23,6 +23,16 @@ extern "C" {
 
 typedef struct ts_parser ts_parser_t;
 
+/*  A mapped field left unknown because its value did not fit (a string
+ *  reward, an object where a time was expected): the record is stored
+ *  without it. `field` is static ("reward"); `reason` names the pointer
+ *  and the problem ("/reward: expected a number, got string"). */
+#define TS_PARSE_WARNINGS_MAX 6         /* one per field but the id */
+typedef struct {
+    const char *field;
+    char        reason [160];
+} ts_parse_warning_t;
+
 /*  A parser for records of `profile` (copied). NULL on allocation failure. */
 ts_parser_t *ts_parser_new (const ts_profile_t *profile);
 
@@ -33,11 +43,22 @@ void ts_parser_destroy (ts_parser_t **self_p);
  *  the record, <summary><object> in msgpack, to `out`. *summary describes
  *  it; its strings stay valid until the next call on this parser.
  *  Returns 0; TS_EBADLINE with the reason in `reason` (out is left as it
- *  was); TS_ENOMEM. A line of only white space is the caller's to skip
+ *  was); TS_ENOMEM. A mapped field other than the id whose value does
+ *  not fit is left unknown in *summary, with a warning (ts_parser_warnings),
+ *  unless the profile is strict. A line of only white space is the caller's to skip
  *  (ts_line_is_blank). */
 int ts_parser_parse (ts_parser_t *self, const char *line, size_t len,
                      int64_t ingested_ms, ts_buf_t *out, ts_summary_t *summary,
                      char *reason, size_t reason_size);
+
+/*  The warnings of the last line parsed (0 to TS_PARSE_WARNINGS_MAX): valid
+ *  until the next call on the parser. A strict profile has none: its
+ *  misfits reject the line. */
+int ts_parser_warnings (const ts_parser_t *self, const ts_parse_warning_t **list);
+
+/*  Whether the last line parsed had an id under the profile (false: its id
+ *  is the hash of its stored form). */
+bool ts_parser_id_found (const ts_parser_t *self);
 
 /*  True when the line holds only spaces, tabs and a final '\r'. */
 bool ts_line_is_blank (const char *line, size_t len);

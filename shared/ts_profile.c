@@ -9,27 +9,48 @@
 #include <string.h>
 
 const char *const ts_profile_names [] = {
-    "default", "tau", "swe", "agentbench", "reflexion", NULL
+    "default", "tau", "swe", "agentbench", "reflexion", "verl", "verifiers", "inspect", NULL
 };
 
-/*  Each built-in is a spec of overrides over an empty profile. */
+/*  Each built-in is a spec of overrides over an empty profile. Where each
+ *  framework writes these fields, and the fixture that checks it, is in
+ *  tests/fixtures/README.md. */
 static const char *const s_builtin [] = {
-    /* default: the common agent-trajectory dump */
+    /* default: the common agent-trajectory dump (trajstore-gen's) */
     "id=/id,group=/data_id,model=/model,reward=/reward,success=/is_success,"
-    "created=/created_at,steps=/trajectory",
-    /* tau-bench results: one line per (task, trial) */
+    "created=/created_at,steps=/trajectory,id_per_attempt=1",
+    /* tau-bench results / historical trajectories: one per (task, trial);
+     * task_id+trial repeats in every run of the same tasks */
     "id=/task_id+/trial,group=/task_id,model=/model|/info/model,reward=/reward,"
-    "success=reward>=1,created=/created_at|/timestamp,steps=/traj",
-    /* SWE-bench style: instance runs, resolved or not */
+    "success=reward>=1,created=/created_at|/timestamp,steps=/traj|/messages",
+    /* SWE-agent .traj, mini-swe-agent .traj.json, SWE-bench predictions;
+     * resolved comes from the SWE-bench report (import --join) */
     "id=/id|/instance_id+/model_name_or_path|/instance_id,group=/instance_id,"
-    "model=/model_name_or_path|/model,reward=/reward,success=/resolved,"
-    "created=/created_at,steps=/messages|/trajectory|/history",
-    /* AgentBench outputs */
-    "id=/id|/index,group=/index|/task_id,model=/model|/agent,reward=/reward,"
-    "success=/status==completedCorrect,created=/created_at|/time,steps=/history",
-    /* reflexion / ALFWorld / WebShop logs */
-    "id=/id|/task_id|/name,group=/task_id|/name,model=/model,reward=/reward,"
-    "success=/is_solved|/is_success,created=/created_at,steps=/trajectory|/history|/steps",
+    "model=/model_name_or_path|/info/config/model/model_name|/model,reward=/reward,"
+    "success=/resolved,created=/created_at,steps=/trajectory|/messages|/history",
+    /* AgentBench runs.jsonl: {index, output: {status, result, history}, time} */
+    "id=/id|/index,group=/index|/task_id,model=/model|/agent,"
+    "reward=/output/result/reward|/output/result/score|/reward,"
+    "success=/output/result/result|/output/result/is_correct|/output/result/success|/is_success,"
+    "created=/time|/created_at,steps=/output/history|/history",
+    /* reflexion: ALFWorld/WebShop env_results_trial_N.json (name, memory,
+     * is_success), programming runs .jsonl (task_id, is_solved) */
+    "id=/task_id|/name,group=/task_id|/name,model=/model,reward=/reward,"
+    "success=/is_solved|/is_success,created=/created_at,"
+    "steps=/implementations|/trajectory|/history|/steps",
+    /* verl rollout dumps ({step}.jsonl: input, output, score, step): the
+     * prompt's hash is the group */
+    "id=,group=#/input|#/prompt,model=/model,reward=/score|/reward,success=reward>=1,"
+    "created=/created_at|/timestamp,steps=",
+    /* verifiers (vf-eval results.jsonl) and prime-rl rollouts */
+    "id=/rollout_id|/id,group=/group_id|/example_id|#/prompt,model=/model|/policy_model,"
+    "reward=/reward,success=reward>=1,created=/timestamp|/created_at,"
+    "steps=/completion|/trajectory",
+    /* inspect_ai eval log samples (import a log exported as JSON: each
+     * sample gets the log's `eval` object) */
+    "id=/uuid,group=/eval/task+/id,model=/output/model|/eval/model,"
+    "reward=/scores/*/value,grades=1,success=reward>=1,created=/eval/created,"
+    "steps=/messages,id_per_attempt=1",
 };
 
 static int
@@ -58,11 +79,13 @@ s_parse_field (const char *val, ts_field_t *f, bool allow_parts, char *err, size
         char *psave = NULL;
         for (char *part = strtok_r (alt, "+", &psave); part; part = strtok_r (NULL, "+", &psave)) {
             if (!allow_parts && a->nparts == 1)
-                return s_fail (err, size, "only an id may join pointers with '+': '%s'", val);
+                return s_fail (err, size, "only an id or a group may join pointers "
+                               "with '+': '%s'", val);
             if (a->nparts == TS_PROFILE_PARTS)
                 return s_fail (err, size, "too many '+' parts in '%s'", val);
-            if (part [0] != '/')
-                return s_fail (err, size, "a JSON pointer starts with '/': '%s'", part);
+            if (part [0] != '/' && !(part [0] == '#' && part [1] == '/'))
+                return s_fail (err, size, "a JSON pointer starts with '/' (or '#/' for "
+                               "its text's hash): '%s'", part);
             if (strlen (part) >= TS_POINTER_MAX)
                 return s_fail (err, size, "JSON pointer too long: '%.40s'", part);
             strcpy (a->parts [a->nparts++], part);
@@ -73,9 +96,16 @@ s_parse_field (const char *val, ts_field_t *f, bool allow_parts, char *err, size
     return 0;
 }
 
+static bool
+s_flag (const char *val)
+{
+    return !strcmp (val, "1") || !strcmp (val, "true");
+}
+
 static int
 s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
 {
+    bool id_set = false, per_attempt_set = false;
     char buf [4096];
     if (strlen (spec) >= sizeof buf)
         return s_fail (err, size, "profile spec too long: %.40s", spec);
@@ -88,13 +118,22 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         *eq = 0;
         const char *key = item, *val = eq + 1;
         int rc = 0;
-        if (!strcmp (key, "id"))           rc = s_parse_field (val, &p->id, true, err, size);
-        else if (!strcmp (key, "group"))   rc = s_parse_field (val, &p->group, false, err, size);
+        if (!strcmp (key, "id")) {
+            rc = s_parse_field (val, &p->id, true, err, size);
+            id_set = true;
+        }
+        else if (!strcmp (key, "group"))   rc = s_parse_field (val, &p->group, true, err, size);
         else if (!strcmp (key, "model"))   rc = s_parse_field (val, &p->model, false, err, size);
         else if (!strcmp (key, "reward"))  rc = s_parse_field (val, &p->reward, false, err, size);
         else if (!strcmp (key, "created")) rc = s_parse_field (val, &p->created, false, err, size);
         else if (!strcmp (key, "steps"))   rc = s_parse_field (val, &p->steps, false, err, size);
-        else if (!strcmp (key, "coerce"))  p->coerce = !strcmp (val, "1") || !strcmp (val, "true");
+        else if (!strcmp (key, "coerce"))  p->coerce = s_flag (val);
+        else if (!strcmp (key, "grades"))  p->grades = s_flag (val);
+        else if (!strcmp (key, "strict"))  p->strict = s_flag (val);
+        else if (!strcmp (key, "id_per_attempt")) {
+            p->id_per_attempt = s_flag (val);
+            per_attempt_set = true;
+        }
         else if (!strcmp (key, "success")) {
             const char *eqeq = strstr (val, "==");
             memset (&p->success, 0, sizeof p->success);
@@ -125,10 +164,13 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         }
         else
             return s_fail (err, size, "unknown field '%s' (fields: id, group, model, "
-                           "reward, success, created, steps, coerce)", key);
+                           "reward, success, created, steps, coerce, grades, strict, "
+                           "id_per_attempt)", key);
         if (rc)
             return rc;
     }
+    if (id_set && !per_attempt_set)
+        p->id_per_attempt = false;      /* another id: per attempt only if said */
     return 0;
 }
 
@@ -150,7 +192,7 @@ ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t size)
         overrides = comma ? comma + 1 : "";
     else if (memchr (spec, '=', nlen) == NULL)
         return s_fail (err, size, "unknown profile '%s' (built-in: default, tau, swe, "
-                       "agentbench, reflexion)", spec);
+                       "agentbench, reflexion, verl, verifiers, inspect)", spec);
     else
         builtin = 0;
     snprintf (out->name, sizeof out->name, "%s", ts_profile_names [builtin]);
@@ -203,8 +245,16 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
             s_format_field (&w, &left, "success", &p->success);
         if (n > 0 && (size_t) n < left) { w += n; left -= (size_t) n; }
         else if (n > 0) left = 0;
-        if (left && p->coerce && (size_t) snprintf (w, left, ",coerce=1") >= left)
-            left = 0;
+        static const char *const flags [] = { ",coerce=1", ",grades=1", ",strict=1",
+                                              ",id_per_attempt=1" };
+        const bool on [] = { p->coerce, p->grades, p->strict, p->id_per_attempt };
+        for (int i = 0; i < 4 && left; i++) {
+            if (!on [i])
+                continue;
+            n = snprintf (w, left, "%s", flags [i]);
+            if (n < 0 || (size_t) n >= left) left = 0;
+            else { w += n; left -= (size_t) n; }
+        }
     }
     memmove (buf, buf + 1, strlen (buf + 1) + 1);
     return left ? 0 : TS_ETOOBIG;

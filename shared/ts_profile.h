@@ -15,8 +15,26 @@
  *  the parts' texts joined by ':' form the id. `success` is a pointer (bool
  *  or 0/1), `reward>=X`, or `/pointer==text` (a string compared to text).
  *  `coerce=1` accepts numbers written as strings for reward and "true" /
- *  "false" strings for success. An empty pointer list (`model=`) disables
- *  the field.
+ *  "false" strings for success. `grades=1` reads inspect_ai's letter
+ *  grades as rewards (C 1, I 0, P 0.5, N 0). An empty pointer list
+ *  (`model=`) disables the field.
+ *
+ *  Pointers: a segment `*` takes the first member of an object or the
+ *  first element of an array (inspect's scores: "/scores/" "*" "/value",
+ *  the first scorer's value). A group or model pointer written `#/pointer` takes the 32 hex
+ *  characters of the hash of the text there instead of the text (a long
+ *  prompt as a group).
+ *
+ *  `strict=1`: a mapped field whose value has the wrong type rejects the
+ *  line; without it (the default) the record is stored with that field
+ *  unknown and a warning (ts_parser_warnings). The id's problems always
+ *  reject.
+ *
+ *  `id_per_attempt=1` says that the profile's id names one attempt and
+ *  nothing else, across runs (a uuid per sample); a profile whose id names
+ *  the task (reflexion's `name`) or is only unique inside one run
+ *  (tau's task_id+trial) has it 0. Overriding `id` sets it to 0 unless the
+ *  same spec says `id_per_attempt=1`.
  */
 #ifndef TS_PROFILE_H
 #define TS_PROFILE_H
@@ -55,7 +73,14 @@ typedef struct {
     double success_threshold;
     char   success_equals [128];
     bool   coerce;
+    bool   grades;              /* inspect_ai letter grades as rewards */
+    bool   strict;              /* a misfit field rejects the line */
+    bool   id_per_attempt;      /* the id names one attempt across runs */
 } ts_profile_t;
+
+/*  True when the profile's id names one attempt across runs (above); when
+ *  false, a run must tell attempts apart (run + line number). */
+static inline bool ts_profile_id_per_attempt (const ts_profile_t *p) { return p->id_per_attempt; }
 
 /*  Fills *out from a spec (see above). Returns 0, or TS_EINVAL with a
  *  message in err naming the bad part. */

@@ -28,19 +28,21 @@
  *    "done"   job, chunks, lines, bytes                     (producer has sent all)
  *    "ping"                                                 (-> "pong")
  *  Aggregator -> producer
- *    "ack"    job, chunk, <counts>, rejects                 chunk fully committed
+ *    "ack"    job, chunk, <counts>, rejects, warnings       chunk fully committed
  *    "nack"   job, chunk, code, msg                         chunk cannot be stored
  *                                                           (NO_INPUT: send the bytes)
  *    "pong"   inc                                           its incarnation: a new
  *                                                           one lost what was queued
  *  <counts> = lines, blank, imported, duplicates, rejected;
  *  rejects  = [[line number, reason], ...] (line numbers count from 1)
+ *  warnings = [[field, reason, count, first line], ...]: records stored with
+ *             a field left unknown (ts_warn.h); may be missing (none)
  *
  *  Worker -> aggregator (control)
  *    "register" worker, peer, pid, shards ([held shard numbers])
  *    "hb"       worker, shards, queued, errors ([[shard, message]...])
  *    "credit"   n                                           ready for n chunks
- *    "chunkdone" job, chunk, <counts>, rejects  | code, msg on failure
+ *    "chunkdone" job, chunk, <counts>, rejects, warnings | code, msg on failure
  *    "delta"    shard, seq                      + payload: totals delta (ts_delta)
  *    "snap"     shard, seq, last                + payload: totals (ts_delta form)
  *    "released" shard, epoch

@@ -4,9 +4,16 @@
  *  own report; this command adds nothing to it but a heading per file
  *  when there are several (never in --json, where each report is one
  *  line a consumer reads on its own).
+ *
+ *  A JSON document (.json, .traj) and any file with --join go through
+ *  cli_docin.h first: this process splits it into one record a line and
+ *  writes them into a pipe that is the producer's stdin. --dry-run maps
+ *  the first records without a stack (cli_dryrun.c).
  */
 #include "cli_common.h"
+#include "cli_docin.h"
 #include "ts_error.h"
+#include "ts_proto.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,11 +25,44 @@
 
 /*  Runs the producer on one file; returns its exit status (0, 1, 2; a
  *  crash or a signal counts as 2). */
+typedef struct {
+    const char *producer, *profile;
+    bool json, quiet, strict;
+} s_import_t;
+
+/*  Writes records down the pipe to the producer, one a line. */
 static int
-s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profile,
-                bool json, bool quiet, const char *file)
+s_pipe_emit (void *arg, const char *rec, size_t len, const ts_jsondoc_member_t *m, int n)
 {
-    char *argv [12];
+    (void) m; (void) n;
+    int fd = *(int *) arg;
+    struct iovec_like { const char *p; size_t n; } parts [2] = { { rec, len }, { "\n", 1 } };
+    for (int i = 0; i < 2; i++)
+        while (parts [i].n) {
+            ssize_t w = write (fd, parts [i].p, parts [i].n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? -errno : -EIO;
+            parts [i].p += w;
+            parts [i].n -= (size_t) w;
+        }
+    return 0;
+}
+
+static int
+s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *file,
+                cli_join_t *join)
+{
+    const char *producer = im->producer, *profile = im->profile;
+    bool json = im->json, quiet = im->quiet;
+    bool convert = join || (strcmp (file, "-") && cli_docin_is_document (file));
+    int pfd [2] = { -1, -1 };
+    if (convert && pipe (pfd)) {
+        fprintf (stderr, "trajstore import: pipe: %s\n", strerror (errno));
+        return 2;
+    }
+    char *argv [14];
     int a = 0;
     argv [a++] = (char *) producer;
     argv [a++] = "--data";
@@ -35,8 +75,10 @@ s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profi
         argv [a++] = "--json";
     if (quiet)
         argv [a++] = "--quiet";
+    if (im->strict)
+        argv [a++] = "--strict";
     argv [a++] = "--";                  /* a file may be named "-x" */
-    argv [a++] = (char *) file;
+    argv [a++] = convert ? "-" : (char *) file;
     argv [a] = NULL;
 
     fflush (NULL);
@@ -46,6 +88,11 @@ s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profi
         return 2;
     }
     if (pid == 0) {
+        if (convert) {
+            dup2 (pfd [0], STDIN_FILENO);
+            close (pfd [0]);
+            close (pfd [1]);
+        }
         execv (producer, argv);
         fprintf (stderr, "trajstore import: cannot run %s: %s\n", producer, strerror (errno));
         _exit (2);
@@ -53,12 +100,29 @@ s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profi
     /* Ctrl-C reaches the producer too (same process group): it stops and
      * reports what was committed; we wait for that report, not die first */
     void (*old_int) (int) = signal (SIGINT, SIG_IGN);
+    int conv = 0;
+    if (convert) {
+        close (pfd [0]);
+        void (*old_pipe) (int) = signal (SIGPIPE, SIG_IGN);
+        uint64_t records = 0, matched = 0;
+        conv = cli_docin_run (file, TS_LINE_MAX_DEFAULT, join, 0, s_pipe_emit, &pfd [1],
+                              &records, &matched);
+        close (pfd [1]);
+        signal (SIGPIPE, old_pipe);
+        if (!quiet)
+            fprintf (stderr, "trajstore import: %s: %" PRIu64 " records, one a line (line N "
+                     "of the report is record N)%s\n", file, records,
+                     conv ? "; the rest was not imported" : "");
+        if (join && !quiet)
+            fprintf (stderr, "trajstore import: --join: %" PRIu64 " of %" PRIu64 " records "
+                     "matched\n", matched, records);
+    }
     int status = 0;
     while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
         ;
     signal (SIGINT, old_int);
     if (WIFEXITED (status))
-        return WEXITSTATUS (status) <= 2 ? WEXITSTATUS (status) : 2;
+        return conv ? 2 : WEXITSTATUS (status) <= 2 ? WEXITSTATUS (status) : 2;
     fprintf (stderr, "trajstore import: the producer for %s died of signal %d\n",
              file, WIFSIGNALED (status) ? WTERMSIG (status) : 0);
     return 2;
@@ -70,18 +134,23 @@ ts_cli_cmd_import (int argc, char **argv)
     static struct option opts [] = {
         { "data", required_argument, 0, 'd' }, { "profile", required_argument, 0, 'p' },
         { "json", no_argument, 0, 'j' }, { "quiet", no_argument, 0, 'q' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "strict", no_argument, 0, 's' }, { "join", required_argument, 0, 'J' },
+        { "dry-run", no_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    const char *data = NULL, *profile = NULL;
-    bool json = false, quiet = false;
+    const char *data = NULL, *join_spec = NULL;
+    s_import_t im = { 0 };
+    bool dry_run = false;
     int c;
     /* "+": options end at the first file, so a file list is taken as is */
     while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
-        case 'p': profile = optarg; break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
+        case 'p': im.profile = optarg; break;
+        case 'j': im.json = true; break;
+        case 'q': im.quiet = true; break;
+        case 's': im.strict = true; break;
+        case 'J': join_spec = optarg; break;
+        case 'n': dry_run = true; break;
         case 'h': ts_cli_usage (stdout, "import"); return 0;
         default: ts_cli_usage (stderr, "import"); return 2;
         }
@@ -91,36 +160,58 @@ ts_cli_cmd_import (int argc, char **argv)
         ts_cli_usage (stderr, "import");
         return 2;
     }
+    cli_join_t *join = NULL;
+    if (join_spec) {
+        char err [1400];
+        join = cli_join_load (join_spec, TS_LINE_MAX_DEFAULT, err, sizeof err);
+        if (!join) {
+            fprintf (stderr, "trajstore import: %s\n", err);
+            return 2;
+        }
+    }
+    if (dry_run) {
+        int worst = 0;
+        for (int i = optind; i < argc; i++) {
+            int status = ts_cli_import_dry_run (argv [i], im.profile, im.strict, join, im.json);
+            if (status > worst)
+                worst = status;
+        }
+        cli_join_destroy (&join);
+        return worst;
+    }
     ts_cli_paths_t p;
     int rc = ts_cli_paths_init (&p, data, false);
-    if (rc) {
-        fprintf (stderr, "trajstore import: bad data directory: %s\n", ts_strerror (rc));
-        return 2;
-    }
     char producer [TS_PATH_MAX];
-    if (ts_cli_find_binary ("trajstore-producer", "producer", producer, sizeof producer)) {
+    if (rc)
+        fprintf (stderr, "trajstore import: bad data directory: %s\n", ts_strerror (rc));
+    else if (ts_cli_find_binary ("trajstore-producer", "producer", producer, sizeof producer)) {
         fprintf (stderr, "trajstore import: trajstore-producer not found next to trajstore nor on PATH\n");
-        return 2;
+        rc = 2;
     }
     /* a producer waits a long time for an aggregator that may come back;
      * when none runs at all, say so at once instead */
     zframe_t *reply = NULL;
-    if (ts_cli_request (p.query, "status", TS_CLI_ANSWER_MS, &reply)) {
+    if (rc == 0 && ts_cli_request (p.query, "status", TS_CLI_ANSWER_MS, &reply)) {
         fprintf (stderr, "trajstore import: no aggregator answers on %s; "
                  "start the stack with: trajstore up --data %s\n", p.query, p.data);
-        return 2;
+        rc = 2;
     }
     zframe_destroy (&reply);
-
+    if (rc) {
+        cli_join_destroy (&join);
+        return 2;
+    }
+    im.producer = producer;
     int worst = 0, nfiles = argc - optind;
     for (int i = optind; i < argc; i++) {
-        if (nfiles > 1 && !json) {
+        if (nfiles > 1 && !im.json) {
             printf ("%s== %s\n", i > optind ? "\n" : "", argv [i]);
             fflush (stdout);
         }
-        int status = s_run_producer (producer, &p, profile, json, quiet, argv [i]);
+        int status = s_run_producer (&im, &p, argv [i], join);
         if (status > worst)
             worst = status;
     }
+    cli_join_destroy (&join);
     return worst;
 }

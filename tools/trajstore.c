@@ -43,8 +43,15 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--json]",
       "processes, restarts, shards per worker, epoch, queue and recent jobs" },
     { "import", ts_cli_cmd_import,
-      "[--data DIR] [--profile SPEC] [--json] [--quiet] FILE...",
-      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other" },
+      "[--data DIR] [--profile SPEC] [--strict] [--join FILE:KEY] [--json] [--quiet]\n"
+      "                 [--dry-run] FILE...",
+      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other; .json and\n"
+      ".traj files are JSON documents: one record, an array of records, or an\n"
+      "inspect_ai log (its samples). A mapped field whose value has the wrong type is\n"
+      "left unknown and counted as a warning (--strict: the line is rejected).\n"
+      "--join FILE:KEY adds the members of FILE's record with the same KEY (JSONL, an\n"
+      "array, or a SWE-bench report's resolved_ids). --dry-run: how the first records\n"
+      "map and which profile fits best; needs no stack, stores nothing" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"

@@ -45,6 +45,7 @@ wk_pending_free (void *p)
         ts_zref_unref (&c->parts [i].payload);
     free (c->parts);
     ts_buf_free (&c->rejects);
+    ts_warn_free (&c->warnings);
     free (c);
 }
 

@@ -14,6 +14,7 @@
 #include "ts_map.h"
 #include "ts_msg.h"
 #include "ts_store.h"
+#include "ts_warn.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -80,6 +81,7 @@ typedef struct {
     uint64_t  lines, blank, rejected, imported, duplicates;
     ts_buf_t  rejects;          /* packed [line, reason] pairs */
     uint32_t  nrejects;
+    ts_warn_t warnings;         /* fields left unknown (ts_warn.h) */
     s_part_t *parts;
     uint32_t  nparts, outstanding;
 } s_pending_t;

@@ -36,7 +36,7 @@ s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
         ts_hdr_str (h, "msg", msg);
     }
     else {
-        ts_hdr_begin (h, "chunkdone", 9);
+        ts_hdr_begin (h, "chunkdone", 10);
         ts_hdr_str (h, "job", p->job);
         ts_hdr_uint (h, "chunk", p->chunk);
         ts_hdr_uint (h, "lines", p->lines);
@@ -47,6 +47,8 @@ s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
         ts_hdr_key (h, "rejects");
         msgpack_pack_array (&h->pk, p->nrejects);
         ts_buf_append (&h->buf, p->rejects.data, p->rejects.size);
+        ts_hdr_key (h, "warnings");
+        ts_warn_pack (&p->warnings, &h->pk);
         ts_hdr_key (h, "seqs");
         msgpack_pack_array (&h->pk, p->nparts);
         for (uint32_t i = 0; i < p->nparts; i++) {
@@ -265,6 +267,11 @@ s_parse_lines (ts_worker_t *self, s_pending_t *p, ts_parser_t *ps, const char *a
             else if (rc)
                 s_add_reject (p, line, ts_strerror (rc));
             else {
+                const ts_parse_warning_t *wl;
+                int nw = ts_parser_warnings (ps, &wl);
+                for (int i = 0; i < nw; i++)
+                    ts_warn_add (&p->warnings, wl [i].field, strlen (wl [i].field),
+                                 wl [i].reason, strlen (wl [i].reason), 1, line);
                 uint32_t s = ts_shard_of (sum.id, sum.id_len, self->nshards);
                 msgpack_packer pk;
                 msgpack_packer_init (&pk, &self->shard_bufs [s], ts_buf_packer_write);

@@ -41,3 +41,7 @@ set_tests_properties(e2e_scale PROPERTIES TIMEOUT 400 LABELS e2e)
 # producers are still sending, over the wire, with a fake worker and producer.
 add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)
+
+# each framework's fixture through the real stack (tests/fixtures/README.md)
+add_test(NAME e2e_formats COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_formats.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_formats PROPERTIES TIMEOUT 300 LABELS e2e)

@@ -138,12 +138,13 @@ def _text(v, limit):
 
 
 def classify(raw):
-    """(kind, key): kind 'blank', 'reject' or 'record'; key the id (explicit ids as
-    str, the others as ('#', bytes) since the store hashes their bytes)."""
+    """(kind, key, warned): kind 'blank', 'reject' or 'record'; key the id
+    (explicit ids as str, the others as ('#', bytes) since the store hashes
+    their bytes); warned: fields left unknown for their type."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if all(c in b" \t\r" for c in raw):
-        return "blank", None
+        return "blank", None, 0
     try:
         text = raw.decode("utf-8", "strict")
         obj = json.loads(text, parse_constant=_const, parse_int=_int, parse_float=_float)
@@ -151,30 +152,53 @@ def classify(raw):
             raise Bad("not an object")
         _walk(obj, 1, SURROGATE_ESCAPE_RE.search(raw) is not None)
         rid = _text(obj.get("id"), 512)
-        _text(obj.get("data_id"), 512)
-        _text(obj.get("model"), 256)
-        r = obj.get("reward")
-        if r is not None and not _is_num(r):
-            raise Bad("reward")
-        s = obj.get("is_success")
-        if s is not None and not isinstance(s, bool) and not (type(s) is int and s in (0, 1)):
-            raise Bad("is_success")
-        c = obj.get("created_at")
-        if c is not None:
-            if isinstance(c, str):
-                if not _iso8601(c):
-                    raise Bad("created_at")
-            elif _is_num(c):
-                if not abs(c) < 1e15:
-                    raise Bad("created_at range")
-            else:
-                raise Bad("created_at type")
-        t = obj.get("trajectory")
-        if t is not None and not isinstance(t, list):
-            raise Bad("trajectory")
     except (Bad, ValueError, RecursionError, UnicodeDecodeError):
-        return "reject", None
-    return "record", rid if rid is not None else ("#", raw)
+        return "reject", None, 0
+    # any other field that does not fit is left unknown with a warning (the
+    # line is kept: only a strict profile rejects it)
+    warned = 0
+    for check in _FIELD_CHECKS:
+        try:
+            check(obj)
+        except Bad:
+            warned += 1
+    return "record", (rid if rid is not None else ("#", raw)), warned
+
+
+def _check_reward(obj):
+    r = obj.get("reward")
+    if r is not None and not _is_num(r):
+        raise Bad("reward")
+
+
+def _check_success(obj):
+    s = obj.get("is_success")
+    if s is not None and not isinstance(s, bool) and not (type(s) is int and s in (0, 1)):
+        raise Bad("is_success")
+
+
+def _check_created(obj):
+    c = obj.get("created_at")
+    if c is not None:
+        if isinstance(c, str):
+            if not _iso8601(c):
+                raise Bad("created_at")
+        elif _is_num(c):
+            if not abs(c) < 1e15:
+                raise Bad("created_at range")
+        else:
+            raise Bad("created_at type")
+
+
+def _check_steps(obj):
+    t = obj.get("trajectory")
+    if t is not None and not isinstance(t, list):
+        raise Bad("trajectory")
+
+
+_FIELD_CHECKS = (lambda o: _text(o.get("data_id"), 512), lambda o: _text(o.get("model"), 256),
+                 _check_reward, _check_success, _check_created, _check_steps)
+
 
 
 def split_lines(data):
@@ -195,9 +219,10 @@ def cmd_oracle(args):
     blank = accepted = 0
     rejected = []
     explicit = []
-    hashed = 0
+    hashed = warned = 0
     for n, raw in enumerate(lines, 1):
-        kind, key = classify(raw)
+        kind, key, w = classify(raw)
+        warned += w
         if kind == "blank":
             blank += 1
         elif kind == "reject":
@@ -212,7 +237,7 @@ def cmd_oracle(args):
                     explicit.append(key)
     res = {"lines": len(lines), "blank": blank, "rejected": len(rejected),
            "accepted": accepted, "imported": len(seen), "duplicates": accepted - len(seen),
-           "hashed_ids": hashed, "rejected_lines": rejected}
+           "hashed_ids": hashed, "warned": warned, "rejected_lines": rejected}
     with open(out, "w") as f:
         json.dump(res, f)
     if ids_out:
@@ -577,7 +602,7 @@ def cmd_check_get(args):
         lines = split_lines(f.read())
     cands = {rid: [] for rid in ids}
     for n, raw in enumerate(lines, 1):
-        kind, key = classify(raw)
+        kind, key, _ = classify(raw)
         if kind == "record" and key in cands:
             cands[key].append((n, raw))
     for rid in ids:
@@ -616,7 +641,7 @@ def cmd_check_sample(args):
     for i in order:
         if done == n:
             break
-        kind, key = classify(lines[i])
+        kind, key, _ = classify(lines[i])
         if kind != "record" or isinstance(key, tuple):
             continue
         r = api_retry(data, {"v": 1, "op": "get", "id": key})
@@ -670,6 +695,9 @@ def cmd_check_report(args):
         want["duplicates"] = prev["imported"] + prev["duplicates"]
     if got != want:
         die("the report %s is not the expected %s" % (got, want))
+    # every parsed line's misfit fields are warnings, duplicates' included
+    if "warned" in rep and "warned" in orc and rep["warned"] != orc["warned"]:
+        die("the report warns %s times, the oracle %s" % (rep["warned"], orc["warned"]))
 
 
 def cmd_check_rejects(args):

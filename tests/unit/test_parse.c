@@ -20,6 +20,7 @@
 #include "ts_mp.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
+#include "ts_jsondoc.h"
 #include "ts_record.h"
 
 #include <math.h>
@@ -241,7 +242,9 @@ static void
 test_rejections (void **state)
 {
     (void) state;
-    ts_parser_t *p = s_parser ("default");
+    /* strict: a misfit of any field rejects, with the reason that a
+     * non-strict parse puts in its warning (test_warnings) */
+    ts_parser_t *p = s_parser ("default,strict=1");
     static char reasons [S_NBAD][512];
     for (size_t i = 0; i < S_NBAD; i++) {
         const s_bad_t *b = &s_bad_lines [i];
@@ -469,7 +472,7 @@ static void
 test_profile_success_values (void **state)
 {
     (void) state;
-    ts_parser_t *p = s_parser ("default");
+    ts_parser_t *p = s_parser ("default,strict=1");
     ts_summary_t s;
     s_accept (p, "{\"is_success\":true}", &s, NULL);
     assert_int_equal (s.success, 1);
@@ -486,7 +489,7 @@ test_profile_success_values (void **state)
     s_refuse (p, "{\"reward\":\"0.5\"}");
     ts_parser_destroy (&p);
 
-    p = s_parser ("default,coerce=1");
+    p = s_parser ("default,coerce=1,strict=1");
     s_accept (p, "{\"reward\":\"0.5\",\"is_success\":\"true\"}", &s, NULL);
     assert_true (s.has_reward && s.reward == 0.5);
     assert_int_equal (s.success, 1);
@@ -602,22 +605,152 @@ test_profile_agentbench (void **state)
     (void) state;
     ts_parser_t *p = s_parser ("agentbench");
     ts_summary_t s;
-    s_accept (p, "{\"index\":5,\"agent\":\"gpt-3.5-turbo\",\"status\":\"completedCorrect\","
-                 "\"time\":1714564800,\"history\":[{\"role\":\"user\"}]}", &s, NULL);
+    /* a runs.jsonl line: status and history under /output, time an object */
+    s_accept (p, "{\"index\":5,\"error\":null,\"info\":null,\"output\":{\"index\":5,"
+                 "\"status\":\"completed\",\"result\":{\"result\":true},\"history\":"
+                 "[{\"role\":\"user\"},{\"role\":\"agent\"}]},\"time\":{\"timestamp\":"
+                 "1737138741900,\"str\":\"2025-01-17 10:32:21\"}}", &s, NULL);
     s_expect_str (s.id, s.id_len, "5");
     s_expect_str (s.group, s.group_len, "5");
-    s_expect_str (s.model, s.model_len, "gpt-3.5-turbo");
     assert_int_equal (s.success, 1);
-    assert_true (s.created_ms == s_iso_ms ("2024-05-01T12:00:00Z"));
-    assert_true (s.steps == 1);
-    s_accept (p, "{\"index\":6,\"status\":\"taskLimitReached\"}", &s, NULL);
+    assert_true (s.has_created && s.created_ms == 1737138741900);
+    assert_true (s.steps == 2);
+    s_accept (p, "{\"index\":6,\"output\":{\"status\":\"completed\",\"result\":{\"result\":false}}}",
+              &s, NULL);
     assert_int_equal (s.success, 0);
-    s_accept (p, "{\"index\":7,\"status\":\"completedcorrect\"}", &s, NULL);
-    assert_int_equal (s.success, 0);                                /* exact text only */
-    s_accept (p, "{\"index\":8}", &s, NULL);
+    /* a sample that did not complete has no result: success unknown */
+    s_accept (p, "{\"index\":8,\"output\":{\"status\":\"agent context limit\",\"result\":null}}",
+              &s, NULL);
     assert_int_equal (s.success, TS_SUCCESS_UNKNOWN);
-    const char *r = s_refuse (p, "{\"index\":9,\"status\":1}");
-    assert_non_null (strstr (r, "field success (/status): expected a string, got integer"));
+    assert_false (s.has_created);
+    ts_parser_destroy (&p);
+}
+
+/*  A misfit field other than the id: the record is kept with that field
+ *  unknown and one warning naming the field, the pointer and the problem;
+ *  the id's problems still reject. */
+static void
+test_warnings (void **state)
+{
+    (void) state;
+    ts_parser_t *p = s_parser ("default");
+    ts_summary_t s;
+    const ts_parse_warning_t *w;
+    s_accept (p, "{\"id\":\"a\",\"reward\":\"high\",\"is_success\":2,\"created_at\":{\"x\":1},"
+                 "\"trajectory\":{},\"data_id\":[1],\"model\":\"m\"}", &s, NULL);
+    s_expect_str (s.id, s.id_len, "a");
+    s_expect_str (s.model, s.model_len, "m");
+    assert_false (s.has_reward);
+    assert_int_equal (s.success, TS_SUCCESS_UNKNOWN);
+    assert_false (s.has_created);
+    assert_false (s.has_steps);
+    assert_null (s.group);
+    assert_int_equal (ts_parser_warnings (p, &w), 5);
+    assert_string_equal (w [0].field, "group");
+    assert_string_equal (w [0].reason, "/data_id: expected a string or a number, got array");
+    assert_string_equal (w [1].field, "reward");
+    assert_string_equal (w [1].reason, "/reward: expected a number, got string");
+    assert_string_equal (w [2].field, "success");
+    assert_string_equal (w [3].field, "created");
+    assert_string_equal (w [3].reason, "/created_at: an object without timestamp, $date or str");
+    assert_string_equal (w [4].field, "steps");
+    assert_string_equal (w [4].reason, "/trajectory: expected an array, got object");
+    /* the next line starts with no warnings */
+    s_accept (p, "{\"id\":\"b\",\"reward\":1}", &s, NULL);
+    assert_int_equal (ts_parser_warnings (p, &w), 0);
+    /* the id still rejects */
+    const char *r = s_refuse (p, "{\"id\":{\"a\":1},\"reward\":1}");
+    assert_non_null (strstr (r, "field id (/id): expected a string or a number, got object"));
+    s_refuse (p, "{\"id\":\"\"}");
+    ts_parser_destroy (&p);
+
+    /* strict: the same line is refused, naming the first misfit */
+    p = s_parser ("default,strict=1");
+    r = s_refuse (p, "{\"id\":\"a\",\"reward\":\"high\"}");
+    assert_non_null (strstr (r, "field reward (/reward): expected a number, got string"));
+    ts_parser_destroy (&p);
+}
+
+/*  Times: ISO 8601 with and without a zone, fractions, epoch s and ms (as
+ *  numbers or strings of digits), and objects holding one. */
+static void
+test_times (void **state)
+{
+    (void) state;
+    ts_parser_t *p = s_parser ("default");
+    ts_summary_t s;
+    int64_t base = s_iso_ms ("2025-01-17T10:32:21Z");
+    static const struct { const char *line; int64_t add; } cases [] = {
+        { "{\"created_at\":\"2025-01-17T10:32:21Z\"}", 0 },
+        { "{\"created_at\":\"2025-01-17T10:32:21\"}", 0 },              /* no zone: UTC */
+        { "{\"created_at\":\"2025-01-17 10:32:21\"}", 0 },
+        { "{\"created_at\":\"2025-01-17T10:32:21.900Z\"}", 900 },
+        { "{\"created_at\":\"2025-01-17T10:32:21.123456+00:00\"}", 123 },
+        { "{\"created_at\":\"2025-01-17T11:32:21+01:00\"}", 0 },
+        { "{\"created_at\":1737109941}", 0 },
+        { "{\"created_at\":1737109941.5}", 500 },
+        { "{\"created_at\":1737109941900}", 900 },
+        { "{\"created_at\":\"1737109941900\"}", 900 },
+        { "{\"created_at\":{\"timestamp\":1737109941900,\"str\":\"2025-01-17 10:32:21\"}}", 900 },
+        { "{\"created_at\":{\"str\":\"2025-01-17 10:32:21\"}}", 0 },
+        { "{\"created_at\":{\"$date\":\"2025-01-17T10:32:21.000Z\"}}", 0 },
+        { "{\"created_at\":{\"$date\":{\"$numberLong\":\"1737109941000\"}}}", 0 },
+        { "{\"created_at\":{\"$date\":1737109941000}}", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const ts_parse_warning_t *w;
+        s_accept (p, cases [i].line, &s, NULL);
+        if (!s.has_created || s.created_ms != base + cases [i].add || ts_parser_warnings (p, &w))
+            fail_msg ("%s: has %d, %lld, want %lld", cases [i].line, s.has_created,
+                      (long long) s.created_ms, (long long) (base + cases [i].add));
+    }
+    ts_parser_destroy (&p);
+}
+
+/*  The profiles added for RL frameworks and inspect_ai. */
+static void
+test_profile_rl_and_inspect (void **state)
+{
+    (void) state;
+    ts_parser_t *p = s_parser ("verl");
+    ts_summary_t s;
+    char group [64];
+    s_accept (p, "{\"input\":\"What is 2+2?\",\"output\":\"4\",\"score\":1.0,\"step\":10}", &s, NULL);
+    assert_int_equal (s.group_len, 32);                 /* the prompt's hash */
+    snprintf (group, sizeof group, "%.*s", (int) s.group_len, s.group);
+    assert_true (s.reward == 1.0 && s.success == 1);
+    s_accept (p, "{\"input\":\"What is 2+2?\",\"output\":\"5\",\"score\":0,\"step\":10}", &s, NULL);
+    s_expect_str (s.group, s.group_len, group);         /* same prompt, same group */
+    assert_int_equal (s.success, 0);
+    s_accept (p, "{\"input\":\"What is 3+3?\",\"score\":0}", &s, NULL);
+    assert_true (strncmp (group, s.group, 32) != 0);
+    ts_parser_destroy (&p);
+
+    p = s_parser ("verifiers");
+    s_accept (p, "{\"example_id\":3,\"prompt\":[],\"completion\":[{\"role\":\"assistant\"}],"
+                 "\"reward\":1.0}", &s, NULL);
+    s_expect_str (s.group, s.group_len, "3");
+    assert_true (s.success == 1 && s.steps == 1);
+    s_accept (p, "{\"group_id\":\"g7\",\"example_id\":3,\"reward\":0.25}", &s, NULL);
+    s_expect_str (s.group, s.group_len, "g7");
+    assert_int_equal (s.success, 0);
+    ts_parser_destroy (&p);
+
+    p = s_parser ("inspect");
+    s_accept (p, "{\"eval\":{\"task\":\"gsm8k\",\"model\":\"openai/gpt-4o\",\"created\":"
+                 "\"2025-01-20T10:15:00+00:00\"},\"id\":2,\"epoch\":1,\"messages\":[{},{}],"
+                 "\"scores\":{\"match\":{\"value\":\"C\"}},\"uuid\":\"u1\"}", &s, NULL);
+    s_expect_str (s.id, s.id_len, "u1");
+    s_expect_str (s.group, s.group_len, "gsm8k:2");
+    s_expect_str (s.model, s.model_len, "openai/gpt-4o");
+    assert_true (s.reward == 1.0 && s.success == 1 && s.steps == 2);
+    assert_true (s.created_ms == s_iso_ms ("2025-01-20T10:15:00Z"));
+    s_accept (p, "{\"eval\":{\"task\":\"t\"},\"id\":\"x\",\"scores\":{\"s\":{\"value\":\"P\"}},"
+                 "\"uuid\":\"u2\"}", &s, NULL);
+    assert_true (s.reward == 0.5 && s.success == 0);
+    s_accept (p, "{\"eval\":{\"task\":\"t\"},\"id\":\"x\",\"scores\":{\"s\":{\"value\":0.75}},"
+                 "\"uuid\":\"u3\"}", &s, NULL);
+    assert_true (s.reward == 0.75 && s.success == 0);
     ts_parser_destroy (&p);
 }
 
@@ -1212,6 +1345,103 @@ test_generator_escapes (void **state)
     ts_buf_free (&b);
 }
 
+/* --- JSON documents (ts_jsondoc.h) ----------------------------------------- */
+
+typedef struct {
+    char text [8][512];
+    int  n;
+    char members [8][256];      /* key=value;... of each record */
+} s_docout_t;
+
+static int
+s_doc_emit (void *arg, const char *rec, size_t len, const ts_jsondoc_member_t *m, int n)
+{
+    s_docout_t *o = arg;
+    assert_true (o->n < 8);
+    snprintf (o->text [o->n], sizeof o->text [0], "%.*s", (int) len, rec);
+    o->members [o->n][0] = 0;
+    for (int i = 0; i < n; i++) {
+        char one [128];
+        snprintf (one, sizeof one, "%.*s=%.*s;", (int) m [i].key_len, m [i].key,
+                  (int) m [i].val_len, m [i].val);
+        strncat (o->members [o->n], one, sizeof o->members [0] - strlen (o->members [o->n]) - 1);
+    }
+    o->n++;
+    return 0;
+}
+
+/*  Splits `doc` fed in pieces of `step` bytes; returns the rc of finish. */
+static int
+s_split (const char *doc, size_t step, s_docout_t *o, char *err, size_t err_size)
+{
+    memset (o, 0, sizeof *o);
+    ts_jsondoc_t *d = ts_jsondoc_new (1000, s_doc_emit, o);
+    assert_non_null (d);
+    size_t len = strlen (doc);
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += step)
+        rc = ts_jsondoc_feed (d, doc + at, at + step > len ? len - at : step);
+    if (rc == 0)
+        rc = ts_jsondoc_finish (d);
+    snprintf (err, err_size, "%s", ts_jsondoc_error (d));
+    ts_jsondoc_destroy (&d);
+    return rc;
+}
+
+static void
+test_jsondoc (void **state)
+{
+    (void) state;
+    s_docout_t o;
+    char err [256];
+    for (size_t step = 1; step <= 64; step *= 4) {     /* any cut of the input */
+        /* one object, pretty-printed */
+        assert_int_equal (s_split ("{\n  \"a\": 1,\n  \"b\": [1, 2],\n  \"s\": \"x y\\\"}\"\n}\n",
+                                   step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 1);
+        assert_string_equal (o.text [0], "{\"a\":1,\"b\":[1,2],\"s\":\"x y\\\"}\"}");
+        assert_string_equal (o.members [0], "a=1;b=[1,2];s=\"x y\\\"}\";");
+        /* an array of records, and a scalar in it (the parser rejects it later) */
+        assert_int_equal (s_split ("[{\"x\": 1}, {\"y\": {\"z\": []}}, 5]", step, &o, err,
+                                   sizeof err), 0);
+        assert_int_equal (o.n, 3);
+        assert_string_equal (o.text [1], "{\"y\":{\"z\":[]}}");
+        assert_string_equal (o.text [2], "5");
+        /* JSONL: top-level objects one after the other */
+        assert_int_equal (s_split ("{\"i\":1}\n{\"i\":2}\n\n{\"i\":3}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 3);
+        assert_string_equal (o.text [2], "{\"i\":3}");
+        /* an inspect_ai log: each sample, with the log's eval first */
+        assert_int_equal (s_split ("{\"version\":2,\"eval\":{\"task\":\"t\",\"model\":\"m\"},"
+                                   "\"plan\":{},\"samples\":[{\"id\":1,\"s\":\"]\"},{}],"
+                                   "\"reductions\":[{\"x\":\"}\"}]}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 2);
+        assert_string_equal (o.text [0], "{\"eval\":{\"task\":\"t\",\"model\":\"m\"},\"id\":1,\"s\":\"]\"}");
+        assert_string_equal (o.members [0], "eval={\"task\":\"t\",\"model\":\"m\"};id=1;s=\"]\";");
+        assert_string_equal (o.text [1], "{\"eval\":{\"task\":\"t\",\"model\":\"m\"}}");
+        /* "samples" without an eval before it is just a member */
+        assert_int_equal (s_split ("{\"samples\":[1,2],\"eval\":{}}", step, &o, err, sizeof err), 0);
+        assert_int_equal (o.n, 1);
+    }
+    /* a raw line break inside a string stays on the line, still invalid */
+    assert_int_equal (s_split ("[{\"a\":\"x\ny\"}]", 1, &o, err, sizeof err), 0);
+    assert_string_equal (o.text [0], "{\"a\":\"x\ry\"}");
+    /* errors name the byte and the record */
+    assert_int_equal (s_split ("[{\"a\":1},{\"b\":", 3, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "record 2: the document ends inside a record"));
+    assert_int_equal (s_split ("[{\"a\":\"x", 3, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "inside a string"));
+    assert_int_equal (s_split ("{}}", 1, &o, err, sizeof err), TS_EBADLINE);
+    assert_int_equal (s_split ("42", 1, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "byte 0, record 1"));
+    /* a record over the limit */
+    char big [1200] = "[{\"a\":\"";
+    memset (big + 7, 'x', 1100);
+    strcpy (big + 1107, "\"}]");
+    assert_int_equal (s_split (big, 64, &o, err, sizeof err), TS_EBADLINE);
+    assert_non_null (strstr (err, "larger than 1000 bytes"));
+}
+
 int
 main (void)
 {
@@ -1227,6 +1457,10 @@ main (void)
         cmocka_unit_test (test_profile_swe),
         cmocka_unit_test (test_profile_agentbench),
         cmocka_unit_test (test_profile_reflexion),
+        cmocka_unit_test (test_warnings),
+        cmocka_unit_test (test_times),
+        cmocka_unit_test (test_profile_rl_and_inspect),
+        cmocka_unit_test (test_jsondoc),
         cmocka_unit_test (test_hash_ids),
         cmocka_unit_test (test_numbers),
         cmocka_unit_test (test_strings),

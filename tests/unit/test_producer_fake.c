@@ -136,11 +136,13 @@ s_check_report_shape (const char *json)
 {
     static const char *keys [] = {
         "lines", "imported", "duplicates", "rejected", "blank", "bytes", "seconds",
-        "mb_per_s", "job", "rejects_file"
+        "mb_per_s", "job", "rejects_file", "warned", "warnings"
     };
     assert_int_equal (json [0], '{');
     size_t count = 0;
-    for (const char *p = json; (p = strstr (p, "\":")) != NULL; p += 2)
+    const char *warnings = strstr (json, "\"warnings\":");     /* the last key: its inside */
+    for (const char *p = json; (p = strstr (p, "\":")) != NULL && (!warnings || p <= warnings + 10);
+         p += 2)                                                /* is not counted */
         count++;
     assert_int_equal (count, sizeof keys / sizeof keys [0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++) {
@@ -270,6 +272,7 @@ typedef struct {
                                      sends them back newest first */
     bool     repeat;              /* sends every ack twice */
     bool     noise;               /* garbage and another job's ack first */
+    bool     warn;                /* every line of a chunk gets a field warning */
     bool     refuse_refs;         /* nacks NO_INPUT a chunk sent as a reference */
     bool     change_file;         /* ... after adding a line to the file */
     int      lose_after_pings;    /* once it answered this many pings (-1:
@@ -363,7 +366,16 @@ s_ack (fake_t *f, ts_hdr_t *h, const char *job, uint64_t chunk, const ts_buf_t *
         lines++;
         p = nl ? nl + 1 : end;
     }
-    ts_hdr_begin (h, "ack", 8);
+    ts_hdr_begin (h, "ack", f->warn ? 9 : 8);
+    if (f->warn) {
+        ts_hdr_key (h, "warnings");
+        msgpack_pack_array (&h->pk, 1);
+        msgpack_pack_array (&h->pk, 4);
+        ts_mp_pack_cstr (&h->pk, "reward");
+        ts_mp_pack_cstr (&h->pk, "/reward: expected a number, got string");
+        msgpack_pack_uint64 (&h->pk, lines);
+        msgpack_pack_uint64 (&h->pk, line0);
+    }
     ts_hdr_str (h, "job", job);
     ts_hdr_uint (h, "chunk", chunk);
     ts_hdr_uint (h, "lines", lines);
@@ -699,7 +711,7 @@ test_import_with_rejects (void **state)
     f->repeat = true;
     f->noise = true;
     const char *args [] = {
-        "--data", r.dir, "--ingest", r.endpoint, "--job", "job-1", "--profile", "myprofile",
+        "--data", r.dir, "--ingest", r.endpoint, "--job", "job-1", "--profile", "tau,model=/agent",
         "--window", "4", "--max-line", "5000", "--chunk-bytes", "2048", "--resend-ms", "300",
         "--timeout", "30", "--json", "--quiet", input, NULL
     };
@@ -710,7 +722,7 @@ test_import_with_rejects (void **state)
     assert_true (f->header_ok);
     assert_true (f->refs > 0);
     assert_string_equal (f->src, input);
-    assert_string_equal (f->profile, "myprofile");
+    assert_string_equal (f->profile, "tau,model=/agent");
     assert_true (f->copies [2] >= 2);                   /* the resend */
     assert_true (f->max_outstanding <= 4);
     assert_int_equal (f->max_outstanding, 4);           /* the window was used */
@@ -1020,6 +1032,35 @@ test_sigterm (void **state)
     s_rig_close (&r);
 }
 
+/*  --strict goes into the profile; the acks' field warnings add up in the
+ *  report, each kind with its first line. */
+static void
+test_warnings_and_strict (void **state)
+{
+    (void) state;
+    rig_t r;
+    s_rig (&r, true);
+    dump_t d;
+    char input [400];
+    s_rig_dump (&r, &d, input, 300, false, 0, 0, 0);
+    fake_t *f = s_fake_new ("job-w");
+    f->warn = true;
+    const char *args [] = {
+        "--data", r.dir, "--ingest", r.endpoint, "--job", "job-w", "--chunk-bytes", "4096",
+        "--strict", "--json", "--quiet", input, NULL
+    };
+    assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 0), 0);
+    assert_string_equal (f->profile, "default,strict=1");
+    char *json = s_rig_report (&r);
+    assert_int_equal (s_json_uint (json, "warned"), 300);
+    assert_non_null (strstr (json, "\"warnings\":{\"reward\":{\"/reward: expected a number, "
+                                   "got string\":{\"count\":300,\"first_line\":1}}}"));
+    free (json);
+    s_fake_free (f);
+    s_dump_free (&d);
+    s_rig_close (&r);
+}
+
 static void
 test_bad_usage (void **state)
 {
@@ -1034,6 +1075,7 @@ test_bad_usage (void **state)
         { "--data", r.dir, "--job", "../etc", missing, NULL },
         { "--data", r.dir, NULL },
         { "--data", r.dir, "--no-such-option", missing, NULL },
+        { "--data", r.dir, "--profile", "bogus", missing, NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         pid_t pid = s_spawn (cases [i], NULL, r.out, r.err);
@@ -1045,6 +1087,8 @@ test_bad_usage (void **state)
         assert_true (strlen (err) > 0);
         if (i == 0)
             assert_non_null (strstr (err, missing));   /* names the file */
+        if (i == 5)
+            assert_non_null (strstr (err, "unknown profile 'bogus'"));
         free (err);
     }
     s_rig_close (&r);
@@ -1086,6 +1130,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_refs_refused_file_changed),
         cmocka_unit_test (test_no_aggregator),
         cmocka_unit_test (test_sigterm),
+        cmocka_unit_test (test_warnings_and_strict),
         cmocka_unit_test (test_bad_usage),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -1283,10 +1283,10 @@ test_profile_builtins (void **state)
     for (int i = 0; ts_profile_names [i]; i++, n++) {
         s_profile_ok (ts_profile_names [i], &p);
         assert_string_equal (p.name, ts_profile_names [i]);
-        assert_true (p.id.nalts > 0);
+        assert_true (p.id.nalts > 0 || !strcmp (p.name, "verl"));   /* verl dumps have none */
         assert_false (p.coerce);
     }
-    assert_int_equal (n, 5);
+    assert_int_equal (n, 8);
 
     s_profile_ok ("default", &p);
     s_expect_field (&p.id, "/id");
@@ -1316,13 +1316,36 @@ test_profile_builtins (void **state)
     s_expect_field (&p.success, "/resolved");
 
     s_profile_ok ("agentbench", &p);
-    assert_int_equal (p.success_kind, TS_SUCCESS_EQUALS);
-    s_expect_field (&p.success, "/status");
-    assert_string_equal (p.success_equals, "completedCorrect");
+    assert_int_equal (p.success_kind, TS_SUCCESS_FROM_FIELD);
+    s_expect_field (&p.steps, "/output/history|/history");
+    s_expect_field (&p.created, "/time|/created_at");
 
     s_profile_ok ("reflexion", &p);
-    s_expect_field (&p.id, "/id|/task_id|/name");
+    s_expect_field (&p.id, "/task_id|/name");
     s_expect_field (&p.success, "/is_solved|/is_success");
+
+    /* which ids name one attempt (the runs of part B need it) */
+    static const struct { const char *name; bool per_attempt; } ids [] = {
+        { "default", true }, { "tau", false }, { "swe", false }, { "agentbench", false },
+        { "reflexion", false }, { "verl", false }, { "verifiers", false }, { "inspect", true },
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids [0]; i++) {
+        s_profile_ok (ids [i].name, &p);
+        if (ts_profile_id_per_attempt (&p) != ids [i].per_attempt)
+            fail_msg ("%s: id_per_attempt %d", ids [i].name, ts_profile_id_per_attempt (&p));
+    }
+    /* another id is not per attempt unless said; the flag alone keeps the id */
+    s_profile_ok ("inspect,id=/id", &p);
+    assert_false (ts_profile_id_per_attempt (&p));
+    s_profile_ok ("tau,id=/run_uuid,id_per_attempt=1", &p);
+    assert_true (ts_profile_id_per_attempt (&p));
+    s_profile_ok ("inspect,model=/m", &p);
+    assert_true (ts_profile_id_per_attempt (&p));
+    s_profile_ok ("verl,strict=1", &p);
+    assert_true (p.strict);
+    s_expect_field (&p.group, "#/input|#/prompt");
+    s_profile_ok ("group=/task+/id", &p);
+    assert_int_equal (p.group.alts [0].nparts, 2);
 }
 
 static void
@@ -1380,8 +1403,8 @@ test_profile_errors (void **state)
     s_profile_bad ("reward=reward", "starts with '/'");
     s_profile_bad ("reward=reward", "'reward'");
     s_profile_bad ("id=/a|b", "'b'");
-    s_profile_bad ("group=/a+/b", "'+'");
-    s_profile_bad ("group=/a+/b", "/a+/b");
+    s_profile_bad ("model=/a+/b", "'+'");
+    s_profile_bad ("model=/a+/b", "/a+/b");
     s_profile_bad ("reward=/a+/b", "/a+/b");
     s_profile_bad ("success=reward>=high", "success=reward>=high");
     s_profile_bad ("success=reward>=", "success=reward>=");
@@ -1406,6 +1429,7 @@ s_expect_same_profile (const ts_profile_t *a, const ts_profile_t *b, const char 
     ||  memcmp (&a->success, &b->success, sizeof a->success)
     ||  memcmp (&a->created, &b->created, sizeof a->created) || memcmp (&a->steps, &b->steps, sizeof a->steps)
     ||  a->success_kind != b->success_kind || a->coerce != b->coerce
+    ||  a->grades != b->grades || a->strict != b->strict || a->id_per_attempt != b->id_per_attempt
     ||  (a->success_kind == TS_SUCCESS_REWARD_GE && a->success_threshold != b->success_threshold)
     ||  (a->success_kind == TS_SUCCESS_EQUALS && strcmp (a->success_equals, b->success_equals)))
         fail_msg ("profile '%s' changed through format/parse", spec);
@@ -1416,7 +1440,8 @@ test_profile_format_round_trip (void **state)
 {
     (void) state;
     static const char *const specs [] = {
-        "default", "tau", "swe", "agentbench", "reflexion",
+        "default", "tau", "swe", "agentbench", "reflexion", "verl", "verifiers", "inspect",
+        "verl,strict=1", "inspect,id=/id", "default,id_per_attempt=0,grades=1",
         "default,reward=/info/reward_info/reward,group=/question_id",
         "id=/task_id+/trial", "success=reward>=0.5", "success=reward>=0.123456789",
         "success=reward>=-1e-9", "success=/status==completedCorrect",

@@ -1,0 +1,141 @@
+#!/bin/sh
+# e2e_formats.sh BUILD_DIR: each framework's fixture (tests/fixtures/, see
+# its README for the published format each one follows) imported through
+# the real stack with its profile: the records, groups, successes and
+# rewards that arrive are the ones the fixture holds. Also: JSON documents
+# (.json/.traj, an inspect_ai log), --join with a SWE-bench report, field
+# warnings in the report and --strict, and import --dry-run without a stack.
+set -u
+
+BUILD=${1:?usage: e2e_formats.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd)
+TS="$BUILD/tools/trajstore"
+FX=$(cd "$(dirname "$0")/../fixtures" && pwd)
+
+D=$(mktemp -d /tmp/ts-fmt.XXXXXX) || exit 1
+T=$(mktemp -d /tmp/ts-fmt-out.XXXXXX) || exit 1
+cleanup () {
+    "$TS" down --data "$D" >/dev/null 2>&1
+    rm -rf "$D" "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+fail () {
+    echo "FAIL: $*" >&2
+    for f in "$D"/logs/*.log; do
+        [ -f "$f" ] || continue
+        echo "===== $f" >&2
+        tail -50 "$f" >&2
+    done
+    exit 1
+}
+
+# check NAME EXPR: EXPR over the records this import added (new: a list of
+# summaries; rep: the import report(s), one dict a file) must be True
+check () {
+    "$PY" - "$T/before" "$T/after" "$T/rep" "$2" <<'PYEOF' || fail "$1: $2"
+import json, sys
+def load(p):
+    return [json.loads(l) for l in open(p) if l.strip()]
+before = {r["id"] for r in load(sys.argv[1])}
+new = [r for r in load(sys.argv[2]) if r["id"] not in before]
+rep = load(sys.argv[3])
+groups = {r["group"] for r in new if r["group"] is not None}
+succ = sum(1 for r in new if r["success"] is True)
+fails = sum(1 for r in new if r["success"] is False)
+rsum = sum(r["reward"] for r in new if r["reward"] is not None)
+ok = eval(sys.argv[4])
+if ok is not True:
+    print("got:", json.dumps(new, indent=None)[:3000], json.dumps(rep)[:1000], file=sys.stderr)
+    sys.exit(1)
+PYEOF
+}
+
+# import NAME ARGS...: imports and lists the store before and after
+import_ () {
+    name=$1; shift
+    "$TS" list --all --json --data "$D" >"$T/before" 2>/dev/null || fail "$name: list"
+    "$TS" import --json --quiet --data "$D" "$@" >"$T/rep" 2>"$T/err"
+    rc=$?
+    [ $rc -le 1 ] || fail "$name: import exited $rc: $(cat "$T/rep" "$T/err")"
+    "$TS" list --all --json --data "$D" >"$T/after" 2>/dev/null || fail "$name: list"
+    echo "--- $name: $(wc -l <"$T/rep") report(s), $(($(wc -l <"$T/after") - $(wc -l <"$T/before"))) new records"
+}
+
+echo "--- dry-run needs no stack and picks the right profile"
+for pair in tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json:tau \
+            swe/django__django-11099.traj.json:swe agentbench/runs.jsonl:agentbench \
+            reflexion/env_results_trial_0.json:reflexion \
+            reflexion/reflexion_humaneval_py_pass_at_1.jsonl:reflexion verl/10.jsonl:verl \
+            verifiers/results.jsonl:verifiers \
+            inspect/2025-01-20T10-15-00+00-00_gsm8k_XyZ123.json:inspect; do
+    f=${pair%:*}; want=${pair##*:}
+    "$TS" import --dry-run --json --data "$D" "$FX/$f" >"$T/dry" 2>"$T/err" \
+        || fail "dry-run $f: $(cat "$T/err")"
+    best=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["best"])' "$T/dry")
+    [ "$best" = "$want" ] || fail "dry-run $f: best fit $best, expected $want: $(cat "$T/dry")"
+done
+"$TS" import --dry-run --profile agentbench "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 \
+    || fail "dry-run text: $(cat "$T/dry")"
+grep -q "line 1: id=0 group=0 run=runs model=- success=true reward=- created=2025-01-17T18:32:21.900Z steps=4" "$T/dry" \
+    || fail "dry-run text does not show line 1's mapping: $(cat "$T/dry")"
+[ ! -e "$D/logs" ] || fail "dry-run must not start or need a stack"
+
+"$TS" up --workers 2 --data "$D" >"$T/up" 2>&1 || fail "up: $(cat "$T/up")"
+
+import_ tau --profile tau "$FX/tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json"
+check tau 'len(new) == 6 and len(groups) == 3 and succ == 3 and fails == 3 and rsum == 3.0'
+check tau 'sorted(r["id"] for r in new) == ["0:0", "0:1", "1:0", "1:1", "2:0", "2:1"]'
+check tau 'sorted(r["steps"] for r in new) == [1, 2, 3, 3, 4, 5]'
+import_ tau-again --profile tau "$FX/tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json"
+check tau-again 'len(new) == 0 and rep[0]["duplicates"] == 6'
+
+import_ swe --profile swe --join "$FX/swe/claude-sonnet-4.run1.json:instance_id" \
+    "$FX/swe/django__django-11099.traj.json" "$FX/swe/sympy__sympy-20590.traj.json" \
+    "$FX/swe/astropy__astropy-12907.traj"
+check swe 'len(new) == 3 and groups == {"django__django-11099", "sympy__sympy-20590"}'
+check swe '{r["group"]: r["success"] for r in new} == {"django__django-11099": True, "sympy__sympy-20590": False, None: None}'
+check swe 'sorted(r["steps"] for r in new) == [2, 3, 5] and all(r["model"] == "anthropic/claude-sonnet-4-20250514" for r in new if r["group"])'
+
+import_ agentbench --profile agentbench "$FX/agentbench/runs.jsonl"
+# the oracle: AgentBench's own overall.json for the same run
+acc=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["custom"]["overall"]["acc"])' "$FX/agentbench/overall.json")
+check agentbench "len(new) == 4 and len(groups) == 4 and succ == 2 and fails == 1 and succ / len(new) == $acc"
+check agentbench 'all(r["created_ms"] for r in new) and sorted(r["steps"] for r in new) == [1, 2, 2, 4]'
+check agentbench 'rep[0]["warned"] == 0 and rep[0]["rejected"] == 0'
+
+import_ reflexion --profile reflexion "$FX/reflexion/env_results_trial_0.json" \
+    "$FX/reflexion/reflexion_humaneval_py_pass_at_1.jsonl"
+check reflexion 'len(new) == 5 and groups == {"env_0", "env_1", "env_2", "HumanEval/0", "HumanEval/1"} and succ == 2 and fails == 3'
+check reflexion '{r["group"]: r["steps"] for r in new if r["group"].startswith("Human")} == {"HumanEval/0": 1, "HumanEval/1": 3}'
+
+import_ verl --profile verl "$FX/verl/10.jsonl"
+check verl 'len(new) == 4 and len(groups) == 2 and succ == 3 and rsum == 3.0'
+
+import_ verifiers --profile verifiers "$FX/verifiers/results.jsonl"
+check verifiers 'len(new) == 4 and groups == {"0", "1"} and succ == 2 and fails == 1 and rsum == 2.0'
+check verifiers 'rep[0]["warned"] == 1 and rep[0]["warnings"] == {"reward": {"/reward: expected a number, got string": {"count": 1, "first_line": 4}}}'
+
+import_ verifiers-strict --profile verifiers --strict "$FX/verifiers/results.jsonl"
+check verifiers-strict 'rep[0]["rejected"] == 1 and rep[0]["duplicates"] == 3 and rep[0]["warned"] == 0'
+
+import_ inspect --profile inspect "$FX/inspect/2025-01-20T10-15-00+00-00_gsm8k_XyZ123.json"
+check inspect 'len(new) == 4 and groups == {"gsm8k:1", "gsm8k:2"} and succ == 3 and fails == 1 and rsum == 3.0'
+check inspect 'all(r["created_ms"] == 1737368100000 and r["model"] == "gpt-4o-mini-2024-07-18" for r in new)'
+check inspect 'sorted(r["id"] for r in new)[0] == "Qm4TLQuMbL4q6q0sZ6A0aL"'
+# the stored sample carries the log's eval (task, model, run_id)
+"$TS" get --json --data "$D" Qm4TLQuMbL4q6q0sZ6A0aL >"$T/rec" || fail "get an inspect sample"
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["eval"]["run_id"] == "Cd3KqPSy7vXgDsY8NEZkoM" and d["epoch"] == 2, d' "$T/rec" \
+    || fail "the sample lacks the log's eval: $(cat "$T/rec")"
+
+echo "--- a truncated JSON document: an error naming the record"
+head -c 400 "$FX/tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json" >"$T/cut.json"
+"$TS" import --quiet --profile tau --data "$D" "$T/cut.json" >"$T/rep" 2>"$T/err"
+[ $? -eq 2 ] || fail "a truncated document must exit 2"
+grep -q "cut.json: byte 400, record 1: the document ends inside" "$T/err" \
+    || fail "the error must name the byte and record: $(cat "$T/err")"
+echo "ok"
