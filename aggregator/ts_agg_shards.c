@@ -11,7 +11,7 @@ int
 agg_alive_count (ts_agg_t *self)
 {
     int n = 0;
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         n += self->workers [i].used && self->workers [i].alive;
     return n;
 }
@@ -21,7 +21,7 @@ agg_send_map (ts_agg_t *self, int w)
 {
     s_worker_t *wk = &self->workers [w];
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "map", 5);
+    ts_hdr_begin (h, TS_MSG_MAP, 5);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "inc", self->incarnation);
     ts_hdr_uint (h, "nshards", self->nshards);
@@ -30,8 +30,8 @@ agg_send_map (ts_agg_t *self, int w)
     for (unsigned i = 0; i < self->nshards; i++)
         msgpack_pack_int (&h->pk, self->owners [i]);
     ts_hdr_key (h, "workers");
-    msgpack_pack_array (&h->pk, S_MAX_WORKERS);
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    msgpack_pack_array (&h->pk, TS_MAX_WORKERS);
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *x = &self->workers [i];
         if (x->used && x->alive) {
             msgpack_pack_array (&h->pk, 2);
@@ -48,7 +48,7 @@ agg_send_map (ts_agg_t *self, int w)
 static void
 s_broadcast_map (ts_agg_t *self)
 {
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         if (self->workers [i].used && self->workers [i].alive)
             agg_send_map (self, i);
 }
@@ -60,9 +60,9 @@ s_broadcast_map (ts_agg_t *self)
 void
 agg_assign (ts_agg_t *self)
 {
-    int alive [S_MAX_WORKERS], n = 0;
-    int load [S_MAX_WORKERS] = { 0 };
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    int alive [TS_MAX_WORKERS], n = 0;
+    int load [TS_MAX_WORKERS] = { 0 };
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         if (self->workers [i].used && self->workers [i].alive)
             alive [n++] = i;
     bool changed = false;
@@ -74,7 +74,7 @@ agg_assign (ts_agg_t *self)
     }
     else {
         int base = (int) self->nshards / n, extra = (int) self->nshards % n;
-        int target [S_MAX_WORKERS] = { 0 };
+        int target [TS_MAX_WORKERS] = { 0 };
         for (int k = 0; k < n; k++)
             target [alive [k]] = base + (k < extra ? 1 : 0);
         /* keep what fits */
