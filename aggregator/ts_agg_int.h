@@ -20,6 +20,7 @@
 #include "ts_map.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
+#include "ts_seqwait.h"
 #include "ts_totals.h"
 
 #include <czmq.h>
@@ -85,15 +86,6 @@ typedef struct s_held_ack {
     struct s_held_ack *next;
 } s_held_ack_t;
 
-/*  A delta that came before the one it follows: a shard's old owner's last
- *  delta and its new owner's first travel on different connections and
- *  may arrive in either order. */
-typedef struct s_early {
-    uint64_t  seq;
-    zframe_t *payload;
-    int64_t   since;
-    struct s_early *next;
-} s_early_t;
 
 #define S_GAP_MS        2000   /* a gap in a shard's deltas: rebuild after */
 #define S_ACK_WAIT_MS   3000   /* an ack waiting that long for a delta: rebuild */
@@ -129,7 +121,7 @@ struct ts_agg {
     ts_totals_t *shard_totals;
     uint64_t    *shard_seq;
     bool        *shard_synced;
-    s_early_t  **early;        /* per shard: deltas ahead of a gap */
+    ts_seqwait_t *early;       /* per shard: deltas ahead of a gap (ts_seqwait.h) */
     int64_t     *snap_asked;   /* when a snapshot was last asked for */
     unsigned     unsynced;
     ts_map_t    *groups;       /* name -> ts_totals_t */

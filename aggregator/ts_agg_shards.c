@@ -3,6 +3,7 @@
  */
 #include "ts_agg_int.h"
 #include "ts_log.h"
+#include "ts_shardmap.h"
 #include "ts_mp.h"
 
 #include <inttypes.h>
@@ -60,46 +61,11 @@ s_broadcast_map (ts_agg_t *self)
 void
 agg_assign (ts_agg_t *self)
 {
-    int alive [TS_MAX_WORKERS], n = 0;
-    int load [TS_MAX_WORKERS] = { 0 };
+    bool alive [TS_MAX_WORKERS];
+    int n = 0;
     for (int i = 0; i < TS_MAX_WORKERS; i++)
-        if (self->workers [i].used && self->workers [i].alive)
-            alive [n++] = i;
-    bool changed = false;
-    if (n == 0) {
-        for (unsigned s = 0; s < self->nshards; s++) {
-            changed |= self->owners [s] != -1;
-            self->owners [s] = -1;
-        }
-    }
-    else {
-        int base = (int) self->nshards / n, extra = (int) self->nshards % n;
-        int target [TS_MAX_WORKERS] = { 0 };
-        for (int k = 0; k < n; k++)
-            target [alive [k]] = base + (k < extra ? 1 : 0);
-        /* keep what fits */
-        for (unsigned s = 0; s < self->nshards; s++) {
-            int o = self->owners [s];
-            if (o >= 0 && self->workers [o].used && self->workers [o].alive && load [o] < target [o])
-                load [o]++;
-            else {
-                changed |= o != -1;
-                self->owners [s] = -1;
-            }
-        }
-        /* place the rest on whoever is furthest below target */
-        for (unsigned s = 0; s < self->nshards; s++) {
-            if (self->owners [s] != -1)
-                continue;
-            int best = alive [0];
-            for (int k = 1; k < n; k++)
-                if (target [alive [k]] - load [alive [k]] > target [best] - load [best])
-                    best = alive [k];
-            self->owners [s] = best;
-            load [best]++;
-            changed = true;
-        }
-    }
+        n += alive [i] = self->workers [i].used && self->workers [i].alive;
+    bool changed = ts_shard_assign (self->owners, self->nshards, alive, TS_MAX_WORKERS);
     self->assigned_once = true;
     if (changed) {
         self->epoch++;
