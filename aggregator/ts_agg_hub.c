@@ -143,7 +143,7 @@ ts_agg_destroy (ts_agg_t **self_p)
     zsock_destroy (&self->ingest);
     zsock_destroy (&self->control);
     zsock_destroy (&self->query);
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         zframe_destroy (&self->workers [i].identity);
     ts_map_destroy (&self->chunks);     /* frees queued chunks too */
     ts_map_destroy (&self->jobs);
@@ -182,7 +182,7 @@ ts_agg_destroy (ts_agg_t **self_p)
 static int
 s_worker_by_identity (ts_agg_t *self, zframe_t *id)
 {
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         if (self->workers [i].used && self->workers [i].identity
         &&  zframe_eq (self->workers [i].identity, id))
             return i;
@@ -211,7 +211,7 @@ s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
         return;
     }
     int w = -1, free_slot = -1;
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         if (self->workers [i].used && !strcmp (self->workers [i].name, name))
             w = i;
         else if (!self->workers [i].used && free_slot < 0)
@@ -220,7 +220,7 @@ s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
     if (w < 0)
         w = free_slot;
     if (w < 0) {
-        ts_warn ("worker %s refused: %d workers already", name, S_MAX_WORKERS);
+        ts_warn ("worker %s refused: %d workers already", name, TS_MAX_WORKERS);
         return;
     }
     s_worker_t *wk = &self->workers [w];
@@ -272,18 +272,17 @@ s_on_heartbeat (ts_agg_t *self, int w, ts_hdrin_t *in)
 static void
 s_on_control (ts_agg_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->control);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, self->control, true))
         return;
-    zframe_t *from = zmsg_pop (msg);
-    zframe_t *head = zmsg_pop (msg);
-    ts_hdrin_t in;
-    if (!from || !head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))) {
+    ts_hdrin_t *in = &rv.in;
+    zframe_t *from = rv.from;
+    if (!from || rv.rc) {
         self->dropped++;
         goto done;
     }
-    if (!strcmp (in.type, "register")) {
-        s_on_register (self, from, &in);
+    if (in->msg == TS_MSG_REGISTER) {
+        s_on_register (self, from, in);
         goto done;
     }
     int w = s_worker_by_identity (self, from);
@@ -291,72 +290,69 @@ s_on_control (ts_agg_t *self)
         /* unknown (we restarted, or it was declared dead): it must register.
          * Asked in answer to its heartbeats only, a few times a second:
          * answering every message started a storm of registrations. */
-        if (!strcmp (in.type, "hb")) {
-            ts_hdr_begin (&self->hdr, "reregister", 1);
+        if (in->msg == TS_MSG_HB) {
+            ts_hdr_begin (&self->hdr, TS_MSG_REREGISTER, 1);
             ts_hdr_uint (&self->hdr, "inc", self->incarnation);
             ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
         }
         /* its results still count: commits are commits */
-        if (!strcmp (in.type, "chunkdone"))
-            agg_on_chunkdone (self, -1, &in);
-        else if (!strcmp (in.type, "delta"))
-            agg_on_delta (self, &in, msg, false);
+        if (in->msg == TS_MSG_CHUNKDONE)
+            agg_on_chunkdone (self, -1, in);
+        else if (in->msg == TS_MSG_DELTA)
+            agg_on_delta (self, in, rv.rest, false);
         goto done;
     }
     self->workers [w].last_seen = agg_now ();
-    if (!strcmp (in.type, "hb"))
-        s_on_heartbeat (self, w, &in);
-    else if (!strcmp (in.type, "credit"))
-        self->workers [w].credit += (int) ts_hdr_get_int (&in, "n", 1);
-    else if (!strcmp (in.type, "chunkdone"))
-        agg_on_chunkdone (self, w, &in);
-    else if (!strcmp (in.type, "delta"))
-        agg_on_delta (self, &in, msg, false);
-    else if (!strcmp (in.type, "snap"))
-        agg_on_delta (self, &in, msg, true);
-    else if (!strcmp (in.type, "leave")) {
+    switch (in->msg) {
+    case TS_MSG_HB:
+        s_on_heartbeat (self, w, in);
+        break;
+    case TS_MSG_CREDIT:
+        self->workers [w].credit += (int) ts_hdr_get_int (in, "n", 1);
+        break;
+    case TS_MSG_CHUNKDONE:
+        agg_on_chunkdone (self, w, in);
+        break;
+    case TS_MSG_DELTA:
+    case TS_MSG_SNAP:
+        agg_on_delta (self, in, rv.rest, in->msg == TS_MSG_SNAP);
+        break;
+    case TS_MSG_LEAVE:
         /* a clean stop: move its shards now, not after missed heartbeats */
         s_worker_lost (self, w, "left");
         agg_assign (self);
-    }
-    else if (!strcmp (in.type, "released"))
-        ;                               /* informational: the file lock fences */
-    else
+        break;
+    case TS_MSG_RELEASED:
+        break;                          /* informational: the file lock fences */
+    default:
         self->dropped++;
+    }
 done:
-    zframe_destroy (&from);
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }
 
 static void
 s_on_ingest (ts_agg_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->ingest);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, self->ingest, true))
         return;
-    zframe_t *from = zmsg_pop (msg);
-    zframe_t *head = zmsg_pop (msg);
-    ts_hdrin_t in;
-    int rc = head ? ts_hdr_parse (&in, zframe_data (head), zframe_size (head)) : TS_EPROTO;
-    if (!from || rc)
+    if (!rv.from || rv.rc)
         self->dropped++;
-    else if (!strcmp (in.type, "chunk"))
-        agg_on_chunk (self, from, &in, msg);
-    else if (!strcmp (in.type, "done"))
-        agg_on_done (self, &in);
-    else if (!strcmp (in.type, "ping")) {
+    else if (rv.in.msg == TS_MSG_CHUNK)
+        agg_on_chunk (self, rv.from, &rv.in, rv.rest);
+    else if (rv.in.msg == TS_MSG_DONE)
+        agg_on_done (self, &rv.in);
+    else if (rv.in.msg == TS_MSG_PING) {
         /* producers learn our incarnation: a new one means that what they
          * had queued here is lost, and they send it again at once */
-        ts_hdr_begin (&self->hdr, "pong", 1);
+        ts_hdr_begin (&self->hdr, TS_MSG_PONG, 1);
         ts_hdr_uint (&self->hdr, "inc", self->incarnation);
-        ts_hdr_send (&self->hdr, zsock_resolve (self->ingest), from, NULL, 0);
+        ts_hdr_send (&self->hdr, zsock_resolve (self->ingest), rv.from, NULL, 0);
     }
     else
         self->dropped++;
-    zframe_destroy (&from);
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }
 
 /* --- the loop ------------------------------------------------------------- */
@@ -366,7 +362,7 @@ s_tick (ts_agg_t *self)
 {
     int64_t now = agg_now ();
     bool lost = false;
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *w = &self->workers [i];
         if (w->used && w->alive && now - w->last_seen > TS_WORKER_DEAD_MS) {
             s_worker_lost (self, i, "missed heartbeats");
@@ -375,7 +371,7 @@ s_tick (ts_agg_t *self)
     }
     /* a worker gone for a minute leaves the table (status shows it as
      * not alive until then, so an operator sees what happened) */
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *w = &self->workers [i];
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)

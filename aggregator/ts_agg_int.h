@@ -19,16 +19,16 @@
 #include "ts_config.h"
 #include "ts_map.h"
 #include "ts_msg.h"
+#include "ts_proto.h"
+#include "ts_seqwait.h"
 #include "ts_totals.h"
 
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define S_MAX_WORKERS 256
 #define S_MAX_JOBS    100      /* finished jobs kept in the ledger */
 #define S_SENDING_MS  2000     /* a job silent this long no longer sends */
-#define S_JOB_MAX     64       /* bytes of a job id */
 
 typedef struct {
     bool      used;
@@ -48,7 +48,7 @@ typedef struct {
 } s_worker_t;
 
 typedef struct s_chunk {
-    char      job [S_JOB_MAX];
+    char      job [TS_JOB_MAX];
     uint64_t  chunk;
     ts_buf_t  header;          /* the "work" header to send */
     size_t    backlog_at;      /* where its "backlog" value goes (uint32) */
@@ -60,7 +60,7 @@ typedef struct s_chunk {
 } s_chunk_t;
 
 typedef struct {
-    char      job [S_JOB_MAX];
+    char      job [TS_JOB_MAX];
     char      src [256];
     zframe_t *producer;        /* routing id of the latest sender */
     int64_t   started, updated, finished;
@@ -75,7 +75,7 @@ typedef struct {
 
 /*  An acknowledgement held until the statistics include its commits. */
 typedef struct s_held_ack {
-    char      job [S_JOB_MAX];
+    char      job [TS_JOB_MAX];
     uint64_t  chunk;
     ts_buf_t  header;          /* the "ack" to send */
     uint32_t  nseqs;
@@ -86,15 +86,6 @@ typedef struct s_held_ack {
     struct s_held_ack *next;
 } s_held_ack_t;
 
-/*  A delta that came before the one it follows: a shard's old owner's last
- *  delta and its new owner's first travel on different connections and
- *  may arrive in either order. */
-typedef struct s_early {
-    uint64_t  seq;
-    zframe_t *payload;
-    int64_t   since;
-    struct s_early *next;
-} s_early_t;
 
 #define S_GAP_MS        2000   /* a gap in a shard's deltas: rebuild after */
 #define S_ACK_WAIT_MS   3000   /* an ack waiting that long for a delta: rebuild */
@@ -116,7 +107,7 @@ struct ts_agg {
     int64_t    started;
     bool       assigned_once;
 
-    s_worker_t workers [S_MAX_WORKERS];
+    s_worker_t workers [TS_MAX_WORKERS];
     int       *owners;         /* worker slot per shard, -1 none */
     uint64_t   epoch;
 
@@ -130,7 +121,7 @@ struct ts_agg {
     ts_totals_t *shard_totals;
     uint64_t    *shard_seq;
     bool        *shard_synced;
-    s_early_t  **early;        /* per shard: deltas ahead of a gap */
+    ts_seqwait_t *early;       /* per shard: deltas ahead of a gap (ts_seqwait.h) */
     int64_t     *snap_asked;   /* when a snapshot was last asked for */
     unsigned     unsynced;
     ts_map_t    *groups;       /* name -> ts_totals_t */

@@ -7,6 +7,7 @@
 #include "ts_mp.h"
 #include "ts_proto.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ s_job_check_done (s_job_t *j)
 void
 agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
 {
-    char job [S_JOB_MAX];
+    char job [TS_JOB_MAX];
     if (!ts_hdr_copy_str (in, "job", job, sizeof job) || !*job || zmsg_size (msg) < 1) {
         self->dropped++;
         return;
@@ -122,7 +123,7 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
              * batch replays from its commit marker) */
         }
     }
-    char key [S_JOB_MAX + 16];
+    char key [TS_JOB_MAX + 16];
     size_t klen = ts_chunk_key (key, job, chunk);
     s_chunk_t *c = ts_map_get (self->chunks, key, klen);
     if (c)
@@ -135,7 +136,7 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     c->worker = -1;
     c->payload = zmsg_pop (msg);
     /* the same header, retyped "work" */
-    ts_hdr_t h = { { 0 }, { 0 } };
+    ts_hdr_t h = { 0 };
     char src [256] = "", profile [1024] = "default";
     ts_hdr_copy_str (in, "src", src, sizeof src);
     ts_hdr_copy_str (in, "profile", profile, sizeof profile);
@@ -143,7 +144,7 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     const char *file = ts_hdr_get_str (in, "file", &flen);
     const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
     bool by_ref = file && fid;
-    ts_hdr_begin (&h, "work", by_ref ? 12 : 9);
+    ts_hdr_begin (&h, TS_MSG_WORK, by_ref ? 12 : 9);
     ts_hdr_str (&h, "job", job);
     ts_hdr_uint (&h, "chunk", chunk);
     ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
@@ -166,6 +167,7 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     ts_hdr_key (&h, "more");
     c->more_at = h.buf.size;
     ts_buf_append (&h.buf, "\xc2", 1);
+    assert (ts_hdr_is_complete (&h));      /* sent raw, not by ts_hdr_send */
     c->header = h.buf;
     if (!c->payload || ts_map_put (self->chunks, key, klen, c)) {
         agg_chunk_free (c);
@@ -182,7 +184,7 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
 void
 agg_on_done (ts_agg_t *self, ts_hdrin_t *in)
 {
-    char job [S_JOB_MAX];
+    char job [TS_JOB_MAX];
     if (!ts_hdr_copy_str (in, "job", job, sizeof job))
         return;
     s_job_t *j = agg_job (self, job, false);
@@ -230,11 +232,11 @@ agg_dispatch (ts_agg_t *self)
     if (!had_backlog && more)
         return;                         /* nothing new to tell */
     self->more_told = more;
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *w = &self->workers [i];
         if (!w->used || !w->alive)
             continue;
-        ts_hdr_begin (&self->hdr, "drained", 1);
+        ts_hdr_begin (&self->hdr, TS_MSG_DRAINED, 1);
         ts_hdr_bool (&self->hdr, "more", more);
         ts_hdr_send (&self->hdr, zsock_resolve (self->control), w->identity, NULL, 0);
     }
@@ -246,7 +248,7 @@ s_dispatch_queue (ts_agg_t *self)
     int more = -1;                      /* s_producers_sending, once a pass */
     while (self->queue_head) {
         int best = -1;
-        for (int i = 0; i < S_MAX_WORKERS; i++) {
+        for (int i = 0; i < TS_MAX_WORKERS; i++) {
             s_worker_t *w = &self->workers [i];
             if (w->used && w->alive && w->credit > 0 && (best < 0 || w->credit > self->workers [best].credit))
                 best = i;
@@ -390,11 +392,11 @@ s_pass_array (ts_hdr_t *h, ts_hdrin_t *in, const char *key)
 void
 agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
 {
-    char job [S_JOB_MAX];
+    char job [TS_JOB_MAX];
     if (!ts_hdr_copy_str (in, "job", job, sizeof job))
         return;
     uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
-    char key [S_JOB_MAX + 16];
+    char key [TS_JOB_MAX + 16];
     size_t klen = ts_chunk_key (key, job, chunk);
     s_chunk_t *c = ts_map_take (self->chunks, key, klen);
     if (c) {
@@ -421,19 +423,16 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
         return;
     snprintf (a->job, sizeof a->job, "%s", job);
     a->chunk = chunk;
-    ts_hdr_t h = { { 0 }, { 0 } };
+    ts_hdr_t h = { 0 };
     int64_t code = ts_hdr_get_int (in, "code", 0);
     if (code) {
         char msg [512] = "";
         ts_hdr_copy_str (in, "msg", msg, sizeof msg);
-        ts_hdr_begin (&h, "nack", 4);
-        ts_hdr_str (&h, "job", job);
-        ts_hdr_uint (&h, "chunk", chunk);
-        ts_hdr_int (&h, "code", code);
-        ts_hdr_str (&h, "msg", msg);
+        ts_hdr_begin_outcome (&h, TS_MSG_NACK, job, chunk, code, msg, 0);
         s_job_t *j = agg_job (self, job, false);
         if (j)
             snprintf (j->error, sizeof j->error, "%s", msg);
+        assert (ts_hdr_is_complete (&h));
         a->header = h.buf;
         /* a nack carries no counts and waits for nothing */
         if (j && j->producer) {
@@ -451,9 +450,7 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
     a->imported = ts_hdr_get_uint (in, "imported", 0);
     a->duplicates = ts_hdr_get_uint (in, "duplicates", 0);
     a->rejected = ts_hdr_get_uint (in, "rejected", 0);
-    ts_hdr_begin (&h, "ack", 9);
-    ts_hdr_str (&h, "job", job);
-    ts_hdr_uint (&h, "chunk", chunk);
+    ts_hdr_begin_outcome (&h, TS_MSG_ACK, job, chunk, 0, NULL, 7);
     ts_hdr_uint (&h, "lines", a->lines);
     ts_hdr_uint (&h, "blank", a->blank);
     ts_hdr_uint (&h, "imported", a->imported);
@@ -463,6 +460,7 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
     s_pass_array (&h, in, "rejects");
     s_pass_array (&h, in, "warnings");
     ts_mp_reader_t r;
+    assert (ts_hdr_is_complete (&h));
     a->header = h.buf;
     /* the commits it depends on: [[shard, seq]...] */
     if (ts_hdr_find (in, "seqs", &r)) {

@@ -49,7 +49,7 @@ s_pack_totals_map (msgpack_packer *pk, const ts_totals_t *t)
 /*  Starts a reply to the current query: echoes its "rid" when it had one,
  *  so a client with many queries in flight can match the answers. */
 static void
-s_reply_begin (ts_agg_t *self, const char *type, uint32_t nfields)
+s_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields)
 {
     ts_hdr_begin (&self->hdr, type, nfields + (self->has_rid ? 1 : 0));
     if (self->has_rid)
@@ -60,7 +60,7 @@ static void
 s_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message)
 {
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, "error", 2);
+    s_reply_begin (self, TS_MSG_ERROR, 2);
     ts_hdr_bool (h, "ok", false);
     ts_hdr_key (h, "error");
     msgpack_pack_map (&h->pk, 2);
@@ -100,9 +100,9 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
 {
     ts_hdr_t *h = &self->hdr;
     int nworkers = 0;
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         nworkers += self->workers [i].used;
-    s_reply_begin (self, "status", 9);
+    s_reply_begin (self, TS_MSG_STATUS, 9);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "nshards", self->nshards);
@@ -113,7 +113,7 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     ts_hdr_key (h, "workers");
     msgpack_pack_array (&h->pk, nworkers);
     int64_t now = agg_now ();
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *w = &self->workers [i];
         if (!w->used)
             continue;
@@ -155,7 +155,7 @@ s_reply_stats (ts_agg_t *self, zframe_t *to)
     for (unsigned s = 0; s < self->nshards; s++)
         ts_totals_merge (&all, &self->shard_totals [s]);
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, "stats", 5);
+    s_reply_begin (self, TS_MSG_STATS, 5);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "groups", ts_map_size (self->groups));
     ts_hdr_uint (h, "epoch", self->epoch);
@@ -408,7 +408,7 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
     /* the rows travel as a second frame: the api appends them to its
      * reply as the value of "groups" without walking them */
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, "groups", 4);
+    s_reply_begin (self, TS_MSG_GROUPS, 4);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "total", self->page_total);
     ts_hdr_key (h, "next");
@@ -447,25 +447,25 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         s_reply_error (self, from, "BAD_REQUEST", "request is not a msgpack map with \"v\" and \"t\"");
         return true;
     }
-    if (!strcmp (in.type, "status"))
+    if (in.msg == TS_MSG_STATUS)
         s_reply_status (self, from);
-    else if (!strcmp (in.type, "stats")) {
+    else if (in.msg == TS_MSG_STATS) {
         if (self->unsynced > 0)
             return false;
         s_reply_stats (self, from);
     }
-    else if (!strcmp (in.type, "groups")) {
+    else if (in.msg == TS_MSG_GROUPS) {
         if (self->unsynced > 0)
             return false;
         s_reply_groups (self, from, &in);
     }
-    else if (!strcmp (in.type, "job")) {
-        char job [S_JOB_MAX];
+    else if (in.msg == TS_MSG_JOB) {
+        char job [TS_JOB_MAX];
         s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? agg_job (self, job, false) : NULL;
         if (!j)
             s_reply_error (self, from, "NOT_FOUND", "no such job");
         else {
-            s_reply_begin (self, "job", 2);
+            s_reply_begin (self, TS_MSG_JOB, 2);
             ts_hdr_bool (&self->hdr, "ok", true);
             ts_hdr_key (&self->hdr, "job");
             s_pack_job (&self->hdr.pk, j);

@@ -3,6 +3,7 @@
  */
 #include "ts_agg_int.h"
 #include "ts_log.h"
+#include "ts_shardmap.h"
 #include "ts_mp.h"
 
 #include <inttypes.h>
@@ -11,7 +12,7 @@ int
 agg_alive_count (ts_agg_t *self)
 {
     int n = 0;
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         n += self->workers [i].used && self->workers [i].alive;
     return n;
 }
@@ -21,7 +22,7 @@ agg_send_map (ts_agg_t *self, int w)
 {
     s_worker_t *wk = &self->workers [w];
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "map", 5);
+    ts_hdr_begin (h, TS_MSG_MAP, 5);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "inc", self->incarnation);
     ts_hdr_uint (h, "nshards", self->nshards);
@@ -30,8 +31,8 @@ agg_send_map (ts_agg_t *self, int w)
     for (unsigned i = 0; i < self->nshards; i++)
         msgpack_pack_int (&h->pk, self->owners [i]);
     ts_hdr_key (h, "workers");
-    msgpack_pack_array (&h->pk, S_MAX_WORKERS);
-    for (int i = 0; i < S_MAX_WORKERS; i++) {
+    msgpack_pack_array (&h->pk, TS_MAX_WORKERS);
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
         s_worker_t *x = &self->workers [i];
         if (x->used && x->alive) {
             msgpack_pack_array (&h->pk, 2);
@@ -48,7 +49,7 @@ agg_send_map (ts_agg_t *self, int w)
 static void
 s_broadcast_map (ts_agg_t *self)
 {
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         if (self->workers [i].used && self->workers [i].alive)
             agg_send_map (self, i);
 }
@@ -60,46 +61,11 @@ s_broadcast_map (ts_agg_t *self)
 void
 agg_assign (ts_agg_t *self)
 {
-    int alive [S_MAX_WORKERS], n = 0;
-    int load [S_MAX_WORKERS] = { 0 };
-    for (int i = 0; i < S_MAX_WORKERS; i++)
-        if (self->workers [i].used && self->workers [i].alive)
-            alive [n++] = i;
-    bool changed = false;
-    if (n == 0) {
-        for (unsigned s = 0; s < self->nshards; s++) {
-            changed |= self->owners [s] != -1;
-            self->owners [s] = -1;
-        }
-    }
-    else {
-        int base = (int) self->nshards / n, extra = (int) self->nshards % n;
-        int target [S_MAX_WORKERS] = { 0 };
-        for (int k = 0; k < n; k++)
-            target [alive [k]] = base + (k < extra ? 1 : 0);
-        /* keep what fits */
-        for (unsigned s = 0; s < self->nshards; s++) {
-            int o = self->owners [s];
-            if (o >= 0 && self->workers [o].used && self->workers [o].alive && load [o] < target [o])
-                load [o]++;
-            else {
-                changed |= o != -1;
-                self->owners [s] = -1;
-            }
-        }
-        /* place the rest on whoever is furthest below target */
-        for (unsigned s = 0; s < self->nshards; s++) {
-            if (self->owners [s] != -1)
-                continue;
-            int best = alive [0];
-            for (int k = 1; k < n; k++)
-                if (target [alive [k]] - load [alive [k]] > target [best] - load [best])
-                    best = alive [k];
-            self->owners [s] = best;
-            load [best]++;
-            changed = true;
-        }
-    }
+    bool alive [TS_MAX_WORKERS];
+    int n = 0;
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
+        n += alive [i] = self->workers [i].used && self->workers [i].alive;
+    bool changed = ts_shard_assign (self->owners, self->nshards, alive, TS_MAX_WORKERS);
     self->assigned_once = true;
     if (changed) {
         self->epoch++;

@@ -5,19 +5,23 @@
 #include "ts_agg_int.h"
 #include "ts_error.h"
 #include "ts_log.h"
+#include "ts_seqwait.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 
+static void
+s_frame_free (void *item)
+{
+    zframe_t *f = item;
+    zframe_destroy (&f);
+}
+
 void
 agg_drop_early (ts_agg_t *self, unsigned shard)
 {
-    while (self->early && self->early [shard]) {
-        s_early_t *e = self->early [shard];
-        self->early [shard] = e->next;
-        zframe_destroy (&e->payload);
-        free (e);
-    }
+    if (self->early)
+        ts_seqwait_clear (&self->early [shard], s_frame_free);
 }
 
 void
@@ -120,7 +124,7 @@ agg_request_snapshots (ts_agg_t *self)
             continue;
         if (self->snap_asked [s] && now - self->snap_asked [s] < 1000)
             continue;
-        ts_hdr_begin (&self->hdr, "snapreq", 1);
+        ts_hdr_begin (&self->hdr, TS_MSG_SNAPREQ, 1);
         ts_hdr_uint (&self->hdr, "shard", s);
         ts_hdr_send (&self->hdr, zsock_resolve (self->control),
                      self->workers [self->owners [s]].identity, NULL, 0);
@@ -151,22 +155,15 @@ agg_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
             ts_info ("statistics complete (rebuild %" PRIu64 ")", self->rebuilds);
     }
     else {
-        if (!self->shard_synced [shard] || seq <= self->shard_seq [shard])
+        ts_seq_verdict_t v = ts_seq_judge (self->shard_seq [shard], seq);
+        if (!self->shard_synced [shard] || v == TS_SEQ_OLD)
             return;                     /* covered by a snapshot, or a repeat */
-        if (seq != self->shard_seq [shard] + 1) {
-            /* ahead of a gap: keep it until the gap fills (s_tick rebuilds
-             * if it does not, soon) */
-            for (s_early_t *e = self->early [shard]; e; e = e->next)
-                if (e->seq == seq)
-                    return;
-            s_early_t *e = calloc (1, sizeof *e);
-            if (!e)
-                return;
-            e->seq = seq;
-            e->payload = zframe_dup (payload);
-            e->since = agg_now ();
-            e->next = self->early [shard];
-            self->early [shard] = e;
+        if (v == TS_SEQ_EARLY) {
+            /* ahead of a gap: keep it until the gap fills (agg_stats_check
+             * rebuilds if it does not, soon) */
+            zframe_t *copy = zframe_dup (payload);
+            if (copy && ts_seqwait_hold (&self->early [shard], seq, copy, agg_now ()))
+                zframe_destroy (&copy);
             return;
         }
         if (s_apply_delta (self, (unsigned) shard, zframe_data (payload), zframe_size (payload), &seq)) {
@@ -175,29 +172,22 @@ agg_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
         }
         self->shard_seq [shard] = seq;
         /* the deltas that waited for this one */
-        for (bool found = true; found && self->shard_synced [shard]; ) {
-            found = false;
-            for (s_early_t **pp = &self->early [shard]; *pp; pp = &(*pp)->next) {
-                s_early_t *e = *pp;
-                if (e->seq > self->shard_seq [shard] + 1)
-                    continue;
-                *pp = e->next;
-                uint64_t s2 = e->seq;
-                bool apply = s2 == self->shard_seq [shard] + 1;
-                int bad = apply ? s_apply_delta (self, (unsigned) shard, zframe_data (e->payload),
-                                                 zframe_size (e->payload), &s2) : 0;
-                zframe_destroy (&e->payload);
-                free (e);
-                if (bad) {
-                    agg_start_rebuild (self, "a delta does not decode");
-                    return;
-                }
-                if (apply) {
-                    self->shard_seq [shard] = s2;
-                    found = true;
-                }
+        while (self->shard_synced [shard]) {
+            uint64_t s2;
+            zframe_t *e = ts_seqwait_take (&self->early [shard], self->shard_seq [shard], &s2);
+            if (!e)
                 break;
+            bool apply = s2 == self->shard_seq [shard] + 1;
+            int bad = apply ? s_apply_delta (self, (unsigned) shard, zframe_data (e),
+                                             zframe_size (e), &s2) : 0;
+            zframe_destroy (&e);
+            if (bad) {
+                agg_start_rebuild (self, "a delta does not decode");
+                return;
             }
+            if (!apply)
+                break;
+            self->shard_seq [shard] = s2;
         }
     }
     agg_release_acks (self);
@@ -211,9 +201,8 @@ agg_stats_check (ts_agg_t *self, int64_t now)
 {
     const char *why = NULL;
     for (unsigned s = 0; s < self->nshards && !why; s++)
-        for (s_early_t *e = self->early [s]; e && !why; e = e->next)
-            if (now - e->since > S_GAP_MS)
-                why = "a gap in a shard's deltas did not fill";
+        if (ts_seqwait_is_stale (&self->early [s], now, S_GAP_MS))
+            why = "a gap in a shard's deltas did not fill";
     for (s_held_ack_t *a = self->held_acks; a && !why; a = a->next)
         if (now - a->since > S_ACK_WAIT_MS && self->unsynced == 0)
             why = "an acknowledgement waited too long for a delta";

@@ -126,7 +126,7 @@ ts_api_destroy (ts_api_t **self_p)
         free (e->data);
         free (e);
     }
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         zsock_destroy (&self->workers [i].dealer);
     zsock_destroy (&self->front);
     zsock_destroy (&self->agg);
@@ -366,14 +366,14 @@ ts_api_run (ts_api_t *self, volatile bool *stop)
 {
     ts_info ("ready");
     api_ask_map (self);
-    zmq_pollitem_t items [2 + S_MAX_WORKERS];
-    zsock_t *dealers [S_MAX_WORKERS];
+    zmq_pollitem_t items [2 + TS_MAX_WORKERS];
+    zsock_t *dealers [TS_MAX_WORKERS];
     int64_t next_tick = api_now () + 100;
     while (!*stop) {
         int n = 0, nd = 0;
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->front), 0, ZMQ_POLLIN, 0 };
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->agg), 0, ZMQ_POLLIN, 0 };
-        for (int i = 0; i < S_MAX_WORKERS; i++)
+        for (int i = 0; i < TS_MAX_WORKERS; i++)
             if (self->workers [i].dealer) {
                 dealers [nd++] = self->workers [i].dealer;
                 items [n++] = (zmq_pollitem_t) { zsock_resolve (self->workers [i].dealer), 0, ZMQ_POLLIN, 0 };

@@ -128,7 +128,7 @@ static void
 s_finish_list (ts_api_t *self, s_req_t *r)
 {
     ts_listing_t *l = r->listing;
-    s_stream_t st [S_MAX_WORKERS];
+    s_stream_t st [TS_MAX_WORKERS];
     bool more = false;
     for (int i = 0; i < r->nparts; i++) {
         st [i].p = zframe_data (r->parts [i]);
@@ -311,42 +311,38 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
 void
 api_on_agg (ts_api_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->agg);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, self->agg, false))
         return;
-    zframe_t *head = zmsg_first (msg);
-    ts_hdrin_t in;
-    if (head && ts_hdr_parse (&in, zframe_data (head), zframe_size (head)) == 0) {
-        uint64_t rid = ts_hdr_get_uint (&in, "rid", UINT64_MAX);
-        if (rid == 0 && !strcmp (in.type, "status"))
-            api_on_map (self, &in);
+    if (rv.rc == 0) {
+        uint64_t rid = ts_hdr_get_uint (&rv.in, "rid", UINT64_MAX);
+        if (rid == 0 && rv.in.msg == TS_MSG_STATUS)
+            api_on_map (self, &rv.in);
         else {
             s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);
             if (r && !r->parked)
-                s_finish_agg (self, r, &in, zmsg_next (msg));
+                s_finish_agg (self, r, &rv.in, zmsg_first (rv.rest));
         }
     }
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }
 
 void
 api_on_worker (ts_api_t *self, zsock_t *dealer)
 {
-    zmsg_t *msg = zmsg_recv (dealer);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, dealer, false))
         return;
-    zframe_t *head = zmsg_pop (msg);
-    ts_hdrin_t in;
-    if (!head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))) {
-        zframe_destroy (&head);
-        zmsg_destroy (&msg);
+    ts_hdrin_t in = rv.in;
+    zmsg_t *msg = rv.rest;
+    if (rv.rc) {
+        ts_recv_free (&rv);
         return;
     }
     uint64_t rid = ts_hdr_get_uint (&in, "rid", UINT64_MAX);
     s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);
     if (!r || r->parked || r->waiting <= 0) {
-        zframe_destroy (&head);
-        zmsg_destroy (&msg);
+        ts_recv_free (&rv);
         return;                 /* late: answered already, or asked again */
     }
     char code [32] = "";
@@ -383,7 +379,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
     }
     else if (r->op == TS_OP_CHECK) {
         zframe_t *items = zmsg_pop (msg);
-        if (r->nparts < S_MAX_WORKERS)
+        if (r->nparts < TS_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
         else
             zframe_destroy (&items);
@@ -392,7 +388,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
     }
     else {
         zframe_t *items = zmsg_pop (msg);
-        if (r->nparts < S_MAX_WORKERS) {
+        if (r->nparts < TS_MAX_WORKERS) {
             r->more [r->nparts] = ts_hdr_get_bool (&in, "more", false);
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
         }
@@ -401,6 +397,5 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
         if (--r->waiting == 0)
             s_finish_list (self, r);
     }
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }

@@ -26,7 +26,6 @@ api_now (void)
     return zclock_mono ();
 }
 
-#define S_MAX_WORKERS     256
 #define S_TIMEOUT_MS      10000        /* a worker or the aggregator must answer */
 #define S_RETRIES         5            /* re-asks after NOT_OWNER */
 #define S_MAP_EVERY_MS    1000
@@ -55,8 +54,8 @@ typedef struct {
     bool       parked;          /* waiting for a fresh map */
     int64_t    deadline;
     uint64_t   count;
-    zframe_t  *parts [S_MAX_WORKERS];
-    bool       more [S_MAX_WORKERS];
+    zframe_t  *parts [TS_MAX_WORKERS];
+    bool       more [TS_MAX_WORKERS];
     int        nparts;
     zframe_t  *agg_reply;
 } s_req_t;
@@ -84,7 +83,7 @@ struct ts_api {
     int        owners [TS_MAX_SHARDS];
     uint64_t   epoch;
     bool       have_map;
-    s_worker_t workers [S_MAX_WORKERS];
+    s_worker_t workers [TS_MAX_WORKERS];
     int64_t    map_asked;
     ts_map_t  *reqs;            /* rid (8 bytes) -> s_req_t */
     uint64_t   next_rid;

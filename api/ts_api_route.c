@@ -20,7 +20,7 @@
 void
 api_ask_map (ts_api_t *self)
 {
-    ts_hdr_begin (&self->hdr, "status", 1);
+    ts_hdr_begin (&self->hdr, TS_MSG_STATUS, 1);
     ts_hdr_uint (&self->hdr, "rid", 0);
     ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
     self->map_asked = api_now ();
@@ -34,12 +34,12 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
     uint32_t n;
     unsigned nshards = (unsigned) ts_hdr_get_uint (in, "nshards", 0);
     if (nshards == 0 || nshards > TS_MAX_SHARDS
-    ||  !ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > S_MAX_WORKERS)
+    ||  !ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
         return;
     int owners [TS_MAX_SHARDS];
     for (unsigned s = 0; s < nshards; s++)
         owners [s] = -1;
-    bool seen [S_MAX_WORKERS] = { false };
+    bool seen [TS_MAX_WORKERS] = { false };
     for (uint32_t i = 0; i < n; i++) {
         uint32_t fields;
         char name [64] = "", peer [256] = "";
@@ -81,10 +81,10 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
             continue;
         /* the slot of this worker: by name, else a free one */
         int slot = -1;
-        for (int w = 0; w < S_MAX_WORKERS && slot < 0; w++)
+        for (int w = 0; w < TS_MAX_WORKERS && slot < 0; w++)
             if (self->workers [w].name [0] && !strcmp (self->workers [w].name, name))
                 slot = w;
-        for (int w = 0; w < S_MAX_WORKERS && slot < 0; w++)
+        for (int w = 0; w < TS_MAX_WORKERS && slot < 0; w++)
             if (!self->workers [w].name [0])
                 slot = w;
         if (slot < 0)
@@ -114,7 +114,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         }
     }
     bool lost = false;
-    for (int w = 0; w < S_MAX_WORKERS; w++)
+    for (int w = 0; w < TS_MAX_WORKERS; w++)
         if (!seen [w] && self->workers [w].alive) {
             self->workers [w].alive = false;
             zsock_destroy (&self->workers [w].dealer);
@@ -181,7 +181,7 @@ api_park (ts_api_t *self, s_req_t *r, const char *why)
 }
 
 static void
-s_send_to_agg (ts_api_t *self, s_req_t *r, const char *type)
+s_send_to_agg (ts_api_t *self, s_req_t *r, ts_msg_t type)
 {
     /* the client's fields pass through; "t" and "rid" are ours */
     ts_hdr_t *h = &self->hdr;
@@ -204,14 +204,14 @@ s_send_to_agg (ts_api_t *self, s_req_t *r, const char *type)
     }
     ts_hdr_begin (h, type, kept + 1);
     ts_hdr_uint (h, "rid", r->rid);
-    ts_buf_append (&h->buf, self->tmp.data, self->tmp.size);
+    ts_hdr_pairs (h, self->tmp.data, self->tmp.size, kept);
     ts_hdr_send (h, zsock_resolve (self->agg), NULL, NULL, 0);
     r->waiting = 1;
 }
 
 /*  Sends a read to worker `w` for the shards it owns. */
 static void
-s_send_read (ts_api_t *self, s_req_t *r, int w, const char *type)
+s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
 {
     ts_hdr_t *h = &self->hdr;
     int owned = 0;
@@ -268,10 +268,10 @@ api_dispatch (ts_api_t *self, s_req_t *r)
     /* a check reads every shard whole: it has minutes, not seconds */
     r->deadline = api_now () + (r->op == TS_OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
-    case TS_OP_STATS:  s_send_to_agg (self, r, "stats"); return;
-    case TS_OP_GROUPS: s_send_to_agg (self, r, "groups"); return;
-    case TS_OP_JOB:    s_send_to_agg (self, r, "job"); return;
-    case TS_OP_HEALTH: s_send_to_agg (self, r, "status"); return;
+    case TS_OP_STATS:  s_send_to_agg (self, r, TS_MSG_STATS); return;
+    case TS_OP_GROUPS: s_send_to_agg (self, r, TS_MSG_GROUPS); return;
+    case TS_OP_JOB:    s_send_to_agg (self, r, TS_MSG_JOB); return;
+    case TS_OP_HEALTH: s_send_to_agg (self, r, TS_MSG_STATUS); return;
     default: break;
     }
     if (!self->have_map) {
@@ -295,7 +295,7 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         const char *id = ts_hdr_get_str (&in, "id", &idlen);
         unsigned shard = ts_shard_of (id, idlen, self->nshards);
         ts_hdr_t *h = &self->hdr;
-        ts_hdr_begin (h, "rget", 3);
+        ts_hdr_begin (h, TS_MSG_RGET, 3);
         ts_hdr_uint (h, "rid", r->rid);
         ts_hdr_uint (h, "shard", shard);
         ts_hdr_strn (h, "id", id, idlen);
@@ -303,8 +303,8 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
-    const char *type = r->op == TS_OP_COUNT ? "rcount" : r->op == TS_OP_CHECK ? "rcheck" : "rlist";
-    for (int w = 0; w < S_MAX_WORKERS; w++) {
+    ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK : TS_MSG_RLIST;
+    for (int w = 0; w < TS_MAX_WORKERS; w++) {
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)
             owns = self->owners [s] == w;

@@ -297,13 +297,13 @@ pr_receive (ts_producer_t *self)
         if (rc)
             pr_log (self, TS_LOG_DEBUG, "dropped a message: %s", ts_strerror (rc));
         else
-        if (strcmp (in.type, "ack") == 0)
+        if (in.msg == TS_MSG_ACK)
             s_on_ack (self, &in, now);
         else
-        if (strcmp (in.type, "nack") == 0)
+        if (in.msg == TS_MSG_NACK)
             s_on_nack (self, &in, now);
         else
-        if (strcmp (in.type, "pong") == 0)
+        if (in.msg == TS_MSG_PONG)
             s_on_pong (self, &in, now);
         else
             pr_log (self, TS_LOG_DEBUG, "dropped a message of type %s", in.type);

@@ -134,7 +134,7 @@ pr_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
         slot->sent_ms = now;            /* never sent: the import ends */
         return 0;
     }
-    ts_hdr_begin (&self->hdr, "chunk", self->by_ref ? 11 : 8);
+    ts_hdr_begin (&self->hdr, TS_MSG_CHUNK, self->by_ref ? 11 : 8);
     ts_hdr_str (&self->hdr, "job", self->job);
     ts_hdr_uint (&self->hdr, "chunk", slot->chunk);
     ts_hdr_uint (&self->hdr, "line0", slot->line0);

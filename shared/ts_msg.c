@@ -3,28 +3,90 @@
 #include "ts_error.h"
 #include "ts_proto.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 
+static const char *const s_msg_names [TS_MSG_COUNT] = {
+    [TS_MSG_UNKNOWN] = "",
+    [TS_MSG_CHUNK] = "chunk", [TS_MSG_DONE] = "done", [TS_MSG_PING] = "ping",
+    [TS_MSG_ACK] = "ack", [TS_MSG_NACK] = "nack", [TS_MSG_PONG] = "pong",
+    [TS_MSG_REGISTER] = "register", [TS_MSG_HB] = "hb", [TS_MSG_CREDIT] = "credit",
+    [TS_MSG_CHUNKDONE] = "chunkdone", [TS_MSG_DELTA] = "delta", [TS_MSG_SNAP] = "snap",
+    [TS_MSG_RELEASED] = "released", [TS_MSG_LEAVE] = "leave",
+    [TS_MSG_MAP] = "map", [TS_MSG_WORK] = "work", [TS_MSG_DRAINED] = "drained",
+    [TS_MSG_SNAPREQ] = "snapreq", [TS_MSG_REREGISTER] = "reregister",
+    [TS_MSG_BATCH] = "batch", [TS_MSG_BATCHDONE] = "batchdone", [TS_MSG_NOTOWNER] = "notowner",
+    [TS_MSG_RGET] = "rget", [TS_MSG_RLIST] = "rlist", [TS_MSG_RCOUNT] = "rcount",
+    [TS_MSG_RCHECK] = "rcheck", [TS_MSG_RRES] = "rres",
+    [TS_MSG_STATUS] = "status", [TS_MSG_STATS] = "stats", [TS_MSG_GROUPS] = "groups",
+    [TS_MSG_JOB] = "job", [TS_MSG_ERROR] = "error",
+    [TS_MSG_STATE] = "state",
+};
+
+const char *
+ts_msg_name (ts_msg_t type)
+{
+    return (unsigned) type < TS_MSG_COUNT && s_msg_names [type] ? s_msg_names [type] : "";
+}
+
+ts_msg_t
+ts_msg_lookup (const char *name, size_t len)
+{
+    for (int i = 1; i < TS_MSG_COUNT; i++)
+        if (strlen (s_msg_names [i]) == len && !memcmp (s_msg_names [i], name, len))
+            return (ts_msg_t) i;
+    return TS_MSG_UNKNOWN;
+}
+
 void
-ts_hdr_begin (ts_hdr_t *h, const char *type, uint32_t nfields)
+ts_hdr_begin (ts_hdr_t *h, ts_msg_t type, uint32_t nfields)
 {
     h->buf.size = 0;
+    h->declared = nfields;
+    h->written = 0;
     msgpack_packer_init (&h->pk, &h->buf, ts_buf_packer_write);
     msgpack_pack_map (&h->pk, nfields + 2);
     ts_mp_pack_cstr (&h->pk, "v");
     msgpack_pack_int (&h->pk, TS_PROTO_VERSION);
     ts_mp_pack_cstr (&h->pk, "t");
-    ts_mp_pack_cstr (&h->pk, type);
+    ts_mp_pack_cstr (&h->pk, ts_msg_name (type));
+}
+
+void
+ts_hdr_begin_outcome (ts_hdr_t *h, ts_msg_t type, const char *job, uint64_t chunk,
+                      int64_t code, const char *msg, uint32_t nfields)
+{
+    ts_hdr_begin (h, type, 2 + (code ? 2 : 0) + nfields);
+    ts_hdr_str (h, "job", job);
+    ts_hdr_uint (h, "chunk", chunk);
+    if (code) {
+        ts_hdr_int (h, "code", code);
+        ts_hdr_str (h, "msg", msg);
+    }
+}
+
+bool
+ts_hdr_is_complete (const ts_hdr_t *h)
+{
+    return h->written == h->declared;
 }
 
 void
 ts_hdr_key (ts_hdr_t *h, const char *key)
 {
     ts_mp_pack_cstr (&h->pk, key);
+    h->written++;
+}
+
+void
+ts_hdr_pairs (ts_hdr_t *h, const void *pairs, size_t len, uint32_t npairs)
+{
+    ts_buf_append (&h->buf, pairs, len);
+    h->written += npairs;
 }
 
 void
@@ -81,6 +143,9 @@ ts_hdr_free (ts_hdr_t *h)
 zmsg_t *
 ts_hdr_msg (ts_hdr_t *h, const void *payload, size_t payload_len)
 {
+    assert (ts_hdr_is_complete (h));
+    if (!ts_hdr_is_complete (h))
+        return NULL;
     zmsg_t *msg = zmsg_new ();
     zmsg_addmem (msg, h->buf.data, h->buf.size);
     if (payload)
@@ -92,6 +157,8 @@ int
 ts_hdr_send (ts_hdr_t *h, void *sock, zframe_t *to, const void *payload, size_t payload_len)
 {
     zmsg_t *msg = ts_hdr_msg (h, payload, payload_len);
+    if (!msg)
+        return -1;
     if (to)
         zmsg_pushmem (msg, zframe_data (to), zframe_size (to));
     return zmsg_send (&msg, sock);
@@ -115,9 +182,34 @@ ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len)
     memcpy (in->type_buf, t, tlen);
     in->type_buf [tlen] = 0;
     in->type = in->type_buf;
+    in->msg = ts_msg_lookup (t, tlen);
     if (in->version != TS_PROTO_VERSION)
         return TS_EVERSION;
     return 0;
+}
+
+bool
+ts_recv (ts_recv_t *rv, void *sock, bool router)
+{
+    memset (rv, 0, sizeof *rv);
+    rv->rc = TS_EPROTO;
+    rv->rest = zmsg_recv (sock);
+    if (!rv->rest)
+        return false;
+    if (router)
+        rv->from = zmsg_pop (rv->rest);
+    rv->head = zmsg_pop (rv->rest);
+    if (rv->head)
+        rv->rc = ts_hdr_parse (&rv->in, zframe_data (rv->head), zframe_size (rv->head));
+    return true;
+}
+
+void
+ts_recv_free (ts_recv_t *rv)
+{
+    zframe_destroy (&rv->from);
+    zframe_destroy (&rv->head);
+    zmsg_destroy (&rv->rest);
 }
 
 bool

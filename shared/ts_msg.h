@@ -11,6 +11,7 @@
 #define TS_MSG_H
 
 #include "ts_mp.h"
+#include "ts_proto.h"
 #include "ts_record.h"
 #include <czmq.h>
 
@@ -21,11 +22,25 @@ extern "C" {
 typedef struct {
     ts_buf_t        buf;
     msgpack_packer  pk;
+    uint32_t        declared;   /* pairs ts_hdr_begin announced */
+    uint32_t        written;    /* pairs added since */
 } ts_hdr_t;
 
 /*  Starts a header of type `type` with `nfields` more key/value pairs to
- *  come (each ts_hdr_* call below adds one pair). */
-void ts_hdr_begin (ts_hdr_t *h, const char *type, uint32_t nfields);
+ *  come (each ts_hdr_* call below adds one pair). The count is checked:
+ *  ts_hdr_send and ts_hdr_msg refuse a header whose pairs do not match
+ *  it (a msgpack map with a wrong count misreads everything after it). */
+void ts_hdr_begin (ts_hdr_t *h, ts_msg_t type, uint32_t nfields);
+/*  Starts the answer about a chunk (or one shard's part of it) of `job`:
+ *  "chunkdone", "batchdone", "ack" and "nack" all begin with "job" and
+ *  "chunk", then, when `code` is not 0, "code" and "msg". `nfields` more
+ *  pairs follow, added by the caller. */
+void ts_hdr_begin_outcome (ts_hdr_t *h, ts_msg_t type, const char *job, uint64_t chunk,
+                           int64_t code, const char *msg, uint32_t nfields);
+/*  True when the header holds as many pairs as ts_hdr_begin announced. */
+bool ts_hdr_is_complete (const ts_hdr_t *h);
+/*  Appends `npairs` key/value pairs already packed (`len` bytes). */
+void ts_hdr_pairs (ts_hdr_t *h, const void *pairs, size_t len, uint32_t npairs);
 void ts_hdr_str (ts_hdr_t *h, const char *key, const char *value);
 void ts_hdr_strn (ts_hdr_t *h, const char *key, const char *value, size_t len);
 void ts_hdr_int (ts_hdr_t *h, const char *key, int64_t value);
@@ -37,7 +52,8 @@ void ts_hdr_key (ts_hdr_t *h, const char *key);
 void ts_hdr_free (ts_hdr_t *h);
 
 /*  Builds a message of the header (copied) and an optional payload
- *  (copied; NULL for none). Returns a new zmsg_t the caller owns. */
+ *  (copied; NULL for none). Returns a new zmsg_t the caller owns, or NULL
+ *  for an incomplete header. */
 zmsg_t *ts_hdr_msg (ts_hdr_t *h, const void *payload, size_t payload_len);
 
 /*  Sends header + payload on `sock` (after the identity frame `to`, when
@@ -50,6 +66,7 @@ typedef struct {
     const char *data;
     size_t      len;
     uint32_t    nfields;
+    ts_msg_t    msg;       /* the type; TS_MSG_UNKNOWN for a name not known */
     const char *type;      /* "t", NUL-terminated copy in type_buf */
     char        type_buf [24];
     int64_t     version;
@@ -58,6 +75,23 @@ typedef struct {
 /*  Decodes the header frame: a map with "v" == TS_PROTO_VERSION and a
  *  string "t". Returns 0, TS_EPROTO (not a map, no type) or TS_EVERSION. */
 int ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len);
+
+/*  One message received: the sender's routing id (ROUTER sockets), the
+ *  header frame and its decoding, and the frames after it. */
+typedef struct {
+    zframe_t  *from;       /* NULL on a DEALER socket, or none came */
+    zframe_t  *head;       /* the header frame, which `in` borrows */
+    zmsg_t    *rest;       /* the frames after it (payloads) */
+    ts_hdrin_t in;
+    int        rc;         /* ts_hdr_parse's answer; TS_EPROTO: no header */
+} ts_recv_t;
+
+/*  Receives one message from `sock` (a ROUTER when `router`: the routing
+ *  id comes first) and decodes its header. Returns false when nothing was
+ *  received. Whatever comes back is freed by ts_recv_free; a caller that
+ *  keeps a frame takes it (sets the field to NULL, or pops it off rest). */
+bool ts_recv (ts_recv_t *rv, void *sock, bool router);
+void ts_recv_free (ts_recv_t *rv);
 
 /*  Finds `key`; on success the reader is positioned at the value. */
 bool ts_hdr_find (const ts_hdrin_t *in, const char *key, ts_mp_reader_t *value);

@@ -39,13 +39,15 @@
  *             a field left unknown (ts_warn.h); may be missing (none)
  *
  *  Worker -> aggregator (control)
- *    "register" worker, peer, pid, shards ([held shard numbers])
- *    "hb"       worker, shards, queued, errors ([[shard, message]...])
+ *    "register" worker, peer, pid, credit, shards ([held shard numbers])
+ *    "hb"       worker, epoch, held, queued, [error]
  *    "credit"   n                                           ready for n chunks
- *    "chunkdone" job, chunk, <counts>, rejects, warnings | code, msg on failure
+ *    "chunkdone" job, chunk, <counts>, rejects, warnings, seqs ([[shard, seq]...]:
+ *               the commits the ack waits for)  | job, chunk, code, msg on failure
  *    "delta"    shard, seq                      + payload: totals delta (ts_delta)
  *    "snap"     shard, seq, last                + payload: totals (ts_delta form)
  *    "released" shard, epoch
+ *    "leave"    worker                          a clean stop: its shards move now
  *  Aggregator -> worker
  *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
  *               workers ([[name, peer endpoint]...])
@@ -55,23 +57,60 @@
  *               producers are still sending (no chunk marked last yet)
  *    "drained"  more                    the queue ran dry, or "more" became false
  *    "snapreq"  shard                                   send a "snap" of it
+ *    "reregister" inc                 answer to the heartbeat of an unknown worker
  *
  *  Worker -> worker (peer)
  *    "batch"    job, chunk, shard, epoch, n         + payload: n bin records
  *    "batchdone" job, chunk, shard, imported, duplicates | code, msg
  *    "notowner" job, chunk, shard, epoch            resend after the next map
  *
- *  Query side (api <-> aggregator, api <-> worker): docs/INTERNALS.md;
- *  the client protocol: docs/PROTOCOL.md.
+ *  Query side (api <-> aggregator, api <-> worker): see docs/INTERNALS.md,
+ *  which lists every message with its fields; the client protocol is in
+ *  docs/PROTOCOL.md.
  */
 #ifndef TS_PROTO_H
 #define TS_PROTO_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define TS_PROTO_VERSION   1
+
+/*  Every message type: the "t" of a header. ts_hdr_parse looks the name up
+ *  (ts_hdrin_t.msg; TS_MSG_UNKNOWN for a name not here) so that receivers
+ *  switch on the enum; ts_hdr_begin writes the name. docs/INTERNALS.md
+ *  gives each one's sender, receiver and fields. */
+typedef enum {
+    TS_MSG_UNKNOWN = 0,
+    /* producer -> aggregator (ingest) */
+    TS_MSG_CHUNK, TS_MSG_DONE, TS_MSG_PING,
+    /* aggregator -> producer */
+    TS_MSG_ACK, TS_MSG_NACK, TS_MSG_PONG,
+    /* worker -> aggregator (control) */
+    TS_MSG_REGISTER, TS_MSG_HB, TS_MSG_CREDIT, TS_MSG_CHUNKDONE, TS_MSG_DELTA,
+    TS_MSG_SNAP, TS_MSG_RELEASED, TS_MSG_LEAVE,
+    /* aggregator -> worker */
+    TS_MSG_MAP, TS_MSG_WORK, TS_MSG_DRAINED, TS_MSG_SNAPREQ, TS_MSG_REREGISTER,
+    /* worker -> worker (peer) */
+    TS_MSG_BATCH, TS_MSG_BATCHDONE, TS_MSG_NOTOWNER,
+    /* api -> worker (peer) reads, and their answer */
+    TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES,
+    /* api, CLI -> aggregator (query), answered with the same type or "error" */
+    TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
+    /* the supervisor's state file (one header, no socket) */
+    TS_MSG_STATE,
+    TS_MSG_COUNT
+} ts_msg_t;
+
+/*  The wire name of a message type ("chunkdone"); "" for TS_MSG_UNKNOWN
+ *  or a value out of range. */
+const char *ts_msg_name (ts_msg_t type);
+
+/*  The type named by `len` bytes at `name`; TS_MSG_UNKNOWN for none. */
+ts_msg_t ts_msg_lookup (const char *name, size_t len);
 
 /*  Timings. */
 #define TS_HEARTBEAT_MS        200    /* worker -> aggregator */
@@ -93,6 +132,10 @@ extern "C" {
 #define TS_DEFAULT_SHARDS      16
 #define TS_MAX_SHARDS          1024
 #define TS_REJECTS_PER_CHUNK   10000           /* reasons sent back per chunk */
+#define TS_MAX_WORKERS         256             /* slots of the map's "workers"
+                                                  array, and of every table
+                                                  indexed by them */
+#define TS_JOB_MAX             64              /* bytes of a job id, NUL included */
 
 #ifdef __cplusplus
 }

@@ -287,7 +287,7 @@ ts_cli_state_load (const char *path, ts_cli_state_t *st)
     int rc = ts_hdr_parse (&in, buf, (size_t) n);
     if (rc)
         return rc == TS_EVERSION ? rc : TS_ECORRUPT;
-    if (strcmp (in.type, "state"))
+    if (in.msg != TS_MSG_STATE)
         return TS_ECORRUPT;
     st->pid = ts_hdr_get_int (&in, "pid", 0);
     st->started_ms = ts_hdr_get_int (&in, "started_ms", 0);
@@ -352,7 +352,7 @@ ts_cli_stop_orphans (const ts_cli_state_t *st, const int *idx, int n, int grace_
 /* --- the aggregator ------------------------------------------------------------ */
 
 int
-ts_cli_request (const char *endpoint, const char *type, int timeout_ms, zframe_t **reply)
+ts_cli_request (const char *endpoint, ts_msg_t type, int timeout_ms, zframe_t **reply)
 {
     *reply = NULL;
     zsock_t *sock = zsock_new (ZMQ_DEALER);
@@ -450,7 +450,7 @@ ts_cli_agg_status_parse (const void *data, size_t len, ts_cli_agg_status_t *st,
             s_get_str (&e, "message", err, err_size);
         return TS_EBADREQ;
     }
-    if (strcmp (in.type, "status"))
+    if (in.msg != TS_MSG_STATUS)
         return TS_EPROTO;
     st->epoch = ts_hdr_get_uint (&in, "epoch", 0);
     st->nshards = ts_hdr_get_uint (&in, "nshards", 0);

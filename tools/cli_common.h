@@ -17,6 +17,7 @@
 
 #include "ts_config.h"
 #include "ts_mp.h"
+#include "ts_proto.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -135,7 +136,7 @@ void ts_cli_stop_orphans (const ts_cli_state_t *st, const int *idx, int n, int g
  *  to timeout_ms for the reply. On success *reply is a new zframe_t (the
  *  reply's header) the caller destroys. Returns 0, TS_ETIMEOUT, or
  *  TS_EPROTO when the reply is not a protocol header. */
-int ts_cli_request (const char *endpoint, const char *type, int timeout_ms,
+int ts_cli_request (const char *endpoint, ts_msg_t type, int timeout_ms,
                     zframe_t **reply);
 
 /*  One worker, as the aggregator's status reply lists it. */

@@ -191,7 +191,7 @@ ts_cli_cmd_import (int argc, char **argv)
     /* a producer waits a long time for an aggregator that may come back;
      * when none runs at all, say so at once instead */
     zframe_t *reply = NULL;
-    if (rc == 0 && ts_cli_request (p.query, "status", TS_CLI_ANSWER_MS, &reply)) {
+    if (rc == 0 && ts_cli_request (p.query, TS_MSG_STATUS, TS_CLI_ANSWER_MS, &reply)) {
         fprintf (stderr, "trajstore import: no aggregator answers on %s; "
                  "start the stack with: trajstore up --data %s\n", p.query, p.data);
         rc = 2;

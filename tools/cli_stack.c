@@ -246,7 +246,7 @@ s_stack_is_ready (const ts_cli_paths_t *p, unsigned workers, ts_cli_agg_status_t
 {
     zframe_t *reply = NULL;
     *answered = false;
-    if (ts_cli_request (p->query, "status", 500, &reply))
+    if (ts_cli_request (p->query, TS_MSG_STATUS, 500, &reply))
         return false;
     char err [256];
     int rc = ts_cli_agg_status_parse (zframe_data (reply), zframe_size (reply), st,

@@ -288,7 +288,7 @@ ts_cli_cmd_status (int argc, char **argv)
     if (!s->sup && ipc && stat (ipc, &st) != 0)
         s->rc = TS_ETIMEOUT;
     else
-        s->rc = ts_cli_request (s->paths.query, "status", TS_CLI_ANSWER_MS, &s->reply);
+        s->rc = ts_cli_request (s->paths.query, TS_MSG_STATUS, TS_CLI_ANSWER_MS, &s->reply);
     if (s->rc == 0) {
         s->agg = calloc (1, sizeof *s->agg);
         if (!s->agg)

@@ -186,7 +186,7 @@ static void
 s_write_state (ts_supervisor_t *self)
 {
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "state", 5);
+    ts_hdr_begin (h, TS_MSG_STATE, 5);
     ts_hdr_int (h, "pid", getpid ());
     ts_hdr_int (h, "started_ms", self->started_wall);
     ts_hdr_str (h, "data", self->data_dir);

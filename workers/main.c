@@ -92,13 +92,12 @@ main (int argc, char **argv)
         return 2;
     }
     char err [512];
-    ts_worker_config_t cfg = { name, dir, ep_c, ep_b, advertise, tuning };
+    ts_worker_config_t cfg = { name, dir, ep_c, ep_b, advertise, tuning, ts_reads_handle };
     ts_worker_t *w = ts_worker_new (&cfg, err, sizeof err);
     if (!w) {
         ts_error ("%s", err);
         return 1;
     }
-    ts_worker_set_read_handler (ts_reads_handle);
     int rc = ts_worker_run (w, &s_stop);
     ts_worker_destroy (&w);
     ts_reads_cleanup ();

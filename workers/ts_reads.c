@@ -33,7 +33,7 @@ static zmsg_t *
 s_reply (uint64_t rid, const char *code, const char *message)
 {
     ts_hdr_t *h = &s_ctx.hdr;
-    ts_hdr_begin (h, "rres", code ? 3 : 2);
+    ts_hdr_begin (h, TS_MSG_RRES, code ? 3 : 2);
     ts_hdr_uint (h, "rid", rid);
     if (code) {
         ts_hdr_str (h, "code", code);
@@ -151,7 +151,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         else
             msgpack_pack_nil (&pk);
     }
-    ts_hdr_begin (&s_ctx.hdr, "rres", 2);
+    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
     ts_hdr_uint (&s_ctx.hdr, "rid", rid);
     ts_hdr_bool (&s_ctx.hdr, "ok", true);
     return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
@@ -167,7 +167,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     ts_store_t *stores [S_MAX_SHARDS];
     size_t n = 0;
 
-    if (!strcmp (in.type, "rget")) {
+    if (in.msg == TS_MSG_RGET) {
         uint64_t shard = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
         uint32_t idlen;
         const char *id = ts_hdr_get_str (&in, "id", &idlen);
@@ -186,9 +186,9 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
         zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
         return m;
     }
-    if (!strcmp (in.type, "rcheck"))
+    if (in.msg == TS_MSG_RCHECK)
         return s_check (w, &in, rid);
-    if (strcmp (in.type, "rlist") && strcmp (in.type, "rcount"))
+    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT)
         return s_reply (rid, "UNKNOWN_OP", "unknown read request");
     int rc = s_stores (w, &in, stores, &n);
     if (rc == TS_ENOTFOUND)
@@ -209,12 +209,12 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     if (limit >= 1 && limit <= TS_QUERY_MAX_LIMIT)
         l.limit = (uint32_t) limit;
     l.records = ts_hdr_get_bool (&in, "records", l.records);
-    if (!strcmp (in.type, "rcount")) {
+    if (in.msg == TS_MSG_RCOUNT) {
         uint64_t count = 0;
         rc = ts_query_count (stores, n, &l.filter, &count);
         if (rc)
             return s_reply (rid, "STORE", ts_strerror (rc));
-        ts_hdr_begin (&s_ctx.hdr, "rres", 3);
+        ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 3);
         ts_hdr_uint (&s_ctx.hdr, "rid", rid);
         ts_hdr_bool (&s_ctx.hdr, "ok", true);
         ts_hdr_uint (&s_ctx.hdr, "count", count);
@@ -226,7 +226,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     rc = ts_query_list (stores, n, &l.filter, &l.sort, l.limit, l.records, s_emit, &e, &more);
     if (rc)
         return s_reply (rid, "STORE", ts_strerror (rc));
-    ts_hdr_begin (&s_ctx.hdr, "rres", 4);
+    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 4);
     ts_hdr_uint (&s_ctx.hdr, "rid", rid);
     ts_hdr_bool (&s_ctx.hdr, "ok", true);
     ts_hdr_uint (&s_ctx.hdr, "n", e.n);

@@ -28,14 +28,7 @@
 
 #include <unistd.h>
 
-static ts_worker_read_fn *s_read_handler;
 static void s_heartbeat (ts_worker_t *self);
-
-void
-ts_worker_set_read_handler (ts_worker_read_fn *fn)
-{
-    s_read_handler = fn;
-}
 
 void
 wk_pending_free (void *p)
@@ -80,6 +73,7 @@ ts_worker_new (const ts_worker_config_t *cfg, char *err, size_t err_size)
     snprintf (self->peer_advertise, sizeof self->peer_advertise, "%s",
               cfg->peer_advertise ? cfg->peer_advertise : cfg->peer_bind);
     snprintf (self->tuning, sizeof self->tuning, "%s", cfg->tuning ? cfg->tuning : TS_STORE_TUNING);
+    self->read_handler = cfg->read_handler;
     self->me = -1;
     self->ref_fd = -1;
     self->pending = ts_map_new (wk_pending_free);
@@ -152,7 +146,7 @@ ts_worker_destroy (ts_worker_t **self_p)
         zframe_destroy (&w->payload);
         free (w);
     }
-    for (int i = 0; i < S_MAX_WORKERS; i++)
+    for (int i = 0; i < TS_MAX_WORKERS; i++)
         zsock_destroy (&self->peers [i].dealer);
     zsock_destroy (&self->ctrl);
     zsock_destroy (&self->peer);
@@ -209,7 +203,7 @@ s_register (ts_worker_t *self)
     for (unsigned s = 0; s < self->nshards; s++)
         held += self->shards [s].store != NULL;
     int credit = TS_WORKER_CREDIT - (int) self->work_count;
-    ts_hdr_begin (h, "register", 5);
+    ts_hdr_begin (h, TS_MSG_REGISTER, 5);
     ts_hdr_str (h, "worker", self->name);
     ts_hdr_str (h, "peer", self->peer_advertise);
     ts_hdr_int (h, "pid", getpid ());
@@ -236,7 +230,7 @@ s_heartbeat (ts_worker_t *self)
         if (self->shards [s].wanted && self->shards [s].error [0])
             error = self->shards [s].error;
     }
-    ts_hdr_begin (h, "hb", error ? 5 : 4);
+    ts_hdr_begin (h, TS_MSG_HB, error ? 5 : 4);
     ts_hdr_str (h, "worker", self->name);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_int (h, "held", held);
@@ -249,7 +243,7 @@ s_heartbeat (ts_worker_t *self)
 static void
 s_send_credit (ts_worker_t *self, int n)
 {
-    ts_hdr_begin (&self->hdr, "credit", 1);
+    ts_hdr_begin (&self->hdr, TS_MSG_CREDIT, 1);
     ts_hdr_int (&self->hdr, "n", n);
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
 }
@@ -259,25 +253,27 @@ s_send_credit (ts_worker_t *self, int n)
 static void
 s_on_ctrl (ts_worker_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->ctrl);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, self->ctrl, false))
         return;
-    zframe_t *head = zmsg_pop (msg);
-    ts_hdrin_t in;
-    if (!head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))) {
+    ts_hdrin_t *in = &rv.in;
+    if (rv.rc) {
         self->dropped++;
+        goto done;
     }
-    else if (!strcmp (in.type, "map"))
-        wk_on_map (self, &in);
-    else if (!strcmp (in.type, "work")) {
-        self->backlog = ts_hdr_get_uint (&in, "backlog", 0);
-        self->more = ts_hdr_get_bool (&in, "more", false);
+    switch (in->msg) {
+    case TS_MSG_MAP:
+        wk_on_map (self, in);
+        break;
+    case TS_MSG_WORK: {
+        self->backlog = ts_hdr_get_uint (in, "backlog", 0);
+        self->more = ts_hdr_get_bool (in, "more", false);
         self->work_at = wk_now ();
         s_work_t *w = calloc (1, sizeof *w);
         if (w) {
-            w->header = head;
-            head = NULL;
-            w->payload = zmsg_pop (msg);
+            w->header = rv.head;        /* `in` borrows it: used no more below */
+            rv.head = NULL;
+            w->payload = zmsg_pop (rv.rest);
             if (!w->payload)
                 w->payload = zframe_new_empty ();
             if (self->work_tail)
@@ -287,61 +283,68 @@ s_on_ctrl (ts_worker_t *self)
             self->work_tail = w;
             self->work_count++;
         }
+        break;
     }
-    else if (!strcmp (in.type, "drained")) {
+    case TS_MSG_DRAINED:
         self->backlog = 0;          /* no more chunks queued for now */
-        self->more = ts_hdr_get_bool (&in, "more", false);
-    }
-    else if (!strcmp (in.type, "snapreq")) {
-        uint64_t s = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
+        self->more = ts_hdr_get_bool (in, "more", false);
+        break;
+    case TS_MSG_SNAPREQ: {
+        uint64_t s = ts_hdr_get_uint (in, "shard", UINT64_MAX);
         if (s < self->nshards && self->shards [s].wanted) {
             self->shards [s].snap_wanted = true;
             if (self->shards [s].store)
                 wk_send_snapshot (self, (unsigned) s);
         }
+        break;
     }
-    else if (!strcmp (in.type, "reregister")) {
+    case TS_MSG_REREGISTER:
         ts_info ("the aggregator asks us to register (it restarted?)");
         s_register (self);
-    }
-    else
+        break;
+    default:
         self->dropped++;
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    }
+done:
+    ts_recv_free (&rv);
+}
+
+/*  Hands a read (or a message that does not decode) to the read handler
+ *  and sends its reply back to `from`. */
+static void
+s_read (ts_worker_t *self, zframe_t *from, zframe_t *head, zmsg_t *rest)
+{
+    zmsg_t *reply = self->read_handler (self, zframe_data (head), zframe_size (head), rest);
+    if (reply) {
+        zmsg_pushmem (reply, zframe_data (from), zframe_size (from));
+        zmsg_send (&reply, self->peer);
+    }
 }
 
 /*  The peer socket: batches from other workers, reads from the api. */
 static void
 s_on_peer (ts_worker_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->peer);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, self->peer, true))
         return;
-    zframe_t *from = zmsg_pop (msg);
-    zframe_t *head = zmsg_pop (msg);
-    ts_hdrin_t in;
-    int rc = head ? ts_hdr_parse (&in, zframe_data (head), zframe_size (head)) : TS_EPROTO;
-    if (!from || rc) {
+    ts_hdrin_t *in = &rv.in;
+    if (!rv.from || rv.rc) {
         self->dropped++;
-        if (from && s_read_handler && head) {
-            /* let the read side answer malformed requests with an error */
-            zmsg_t *reply = s_read_handler (self, zframe_data (head), zframe_size (head), msg);
-            if (reply) {
-                zmsg_pushmem (reply, zframe_data (from), zframe_size (from));
-                zmsg_send (&reply, self->peer);
-            }
-        }
+        /* let the read side answer malformed requests with an error */
+        if (rv.from && self->read_handler && rv.head)
+            s_read (self, rv.from, rv.head, rv.rest);
     }
-    else if (!strcmp (in.type, "batch")) {
+    else if (in->msg == TS_MSG_BATCH) {
         s_batch_t *b = calloc (1, sizeof *b);
-        uint64_t shard = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
-        if (b && ts_hdr_copy_str (&in, "job", b->job, sizeof b->job) && shard < self->nshards) {
-            b->from = from;
-            from = NULL;
-            b->chunk = ts_hdr_get_uint (&in, "chunk", 0);
+        uint64_t shard = ts_hdr_get_uint (in, "shard", UINT64_MAX);
+        if (b && ts_hdr_copy_str (in, "job", b->job, sizeof b->job) && shard < self->nshards) {
+            b->from = rv.from;
+            rv.from = NULL;
+            b->chunk = ts_hdr_get_uint (in, "chunk", 0);
             b->shard = (uint32_t) shard;
-            b->n = (uint32_t) ts_hdr_get_uint (&in, "n", 0);
-            b->payload = zmsg_pop (msg);
+            b->n = (uint32_t) ts_hdr_get_uint (in, "n", 0);
+            b->payload = zmsg_pop (rv.rest);
             if (!b->payload)
                 b->payload = zframe_new_empty ();
             if (!self->shards [shard].wanted) {
@@ -356,51 +359,42 @@ s_on_peer (ts_worker_t *self)
             self->dropped++;
         }
     }
-    else if (s_read_handler) {
-        zmsg_t *reply = s_read_handler (self, zframe_data (head), zframe_size (head), msg);
-        if (reply) {
-            zmsg_pushmem (reply, zframe_data (from), zframe_size (from));
-            zmsg_send (&reply, self->peer);
-        }
-    }
+    else if (self->read_handler)
+        s_read (self, rv.from, rv.head, rv.rest);
     else
         self->dropped++;
-    zframe_destroy (&from);
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }
 
 /*  Answers from owners to the parts we sent them. */
 static void
 s_on_dealer (ts_worker_t *self, zsock_t *dealer)
 {
-    zmsg_t *msg = zmsg_recv (dealer);
-    if (!msg)
+    ts_recv_t rv;
+    if (!ts_recv (&rv, dealer, false))
         return;
-    zframe_t *head = zmsg_first (msg);
-    ts_hdrin_t in;
-    char job [S_JOB_MAX], m [512] = "";
-    if (!head || ts_hdr_parse (&in, zframe_data (head), zframe_size (head))
-    ||  !ts_hdr_copy_str (&in, "job", job, sizeof job)) {
+    ts_hdrin_t *in = &rv.in;
+    char job [TS_JOB_MAX], m [512] = "";
+    if (rv.rc || !ts_hdr_copy_str (in, "job", job, sizeof job)) {
         self->dropped++;
-        zmsg_destroy (&msg);
+        ts_recv_free (&rv);
         return;
     }
-    uint64_t chunk = ts_hdr_get_uint (&in, "chunk", 0);
-    uint32_t shard = (uint32_t) ts_hdr_get_uint (&in, "shard", 0);
-    if (!strcmp (in.type, "batchdone")) {
-        int code = (int) ts_hdr_get_int (&in, "code", 0);
-        ts_hdr_copy_str (&in, "msg", m, sizeof m);
+    uint64_t chunk = ts_hdr_get_uint (in, "chunk", 0);
+    uint32_t shard = (uint32_t) ts_hdr_get_uint (in, "shard", 0);
+    if (in->msg == TS_MSG_BATCHDONE) {
+        int code = (int) ts_hdr_get_int (in, "code", 0);
+        ts_hdr_copy_str (in, "msg", m, sizeof m);
         wk_on_part_done (self, job, chunk, shard,
-                        (uint32_t) ts_hdr_get_uint (&in, "imported", 0),
-                        (uint32_t) ts_hdr_get_uint (&in, "duplicates", 0),
-                        ts_hdr_get_uint (&in, "seq", 0), code == 1 ? TS_EPROTO : code, m);
+                        (uint32_t) ts_hdr_get_uint (in, "imported", 0),
+                        (uint32_t) ts_hdr_get_uint (in, "duplicates", 0),
+                        ts_hdr_get_uint (in, "seq", 0), code == 1 ? TS_EPROTO : code, m);
     }
-    else if (!strcmp (in.type, "notowner"))
+    else if (in->msg == TS_MSG_NOTOWNER)
         wk_on_part_done (self, job, chunk, shard, 0, 0, 0, 1, NULL);
     else
         self->dropped++;
-    zmsg_destroy (&msg);
+    ts_recv_free (&rv);
 }
 
 /* --- timers ------------------------------------------------------------------ */
@@ -433,13 +427,13 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     s_register (self);
     self->next_hb = wk_now () + TS_HEARTBEAT_MS;
     int64_t next_resend = wk_now () + 500;
-    zmq_pollitem_t items [2 + S_MAX_WORKERS];
-    zsock_t *dealers [S_MAX_WORKERS];
+    zmq_pollitem_t items [2 + TS_MAX_WORKERS];
+    zsock_t *dealers [TS_MAX_WORKERS];
     while (!*stop && !self->fatal) {
         int n = 0, nd = 0;
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->ctrl), 0, ZMQ_POLLIN, 0 };
         items [n++] = (zmq_pollitem_t) { zsock_resolve (self->peer), 0, ZMQ_POLLIN, 0 };
-        for (int i = 0; i < S_MAX_WORKERS; i++)
+        for (int i = 0; i < TS_MAX_WORKERS; i++)
             if (self->peers [i].dealer) {
                 dealers [nd++] = self->peers [i].dealer;
                 items [n++] = (zmq_pollitem_t) { zsock_resolve (self->peers [i].dealer), 0, ZMQ_POLLIN, 0 };
@@ -477,7 +471,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
                 break;
             /* a map can destroy dealers: refresh the list */
             nd = 0;
-            for (int i = 0; i < S_MAX_WORKERS; i++)
+            for (int i = 0; i < TS_MAX_WORKERS; i++)
                 if (self->peers [i].dealer)
                     dealers [nd++] = self->peers [i].dealer;
         }
@@ -539,7 +533,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     ts_info ("stopping: committing queued batches and closing shards");
     for (unsigned s = 0; s < self->nshards; s++)
         wk_commit (self, s);
-    ts_hdr_begin (&self->hdr, "leave", 1);
+    ts_hdr_begin (&self->hdr, TS_MSG_LEAVE, 1);
     ts_hdr_str (&self->hdr, "worker", self->name);
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
     for (unsigned s = 0; s < self->nshards; s++)

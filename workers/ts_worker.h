@@ -12,7 +12,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*  Read requests that reach the worker's peer socket and are not part of
+ *  the import protocol ("rget", "rlist", ... from the api) go to the
+ *  config's read handler (workers/ts_reads.c; NULL: such requests are
+ *  counted and dropped). It gets the worker (for ts_worker_store), the
+ *  request header and its frames, and returns the reply message (or NULL
+ *  for none). */
 typedef struct ts_worker ts_worker_t;
+typedef struct _zmsg_t zmsg_t;
+typedef zmsg_t *(ts_worker_read_fn) (ts_worker_t *self, const void *hdr, size_t hdr_len,
+                                     zmsg_t *rest);
 
 typedef struct {
     const char *name;           /* unique among the workers of a store */
@@ -21,6 +30,7 @@ typedef struct {
     const char *peer_bind;      /* endpoint to bind for peers and the api */
     const char *peer_advertise; /* how others reach it (tcp: host:port) */
     const char *tuning;         /* Kyoto Cabinet tuning, NULL for default */
+    ts_worker_read_fn *read_handler;    /* reads from the api, or NULL */
 } ts_worker_config_t;
 
 ts_worker_t *ts_worker_new (const ts_worker_config_t *cfg, char *err, size_t err_size);
@@ -31,15 +41,6 @@ int ts_worker_run (ts_worker_t *self, volatile bool *stop);
 
 void ts_worker_destroy (ts_worker_t **self_p);
 
-/*  Read requests that reach the worker's peer socket and are not part of
- *  the import protocol ("get", "scan", ... from the api) go to this hook,
- *  set by the query module when it is linked in. It gets the worker (for
- *  ts_worker_store), the request header and its frames, and returns the
- *  reply message (or NULL for none). */
-typedef struct _zmsg_t zmsg_t;
-typedef zmsg_t *(ts_worker_read_fn) (ts_worker_t *self, const void *hdr, size_t hdr_len,
-                                     zmsg_t *rest);
-void ts_worker_set_read_handler (ts_worker_read_fn *fn);
 
 /*  The open store of shard n, or NULL when this worker does not hold it. */
 struct ts_store;

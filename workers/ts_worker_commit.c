@@ -43,28 +43,20 @@ wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32_t du
     }
     ts_hdr_t *h = &self->hdr;
     if (code == 1) {
-        ts_hdr_begin (h, "notowner", 4);
+        ts_hdr_begin (h, TS_MSG_NOTOWNER, 4);
         ts_hdr_str (h, "job", b->job);
         ts_hdr_uint (h, "chunk", b->chunk);
         ts_hdr_uint (h, "shard", b->shard);
         ts_hdr_uint (h, "epoch", self->epoch);
     }
-    else if (code) {
-        ts_hdr_begin (h, "batchdone", 5);
-        ts_hdr_str (h, "job", b->job);
-        ts_hdr_uint (h, "chunk", b->chunk);
-        ts_hdr_uint (h, "shard", b->shard);
-        ts_hdr_int (h, "code", code);
-        ts_hdr_str (h, "msg", msg);
-    }
     else {
-        ts_hdr_begin (h, "batchdone", 6);
-        ts_hdr_str (h, "job", b->job);
-        ts_hdr_uint (h, "chunk", b->chunk);
+        ts_hdr_begin_outcome (h, TS_MSG_BATCHDONE, b->job, b->chunk, code, msg, code ? 1 : 4);
         ts_hdr_uint (h, "shard", b->shard);
-        ts_hdr_uint (h, "imported", imported);
-        ts_hdr_uint (h, "duplicates", duplicates);
-        ts_hdr_uint (h, "seq", seq);
+        if (!code) {
+            ts_hdr_uint (h, "imported", imported);
+            ts_hdr_uint (h, "duplicates", duplicates);
+            ts_hdr_uint (h, "seq", seq);
+        }
     }
     ts_hdr_send (h, zsock_resolve (self->peer), b->from, NULL, 0);
 }
@@ -94,7 +86,7 @@ wk_send_snapshot (ts_worker_t *self, unsigned s)
         ts_error ("shard %u: snapshot failed: %s", s, ts_strerror (rc));
         return;
     }
-    ts_hdr_begin (&self->hdr, "snap", 2);
+    ts_hdr_begin (&self->hdr, TS_MSG_SNAP, 2);
     ts_hdr_uint (&self->hdr, "shard", s);
     ts_hdr_uint (&self->hdr, "seq", ts_store_seq (sh->store));
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->scratch.data, self->scratch.size);
@@ -220,7 +212,7 @@ wk_commit (ts_worker_t *self, unsigned s)
                   (double) (s_cpu_usecs () - c0) / 1000.0);
         uint64_t seq = ts_store_seq (sh->store);
         if (rc == 0 && self->delta.size) {
-            ts_hdr_begin (&self->hdr, "delta", 2);
+            ts_hdr_begin (&self->hdr, TS_MSG_DELTA, 2);
             ts_hdr_uint (&self->hdr, "shard", s);
             ts_hdr_uint (&self->hdr, "seq", seq);
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->delta.data, self->delta.size);

@@ -13,6 +13,7 @@
 #include "ts_config.h"
 #include "ts_map.h"
 #include "ts_msg.h"
+#include "ts_proto.h"
 #include "ts_store.h"
 #include "ts_warn.h"
 
@@ -26,8 +27,6 @@ wk_now (void)
     return zclock_mono ();
 }
 
-#define S_MAX_WORKERS   256
-#define S_JOB_MAX       64
 #define S_TX_RECORDS    TS_COMMIT_RECORDS         /* largest transaction */
 #define S_BUSY_DELAY_MS 1000                      /* longest wait under load */
 #define S_IDLE_MS       2                         /* quiet this long: commit */
@@ -37,7 +36,7 @@ wk_now (void)
 /*  A batch waiting in an owned shard's queue. */
 typedef struct s_batch {
     zframe_t *from;             /* sender on the peer socket; NULL: local */
-    char      job [S_JOB_MAX];
+    char      job [TS_JOB_MAX];
     uint64_t  chunk;
     uint32_t  shard;
     uint32_t  n;
@@ -76,7 +75,7 @@ typedef struct {
 
 /*  A chunk parsed here, waiting for its parts to commit. */
 typedef struct {
-    char      job [S_JOB_MAX];
+    char      job [TS_JOB_MAX];
     uint64_t  chunk;
     uint64_t  lines, blank, rejected, imported, duplicates;
     ts_buf_t  rejects;          /* packed [line, reason] pairs */
@@ -106,6 +105,7 @@ struct ts_worker {
     char       tuning [256];
     zsock_t   *ctrl;            /* DEALER to the aggregator */
     zsock_t   *peer;            /* ROUTER for peers and the api */
+    ts_worker_read_fn *read_handler;    /* reads from the api (config) */
 
     /* the map */
     uint64_t   epoch;
@@ -113,7 +113,7 @@ struct ts_worker {
     unsigned   nshards;
     int       *owners;
     int        me;              /* my slot in the map, -1 unknown */
-    s_peer_t   peers [S_MAX_WORKERS];
+    s_peer_t   peers [TS_MAX_WORKERS];
     s_shard_t *shards;
 
     s_work_t  *work_head, *work_tail;

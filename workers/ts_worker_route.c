@@ -28,17 +28,8 @@ static void
 s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
 {
     ts_hdr_t *h = &self->hdr;
-    if (code) {
-        ts_hdr_begin (h, "chunkdone", 4);
-        ts_hdr_str (h, "job", p->job);
-        ts_hdr_uint (h, "chunk", p->chunk);
-        ts_hdr_int (h, "code", code);
-        ts_hdr_str (h, "msg", msg);
-    }
-    else {
-        ts_hdr_begin (h, "chunkdone", 10);
-        ts_hdr_str (h, "job", p->job);
-        ts_hdr_uint (h, "chunk", p->chunk);
+    ts_hdr_begin_outcome (h, TS_MSG_CHUNKDONE, p->job, p->chunk, code, msg, code ? 0 : 8);
+    if (!code) {
         ts_hdr_uint (h, "lines", p->lines);
         ts_hdr_uint (h, "blank", p->blank);
         ts_hdr_uint (h, "imported", p->imported);
@@ -58,7 +49,7 @@ s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
         }
     }
     ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
-    char key [S_JOB_MAX + 16];
+    char key [TS_JOB_MAX + 16];
     ts_map_delete (self->pending, key, ts_chunk_key (key, p->job, p->chunk));
 }
 
@@ -68,7 +59,7 @@ void
 wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard,
                 uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg)
 {
-    char key [S_JOB_MAX + 16];
+    char key [TS_JOB_MAX + 16];
     s_pending_t *p = ts_map_get (self->pending, key, ts_chunk_key (key, job, chunk));
     if (!p)
         return;                         /* a late repeat */
@@ -125,7 +116,7 @@ wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
     if (!peer->dealer)
         return;
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, "batch", 5);
+    ts_hdr_begin (h, TS_MSG_BATCH, 5);
     ts_hdr_str (h, "job", p->job);
     ts_hdr_uint (h, "chunk", p->chunk);
     ts_hdr_uint (h, "shard", part->shard);
@@ -325,7 +316,7 @@ void
 wk_parse_chunk (ts_worker_t *self, s_work_t *w)
 {
     ts_hdrin_t in;
-    char job [S_JOB_MAX], profile [1024] = "default", err [512];
+    char job [TS_JOB_MAX], profile [1024] = "default", err [512];
     if (ts_hdr_parse (&in, zframe_data (w->header), zframe_size (w->header))
     ||  !ts_hdr_copy_str (&in, "job", job, sizeof job)) {
         self->dropped++;
@@ -334,7 +325,7 @@ wk_parse_chunk (ts_worker_t *self, s_work_t *w)
     uint64_t chunk = ts_hdr_get_uint (&in, "chunk", 0);
     uint64_t line0 = ts_hdr_get_uint (&in, "line0", 1);
     ts_hdr_copy_str (&in, "profile", profile, sizeof profile);
-    char key [S_JOB_MAX + 16];
+    char key [TS_JOB_MAX + 16];
     size_t klen = ts_chunk_key (key, job, chunk);
     if (ts_map_get (self->pending, key, klen))
         return;                         /* already waiting for its parts */
@@ -434,10 +425,10 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
         int64_t o;
         if (ts_mp_read_int (&r, &o))
             return;
-        owners [s] = o >= 0 && o < S_MAX_WORKERS ? (int) o : -1;
+        owners [s] = o >= 0 && o < TS_MAX_WORKERS ? (int) o : -1;
     }
     /* workers: [[name, peer] | nil ...] by slot */
-    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > S_MAX_WORKERS)
+    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
         return;
     int me = -1;
     for (uint32_t i = 0; i < n; i++) {
@@ -480,7 +471,7 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
         memcpy (pe->peer, peer, pl);
         pe->peer [pl] = 0;
     }
-    for (uint32_t i = n; i < S_MAX_WORKERS; i++)
+    for (uint32_t i = n; i < TS_MAX_WORKERS; i++)
         zsock_destroy (&self->peers [i].dealer);
     bool changed = epoch != self->epoch || inc != self->incarnation;
     self->epoch = epoch;
@@ -497,7 +488,7 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
             wk_commit (self, s);
             wk_close_shard (self, s);
             sh->snap_wanted = false;
-            ts_hdr_begin (&self->hdr, "released", 2);
+            ts_hdr_begin (&self->hdr, TS_MSG_RELEASED, 2);
             ts_hdr_uint (&self->hdr, "shard", s);
             ts_hdr_uint (&self->hdr, "epoch", epoch);
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);

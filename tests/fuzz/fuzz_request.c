@@ -24,6 +24,7 @@
 #include "ts_error.h"
 #include "ts_mp.h"
 #include "ts_msg.h"
+#include "ts_proto.h"
 #include "ts_query.h"
 #include "ts_record.h"
 #include "ts_request.h"
@@ -318,6 +319,10 @@ s_fuzz_header (const uint8_t *data, size_t size)
         s_die ("ts_hdr_parse returned an unknown code", data, size);
     if (rc == 0 && (!in.type || strlen (in.type) >= sizeof in.type_buf || in.version != 1))
         s_die ("an accepted header without its type or version", data, size);
+    if (rc == 0 && in.msg != TS_MSG_UNKNOWN && strcmp (ts_msg_name (in.msg), in.type))
+        s_die ("a header's type looked up as another one", data, size);
+    if (rc == 0 && in.msg == TS_MSG_UNKNOWN && ts_msg_lookup (in.type, strlen (in.type)))
+        s_die ("a known type left unknown", data, size);
     static const char *const keys [] = {
         "v", "t", "rid", "id", "shard", "shards", "cur", "count", "more", "n", "ok", "code",
         "msg", "epoch", "nshards", "limit", "cursor", ""

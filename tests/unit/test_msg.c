@@ -22,7 +22,7 @@ test_header_round_trip (void **state)
 {
     (void) state;
     ts_hdr_t h = { 0 };
-    ts_hdr_begin (&h, "work", 4);
+    ts_hdr_begin (&h, TS_MSG_WORK, 4);
     ts_hdr_str (&h, "job", "job-7");
     ts_hdr_uint (&h, "chunk", 12345678901ull);
     ts_hdr_bool (&h, "more", true);
@@ -39,6 +39,92 @@ test_header_round_trip (void **state)
     char job [8];
     assert_true (ts_hdr_copy_str (&in, "job", job, sizeof job));
     assert_string_equal (job, "job-7");
+    ts_hdr_free (&h);
+}
+
+/*  Every type has one name, and the name finds the type again; a header's
+ *  type is looked up when it is parsed. */
+static void
+test_message_names (void **state)
+{
+    (void) state;
+    for (int i = 1; i < TS_MSG_COUNT; i++) {
+        const char *name = ts_msg_name ((ts_msg_t) i);
+        assert_true (name [0] != 0);
+        assert_int_equal (ts_msg_lookup (name, strlen (name)), i);
+        for (int j = 1; j < i; j++)
+            assert_string_not_equal (name, ts_msg_name ((ts_msg_t) j));
+    }
+    assert_int_equal (ts_msg_lookup ("chunkdon", 8), TS_MSG_UNKNOWN);
+    assert_int_equal (ts_msg_lookup ("chunkdone!", 10), TS_MSG_UNKNOWN);
+    assert_string_equal (ts_msg_name (TS_MSG_COUNT), "");
+    ts_hdr_t h = { 0 };
+    ts_hdr_begin (&h, TS_MSG_LEAVE, 0);
+    ts_hdrin_t in;
+    assert_int_equal (ts_hdr_parse (&in, h.buf.data, h.buf.size), 0);
+    assert_int_equal (in.msg, TS_MSG_LEAVE);
+    ts_hdr_free (&h);
+}
+
+/*  A header's pairs are counted against what ts_hdr_begin announced: one
+ *  too few or too many leaves it incomplete (and ts_hdr_send refuses it). */
+static void
+test_field_counts (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdr_begin (&h, TS_MSG_CREDIT, 2);
+    ts_hdr_int (&h, "n", 1);
+    assert_false (ts_hdr_is_complete (&h));
+    ts_hdr_key (&h, "shards");
+    msgpack_pack_array (&h.pk, 0);
+    assert_true (ts_hdr_is_complete (&h));
+    ts_hdr_bool (&h, "extra", true);
+    assert_false (ts_hdr_is_complete (&h));
+    /* pairs packed elsewhere count as many as they hold */
+    ts_hdr_t pairs = { 0 };
+    ts_hdr_begin (&pairs, TS_MSG_STATS, 0);
+    size_t start = pairs.buf.size;
+    ts_hdr_str (&pairs, "group", "g");
+    ts_hdr_uint (&pairs, "limit", 5);
+    ts_hdr_begin (&h, TS_MSG_STATS, 3);
+    ts_hdr_uint (&h, "rid", 9);
+    ts_hdr_pairs (&h, pairs.buf.data + start, pairs.buf.size - start, 2);
+    assert_true (ts_hdr_is_complete (&h));
+    ts_hdrin_t in;
+    assert_int_equal (ts_hdr_parse (&in, h.buf.data, h.buf.size), 0);
+    assert_int_equal (in.nfields, 5);
+    assert_int_equal (ts_hdr_get_uint (&in, "limit", 0), 5);
+    ts_hdr_free (&pairs);
+    ts_hdr_free (&h);
+}
+
+/*  The answers about a chunk share their first fields; a failure adds
+ *  code and msg, and the counts the caller adds make it complete. */
+static void
+test_outcome_headers (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdrin_t in;
+    ts_hdr_begin_outcome (&h, TS_MSG_BATCHDONE, "j", 7, 0, NULL, 4);
+    ts_hdr_uint (&h, "shard", 3);
+    ts_hdr_uint (&h, "imported", 10);
+    ts_hdr_uint (&h, "duplicates", 1);
+    ts_hdr_uint (&h, "seq", 99);
+    assert_true (ts_hdr_is_complete (&h));
+    assert_int_equal (ts_hdr_parse (&in, h.buf.data, h.buf.size), 0);
+    assert_int_equal (in.msg, TS_MSG_BATCHDONE);
+    assert_int_equal (in.nfields, 2 + 2 + 4);
+    assert_int_equal (ts_hdr_get_uint (&in, "chunk", 0), 7);
+    assert_int_equal (ts_hdr_get_int (&in, "code", -1), -1);
+    ts_hdr_begin_outcome (&h, TS_MSG_NACK, "j", 8, -10016, "cannot read", 0);
+    assert_true (ts_hdr_is_complete (&h));
+    assert_int_equal (ts_hdr_parse (&in, h.buf.data, h.buf.size), 0);
+    assert_int_equal (ts_hdr_get_int (&in, "code", 0), -10016);
+    char m [32];
+    assert_true (ts_hdr_copy_str (&in, "msg", m, sizeof m));
+    assert_string_equal (m, "cannot read");
     ts_hdr_free (&h);
 }
 
@@ -138,6 +224,9 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_header_round_trip),
+        cmocka_unit_test (test_message_names),
+        cmocka_unit_test (test_field_counts),
+        cmocka_unit_test (test_outcome_headers),
         cmocka_unit_test (test_zref_counts),
         cmocka_unit_test (test_zref_send),
     };

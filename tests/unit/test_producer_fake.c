@@ -366,7 +366,7 @@ s_ack (fake_t *f, ts_hdr_t *h, const char *job, uint64_t chunk, const ts_buf_t *
         lines++;
         p = nl ? nl + 1 : end;
     }
-    ts_hdr_begin (h, "ack", f->warn ? 9 : 8);
+    ts_hdr_begin (h, TS_MSG_ACK, f->warn ? 9 : 8);
     if (f->warn) {
         ts_hdr_key (h, "warnings");
         msgpack_pack_array (&h->pk, 1);
@@ -417,7 +417,7 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
                 f->change_file = false;
             }
             ts_hdr_t h = { 0 };
-            ts_hdr_begin (&h, "nack", 4);
+            ts_hdr_begin (&h, TS_MSG_NACK, 4);
             ts_hdr_str (&h, "job", job);
             ts_hdr_uint (&h, "chunk", chunk);
             ts_hdr_str (&h, "code", "NO_INPUT");
@@ -462,7 +462,7 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
     if (f->noise && chunk == 0 && f->copies [0] == 1) {
         ts_hdr_t h = { 0 };
         s_send2 (sock, zmq_msg_data (id), zmq_msg_size (id), "garbage", 7);
-        ts_hdr_begin (&h, "ack", 8);            /* another job's: must not count */
+        ts_hdr_begin (&h, TS_MSG_ACK, 8);            /* another job's: must not count */
         ts_hdr_str (&h, "job", "someone-else");
         ts_hdr_uint (&h, "chunk", 0);
         ts_hdr_uint (&h, "lines", 1000);
@@ -488,7 +488,7 @@ s_fake_on_chunk (fake_t *f, void *sock, zmq_msg_t *id, const ts_hdrin_t *in,
     }
     ts_hdr_t h = { 0 };
     if ((int64_t) chunk == f->nack) {
-        ts_hdr_begin (&h, "nack", 4);
+        ts_hdr_begin (&h, TS_MSG_NACK, 4);
         ts_hdr_str (&h, "job", job);
         ts_hdr_uint (&h, "chunk", chunk);
         ts_hdr_str (&h, "code", "NO_SPACE");
@@ -581,7 +581,7 @@ s_fake_run (fake_t *f, void *sock, pid_t pid, void (*poke) (pid_t))
             else
             if (strcmp (in.type, "ping") == 0) {
                 ts_hdr_t h = { 0 };
-                ts_hdr_begin (&h, "pong", 1);
+                ts_hdr_begin (&h, TS_MSG_PONG, 1);
                 ts_hdr_uint (&h, "inc", f->inc);
                 s_send2 (sock, zmq_msg_data (&id), zmq_msg_size (&id), h.buf.data, h.buf.size);
                 ts_hdr_free (&h);
