@@ -343,7 +343,7 @@ s_build (ts_http_t *self, const s_route_t *r, const char *arg, const s_args_t *a
 /* --- answers made here ----------------------------------------------------------------- */
 
 static void
-s_index (ts_hanswer_t *a)
+s_index (ts_http_t *self, ts_hanswer_t *a)
 {
     ts_json_out_t j;
     a->status = 200;
@@ -363,6 +363,11 @@ s_index (ts_hanswer_t *a)
         ts_json_out_object_end (&j);
     }
     ts_json_out_array_end (&j);
+    /* what the api behind knows beyond protocol version 1's first ops */
+    ts_json_out_key (&j, "api");
+    ts_json_out_object_begin (&j);
+    ts_json_out_key (&j, "runs");     ts_json_out_bool (&j, ts_hapi_knows_runs (self->api));
+    ts_json_out_object_end (&j);
     ts_json_out_object_end (&j);
 }
 
@@ -620,7 +625,7 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
                 return s_static (self, conn, "/openapi.json", &a);
             }
             else if (r->kind == R_INDEX)
-                s_index (&a);
+                s_index (self, &a);
             else
                 s_profiles (&a);
             rc = s_send (conn, &a);
