@@ -23,12 +23,15 @@ s_usage (FILE *out)
     fprintf (out,
         "usage: trajstore-http [--data DIR] [--api EP] [--http ADDR] [--static DIR]\n"
         "                      [--token-file FILE | --token TOKEN | --no-auth]\n"
+        "                      [--allow-host NAME[,NAME...]]\n"
         "                      [--max-connections N] [--log-level debug|info|warn|error]\n"
         "Serves the JSON endpoints (/v1/...) and the viewer on ADDR: --http, else\n"
         "$TRAJSTORE_HTTP, else %s (HOST:PORT, [IPv6]:PORT or PORT; port 0 picks a\n"
         "free one; the URL goes to DATA/http.addr). --api defaults to $TRAJSTORE_API,\n"
         "else ipc://DATA/api.sock. A bind that is not loopback needs a bearer token\n"
-        "(--token-file, --token or $TRAJSTORE_HTTP_TOKEN) or --no-auth. --static\n"
+        "(--token-file, --token or $TRAJSTORE_HTTP_TOKEN) or --no-auth. Without a token\n"
+        "only requests to localhost, 127.0.0.1 or [::1] are answered (DNS rebinding),\n"
+        "and to the names of --allow-host (\"*\": any). --static\n"
         "defaults to $TRAJSTORE_HTTP_STATIC, else ../share/trajstore/static next to\n"
         "this program, else the source tree's http/static.\n", TS_HTTP_DEFAULT_ADDR);
 }
@@ -87,10 +90,11 @@ main (int argc, char **argv)
         { "token", required_argument, 0, 't' }, { "token-file", required_argument, 0, 'T' },
         { "no-auth", no_argument, 0, 'n' }, { "max-connections", required_argument, 0, 'm' },
         { "log-level", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
+        { "allow-host", required_argument, 0, 'A' },
         { 0, 0, 0, 0 }
     };
     const char *data = NULL, *api = NULL, *addr = NULL, *static_flag = NULL;
-    const char *token = NULL, *token_file = NULL;
+    const char *token = NULL, *token_file = NULL, *allow_hosts = NULL;
     bool no_auth = false;
     unsigned max_conns = TS_HTTP_MAX_CONNS;
     ts_log_level_t level = TS_LOG_INFO;
@@ -104,6 +108,7 @@ main (int argc, char **argv)
         case 't': token = optarg; break;
         case 'T': token_file = optarg; break;
         case 'n': no_auth = true; break;
+        case 'A': allow_hosts = optarg; break;
         case 'm': {
             char *end;
             long v = strtol (optarg, &end, 10);
@@ -156,7 +161,7 @@ main (int argc, char **argv)
     ts_http_config_t cfg = {
         .addr = addr, .api = ts_config_connectable (ep, target, sizeof target),
         .static_dir = s_static_dir (static_flag, sdir, sizeof sdir), .token = token,
-        .no_auth = no_auth, .addr_file = addr_file, .max_connections = max_conns,
+        .no_auth = no_auth, .allow_hosts = allow_hosts, .addr_file = addr_file, .max_connections = max_conns,
         .answer_ms = TS_HTTP_ANSWER_MS
     };
     struct stat st;

@@ -41,7 +41,8 @@ struct ts_http {
     char        static_dir [1024];
     char        token [512];
     size_t      token_len;
-    bool        check_host;              /* loopback without a token: Host must be local */
+    bool        check_host;              /* no token: Host must be local or allowed */
+    char        allow_hosts [512];       /* ",a,b," */
     char        url [128];
     char        addr_file [1024];
 };
@@ -538,10 +539,11 @@ s_authorized (const ts_http_t *self, struct MHD_Connection *conn)
     return diff == 0;
 }
 
-/*  A loopback gateway without a token trusts whoever can reach it, which a
- *  web page could through DNS rebinding: its Host must then be local. */
+/*  A gateway without a token trusts whoever can reach it, which a web page
+ *  could through DNS rebinding: its Host must then be local, or one of
+ *  --allow-host's names. */
 static bool
-s_host_is_local (struct MHD_Connection *conn)
+s_host_is_local (const ts_http_t *self, struct MHD_Connection *conn)
 {
     const char *h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Host");
     if (!h)
@@ -554,8 +556,11 @@ s_host_is_local (struct MHD_Connection *conn)
     else if (end)
         *end = 0;
     struct in_addr a4;
+    char item [260];
+    snprintf (item, sizeof item, ",%s,", host);
     return !strcasecmp (host, "localhost") || !strcmp (host, "[::1]")
-        || (inet_pton (AF_INET, host, &a4) == 1 && (ntohl (a4.s_addr) >> 24) == 127);
+        || (inet_pton (AF_INET, host, &a4) == 1 && (ntohl (a4.s_addr) >> 24) == 127)
+        || strstr (self->allow_hosts, ",*,") || strcasestr (self->allow_hosts, item);
 }
 
 static enum MHD_Result
@@ -589,9 +594,10 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         return MHD_YES;
     }
     bool is_api = !strcmp (url, "/v1") || !strncmp (url, "/v1/", 4);
-    if (self->check_host && !s_host_is_local (conn)) {
+    if (self->check_host && !s_host_is_local (self, conn)) {
         ts_hanswer_error (&a, 403, "FORBIDDEN", "Host is not this machine: a gateway without a "
-                          "token answers only requests to localhost, 127.0.0.1 or [::1]");
+                          "token answers only requests to localhost, 127.0.0.1, [::1] and the "
+                          "names of --allow-host");
         rc = s_send (conn, &a);
     }
     else if (!is_api)
@@ -767,7 +773,8 @@ ts_http_start (const ts_http_config_t *cfg, char *err, size_t size)
         snprintf (self->token, sizeof self->token, "%s", cfg->token);
         self->token_len = strlen (self->token);
     }
-    self->check_host = loopback && !cfg->token;
+    self->check_host = !cfg->token;
+    snprintf (self->allow_hosts, sizeof self->allow_hosts, ",%s,", cfg->allow_hosts ? cfg->allow_hosts : "");
     self->static_fd = -1;
     if (cfg->static_dir) {
         snprintf (self->static_dir, sizeof self->static_dir, "%s", cfg->static_dir);

@@ -98,6 +98,8 @@ typedef struct {
     const char *static_dir;      /* the viewer's files */
     const char *token;           /* bearer token, or NULL */
     bool        no_auth;         /* allow a non-loopback bind without a token */
+    const char *allow_hosts;     /* without a token, Host names accepted besides
+                                    the local ones ("a,b", "*": any), or NULL */
     const char *addr_file;       /* where to write the URL once listening, or NULL */
     unsigned    max_connections;
     int         answer_ms;

@@ -21,6 +21,21 @@ import msgpack
 import zmq
 
 
+class Checks:
+    """ok(cond, what): counts a check; a failed one is printed and kept."""
+
+    def __init__(self):
+        self.failures = []
+        self.n = 0
+
+    def __call__(self, cond, what):
+        self.n += 1
+        if not cond:
+            self.failures.append(what)
+            print("  FAIL:", str(what)[:1500], file=sys.stderr)
+        return cond
+
+
 class Stack:
     """`trajstore up` in a fresh data directory, its gateway on a free port."""
 
@@ -58,7 +73,7 @@ class Stack:
 
     def log(self, name):
         try:
-            return open(os.path.join(self.data, "logs", name + ".log")).read()[-4000:]
+            return open(os.path.join(self.data, "logs", name + ".log"), errors="replace").read()[-4000:]
         except OSError:
             return "(no log)"
 

@@ -21,6 +21,7 @@ function tokenForm(main, e) {
 
 async function render() {
   const gen = ++generation;
+  window.tsRenderStartMs = performance.now();
   const main = document.getElementById("app");
   const r = route();
   const page = pages[r.page];

@@ -62,9 +62,9 @@ function prettyArgs(a) {
 const KNOWN = new Set(["role", "content", "tool_calls", "tool_call_id", "function_call", "name"]);
 
 export function normalize(step) {
-  if (typeof step === "string") return { role: "step", text: step, calls: [], extra: [] };
+  if (typeof step === "string") return { role: "step", text: step, calls: [], extra: [], results: [] };
   if (step === null || typeof step !== "object" || Array.isArray(step))
-    return { role: "step", text: asText(step), calls: [], extra: [] };
+    return { role: "step", text: asText(step), calls: [], extra: [], results: [] };
   const out = { role: typeof step.role === "string" ? step.role : null, text: null, calls: [], extra: [],
                 callId: step.tool_call_id ?? null, name: typeof step.name === "string" ? step.name : null,
                 results: [] };

@@ -95,18 +95,22 @@ export async function render(view, r) {
   view.append(h("h1", { text: "Trajectory" }), summaryBar(sum, record), nav,
     h("p", { class: "muted where" }, found.pointer ? `steps at ${found.pointer}` : "no steps found in this record (give ?steps=/pointer)"),
     tabs, list, raw);
-  if (sum.group !== null) {
-    const sib = await api("records", { group: sum.group, sort: "id", limit: 1000 });
-    const ids = sib.items.map((x) => x.id);
-    const at = ids.indexOf(sum.id);
-    const go = (j, label, cls) => (j >= 0 && j < ids.length
-      ? h("a", { href: link("trajectory", {}, ids[j]), class: cls, text: label })
-      : h("span", { class: cls + " muted", text: label }));
-    append(nav, [go(at - 1, "◀ previous attempt", "prev"), ` attempt ${at + 1} of ${ids.length} in group `,
-      h("a", { href: link("records", { group: sum.group }), text: sum.group }), " ",
-      go(at + 1, "next attempt ▶", "next"), " ",
-      at > 0 ? h("a", { href: link("compare", { a: ids[at - 1], b: sum.id, group: sum.group }), text: "compare with previous" }) : null]);
-  }
+  pending.nav = nav;
+  pending.sum = sum;
+}
+
+// The previous and next attempts of the record's group.
+async function attemptNav(nav, sum) {
+  const sib = await api("records", { group: sum.group, sort: "id", limit: 1000 });
+  const ids = sib.items.map((x) => x.id);
+  const at = ids.indexOf(sum.id);
+  const go = (j, label, cls) => (j >= 0 && j < ids.length
+    ? h("a", { href: link("trajectory", {}, ids[j]), class: cls, text: label })
+    : h("span", { class: cls + " muted", text: label }));
+  append(nav, [go(at - 1, "◀ previous attempt", "prev"), ` attempt ${at + 1} of ${ids.length} in group `,
+    h("a", { href: link("records", { group: sum.group }), text: sum.group }), " ",
+    go(at + 1, "next attempt ▶", "next"), " ",
+    at > 0 ? h("a", { href: link("compare", { a: ids[at - 1], b: sum.id, group: sum.group }), text: "compare with previous" }) : null]);
 }
 
 // After the page is in the document: the remaining steps, a slice a frame.
@@ -114,6 +118,8 @@ export async function after(view, r, current) {
   const p = pending;
   pending = null;
   window.tsFirstRenderMs = performance.now();
+  // the steps first, the group's attempts meanwhile
+  const navDone = p && p.sum.group !== null ? attemptNav(p.nav, p.sum) : Promise.resolve();
   while (p && p.from < p.steps.length) {
     await new Promise((res) => requestAnimationFrame(() => res()));
     if (!current()) return;
@@ -123,5 +129,6 @@ export async function after(view, r, current) {
     p.list.appendChild(frag);
     p.from = end;
   }
+  await navDone;
   window.tsFullRenderMs = performance.now();
 }
