@@ -162,6 +162,11 @@ def run(st, b, tmp):
     page(b, U + "#/trajectory/" + gid + "?tab=raw", "trajectory")
     ok(b.eval("!document.getElementById('raw').hidden && document.getElementById('steps').hidden"), "?tab=raw opens on raw")
 
+    # a generated record with tool calls, for the README
+    sample = next(json.loads(line)["id"] for line in open(gen, encoding="utf-8")
+                  if '"tool_calls"' in line and 8 <= len(json.loads(line)["trajectory"]) <= 12)
+    page(b, U + "#/trajectory/" + urllib.parse.quote(sample), "trajectory", "trajectory-sample")
+
     print("--- a 2 MB trajectory")
     big = st.zmq("get", id="big-2mb")["summary"]
     page(b, U + "#/trajectory/big-2mb", "trajectory")

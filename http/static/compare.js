@@ -2,7 +2,7 @@
 // index), rows that differ marked, and within a differing text the part
 // between the common start and the common end highlighted. Pick the two
 // from a group's attempts or paste two ids.
-import { h, api, profiles, go, link, num, successBadge, time } from "./util.js";
+import { h, fix, api, profiles, go, link, num, successBadge, time } from "./util.js";
 import { findSteps, prepare, flat } from "./steps.js";
 
 const FOLD = 2000;
@@ -33,7 +33,7 @@ function cell(s, other, i) {
 function head(sum) {
   return h("th", { scope: "col", class: "side" },
     h("a", { href: link("trajectory", {}, sum.id), class: "id", text: sum.id }),
-    h("div", { class: "facts-line" }, `reward ${num(sum.reward)} · `, successBadge(sum.success),
+    h("div", { class: "facts-line" }, `reward ${fix(sum.reward)} · `, successBadge(sum.success),
       ` · ${sum.model ?? "–"} · ${num(sum.steps)} steps · ${time(sum.created_ms)}`));
 }
 
@@ -52,7 +52,7 @@ async function picker(view, p) {
       h("ul", { class: "pick" }, page.items.map((s) => h("li", {},
         h("button", { type: "button", text: "A", on: { click: () => { a.value = s.id; } } }),
         h("button", { type: "button", text: "B", on: { click: () => { b.value = s.id; } } }),
-        ` ${s.id} · reward ${num(s.reward)} · `, successBadge(s.success)))));
+        ` ${s.id} · reward ${fix(s.reward)} · `, successBadge(s.success)))));
   }
 }
 

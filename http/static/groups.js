@@ -1,7 +1,7 @@
 // groups.js: the groups table (sorted by the api on any column), the
 // pass/fail/mixed filter, pass@k; a click on a group opens its attempts,
 // from which two can be compared.
-import { h, api, go, link, num, pct, table, successBadge, time } from "./util.js";
+import { h, fix, api, go, link, num, pct, table, successBadge, time } from "./util.js";
 
 const PAGE = 100;
 
@@ -24,7 +24,7 @@ function attempts(group, row, ncols) {
       } } }) },
       { label: "attempt", cell: (r) => h("a", { href: link("trajectory", {}, r.id), text: r.id, class: "id" }) },
       { label: "model", cell: (r) => r.model ?? "–" },
-      { label: "reward", num: true, cell: (r) => num(r.reward) },
+      { label: "reward", num: true, cell: (r) => fix(r.reward) },
       { label: "success", cell: (r) => successBadge(r.success) },
       { label: "steps", num: true, cell: (r) => num(r.steps) },
       { label: "created", cell: (r) => time(r.created_ms) },
@@ -59,11 +59,11 @@ export async function render(view, r) {
     { label: "records", key: "records", sort: "records", num: true },
     { label: "successes", key: "successes", sort: "successes", num: true },
     { label: "success rate", sort: "success_rate", num: true, cell: (g) => pct(g.success_rate) },
-    { label: "reward mean", sort: "reward_mean", num: true, cell: (g) => num(g.reward_mean) },
-    { label: "reward max", sort: "reward_max", num: true, cell: (g) => num(g.reward_max) },
-    { label: "pass@1", sort: "pass@1", num: true, cell: (g) => num(g["pass@1"]) },
-    { label: "pass@5", sort: "pass@5", num: true, cell: (g) => num(g["pass@5"]) },
-    { label: "pass@10", sort: "pass@10", num: true, cell: (g) => num(g["pass@10"]) },
+    { label: "reward mean", sort: "reward_mean", num: true, cell: (g) => fix(g.reward_mean) },
+    { label: "reward max", sort: "reward_max", num: true, cell: (g) => fix(g.reward_max) },
+    { label: "pass@1", sort: "pass@1", num: true, cell: (g) => fix(g["pass@1"]) },
+    { label: "pass@5", sort: "pass@5", num: true, cell: (g) => fix(g["pass@5"]) },
+    { label: "pass@10", sort: "pass@10", num: true, cell: (g) => fix(g["pass@10"]) },
   ];
   const last = Math.min(offset + reply.groups.length, reply.total);
   view.append(

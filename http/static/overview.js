@@ -1,6 +1,6 @@
 // overview.js: totals, success rate, the reward histogram (SVG), per model
 // and per run (when the api knows runs).
-import { h, s, api, gatewayIndex, num, pct, table, link } from "./util.js";
+import { h, fix, s, api, gatewayIndex, num, pct, table, link } from "./util.js";
 
 function card(label, value, sub) {
   return h("div", { class: "card" }, h("div", { class: "card-label", text: label }),
@@ -42,8 +42,8 @@ function totalsCols(firstLabel, firstCell) {
     { label: firstLabel, cell: firstCell },
     { label: "records", key: "records", num: true },
     { label: "success rate", num: true, cell: (r) => pct(r.success_rate) },
-    { label: "reward mean", num: true, cell: (r) => num(r.reward_mean) },
-    { label: "reward std", num: true, cell: (r) => num(r.reward_std) },
+    { label: "reward mean", num: true, cell: (r) => fix(r.reward_mean) },
+    { label: "reward std", num: true, cell: (r) => fix(r.reward_std) },
     { label: "steps mean", num: true, cell: (r) => num(r.steps_mean, 1) },
   ];
 }
@@ -57,7 +57,7 @@ export async function render(view) {
       card("records", num(t.records)),
       card("groups", num(stats.groups)),
       card("success rate", pct(t.success_rate), `${num(t.successes)} of ${num(t.success_known)} known`),
-      card("reward mean", num(t.reward_mean), t.reward_n ? `std ${num(t.reward_std)}, ${num(t.reward_min)} to ${num(t.reward_max)}` : "no rewards"),
+      card("reward mean", fix(t.reward_mean), t.reward_n ? `std ${fix(t.reward_std)}, ${fix(t.reward_min)} to ${fix(t.reward_max)}` : "no rewards"),
       card("steps mean", num(t.steps_mean, 1))),
     h("h2", { text: "Reward distribution" }),
     histogram(t.histogram || []));

@@ -1,7 +1,7 @@
 // records.js: the records with filters (group, run, model, success, reward
 // and created ranges), sort, and cursor paging ("load more" asks for the
 // page after the last one shown, at the same cost however deep).
-import { h, api, gatewayIndex, go, link, num, time, table, appendRows, successBadge } from "./util.js";
+import { h, fix, api, gatewayIndex, go, link, num, time, table, appendRows, successBadge } from "./util.js";
 
 const FILTERS = ["group", "run", "model", "success", "reward_lo", "reward_hi", "created_from", "created_to"];
 
@@ -64,7 +64,7 @@ export async function render(view, r) {
     { label: "group", cell: (s) => (s.group === null ? "–" : h("a", { href: link("records", { group: s.group }), text: s.group })) },
     { label: "model", cell: (s) => s.model ?? "–" },
     runs ? { label: "run", cell: (s) => s.run ?? "–" } : null,
-    { label: "reward", num: true, cell: (s) => num(s.reward) },
+    { label: "reward", num: true, cell: (s) => fix(s.reward) },
     { label: "success", cell: (s) => successBadge(s.success) },
     { label: "created", cell: (s) => time(s.created_ms) },
     { label: "steps", num: true, cell: (s) => num(s.steps) },

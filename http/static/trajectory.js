@@ -3,7 +3,7 @@
 // previous and next attempt of its group. Steps are drawn in slices of
 // SLICE, one slice a frame, so a 2 MB trajectory shows its first steps at
 // once and the page never freezes.
-import { h, append, api, profiles, link, num, time, successBadge, folded, copyText, route } from "./util.js";
+import { h, fix, append, api, profiles, link, num, time, successBadge, folded, copyText, route } from "./util.js";
 import { findSteps, prepare } from "./steps.js";
 
 const SLICE = 60;
@@ -45,7 +45,7 @@ export function summaryBar(sum, record) {
   return h("div", { class: "summary-bar" },
     h("div", { class: "rid" }, h("code", { class: "id", text: sum.id }), copy),
     h("dl", { class: "facts" },
-      h("dt", { text: "reward" }), h("dd", { class: "reward", text: num(sum.reward) }),
+      h("dt", { text: "reward" }), h("dd", { class: "reward", text: fix(sum.reward) }),
       h("dt", { text: "success" }), h("dd", {}, successBadge(sum.success)),
       h("dt", { text: "model" }), h("dd", { text: sum.model ?? "–" }),
       run !== null ? [h("dt", { text: "run" }), h("dd", {}, h("a", { href: link("records", { run }), text: run }))] : null,

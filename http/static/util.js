@@ -128,6 +128,11 @@ export function num(v, digits = 3) {
   return Number(v).toFixed(digits);
 }
 
+// A reward, mean or probability: always three decimals (1.0 reads "1.000").
+export function fix(v, digits = 3) {
+  return v === null || v === undefined ? "–" : Number(v).toFixed(digits);
+}
+
 export function pct(v) {
   return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%";
 }
