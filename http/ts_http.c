@@ -650,7 +650,8 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         free (args);
     }
     if (a.status >= 500)
-        ts_warn ("%s %.200s: %u %.300s", method, url, a.status, a.body.data ? a.body.data : "");
+        ts_warn ("%s %.200s: %u %.*s", method, url, a.status,
+                 (int) (a.body.size < 300 ? a.body.size : 300), a.body.data ? a.body.data : "");
     else
         ts_debug ("%s %.200s: %u", method, url, a.status ? a.status : 200);
     ts_buf_free (&a.body);

@@ -41,7 +41,8 @@ def main():
             b.close()
         if ok.failures:
             print(f"===== http.log\n{st.log('http')}", file=sys.stderr)
-        st.down()
+        reports = st.down()
+        ok(not reports, f"the gateway's log has sanitizer reports: {reports[:5]}")
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"e2e_browser: {ok.n} checks, {len(ok.failures)} failed; screenshots in {SHOTS}")
     sys.exit(1 if ok.failures else 0)

@@ -38,6 +38,7 @@ import http_lib as L  # noqa: E402
 BUILD = os.path.abspath(sys.argv[1])
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HTTP_BIN = os.path.join(BUILD, "http", "trajstore-http")
+SANITIZED = "TS_SANITIZE:BOOL=ON" in open(os.path.join(BUILD, "CMakeCache.txt")).read()
 ok = L.Checks()
 
 
@@ -71,7 +72,8 @@ def main():
         if ok.failures:
             for name in ("http", "api"):
                 print(f"===== {name}.log\n{st.log(name)}", file=sys.stderr)
-        st.down()
+        reports = st.down()
+        ok(not reports, f"the gateway's log has sanitizer reports: {reports[:5]}")
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"e2e_http: {ok.n} checks, {len(ok.failures)} failed")
     sys.exit(1 if ok.failures else 0)
@@ -160,7 +162,11 @@ def run(st, tmp, extra):
         size = len(data)
     grew = rss_kb(pid, "VmHWM") - before
     print(f"  three exports of {size / 1e6:.1f} MB by pages of 20: the gateway's peak RSS grew {grew} kB")
-    ok(size > 10e6 and grew * 1024 < size / 4, f"export memory: peak RSS grew {grew} kB for an export of {size} bytes")
+    if SANITIZED:
+        # AddressSanitizer keeps freed memory in quarantine: RSS says nothing
+        print("  (a sanitizer build: the memory bound is checked by the plain build only)")
+    else:
+        ok(size > 10e6 and grew * 1024 < size / 4, f"export memory: peak RSS grew {grew} kB for an export of {size} bytes")
     s, hd, data = L.get(H, P, "/v1/export")
     exported = [json.loads(x) for x in data.decode().splitlines()]
     ok(s == 200 and hd.get("content-type", "").startswith("application/x-ndjson"), f"export: {s} {hd.get('content-type')}")

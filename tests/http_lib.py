@@ -71,9 +71,9 @@ class Stack:
             time.sleep(0.05)
         raise RuntimeError("the gateway wrote no http.addr: " + self.log("http"))
 
-    def log(self, name):
+    def log(self, name, tail=4000):
         try:
-            return open(os.path.join(self.data, "logs", name + ".log"), errors="replace").read()[-4000:]
+            return open(os.path.join(self.data, "logs", name + ".log"), errors="replace").read()[-tail:]
         except OSError:
             return "(no log)"
 
@@ -110,12 +110,16 @@ class Stack:
             if reply.get("rid") == self._rid:
                 return reply
 
-    def down(self, keep=False):
+    def down(self):
+        """Stops the stack, removes its directory; returns what a sanitizer
+        wrote into the gateway's log (up to its exit: leaks included)."""
         if self._sock is not None:
             self._sock.close()
         subprocess.run([self.ts, "down", "--data", self.data], capture_output=True, timeout=120)
-        if not keep:
-            shutil.rmtree(self.data, ignore_errors=True)
+        log = self.log("http", 200000)
+        shutil.rmtree(self.data, ignore_errors=True)
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+        return [line for line in log.splitlines() if any(m in line for m in marks)]
 
 
 def strip(reply):
