@@ -65,11 +65,12 @@ typedef struct {
 } s_param_t;
 
 static const s_param_t s_params [] = {
-    { "group", P_STRS, "group" }, { "run", P_STRS, "run" }, { "model", P_STR, "model" },
+    { "group", P_STRS, "group" }, { "run", P_STR, "run" }, { "model", P_STR, "model" },
     { "success", P_BOOL, "success" }, { "reward", P_RANGE, "reward" },
     { "created", P_TIMES, "created" }, { "sort", P_STR, "sort" }, { "limit", P_UINT, "limit" },
     { "cursor", P_STR, "cursor" }, { "fields", P_STR, "fields" }, { "only", P_STR, "only" },
-    { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { NULL, P_STR, NULL }
+    { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
+    { "b", P_STR, "b" }, { NULL, P_STR, NULL }
 };
 
 typedef enum {
@@ -96,9 +97,10 @@ static const s_route_t s_routes [] = {
     { "/v1/records/{id}", R_API, "get", "id", { NULL } },
     { "/v1/count", R_API, "count", NULL, { S_FILTERS, NULL } },
     { "/v1/export", R_EXPORT, "export", NULL, { S_FILTERS, "sort", "page", NULL } },
-    { "/v1/stats", R_API, "stats", NULL, { NULL } },
-    { "/v1/groups", R_API, "groups", NULL, { "only", "sort", "limit", "offset", NULL } },
-    { "/v1/runs", R_API, "runs", NULL, { "sort", "limit", "offset", NULL } },
+    { "/v1/stats", R_API, "stats", NULL, { "run", NULL } },
+    { "/v1/groups", R_API, "groups", NULL, { "run", "only", "sort", "limit", "offset", NULL } },
+    { "/v1/runs", R_API, "runs", NULL, { NULL } },
+    { "/v1/runs/compare", R_API, "compare", NULL, { "a", "b", NULL } },
     { "/v1/jobs/{job}", R_API, "job", "job", { NULL } },
     { "/v1/health", R_API, "health", NULL, { NULL } },
     { "/v1/profiles", R_PROFILES, NULL, NULL, { NULL } },
@@ -322,6 +324,7 @@ s_build (ts_http_t *self, const s_route_t *r, const char *arg, const s_args_t *a
                               known);
             return -1;
         }
+    /* an api without runs would ignore the field and answer unfiltered */
     if (s_count_of (args, "run") > 0 && !ts_hapi_knows_runs (self->api)) {
         ts_hanswer_error (a, 501, "UNKNOWN_OP", "parameter \"run\": this trajstore-api does not "
                           "know runs (it answers the op \"runs\" with UNKNOWN_OP)");

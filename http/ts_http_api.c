@@ -54,6 +54,10 @@ ts_hapi_new (const char *endpoint, int answer_ms)
     snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
     self->answer_ms = answer_ms > 0 ? answer_ms : TS_HTTP_ANSWER_MS;
     pthread_mutex_init (&self->lock, NULL);
+    /* czmq makes its context on the first socket, unguarded: here, in one
+     * thread, not in the first connections' threads at once (a browser
+     * opens six) */
+    zsys_init ();
     return self;
 }
 
@@ -350,8 +354,6 @@ ts_hapi_knows_runs (ts_hapi_t *self)
         return known;
     ts_hreq_t q;
     ts_hreq_init (&q, "runs");
-    ts_hreq_key (&q, "limit");
-    msgpack_pack_int (&q.pk, 1);
     zframe_t *reply = NULL;
     int rc = ts_hapi_call (self, &q, &reply);
     ts_hreq_free (&q);

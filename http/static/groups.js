@@ -5,11 +5,11 @@ import { h, fix, api, go, link, num, pct, table, successBadge, time } from "./ut
 
 const PAGE = 100;
 
-function attempts(group, row, ncols) {
+function attempts(group, run, row, ncols) {
   const box = h("td", { colspan: ncols, class: "attempts" }, h("p", { class: "loading", text: "loading…" }));
   const tr = h("tr", { class: "attempts-row" }, box);
   row.after(tr);
-  api("records", { group, sort: "-reward", limit: 1000 }).then((page) => {
+  api("records", { group, run: run || null, sort: "-reward", limit: 1000 }).then((page) => {
     const picked = [];
     const cmp = h("button", { type: "button", class: "compare-btn", disabled: true, text: "compare the two checked",
       on: { click: () => go("compare", { a: picked[0], b: picked[1], group }) } });
@@ -39,10 +39,11 @@ function attempts(group, row, ncols) {
 export async function render(view, r) {
   const p = r.params;
   const only = p.get("only") || "";
+  const run = p.get("run") || "";
   const sort = p.get("sort") || "-records";
   const offset = parseInt(p.get("offset") || "0", 10) || 0;
-  const state = { only, sort, offset };
-  const reply = await api("groups", { only, sort, limit: PAGE, offset });
+  const state = { only, sort, offset, run };
+  const reply = await api("groups", { only, sort, limit: PAGE, offset, run });
   const nav = (o) => go("groups", { ...state, ...o });
   const filters = h("div", { class: "toolbar filters", role: "group", "aria-label": "filter" },
     [["", "all"], ["pass", "pass"], ["fail", "fail"], ["mixed", "mixed"]].map(([v, label]) =>
@@ -54,7 +55,7 @@ export async function render(view, r) {
           const tr = ev.target.closest("tr");
           const next = tr.nextElementSibling;
           if (next && next.classList.contains("attempts-row")) next.remove();
-          else attempts(g.group, tr, cols.length);
+          else attempts(g.group, run, tr, cols.length);
         } } }) },
     { label: "records", key: "records", sort: "records", num: true },
     { label: "successes", key: "successes", sort: "successes", num: true },
@@ -70,7 +71,7 @@ export async function render(view, r) {
     h("h1", { text: "Groups" }),
     filters,
     h("p", { class: "summary", id: "groups-total" },
-      `${num(reply.total)} groups${only ? " (" + only + ")" : ""}; ${reply.total ? offset + 1 : 0}–${last} shown`),
+      `${num(reply.total)} groups${only ? " (" + only + ")" : ""}${run ? " of run " + run : ""}; ${reply.total ? offset + 1 : 0}–${last} shown`),
     table(cols, reply.groups, { sort, onSort: (s) => nav({ sort: s, offset: 0 }), class: "groups",
                                 rowAttrs: (g) => ({ dataset: { group: g.group } }) }),
     h("div", { class: "toolbar pager" },

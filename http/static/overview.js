@@ -67,10 +67,18 @@ export async function render(view) {
     table(totalsCols("model", (r) => h("a", { href: link("records", { model: r.model }), text: r.model })), models,
           { class: "models" }));
   if (index.api && index.api.runs) {
-    const runs = await api("runs", { limit: 100 });
-    const rows = runs.runs || runs.items || [];
-    view.append(h("h2", { text: "Per run" }),
-      table(totalsCols("run", (r) => h("a", { href: link("records", { run: r.run }), text: r.run })), rows,
-            { class: "runs" }));
+    const rows = (await api("runs")).runs || [];
+    const cols = [
+      { label: "run", cell: (r) => h("a", { href: link("records", { run: r.run }), text: r.run }) },
+      { label: "records", key: "records", num: true },
+      { label: "groups", key: "groups", num: true },
+      { label: "success rate", num: true, cell: (r) => pct(r.success_rate) },
+      { label: "reward mean", num: true, cell: (r) => fix(r.reward_mean) },
+      { label: "pass@1", num: true, cell: (r) => fix(r["pass@1"]) },
+      { label: "pass@5", num: true, cell: (r) => fix(r["pass@5"]) },
+      { label: "pass@10", num: true, cell: (r) => fix(r["pass@10"]) },
+      { label: "groups table", cell: (r) => h("a", { href: link("groups", { run: r.run }), text: "groups" }) },
+    ];
+    view.append(h("h2", { text: "Per run" }), table(cols, rows, { class: "runs" }));
   }
 }
