@@ -58,6 +58,21 @@ def rss_kb(pid, field="VmRSS"):
     return 0
 
 
+def gateway(st, data, extra, *args):
+    """A gateway of our own on a free port, data directory `data`, the
+    stack's api: (process, port)."""
+    os.mkdir(data)
+    p = subprocess.Popen([HTTP_BIN, "--data", data, "--api", st.api_ep, "--http", "127.0.0.1:0", *args],
+                         stderr=subprocess.DEVNULL)
+    extra.append(p)
+    path = os.path.join(data, "http.addr")
+    for _ in range(1000):
+        if os.path.exists(path):
+            return p, urllib.parse.urlsplit(open(path).read().strip()).port
+        time.sleep(0.01)
+    raise RuntimeError("a gateway of the test wrote no http.addr")
+
+
 def main():
     st = L.Stack(BUILD)
     tmp = tempfile.mkdtemp(prefix="ts-http-t.")
@@ -274,18 +289,7 @@ def run(st, tmp, extra):
     with open(tokfile, "w") as f:
         f.write("s3cret-token-42\n")
     data2 = os.path.join(tmp, "g2")
-    os.mkdir(data2)
-    p2 = subprocess.Popen([HTTP_BIN, "--data", data2, "--api", st.api_ep, "--http", "127.0.0.1:0",
-                           "--token-file", tokfile], stderr=subprocess.DEVNULL)
-    extra.append(p2)
-    url2 = None
-    for _ in range(200):
-        if os.path.exists(os.path.join(data2, "http.addr")):
-            url2 = open(os.path.join(data2, "http.addr")).read().strip()
-            break
-        time.sleep(0.05)
-    ok(url2 is not None, "the second gateway wrote its URL")
-    port2 = urllib.parse.urlsplit(url2).port
+    _, port2 = gateway(st, data2, extra, "--token-file", tokfile)
     s, hd, data = L.get(H, port2, "/v1/stats")
     ok(s == 401 and json.loads(data)["error"]["code"] == "UNAUTHORIZED" and "bearer" in hd.get("www-authenticate", "").lower(),
        f"no token: {s} {data[:200]!r}")
@@ -309,17 +313,8 @@ def run(st, tmp, extra):
     os.symlink("/etc/passwd", os.path.join(sdir, "evil.js"))
     with open(os.path.join(sdir, "fine.js"), "w") as f:
         f.write("export const x = 1;\n")
-    data3 = os.path.join(tmp, "g3")
-    os.mkdir(data3)
-    p3 = subprocess.Popen([HTTP_BIN, "--data", data3, "--api", st.api_ep, "--http", "127.0.0.1:0", "--static", sdir,
-                           "--allow-host", "viewer.example,other.example"],
-                          stderr=subprocess.DEVNULL)
-    extra.append(p3)
-    for _ in range(200):
-        if os.path.exists(os.path.join(data3, "http.addr")):
-            break
-        time.sleep(0.05)
-    port3 = urllib.parse.urlsplit(open(os.path.join(data3, "http.addr")).read().strip()).port
+    _, port3 = gateway(st, os.path.join(tmp, "g3"), extra, "--static", sdir,
+                       "--allow-host", "viewer.example,other.example")
     s, _, data = L.get(H, port3, "/evil.js")
     ok(s == 404 and b"root:" not in data, f"a link to /etc/passwd: {s}")
     s, _, data = L.get(H, port3, "/fine.js")
@@ -333,16 +328,7 @@ def run(st, tmp, extra):
     import threading
     crashed = 0
     for i in range(10):
-        di = os.path.join(tmp, f"c{i}")
-        os.mkdir(di)
-        pc = subprocess.Popen([HTTP_BIN, "--data", di, "--api", st.api_ep, "--http", "127.0.0.1:0"],
-                              stderr=subprocess.DEVNULL)
-        extra.append(pc)
-        for _ in range(400):
-            if os.path.exists(os.path.join(di, "http.addr")):
-                break
-            time.sleep(0.01)
-        pport = urllib.parse.urlsplit(open(os.path.join(di, "http.addr")).read().strip()).port
+        pc, pport = gateway(st, os.path.join(tmp, f"c{i}"), extra)
         got = []
         def one():
             try:
