@@ -1,0 +1,8 @@
+# tests/unit_http.cmake: unit tests of the HTTP gateway's addresses, statuses
+# and refusals (test_http.c), built with its sources when libmicrohttpd is
+# (http/CMakeLists.txt makes PkgConfig::MHD global).
+if(TARGET trajstore-http)
+  ts_unit_test(test_http test_http.c ${CMAKE_SOURCE_DIR}/http/ts_http.c ${CMAKE_SOURCE_DIR}/http/ts_http_api.c)
+  target_include_directories(test_http PRIVATE ${CMAKE_SOURCE_DIR}/http)
+  target_link_libraries(test_http PRIVATE PkgConfig::MHD)
+endif()
