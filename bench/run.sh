@@ -33,6 +33,10 @@
 #   BENCH_QUERY_CLIENTS / BENCH_QUERY_SECONDS  the concurrent mix (20, 10)
 #   BENCH_SQLITE_COVERING  1 (default): SQLite's group index covers the
 #                  summary columns (its favourable wiring); 0: a plain one
+#   http section (not in the default list; bench/http_bench.py: a page of 100
+#   summaries through the HTTP gateway and straight over ZeroMQ, and a 2 MB
+#   trajectory's first render in headless Chromium):
+#   BENCH_HTTP_RECORDS  records in the store (default 100000)
 #
 # Each section is a function named bench_<what>_section, run by main at the
 # bottom for each name in $BENCH_SECTIONS; to add one, write the function and
@@ -729,11 +733,17 @@ s_query_table () {
                (rps >= 20000 && p99 <= 5 ? "met" : "MISSED") }'
 }
 
+bench_http_section () {
+    echo "== http: the gateway's page of 100 summaries, a 2 MB trajectory in Chromium"
+    /usr/bin/python3 "$(dirname "$0")/http_bench.py" "$(cd "$BUILD" && pwd)" \
+        --records "${BENCH_HTTP_RECORDS:-100000}" | tee "$BENCH_OUT/http.md"
+}
+
 main () {
     for s in $BENCH_SECTIONS; do
         case $s in
-        core|import|query) ;;
-        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query)" ;;
+        core|import|query|http) ;;
+        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query, http)" ;;
         esac
     done
     bench_setup

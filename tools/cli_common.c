@@ -325,12 +325,29 @@ ts_cli_state_orphans (const ts_cli_state_t *st, const char *data, int idx [TS_CL
     return n;
 }
 
+int
+ts_cli_http_url (const ts_cli_paths_t *p, char *buf, size_t size)
+{
+    char path [TS_PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/http.addr", p->data);
+    buf [0] = 0;
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -errno;
+    if (!fgets (buf, (int) size, f))
+        buf [0] = 0;
+    fclose (f);
+    buf [strcspn (buf, "\r\n")] = 0;
+    return buf [0] ? 0 : -ENOENT;
+}
+
 void
 ts_cli_stop_orphans (const ts_cli_state_t *st, const int *idx, int n, int grace_ms)
 {
-    /* the same order as the supervisor's: workers, the api, the aggregator */
-    static const char *const order [] = { "w", "api", "aggregator" };
-    for (int stage = 0; stage < 3; stage++) {
+    /* the same order as the supervisor's: workers, the gateway, the api,
+     * the aggregator */
+    static const char *const order [] = { "w", "http", "api", "aggregator" };
+    for (int stage = 0; stage < 4; stage++) {
         pid_t pids [TS_CLI_MAX_PROCS];
         int m = 0;
         for (int k = 0; k < n; k++) {

@@ -26,7 +26,7 @@
 #include <sys/types.h>
 
 #define TS_CLI_MAX_WORKERS   64                  /* --workers limit */
-#define TS_CLI_MAX_PROCS     (TS_CLI_MAX_WORKERS + 2)
+#define TS_CLI_MAX_PROCS     (TS_CLI_MAX_WORKERS + 3)   /* + aggregator, api, http */
 #define TS_CLI_ANSWER_MS     2000                /* a status query's patience */
 #define TS_CLI_UP_TIMEOUT_MS 20000               /* `up` waits this long for ready */
 #define TS_CLI_LOG_TAIL      20                  /* log lines shown on failure */
@@ -83,6 +83,11 @@ bool ts_cli_pid_is_alive (pid_t pid);
 /*  True when live process `pid`'s command line contains `needle` (and,
  *  when `needle2` is not NULL, that too). */
 bool ts_cli_pid_cmdline_has (pid_t pid, const char *needle, const char *needle2);
+
+/*  The URL the HTTP gateway of this data directory listens on, as it
+ *  wrote it into DATA/http.addr once listening (it removes the file when
+ *  it stops). Returns 0, or -errno with buf [0] == 0. */
+int ts_cli_http_url (const ts_cli_paths_t *p, char *buf, size_t size);
 
 /*  Monotonic milliseconds. */
 int64_t ts_cli_mono_ms (void);

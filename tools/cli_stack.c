@@ -29,7 +29,8 @@
 #include <unistd.h>
 
 #define S_NOTIFY_MS   10000     /* the supervisor says ok within this */
-#define S_DOWN_MS     ((TS_SUPERVISOR_STOP_MS) * 3 + 5000)   /* three stages */
+#define S_DOWN_MS     ((TS_SUPERVISOR_STOP_MS) * 4 + 5000)   /* four stages */
+#define S_HTTP_WAIT_MS 3000     /* `up` waits this long for the gateway's URL */
 
 /*  Reads an unsigned number in [lo, hi] from an option's value; prints the
  *  problem and returns false otherwise. */
@@ -96,6 +97,8 @@ typedef struct {
     unsigned    workers;
     unsigned    shards;
     const char *log_level;
+    const char *http;           /* the gateway's address, NULL: its default */
+    bool        no_http;
 } s_up_opts_t;
 
 /*  Closes every descriptor from 3 up but `keep1` and `keep2`: a daemon
@@ -134,7 +137,7 @@ s_exec_supervisor (const ts_cli_paths_t *p, const s_up_opts_t *o, int lock_fd, i
         snprintf (shards, sizeof shards, "%u", o->shards);
         snprintf (lock, sizeof lock, "%d", lock_fd);
         snprintf (notify, sizeof notify, "%d", notify_fd);
-        char *argv [16];
+        char *argv [20];
         int a = 0;
         argv [a++] = exe;
         argv [a++] = "supervise";
@@ -146,6 +149,11 @@ s_exec_supervisor (const ts_cli_paths_t *p, const s_up_opts_t *o, int lock_fd, i
         if (o->log_level) {
             argv [a++] = "--log-level"; argv [a++] = (char *) o->log_level;
         }
+        if (o->http) {
+            argv [a++] = "--http";     argv [a++] = (char *) o->http;
+        }
+        if (o->no_http)
+            argv [a++] = "--no-http";
         argv [a++] = "--lock-fd";    argv [a++] = lock;
         argv [a++] = "--notify-fd";  argv [a++] = notify;
         argv [a] = NULL;
@@ -305,8 +313,28 @@ s_explain_not_ready (const ts_cli_paths_t *p, unsigned workers, bool answered,
              "trajstore down --data %s\n", p->data);
 }
 
+/*  The gateway's line: its URL once it listens (it writes DATA/http.addr),
+ *  or why there is none. */
 static void
-s_print_summary (const ts_cli_paths_t *p, pid_t sup, const ts_cli_agg_status_t *st)
+s_print_http (const ts_cli_paths_t *p, bool wanted)
+{
+    char bin [TS_PATH_MAX], url [256];
+    if (!wanted || ts_cli_find_binary ("trajstore-http", "http", bin, sizeof bin)) {
+        printf ("  http     not started (%s)\n", wanted ? "no trajstore-http program" : "--no-http");
+        return;
+    }
+    int64_t deadline = ts_cli_mono_ms () + S_HTTP_WAIT_MS;
+    while (ts_cli_http_url (p, url, sizeof url) && ts_cli_mono_ms () < deadline)
+        ts_cli_sleep_ms (50);
+    if (url [0])
+        printf ("  http     %s\n", url);
+    else
+        printf ("  http     not listening yet (see %s/http.log)\n", p->logs);
+}
+
+static void
+s_print_summary (const ts_cli_paths_t *p, const s_up_opts_t *o, pid_t sup,
+                 const ts_cli_agg_status_t *st)
 {
     char api [TS_PATH_MAX];
     bool has_api = ts_cli_find_binary ("trajstore-api", "api", api, sizeof api) == 0;
@@ -318,6 +346,7 @@ s_print_summary (const ts_cli_paths_t *p, pid_t sup, const ts_cli_agg_status_t *
         printf ("  api      %s\n", p->api);
     else
         printf ("  api      not started (no trajstore-api program)\n");
+    s_print_http (p, has_api && !o->no_http);
     printf ("  shards   %llu (epoch %llu)\n", (unsigned long long) st->nshards,
             (unsigned long long) st->epoch);
     printf ("  workers  %u:", st->alive);
@@ -335,9 +364,10 @@ ts_cli_cmd_up (int argc, char **argv)
     static struct option opts [] = {
         { "workers", required_argument, 0, 'w' }, { "data", required_argument, 0, 'd' },
         { "shards", required_argument, 0, 's' }, { "log-level", required_argument, 0, 'l' },
+        { "http", required_argument, 0, 'H' }, { "no-http", no_argument, 0, 'n' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    s_up_opts_t o = { 2, 0, NULL };
+    s_up_opts_t o = { 2, 0, NULL, NULL, false };
     const char *data = NULL;
     ts_log_level_t level;
     int c;
@@ -360,6 +390,8 @@ ts_cli_cmd_up (int argc, char **argv)
             }
             o.log_level = optarg;
             break;
+        case 'H': o.http = optarg; break;
+        case 'n': o.no_http = true; break;
         case 'h': ts_cli_usage (stdout, "up"); return 0;
         default: ts_cli_usage (stderr, "up"); return 2;
         }
@@ -439,7 +471,7 @@ ts_cli_cmd_up (int argc, char **argv)
     if (!ready)
         s_explain_not_ready (&p, o.workers, answered, st);
     else
-        s_print_summary (&p, sup, st);
+        s_print_summary (&p, &o, sup, st);
     free (st);
     return ready ? 0 : 2;
 }
@@ -459,8 +491,11 @@ ts_cli_cmd_supervise (int argc, char **argv)
         { "workers", required_argument, 0, 'w' }, { "data", required_argument, 0, 'd' },
         { "shards", required_argument, 0, 's' }, { "log-level", required_argument, 0, 'l' },
         { "lock-fd", required_argument, 0, 'L' }, { "notify-fd", required_argument, 0, 'N' },
+        { "http", required_argument, 0, 'H' }, { "no-http", no_argument, 0, 'n' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
+    const char *http = NULL;
+    bool no_http = false;
     unsigned workers = 2, shards = 0, lock = 0, notify = 0;
     bool has_lock = false, has_notify = false;
     const char *data = NULL, *log_level = NULL;
@@ -495,6 +530,8 @@ ts_cli_cmd_supervise (int argc, char **argv)
             }
             log_level = optarg;
             break;
+        case 'H': http = optarg; break;
+        case 'n': no_http = true; break;
         case 'h': ts_cli_usage (stdout, "supervise"); return 0;
         default: ts_cli_usage (stderr, "supervise"); return 2;
         }
@@ -564,7 +601,8 @@ ts_cli_cmd_supervise (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
 
     char err [512];
-    ts_supervisor_config_t cfg = { p.data, p.logs, p.state_file, workers, shards, log_level };
+    ts_supervisor_config_t cfg = { p.data, p.logs, p.state_file, workers, shards, log_level,
+                                   http, no_http };
     ts_supervisor_t *sup = ts_supervisor_new (&cfg, err, sizeof err);
     rc = sup ? ts_supervisor_start (sup, err, sizeof err) : -1;
     if (rc) {

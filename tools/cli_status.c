@@ -48,6 +48,17 @@ s_no_answer (const s_status_t *s, char *buf, size_t size)
                                 "start it with trajstore up)");
 }
 
+/*  The gateway's URL when its process is alive and says where it listens. */
+static bool
+s_http_url (const s_status_t *s, char *url, size_t size)
+{
+    url [0] = 0;
+    for (int i = 0; s->sup && s->has_state && i < s->state.nprocs; i++)
+        if (!strcmp (s->state.procs [i].name, "http") && s_proc_alive (s, &s->state.procs [i]))
+            return ts_cli_http_url (&s->paths, url, size) == 0;
+    return false;
+}
+
 /* --- JSON --------------------------------------------------------------------- */
 
 static void
@@ -120,6 +131,15 @@ s_print_json (const s_status_t *s)
     }
     ts_json_out_array_end (&j);
 
+    /* the gateway: its URL while its process runs (DATA/http.addr) */
+    ts_json_out_key (&j, "http");
+    ts_json_out_object_begin (&j);
+    char url [256];
+    bool http = s_http_url (s, url, sizeof url);
+    ts_json_out_key (&j, "url");         ts_json_out_str (&j, http ? url : NULL);
+    ts_json_out_key (&j, "listening");   ts_json_out_bool (&j, http);
+    ts_json_out_object_end (&j);
+
     /* the figures a script wants most, without walking the lists */
     ts_json_out_key (&j, "nshards");
     if (s->agg) ts_json_out_uint (&j, s->agg->nshards); else ts_json_out_null (&j);
@@ -190,6 +210,9 @@ s_print_processes (const s_status_t *s)
                 alive ? "yes" : strcmp (p->state, "backoff") ? "no" : "wait",
                 (unsigned long long) p->restarts, p->last_exit [0] ? p->last_exit : "-");
     }
+    char url [256];
+    if (s_http_url (s, url, sizeof url))
+        printf ("\nhttp: %s\n", url);
 }
 
 static void

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum { S_AGGREGATOR, S_WORKER, S_API } s_role_t;
+typedef enum { S_AGGREGATOR, S_WORKER, S_API, S_HTTP } s_role_t;
 typedef enum { S_STOPPED, S_RUNNING, S_BACKOFF } s_state_t;
 
 static const char *const s_state_names [] = { "stopped", "running", "backoff" };
@@ -103,6 +103,9 @@ ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err, size_t err_size
         return NULL;
     }
     bool has_api = ts_cli_find_binary ("trajstore-api", "api", api, sizeof api) == 0;
+    char http [TS_PATH_MAX];
+    bool has_http = has_api && !cfg->no_http
+                 && ts_cli_find_binary ("trajstore-http", "http", http, sizeof http) == 0;
 
     ts_supervisor_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -110,7 +113,7 @@ ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err, size_t err_size
     snprintf (self->data_dir, sizeof self->data_dir, "%s", cfg->data_dir);
     snprintf (self->state_file, sizeof self->state_file, "%s", cfg->state_file);
     snprintf (self->state_tmp, sizeof self->state_tmp, "%s.tmp", cfg->state_file);
-    self->nchildren = 1 + (int) cfg->workers + (has_api ? 1 : 0);
+    self->nchildren = 1 + (int) cfg->workers + (has_api ? 1 : 0) + (has_http ? 1 : 0);
     self->children = calloc ((size_t) self->nchildren, sizeof *self->children);
     if (!self->children)
         goto nomem;
@@ -133,11 +136,18 @@ ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err, size_t err_size
             snprintf (c->program, sizeof c->program, "%s", worker);
             rc |= s_set_argv (c, worker, "--name", c->name, "--data", cfg->data_dir, NULL);
         }
-        else {
+        else if (i == (int) cfg->workers + 1) {
             c->role = S_API;
             snprintf (c->name, sizeof c->name, "api");
             snprintf (c->program, sizeof c->program, "%s", api);
             rc |= s_set_argv (c, api, "--data", cfg->data_dir, NULL);
+        }
+        else {
+            c->role = S_HTTP;
+            snprintf (c->name, sizeof c->name, "http");
+            snprintf (c->program, sizeof c->program, "%s", http);
+            rc |= s_set_argv (c, http, "--data", cfg->data_dir, NULL);
+            rc |= s_add_opt (c, "--http", cfg->http_addr);
         }
         rc |= s_add_opt (c, "--log-level", cfg->log_level);
         if (snprintf (c->log_path, sizeof c->log_path, "%s/%s.log", cfg->logs_dir, c->name)
@@ -174,10 +184,25 @@ ts_supervisor_destroy (ts_supervisor_t **self_p)
     *self_p = NULL;
 }
 
+static bool
+s_has_role (const ts_supervisor_t *self, s_role_t role)
+{
+    for (int i = 0; i < self->nchildren; i++)
+        if (self->children [i].role == role)
+            return true;
+    return false;
+}
+
 bool
 ts_supervisor_has_api (const ts_supervisor_t *self)
 {
-    return self->children [self->nchildren - 1].role == S_API;
+    return s_has_role (self, S_API);
+}
+
+bool
+ts_supervisor_has_http (const ts_supervisor_t *self)
+{
+    return s_has_role (self, S_HTTP);
 }
 
 /* --- the state file --------------------------------------------------------- */
@@ -449,6 +474,7 @@ ts_supervisor_stop (ts_supervisor_t *self)
     /* workers first, so none loses its aggregator halfway through a
      * commit; the aggregator last, so the others can say goodbye to it */
     s_stop_role (self, S_WORKER);
+    s_stop_role (self, S_HTTP);
     s_stop_role (self, S_API);
     s_stop_role (self, S_AGGREGATOR);
     s_write_state (self);

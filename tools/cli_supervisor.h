@@ -1,5 +1,6 @@
 /*  cli_supervisor.h: the supervisor of a one-machine stack: it starts the
- *  aggregator, N workers (w1..wN) and the api (when its program exists),
+ *  aggregator, N workers (w1..wN), the api (when its program exists) and
+ *  the HTTP gateway "http" (when its program exists and it is wanted),
  *  restarts whichever exits, and stops them all in order.
  *
  *  Each child's stdout and stderr are appended to DATA/logs/<name>.log. A
@@ -44,6 +45,8 @@ typedef struct {
     unsigned    workers;         /* 1..TS_CLI_MAX_WORKERS */
     unsigned    shards;          /* 0: the aggregator's default */
     const char *log_level;       /* NULL: the children's default */
+    const char *http_addr;       /* the gateway's --http, NULL: its default */
+    bool        no_http;         /* start no gateway */
 } ts_supervisor_config_t;
 
 /*  Finds the programs (cli_common.h, ts_cli_find_binary) and prepares the
@@ -53,13 +56,14 @@ ts_supervisor_t *ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err
                                     size_t err_size);
 
 /*  Starts every child: the aggregator first, then the workers, then the
- *  api. Returns 0, or -errno when a log file cannot be opened or fork
+ *  api and the gateway. Returns 0, or -errno when a log file cannot be opened or fork
  *  fails (the message in `err`); children already started keep running
  *  until ts_supervisor_stop. */
 int ts_supervisor_start (ts_supervisor_t *self, char *err, size_t err_size);
 
-/*  True when the api is among the children. */
+/*  True when the api (the gateway) is among the children. */
 bool ts_supervisor_has_api (const ts_supervisor_t *self);
+bool ts_supervisor_has_http (const ts_supervisor_t *self);
 
 /*  Supervises until one of SIGTERM, SIGINT or SIGHUP arrives (they must be
  *  blocked, see above), then stops the children (ts_supervisor_stop).
@@ -68,7 +72,7 @@ int ts_supervisor_run (ts_supervisor_t *self);
 
 /*  Stops the children: SIGTERM to the workers, up to
  *  TS_SUPERVISOR_STOP_MS for them to exit, SIGKILL for the rest; then the
- *  api, then the aggregator, the same way. Safe to call twice. */
+ *  gateway, the api, the aggregator, the same way. Safe to call twice. */
 void ts_supervisor_stop (ts_supervisor_t *self);
 
 /*  Frees the supervisor (its children must be stopped); nulls *self_p;

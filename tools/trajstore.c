@@ -33,9 +33,12 @@ typedef struct {
 
 static const s_command_t s_commands [] = {
     { "up", ts_cli_cmd_up,
-      "[--workers N] [--data DIR] [--shards N] [--log-level L]",
-      "start the aggregator, N workers (default 2) and the api in the background,\n"
-      "under a supervisor that restarts them; returns once the stack is ready" },
+      "[--workers N] [--data DIR] [--shards N] [--log-level L]\n"
+      "                 [--http ADDR | --no-http]",
+      "start the aggregator, N workers (default 2), the api and the HTTP gateway\n"
+      "and viewer (on ADDR: default $TRAJSTORE_HTTP, else 127.0.0.1:7480) in the\n"
+      "background, under a supervisor that restarts them; returns once the stack\n"
+      "is ready" },
     { "down", ts_cli_cmd_down,
       "[--data DIR]",
       "stop the stack (workers first, the aggregator last)" },
@@ -92,7 +95,8 @@ static const s_command_t s_commands [] = {
       "verify every shard: records against index entries against totals; exit 1\n"
       "when anything is wrong (it says what and where)" },
     { "supervise", ts_cli_cmd_supervise,
-      "[--workers N] [--data DIR] [--shards N] [--log-level L]",
+      "[--workers N] [--data DIR] [--shards N] [--log-level L]\n"
+      "                 [--http ADDR | --no-http]",
       "run the supervisor in the foreground (what `up` starts in the background;\n"
       "for containers and service managers)" },
     { "help", NULL,

@@ -45,3 +45,13 @@ set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)
 # each framework's fixture through the real stack (tests/fixtures/README.md)
 add_test(NAME e2e_formats COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_formats.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_formats PROPERTIES TIMEOUT 300 LABELS e2e)
+
+# The HTTP gateway and the viewer (tests/e2e/e2e_http.py, tests/e2e/e2e_browser.py,
+# both over tests/e2e/http_lib.py): endpoints against the api's ZeroMQ answers,
+# errors, limits, auth, a bad-request run; the pages in headless Chromium
+# (skipped, 77, when no chromium is installed), screenshots in
+# BUILD/screenshots.
+add_test(NAME e2e_http COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_http.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_http PROPERTIES TIMEOUT 400 LABELS e2e)
+add_test(NAME e2e_browser COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_browser.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_browser PROPERTIES TIMEOUT 400 LABELS e2e SKIP_RETURN_CODE 77)

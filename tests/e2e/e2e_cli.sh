@@ -82,9 +82,11 @@ step "status --json"
 expect "status" "$T/st" 'd["workers_alive"]' 2
 expect "status" "$T/st" 'd["shards_assigned"]' 16
 expect "status" "$T/st" 'd["nshards"]' 16
-# the api runs when its program is built
+# the api runs when its program is built, the HTTP gateway when both are
 alive="['aggregator', 'w1', 'w2']"
 [ -x "$BUILD/api/trajstore-api" ] && alive="['aggregator', 'api', 'w1', 'w2']"
+[ -x "$BUILD/api/trajstore-api" ] && [ -x "$BUILD/http/trajstore-http" ] \
+    && alive="['aggregator', 'api', 'http', 'w1', 'w2']"
 expect "status" "$T/st" 'sorted(p["name"] for p in d["processes"] if p["alive"])' "$alive"
 expect "status" "$T/st" 'sum(len(w["shards"]) for w in d["aggregator"]["workers"] if w["alive"])' 16
 "$TS" status --data "$D" >"$T/table" 2>&1 || fail "status (table) exited $?"

@@ -1,0 +1,843 @@
+/*  ts_http.c: the gateway's server: libmicrohttpd, the routes and their
+ *  query parameters, authentication, limits, headers and the viewer's
+ *  static files (ts_http.h, docs/HTTP.md).
+ *
+ *  Every route is a row of s_routes: its path, the api op it becomes, and
+ *  the query parameters it takes, each of a type of s_params (how its text
+ *  becomes a msgpack field). A parameter a route does not take, or one
+ *  given twice that cannot repeat, is refused by name (400), so a typo
+ *  never silently widens a listing. GET /v1 lists the routes and their
+ *  parameters from the same table: the test that checks the OpenAPI
+ *  description against the server reads it.
+ */
+#include "ts_http.h"
+#include "ts_error.h"
+#include "ts_json_out.h"
+#include "ts_log.h"
+#include "ts_profile.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_MAX_ARGS      1100     /* query parameters a request (1000 groups and the rest) */
+#define S_STATIC_MAX    (8u << 20)
+#define S_EXPORT_BLOCK  (64u << 10)
+
+struct ts_http {
+    struct MHD_Daemon *mhd;
+    ts_hapi_t  *api;
+    int         static_fd;               /* -1: no viewer files */
+    char        static_dir [1024];
+    char        token [512];
+    size_t      token_len;
+    bool        check_host;              /* no token: Host must be local or allowed */
+    char        allow_hosts [512];       /* ",a,b," */
+    char        url [128];
+    char        addr_file [1024];
+};
+
+/* --- parameters and routes --------------------------------------------------------- */
+
+typedef enum {
+    P_STR,          /* one string */
+    P_STRS,         /* repeatable: a string, or an array of them when repeated */
+    P_BOOL,         /* true/false/1/0 */
+    P_RANGE,        /* "lo:hi", either side empty: [lo|nil, hi|nil] numbers */
+    P_TIMES,        /* "from..to" (or "from:to" of epoch ms): ints or ISO strings */
+    P_UINT          /* a non-negative integer */
+} s_ptype_t;
+
+typedef struct {
+    const char *name;
+    s_ptype_t   type;
+    const char *field;                   /* the request field it becomes */
+} s_param_t;
+
+static const s_param_t s_params [] = {
+    { "group", P_STRS, "group" }, { "run", P_STR, "run" }, { "model", P_STR, "model" },
+    { "success", P_BOOL, "success" }, { "reward", P_RANGE, "reward" },
+    { "created", P_TIMES, "created" }, { "sort", P_STR, "sort" }, { "limit", P_UINT, "limit" },
+    { "cursor", P_STR, "cursor" }, { "fields", P_STR, "fields" }, { "only", P_STR, "only" },
+    { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
+    { "b", P_STR, "b" }, { NULL, P_STR, NULL }
+};
+
+typedef enum {
+    R_API,          /* one api request, its reply as JSON */
+    R_EXPORT,       /* pages of export, streamed as NDJSON */
+    R_PROFILES,     /* the built-in profiles (answered here) */
+    R_OPENAPI,      /* openapi.json of the static folder */
+    R_INDEX         /* this table */
+} s_kind_t;
+
+#define S_FILTERS "group", "run", "model", "success", "reward", "created"
+
+typedef struct {
+    const char *path;                    /* "{x}" is the last segment, taken whole */
+    s_kind_t    kind;
+    const char *op;
+    const char *id_field;                /* the field the {x} segment becomes */
+    const char *params [16];
+} s_route_t;
+
+static const s_route_t s_routes [] = {
+    { "/v1/records", R_API, "list", NULL,
+      { S_FILTERS, "sort", "limit", "cursor", "fields", NULL } },
+    { "/v1/records/{id}", R_API, "get", "id", { NULL } },
+    { "/v1/count", R_API, "count", NULL, { S_FILTERS, NULL } },
+    { "/v1/export", R_EXPORT, "export", NULL, { S_FILTERS, "sort", "page", NULL } },
+    { "/v1/stats", R_API, "stats", NULL, { "run", NULL } },
+    { "/v1/groups", R_API, "groups", NULL, { "run", "only", "sort", "limit", "offset", NULL } },
+    { "/v1/runs", R_API, "runs", NULL, { NULL } },
+    { "/v1/runs/compare", R_API, "compare", NULL, { "a", "b", NULL } },
+    { "/v1/jobs/{job}", R_API, "job", "job", { NULL } },
+    { "/v1/health", R_API, "health", NULL, { NULL } },
+    { "/v1/profiles", R_PROFILES, NULL, NULL, { NULL } },
+    { "/v1/openapi.json", R_OPENAPI, NULL, NULL, { NULL } },
+    { "/v1", R_INDEX, NULL, NULL, { NULL } },
+    { NULL, R_INDEX, NULL, NULL, { NULL } }
+};
+
+static const s_param_t *
+s_param (const char *name)
+{
+    for (int i = 0; s_params [i].name; i++)
+        if (!strcmp (s_params [i].name, name))
+            return &s_params [i];
+    return NULL;
+}
+
+static bool
+s_route_takes (const s_route_t *r, const char *name)
+{
+    for (int i = 0; r->params [i]; i++)
+        if (!strcmp (r->params [i], name))
+            return true;
+    return false;
+}
+
+/*  The route of `url`; `*arg` is the {x} segment (NULL when none). */
+static const s_route_t *
+s_route (const char *url, const char **arg)
+{
+    *arg = NULL;
+    size_t ulen = strlen (url);
+    if (ulen > 3 && url [ulen - 1] == '/')
+        ulen--;                           /* "/v1/stats/" is "/v1/stats" */
+    for (int i = 0; s_routes [i].path; i++) {
+        const char *p = s_routes [i].path, *brace = strchr (p, '{');
+        if (!brace) {
+            if (strlen (p) == ulen && !strncmp (p, url, ulen))
+                return &s_routes [i];
+            continue;
+        }
+        size_t pre = (size_t) (brace - p);
+        if (ulen > pre && !strncmp (p, url, pre)) {
+            *arg = url + pre;             /* everything after: ids may hold '/' */
+            return &s_routes [i];
+        }
+    }
+    return NULL;
+}
+
+/* --- a request's query parameters -------------------------------------------------- */
+
+typedef struct {
+    const char *key [S_MAX_ARGS];
+    const char *val [S_MAX_ARGS];
+    int         n;
+    bool        too_many;
+} s_args_t;
+
+static enum MHD_Result
+s_collect (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_args_t *a = cls;
+    if (a->n == S_MAX_ARGS) {
+        a->too_many = true;
+        return MHD_NO;
+    }
+    a->key [a->n] = key;
+    a->val [a->n] = value ? value : "";
+    a->n++;
+    return MHD_YES;
+}
+
+static int
+s_count_of (const s_args_t *a, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < a->n; i++)
+        n += !strcmp (a->key [i], name);
+    return n;
+}
+
+/*  A number of a range's side ("" is nil). */
+static bool
+s_number (const char *s, size_t n, bool *has, double *v)
+{
+    char tmp [64], *end;
+    *has = n > 0;
+    if (!n)
+        return true;
+    if (n >= sizeof tmp)
+        return false;
+    memcpy (tmp, s, n);
+    tmp [n] = 0;
+    errno = 0;
+    *v = strtod (tmp, &end);
+    return !errno && *end == 0 && isfinite (*v);
+}
+
+static bool
+s_all_digits (const char *s, size_t n)
+{
+    size_t i = n > 0 && s [0] == '-' ? 1 : 0;
+    if (i == n || n > 18)
+        return false;
+    for (; i < n; i++)
+        if (s [i] < '0' || s [i] > '9')
+            return false;
+    return true;
+}
+
+/*  One time bound: nil, epoch ms, or the text for the api to read as ISO 8601. */
+static void
+s_pack_time (msgpack_packer *pk, const char *s, size_t n)
+{
+    if (n == 0)
+        msgpack_pack_nil (pk);
+    else if (s_all_digits (s, n)) {
+        char tmp [24];
+        memcpy (tmp, s, n);
+        tmp [n] = 0;
+        msgpack_pack_int64 (pk, strtoll (tmp, NULL, 10));
+    }
+    else
+        ts_mp_pack_strn (pk, s, n);
+}
+
+/*  Adds the value(s) of parameter `p` to the request; 0 or 400 in *a. */
+static int
+s_pack_param (const s_param_t *p, const s_args_t *args, ts_hreq_t *q, ts_hanswer_t *a)
+{
+    int count = s_count_of (args, p->name);
+    if (count > 1 && p->type != P_STRS) {
+        ts_hanswer_error (a, 400, "BAD_REQUEST", "parameter \"%s\": given %d times, once at most",
+                          p->name, count);
+        return -1;
+    }
+    const char *v = NULL;
+    for (int i = 0; i < args->n && !v; i++)
+        if (!strcmp (args->key [i], p->name))
+            v = args->val [i];
+    size_t n = strlen (v);
+    ts_hreq_key (q, p->field);
+    switch (p->type) {
+    case P_STR:
+        ts_mp_pack_strn (&q->pk, v, n);
+        return 0;
+    case P_STRS:
+        if (count > 1)
+            msgpack_pack_array (&q->pk, (size_t) count);
+        for (int i = 0; i < args->n; i++)
+            if (!strcmp (args->key [i], p->name))
+                ts_mp_pack_cstr (&q->pk, args->val [i]);
+        return 0;
+    case P_BOOL:
+        if (!strcmp (v, "true") || !strcmp (v, "1")) msgpack_pack_true (&q->pk);
+        else if (!strcmp (v, "false") || !strcmp (v, "0")) msgpack_pack_false (&q->pk);
+        else break;
+        return 0;
+    case P_RANGE: {
+        const char *colon = strchr (v, ':');
+        bool hl, hh;
+        double lo = 0, hi = 0;
+        if (!colon || !s_number (v, (size_t) (colon - v), &hl, &lo)
+        ||  !s_number (colon + 1, strlen (colon + 1), &hh, &hi))
+            break;
+        msgpack_pack_array (&q->pk, 2);
+        if (hl) msgpack_pack_double (&q->pk, lo); else msgpack_pack_nil (&q->pk);
+        if (hh) msgpack_pack_double (&q->pk, hi); else msgpack_pack_nil (&q->pk);
+        return 0;
+    }
+    case P_TIMES: {
+        /* ISO times hold colons: "from..to"; a single colon splits epoch ms */
+        const char *sep = strstr (v, "..");
+        size_t slen = 2;
+        if (!sep && (sep = strchr (v, ':')) && !strchr (sep + 1, ':'))
+            slen = 1;
+        else if (!sep)
+            break;
+        msgpack_pack_array (&q->pk, 2);
+        s_pack_time (&q->pk, v, (size_t) (sep - v));
+        s_pack_time (&q->pk, sep + slen, strlen (sep + slen));
+        return 0;
+    }
+    case P_UINT:
+        if (n == 0 || n > 15 || strspn (v, "0123456789") != n)
+            break;
+        msgpack_pack_uint64 (&q->pk, strtoull (v, NULL, 10));
+        return 0;
+    }
+    static const char *const want [] = {
+        [P_STR] = "a string", [P_STRS] = "a string",
+        [P_BOOL] = "true or false", [P_RANGE] = "LO:HI (numbers, either may be empty)",
+        [P_TIMES] = "FROM..TO (epoch ms or ISO 8601, either may be empty)",
+        [P_UINT] = "a non-negative integer"
+    };
+    ts_hanswer_error (a, 400, "BAD_REQUEST", "parameter \"%s\": want %s, got \"%.100s\"",
+                      p->name, want [p->type], v);
+    return -1;
+}
+
+/*  The api request of route `r` from the query parameters; 0, or -1 with
+ *  the error answer in *a. */
+static int
+s_build (ts_http_t *self, const s_route_t *r, const char *arg, const s_args_t *args,
+         ts_hreq_t *q, ts_hanswer_t *a)
+{
+    if (args->too_many) {
+        ts_hanswer_error (a, 400, "BAD_REQUEST", "more than %d query parameters", S_MAX_ARGS);
+        return -1;
+    }
+    for (int i = 0; i < args->n; i++)
+        if (!s_route_takes (r, args->key [i])) {
+            char known [400] = "";
+            for (int k = 0; r->params [k]; k++)
+                snprintf (known + strlen (known), sizeof known - strlen (known), "%s%s",
+                          k ? ", " : "", r->params [k]);
+            ts_hanswer_error (a, 400, "BAD_REQUEST", "parameter \"%.100s\": %s takes %s%s",
+                              args->key [i], r->path, known [0] ? "" : "no parameters",
+                              known);
+            return -1;
+        }
+    /* an api without runs would ignore the field and answer unfiltered */
+    if (s_count_of (args, "run") > 0 && !ts_hapi_knows_runs (self->api)) {
+        ts_hanswer_error (a, 501, "UNKNOWN_OP", "parameter \"run\": this trajstore-api does not "
+                          "know runs (it answers the op \"runs\" with UNKNOWN_OP)");
+        return -1;
+    }
+    ts_hreq_init (q, r->op);
+    if (r->id_field) {
+        ts_hreq_key (q, r->id_field);
+        ts_mp_pack_cstr (&q->pk, arg);
+    }
+    for (int k = 0; r->params [k]; k++)
+        if (s_count_of (args, r->params [k]) > 0
+        &&  s_pack_param (s_param (r->params [k]), args, q, a)) {
+            ts_hreq_free (q);
+            return -1;
+        }
+    return 0;
+}
+
+/* --- answers made here ----------------------------------------------------------------- */
+
+static void
+s_index (ts_http_t *self, ts_hanswer_t *a)
+{
+    ts_json_out_t j;
+    a->status = 200;
+    ts_json_out_init (&j, &a->body);
+    ts_json_out_object_begin (&j);
+    ts_json_out_key (&j, "endpoints");
+    ts_json_out_array_begin (&j);
+    for (int i = 0; s_routes [i].path; i++) {
+        ts_json_out_object_begin (&j);
+        ts_json_out_key (&j, "path");     ts_json_out_str (&j, s_routes [i].path);
+        ts_json_out_key (&j, "op");       ts_json_out_str (&j, s_routes [i].op);
+        ts_json_out_key (&j, "params");
+        ts_json_out_array_begin (&j);
+        for (int k = 0; s_routes [i].params [k]; k++)
+            ts_json_out_str (&j, s_routes [i].params [k]);
+        ts_json_out_array_end (&j);
+        ts_json_out_object_end (&j);
+    }
+    ts_json_out_array_end (&j);
+    /* what the api behind knows beyond protocol version 1's first ops */
+    ts_json_out_key (&j, "api");
+    ts_json_out_object_begin (&j);
+    ts_json_out_key (&j, "runs");     ts_json_out_bool (&j, ts_hapi_knows_runs (self->api));
+    ts_json_out_object_end (&j);
+    ts_json_out_object_end (&j);
+}
+
+/*  The built-in profiles: their specs and where each keeps its steps, so
+ *  the viewer finds the messages of a record without a copy of the table. */
+static void
+s_profiles (ts_hanswer_t *a)
+{
+    ts_json_out_t j;
+    a->status = 200;
+    ts_json_out_init (&j, &a->body);
+    ts_json_out_object_begin (&j);
+    ts_json_out_key (&j, "profiles");
+    ts_json_out_array_begin (&j);
+    for (int i = 0; ts_profile_names [i]; i++) {
+        ts_profile_t p;
+        char err [256], spec [2048];
+        if (ts_profile_parse (ts_profile_names [i], &p, err, sizeof err)
+        ||  ts_profile_format (&p, spec, sizeof spec))
+            continue;
+        ts_json_out_object_begin (&j);
+        ts_json_out_key (&j, "name");  ts_json_out_str (&j, ts_profile_names [i]);
+        ts_json_out_key (&j, "spec");  ts_json_out_str (&j, spec);
+        ts_json_out_key (&j, "steps");
+        ts_json_out_array_begin (&j);
+        for (int k = 0; k < p.steps.nalts; k++)
+            ts_json_out_str (&j, p.steps.alts [k].parts [0]);
+        ts_json_out_array_end (&j);
+        ts_json_out_object_end (&j);
+    }
+    ts_json_out_array_end (&j);
+    ts_json_out_object_end (&j);
+}
+
+/* --- responses ------------------------------------------------------------------------- */
+
+static void
+s_headers (struct MHD_Response *resp, const char *ctype, bool api)
+{
+    MHD_add_response_header (resp, "Content-Type", ctype);
+    MHD_add_response_header (resp, "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header (resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header (resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header (resp, "Cache-Control", api ? "no-store" : "no-cache");
+}
+
+static enum MHD_Result
+s_send (struct MHD_Connection *conn, ts_hanswer_t *a)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer (
+        a->body.size, a->body.data ? a->body.data : "", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    s_headers (resp, "application/json; charset=utf-8", true);
+    if (a->status == 401)
+        MHD_add_response_header (resp, "WWW-Authenticate", "Bearer realm=\"trajstore\"");
+    if (a->status == 405)
+        MHD_add_response_header (resp, "Allow", "GET, HEAD");
+    enum MHD_Result rc = MHD_queue_response (conn, a->status, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
+static ssize_t
+s_export_reader (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void) pos;
+    ssize_t n = ts_hexport_read (cls, buf, max);
+    return n > 0 ? n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+s_export_done (void *cls)
+{
+    ts_hexport_free (cls);
+}
+
+static enum MHD_Result
+s_send_export (ts_http_t *self, struct MHD_Connection *conn, ts_hreq_t *q, ts_hanswer_t *a)
+{
+    ts_hexport_t *x = ts_hexport_start (self->api, q, a);
+    if (!x)
+        return s_send (conn, a);
+    struct MHD_Response *resp = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, S_EXPORT_BLOCK, s_export_reader, x, s_export_done);
+    if (!resp) {
+        ts_hexport_free (x);
+        return MHD_NO;
+    }
+    s_headers (resp, "application/x-ndjson; charset=utf-8", true);
+    enum MHD_Result rc = MHD_queue_response (conn, 200, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
+/* --- static files ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *ext, *ctype;
+} s_types [] = {
+    { ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" }, { ".json", "application/json; charset=utf-8" },
+    { ".svg", "image/svg+xml" }, { ".png", "image/png" }, { ".txt", "text/plain; charset=utf-8" },
+    { NULL, NULL }
+};
+
+/*  Serves one file of the static folder. Names are one path segment of
+ *  [A-Za-z0-9._-], not starting with '.', of a known type, opened relative
+ *  to the folder without following links: nothing outside it can be named. */
+static enum MHD_Result
+s_static (ts_http_t *self, struct MHD_Connection *conn, const char *url, ts_hanswer_t *a)
+{
+    const char *name = strcmp (url, "/") ? url + 1 : "index.html";
+    size_t n = strlen (name);
+    const char *ctype = NULL;
+    for (int i = 0; s_types [i].ext && n < 128; i++) {
+        size_t e = strlen (s_types [i].ext);
+        if (n > e && !strcmp (name + n - e, s_types [i].ext))
+            ctype = s_types [i].ctype;
+    }
+    if (!ctype || name [0] == '.' || strspn (name, "abcdefghijklmnopqrstuvwxyz"
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
+        ts_hanswer_error (a, 404, "NOT_FOUND", "no such page: %.200s", url);
+        return s_send (conn, a);
+    }
+    if (self->static_fd < 0) {
+        ts_hanswer_error (a, 404, "NOT_FOUND", "the viewer's files are not installed "
+                          "(trajstore-http --static DIR)");
+        return s_send (conn, a);
+    }
+    int fd = openat (self->static_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) || !S_ISREG (st.st_mode) || (uint64_t) st.st_size > S_STATIC_MAX) {
+        if (fd >= 0)
+            close (fd);
+        ts_hanswer_error (a, 404, "NOT_FOUND", "no such file: %.200s", name);
+        return s_send (conn, a);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd ((size_t) st.st_size, fd);
+    if (!resp) {
+        close (fd);
+        return MHD_NO;
+    }
+    s_headers (resp, ctype, false);
+    enum MHD_Result rc = MHD_queue_response (conn, 200, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
+/* --- access ------------------------------------------------------------------------------ */
+
+/*  Compares the request's "Authorization: Bearer T" with the token in time
+ *  that depends on the token's length only. */
+static bool
+s_authorized (const ts_http_t *self, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp (h, "Bearer ", 7))
+        return false;
+    h += 7;
+    size_t hlen = strlen (h);
+    volatile unsigned char diff = hlen != self->token_len;
+    for (size_t i = 0; i < self->token_len; i++)
+        diff |= (unsigned char) (self->token [i] ^ (i < hlen ? h [i] : 0));
+    return diff == 0;
+}
+
+/*  A gateway without a token trusts whoever can reach it, which a web page
+ *  could through DNS rebinding: its Host must then be local, or one of
+ *  --allow-host's names. */
+static bool
+s_host_is_local (const ts_http_t *self, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Host");
+    if (!h)
+        return true;                    /* HTTP/1.0: no name to rebind */
+    char host [256];
+    snprintf (host, sizeof host, "%s", h);
+    char *end = host [0] == '[' ? strchr (host, ']') : strrchr (host, ':');
+    if (host [0] == '[' && end)
+        end [1] = 0;
+    else if (end)
+        *end = 0;
+    struct in_addr a4;
+    char item [260];
+    snprintf (item, sizeof item, ",%s,", host);
+    return !strcasecmp (host, "localhost") || !strcmp (host, "[::1]")
+        || (inet_pton (AF_INET, host, &a4) == 1 && (ntohl (a4.s_addr) >> 24) == 127)
+        || strstr (self->allow_hosts, ",*,") || strcasestr (self->allow_hosts, item);
+}
+
+static enum MHD_Result
+s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void) version;
+    (void) upload;
+    ts_http_t *self = cls;
+    ts_hanswer_t a = { 0 };
+    enum MHD_Result rc;
+    if (!*con_cls) {
+        /* the headers are in: what needs no body is refused now, before
+         * any body is read */
+        *con_cls = (void *) 2;
+        const char *cl = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Length");
+        const char *te = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (strcmp (method, "GET") && strcmp (method, "HEAD"))
+            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "%.16s: only GET and HEAD are served",
+                              method);
+        else if ((cl && strcmp (cl, "0")) || te)
+            ts_hanswer_error (&a, 413, "TOO_BIG", "a request has no body here (GET only)");
+        else
+            return MHD_YES;
+        rc = s_send (conn, &a);
+        ts_buf_free (&a.body);
+        return rc;
+    }
+    if (*upload_size > 0) {
+        *upload_size = 0;               /* not reached: refused above */
+        return MHD_YES;
+    }
+    bool is_api = !strcmp (url, "/v1") || !strncmp (url, "/v1/", 4);
+    if (self->check_host && !s_host_is_local (self, conn)) {
+        ts_hanswer_error (&a, 403, "FORBIDDEN", "Host is not this machine: a gateway without a "
+                          "token answers only requests to localhost, 127.0.0.1, [::1] and the "
+                          "names of --allow-host");
+        rc = s_send (conn, &a);
+    }
+    else if (!is_api)
+        rc = s_static (self, conn, url, &a);
+    else if (self->token_len && !s_authorized (self, conn)) {
+        ts_hanswer_error (&a, 401, "UNAUTHORIZED", "want the header Authorization: Bearer TOKEN");
+        rc = s_send (conn, &a);
+    }
+    else {
+        const char *arg;
+        const s_route_t *r = s_route (url, &arg);
+        s_args_t *args = calloc (1, sizeof *args);
+        ts_hreq_t q;
+        if (!args) {
+            ts_hanswer_error (&a, 500, "NO_MEMORY", "out of memory");
+            rc = s_send (conn, &a);
+        }
+        else if (!r) {
+            ts_hanswer_error (&a, 404, "NOT_FOUND", "no endpoint %.200s (GET /v1 lists them)", url);
+            rc = s_send (conn, &a);
+        }
+        else if (MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect, args) < 0) {
+            rc = MHD_NO;
+        }
+        else if (r->kind == R_INDEX || r->kind == R_PROFILES || r->kind == R_OPENAPI) {
+            if (args->n > 0)
+                ts_hanswer_error (&a, 400, "BAD_REQUEST", "parameter \"%.100s\": %s takes no "
+                                  "parameters", args->key [0], r->path);
+            else if (r->kind == R_OPENAPI) {
+                free (args);
+                return s_static (self, conn, "/openapi.json", &a);
+            }
+            else if (r->kind == R_INDEX)
+                s_index (self, &a);
+            else
+                s_profiles (&a);
+            rc = s_send (conn, &a);
+        }
+        else if (s_build (self, r, arg, args, &q, &a))
+            rc = s_send (conn, &a);
+        else if (r->kind == R_EXPORT) {
+            rc = s_send_export (self, conn, &q, &a);
+            ts_hreq_free (&q);
+        }
+        else {
+            ts_hapi_answer (self->api, &q, &a);
+            ts_hreq_free (&q);
+            rc = s_send (conn, &a);
+        }
+        free (args);
+    }
+    if (a.status >= 500)
+        ts_warn ("%s %.200s: %u %.*s", method, url, a.status,
+                 (int) (a.body.size < 300 ? a.body.size : 300), a.body.data ? a.body.data : "");
+    else
+        ts_debug ("%s %.200s: %u", method, url, a.status ? a.status : 200);
+    ts_buf_free (&a.body);
+    return rc;
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) cls;
+    (void) conn;
+    (void) toe;
+    *con_cls = NULL;                    /* only marks: nothing to free */
+}
+
+/*  Refuses a URL longer than TS_HTTP_URL_MAX before anything reads it
+ *  (libmicrohttpd's own limit, its memory pool, answers in HTML). */
+static void *
+s_uri_log (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void) cls;
+    (void) conn;
+    return strlen (uri) > TS_HTTP_URL_MAX ? (void *) 1 : NULL;
+}
+
+static enum MHD_Result
+s_handle_checked (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    if (*con_cls == (void *) 1) {
+        *con_cls = NULL;
+        ts_hanswer_t a = { 0 };
+        ts_hanswer_error (&a, 414, "URI_TOO_LONG", "the URL is longer than %d bytes", TS_HTTP_URL_MAX);
+        enum MHD_Result rc = s_send (conn, &a);
+        ts_buf_free (&a.body);
+        return rc;
+    }
+    return s_handle (cls, conn, url, method, version, upload, upload_size, con_cls);
+}
+
+/* --- starting and stopping ------------------------------------------------------------ */
+
+int
+ts_http_parse_addr (const char *text, struct sockaddr_storage *sa, bool *loopback,
+                    char *err, size_t size)
+{
+    char host [256] = "127.0.0.1", port [16];
+    const char *colon = text [0] == '[' ? strstr (text, "]:") : strrchr (text, ':');
+    if (!colon) {
+        snprintf (port, sizeof port, "%s", text);
+    }
+    else {
+        size_t hl = (size_t) (colon - text) - (text [0] == '[');
+        const char *hs = text + (text [0] == '[');
+        if (hl == 0 || hl >= sizeof host) {
+            snprintf (err, size, "bad address \"%.100s\": want HOST:PORT, [IPv6]:PORT or PORT", text);
+            return TS_EINVAL;
+        }
+        memcpy (host, hs, hl);
+        host [hl] = 0;
+        snprintf (port, sizeof port, "%s", colon + 1 + (text [0] == '['));
+    }
+    if (!port [0] || strspn (port, "0123456789") != strlen (port) || atol (port) > 65535) {
+        snprintf (err, size, "bad address \"%.100s\": the port must be a number from 0 to 65535", text);
+        return TS_EINVAL;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res = NULL;
+    int g = getaddrinfo (!strcmp (host, "localhost") ? "127.0.0.1" : host, port, &hints, &res);
+    if (g || !res) {
+        snprintf (err, size, "bad address \"%.100s\": %s", text, gai_strerror (g));
+        return TS_EINVAL;
+    }
+    memset (sa, 0, sizeof *sa);
+    memcpy (sa, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo (res);
+    if (sa->ss_family == AF_INET)
+        *loopback = (ntohl (((struct sockaddr_in *) sa)->sin_addr.s_addr) >> 24) == 127;
+    else
+        *loopback = IN6_IS_ADDR_LOOPBACK (&((struct sockaddr_in6 *) sa)->sin6_addr);
+    return 0;
+}
+
+static void
+s_write_addr_file (const char *path, const char *url)
+{
+    char tmp [1100];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    bool ok = f && fprintf (f, "%s\n", url) > 0;
+    ok = f && fclose (f) == 0 && ok;
+    if (!ok || rename (tmp, path))
+        ts_warn ("cannot write %s: %s", path, strerror (errno));
+}
+
+ts_http_t *
+ts_http_start (const ts_http_config_t *cfg, char *err, size_t size)
+{
+    struct sockaddr_storage sa;
+    bool loopback = false;
+    if (ts_http_parse_addr (cfg->addr, &sa, &loopback, err, size))
+        return NULL;
+    if (cfg->token && (!cfg->token [0] || strlen (cfg->token) >= 512 || strpbrk (cfg->token, " \t\r\n"))) {
+        snprintf (err, size, "the token must be 1 to 511 characters without spaces");
+        return NULL;
+    }
+    if (!loopback && !cfg->token && !cfg->no_auth) {
+        snprintf (err, size, "%s is not a loopback address: give a bearer token (--token-file, "
+                  "$TRAJSTORE_HTTP_TOKEN) or say --no-auth", cfg->addr);
+        return NULL;
+    }
+    ts_http_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->api = ts_hapi_new (cfg->api, cfg->answer_ms))) {
+        free (self);
+        snprintf (err, size, "out of memory");
+        return NULL;
+    }
+    if (cfg->token) {
+        snprintf (self->token, sizeof self->token, "%s", cfg->token);
+        self->token_len = strlen (self->token);
+    }
+    self->check_host = !cfg->token;
+    snprintf (self->allow_hosts, sizeof self->allow_hosts, ",%s,", cfg->allow_hosts ? cfg->allow_hosts : "");
+    self->static_fd = -1;
+    if (cfg->static_dir) {
+        snprintf (self->static_dir, sizeof self->static_dir, "%s", cfg->static_dir);
+        self->static_fd = open (cfg->static_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (self->static_fd < 0)
+            ts_warn ("the viewer's folder %s: %s (the JSON endpoints work; the pages do not)",
+                     cfg->static_dir, strerror (errno));
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                   | MHD_USE_ERROR_LOG | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_handle_checked, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_connections ? cfg->max_connections
+                                                                     : TS_HTTP_MAX_CONNS),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) TS_HTTP_IDLE_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (2 * TS_HTTP_URL_MAX + 65536),
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+        MHD_OPTION_END);
+    if (!self->mhd) {
+        snprintf (err, size, "cannot listen on %s: %s", cfg->addr, strerror (errno));
+        ts_http_stop (&self);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    char host [INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) &sa)->sin_addr, host, sizeof host);
+    else
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &sa)->sin6_addr, host, sizeof host);
+    snprintf (self->url, sizeof self->url, sa.ss_family == AF_INET6 ? "http://[%s]:%u/"
+              : "http://%s:%u/", host, port);
+    if (cfg->addr_file) {
+        snprintf (self->addr_file, sizeof self->addr_file, "%s", cfg->addr_file);
+        s_write_addr_file (self->addr_file, self->url);
+    }
+    return self;
+}
+
+const char *
+ts_http_url (const ts_http_t *self)
+{
+    return self->url;
+}
+
+void
+ts_http_stop (ts_http_t **self_p)
+{
+    ts_http_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->mhd)
+        MHD_stop_daemon (self->mhd);
+    if (self->addr_file [0])
+        unlink (self->addr_file);
+    if (self->static_fd >= 0)
+        close (self->static_fd);
+    ts_hapi_destroy (&self->api);
+    free (self);
+    *self_p = NULL;
+}
