@@ -8,6 +8,7 @@
  *  line; each command parses its own options.
  */
 #include "cli_common.h"
+#include "ts_build.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -91,6 +92,10 @@ static const s_command_t s_commands [] = {
     { "help", NULL,
       "[COMMAND]",
       "this text, or one command's" },
+    { "version", NULL,
+      "",
+      "the version, the key layout it writes, and the libraries built against\n"
+      "(also: trajstore --version)" },
 };
 
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands [0])
@@ -156,6 +161,14 @@ main (int argc, char **argv)
             return 2;
         }
         ts_cli_usage (stdout, argc > 2 ? argv [2] : NULL);
+        return 0;
+    }
+    if (!strcmp (name, "version") || !strcmp (name, "--version")) {
+        if (argc > 2) {
+            ts_cli_usage (stderr, "version");
+            return 2;
+        }
+        ts_build_print_version (stdout, "trajstore");
         return 0;
     }
     const s_command_t *cmd = s_find (name);
