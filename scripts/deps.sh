@@ -8,7 +8,8 @@ PKGS="build-essential cmake pkg-config g++ clang libclang-rt-14-dev \
 libzmq3-dev libczmq-dev libkyotocabinet-dev libmsgpack-dev libsimdjson-dev \
 libxxhash-dev libzstd-dev zlib1g-dev libcmocka-dev \
 sqlite3 libsqlite3-dev python3 python3-zmq python3-msgpack python3-yaml \
-iproute2 docker-compose procps"
+iproute2 docker-compose procps \
+scdoc lintian debootstrap"
 
 missing=""
 for p in $PKGS; do

@@ -9,6 +9,7 @@
  */
 #include "cli_common.h"
 #include "ts_build.h"
+#include "ts_profile.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -112,7 +113,7 @@ s_find (const char *name)
 static void
 s_print_command (FILE *out, const s_command_t *cmd)
 {
-    fprintf (out, "  trajstore %s %s\n", cmd->name, cmd->synopsis);
+    fprintf (out, "  trajstore %s%s%s\n", cmd->name, *cmd->synopsis ? " " : "", cmd->synopsis);
     const char *line = cmd->summary;
     while (*line) {
         const char *nl = strchr (line, '\n');
@@ -161,6 +162,13 @@ main (int argc, char **argv)
             return 2;
         }
         ts_cli_usage (stdout, argc > 2 ? argv [2] : NULL);
+        return 0;
+    }
+    /* for the shell's completion (packaging/completion/trajstore.bash):
+     * what it cannot read from `trajstore help` */
+    if (!strcmp (name, "__complete") && argc == 3 && !strcmp (argv [2], "profiles")) {
+        for (int i = 0; ts_profile_names [i]; i++)
+            printf ("%s\n", ts_profile_names [i]);
         return 0;
     }
     if (!strcmp (name, "version") || !strcmp (name, "--version")) {
