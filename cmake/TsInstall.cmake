@@ -114,7 +114,7 @@ zstd) into sharded Kyoto Cabinet stores and answers queries over ZeroMQ:
 records by id, filtered lists, counts, exports, and statistics per group
 of attempts (success rate, reward, pass@k).
 .
-This package holds the trajstore command, its aggregator, worker, api and
+This package holds the trajstore command, its aggregator, worker, API and
 producer programs (the API is the front door of
 the read commands), and a systemd service that runs them as the trajstore
 user with the data in /var/lib/trajstore.")
