@@ -27,6 +27,10 @@ if(TS_SCDOC AND TS_GZIP)
     get_filename_component(name ${src} NAME)
     string(REGEX REPLACE "\\.scd$" "" page ${name})          # trajstore.1
     string(REGEX REPLACE "^.*\\.([0-9])$" "\\1" section ${page})
+    string(REGEX REPLACE "\\.[0-9]$" "" program ${page})
+    if(NOT TARGET ${program})
+      continue()                # e.g. trajstore-http without libmicrohttpd
+    endif()
     set(out ${CMAKE_BINARY_DIR}/man/${page}.gz)
     add_custom_command(OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
@@ -59,7 +63,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/completion/trajstore.bash
 # names link to the same file
 install(CODE "
   foreach(p trajstore-producer trajstore-aggregator trajstore-worker trajstore-api trajstore-gen)
-    file(CREATE_LINK trajstore \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${_ts_compdir}/\${p}\" SYMBOLIC)
+    set(link \"\${CMAKE_INSTALL_PREFIX}/${_ts_compdir}/\${p}\")
+    message(STATUS \"Installing: \$ENV{DESTDIR}\${link}\")
+    file(CREATE_LINK trajstore \"\$ENV{DESTDIR}\${link}\" SYMBOLIC)
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${link}\")   # for make uninstall
   endforeach()")
 
 # --- documentation -----------------------------------------------------------

@@ -74,7 +74,8 @@ for prog, (folder, section) in programs.items():
 
 # every source page was generated, and is a man page
 for name in sorted(os.listdir(mandir)):
-    if not name.endswith(".scd"):
+    if not name.endswith(".scd") or (name.startswith("trajstore-http.")
+                                     and "trajstore-http" not in programs):
         continue
     out = os.path.join(build, "man", name[:-4] + ".gz")
     try:

@@ -58,16 +58,24 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null
 cp "$DEB" "$ROOT/tmp/trajstore.deb"
 VERSION=$("$BUILD/tools/trajstore" --version | head -n 1)
 
-cat > "$ROOT/tmp/in-chroot.sh" <<'INSIDE'
-set -u
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
+# phase 1, with the network: the package and its dependencies, by apt
+cat > "$ROOT/tmp/install.sh" <<'INSIDE'
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 apt-get update -qq >/tmp/apt.log 2>&1 \
     || { tail -n 5 /tmp/apt.log; echo "SKIPPED: Debian's archive is out of reach (apt-get update failed)"; exit 77; }
 apt-get install -y -qq --no-install-recommends /tmp/trajstore.deb >>/tmp/apt.log 2>&1 \
     || { tail -n 30 /tmp/apt.log; echo "FAIL: apt-get install of the package"; exit 1; }
 echo "installed with its dependencies from the archive (${SECONDS}s in the chroot)"
+INSIDE
+
+# phase 2, in a network namespace of its own (loopback only: whatever the
+# stack binds, e.g. the HTTP gateway's default port, cannot meet another
+# test's): the checks
+cat > "$ROOT/tmp/in-chroot.sh" <<'INSIDE'
+set -u
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+export LC_ALL=C
 
 # files, user, data directory
 for f in /usr/bin/trajstore /usr/bin/trajstore-producer /usr/bin/trajstore-worker \
@@ -151,18 +159,33 @@ dpkg -s trajstore >/dev/null 2>&1 && bad "dpkg -P left the package known to dpkg
 exit $fail
 INSIDE
 
-# its own mount and pid namespaces: the mounts go away with them, and so do
-# the processes (the first one is init there; --kill-child ends it with us)
-unshare --mount --pid --fork --kill-child env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    VERSION="$VERSION" http_proxy="${http_proxy:-}" https_proxy="${https_proxy:-}" \
-    sh -c '
-    ROOT=$1; CACHE=$2
-    mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" \
-        && mount -t tmpfs tmpfs "$ROOT/run" \
-        && mount --bind "$CACHE/lists" "$ROOT/var/lib/apt/lists" \
-        && mount --bind "$CACHE/archives" "$ROOT/var/cache/apt/archives" || exit 1
-    exec chroot "$ROOT" /bin/bash /tmp/in-chroot.sh' sh "$ROOT" "$CACHE"
+# Each phase in its own mount and pid namespaces: the mounts go away with
+# them, and so do the processes (the first one is init there; --kill-child
+# ends it with us). $1: more unshare options, $2: the script.
+in_chroot() {
+    # shellcheck disable=SC2086
+    unshare --mount --pid --fork --kill-child $1 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        VERSION="$VERSION" http_proxy="${http_proxy:-}" https_proxy="${https_proxy:-}" \
+        sh -c '
+        ROOT=$1; CACHE=$2; SCRIPT=$3
+        mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" \
+            && mount -t tmpfs tmpfs "$ROOT/run" \
+            && mount --bind "$CACHE/lists" "$ROOT/var/lib/apt/lists" \
+            && mount --bind "$CACHE/archives" "$ROOT/var/cache/apt/archives" || exit 1
+        ip link set lo up 2>/dev/null
+        exec chroot "$ROOT" /bin/bash "$SCRIPT"' sh "$ROOT" "$CACHE" "$2"
+}
+in_chroot "" /tmp/install.sh
 rc=$?
+if [ $rc = 0 ]; then
+    if unshare --net true 2>/dev/null; then
+        in_chroot --net /tmp/in-chroot.sh
+    else
+        echo "(no network namespace here: the stack runs on the host's loopback)"
+        in_chroot "" /tmp/in-chroot.sh
+    fi
+    rc=$?
+fi
 case $rc in
     0) echo "package_deb: ok" ;;
     77) ;;
