@@ -175,8 +175,13 @@ in_chroot() {
         ip link set lo up 2>/dev/null
         exec chroot "$ROOT" /bin/bash "$SCRIPT"' sh "$ROOT" "$CACHE" "$2"
 }
+# (apt's lists and downloads are shared with other runs of this test: one
+# apt at a time on them)
+exec 9>"$CACHE/lock"
+flock 9
 in_chroot "" /tmp/install.sh
 rc=$?
+flock -u 9
 if [ $rc = 0 ]; then
     if unshare --net true 2>/dev/null; then
         in_chroot --net /tmp/in-chroot.sh
