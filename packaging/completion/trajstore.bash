@@ -2,9 +2,10 @@
 #
 # Commands and their options come from `trajstore help` itself, so they stay
 # in step with the program; profile names from `trajstore __complete
-# profiles`; group names (--group) from the running stack, asked once a
-# shell for at most 2 s (`trajstore groups --json`), only when the api
-# socket of the data directory exists.
+# profiles`; group names (--group) and run names (--run, compare's
+# arguments) from the running stack (`trajstore groups --json`, `trajstore
+# runs --json` where that command exists), for at most 2 s, only when the
+# api socket of the data directory exists.
 
 _trajstore_data_args()
 {
@@ -17,9 +18,13 @@ _trajstore_data_args()
     done
 }
 
-_trajstore_groups()
+# names from the running stack: _trajstore_names PROG COMMAND FIELD [OPTIONS]
+# (e.g. groups group, runs run); nothing when the command does not exist
+_trajstore_names()
 {
-    local prog=$1 data=() line
+    local prog=$1 cmd=$2 field=$3 data=()
+    shift 3
+    "$prog" help "$cmd" >/dev/null 2>&1 || return
     mapfile -t data < <(_trajstore_data_args)
     local dir=${TRAJSTORE_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/trajstore} i
     for ((i = 0; i < ${#data[@]}; i += 2)); do
@@ -27,8 +32,8 @@ _trajstore_groups()
     done
     # cheap or nothing: no stack, no question
     [[ -S $dir/api.sock || -n $TRAJSTORE_API || " ${data[*]} " == *" --api "* ]] || return
-    timeout 2 "$prog" groups "${data[@]}" --json --sort -records --limit 500 2>/dev/null \
-        | sed -n 's/.*"group": *"\([^"\\]*\)".*/\1/p'
+    timeout 2 "$prog" "$cmd" "${data[@]}" --json "$@" 2>/dev/null \
+        | sed -n "s/.*\"$field\": *\"\\([^\"\\\\]*\\)\".*/\\1/p"
 }
 
 _trajstore()
@@ -67,7 +72,11 @@ _trajstore()
             mapfile -t COMPREPLY < <(compgen -W "$cols" -- "$cur"); return ;;
         --group)
             local IFS=$'\n'
-            mapfile -t COMPREPLY < <(compgen -W "$(_trajstore_groups "$prog")" -- "$cur"); return ;;
+            mapfile -t COMPREPLY < <(compgen -W "$(_trajstore_names "$prog" groups group \
+                --sort -records --limit 500)" -- "$cur"); return ;;
+        --run)
+            local IFS=$'\n'
+            mapfile -t COMPREPLY < <(compgen -W "$(_trajstore_names "$prog" runs run)" -- "$cur"); return ;;
         --workers|--shards|--limit|--offset|--cursor|--api|--model|--reward|--created|--job)
             return ;;
     esac
@@ -79,6 +88,9 @@ _trajstore()
         return
     fi
     case $cmd in
+        compare)
+            local IFS=$'\n'
+            mapfile -t COMPREPLY < <(compgen -W "$(_trajstore_names "$prog" runs run)" -- "$cur") ;;
         import) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); compopt -o filenames ;;
         help)   ((COMP_CWORD == 2)) && mapfile -t COMPREPLY < <(compgen -W \
                     "$("$prog" help 2>/dev/null | sed -n 's/^  trajstore \([a-z]*\).*/\1/p')" -- "$cur") ;;
