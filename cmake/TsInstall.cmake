@@ -95,8 +95,13 @@ file(WRITE ${CMAKE_BINARY_DIR}/install/changelog
  -- ${TS_PACKAGE_MAINTAINER}  ${_ts_date}
 ")
 execute_process(COMMAND ${TS_GZIP} -9nf ${CMAKE_BINARY_DIR}/install/changelog)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/PROTOCOL.md
-              ${PROJECT_SOURCE_DIR}/packaging/debian/copyright
+set(_ts_docs)
+foreach(doc README.md PROTOCOL.md docs/PROTOCOL.md docs/INSTALL.md)
+  if(EXISTS ${PROJECT_SOURCE_DIR}/${doc})
+    list(APPEND _ts_docs ${PROJECT_SOURCE_DIR}/${doc})
+  endif()
+endforeach()
+install(FILES ${_ts_docs} ${PROJECT_SOURCE_DIR}/packaging/debian/copyright
               ${CMAKE_BINARY_DIR}/install/changelog.gz
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
