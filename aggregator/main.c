@@ -2,6 +2,7 @@
  *  main parses options, installs signal handlers, runs the aggregator and
  *  maps the result to an exit code. */
 #include "ts_agg.h"
+#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_log.h"
@@ -21,6 +22,7 @@ s_usage (FILE *out)
     fprintf (out,
         "usage: trajstore-aggregator [--data DIR] [--ingest EP] [--control EP] [--query EP]\n"
         "                            [--shards N] [--log-level debug|info|warn|error]\n"
+        "       trajstore-aggregator --help | --version\n"
         "Endpoints default to $TRAJSTORE_INGEST / _CONTROL / _QUERY, else ipc sockets\n"
         "in the data directory (--data, $TRAJSTORE_DATA, ~/.local/share/trajstore).\n"
         "--shards applies when the store is created (default %d).\n", TS_DEFAULT_SHARDS);
@@ -29,6 +31,8 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
+    if (ts_build_version_asked (argc, argv, "trajstore-aggregator"))
+        return 0;
     static struct option opts [] = {
         { "data", required_argument, 0, 'd' }, { "ingest", required_argument, 0, 'i' },
         { "control", required_argument, 0, 'c' }, { "query", required_argument, 0, 'q' },

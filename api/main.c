@@ -2,6 +2,7 @@
  *  main parses options, installs signal handlers, runs the api and maps
  *  the result to an exit code. */
 #include "ts_api.h"
+#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_log.h"
@@ -19,6 +20,7 @@ s_usage (FILE *out)
     fprintf (out,
         "usage: trajstore-api [--data DIR] [--bind EP] [--query EP]\n"
         "                     [--log-level debug|info|warn|error]\n"
+        "       trajstore-api --help | --version\n"
         "--bind defaults to $TRAJSTORE_API, else ipc://DATA/api.sock (tcp://*:7400 in\n"
         "containers); --query (the aggregator) to $TRAJSTORE_QUERY, else ipc://DATA/query.sock.\n");
 }
@@ -26,6 +28,8 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
+    if (ts_build_version_asked (argc, argv, "trajstore-api"))
+        return 0;
     static struct option opts [] = {
         { "data", required_argument, 0, 'd' }, { "bind", required_argument, 0, 'b' },
         { "query", required_argument, 0, 'q' }, { "log-level", required_argument, 0, 'l' },

@@ -1,6 +1,7 @@
 /*  trajstore-http: the HTTP/JSON gateway and web viewer (ts_http.h,
  *  docs/HTTP.md). main reads the options, finds the viewer's files and the
  *  token, serves until SIGTERM or SIGINT. */
+#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_http.h"
@@ -84,6 +85,8 @@ s_read_token (const char *path, char *buf, size_t size)
 int
 main (int argc, char **argv)
 {
+    if (ts_build_version_asked (argc, argv, "trajstore-http"))
+        return 0;
     static struct option opts [] = {
         { "data", required_argument, 0, 'd' }, { "api", required_argument, 0, 'a' },
         { "http", required_argument, 0, 'H' }, { "static", required_argument, 0, 's' },

@@ -11,6 +11,7 @@
 #include "ts_profile.h"
 
 #include "ts_chunker.h"
+#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_error.h"
 #include "ts_log.h"
@@ -65,6 +66,7 @@ s_usage (FILE *out)
 "  --json            the final report as one JSON object\n"
 "  --log-level L     debug, info, warn (default), error\n"
 "  --help            this text\n"
+"  --version         the version, the key layout and the libraries built against\n"
 "\n"
 "Exit status: 0 every line imported, duplicate or blank; 1 some lines\n"
 "rejected (the rest is stored; see the rejects file); 2 the import did not\n"
@@ -115,6 +117,8 @@ s_parse_size (const char *text, unsigned long long lo, unsigned long long hi,
 int
 main (int argc, char *argv [])
 {
+    if (ts_build_version_asked (argc, argv, "trajstore-producer"))
+        return 0;
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,

@@ -4,7 +4,7 @@
 # are present. Needs root (or sudo) only when something must be installed.
 # libmicrohttpd-dev: the HTTP gateway's server (http/); chromium and
 # python3-websocket: the viewer's test drives headless Chromium over the
-# DevTools protocol (tests/e2e_browser.py).
+# DevTools protocol (tests/e2e/e2e_browser.py).
 set -eu
 
 PKGS="build-essential cmake pkg-config g++ clang libclang-rt-14-dev \
@@ -12,7 +12,7 @@ libzmq3-dev libczmq-dev libkyotocabinet-dev libmsgpack-dev libsimdjson-dev \
 libxxhash-dev libzstd-dev zlib1g-dev libcmocka-dev \
 sqlite3 libsqlite3-dev python3 python3-zmq python3-msgpack python3-yaml \
 iproute2 docker-compose procps \
-libmicrohttpd-dev chromium python3-websocket"
+libmicrohttpd-dev chromium python3-websocket scdoc lintian debootstrap"
 
 missing=""
 for p in $PKGS; do

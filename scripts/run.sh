@@ -4,7 +4,8 @@
 # of 10,000 records (1% duplicates, 0.2% bad lines, on purpose), shows the
 # status, and leaves the stack running. Running it again works: the running
 # stack is reused and the second import finds every record already stored
-# (all duplicates).
+# (all duplicates). It links trajstore and trajstore-gen into ./bin/ and
+# says how to put them on the PATH for the README's tour.
 set -u
 
 BUILD=${1:-build}
@@ -48,6 +49,16 @@ esac
 echo
 "$TS" status --data "$DATA" || exit $?
 
+# ./bin/: links to the built programs (the CLI finds the daemons from where
+# the link points), so that `trajstore` works as the README writes it
+BIN=$(pwd)/bin
+mkdir -p "$BIN" && for prog in "$TS" "$GEN"; do
+    ln -sf "$(cd "$(dirname "$prog")" && pwd)/$(basename "$prog")" "$BIN/$(basename "$prog")"
+done
+
 echo
-echo "The stack is still running. Stop it with:"
-echo "  $TS down --data $DATA"
+echo "The stack is still running. To use the trajstore command on it (the"
+echo "README's tour), in this shell:"
+echo "  export PATH=\"$BIN:\$PATH\" TRAJSTORE_DATA=\"$DATA\""
+echo "then: trajstore stats; and to stop it: trajstore down"
+echo "(or install trajstore for good: sudo make install, docs/INSTALL.md)"

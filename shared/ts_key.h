@@ -58,6 +58,12 @@ extern "C" {
 
 #define TS_KEY_MAX 2200   /* escaped 512-byte strings plus an id fit */
 
+/*  The layout this trajstore writes (kept in each shard under key 'V',
+ *  ts_store.c) and the oldest it still reads. Raise TS_KEY_LAYOUT when
+ *  what a key or its value means changes. */
+#define TS_KEY_LAYOUT      6
+#define TS_KEY_LAYOUT_READ 4
+
 enum {
     TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
     TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S', TS_TAG_DATA = 'D',

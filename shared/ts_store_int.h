@@ -11,6 +11,7 @@
 #define TS_STORE_INT_H
 
 #include "ts_store.h"
+#include "ts_key.h"
 #include "ts_map.h"
 
 #include <kclangc.h>
@@ -55,8 +56,8 @@ static const char s_next_key [1] = { 'P' };
  *  records and no 'V' is of layout 1. Shards of layouts 4 and 5 are read
  *  as they are (R complete without 'I', records in D) and say 6 once
  *  written: what they held stays where it is. */
-#define S_LAYOUT 6
-#define S_LAYOUT_READ 4     /* the oldest read */
+#define S_LAYOUT TS_KEY_LAYOUT
+#define S_LAYOUT_READ TS_KEY_LAYOUT_READ
 static const char s_layout_key [1] = { 'V' };
 /*  A pass into R comes when this many ids wait, or their bytes reach
  *  S_PENDING_BYTES: it then costs a few hundred bytes a record instead of

@@ -1,6 +1,7 @@
 /*  cli_common.c: paths, processes, the state file and the aggregator's
  *  status, for the trajstore CLI's commands (cli_common.h). */
 #include "cli_common.h"
+#include "ts_build.h"
 #include "ts_error.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
@@ -82,6 +83,10 @@ ts_cli_find_binary (const char *name, const char *subdir, char *buf, size_t size
             }
         }
     }
+    /* installed elsewhere than the programs (a link to it, a copy) */
+    if (snprintf (buf, size, "%s/%s", ts_build_bindir (), name) < (int) size
+    &&  s_is_executable (buf))
+        return 0;
     const char *path = getenv ("PATH");
     while (path && *path) {
         const char *end = strchr (path, ':');

@@ -8,6 +8,8 @@
  *  line; each command parses its own options.
  */
 #include "cli_common.h"
+#include "ts_build.h"
+#include "ts_profile.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -102,6 +104,10 @@ static const s_command_t s_commands [] = {
     { "help", NULL,
       "[COMMAND]",
       "this text, or one command's" },
+    { "version", NULL,
+      "",
+      "the version, the key layout it writes, and the libraries built against\n"
+      "(also: trajstore --version)" },
 };
 
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands [0])
@@ -118,7 +124,7 @@ s_find (const char *name)
 static void
 s_print_command (FILE *out, const s_command_t *cmd)
 {
-    fprintf (out, "  trajstore %s %s\n", cmd->name, cmd->synopsis);
+    fprintf (out, "  trajstore %s%s%s\n", cmd->name, *cmd->synopsis ? " " : "", cmd->synopsis);
     const char *line = cmd->summary;
     while (*line) {
         const char *nl = strchr (line, '\n');
@@ -167,6 +173,21 @@ main (int argc, char **argv)
             return 2;
         }
         ts_cli_usage (stdout, argc > 2 ? argv [2] : NULL);
+        return 0;
+    }
+    /* for the shell's completion (packaging/completion/trajstore.bash):
+     * what it cannot read from `trajstore help` */
+    if (!strcmp (name, "__complete") && argc == 3 && !strcmp (argv [2], "profiles")) {
+        for (int i = 0; ts_profile_names [i]; i++)
+            printf ("%s\n", ts_profile_names [i]);
+        return 0;
+    }
+    if (!strcmp (name, "version") || !strcmp (name, "--version")) {
+        if (argc > 2) {
+            ts_cli_usage (stderr, "version");
+            return 2;
+        }
+        ts_build_print_version (stdout, "trajstore");
         return 0;
     }
     const s_command_t *cmd = s_find (name);

@@ -11,6 +11,7 @@
  * JSON-escaped once at startup and memcpy'd, there is no per-character work
  * on the hot path, and output goes through one large stdio buffer.
  */
+#include "ts_build.h"
 #include "ts_json_out.h"
 
 #include <math.h>
@@ -600,6 +601,7 @@ static void s_mangle(struct sbuf *b, int bad, struct rng *r)
 static const char s_usage[] =
     "usage: trajstore-gen [--records N] [--seed S] [--per-group K] [--out FILE]\n"
     "                     [--dup-rate F] [--bad-rate F] [--profile default|tau]\n"
+    "       trajstore-gen --help | --version\n"
     "Writes N JSONL trajectory records (default 10000, ~4 KB each) to stdout.\n"
     "  --seed S        output is deterministic per seed (default 1)\n"
     "  --per-group K   about K records per data_id / task_id (default 10)\n"
@@ -676,6 +678,8 @@ int main(int argc, char **argv)
 {
     static char iobuf[1 << 20];
     struct opts o = { .records = 10000, .seed = 1, .per_group = 10 };
+    if (ts_build_version_asked(argc, argv, "trajstore-gen"))
+        return 0;
     s_parse_args(argc, argv, &o);
     s_escape_banks();
 

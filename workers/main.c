@@ -1,6 +1,7 @@
 /*  trajstore-worker: parses, routes and commits records; serves reads
  *  (see ts_worker.h). main parses options, installs signal handlers, runs
  *  the worker and maps the result to an exit code. */
+#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_log.h"
@@ -23,6 +24,7 @@ s_usage (FILE *out)
         "usage: trajstore-worker [--name NAME] [--data DIR] [--control EP]\n"
         "                        [--peer-bind EP] [--peer-advertise EP]\n"
         "                        [--log-level debug|info|warn|error]\n"
+        "       trajstore-worker --help | --version\n"
         "NAME defaults to $TRAJSTORE_WORKER_NAME, else w<pid>. The peer endpoint\n"
         "defaults to $TRAJSTORE_PEER_BIND, else ipc://DATA/worker-NAME.sock; with\n"
         "tcp, --peer-advertise (or $TRAJSTORE_PEER_ADVERTISE) is how others reach it.\n");
@@ -31,6 +33,8 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
+    if (ts_build_version_asked (argc, argv, "trajstore-worker"))
+        return 0;
     static struct option opts [] = {
         { "name", required_argument, 0, 'n' }, { "data", required_argument, 0, 'd' },
         { "control", required_argument, 0, 'c' }, { "peer-bind", required_argument, 0, 'b' },
