@@ -1,5 +1,5 @@
 /*  ts_chunker.h: cuts an input (ts_input.h) into chunks of whole lines,
- *  about `chunk_bytes` each, without parsing them (DESIGN.md, "producer").
+ *  about `chunk_bytes` each, without parsing them (docs/DESIGN.md, "Processes").
  *
  *  What comes out, in input order, is a sequence of events:
  *    TS_CHUNK_LINES    a chunk: whole lines with their newlines, cut after

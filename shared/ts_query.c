@@ -1,6 +1,6 @@
 /*  ts_query.c: filtered, ordered lists and counts over a worker's shards
- *  (ts_query.h; the key layout is ts_key.h, the design DESIGN.md,
- *  "Storage: one shard"; the parts: ts_query_int.h).
+ *  (ts_query.h; the key layout is ts_key.h, the design docs/DESIGN.md,
+ *  "Storage layout and keys"; the parts: ts_query_int.h).
  *
  *  The value of a G, M, W or T entry is the record's summary; an R entry
  *  holds the record's sequence, and a walk over R reads each summary from
