@@ -153,7 +153,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         r->rid = self->next_rid++;
         r->parked = false;
         if (ts_map_put (self->reqs, &r->rid, sizeof r->rid, r)) {
-            api_send_error (self, r->client, r->delim, r, "NO_MEMORY", "out of memory");
+            api_send_error (self, r->client, r->delim, r, ts_errname (TS_ENOMEM), "out of memory");
             api_req_free (r);
             continue;
         }
@@ -167,7 +167,7 @@ void
 api_park (ts_api_t *self, s_req_t *r, const char *why)
 {
     if (++r->retries > S_RETRIES) {
-        api_finish_error (self, r, "UNAVAILABLE", why);
+        api_finish_error (self, r, ts_errname (TS_EUNAVAILABLE), why);
         return;
     }
     r->parked = true;
