@@ -268,23 +268,8 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
         return;
     }
     api_out_begin (self, r, true);
-    ts_mp_reader_t rd;
-    uint32_t n;
-    ts_mp_reader_init (&rd, in->data, in->len);
-    if (ts_mp_read_map (&rd, &n) == 0) {
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *start = rd.p;
-            ts_mp_item_t k;
-            if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
-                break;
-            if (ts_mp_item_is_str (&k, "v") || ts_mp_item_is_str (&k, "t")
-            ||  ts_mp_item_is_str (&k, "ok") || ts_mp_item_is_str (&k, "rid")
-            ||  ts_mp_item_is_str (&k, "body"))
-                continue;
-            ts_buf_append (&self->out, start, (size_t) (rd.p - start));
-            self->out_n++;
-        }
-    }
+    static const char *const ours [] = { "v", "t", "ok", "rid", "body", NULL };
+    self->out_n += ts_mp_map_copy_pairs (in->data, in->len, ours, &self->out);
     /* a large value (the rows of "groups") comes packed in a frame of its
      * own, named by "body": appended as it is, not walked */
     char body_key [32];
