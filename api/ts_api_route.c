@@ -105,14 +105,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         s_worker_t *wk = &self->workers [slot];
         if (!wk->dealer || strcmp (wk->peer, peer)) {
             zsock_destroy (&wk->dealer);
-            wk->dealer = zsock_new (ZMQ_DEALER);
-            if (wk->dealer) {
-                zsock_set_sndhwm (wk->dealer, 0);
-                zsock_set_rcvhwm (wk->dealer, 0);
-                zsock_set_linger (wk->dealer, 0);
-                if (zsock_connect (wk->dealer, "%s", peer) < 0)
-                    zsock_destroy (&wk->dealer);
-            }
+            wk->dealer = ts_dealer_new (peer);
         }
         snprintf (wk->name, sizeof wk->name, "%s", name);
         snprintf (wk->peer, sizeof wk->peer, "%s", peer);
