@@ -12,6 +12,7 @@
 #include "ts_log.h"
 #include "ts_proto.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -86,6 +87,7 @@ s_bind (const char *endpoint, char *err, size_t err_size)
 ts_agg_t *
 ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
 {
+    assert (cfg && cfg->data_dir && cfg->ingest && cfg->control && cfg->query && err);
     ts_agg_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, err_size, "out of memory");
@@ -392,6 +394,7 @@ s_tick (ts_agg_t *self)
 int
 ts_agg_run (ts_agg_t *self, volatile bool *stop)
 {
+    assert (self && stop);
     ts_info ("ready: %u shards, data %s", self->nshards, self->data_dir);
     int64_t next_tick = agg_now () + 100;
     while (!*stop) {

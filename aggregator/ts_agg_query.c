@@ -365,7 +365,7 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
             char m [96];
             snprintf (m, sizeof m, "field \"%s\": want %s", fields [i].key,
                       fields [i].text ? "a string" : "an integer");
-            s_reply_error (self, to, "BAD_REQUEST", m);
+            s_reply_error (self, to, ts_errname (TS_EBADREQ), m);
             return;
         }
     }
@@ -377,7 +377,7 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
         if (!strcmp (colname, s_col_names [i]))
             col = i;
     if (col < 0) {
-        s_reply_error (self, to, "BAD_REQUEST", "field \"sort\": want one of group, records, "
+        s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"sort\": want one of group, records, "
                        "successes, success_rate, reward_mean, reward_max, pass@1, pass@5, pass@10");
         return;
     }
@@ -387,21 +387,21 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
         else if (!strcmp (only, "fail")) only_kind = 2;
         else if (!strcmp (only, "mixed")) only_kind = 3;
         else {
-            s_reply_error (self, to, "BAD_REQUEST", "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
+            s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
             return;
         }
     }
     int64_t limit = ts_hdr_get_int (in, "limit", 100);
     int64_t offset = ts_hdr_get_int (in, "offset", 0);
     if (limit < 1 || limit > S_GROUPS_LIMIT_MAX || offset < 0) {
-        s_reply_error (self, to, "BAD_REQUEST", "field \"limit\" wants 1..100000 and \"offset\" >= 0");
+        s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"limit\" wants 1..100000 and \"offset\" >= 0");
         return;
     }
     if (!self->page_valid || self->page_version != self->stats_version || self->page_col != col
     ||  self->page_desc != desc || self->page_only != only_kind || self->page_offset != offset
     ||  self->page_limit != limit) {
         if (s_pack_groups_page (self, col, desc, only_kind, offset, limit)) {
-            s_reply_error (self, to, "NO_MEMORY", "out of memory");
+            s_reply_error (self, to, ts_errname (TS_ENOMEM), "out of memory");
             return;
         }
     }
@@ -430,7 +430,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     if (!from)
         return true;
     if (!head) {
-        s_reply_error (self, from, "BAD_REQUEST", "empty request");
+        s_reply_error (self, from, ts_errname (TS_EBADREQ), "empty request");
         return true;
     }
     int rc = ts_hdr_parse (&in, zframe_data (head), zframe_size (head));
@@ -440,11 +440,11 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         self->has_rid = ts_hdr_find (&in, "rid", &rr) && ts_mp_read_uint (&rr, &self->rid) == 0;
     }
     if (rc == TS_EVERSION) {
-        s_reply_error (self, from, "VERSION", "unsupported protocol version (want \"v\": 1)");
+        s_reply_error (self, from, ts_errname (TS_EVERSION), "unsupported protocol version (want \"v\": 1)");
         return true;
     }
     if (rc) {
-        s_reply_error (self, from, "BAD_REQUEST", "request is not a msgpack map with \"v\" and \"t\"");
+        s_reply_error (self, from, ts_errname (TS_EBADREQ), "request is not a msgpack map with \"v\" and \"t\"");
         return true;
     }
     if (in.msg == TS_MSG_STATUS)
@@ -463,7 +463,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         char job [TS_JOB_MAX];
         s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? agg_job (self, job, false) : NULL;
         if (!j)
-            s_reply_error (self, from, "NOT_FOUND", "no such job");
+            s_reply_error (self, from, ts_errname (TS_ENOTFOUND), "no such job");
         else {
             s_reply_begin (self, TS_MSG_JOB, 2);
             ts_hdr_bool (&self->hdr, "ok", true);
@@ -475,7 +475,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     else {
         char m [96];
         snprintf (m, sizeof m, "unknown request type \"%s\"", in.type);
-        s_reply_error (self, from, "UNKNOWN_OP", m);
+        s_reply_error (self, from, ts_errname (TS_EUNKNOWNOP), m);
     }
     return true;
 }
@@ -510,7 +510,7 @@ agg_retry_queries (ts_agg_t *self)
         s_held_query_t *q = *pp;
         bool done = s_answer (self, q->msg);
         if (!done && now - q->since > 5000) {
-            s_reply_error (self, zmsg_first (q->msg), "UNAVAILABLE",
+            s_reply_error (self, zmsg_first (q->msg), ts_errname (TS_EUNAVAILABLE),
                            "statistics are being rebuilt from the shards; retry shortly");
             done = true;
         }

@@ -17,6 +17,7 @@
 #include "ts_proto.h"
 #include "ts_query.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ s_cursor_key (const char *data_dir)
 ts_api_t *
 ts_api_new (const ts_api_config_t *cfg, char *err, size_t err_size)
 {
+    assert (cfg && err);
     ts_api_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, err_size, "out of memory");
@@ -304,7 +306,7 @@ s_on_client (ts_api_t *self)
     s_req_t *r = calloc (1, sizeof *r);
     ts_listing_t *listing = malloc (sizeof *listing);
     if (!r || !listing) {
-        api_send_error (self, client, delim, NULL, "NO_MEMORY", "out of memory");
+        api_send_error (self, client, delim, NULL, ts_errname (TS_ENOMEM), "out of memory");
         free (r);
         free (listing);
         goto done;
@@ -334,7 +336,7 @@ s_on_client (ts_api_t *self)
     r->request = body;
     body = NULL;
     if (ts_map_put (self->reqs, &r->rid, sizeof r->rid, r)) {
-        api_send_error (self, r->client, delim, r, "NO_MEMORY", "out of memory");
+        api_send_error (self, r->client, delim, r, ts_errname (TS_ENOMEM), "out of memory");
         api_req_free (r);
         goto done;
     }
@@ -358,12 +360,13 @@ s_expire (ts_api_t *self)
     s_req_t *late [256];
     int n = api_collect (self, s_is_late, api_now (), late, 256);
     for (int i = 0; i < n; i++)
-        api_finish_error (self, late [i], "TIMEOUT", "a worker or the aggregator did not answer in 10 s");
+        api_finish_error (self, late [i], ts_errname (TS_ETIMEOUT), "a worker or the aggregator did not answer in 10 s");
 }
 
 int
 ts_api_run (ts_api_t *self, volatile bool *stop)
 {
+    assert (self && stop);
     ts_info ("ready");
     api_ask_map (self);
     zmq_pollitem_t items [2 + TS_MAX_WORKERS];

@@ -84,7 +84,7 @@ api_reply_record (ts_api_t *self, s_req_t *r, const void *data, size_t len)
     const char *obj;
     size_t olen;
     if (ts_record_split (data, len, &s, &obj, &olen)) {
-        api_finish_error (self, r, "CORRUPT", "the stored record does not decode");
+        api_finish_error (self, r, ts_errname (TS_ECORRUPT), "the stored record does not decode");
         return;
     }
     api_out_begin (self, r, true);
@@ -162,7 +162,7 @@ s_finish_list (ts_api_t *self, s_req_t *r)
             if (ts_record_split (b->item, b->item_len, &s2, &obj, &olen)
             ||  ts_mp_to_json (obj, olen, &lines)) {
                 ts_buf_free (&lines);
-                api_finish_error (self, r, "CORRUPT", "a stored record does not decode");
+                api_finish_error (self, r, ts_errname (TS_ECORRUPT), "a stored record does not decode");
                 return;
             }
             ts_buf_append (&lines, "\n", 1);
@@ -253,7 +253,8 @@ static void
 s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
 {
     if (!ts_hdr_get_bool (in, "ok", false)) {
-        char code [32] = "UNAVAILABLE", msg [512] = "the aggregator refused";
+        char code [32], msg [512] = "the aggregator refused";
+        snprintf (code, sizeof code, "%s", ts_errname (TS_EUNAVAILABLE));
         ts_mp_reader_t er;
         if (ts_hdr_find (in, "error", &er)) {
             const uint8_t *p = er.p;
@@ -267,30 +268,15 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
         return;
     }
     api_out_begin (self, r, true);
-    ts_mp_reader_t rd;
-    uint32_t n;
-    ts_mp_reader_init (&rd, in->data, in->len);
-    if (ts_mp_read_map (&rd, &n) == 0) {
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *start = rd.p;
-            ts_mp_item_t k;
-            if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
-                break;
-            if (ts_mp_item_is_str (&k, "v") || ts_mp_item_is_str (&k, "t")
-            ||  ts_mp_item_is_str (&k, "ok") || ts_mp_item_is_str (&k, "rid")
-            ||  ts_mp_item_is_str (&k, "body"))
-                continue;
-            ts_buf_append (&self->out, start, (size_t) (rd.p - start));
-            self->out_n++;
-        }
-    }
+    static const char *const ours [] = { "v", "t", "ok", "rid", "body", NULL };
+    self->out_n += ts_mp_map_copy_pairs (in->data, in->len, ours, &self->out);
     /* a large value (the rows of "groups") comes packed in a frame of its
      * own, named by "body": appended as it is, not walked */
     char body_key [32];
     if (body && zframe_size (body) > 0 && ts_hdr_copy_str (in, "body", body_key, sizeof body_key)) {
         api_out_key (self, body_key);
         if (ts_buf_append (&self->out, zframe_data (body), zframe_size (body))) {
-            api_finish_error (self, r, "NO_MEMORY", "out of memory");
+            api_finish_error (self, r, ts_errname (TS_ENOMEM), "out of memory");
             return;
         }
     }
@@ -347,11 +333,11 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
     }
     char code [32] = "";
     ts_hdr_copy_str (&in, "code", code, sizeof code);
-    if (!strcmp (code, "NOT_OWNER")) {
+    if (!strcmp (code, ts_errname (TS_ENOTOWNER))) {
         api_park (self, r, "shards are moving; retry");
     }
-    else if (code [0] && r->op == TS_OP_GET && !strcmp (code, "NOT_FOUND"))
-        api_finish_error (self, r, "NOT_FOUND", "no record with that id");
+    else if (code [0] && r->op == TS_OP_GET && !strcmp (code, ts_errname (TS_ENOTFOUND)))
+        api_finish_error (self, r, ts_errname (TS_ENOTFOUND), "no record with that id");
     else if (code [0]) {
         char m [512] = "a worker failed";
         ts_hdr_copy_str (&in, "msg", m, sizeof m);
@@ -365,7 +351,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
         if (rec)
             api_reply_record (self, r, zframe_data (rec), zframe_size (rec));
         else
-            api_finish_error (self, r, "CORRUPT", "the stored record does not decode");
+            api_finish_error (self, r, ts_errname (TS_ECORRUPT), "the stored record does not decode");
     }
     else if (r->op == TS_OP_COUNT) {
         r->count += ts_hdr_get_uint (&in, "count", 0);

@@ -26,6 +26,19 @@ api_ask_map (ts_api_t *self)
     self->map_asked = api_now ();
 }
 
+/*  Parks a request until the next map: what it gathered so far is dropped
+ *  (it is asked again from scratch). */
+static void
+s_req_park (s_req_t *r)
+{
+    r->parked = true;
+    for (int i = 0; i < r->nparts; i++)
+        zframe_destroy (&r->parts [i]);
+    r->nparts = 0;
+    r->waiting = 0;
+    r->count = 0;
+}
+
 /*  A "status" from the aggregator: who is alive, who owns which shard. */
 void
 api_on_map (ts_api_t *self, ts_hdrin_t *in)
@@ -92,14 +105,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         s_worker_t *wk = &self->workers [slot];
         if (!wk->dealer || strcmp (wk->peer, peer)) {
             zsock_destroy (&wk->dealer);
-            wk->dealer = zsock_new (ZMQ_DEALER);
-            if (wk->dealer) {
-                zsock_set_sndhwm (wk->dealer, 0);
-                zsock_set_rcvhwm (wk->dealer, 0);
-                zsock_set_linger (wk->dealer, 0);
-                if (zsock_connect (wk->dealer, "%s", peer) < 0)
-                    zsock_destroy (&wk->dealer);
-            }
+            wk->dealer = ts_dealer_new (peer);
         }
         snprintf (wk->name, sizeof wk->name, "%s", name);
         snprintf (wk->peer, sizeof wk->peer, "%s", peer);
@@ -129,14 +135,8 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK) {
-                r->parked = true;
-                for (int i = 0; i < r->nparts; i++)
-                    zframe_destroy (&r->parts [i]);
-                r->nparts = 0;
-                r->waiting = 0;
-                r->count = 0;
-            }
+            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK)
+                s_req_park (r);
         }
     }
     self->nshards = nshards;
@@ -153,7 +153,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         r->rid = self->next_rid++;
         r->parked = false;
         if (ts_map_put (self->reqs, &r->rid, sizeof r->rid, r)) {
-            api_send_error (self, r->client, r->delim, r, "NO_MEMORY", "out of memory");
+            api_send_error (self, r->client, r->delim, r, ts_errname (TS_ENOMEM), "out of memory");
             api_req_free (r);
             continue;
         }
@@ -167,15 +167,10 @@ void
 api_park (ts_api_t *self, s_req_t *r, const char *why)
 {
     if (++r->retries > S_RETRIES) {
-        api_finish_error (self, r, "UNAVAILABLE", why);
+        api_finish_error (self, r, ts_errname (TS_EUNAVAILABLE), why);
         return;
     }
-    r->parked = true;
-    for (int i = 0; i < r->nparts; i++)
-        zframe_destroy (&r->parts [i]);
-    r->nparts = 0;
-    r->waiting = 0;
-    r->count = 0;
+    s_req_park (r);
     if (api_now () - self->map_asked > 100)
         api_ask_map (self);
 }
@@ -185,23 +180,10 @@ s_send_to_agg (ts_api_t *self, s_req_t *r, ts_msg_t type)
 {
     /* the client's fields pass through; "t" and "rid" are ours */
     ts_hdr_t *h = &self->hdr;
-    ts_mp_reader_t rd;
-    uint32_t n, kept = 0;
-    ts_mp_reader_init (&rd, zframe_data (r->request), zframe_size (r->request));
+    static const char *const ours [] = { "v", "t", "rid", "op", NULL };
     self->tmp.size = 0;
-    if (ts_mp_read_map (&rd, &n) == 0) {
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *start = rd.p;
-            ts_mp_item_t k;
-            if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
-                break;
-            if (k.type == TS_MP_STR && (ts_mp_item_is_str (&k, "v") || ts_mp_item_is_str (&k, "t")
-                                        || ts_mp_item_is_str (&k, "rid") || ts_mp_item_is_str (&k, "op")))
-                continue;
-            ts_buf_append (&self->tmp, start, (size_t) (rd.p - start));
-            kept++;
-        }
-    }
+    uint32_t kept = ts_mp_map_copy_pairs (zframe_data (r->request), zframe_size (r->request),
+                                          ours, &self->tmp);
     ts_hdr_begin (h, type, kept + 1);
     ts_hdr_uint (h, "rid", r->rid);
     ts_hdr_pairs (h, self->tmp.data, self->tmp.size, kept);

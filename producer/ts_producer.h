@@ -1,5 +1,5 @@
 /*  ts_producer.h: one import: reads an input, cuts it into chunks, sends them
- *  to the aggregator and accounts for every line (docs/DESIGN.md, "Message flow";
+ *  to the aggregator and accounts for every line (docs/DESIGN.md, "Processes";
  *  the messages are in ts_proto.h).
  *
  *  Flow control is a window of credits: at most `window` chunks are

@@ -25,6 +25,8 @@ ts_strerror (int code)
     case TS_EINCONSISTENT: return "inconsistent store";
     case TS_ENOINPUT:     return "the input file cannot be read here";
     case TS_EUNKNOWNOP:   return "unknown operation";
+    case TS_EUNAVAILABLE: return "unavailable for now";
+    case TS_ENOTOWNER:    return "the shard is not held here";
     default:
         if (code < 0 && code > TS_EBASE)
             return strerror (-code);
@@ -54,6 +56,8 @@ ts_errname (int code)
     case TS_EINCONSISTENT: return "INCONSISTENT";
     case TS_ENOINPUT:     return "NO_INPUT";
     case TS_EUNKNOWNOP:   return "UNKNOWN_OP";
+    case TS_EUNAVAILABLE: return "UNAVAILABLE";
+    case TS_ENOTOWNER:    return "NOT_OWNER";
     case -ENOSPC:         return "NO_SPACE";
     case -EDQUOT:         return "NO_SPACE";
     case -EACCES:         return "PERMISSION_DENIED";

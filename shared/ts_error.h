@@ -31,7 +31,9 @@ enum {
     TS_ENOSPC      = -10014,  /* the disk is full */
     TS_EINCONSISTENT = -10015, /* the consistency checker found a problem */
     TS_ENOINPUT    = -10016,  /* a chunk's lines cannot be read from its file here */
-    TS_EUNKNOWNOP  = -10017   /* a request names an operation there is none of */
+    TS_EUNKNOWNOP  = -10017,  /* a request names an operation there is none of */
+    TS_EUNAVAILABLE = -10018, /* not now: statistics rebuilding, shards moving */
+    TS_ENOTOWNER   = -10019   /* a read reached a worker that does not hold the shard */
 };
 
 /*  Text for a code from TS_E* or -errno. Never NULL; static storage. */

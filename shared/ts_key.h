@@ -1,5 +1,5 @@
-/*  ts_key.h: the byte layout of a shard's keys (docs/DESIGN.md,
- *  "Storage layout and keys").
+/*  ts_key.h: the byte layout of a shard's keys (docs/DESIGN.md, "Storage
+ *  layout and keys").
  *
  *  Records are found under D keys in the order they were stored, so a commit
  *  appends to the end of the tree instead of rewriting leaves all over it
@@ -8,23 +8,21 @@
  *  file); the R entry of an id is small and points at its D key. It holds
  *  the sequence alone (8 bytes): ids arrive in random order, so every
  *  commit rewrites most R leaves, and the smaller the entries the fewer
- *  leaves there are (a 100k-record shard imported 1.2x faster than with
- *  the summary copied into R). A list in id order reads each summary from
- *  the record's D entry.
+ *  leaves there are (the summary is not copied into R). A list in id
+ *  order reads each summary from the record's D entry.
  *
  *  The group and model indexes end with the record's sequence, not its
  *  id, for the same reason: they are only ever read whole, one group's
  *  (or model's) prefix at a time, to collect the records of a group and
  *  sort them (ts_query.c), so their order within a prefix does not matter,
  *  and keyed by sequence a commit appends to the end of each prefix
- *  instead of landing at random places in it (a 100k-record import into
- *  one shard: 1.4x faster than with G/M keyed by id). The reward and time
+ *  instead of landing at random places in it. The reward and time
  *  indexes are walked in list order and keep the id. Rewards take few
  *  values (0 and 1 mostly), so ties are ordered by when the record was
  *  imported before the id: (reward, ingested, id). Keyed (reward, id), a
  *  commit rewrote leaves all over each reward's range, which grows with
- *  the store; keyed this way it appends to the end of the range (a 1M
- *  import with 2 workers: 38.9 -> 29.7 s, as fast a record as 100k).
+ *  the store; keyed this way it appends to the end of the range, and a
+ *  large import stays as fast a record as a small one.
  *
  *  Every key starts with a one-byte tag. Strings inside a key that are
  *  followed by more key bytes (group, model, job) are escaped so that byte
@@ -45,6 +43,17 @@
  *    Q group                    group totals
  *    X model                    model totals
  *    C job* chunk8              commit marker of one batch
+ *
+ *  and the shard's metadata, one byte each (ts_store.c):
+ *
+ *    P                          the sequence of the next record (8 bytes)
+ *    V                          the key layout the shard was written with
+ *    I                          the sequence from which R may lack ids
+ *                               (they wait in memory, and are read back
+ *                               from D after a crash)
+ *    L                          the committed length of the records file
+ *    N                          the sequence of the shard's last statistics
+ *                               delta (ts_store_seq; "delta" messages)
  */
 #ifndef TS_KEY_H
 #define TS_KEY_H

@@ -2,6 +2,7 @@
 #include "ts_map.h"
 #include "ts_error.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ ts_map_new (void (*free_value) (void *))
 void
 ts_map_clear (ts_map_t *self)
 {
+    assert (self);
     for (size_t i = 0; i < self->cap; i++) {
         s_entry_t *e = &self->e [i];
         if (e->key && e->key != s_tomb) {
@@ -84,6 +86,7 @@ s_find (const ts_map_t *self, const void *key, size_t len, uint64_t h)
 void *
 ts_map_get (const ts_map_t *self, const void *key, size_t len)
 {
+    assert (self && (key || len == 0));
     s_entry_t *e = s_find (self, key, len, XXH3_64bits (key, len));
     return e ? e->value : NULL;
 }
@@ -115,6 +118,7 @@ s_grow (ts_map_t *self)
 int
 ts_map_put (ts_map_t *self, const void *key, size_t len, void *value)
 {
+    assert (self && (key || len == 0));
     uint64_t h = XXH3_64bits (key, len);
     s_entry_t *e = s_find (self, key, len, h);
     if (e) {
@@ -146,6 +150,7 @@ ts_map_put (ts_map_t *self, const void *key, size_t len, void *value)
 void *
 ts_map_take (ts_map_t *self, const void *key, size_t len)
 {
+    assert (self && (key || len == 0));
     s_entry_t *e = s_find (self, key, len, XXH3_64bits (key, len));
     if (!e)
         return NULL;
@@ -161,6 +166,7 @@ ts_map_take (ts_map_t *self, const void *key, size_t len)
 bool
 ts_map_delete (ts_map_t *self, const void *key, size_t len)
 {
+    assert (self && (key || len == 0));
     s_entry_t *e = s_find (self, key, len, XXH3_64bits (key, len));
     if (!e)
         return false;
@@ -173,12 +179,14 @@ ts_map_delete (ts_map_t *self, const void *key, size_t len)
 size_t
 ts_map_size (const ts_map_t *self)
 {
+    assert (self);
     return self->size;
 }
 
 bool
 ts_map_next (const ts_map_t *self, size_t *pos, const void **key, size_t *len, void **value)
 {
+    assert (self && pos && key && len && value);
     while (*pos < self->cap) {
         s_entry_t *e = &self->e [(*pos)++];
         if (e->key && e->key != s_tomb) {

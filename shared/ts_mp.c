@@ -400,3 +400,27 @@ ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader_t *v
     ts_mp_reader_init (&r, data, len);
     return ts_mp_reader_map_find (&r, key, value);
 }
+
+uint32_t
+ts_mp_map_copy_pairs (const void *data, size_t len, const char *const *skip, ts_buf_t *out)
+{
+    ts_mp_reader_t rd;
+    uint32_t n, kept = 0;
+    ts_mp_reader_init (&rd, data, len);
+    if (ts_mp_read_map (&rd, &n))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *start = rd.p;
+        ts_mp_item_t k;
+        if (ts_mp_next (&rd, &k) || ts_mp_skip (&rd))
+            break;
+        bool skipped = false;
+        for (int j = 0; skip && skip [j] && !skipped; j++)
+            skipped = ts_mp_item_is_str (&k, skip [j]);
+        if (skipped)
+            continue;
+        ts_buf_append (out, start, (size_t) (rd.p - start));
+        kept++;
+    }
+    return kept;
+}

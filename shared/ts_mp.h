@@ -11,6 +11,8 @@
 #ifndef TS_MP_H
 #define TS_MP_H
 
+#include "ts_buf.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,6 +71,13 @@ int ts_mp_read_map (ts_mp_reader_t *r, uint32_t *count);
 
 /*  True when the item is a string equal to the NUL-terminated `s`. */
 bool ts_mp_item_is_str (const ts_mp_item_t *item, const char *s);
+
+/*  Appends the key/value pairs of the msgpack map in `data` to `out` as
+ *  they are, all but those whose key is one of `skip` (a NULL-terminated
+ *  list); stops at the first pair that does not decode. Returns how many
+ *  pairs it appended (0 when `data` is not a map). */
+uint32_t ts_mp_map_copy_pairs (const void *data, size_t len, const char *const *skip,
+                               ts_buf_t *out);
 /*  The same against `n` bytes (a key looked for many times, measured once). */
 bool ts_mp_item_is_strn (const ts_mp_item_t *item, const char *s, size_t n);
 

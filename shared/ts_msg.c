@@ -188,6 +188,20 @@ ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len)
     return 0;
 }
 
+zsock_t *
+ts_dealer_new (const char *endpoint)
+{
+    zsock_t *s = zsock_new (ZMQ_DEALER);
+    if (s) {
+        zsock_set_sndhwm (s, 0);
+        zsock_set_rcvhwm (s, 0);
+        zsock_set_linger (s, 0);
+        if (zsock_connect (s, "%s", endpoint) < 0)
+            zsock_destroy (&s);
+    }
+    return s;
+}
+
 bool
 ts_recv (ts_recv_t *rv, void *sock, bool router)
 {

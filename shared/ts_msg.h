@@ -76,6 +76,11 @@ typedef struct {
  *  string "t". Returns 0, TS_EPROTO (not a map, no type) or TS_EVERSION. */
 int ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len);
 
+/*  A DEALER connected to `endpoint` with no high-water marks and no
+ *  linger (the api's and the workers' sockets to each other). NULL when
+ *  it cannot be made or connected. */
+zsock_t *ts_dealer_new (const char *endpoint);
+
 /*  One message received: the sender's routing id (ROUTER sockets), the
  *  header frame and its decoding, and the frames after it. */
 typedef struct {

@@ -1,9 +1,9 @@
 /*  ts_parse.h: one input line -> one record (summary + msgpack object).
  *
  *  The parser is strict JSON (RFC 8259), built on simdjson's DOM parser
- *  (measured fastest of the candidates; see docs/DESIGN.md, "Decisions",
- *  and the commit that added it), with a small diagnostic pass on failure so that every bad
- *  line gets its own reason and column. A parser is not thread-safe: use
+ *  (the fastest of the candidates measured: docs/DESIGN.md, "Decisions",
+ *  and the commit that added it), with a small diagnostic pass on failure
+ *  so that every bad line gets its own reason and column. A parser is not thread-safe: use
  *  one per thread.
  */
 #ifndef TS_PARSE_H

@@ -1,9 +1,12 @@
 /*  ts_record.h: the record model. A record is one input line: its summary
  *  (the indexed fields) and the whole object as msgpack, key order kept.
  *
- *  Stored value of a record (key 'R' id), and the form records travel in
- *  between processes:   <summary msgpack><object msgpack>   (two values,
- *  back to back, so the object keeps its own nesting depth).
+ *  The record form: <summary msgpack><object msgpack> (two values, back to
+ *  back, so the object keeps its own nesting depth). Records travel in
+ *  this form between processes and are stored in it in the shard's
+ *  records file, where the D entry of their sequence points (R maps an id
+ *  to that sequence; shards of layouts 4 and 5 hold it in D itself: see
+ *  ts_key.h).
  *
  *  Summary msgpack: [id, group|nil, model|nil, reward|nil, success|nil,
  *                    created_ms|nil, steps|nil, ingested_ms]

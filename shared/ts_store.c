@@ -1,5 +1,5 @@
 /*  ts_store.c: a shard on Kyoto Cabinet's TreeDB and a records file beside
- *  it (ts_store.h, docs/DESIGN.md).
+ *  it (ts_store.h; docs/DESIGN.md, "Commits and exactly-once").
  *
  *  The one subtle part is the group commit in ts_store_put_batches: every
  *  batch is checked against its commit marker, each record's id is looked
@@ -17,6 +17,7 @@
 #include "ts_key.h"
 #include "ts_mp.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,8 @@
 
 /*  fcntl locks belong to the process: a second handle on the same file in
  *  this process would not be refused by the lock, and closing it would drop
- *  the lock of the first (docs/DESIGN.md, "Storage layout and keys"). So
- *  the process keeps its own list of open shard files, by device and
- *  inode, and refuses a second open. */
+ *  the lock of the first (docs/DESIGN.md, "Failure model"). So the process keeps its own list of
+ *  open shard files, by device and inode, and refuses a second open. */
 enum { S_MAX_OPEN = 4096 };
 static pthread_mutex_t s_open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { dev_t dev; ino_t ino; } s_open [S_MAX_OPEN];
@@ -105,6 +105,7 @@ s_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
 int
 ts_store_flush_ids (ts_store_t *self)
 {
+    assert (self);
     size_t n = ts_map_size (self->pend);
     if (!n)
         return 0;
@@ -157,6 +158,7 @@ s_free (ts_store_t *self)
 ts_store_t *
 ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_t emsg_size)
 {
+    assert (path && err && (emsg || emsg_size == 0));
     ts_store_t *self = calloc (1, sizeof *self);
     char *full = NULL;
     bool locked = false;
@@ -197,24 +199,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         int saved = errno;
         int code = kcdbecode (self->db);
         const char *m = kcdbemsg (self->db);
-        /* a file that is not a Kyoto Cabinet B+ tree (errno is whatever
-         * KC's last system call left: not the reason) */
-        bool foreign = code == KCEBROKEN || (code == KCEINVALID && strstr (m, "magic"));
-        if (foreign)
-            *err = TS_ECORRUPT;
-        else if (saved == EACCES && !strstr (m, "lock"))
-            *err = -EACCES;
-        else if (saved == EAGAIN || saved == EACCES || strstr (m, "lock"))
-            *err = TS_ELOCKED;
-        else if (saved == ENOSPC)
-            *err = -ENOSPC;
-        else if (code == KCENOPERM || saved == EROFS || saved == EPERM)
-            *err = -EACCES;
-        else if (saved == ENOENT)
-            *err = -ENOENT;
-        else
-            *err = TS_ESTORE;
-        if (foreign)
+        *err = store_kc_code (code, saved, m, true);
+        if (*err == TS_ECORRUPT)
             snprintf (emsg, emsg_size, "%s: cannot open: not a shard file, or a damaged one (%s)",
                       path, m);
         else
@@ -341,6 +327,7 @@ s_space_check (ts_store_t *self, size_t bytes)
 uint64_t
 ts_store_count (ts_store_t *self)
 {
+    assert (self);
     /* not kcdbcount: that counts every key (index entries, totals, commit
      * markers); the shard totals hold the number of records */
     ts_totals_t t;
@@ -451,6 +438,7 @@ int
 ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len, uint64_t chunk,
                        ts_batch_result_t *result)
 {
+    assert (self && job);
     char key [TS_KEY_MAX];
     if (job_len > 256)
         return TS_EINVAL;
@@ -578,6 +566,7 @@ static const char s_seq_key [1] = { 'N' };
 uint64_t
 ts_store_seq (ts_store_t *self)
 {
+    assert (self);
     int64_t v;
     return store_get_num (self->db, s_seq_key, &v) ? (uint64_t) v : 0;
 }
@@ -603,6 +592,7 @@ int
 ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
                       ts_batch_result_t *results)
 {
+    assert (self && (batches || n == 0));
     return ts_store_put_batches_delta (self, batches, n, results, NULL);
 }
 
@@ -610,6 +600,7 @@ int
 ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t n,
                             ts_batch_result_t *results, ts_buf_t *delta)
 {
+    assert (self && (batches || n == 0));
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += batches [i].nrecords;

@@ -1,5 +1,5 @@
 /*  ts_store.h: one shard, one Kyoto Cabinet B+ tree file (layout: ts_key.h
- *  and docs/DESIGN.md) and, beside it, its records file (".rec" for ".kct":
+ *  and docs/DESIGN.md, "Storage layout and keys") and, beside it, its records file (".rec" for ".kct":
  *  the records' bytes, appended; ts_store.c).
  *
  *  Lifecycle: ts_store_open takes the file's lock (fcntl, non-blocking) and
@@ -32,12 +32,10 @@ typedef struct ts_store ts_store_t;
 
 /*  Kyoto Cabinet tuning appended to the path: 32 KiB pages, a 16 MiB page
  *  cache per shard, and no mmap (msiz=0): writes through a growing mmap
- *  page-faulted on every new page (measured: commits 2.7x slower on a
- *  fresh store). With the records in their own file a shard's tree holds
- *  about 800 bytes a record, so 16 MiB covers a 20,000-record shard; a
- *  larger cache only grew the workers: a 10 GB import (2.5M records, 2
- *  workers) took 58.6 s with 64 MiB, the workers growing to 1.2 GB, and
- *  51.4 s with 16 MiB, the workers flat at 490-508 MB from the 12th s. */
+ *  page-fault on every new page. With the records in their own file a
+ *  shard's tree holds index entries only, so a small cache covers much of
+ *  it; a larger one made the workers grow without making imports faster
+ *  (the measurements: docs/PERFORMANCE.md and the commit that set it). */
 #define TS_STORE_TUNING "#psiz=32768#pccap=16m#msiz=0"
 
 /*  One batch: the records of one chunk that fall in this shard. `records`

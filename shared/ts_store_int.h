@@ -76,8 +76,8 @@ static const char s_indexed_key [1] = { 'I' };
  *  leaves: Kyoto Cabinet copied each record into a leaf, the leaf into
  *  its page buffer at commit, and kept every leaf in its page cache;
  *  appended to a file of their own they are written once, from the
- *  chunk's buffer (a 1M import with 2 workers: 31.1 -> 21.8 s, measured
- *  with a probe that wrote records this way).
+ *  chunk's buffer (the figures: docs/PERFORMANCE.md and the commit that
+ *  moved them).
  *
  *  The file holds committed records only, back to back: a transaction
  *  writes its records (pwritev, from the batches) just before its commit,
@@ -112,6 +112,11 @@ int store_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out)
 int store_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, size_t *vlen, ts_buf_t *buf);
 
 /* ts_store_meta.c */
+/*  The one mapping of Kyoto Cabinet's errors to ours: KC's code, the errno
+ *  it left and its message; `opening`: kcdbopen's error, where a lock held
+ *  elsewhere, a file that is not a tree and a missing file have answers
+ *  of their own. */
+int store_kc_code (int code, int saved, const char *msg, bool opening);
 bool store_get_num (KCDB *db, const char *key, int64_t *v);
 uint64_t store_load_next_seq (KCDB *db);
 int store_kc_error (ts_store_t *self, const char *what);

@@ -7,6 +7,7 @@
 #include "ts_key.h"
 #include "ts_mp.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,28 @@ store_kc_error (ts_store_t *self, const char *what)
               code == KCESYSTEM && saved ? strerror (saved) : kcecodename (code),
               kcdbemsg (self->db), code == KCESYSTEM && saved ? ", " : "",
               code == KCESYSTEM && saved ? kcecodename (code) : "");
-    if (code == KCESYSTEM && (saved == ENOSPC || saved == EDQUOT || strstr (kcdbemsg (self->db), "space")))
+    return store_kc_code (code, saved, kcdbemsg (self->db), false);
+}
+
+int
+store_kc_code (int code, int saved, const char *msg, bool opening)
+{
+    if (opening) {
+        /* a file that is not a Kyoto Cabinet B+ tree (errno is whatever
+         * KC's last system call left: not the reason) */
+        if (code == KCEBROKEN || (code == KCEINVALID && strstr (msg, "magic")))
+            return TS_ECORRUPT;
+        if (saved == EACCES && !strstr (msg, "lock"))
+            return -EACCES;
+        if (saved == EAGAIN || saved == EACCES || strstr (msg, "lock"))
+            return TS_ELOCKED;
+        if (saved == ENOSPC)
+            return -ENOSPC;
+        if (code == KCENOPERM || saved == EROFS || saved == EPERM)
+            return -EACCES;
+        return saved == ENOENT ? -ENOENT : TS_ESTORE;
+    }
+    if (code == KCESYSTEM && (saved == ENOSPC || saved == EDQUOT || strstr (msg, "space")))
         return -ENOSPC;
     if (code == KCENOPERM || (code == KCESYSTEM && saved == EACCES))
         return -EACCES;
@@ -87,6 +109,7 @@ s_get_totals (ts_store_t *self, const char *key, size_t klen, ts_totals_t *out)
 int
 ts_store_totals (ts_store_t *self, ts_totals_t *out)
 {
+    assert (self && out);
     char key [1] = { TS_TAG_SHARD_TOTALS };
     int rc = s_get_totals (self, key, 1, out);
     return rc == TS_ENOTFOUND ? 0 : rc;
@@ -95,6 +118,7 @@ ts_store_totals (ts_store_t *self, ts_totals_t *out)
 int
 ts_store_group_totals (ts_store_t *self, const char *group, size_t len, ts_totals_t *out)
 {
+    assert (self && (group || len == 0) && out);
     char key [TS_KEY_MAX];
     if (len > TS_GROUP_MAX_BYTES)
         return TS_ENOTFOUND;
@@ -104,6 +128,7 @@ ts_store_group_totals (ts_store_t *self, const char *group, size_t len, ts_total
 int
 ts_store_model_totals (ts_store_t *self, const char *model, size_t len, ts_totals_t *out)
 {
+    assert (self && (model || len == 0) && out);
     char key [TS_KEY_MAX];
     if (len > TS_MODEL_MAX_BYTES)
         return TS_ENOTFOUND;

@@ -7,6 +7,7 @@
 #include "ts_key.h"
 #include "ts_mp.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ s_get_seq (ts_store_t *self, const char *id, size_t id_len, uint64_t seq, ts_buf
 int
 ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
 {
+    assert (self && id && out);
     char key [TS_KEY_MAX];
     if (id_len > TS_ID_MAX_BYTES)
         return TS_ENOTFOUND;
@@ -53,6 +55,7 @@ ts_store_get (ts_store_t *self, const char *id, size_t id_len, ts_buf_t *out)
 int
 ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out)
 {
+    assert (self && key && out);
     int rc = store_settle (self, key, klen);
     if (rc)
         return rc;
@@ -83,6 +86,7 @@ s_cmp_prefix (const char *k, size_t klen, const char *bound, size_t blen)
 int
 ts_store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg)
 {
+    assert (self && sc && fn);
     return store_scan (self, sc, fn, arg, true);
 }
 
@@ -209,6 +213,7 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
 int
 ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
 {
+    assert (self && out);
     ts_totals_t shard;
     int rc = ts_store_totals (self, &shard);
     if (rc)
@@ -254,6 +259,7 @@ struct ts_store_cursor {
 ts_store_cursor_t *
 ts_store_cursor_new (ts_store_t *self, const ts_scan_t *scan)
 {
+    assert (self && scan);
     if (store_settle (self, scan->prefix, scan->prefix_len))
         return NULL;
     size_t flen = scan->from ? scan->from_len : 0;
@@ -365,6 +371,7 @@ int
 ts_store_cursor_next (ts_store_cursor_t *self, const char **key, size_t *key_len,
                       const char **val, size_t *val_len)
 {
+    assert (self && key && key_len);
     if (self->ended)
         return TS_ENOTFOUND;
     bool ok;

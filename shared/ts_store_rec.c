@@ -5,6 +5,7 @@
 #include "ts_key.h"
 #include "ts_mp.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,7 @@ s_reccheck_visit (const char *key, size_t klen, const char *val, size_t vlen, vo
 int
 ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size)
 {
+    assert (self && problems && first);
     char d [1] = { TS_TAG_DATA };
     ts_scan_t sc = { .prefix = d, .prefix_len = 1 };
     s_reccheck_t c = { self, 0, 0, problems, first, size };

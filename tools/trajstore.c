@@ -2,7 +2,7 @@
  *  embedded default: nothing to install or configure). `trajstore up`
  *  starts the whole stack in the background, `status` shows it, `import`
  *  feeds it, `down` stops it. See cli_common.h for how the commands are
- *  built; docs/DESIGN.md for the processes they run.
+ *  built; docs/DESIGN.md, "Processes", for the processes they run.
  *
  *  main only finds the command in the table and hands it the rest of the
  *  line; each command parses its own options.

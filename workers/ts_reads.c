@@ -119,11 +119,11 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
     uint32_t cnt;
     uint64_t shards [S_MAX_SHARDS];
     if (!ts_hdr_find (in, "shards", &r) || ts_mp_read_array (&r, &cnt) || cnt > S_MAX_SHARDS)
-        return s_reply (rid, "BAD_REQUEST", "bad shard list");
+        return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
     for (uint32_t i = 0; i < cnt; i++)
         if (ts_mp_read_uint (&r, &shards [i]) || shards [i] >= ts_worker_nshards (w)
         ||  !ts_worker_store (w, (unsigned) shards [i]))
-            return s_reply (rid, "NOT_OWNER", "shard not held here");
+            return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
     s_ctx.items.size = 0;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
@@ -162,7 +162,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
 {
     ts_hdrin_t in;
     if (ts_hdr_parse (&in, hdr, hdr_len))
-        return s_reply (0, "BAD_REQUEST", "not a trajstore read request");
+        return s_reply (0, ts_errname (TS_EBADREQ), "not a trajstore read request");
     uint64_t rid = ts_hdr_get_uint (&in, "rid", 0);
     ts_store_t *stores [S_MAX_SHARDS];
     size_t n = 0;
@@ -173,15 +173,15 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
         const char *id = ts_hdr_get_str (&in, "id", &idlen);
         ts_store_t *st = shard < ts_worker_nshards (w) ? ts_worker_store (w, (unsigned) shard) : NULL;
         if (!id)
-            return s_reply (rid, "BAD_REQUEST", "rget needs an id");
+            return s_reply (rid, ts_errname (TS_EBADREQ), "rget needs an id");
         if (!st)
-            return s_reply (rid, "NOT_OWNER", "shard not held here");
+            return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
         s_ctx.rec.size = 0;
         int rc = ts_store_get (st, id, idlen, &s_ctx.rec);
         if (rc == TS_ENOTFOUND)
-            return s_reply (rid, "NOT_FOUND", "no record with that id");
+            return s_reply (rid, ts_errname (TS_ENOTFOUND), "no record with that id");
         if (rc)
-            return s_reply (rid, "STORE", ts_store_errmsg (st));
+            return s_reply (rid, ts_errname (TS_ESTORE), ts_store_errmsg (st));
         zmsg_t *m = s_reply (rid, NULL, NULL);
         zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
         return m;
@@ -189,21 +189,21 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     if (in.msg == TS_MSG_RCHECK)
         return s_check (w, &in, rid);
     if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT)
-        return s_reply (rid, "UNKNOWN_OP", "unknown read request");
+        return s_reply (rid, ts_errname (TS_EUNKNOWNOP), "unknown read request");
     int rc = s_stores (w, &in, stores, &n);
     if (rc == TS_ENOTFOUND)
-        return s_reply (rid, "NOT_OWNER", "shard not held here");
+        return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
     if (rc)
-        return s_reply (rid, "BAD_REQUEST", "bad shard list");
+        return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
     zframe_t *req = zmsg_first (rest);
     if (!req)
-        return s_reply (rid, "BAD_REQUEST", "the request map is missing");
+        return s_reply (rid, ts_errname (TS_EBADREQ), "the request map is missing");
     ts_listing_t l;
     char err [256];
     /* key 0: the api checked the cursor; it passes the decoded one in "cur" */
     if (ts_listing_parse (&l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)
     ||  s_cursor (&in, &l))
-        return s_reply (rid, "BAD_REQUEST", "bad listing fields");
+        return s_reply (rid, ts_errname (TS_EBADREQ), "bad listing fields");
     /* the api's settled limit and record mode win over the defaults */
     uint64_t limit = ts_hdr_get_uint (&in, "limit", l.limit);
     if (limit >= 1 && limit <= TS_QUERY_MAX_LIMIT)
@@ -213,7 +213,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
         uint64_t count = 0;
         rc = ts_query_count (stores, n, &l.filter, &count);
         if (rc)
-            return s_reply (rid, "STORE", ts_strerror (rc));
+            return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
         ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 3);
         ts_hdr_uint (&s_ctx.hdr, "rid", rid);
         ts_hdr_bool (&s_ctx.hdr, "ok", true);
@@ -225,7 +225,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     bool more = false;
     rc = ts_query_list (stores, n, &l.filter, &l.sort, l.limit, l.records, s_emit, &e, &more);
     if (rc)
-        return s_reply (rid, "STORE", ts_strerror (rc));
+        return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
     ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 4);
     ts_hdr_uint (&s_ctx.hdr, "rid", rid);
     ts_hdr_bool (&s_ctx.hdr, "ok", true);

@@ -19,6 +19,7 @@
 #include "ts_log.h"
 #include "ts_proto.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ wk_batch_free (s_batch_t *b)
 ts_worker_t *
 ts_worker_new (const ts_worker_config_t *cfg, char *err, size_t err_size)
 {
+    assert (cfg && cfg->name && cfg->data_dir && cfg->control && cfg->peer_bind && err);
     ts_worker_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, err_size, "out of memory");
@@ -169,6 +171,7 @@ ts_worker_destroy (ts_worker_t **self_p)
 struct ts_store *
 ts_worker_store (ts_worker_t *self, unsigned shard)
 {
+    assert (self);
     return shard < self->nshards ? self->shards [shard].store : NULL;
 }
 
@@ -423,6 +426,7 @@ s_resend_overdue (ts_worker_t *self)
 int
 ts_worker_run (ts_worker_t *self, volatile bool *stop)
 {
+    assert (self && stop);
     ts_info ("ready: peer %s", self->peer_advertise);
     s_register (self);
     self->next_hb = wk_now () + TS_HEARTBEAT_MS;

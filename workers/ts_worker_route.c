@@ -406,6 +406,82 @@ s_resize (ts_worker_t *self, unsigned nshards)
     return 0;
 }
 
+/*  The map's "workers" ([[name, peer] | nil ...] by slot) into the peer
+ *  table, with a dealer to every other worker; *me gets our own slot (-1:
+ *  not in the map). -1 when the array does not decode (the table may then
+ *  be half updated: the next map sets it). */
+static int
+s_read_peers (ts_worker_t *self, ts_hdrin_t *in, int *me)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
+        return -1;
+    *me = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        ts_mp_item_t it;
+        ts_mp_reader_t peek = r;
+        if (ts_mp_next (&peek, &it))
+            return -1;
+        s_peer_t *pe = &self->peers [i];
+        if (it.type == TS_MP_NIL) {
+            r = peek;
+            zsock_destroy (&pe->dealer);
+            pe->name [0] = pe->peer [0] = 0;
+            continue;
+        }
+        uint32_t two, nl, pl;
+        const char *name, *peer;
+        if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_str (&r, &name, &nl)
+        ||  ts_mp_read_str (&r, &peer, &pl) || nl >= sizeof pe->name || pl >= sizeof pe->peer)
+            return -1;
+        if (nl == strlen (self->name) && !memcmp (name, self->name, nl)) {
+            *me = (int) i;
+            zsock_destroy (&pe->dealer);
+        }
+        else if (!pe->dealer || strlen (pe->peer) != pl || memcmp (pe->peer, peer, pl)) {
+            zsock_destroy (&pe->dealer);
+            char ep [256];
+            memcpy (ep, peer, pl);
+            ep [pl] = 0;
+            pe->dealer = ts_dealer_new (ep);
+        }
+        memcpy (pe->name, name, nl);
+        pe->name [nl] = 0;
+        memcpy (pe->peer, peer, pl);
+        pe->peer [pl] = 0;
+    }
+    for (uint32_t i = n; i < TS_MAX_WORKERS; i++)
+        zsock_destroy (&self->peers [i].dealer);
+    return 0;
+}
+
+/*  Takes the shards the map gives us, hands back those it takes away
+ *  (commit what is queued, let go of the file, say "released"). */
+static void
+s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t epoch)
+{
+    for (unsigned s = 0; s < nshards; s++) {
+        s_shard_t *sh = &self->shards [s];
+        bool wanted = self->me >= 0 && owners [s] == self->me;
+        if (sh->wanted && !wanted) {
+            wk_commit (self, s);
+            wk_close_shard (self, s);
+            sh->snap_wanted = false;
+            ts_hdr_begin (&self->hdr, TS_MSG_RELEASED, 2);
+            ts_hdr_uint (&self->hdr, "shard", s);
+            ts_hdr_uint (&self->hdr, "epoch", epoch);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
+        }
+        sh->wanted = wanted;
+        if (wanted && !sh->store)
+            sh->next_open = 0;
+    }
+}
+
+/*  A "map" from the aggregator (docs/INTERNALS.md): who owns which shard
+ *  and how to reach them. Applied unless it is older than ours; parts
+ *  sent to an owner that changed go to the new one. */
 void
 wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
 {
@@ -427,52 +503,9 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
             return;
         owners [s] = o >= 0 && o < TS_MAX_WORKERS ? (int) o : -1;
     }
-    /* workers: [[name, peer] | nil ...] by slot */
-    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
+    int me;
+    if (s_read_peers (self, in, &me))
         return;
-    int me = -1;
-    for (uint32_t i = 0; i < n; i++) {
-        ts_mp_item_t it;
-        ts_mp_reader_t peek = r;
-        if (ts_mp_next (&peek, &it))
-            return;
-        s_peer_t *pe = &self->peers [i];
-        if (it.type == TS_MP_NIL) {
-            r = peek;
-            zsock_destroy (&pe->dealer);
-            pe->name [0] = pe->peer [0] = 0;
-            continue;
-        }
-        uint32_t two, nl, pl;
-        const char *name, *peer;
-        if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_str (&r, &name, &nl)
-        ||  ts_mp_read_str (&r, &peer, &pl) || nl >= sizeof pe->name || pl >= sizeof pe->peer)
-            return;
-        if (nl == strlen (self->name) && !memcmp (name, self->name, nl)) {
-            me = (int) i;
-            zsock_destroy (&pe->dealer);
-        }
-        else if (!pe->dealer || strlen (pe->peer) != pl || memcmp (pe->peer, peer, pl)) {
-            zsock_destroy (&pe->dealer);
-            char ep [256];
-            memcpy (ep, peer, pl);
-            ep [pl] = 0;
-            pe->dealer = zsock_new (ZMQ_DEALER);
-            if (pe->dealer) {
-                zsock_set_sndhwm (pe->dealer, 0);
-                zsock_set_rcvhwm (pe->dealer, 0);
-                zsock_set_linger (pe->dealer, 0);
-                if (zsock_connect (pe->dealer, "%s", ep) < 0)
-                    zsock_destroy (&pe->dealer);
-            }
-        }
-        memcpy (pe->name, name, nl);
-        pe->name [nl] = 0;
-        memcpy (pe->peer, peer, pl);
-        pe->peer [pl] = 0;
-    }
-    for (uint32_t i = n; i < TS_MAX_WORKERS; i++)
-        zsock_destroy (&self->peers [i].dealer);
     bool changed = epoch != self->epoch || inc != self->incarnation;
     self->epoch = epoch;
     self->incarnation = inc;
@@ -480,24 +513,7 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
     memcpy (self->owners, owners, nshards * sizeof *owners);
     if (changed)
         ts_info ("map epoch %" PRIu64 ": slot %d", epoch, me);
-    for (unsigned s = 0; s < nshards; s++) {
-        s_shard_t *sh = &self->shards [s];
-        bool wanted = me >= 0 && owners [s] == me;
-        if (sh->wanted && !wanted) {
-            /* hand it over: commit what is queued, then let go of the file */
-            wk_commit (self, s);
-            wk_close_shard (self, s);
-            sh->snap_wanted = false;
-            ts_hdr_begin (&self->hdr, TS_MSG_RELEASED, 2);
-            ts_hdr_uint (&self->hdr, "shard", s);
-            ts_hdr_uint (&self->hdr, "epoch", epoch);
-            ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
-        }
-        sh->wanted = wanted;
-        if (wanted && !sh->store)
-            sh->next_open = 0;
-    }
-    /* parts sent to an owner that changed go to the new one */
+    s_take_shards (self, owners, nshards, epoch);
     size_t pos = 0;
     const void *k;
     size_t kl;

@@ -766,6 +766,77 @@ test_summary_pack_map (void **state)
     ts_buf_free (&b);
 }
 
+/*  The envelope (ts_request_parse): each refusal carries the code the api
+ *  answers with (its ts_errname) and a message; the rid is echoed once
+ *  read; an accepted get has its id, a list its listing. */
+static void
+test_envelope (void **state)
+{
+    (void) state;
+    ts_listing_t *l = s_listing ();
+    ts_request_t rq;
+    char err [300];
+    assert_int_equal (ts_request_parse (&rq, "", 0, S_KEY, l, err, sizeof err), TS_EBADREQ);
+    assert_string_equal (ts_errname (TS_EBADREQ), "BAD_REQUEST");
+    assert_non_null (strstr (err, "empty request"));
+    assert_int_equal (ts_request_parse (&rq, "\x93", 1, S_KEY, l, err, sizeof err), TS_EBADREQ);
+    assert_false (rq.has_rid);
+
+    s_map_t m;
+    s_map_begin (&m, 2);
+    s_kv_uint (&m, "v", 2);
+    s_kv_uint (&m, "rid", 77);
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err),
+                      TS_EVERSION);
+    assert_string_equal (ts_errname (TS_EVERSION), "VERSION");
+    assert_true (rq.has_rid && rq.rid_unsigned);
+    assert_int_equal (rq.rid_u, 77);
+    ts_buf_free (&m.b);
+
+    s_map_begin (&m, 2);
+    s_kv_uint (&m, "v", 1);
+    s_kv_str (&m, "op", "delete");
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err),
+                      TS_EUNKNOWNOP);
+    assert_string_equal (ts_errname (TS_EUNKNOWNOP), "UNKNOWN_OP");
+    assert_non_null (strstr (err, "\"delete\""));
+    ts_buf_free (&m.b);
+
+    s_map_begin (&m, 2);
+    s_kv_uint (&m, "v", 1);
+    s_kv_str (&m, "op", "get");
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err),
+                      TS_EBADREQ);
+    assert_non_null (strstr (err, "field \"id\""));
+    ts_buf_free (&m.b);
+
+    s_map_begin (&m, 3);
+    s_kv_uint (&m, "v", 1);
+    s_kv_str (&m, "op", "get");
+    s_kv_str (&m, "id", "run-1");
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err), 0);
+    assert_int_equal (rq.op, TS_OP_GET);
+    assert_int_equal (rq.id_len, 5);
+    assert_memory_equal (rq.id, "run-1", 5);
+    assert_string_equal (ts_op_name (rq.op), "get");
+    ts_buf_free (&m.b);
+
+    s_map_begin (&m, 3);
+    s_kv_uint (&m, "v", 1);
+    s_kv_str (&m, "op", "export");
+    s_kv_uint (&m, "limit", 7);
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err), 0);
+    assert_int_equal (rq.op, TS_OP_EXPORT);
+    assert_int_equal (l->limit, 7);
+    assert_true (l->records);
+    ts_buf_free (&m.b);
+
+    /* the other wire codes are names of the error space too */
+    assert_string_equal (ts_errname (TS_EUNAVAILABLE), "UNAVAILABLE");
+    assert_string_equal (ts_errname (TS_ENOTOWNER), "NOT_OWNER");
+    free (l);
+}
+
 int
 main (void)
 {
@@ -779,6 +850,7 @@ main (void)
         cmocka_unit_test (test_cursor_tampered),
         cmocka_unit_test (test_cursor_other_filter),
         cmocka_unit_test (test_set_cursor),
+        cmocka_unit_test (test_envelope),
         cmocka_unit_test (test_summary_pack_map),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
