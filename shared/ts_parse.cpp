@@ -21,7 +21,8 @@ struct ts_parser {
     std::string  scratch;
     ts_buf_t    *out;
     ts_buf_t     obj;               /* the object, when its id is its hash */
-    bool         need_id;
+    int          id_alt;            /* the id alternative found, -1: none */
+    const char  *const_model;       /* set.model, or NULL */
 };
 
 namespace {
@@ -159,15 +160,15 @@ bool s_scalar_text (dom::element e, std::string &out)
     throw bad_line { buf };
 }
 
-void s_text_field (dom::element root, const ts_field_t &f, const char *name, size_t max,
-                   std::string &out, bool &present)
+/*  Returns the alternative found, -1 when none is present. */
+int s_text_field (dom::element root, const ts_field_t &f, const char *name, size_t max,
+                  std::string &out)
 {
     dom::element parts [TS_PROFILE_PARTS];
     out.clear ();
     int a = s_lookup (root, f, parts);
-    present = a >= 0;
-    if (!present)
-        return;
+    if (a < 0)
+        return a;
     for (int p = 0; p < f.alts [a].nparts; p++) {
         if (p)
             out += ':';
@@ -181,6 +182,7 @@ void s_text_field (dom::element root, const ts_field_t &f, const char *name, siz
         snprintf (what, sizeof what, "longer than %zu bytes", max);
         s_bad_text (name, f.alts [a].parts [0], what);
     }
+    return a;
 }
 
 bool s_coerce_number (std::string_view s, double &v)
@@ -196,26 +198,31 @@ void s_extract (ts_parser *self, dom::element root,
 {
     const ts_profile_t &pr = self->profile;
     dom::element parts [TS_PROFILE_PARTS];
-    bool present;
     memset (s, 0, sizeof *s);
     s->ingested_ms = ingested_ms;
     s->success = TS_SUCCESS_UNKNOWN;
+    if (pr.run [0]) {
+        s->run = pr.run;
+        s->run_len = (uint32_t) strlen (pr.run);
+    }
 
-    s_text_field (root, pr.id, "id", TS_ID_MAX_BYTES, self->id, present);
-    /* no id: the caller hashes the stored form (ts_parser_parse) */
-    self->need_id = !present;
+    /* the id as the record holds it; ts_parser_parse decides whether it is
+     * the record's id (ts_profile_record_id) */
+    self->id_alt = s_text_field (root, pr.id, "id", TS_ID_MAX_BYTES, self->id);
     s->id = self->id.data ();
     s->id_len = (uint32_t) self->id.size ();
 
-    s_text_field (root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group, present);
-    if (present) {
+    if (s_text_field (root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group) >= 0) {
         s->group = self->group.data ();
         s->group_len = (uint32_t) self->group.size ();
     }
-    s_text_field (root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model, present);
-    if (present) {
+    if (s_text_field (root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model) >= 0) {
         s->model = self->model.data ();
         s->model_len = (uint32_t) self->model.size ();
+    }
+    else if (self->const_model) {       /* --set model=...: records that name none */
+        s->model = self->const_model;
+        s->model_len = (uint32_t) strlen (self->const_model);
     }
 
     int a = s_lookup (root, pr.reward, parts);
@@ -310,6 +317,7 @@ ts_parser_new (const ts_profile_t *profile)
     if (!self)
         return nullptr;
     self->profile = *profile;
+    self->const_model = ts_profile_set_value (&self->profile, "model");
     return self;
 }
 
@@ -333,8 +341,9 @@ ts_line_is_blank (const char *line, size_t len)
 }
 
 int
-ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingested_ms,
-                 ts_buf_t *out, ts_summary_t *summary, char *reason, size_t reason_size)
+ts_parser_parse (ts_parser_t *self, const char *line, size_t len, uint64_t lineno,
+                 int64_t ingested_ms, ts_buf_t *out, ts_summary_t *summary,
+                 char *reason, size_t reason_size)
 {
     if (len && line [len - 1] == '\r')
         len--;
@@ -369,7 +378,20 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
     }
     msgpack_packer pk;
     int rc;
-    if (self->need_id) {
+    ts_id_source_t from = ts_profile_record_id (&self->profile, self->id_alt);
+    if (from == TS_ID_FROM_LINE) {
+        /* one attempt: the run's line (ts_profile.h, attempt identity) */
+        const ts_profile_t &pr = self->profile;
+        char num [24];
+        snprintf (num, sizeof num, "%llu", (unsigned long long) lineno);
+        self->id.assign (pr.run);
+        if (pr.file [0])
+            self->id.append (":").append (pr.file);
+        self->id.append (":").append (num);
+        summary->id = self->id.data ();
+        summary->id_len = (uint32_t) self->id.size ();
+    }
+    if (from == TS_ID_FROM_CONTENT) {
         /* A record without an id is named by the 128-bit hash of its
          * stored form, not of the line's bytes: the same object written
          * with other white space (an export, a re-indented dump) is then

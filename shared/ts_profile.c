@@ -4,6 +4,7 @@
 #include "ts_error.h"
 #include "ts_record.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,80 @@ s_parse_field (const char *val, ts_field_t *f, bool allow_parts, char *err, size
     return 0;
 }
 
+int
+ts_profile_check_text (const char *what, const char *text, size_t max, char *err, size_t size)
+{
+    size_t len = strlen (text);
+    if (len == 0 || len > max) {
+        if (err && size)
+            snprintf (err, size, "%s must have 1 to %zu bytes", what, max);
+        return TS_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (text [i] == ',' || (unsigned char) text [i] < 0x20 || text [i] == 0x7f) {
+            if (err && size)
+                snprintf (err, size, "%s '%.60s' holds a ',' or a control character", what, text);
+            return TS_EINVAL;
+        }
+    return 0;
+}
+
+static int
+s_add_set (ts_profile_t *p, const char *key, const char *val, char *err, size_t size)
+{
+    int rc = ts_profile_check_text ("a set key", key, TS_SET_KEY_MAX - 1, err, size);
+    if (rc == 0)
+        rc = ts_profile_check_text ("a set value", val, TS_SET_VALUE_MAX - 1, err, size);
+    if (rc)
+        return rc;
+    int i = 0;
+    while (i < p->nsets && strcmp (p->sets [i].key, key))
+        i++;                            /* a key set twice: the last wins */
+    if (i == TS_PROFILE_SETS)
+        return s_fail (err, size, "more than %s set.KEY items", "8");
+    strcpy (p->sets [i].key, key);
+    strcpy (p->sets [i].value, val);
+    if (i == p->nsets)
+        p->nsets++;
+    return 0;
+}
+
+bool
+ts_profile_id_per_attempt (const ts_profile_t *p, int alt)
+{
+    if (p->id_given)
+        return true;
+    if (alt < 0 || alt >= p->id.nalts)
+        return false;
+    const ts_field_alt_t *a = &p->id.alts [alt];
+    if (a->nparts == 1 && !strcmp (a->parts [0], "/id"))
+        return true;
+    for (int i = 0; i < a->nparts; i++)
+        if (!strcmp (a->parts [i], "/trial"))
+            return true;
+    return false;
+}
+
+ts_id_source_t
+ts_profile_record_id (const ts_profile_t *p, int alt)
+{
+    bool run = p->run [0] != 0;
+    if (p->ids == TS_IDS_CONTENT || (!run && p->ids == TS_IDS_AUTO))
+        return alt >= 0 ? TS_ID_FROM_FIELD : TS_ID_FROM_CONTENT;
+    if (p->ids == TS_IDS_AUTO && alt >= 0 && ts_profile_id_per_attempt (p, alt))
+        return TS_ID_FROM_FIELD;
+    return TS_ID_FROM_LINE;
+}
+
+const char *
+ts_profile_set_value (const ts_profile_t *p, const char *key)
+{
+    for (int i = 0; i < p->nsets; i++)
+        if (!strcmp (p->sets [i].key, key))
+            return p->sets [i].value;
+    return NULL;
+}
+
 static int
 s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
 {
@@ -95,6 +170,21 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         else if (!strcmp (key, "created")) rc = s_parse_field (val, &p->created, false, err, size);
         else if (!strcmp (key, "steps"))   rc = s_parse_field (val, &p->steps, false, err, size);
         else if (!strcmp (key, "coerce"))  p->coerce = !strcmp (val, "1") || !strcmp (val, "true");
+        else if (!strcmp (key, "run") || !strcmp (key, "file")) {
+            bool run = key [0] == 'r';
+            size_t max = run ? TS_RUN_NAME_MAX : TS_RUN_FILE_MAX;
+            if ((rc = ts_profile_check_text (key, val, max, err, size)) == 0)
+                strcpy (run ? p->run : p->file, val);
+        }
+        else if (!strcmp (key, "ids")) {
+            if (!strcmp (val, "auto"))         p->ids = TS_IDS_AUTO;
+            else if (!strcmp (val, "line"))    p->ids = TS_IDS_LINE;
+            else if (!strcmp (val, "content")) p->ids = TS_IDS_CONTENT;
+            else
+                return s_fail (err, size, "ids must be auto, line or content, not '%s'", val);
+        }
+        else if (!strncmp (key, "set.", 4))
+            rc = s_add_set (p, key + 4, val, err, size);
         else if (!strcmp (key, "success")) {
             const char *eqeq = strstr (val, "==");
             memset (&p->success, 0, sizeof p->success);
@@ -125,7 +215,8 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         }
         else
             return s_fail (err, size, "unknown field '%s' (fields: id, group, model, "
-                           "reward, success, created, steps, coerce)", key);
+                           "reward, success, created, steps, coerce; run, file, ids, "
+                           "set.KEY)", key);
         if (rc)
             return rc;
     }
@@ -156,8 +247,18 @@ ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t size)
     snprintf (out->name, sizeof out->name, "%s", ts_profile_names [builtin]);
     int rc = s_apply (out, s_builtin [builtin], err, size);
     if (rc == 0 && *overrides) {
+        /* the fields' part of the struct, from id to coerce: an override of
+         * any of them makes the name "NAME+"; the import's context does not */
+        size_t from = offsetof (ts_profile_t, id), to = offsetof (ts_profile_t, id_given);
+        ts_profile_t *builtin = malloc (sizeof *builtin);
+        if (!builtin)
+            return TS_ENOMEM;
+        *builtin = *out;
         rc = s_apply (out, overrides, err, size);
-        if (rc == 0 && strlen (out->name) + 1 < sizeof out->name)
+        out->id_given = memcmp (&builtin->id, &out->id, sizeof out->id) != 0;
+        bool changed = memcmp ((char *) builtin + from, (char *) out + from, to - from) != 0;
+        free (builtin);
+        if (rc == 0 && changed && strlen (out->name) + 1 < sizeof out->name)
             strcat (out->name, "+");
     }
     return rc;
@@ -175,6 +276,17 @@ s_format_field (char **pp, size_t *left, const char *key, const ts_field_t *f)
             if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
             *pp += n; *left -= (size_t) n;
         }
+}
+
+/*  Appends ",KEYvalue" when value is not empty. */
+static void
+s_format_text (char **pp, size_t *left, const char *key, const char *value)
+{
+    if (!*left || !*value)
+        return;
+    int n = snprintf (*pp, *left, ",%s%s", key, value);
+    if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
+    *pp += n; *left -= (size_t) n;
 }
 
 int
@@ -205,6 +317,15 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
         else if (n > 0) left = 0;
         if (left && p->coerce && (size_t) snprintf (w, left, ",coerce=1") >= left)
             left = 0;
+    }
+    s_format_text (&w, &left, "run=", p->run);
+    s_format_text (&w, &left, "file=", p->file);
+    s_format_text (&w, &left, "ids=", p->ids == TS_IDS_LINE ? "line"
+                                    : p->ids == TS_IDS_CONTENT ? "content" : "");
+    for (int i = 0; i < p->nsets; i++) {
+        char key [TS_SET_KEY_MAX + 8];
+        snprintf (key, sizeof key, "set.%s=", p->sets [i].key);
+        s_format_text (&w, &left, key, p->sets [i].value);
     }
     memmove (buf, buf + 1, strlen (buf + 1) + 1);
     return left ? 0 : TS_ETOOBIG;

@@ -17,6 +17,29 @@
  *  `coerce=1` accepts numbers written as strings for reward and "true" /
  *  "false" strings for success. An empty pointer list (`model=`) disables
  *  the field.
+ *
+ *  An import adds its context to the spec (trajstore-producer does, from
+ *  --run, --set and --id); these items say nothing about where fields are:
+ *
+ *      run=NAME        the run every record of the import belongs to
+ *      file=NAME       the input's name within the run, when a run has
+ *                      several files (absent when the file is the run's
+ *                      namesake or stdin)
+ *      ids=MODE        attempt identity: auto (default), line or content
+ *      set.KEY=VALUE   a constant for records that do not name it: "model"
+ *                      fills the model; other keys are run metadata
+ *
+ *  Attempt identity (ts_profile_record_id says which id a record gets):
+ *  two attempts are never one record unless they carry the same explicit
+ *  per-attempt id. Under `auto` a record whose profile id is a per-attempt
+ *  id (ts_profile_id_per_attempt) is stored under it; any other record of
+ *  a run is stored under "RUN[:FILE]:LINE", so re-importing a file into
+ *  its run finds duplicates and another run's lines are new attempts.
+ *  `line` always uses the line; `content` is the store's behaviour before
+ *  runs: the profile's id when present, else the hash of the record.
+ *  Without a run, `auto` behaves as `content`.
+ *  Run names and values cannot hold ',' (the spec's separator) nor control
+ *  characters.
  */
 #ifndef TS_PROFILE_H
 #define TS_PROFILE_H
@@ -31,6 +54,11 @@ extern "C" {
 #define TS_PROFILE_ALTS   4     /* alternatives a field */
 #define TS_PROFILE_PARTS  4     /* parts of a composite id */
 #define TS_POINTER_MAX    128   /* bytes of one JSON pointer */
+#define TS_PROFILE_SETS   8     /* set.KEY=VALUE items */
+#define TS_SET_KEY_MAX    64
+#define TS_SET_VALUE_MAX  256
+#define TS_RUN_NAME_MAX   128   /* == TS_RUN_MAX_BYTES (ts_record.h) */
+#define TS_RUN_FILE_MAX   256
 
 typedef struct {
     int  nparts;
@@ -48,6 +76,13 @@ typedef enum {
     TS_SUCCESS_EQUALS           /* string at a pointer equals text */
 } ts_success_kind_t;
 
+typedef enum { TS_IDS_AUTO = 0, TS_IDS_LINE, TS_IDS_CONTENT } ts_ids_mode_t;
+
+typedef struct {
+    char key [TS_SET_KEY_MAX];
+    char value [TS_SET_VALUE_MAX];
+} ts_profile_set_t;
+
 typedef struct {
     char name [32];
     ts_field_t id, group, model, reward, success, created, steps;
@@ -55,6 +90,13 @@ typedef struct {
     double success_threshold;
     char   success_equals [128];
     bool   coerce;
+    bool   id_given;            /* the spec's overrides set the id */
+    /* the import's context (see above) */
+    char   run [TS_RUN_NAME_MAX + 1];
+    char   file [TS_RUN_FILE_MAX + 1];
+    ts_ids_mode_t ids;
+    int    nsets;
+    ts_profile_set_t sets [TS_PROFILE_SETS];
 } ts_profile_t;
 
 /*  Fills *out from a spec (see above). Returns 0, or TS_EINVAL with a
@@ -63,6 +105,27 @@ int ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t err
 
 /*  The names of the built-in profiles, NULL-terminated. */
 extern const char *const ts_profile_names [];
+
+/*  Is alternative `alt` of the profile's id an explicit per-attempt id?
+ *  The one place that decides it. An id the user's overrides set is taken
+ *  as the record's own; of the built-ins, /id and an id joined with
+ *  /trial are; a task's name or index (reflexion's /name, AgentBench's
+ *  /index, SWE-bench's /instance_id) is not. */
+bool ts_profile_id_per_attempt (const ts_profile_t *p, int alt);
+
+/*  Where a record's id comes from, given the alternative of the profile's
+ *  id that the record holds (-1: none): attempt identity as above. */
+typedef enum { TS_ID_FROM_FIELD, TS_ID_FROM_LINE, TS_ID_FROM_CONTENT } ts_id_source_t;
+ts_id_source_t ts_profile_record_id (const ts_profile_t *p, int alt);
+
+/*  The value of set.KEY, or NULL. */
+const char *ts_profile_set_value (const ts_profile_t *p, const char *key);
+
+/*  Checks a run name, a file name or a set value for the spec: 1..max
+ *  bytes, no ',' and no control character. 0, or TS_EINVAL with the
+ *  reason in err. */
+int ts_profile_check_text (const char *what, const char *text, size_t max,
+                           char *err, size_t err_size);
 
 /*  Writes the profile back as a spec that ts_profile_parse accepts. */
 int ts_profile_format (const ts_profile_t *p, char *buf, size_t size);

@@ -329,7 +329,7 @@ ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, c
 int
 ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 {
-    int rc = msgpack_pack_map (pk, 8 + extra);
+    int rc = msgpack_pack_map (pk, 9 + extra);
     rc |= ts_mp_pack_cstr (pk, "id");
     rc |= ts_mp_pack_strn (pk, s->id, s->id_len);
     rc |= ts_mp_pack_cstr (pk, "group");
@@ -346,6 +346,8 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
     rc |= msgpack_pack_int64 (pk, s->ingested_ms);
     rc |= ts_mp_pack_cstr (pk, "steps");
     rc |= s->has_steps ? msgpack_pack_int64 (pk, s->steps) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "run");
+    rc |= s->run ? ts_mp_pack_strn (pk, s->run, s->run_len) : msgpack_pack_nil (pk);
     return rc ? TS_ENOMEM : 0;
 }
 

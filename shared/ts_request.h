@@ -96,8 +96,8 @@ int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t ke
                        char *buf, size_t size);
 
 /*  Packs a summary as a client-facing map {id, group, model, reward,
- *  success, created_ms, ingested_ms, steps} (+ "record" added by caller when
- *  `extra` > 0: the map is opened with 8 + extra pairs). */
+ *  success, created_ms, ingested_ms, steps, run} (+ "record" added by
+ *  caller when `extra` > 0: the map is opened with 9 + extra pairs). */
 int ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra);
 
 #ifdef __cplusplus

@@ -350,7 +350,7 @@ s_load_store (ts_parser_t *parser, uint32_t st, uint64_t *chunk)
             ts_summary_t s;
             char reason [256] = "";
             form.size = 0;
-            int rc = ts_parser_parse (parser, line, (size_t) len, r->ingested_ms, &form, &s,
+            int rc = ts_parser_parse (parser, line, (size_t) len, 1, r->ingested_ms, &form, &s,
                                       reason, sizeof reason);
             if (rc)
                 fail_msg ("parse %s: %d %s", line, rc, reason);

@@ -753,6 +753,8 @@ test_summary_pack_map (void **state)
     s.group = "g";
     s.group_len = 1;
     s.success = 1;
+    s.run = "trial_0";
+    s.run_len = 7;
     assert_int_equal (ts_summary_pack_map (&pk, &s, 1), 0);
     ts_mp_pack_cstr (&pk, "record");
     msgpack_pack_nil (&pk);
@@ -761,7 +763,7 @@ test_summary_pack_map (void **state)
     ts_buf_append (&json, "", 1);
     assert_string_equal (json.data, "{\"id\":\"t-1\",\"group\":\"g\",\"model\":null,\"reward\":0.5,"
                          "\"success\":true,\"created_ms\":null,\"ingested_ms\":1773000000123,"
-                         "\"steps\":null,\"record\":null}");
+                         "\"steps\":null,\"run\":\"trial_0\",\"record\":null}");
     ts_buf_free (&json);
     ts_buf_free (&b);
 }

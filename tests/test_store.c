@@ -262,7 +262,7 @@ s_parse (s_env_t *env, const s_rec_t *r)
     ts_summary_t s;
     char reason [256] = "";
     env->form.size = 0;
-    int rc = ts_parser_parse (env->parser, r->line, r->len, r->ingested_ms, &env->form, &s,
+    int rc = ts_parser_parse (env->parser, r->line, r->len, 1, r->ingested_ms, &env->form, &s,
                               reason, sizeof reason);
     if (rc)
         fail_msg ("parse %s: %d %s", r->line, rc, reason);
