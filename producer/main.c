@@ -8,6 +8,7 @@
  *  finish, or the usage was wrong.
  */
 #include "ts_producer.h"
+#include "ts_profile.h"
 
 #include "ts_chunker.h"
 #include "ts_config.h"
@@ -49,6 +50,13 @@ s_usage (FILE *out)
 "                    $TRAJSTORE_INGEST, else ipc://DATA/ingest.sock)\n"
 "  --job ID          job id (default: 32 random hex characters)\n"
 "  --profile SPEC    record profile the workers parse with (default: default)\n"
+"  --run NAME        the run the records belong to (default: the file's name\n"
+"                    without directory and .jsonl/.json/.gz/.zst; stdin needs it)\n"
+"  --set KEY=VALUE   a constant for records that do not name it (repeatable):\n"
+"                    model=NAME fills the model; other keys are run metadata\n"
+"  --id MODE         attempt identity: auto (default: a per-attempt id the\n"
+"                    record carries, else run and line), line, or content (the\n"
+"                    record's id field when present, else a hash of it)\n"
 "  --window N        chunks in flight (default: %d)\n"
 "  --max-line BYTES  longer lines are rejected (default: %uM; K, M, G suffixes)\n"
 "  --rejects PATH    rejects file (default: DATA/rejects/ID.tsv)\n"
@@ -114,13 +122,16 @@ main (int argc, char *argv [])
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
-        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES
+        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_RUN, OPT_SET, OPT_ID
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
         { "ingest",      required_argument, NULL, OPT_INGEST },
         { "job",         required_argument, NULL, OPT_JOB },
         { "profile",     required_argument, NULL, OPT_PROFILE },
+        { "run",         required_argument, NULL, OPT_RUN },
+        { "set",         required_argument, NULL, OPT_SET },
+        { "id",          required_argument, NULL, OPT_ID },
         { "window",      required_argument, NULL, OPT_WINDOW },
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
@@ -136,7 +147,9 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     const char *data_flag = NULL, *ingest_flag = NULL, *job_flag = NULL;
-    const char *rejects_flag = NULL;
+    const char *rejects_flag = NULL, *run_flag = NULL, *id_flag = NULL;
+    const char *sets [TS_PROFILE_SETS];
+    int nsets = 0;
     bool quiet = false, json = false;
     ts_log_level_t level = TS_LOG_WARN;
     ts_producer_opts_t opts = {
@@ -156,6 +169,13 @@ main (int argc, char *argv [])
         case OPT_INGEST:    ingest_flag = optarg; break;
         case OPT_JOB:       job_flag = optarg; break;
         case OPT_PROFILE:   opts.profile = optarg; break;
+        case OPT_RUN:       run_flag = optarg; break;
+        case OPT_ID:        id_flag = optarg; break;
+        case OPT_SET:
+            if (nsets == TS_PROFILE_SETS)
+                return s_bad_usage ("at most %s --set options", "8");
+            sets [nsets++] = optarg;
+            break;
         case OPT_REJECTS:   rejects_flag = optarg; break;
         case OPT_QUIET:     quiet = true; break;
         case OPT_SEND_BYTES: opts.send_bytes = true; break;
@@ -202,6 +222,13 @@ main (int argc, char *argv [])
                                                  : "give exactly one input file");
     opts.input = argv [optind];
     ts_log_init ("producer", level);
+
+    /* the run and the constants travel in the profile spec (ts_profile.h) */
+    char spec [TS_PROFILE_SPEC_MAX], spec_err [512];
+    if (ts_profile_import_spec (opts.profile, opts.input, run_flag, sets, nsets, id_flag,
+                                spec, sizeof spec, spec_err, sizeof spec_err))
+        return s_bad_usage ("%s", spec_err);
+    opts.profile = spec;
 
     char job [TS_PRODUCER_JOB_MAX + 1];
     if (job_flag) {

@@ -264,6 +264,91 @@ ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t size)
     return rc;
 }
 
+int
+ts_profile_run_of_path (const char *path, char *out, size_t size)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen (base);
+    static const char *const sfx [] = { ".gz", ".zst", ".jsonl", ".json" };
+    for (bool cut = true; cut; ) {
+        cut = false;
+        for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+            size_t n = strlen (sfx [i]);
+            if (len > n && !memcmp (base + len - n, sfx [i], n)) {
+                len -= n;
+                cut = true;
+            }
+        }
+    }
+    if (len == 0 || len >= size)
+        return TS_EINVAL;
+    memcpy (out, base, len);
+    out [len] = 0;
+    return 0;
+}
+
+/*  Appends ",text" to out (of size), or fails. */
+static int
+s_spec_add (char *out, size_t size, const char *a, const char *b)
+{
+    size_t used = strlen (out);
+    int n = snprintf (out + used, size - used, ",%s%s", a, b);
+    return n < 0 || (size_t) n >= size - used ? TS_ETOOBIG : 0;
+}
+
+int
+ts_profile_import_spec (const char *profile, const char *input, const char *run,
+                        const char *const *sets, int nsets, const char *ids,
+                        char *out, size_t size, char *err, size_t err_size)
+{
+    char own [TS_RUN_FILE_MAX + 1] = "", runbuf [TS_RUN_NAME_MAX + 1];
+    bool stdin_input = !strcmp (input, "-");
+    if (!stdin_input && ts_profile_run_of_path (input, own, sizeof own))
+        return s_fail (err, err_size, "cannot name a run after '%s': give --run NAME", input);
+    if (!run) {
+        if (stdin_input)
+            return s_fail (err, err_size, "%s", "stdin needs --run NAME (the run its records belong to)");
+        if (strlen (own) > TS_RUN_NAME_MAX)
+            return s_fail (err, err_size, "the file name '%s' is too long for a run name: give --run NAME", own);
+        snprintf (runbuf, sizeof runbuf, "%s", own);
+        run = runbuf;
+    }
+    char why [200];
+    if (ts_profile_check_text ("the run name", run, TS_RUN_NAME_MAX, why, sizeof why))
+        return s_fail (err, err_size, "--run: %s", why);
+    size_t rl = strlen (run), ol = strlen (own);
+    bool namesake = !own [0] || !strcmp (run, own)
+                 || (rl > ol && run [rl - ol - 1] == '/' && !strcmp (run + rl - ol, own));
+    if (snprintf (out, size, "%s", profile && *profile ? profile : "default") >= (int) size
+    ||  s_spec_add (out, size, "run=", run)
+    ||  (!namesake && s_spec_add (out, size, "file=", own)))
+        return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    if (ids && strcmp (ids, "auto") && strcmp (ids, "line") && strcmp (ids, "content"))
+        return s_fail (err, err_size, "--id wants auto, line or content, not '%s'", ids);
+    if (ids && s_spec_add (out, size, "ids=", ids))
+        return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr (sets [i], '=');
+        if (!eq || eq == sets [i] || !eq [1])
+            return s_fail (err, err_size, "--set wants KEY=VALUE, not '%s'", sets [i]);
+        if (ts_profile_check_text ("the --set text", sets [i], TS_SET_KEY_MAX + TS_SET_VALUE_MAX,
+                                   why, sizeof why))
+            return s_fail (err, err_size, "--set: %s", why);
+        if (s_spec_add (out, size, "set.", sets [i]))
+            return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    }
+    ts_profile_t *p = malloc (sizeof *p);
+    if (!p)
+        return TS_ENOMEM;
+    char perr [256];
+    int rc = ts_profile_parse (out, p, perr, sizeof perr);
+    free (p);
+    if (rc)
+        return s_fail (err, err_size, "%s", perr);
+    return 0;
+}
+
 static void
 s_format_field (char **pp, size_t *left, const char *key, const ts_field_t *f)
 {

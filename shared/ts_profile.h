@@ -59,6 +59,7 @@ extern "C" {
 #define TS_SET_VALUE_MAX  256
 #define TS_RUN_NAME_MAX   128   /* == TS_RUN_MAX_BYTES (ts_record.h) */
 #define TS_RUN_FILE_MAX   256
+#define TS_PROFILE_SPEC_MAX 1024 /* a spec as chunks carry it, with its NUL */
 
 typedef struct {
     int  nparts;
@@ -126,6 +127,23 @@ const char *ts_profile_set_value (const ts_profile_t *p, const char *key);
  *  reason in err. */
 int ts_profile_check_text (const char *what, const char *text, size_t max,
                            char *err, size_t err_size);
+
+/*  The run a file imports into by default: its name without directory and
+ *  without its .jsonl, .json, .gz, .zst suffixes ("logs/trial_0.jsonl.gz"
+ *  -> "trial_0"). 0, or TS_EINVAL when nothing is left or it does not fit. */
+int ts_profile_run_of_path (const char *path, char *out, size_t size);
+
+/*  The spec an import of `input` (a path, "-" for stdin) sends with its
+ *  chunks: `profile` (NULL: default) plus the context items: the run
+ *  (`run`, else the input's ts_profile_run_of_path; stdin needs one), the
+ *  file within the run (the input's run name, unless the run is named
+ *  after it: equal to it, or ending in "/" and it), ids= from `ids` (NULL,
+ *  "auto", "line", "content") and set.KEY=VALUE from each "KEY=VALUE" of
+ *  `sets`. The result is parsed to check it. 0, or TS_EINVAL with the
+ *  reason in err (naming the option: --run, --set, --id, --profile). */
+int ts_profile_import_spec (const char *profile, const char *input, const char *run,
+                            const char *const *sets, int nsets, const char *ids,
+                            char *out, size_t size, char *err, size_t err_size);
 
 /*  Writes the profile back as a spec that ts_profile_parse accepts. */
 int ts_profile_format (const ts_profile_t *p, char *buf, size_t size);

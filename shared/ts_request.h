@@ -8,6 +8,7 @@
  *  Filter fields of a request map:
  *    "group":   string, or array of strings (at most TS_QUERY_MAX_GROUPS)
  *    "model":   string
+ *    "run":     string: records of that run
  *    "reward":  [lo, hi], either may be nil; inclusive
  *    "success": bool
  *    "created": [from, to], epoch milliseconds or ISO 8601 strings, either nil

@@ -1053,6 +1053,16 @@ test_filter_match (void **state)
     s.group = "a\0";
     s.group_len = 2;
     assert_true (ts_filter_match (&f, &s));
+    /* a run: byte for byte; a record of no run (an older store) fails it */
+    f.run = "t0";
+    f.run_len = 2;
+    assert_false (ts_filter_match (&f, &s));
+    s.run = "t";
+    s.run_len = 1;
+    assert_false (ts_filter_match (&f, &s));
+    s.run = "t0";
+    s.run_len = 2;
+    assert_true (ts_filter_match (&f, &s));
     f.model = "m";
     f.model_len = 1;
     assert_false (ts_filter_match (&f, &s));

@@ -4,9 +4,16 @@
  *  own report; this command adds nothing to it but a heading per file
  *  when there are several (never in --json, where each report is one
  *  line a consumer reads on its own).
+ *
+ *  Runs: `--run NAME` puts every file into run NAME; without it each file
+ *  is a run of its own, named after it (the producer's default);
+ *  `--run-per-file` says so explicitly, and with `--run PREFIX` names each
+ *  file's run PREFIX/NAME (a model's six trial files: gpt4/trial_0 ...).
+ *  --set and --id pass on to every producer.
  */
 #include "cli_common.h"
 #include "ts_error.h"
+#include "ts_profile.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,11 +25,20 @@
 
 /*  Runs the producer on one file; returns its exit status (0, 1, 2; a
  *  crash or a signal counts as 2). */
+typedef struct {
+    const char *profile, *run, *id;
+    const char *sets [TS_PROFILE_SETS];
+    int         nsets;
+    bool        json, quiet;
+} s_import_opts_t;
+
 static int
-s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profile,
-                bool json, bool quiet, const char *file)
+s_run_producer (const char *producer, const ts_cli_paths_t *p, const s_import_opts_t *o,
+                const char *run, const char *file)
 {
-    char *argv [12];
+    char *argv [16 + 2 * TS_PROFILE_SETS];
+    const char *profile = o->profile;
+    bool json = o->json, quiet = o->quiet;
     int a = 0;
     argv [a++] = (char *) producer;
     argv [a++] = "--data";
@@ -30,6 +46,18 @@ s_run_producer (const char *producer, const ts_cli_paths_t *p, const char *profi
     if (profile) {
         argv [a++] = "--profile";
         argv [a++] = (char *) profile;
+    }
+    if (run) {
+        argv [a++] = "--run";
+        argv [a++] = (char *) run;
+    }
+    if (o->id) {
+        argv [a++] = "--id";
+        argv [a++] = (char *) o->id;
+    }
+    for (int i = 0; i < o->nsets; i++) {
+        argv [a++] = "--set";
+        argv [a++] = (char *) o->sets [i];
     }
     if (json)
         argv [a++] = "--json";
@@ -70,18 +98,31 @@ ts_cli_cmd_import (int argc, char **argv)
     static struct option opts [] = {
         { "data", required_argument, 0, 'd' }, { "profile", required_argument, 0, 'p' },
         { "json", no_argument, 0, 'j' }, { "quiet", no_argument, 0, 'q' },
+        { "run", required_argument, 0, 'r' }, { "run-per-file", no_argument, 0, 'F' },
+        { "set", required_argument, 0, 's' }, { "id", required_argument, 0, 'i' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    const char *data = NULL, *profile = NULL;
-    bool json = false, quiet = false;
+    const char *data = NULL;
+    s_import_opts_t o = { 0 };
+    bool per_file = false;
     int c;
     /* "+": options end at the first file, so a file list is taken as is */
     while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
-        case 'p': profile = optarg; break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
+        case 'p': o.profile = optarg; break;
+        case 'j': o.json = true; break;
+        case 'q': o.quiet = true; break;
+        case 'r': o.run = optarg; break;
+        case 'F': per_file = true; break;
+        case 'i': o.id = optarg; break;
+        case 's':
+            if (o.nsets == TS_PROFILE_SETS) {
+                fprintf (stderr, "trajstore import: at most %d --set options\n", TS_PROFILE_SETS);
+                return 2;
+            }
+            o.sets [o.nsets++] = optarg;
+            break;
         case 'h': ts_cli_usage (stdout, "import"); return 0;
         default: ts_cli_usage (stderr, "import"); return 2;
         }
@@ -114,11 +155,23 @@ ts_cli_cmd_import (int argc, char **argv)
 
     int worst = 0, nfiles = argc - optind;
     for (int i = optind; i < argc; i++) {
-        if (nfiles > 1 && !json) {
+        /* with --run-per-file and --run PREFIX: the run PREFIX/NAME */
+        char run [TS_RUN_NAME_MAX + 2];
+        const char *r = o.run;
+        if (per_file && o.run) {
+            char own [TS_RUN_FILE_MAX + 1];
+            if (ts_profile_run_of_path (argv [i], own, sizeof own)
+            ||  snprintf (run, sizeof run, "%s/%s", o.run, own) > TS_RUN_NAME_MAX) {
+                fprintf (stderr, "trajstore import: cannot name a run %s/ after %s\n", o.run, argv [i]);
+                return 2;
+            }
+            r = run;
+        }
+        if (nfiles > 1 && !o.json) {
             printf ("%s== %s\n", i > optind ? "\n" : "", argv [i]);
             fflush (stdout);
         }
-        int status = s_run_producer (producer, &p, profile, json, quiet, argv [i]);
+        int status = s_run_producer (producer, &p, &o, r, argv [i]);
         if (status > worst)
             worst = status;
     }

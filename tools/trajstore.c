@@ -43,8 +43,14 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--json]",
       "processes, restarts, shards per worker, epoch, queue and recent jobs" },
     { "import", ts_cli_cmd_import,
-      "[--data DIR] [--profile SPEC] [--json] [--quiet] FILE...",
-      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other" },
+      "[--data DIR] [--profile SPEC] [--run NAME] [--run-per-file] [--set KEY=VALUE]...\n"
+      "                 [--id auto|line|content] [--json] [--quiet] FILE...",
+      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other, each\n"
+      "into a run: --run NAME (all files; stdin needs it), else each file its own\n"
+      "run named after it (--run-per-file; with --run PREFIX: PREFIX/NAME).\n"
+      "--set model=M (and other KEY=VALUE: run metadata) for records naming none.\n"
+      "--id: auto keeps a per-attempt id the records carry and names the others by\n"
+      "run and line; line always does; content: the id field, else a hash" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
