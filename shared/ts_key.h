@@ -39,9 +39,12 @@
  *    W reward8 ingested8 id     reward index
  *    T time8 id                 created-time (else ingest-time) index
  *    M model* seq8              model index
+ *    A run* seq8                run index (the records of one import run)
  *    S                          shard totals
  *    Q group                    group totals
  *    X model                    model totals
+ *    U run* [group]             totals of a run's records in one group (no
+ *                               group bytes: its records without a group)
  *    C job* chunk8              commit marker of one batch
  *
  *  and the shard's metadata, one byte each (ts_store.c):
@@ -70,7 +73,8 @@ extern "C" {
 enum {
     TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
     TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S', TS_TAG_DATA = 'D',
-    TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C'
+    TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C',
+    TS_TAG_RUN = 'A', TS_TAG_RUN_TOTALS = 'U'
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
@@ -84,6 +88,18 @@ size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t se
 size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);
 size_t ts_key_model_prefix (char *buf, const char *model, size_t model_len);
+size_t ts_key_run (char *buf, const char *run, size_t run_len, uint64_t seq);
+size_t ts_key_run_prefix (char *buf, const char *run, size_t run_len);
+/*  U keys: `group` NULL for the run's records without a group; the
+ *  prefix (ts_key_run_totals_prefix) is shared by all of one run. */
+size_t ts_key_run_totals (char *buf, const char *run, size_t run_len,
+                          const char *group, size_t group_len);
+size_t ts_key_run_totals_prefix (char *buf, const char *run, size_t run_len);
+/*  Reads a U key back: the run, unescaped into `run` (TS_KEY_MAX bytes),
+ *  and the group, borrowed from the key (*group NULL: none). 0, or -1 for
+ *  a key that is not one. */
+int ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,
+                             const char **group, size_t *group_len);
 size_t ts_key_reward (char *buf, double reward, int64_t ingested_ms, const char *id, size_t id_len);
 size_t ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len);
 size_t ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk);

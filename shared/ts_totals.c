@@ -195,5 +195,32 @@ ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visit
                 v->model (v->arg, name, nlen, &t);
         }
     }
+    uint32_t m = 0;
+    if (n > 4 && ts_mp_read_array (&r, &m))
+        return TS_ECORRUPT;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t three;
+        const char *run, *group;
+        uint32_t rlen, glen;
+        if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_read_str (&r, &run, &rlen)
+        ||  ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL)
+        ||  ts_totals_unpack (r.p, (size_t) (r.end - r.p), &t, &used))
+            return TS_ECORRUPT;
+        r.p += used;
+        group = it.type == TS_MP_STR ? (it.ptr ? it.ptr : "") : NULL;
+        glen = it.type == TS_MP_STR ? it.len : 0;
+        if (v->run)
+            v->run (v->arg, run ? run : "", rlen, group, glen, &t);
+    }
     return 0;
+}
+
+int
+ts_delta_pack_run (msgpack_packer *pk, const char *run, size_t run_len,
+                   const char *group, size_t group_len, const ts_totals_t *t)
+{
+    int rc = msgpack_pack_array (pk, 3) || ts_mp_pack_strn (pk, run, run_len)
+          || (group ? ts_mp_pack_strn (pk, group, group_len) : msgpack_pack_nil (pk))
+          || ts_totals_pack (pk, t);
+    return rc ? TS_ENOMEM : 0;
 }
