@@ -114,8 +114,10 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     self->jobs = ts_map_new (agg_job_free);
     self->groups = ts_map_new (free);
     self->models = ts_map_new (free);
+    self->runs = ts_map_new (free);
     if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
-    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models) {
+    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models
+    ||  !self->runs) {
         snprintf (err, err_size, "out of memory");
         ts_agg_destroy (&self);
         return NULL;
@@ -151,6 +153,7 @@ ts_agg_destroy (ts_agg_t **self_p)
     ts_map_destroy (&self->jobs);
     ts_map_destroy (&self->groups);
     ts_map_destroy (&self->models);
+    ts_map_destroy (&self->runs);
     while (self->held_acks) {
         s_held_ack_t *a = self->held_acks;
         self->held_acks = a->next;

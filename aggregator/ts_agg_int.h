@@ -126,6 +126,7 @@ struct ts_agg {
     unsigned     unsynced;
     ts_map_t    *groups;       /* name -> ts_totals_t */
     ts_map_t    *models;
+    ts_map_t    *runs;          /* "run\0group" -> a run's totals in a group */
     uint64_t     rebuilds;
 
     s_held_ack_t   *held_acks;

@@ -186,7 +186,8 @@ store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *
     return rc;
 }
 
-/*  Snapshot: collects Q or X entries as [[name, totals]...]. The count is
+/*  Snapshot: collects Q or X entries as [[name, totals]...] (U entries as
+ *  [[run, group|nil, totals]...]). The count is
  *  not known before the scan, so entries go to a side buffer first. */
 typedef struct {
     ts_buf_t  items;
@@ -203,8 +204,17 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
     ts_totals_t t;
     if (ts_totals_unpack (val, vlen, &t, NULL))
         return TS_ECORRUPT;
-    if (msgpack_pack_array (&pk, 2) || ts_mp_pack_strn (&pk, key + 1, klen - 1)
-    ||  ts_totals_pack (&pk, &t))
+    if (key [0] == TS_TAG_RUN_TOTALS) {         /* [run, group|nil, totals] */
+        char run [TS_KEY_MAX];
+        size_t rlen, glen;
+        const char *group;
+        if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen))
+            return TS_ECORRUPT;
+        if (ts_delta_pack_run (&pk, run, rlen, group, glen, &t))
+            return TS_ENOMEM;
+    }
+    else if (msgpack_pack_array (&pk, 2) || ts_mp_pack_strn (&pk, key + 1, klen - 1)
+         ||  ts_totals_pack (&pk, &t))
         return TS_ENOMEM;
     sn->n++;
     return 0;
@@ -220,11 +230,11 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
         return rc;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, ts_buf_packer_write);
-    if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
+    if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
     ||  ts_totals_pack (&pk, &shard))
         return TS_ENOMEM;
-    static const char tags [2] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS };
-    for (int i = 0; i < 2; i++) {
+    static const char tags [3] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS, TS_TAG_RUN_TOTALS };
+    for (int i = 0; i < 3; i++) {
         s_snap_t sn = { { 0 }, 0, 0 };
         ts_scan_t sc = { .prefix = &tags [i], .prefix_len = 1 };
         rc = ts_store_scan (self, &sc, s_snap_visit, &sn);
