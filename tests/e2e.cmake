@@ -41,3 +41,9 @@ set_tests_properties(e2e_scale PROPERTIES TIMEOUT 400 LABELS e2e)
 # producers are still sending, over the wire, with a fake worker and producer.
 add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)
+
+# Runs and attempts (tests/e2e_runs.py, issue #13): six reflexion-shaped trial
+# files imported --run-per-file (records == lines, pass@k against an oracle
+# over every trial), re-imports, --set, runs, compare and drop --run.
+add_test(NAME e2e_runs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_runs.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_runs PROPERTIES TIMEOUT 600 LABELS e2e)

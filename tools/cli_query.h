@@ -47,7 +47,7 @@ typedef struct {
 enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
-    O_QUIET
+    O_QUIET, O_RUN
 };
 
 #define S_COMMON_OPTS \
@@ -58,7 +58,8 @@ enum {
     { "group", required_argument, 0, O_GROUP }, { "model", required_argument, 0, O_MODEL }, \
     { "reward", required_argument, 0, O_REWARD }, { "success", no_argument, 0, O_SUCCESS }, \
     { "failure", no_argument, 0, O_FAILURE }, { "created", required_argument, 0, O_CREATED }, \
-    { "sort", required_argument, 0, O_SORT }, { "limit", required_argument, 0, O_LIMIT }
+    { "sort", required_argument, 0, O_SORT }, { "limit", required_argument, 0, O_LIMIT }, \
+    { "run", required_argument, 0, O_RUN }
 
 typedef struct {
     const char *data, *api;
@@ -69,6 +70,7 @@ typedef struct {
     const char *groups [TS_QUERY_MAX_GROUPS];
     int         ngroups;
     const char *model;
+    const char *run;
     bool        has_reward, has_lo, has_hi;
     double      lo, hi;
     int         success;            /* -1: any */

@@ -61,7 +61,7 @@ static const s_command_t s_commands [] = {
       "records matching the filters, newest first: a table on a terminal, else one\n"
       "JSON summary a line (--records: with the record under \"record\"). The next\n"
       "page's cursor goes to stderr; --all pages through everything.\n"
-      "FILTERS: [--group G]... [--model M] [--reward LO:HI] [--success|--failure]\n"
+      "FILTERS: [--group G]... [--model M] [--run R] [--reward LO:HI] [--success|--failure]\n"
       "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "count", ts_cli_cmd_count,
