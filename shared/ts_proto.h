@@ -98,6 +98,7 @@ typedef enum {
     TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES,
     /* api, CLI -> aggregator (query), answered with the same type or "error" */
     TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
+    TS_MSG_RUNS, TS_MSG_COMPARE,
     /* the supervisor's state file (one header, no socket) */
     TS_MSG_STATE,
     TS_MSG_COUNT

@@ -372,7 +372,8 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 /* --- the envelope ------------------------------------------------------------ */
 
 static const char *s_op_names [TS_NOPS] = {
-    "get", "list", "count", "export", "check", "stats", "groups", "job", "health"
+    "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
+    "compare"
 };
 
 const char *

@@ -252,7 +252,79 @@ def sc_set(st, files, work):
         fail("a run name with ',': exit %d, %s" % (p.returncode, p.stderr))
 
 
-SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set)]
+def run_oracle(lines):
+    g = oracle_groups([(None, lines)])
+    out = {"records": len(lines), "groups": len(g),
+           "successes": sum(c for _, c in g.values())}
+    for k in (1, 5, 10):
+        ps = [pass_at(n, c, k) for n, c in g.values() if n >= k]
+        out["pass@%d" % k] = sum(ps) / len(ps) if ps else None
+    return out
+
+
+def close(a, b):
+    return (a is None) == (b is None) and (a is None or abs(a - b) < 1e-9)
+
+
+def sc_runs(st, files, work):
+    step("runs: every run with its records, groups, pass@k, files, set")
+    runs = {r["run"]: r for r in st.api({"op": "runs"})["runs"]}
+    for t, (path, lines) in enumerate(files):
+        r = runs.get("env_results_trial_%d" % t)
+        if not r:
+            fail("runs lists no env_results_trial_%d: %s" % (t, sorted(runs)))
+        want = run_oracle(lines)
+        for k, v in want.items():
+            if not close(r[k], v):
+                fail("run trial %d: %s = %s, expected %s" % (t, k, r[k], v))
+        if r["files"] != [path] or not r["first_ms"] or r["last_ms"] < r["first_ms"]:
+            fail("run trial %d: files %s, first %s last %s" % (t, r["files"], r["first_ms"],
+                                                              r["last_ms"]))
+    plain = runs.get("plain")
+    if plain and plain["set"] != {"model": "gpt-4o", "temperature": "0.7"}:
+        fail("run plain: set %s" % plain["set"])
+    p = st.run("runs", "--data", st.data)
+    if "env_results_trial_0" not in p.stdout:
+        fail("trajstore runs prints no trial: %s" % p.stdout)
+    step("stats and groups of one run")
+    lines = files[1][1]
+    s = st.api({"op": "stats", "run": "env_results_trial_1"})
+    if s["totals"]["records"] != len(lines) or s["groups"] != ENVS:
+        fail("stats run=: %s" % s["totals"])
+    g = st.api({"op": "groups", "run": "env_results_trial_1", "limit": 1000})
+    if g["total"] != ENVS or any(x["records"] != 1 for x in g["groups"]):
+        fail("groups run=: total %d" % g["total"])
+
+    step("compare RUN_A RUN_B: per group, largest change first")
+    a, b = files[0][1], files[5][1]
+    c = st.api({"op": "compare", "a": "env_results_trial_0", "b": "env_results_trial_5"})
+    oa, ob = oracle_groups([(None, a)]), oracle_groups([(None, b)])
+    if len(c["groups"]) != len(set(oa) & set(ob)) or c["only_a"] or c["only_b"]:
+        fail("compare: %d paired groups" % len(c["groups"]))
+    changes = [abs(x["diff"]["success_rate"]) for x in c["groups"]]
+    if changes != sorted(changes, reverse=True):
+        fail("compare: not sorted by the largest change")
+    for x in c["groups"]:
+        na, ca = oa[x["group"]]
+        nb, cb = ob[x["group"]]
+        if not close(x["diff"]["success_rate"], cb / nb - ca / na):
+            fail("compare %s: %s" % (x["group"], x))
+    if c["a"]["records"] != len(a) or c["b"]["records"] != len(b):
+        fail("compare totals: %s %s" % (c["a"], c["b"]))
+    c = st.api({"op": "compare", "a": "env_results_trial_0", "b": "plain"})
+    if c["groups"] or len(c["only_a"]) != ENVS or len(c["only_b"]) != 10:
+        fail("compare with disjoint groups: %d paired, %d only a, %d only b" %
+             (len(c["groups"]), len(c["only_a"]), len(c["only_b"])))
+    r = e2e_lib.api(st.data, {"v": 1, "op": "compare", "a": "nope", "b": "plain"})
+    if r.get("ok") or r["error"]["code"] != "NOT_FOUND":
+        fail("compare with an unknown run: %s" % r)
+    p = st.run("compare", "env_results_trial_0", "env_results_trial_5", "--data", st.data)
+    if "env_" not in p.stdout:
+        fail("trajstore compare prints no group: %s" % p.stdout)
+
+
+SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
+             ("runs", sc_runs)]
 
 
 def main():

@@ -100,6 +100,9 @@ void cq_format_iso (int64_t ms, char *buf, size_t size);
 void cq_format_num (bool has, double v, char *buf, size_t size);
 void cq_format_ratio (bool has, double v, char *buf, size_t size);
 void cq_cut (char *s, int width);
+int cq_rows (const s_client_t *c, const char *cmd, const char *key, ts_mp_reader_t *rows, uint32_t *n);
+int cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n);
+int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
 
 /* cli_query.c */
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);

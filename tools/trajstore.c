@@ -23,6 +23,8 @@ int ts_cli_cmd_groups (int argc, char **argv);
 int ts_cli_cmd_job (int argc, char **argv);
 int ts_cli_cmd_health (int argc, char **argv);
 int ts_cli_cmd_check (int argc, char **argv);
+int ts_cli_cmd_runs (int argc, char **argv);
+int ts_cli_cmd_compare (int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -72,14 +74,24 @@ static const s_command_t s_commands [] = {
       "the matching records as their original JSON lines on stdout, fetched N\n"
       "(default 1000) at a time; progress on stderr when it is a terminal" },
     { "stats", ts_cli_cmd_stats,
-      "[--data DIR] [--api ENDPOINT] [--json]",
-      "records, groups, success rate, reward summary and histogram, steps, per model" },
+      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]",
+      "records, groups, success rate, reward summary and histogram, steps, per model\n"
+      "(--run: one run's, without the split by model)" },
     { "groups", ts_cli_cmd_groups,
       "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
-      "                 [--limit N] [--offset N] [--json|--table]",
+      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]",
       "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
       "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
       "pass@1, pass@5, pass@10)" },
+    { "runs", ts_cli_cmd_runs,
+      "[--data DIR] [--api ENDPOINT] [--json|--table]",
+      "every import run: records, groups, success rate, mean reward, pass@1/5/10\n"
+      "averaged over its groups, last import time, --set metadata and files" },
+    { "compare", ts_cli_cmd_compare,
+      "[--data DIR] [--api ENDPOINT] [--limit N] [--json|--table] RUN_A RUN_B",
+      "two runs side by side: per common group both sides' attempts, success rate\n"
+      "and the change in rate and pass@k (B - A), largest change first; both runs'\n"
+      "totals; how many groups only one side has (--json: which)" },
     { "job", ts_cli_cmd_job,
       "[--data DIR] [--api ENDPOINT] [--json] JOB",
       "an import job's progress and counts (the id `import` printed)" },
