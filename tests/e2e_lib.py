@@ -2,7 +2,9 @@
 """e2e_lib.py: helpers of tests/e2e_import.sh (run with Debian's /usr/bin/python3,
 which has python3-zmq and python3-msgpack).
 
-    oracle FILE OUT.json [--ids OUT.ids]    what a strict RFC 8259 importer must make of FILE
+    oracle FILE OUT.json [--ids OUT.ids] [--run R]  what a strict RFC 8259 importer
+                                            must make of FILE (imported into run R:
+                                            by default its name without .jsonl etc.)
     mkdump GEN.jsonl OUT.jsonl              GEN plus hand-made lines of every kind (scenario 1)
     status DATA                             the aggregator's status, as JSON
     wait-ready DATA --workers w1,w2 [--timeout S] [--no-api] [--no-stats]
@@ -138,8 +140,9 @@ def _text(v, limit):
 
 
 def classify(raw):
-    """(kind, key): kind 'blank', 'reject' or 'record'; key the id (explicit ids as
-    str, the others as ('#', bytes) since the store hashes their bytes)."""
+    """(kind, key): kind 'blank', 'reject' or 'record'; key the id: explicit ids as
+    str, None for the others (the store names them by the import's run and the
+    line number: the caller keys them by line)."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if all(c in b" \t\r" for c in raw):
@@ -174,7 +177,7 @@ def classify(raw):
             raise Bad("trajectory")
     except (Bad, ValueError, RecursionError, UnicodeDecodeError):
         return "reject", None
-    return "record", rid if rid is not None else ("#", raw)
+    return "record", rid
 
 
 def split_lines(data):
@@ -186,9 +189,23 @@ def split_lines(data):
     return lines
 
 
+def run_of_path(path):
+    """The run an import of `path` goes to by default (ts_profile_run_of_path)."""
+    name = os.path.basename(path)
+    cut = True
+    while cut:
+        cut = False
+        for sfx in (".gz", ".zst", ".jsonl", ".json"):
+            if len(name) > len(sfx) and name.endswith(sfx):
+                name = name[:-len(sfx)]
+                cut = True
+    return name
+
+
 def cmd_oracle(args):
     path, out = args[0], args[1]
     ids_out = args[args.index("--ids") + 1] if "--ids" in args else None
+    run = args[args.index("--run") + 1] if "--run" in args else run_of_path(path)
     with open(path, "rb") as f:
         lines = split_lines(f.read())
     seen = set()
@@ -204,6 +221,8 @@ def cmd_oracle(args):
             rejected.append(n)
         else:
             accepted += 1
+            if key is None:             # no id: "RUN:LINE" (issue #13, attempt identity)
+                key = "%s:%d" % (run, n)
             if key not in seen:
                 seen.add(key)
                 if isinstance(key, tuple):
@@ -617,7 +636,7 @@ def cmd_check_sample(args):
         if done == n:
             break
         kind, key = classify(lines[i])
-        if kind != "record" or isinstance(key, tuple):
+        if kind != "record" or key is None:
             continue
         r = api_retry(data, {"v": 1, "op": "get", "id": key})
         if not r.get("ok"):
