@@ -2,9 +2,6 @@
 #include "ts_check.h"
 #include "ts_error.h"
 #include "ts_key.h"
-#include "ts_map.h"
-
-#include <stdlib.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +13,6 @@ typedef struct {
     ts_buf_t val;
     ts_buf_t sum;               /* the record being checked (its summary first) */
     uint64_t expected [5];      /* G, M, W, T, A entries the records call for */
-    ts_map_t *runs;             /* U key -> the recount of that run's group */
     /* running group/model recount */
     char  cur [TS_KEY_MAX];
     size_t cur_len;
@@ -109,45 +105,8 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
     if (!rc && s.run) {
         c->expected [4]++;
         rc = s_expect_entry (c, k, ts_key_run (k, s.run, s.run_len, seq), val, slen, "run", &s);
-        size_t ulen = ts_key_run_totals (k, s.run, s.run_len, s.group, s.group_len);
-        ts_totals_t *t = ts_map_get (c->runs, k, ulen);
-        if (!rc && !t) {
-            if (!(t = malloc (sizeof *t)) || ts_map_put (c->runs, k, ulen, t)) {
-                free (t);
-                return TS_ENOMEM;
-            }
-            ts_totals_init (t);
-        }
-        if (!rc)
-            ts_totals_add (t, &s);
     }
     return rc;
-}
-
-/*  A stored run total (U) must equal the recount of its run's records in
- *  its group; the recounts left over have records but no totals. */
-static int
-s_visit_run_totals (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-    s_ctx_t *c = arg;
-    c->seen++;
-    ts_totals_t stored, *t = ts_map_take (c->runs, key, klen);
-    char run [TS_KEY_MAX];
-    size_t rlen, glen;
-    const char *group;
-    if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen))
-        s_problem (c, "a run totals key does not decode");
-    else if (ts_totals_unpack (val, vlen, &stored, NULL))
-        s_problem (c, "the totals of run %.*s do not decode", (int) rlen, run);
-    else if (!t)
-        s_problem (c, "run %.*s has totals in group %.*s but no records there", (int) rlen, run,
-                   (int) glen, group ? group : "");
-    else if (!ts_totals_equal (&stored, t))
-        s_problem (c, "run %.*s, group %.*s: totals (count %llu) disagree with a recount "
-                   "(count %llu)", (int) rlen, run, (int) glen, group ? group : "",
-                   (unsigned long long) stored.count, (unsigned long long) t->count);
-    free (t);
-    return 0;
 }
 
 /*  Every stored record must be the one its id's entry points at: a record
@@ -291,9 +250,6 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
     ts_totals_init (&rep->totals);
     c.store = store;
     c.rep = rep;
-    c.runs = ts_map_new (free);
-    if (!c.runs)
-        return TS_ENOMEM;
     int rc = s_scan_prefix (&c, TS_TAG_RECORD, s_visit_record);
     if (!rc) {
         c.seen = 0;
@@ -343,22 +299,6 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
         rc = s_scan_prefix (&c, TS_TAG_COMMIT, s_count);
         rep->batches = c.seen;
     }
-    if (!rc) {
-        c.seen = 0;
-        rc = s_scan_prefix (&c, TS_TAG_RUN_TOTALS, s_visit_run_totals);
-        rep->runs = c.seen;
-    }
-    if (!rc && ts_map_size (c.runs)) {
-        size_t pos = 0, klen, rlen, glen;
-        const void *key;
-        void *t;
-        char run [TS_KEY_MAX];
-        const char *group;
-        ts_map_next (c.runs, &pos, &key, &klen, &t);
-        if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen) == 0)
-            s_problem (&c, "%zu run groups have records but no totals (run %.*s, group %.*s)",
-                       ts_map_size (c.runs), (int) rlen, run, (int) glen, group ? group : "");
-    }
     if (!rc && groups != rep->groups)
         s_problem (&c, "%llu group totals stored, %llu groups have records",
                    (unsigned long long) groups, (unsigned long long) rep->groups);
@@ -374,7 +314,6 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
     }
     ts_buf_free (&c.val);
     ts_buf_free (&c.sum);
-    ts_map_destroy (&c.runs);
     if (rc)
         return rc;
     return rep->problems ? TS_EINCONSISTENT : 0;

@@ -43,8 +43,6 @@
  *    S                          shard totals
  *    Q group                    group totals
  *    X model                    model totals
- *    U run* [group]             totals of a run's records in one group (no
- *                               group bytes: its records without a group)
  *    C job* chunk8              commit marker of one batch
  *
  *  and the shard's metadata, one byte each (ts_store.c):
@@ -57,6 +55,12 @@
  *    L                          the committed length of the records file
  *    N                          the sequence of the shard's last statistics
  *                               delta (ts_store_seq; "delta" messages)
+ *
+ *  A run's totals in each of its groups are named U run* [group] (no group
+ *  bytes: its records without a group) in a commit's delta and a snapshot,
+ *  but not stored: kept in the tree like the group totals, their writes
+ *  made a 100k import 1.4-1.6x slower (8.1 and 7.5 s -> 11.7 and 12.6 s,
+ *  bench/run.sh import), so a snapshot recounts them from the A entries.
  */
 #ifndef TS_KEY_H
 #define TS_KEY_H
@@ -90,12 +94,12 @@ size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t se
 size_t ts_key_model_prefix (char *buf, const char *model, size_t model_len);
 size_t ts_key_run (char *buf, const char *run, size_t run_len, uint64_t seq);
 size_t ts_key_run_prefix (char *buf, const char *run, size_t run_len);
-/*  U keys: `group` NULL for the run's records without a group; the
+/*  U names: `group` NULL for the run's records without a group; the
  *  prefix (ts_key_run_totals_prefix) is shared by all of one run. */
 size_t ts_key_run_totals (char *buf, const char *run, size_t run_len,
                           const char *group, size_t group_len);
 size_t ts_key_run_totals_prefix (char *buf, const char *run, size_t run_len);
-/*  Reads a U key back: the run, unescaped into `run` (TS_KEY_MAX bytes),
+/*  Reads a U name back: the run, unescaped into `run` (TS_KEY_MAX bytes),
  *  and the group, borrowed from the key (*group NULL: none). 0, or -1 for
  *  a key that is not one. */
 int ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,

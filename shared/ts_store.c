@@ -451,9 +451,9 @@ ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len, uint64
 }
 
 /*  Writes one batch inside the open transaction. */
-/*  The runs' totals of one transaction are keyed by their U key, built
- *  here: the table borrows names, so the keys live in a list of blocks
- *  that never move. */
+/*  The runs' totals of one transaction, for its delta, are keyed by their
+ *  U name (ts_key.h; not stored), built here: the table borrows names, so
+ *  the names live in a list of blocks that never move. */
 typedef struct s_keyblk {
     struct s_keyblk *next;
     size_t used;
@@ -632,8 +632,8 @@ ts_store_seq (ts_store_t *self)
     return store_get_num (self->db, s_seq_key, &v) ? (uint64_t) v : 0;
 }
 
-/*  Adds a table's totals to the stored ones: under Q (tag) or X keys of
- *  its names, or, for tag 0, under its names themselves (U keys). */
+/*  Adds a table's totals to the stored ones, under the Q (tag) or X keys
+ *  of its names. */
 static int
 s_flush_table (ts_store_t *self, s_table_t *tab, char tag)
 {
@@ -643,9 +643,8 @@ s_flush_table (ts_store_t *self, s_table_t *tab, char tag)
         if (!sl->name)
             continue;
         size_t klen = tag == TS_TAG_MODEL_TOTALS ? ts_key_model_totals (key, sl->name, sl->len)
-                    : tag == TS_TAG_GROUP_TOTALS ? ts_key_group_totals (key, sl->name, sl->len)
-                    : 0;
-        int rc = s_merge_totals (self, klen ? key : sl->name, klen ? klen : sl->len, &sl->t);
+                                                 : ts_key_group_totals (key, sl->name, sl->len);
+        int rc = s_merge_totals (self, key, klen, &sl->t);
         if (rc)
             return rc;
     }
@@ -707,8 +706,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS);
         if (rc == 0)
             rc = s_flush_table (self, &models, TS_TAG_MODEL_TOTALS);
-        if (rc == 0)
-            rc = s_flush_table (self, &runs, 0);
+
         if (rc == 0)
             rc = store_set_num (self, s_next_key, (int64_t) self->next_seq, "write record sequence");
         if (rc == 0 && !self->has_layout)

@@ -3,6 +3,7 @@
  *  ts_store_int.h).
  */
 #include "ts_store_int.h"
+#include "ts_map.h"
 #include "ts_error.h"
 #include "ts_key.h"
 #include "ts_mp.h"
@@ -186,8 +187,7 @@ store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *
     return rc;
 }
 
-/*  Snapshot: collects Q or X entries as [[name, totals]...] (U entries as
- *  [[run, group|nil, totals]...]). The count is
+/*  Snapshot: collects Q or X entries as [[name, totals]...]. The count is
  *  not known before the scan, so entries go to a side buffer first. */
 typedef struct {
     ts_buf_t  items;
@@ -204,20 +204,60 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
     ts_totals_t t;
     if (ts_totals_unpack (val, vlen, &t, NULL))
         return TS_ECORRUPT;
-    if (key [0] == TS_TAG_RUN_TOTALS) {         /* [run, group|nil, totals] */
-        char run [TS_KEY_MAX];
-        size_t rlen, glen;
-        const char *group;
-        if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen))
-            return TS_ECORRUPT;
-        if (ts_delta_pack_run (&pk, run, rlen, group, glen, &t))
-            return TS_ENOMEM;
-    }
-    else if (msgpack_pack_array (&pk, 2) || ts_mp_pack_strn (&pk, key + 1, klen - 1)
-         ||  ts_totals_pack (&pk, &t))
+    if (msgpack_pack_array (&pk, 2) || ts_mp_pack_strn (&pk, key + 1, klen - 1)
+    ||  ts_totals_pack (&pk, &t))
         return TS_ENOMEM;
     sn->n++;
     return 0;
+}
+
+/*  The runs' totals per group are not stored (ts_key.h): a snapshot
+ *  recounts them from the run index, whose entries hold the summaries. */
+static int
+s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen;
+    ts_map_t *map = arg;
+    ts_summary_t s;
+    if (ts_summary_unpack_buf (val, vlen, &s, NULL) || !s.run)
+        return TS_ECORRUPT;
+    char name [TS_KEY_MAX];
+    size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
+    ts_totals_t *t = ts_map_get (map, name, n);
+    if (!t) {
+        if (!(t = malloc (sizeof *t)) || ts_map_put (map, name, n, t)) {
+            free (t);
+            return TS_ENOMEM;
+        }
+        ts_totals_init (t);
+    }
+    ts_totals_add (t, &s);
+    return 0;
+}
+
+/*  Packs the snapshot's runs part: [[run, group|nil, totals]...]. */
+static int
+s_snap_runs (ts_store_t *self, msgpack_packer *pk)
+{
+    ts_map_t *map = ts_map_new (free);
+    if (!map)
+        return TS_ENOMEM;
+    char tag = TS_TAG_RUN;
+    ts_scan_t sc = { .prefix = &tag, .prefix_len = 1 };
+    int rc = ts_store_scan (self, &sc, s_snap_run_visit, map);
+    if (rc == 0 && msgpack_pack_array (pk, ts_map_size (map)))
+        rc = TS_ENOMEM;
+    size_t pos = 0, klen, rlen, glen;
+    const void *key;
+    void *t;
+    char run [TS_KEY_MAX];
+    const char *group;
+    while (rc == 0 && ts_map_next (map, &pos, &key, &klen, &t))
+        if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen)
+        ||  ts_delta_pack_run (pk, run, rlen, group, glen, t))
+            rc = TS_ENOMEM;
+    ts_map_destroy (&map);
+    return rc;
 }
 
 int
@@ -233,8 +273,8 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
     if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
     ||  ts_totals_pack (&pk, &shard))
         return TS_ENOMEM;
-    static const char tags [3] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS, TS_TAG_RUN_TOTALS };
-    for (int i = 0; i < 3; i++) {
+    static const char tags [2] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS };
+    for (int i = 0; i < 2; i++) {
         s_snap_t sn = { { 0 }, 0, 0 };
         ts_scan_t sc = { .prefix = &tags [i], .prefix_len = 1 };
         rc = ts_store_scan (self, &sc, s_snap_visit, &sn);
@@ -244,7 +284,7 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
         if (rc)
             return rc;
     }
-    return 0;
+    return s_snap_runs (self, &pk);
 }
 
 /* --- pull cursor ---------------------------------------------------------- */
