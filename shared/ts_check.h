@@ -4,7 +4,7 @@
  *  index entries its summary calls for, each holding that summary; no index
  *  entry lacks its record; the shard totals, every group's and every
  *  model's totals equal a recount; a record of a run has its run index
- *  entry (A). Memory stays flat: groups and models are recounted by walking
+ *  entry (A, empty). Memory stays flat: groups and models are recounted by walking
  *  their (ordered) index ranges one at a time.
  */
 #ifndef TS_CHECK_H

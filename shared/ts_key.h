@@ -39,7 +39,8 @@
  *    W reward8 ingested8 id     reward index
  *    T time8 id                 created-time (else ingest-time) index
  *    M model* seq8              model index
- *    A run* seq8                run index (the records of one import run)
+ *    A run* seq8                run index (the records of one import run;
+ *                               an empty value: no summary, kept small)
  *    S                          shard totals
  *    Q group                    group totals
  *    X model                    model totals
@@ -60,7 +61,8 @@
  *  bytes: its records without a group) in a commit's delta and a snapshot,
  *  but not stored: kept in the tree like the group totals, their writes
  *  made a 100k import 1.4-1.6x slower (8.1 and 7.5 s -> 11.7 and 12.6 s,
- *  bench/run.sh import), so a snapshot recounts them from the A entries.
+ *  bench/run.sh import), so a snapshot recounts them from the summaries
+ *  of the T entries.
  */
 #ifndef TS_KEY_H
 #define TS_KEY_H

@@ -566,7 +566,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             ts_totals_t *rt = s_run_totals (runs, keys, &s);
             if (!rt)
                 return TS_ENOMEM;
-            if (!kcdbset (self->db, key, klen, sum, used))
+            if (!kcdbset (self->db, key, klen, "", 0))     /* the key says it all */
                 return store_kc_error (self, "write run index");
             ts_totals_add (rt, &s);
         }

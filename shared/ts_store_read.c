@@ -212,15 +212,18 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
 }
 
 /*  The runs' totals per group are not stored (ts_key.h): a snapshot
- *  recounts them from the run index, whose entries hold the summaries. */
+ *  recounts them from the time index, whose entries hold the summaries
+ *  (the run index's are empty). */
 static int
 s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
     (void) key; (void) klen;
     ts_map_t *map = arg;
     ts_summary_t s;
-    if (ts_summary_unpack_buf (val, vlen, &s, NULL) || !s.run)
+    if (ts_summary_unpack_buf (val, vlen, &s, NULL))
         return TS_ECORRUPT;
+    if (!s.run)
+        return 0;
     char name [TS_KEY_MAX];
     size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
     ts_totals_t *t = ts_map_get (map, name, n);
@@ -242,7 +245,7 @@ s_snap_runs (ts_store_t *self, msgpack_packer *pk)
     ts_map_t *map = ts_map_new (free);
     if (!map)
         return TS_ENOMEM;
-    char tag = TS_TAG_RUN;
+    char tag = TS_TAG_TIME;
     ts_scan_t sc = { .prefix = &tag, .prefix_len = 1 };
     int rc = ts_store_scan (self, &sc, s_snap_run_visit, map);
     if (rc == 0 && msgpack_pack_array (pk, ts_map_size (map)))
