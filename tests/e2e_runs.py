@@ -17,6 +17,10 @@ Scenarios (default: all, in this order, on one stack):
             file into another run (--run): every line a new attempt
   set       --set model=... fills the model index; other keys are run
             metadata; stdin without --run is refused
+  runs      `runs` against an oracle per run (records, groups, pass@k),
+            stats and groups of one run, `compare` of two trials
+  restart   `check` is clean; kill -9 of the aggregator: `runs` answers the
+            same after its restart (rebuilt from the shards' snapshots)
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
 import json
@@ -27,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib  # noqa: E402
@@ -323,8 +328,28 @@ def sc_runs(st, files, work):
         fail("trajstore compare prints no group: %s" % p.stdout)
 
 
+def sc_restart(st, files, work):
+    step("check: every record of a run has its run index entry")
+    p = st.run("check", "--json", "--data", st.data)
+    if json.loads(p.stdout)["problems"] != 0:
+        fail("check: %s" % p.stdout)
+    step("kill -9 the aggregator: the runs come back the same from the shards")
+    before = st.api({"op": "runs"})["runs"]
+    status = st.json("status")
+    pid = [x["pid"] for x in status["processes"] if x["name"] == "aggregator"][0]
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 60
+    while True:
+        r = e2e_lib.api(st.data, {"v": 1, "op": "runs"}, 5.0)
+        if r and r.get("ok") and r["runs"] == before:
+            break
+        if time.monotonic() > deadline:
+            fail("after the aggregator's restart, runs is %s, not %s" % (r, before))
+        time.sleep(0.3)
+
+
 SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
-             ("runs", sc_runs)]
+             ("runs", sc_runs), ("restart", sc_restart)]
 
 
 def main():
