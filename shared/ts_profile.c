@@ -302,7 +302,7 @@ ts_profile_import_spec (const char *profile, const char *input, const char *run,
                         const char *const *sets, int nsets, const char *ids,
                         char *out, size_t size, char *err, size_t err_size)
 {
-    char own [TS_RUN_FILE_MAX + 1] = "", runbuf [TS_RUN_NAME_MAX + 1];
+    char own [TS_RUN_FILE_MAX + 1] = "";
     bool stdin_input = !strcmp (input, "-");
     if (!stdin_input && ts_profile_run_of_path (input, own, sizeof own))
         return s_fail (err, err_size, "cannot name a run after '%s': give --run NAME", input);
@@ -311,8 +311,7 @@ ts_profile_import_spec (const char *profile, const char *input, const char *run,
             return s_fail (err, err_size, "%s", "stdin needs --run NAME (the run its records belong to)");
         if (strlen (own) > TS_RUN_NAME_MAX)
             return s_fail (err, err_size, "the file name '%s' is too long for a run name: give --run NAME", own);
-        snprintf (runbuf, sizeof runbuf, "%s", own);
-        run = runbuf;
+        run = own;
     }
     char why [200];
     if (ts_profile_check_text ("the run name", run, TS_RUN_NAME_MAX, why, sizeof why))
