@@ -114,8 +114,11 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     self->jobs = ts_map_new (agg_job_free);
     self->groups = ts_map_new (free);
     self->models = ts_map_new (free);
+    self->runs = ts_map_new (free);
+    self->run_meta = ts_map_new (agg_runmeta_free);
     if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
-    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models) {
+    ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models
+    ||  !self->runs || !self->run_meta) {
         snprintf (err, err_size, "out of memory");
         ts_agg_destroy (&self);
         return NULL;
@@ -123,6 +126,7 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     for (unsigned i = 0; i < self->nshards; i++)
         self->owners [i] = -1;
     agg_reset_stats (self);
+    agg_runs_load (self);
     if (!(self->ingest = s_bind (cfg->ingest, err, err_size))
     ||  !(self->control = s_bind (cfg->control, err, err_size))
     ||  !(self->query = s_bind (cfg->query, err, err_size))) {
@@ -151,6 +155,8 @@ ts_agg_destroy (ts_agg_t **self_p)
     ts_map_destroy (&self->jobs);
     ts_map_destroy (&self->groups);
     ts_map_destroy (&self->models);
+    ts_map_destroy (&self->runs);
+    ts_map_destroy (&self->run_meta);
     while (self->held_acks) {
         s_held_ack_t *a = self->held_acks;
         self->held_acks = a->next;

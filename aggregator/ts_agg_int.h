@@ -126,6 +126,8 @@ struct ts_agg {
     unsigned     unsynced;
     ts_map_t    *groups;       /* name -> ts_totals_t */
     ts_map_t    *models;
+    ts_map_t    *runs;          /* "run\0group" -> a run's totals in a group */
+    ts_map_t    *run_meta;      /* run -> its files, set, times (ts_agg_runs.c) */
     uint64_t     rebuilds;
 
     s_held_ack_t   *held_acks;
@@ -184,6 +186,24 @@ void     agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in);
 
 /* ts_agg_query.c */
 void agg_on_query (ts_agg_t *self);
+void agg_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields);
+void agg_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message);
+double agg_pass_at (uint64_t n, uint64_t c, unsigned k);
+void agg_pack_opt (msgpack_packer *pk, double v);
+
+/* ts_agg_runs.c */
+typedef struct {
+    const char *run;   size_t run_len;
+    const char *group; size_t group_len;     /* NULL: the run's records without one */
+    const ts_totals_t *t;
+} agg_run_row_t;
+void    agg_runmeta_free (void *p);
+void    agg_runs_load (ts_agg_t *self);
+void    agg_runs_note (ts_agg_t *self, const char *profile, const char *src);
+ssize_t agg_run_rows (ts_agg_t *self, const char *run, size_t rlen, agg_run_row_t **rows);
+int     agg_run_row_cmp (const void *a, const void *b);
+void    agg_reply_runs (ts_agg_t *self, zframe_t *to);
+void    agg_reply_compare (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in);
 void agg_retry_queries (ts_agg_t *self);
 
 #endif

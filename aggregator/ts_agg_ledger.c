@@ -3,6 +3,7 @@
  *  commits they report (parts: ts_agg_int.h).
  */
 #include "ts_agg_int.h"
+#include "ts_profile.h"
 #include "ts_log.h"
 #include "ts_mp.h"
 #include "ts_proto.h"
@@ -114,8 +115,12 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
         zframe_destroy (&j->producer);
         j->producer = zframe_dup (from);
         j->updated = zclock_time ();
-        if (!j->src [0])
+        if (!j->src [0]) {              /* the import's first chunk here */
+            char profile [TS_PROFILE_SPEC_MAX] = "default";
             ts_hdr_copy_str (in, "src", j->src, sizeof j->src);
+            ts_hdr_copy_str (in, "profile", profile, sizeof profile);
+            agg_runs_note (self, profile, j->src);
+        }
         if (ts_hdr_get_bool (in, "last", false))
             j->last_received = true;
         if (chunk < j->acked_bytes * 8 && (j->acked [chunk / 8] & (1u << (chunk % 8)))) {

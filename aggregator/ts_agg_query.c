@@ -48,19 +48,19 @@ s_pack_totals_map (msgpack_packer *pk, const ts_totals_t *t)
 
 /*  Starts a reply to the current query: echoes its "rid" when it had one,
  *  so a client with many queries in flight can match the answers. */
-static void
-s_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields)
+void
+agg_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields)
 {
     ts_hdr_begin (&self->hdr, type, nfields + (self->has_rid ? 1 : 0));
     if (self->has_rid)
         ts_hdr_uint (&self->hdr, "rid", self->rid);
 }
 
-static void
-s_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message)
+void
+agg_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message)
 {
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, TS_MSG_ERROR, 2);
+    agg_reply_begin (self, TS_MSG_ERROR, 2);
     ts_hdr_bool (h, "ok", false);
     ts_hdr_key (h, "error");
     msgpack_pack_map (&h->pk, 2);
@@ -102,7 +102,7 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     int nworkers = 0;
     for (int i = 0; i < TS_MAX_WORKERS; i++)
         nworkers += self->workers [i].used;
-    s_reply_begin (self, TS_MSG_STATUS, 9);
+    agg_reply_begin (self, TS_MSG_STATUS, 9);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_uint (h, "nshards", self->nshards);
@@ -147,21 +147,46 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }
 
+/*  "stats"; with "run": that run's totals and groups (its records are not
+ *  split by model: "models" is then empty). */
 static void
-s_reply_stats (ts_agg_t *self, zframe_t *to)
+s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
     ts_totals_t all;
     ts_totals_init (&all);
-    for (unsigned s = 0; s < self->nshards; s++)
-        ts_totals_merge (&all, &self->shard_totals [s]);
+    uint32_t run_len = 0;
+    const char *run = ts_hdr_get_str (in, "run", &run_len);
+    size_t groups = ts_map_size (self->groups);
+    if (run) {
+        agg_run_row_t *rr;
+        ssize_t m = agg_run_rows (self, run, run_len, &rr);
+        if (m < 0) {
+            agg_reply_error (self, to, ts_errname (TS_ENOMEM), "out of memory");
+            return;
+        }
+        groups = 0;
+        for (ssize_t i = 0; i < m; i++) {
+            ts_totals_merge (&all, rr [i].t);
+            groups += rr [i].group != NULL;
+        }
+        free (rr);
+    }
+    else
+        for (unsigned s = 0; s < self->nshards; s++)
+            ts_totals_merge (&all, &self->shard_totals [s]);
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, TS_MSG_STATS, 5);
+    agg_reply_begin (self, TS_MSG_STATS, 5);
     ts_hdr_bool (h, "ok", true);
-    ts_hdr_uint (h, "groups", ts_map_size (self->groups));
+    ts_hdr_uint (h, "groups", groups);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_key (h, "totals");
     s_pack_totals_map (&h->pk, &all);
     ts_hdr_key (h, "models");
+    if (run) {
+        msgpack_pack_map (&h->pk, 0);
+        ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
+        return;
+    }
     msgpack_pack_map (&h->pk, ts_map_size (self->models));
     size_t pos = 0;
     const void *k;
@@ -179,8 +204,8 @@ s_reply_stats (ts_agg_t *self, zframe_t *to)
 
 /*  The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k),
  *  computed as a product to stay exact in doubles; NAN when n < k. */
-static double
-s_pass_at (uint64_t n, uint64_t c, unsigned k)
+double
+agg_pass_at (uint64_t n, uint64_t c, unsigned k)
 {
     if (n < k)
         return NAN;
@@ -218,9 +243,9 @@ s_col_value (const ts_totals_t *t, int col)
     case S_COL_RATE:      return n ? (double) c / (double) n : NAN;
     case S_COL_MEAN:      return t->reward_n ? t->reward_sum / (double) t->reward_n : NAN;
     case S_COL_MAX:       return t->reward_n ? t->reward_max : NAN;
-    case S_COL_PASS1:     return s_pass_at (n, c, 1);
-    case S_COL_PASS5:     return s_pass_at (n, c, 5);
-    case S_COL_PASS10:    return s_pass_at (n, c, 10);
+    case S_COL_PASS1:     return agg_pass_at (n, c, 1);
+    case S_COL_PASS5:     return agg_pass_at (n, c, 5);
+    case S_COL_PASS10:    return agg_pass_at (n, c, 10);
     default:              return 0;
     }
 }
@@ -245,8 +270,8 @@ s_row_cmp (const void *pa, const void *pb)
     return c ? c : (a->len < b->len ? -1 : a->len > b->len);
 }
 
-static void
-s_pack_opt (msgpack_packer *pk, double v)
+void
+agg_pack_opt (msgpack_packer *pk, double v)
 {
     if (isnan (v))
         msgpack_pack_nil (pk);
@@ -258,11 +283,30 @@ s_pack_opt (msgpack_packer *pk, double v)
  *  selects a page and packs its rows into self->page_rows, with the page's
  *  total and next offset. 0, or -1 when out of memory. */
 static int
-s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t offset, int64_t limit)
+s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t offset, int64_t limit,
+                    const char *run, size_t run_len)
 {
-    /* the sorted order, rebuilt only when the statistics changed */
+    s_group_row_t *run_rows = NULL;
     size_t n = ts_map_size (self->groups);
-    if (!self->group_sorted || self->group_sorted_version != self->stats_version
+    if (run) {
+        /* one run's groups: its totals per group, sorted for this answer */
+        agg_run_row_t *rr;
+        ssize_t m = agg_run_rows (self, run, run_len, &rr);
+        run_rows = m < 0 ? NULL : malloc (((size_t) m + 1) * sizeof *run_rows);
+        if (!run_rows) {
+            free (m < 0 ? NULL : rr);
+            return -1;
+        }
+        n = 0;
+        for (ssize_t i = 0; i < m; i++)
+            if (rr [i].group)
+                run_rows [n++] = (s_group_row_t) { rr [i].group, rr [i].group_len, rr [i].t };
+        free (rr);
+        s_sort_col = col;
+        qsort (run_rows, n, sizeof *run_rows, s_row_cmp);
+    }
+    /* the sorted order, rebuilt only when the statistics changed */
+    else if (!self->group_sorted || self->group_sorted_version != self->stats_version
     ||  self->group_sorted_col != col || self->group_sorted_n != n) {
         s_group_row_t *rows = malloc ((n ? n : 1) * sizeof *rows);
         if (!rows)
@@ -285,12 +329,15 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
         self->group_sorted_col = col;
         self->group_sorted_version = self->stats_version;
     }
-    s_group_row_t *rows = (s_group_row_t *) self->group_sorted;
-    n = self->group_sorted_n;
+    s_group_row_t *rows = run ? run_rows : (s_group_row_t *) self->group_sorted;
+    if (!run)
+        n = self->group_sorted_n;
     /* select: walk in the asked direction, filter, skip offset, take limit */
     s_group_row_t **page = malloc ((size_t) limit * sizeof *page);
-    if (!page)
+    if (!page) {
+        free (run_rows);
         return -1;
+    }
     /* blank values (rate of a group without known success, pass@k with
      * n < k) sort last in both directions: descending walks the valued
      * rows backwards, then the blanks */
@@ -326,11 +373,13 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
         msgpack_pack_uint64 (&pk, t->successes);
         for (int c2 = S_COL_RATE; c2 < S_NCOLS; c2++) {
             ts_mp_pack_cstr (&pk, s_col_names [c2]);
-            s_pack_opt (&pk, s_col_value (t, c2));
+            agg_pack_opt (&pk, s_col_value (t, c2));
         }
     }
     free (page);
-    self->page_valid = rc == 0 && self->page_rows.size > 0;
+    free (run_rows);
+    /* a run's page is not kept: the cache is keyed without runs */
+    self->page_valid = rc == 0 && self->page_rows.size > 0 && !run;
     self->page_version = self->stats_version;
     self->page_col = col;
     self->page_desc = desc;
@@ -339,7 +388,7 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
     self->page_limit = limit;
     self->page_total = matched;
     self->page_next = (size_t) offset + taken < matched ? offset + (int64_t) taken : -1;
-    return self->page_valid ? 0 : -1;
+    return rc == 0 && self->page_rows.size > 0 ? 0 : -1;
 }
 
 /*  "groups": per group records, successes, success rate, mean and max
@@ -365,7 +414,7 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
             char m [96];
             snprintf (m, sizeof m, "field \"%s\": want %s", fields [i].key,
                       fields [i].text ? "a string" : "an integer");
-            s_reply_error (self, to, ts_errname (TS_EBADREQ), m);
+            agg_reply_error (self, to, ts_errname (TS_EBADREQ), m);
             return;
         }
     }
@@ -377,7 +426,7 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
         if (!strcmp (colname, s_col_names [i]))
             col = i;
     if (col < 0) {
-        s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"sort\": want one of group, records, "
+        agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"sort\": want one of group, records, "
                        "successes, success_rate, reward_mean, reward_max, pass@1, pass@5, pass@10");
         return;
     }
@@ -387,28 +436,30 @@ s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
         else if (!strcmp (only, "fail")) only_kind = 2;
         else if (!strcmp (only, "mixed")) only_kind = 3;
         else {
-            s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
+            agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
             return;
         }
     }
     int64_t limit = ts_hdr_get_int (in, "limit", 100);
     int64_t offset = ts_hdr_get_int (in, "offset", 0);
     if (limit < 1 || limit > S_GROUPS_LIMIT_MAX || offset < 0) {
-        s_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"limit\" wants 1..100000 and \"offset\" >= 0");
+        agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"limit\" wants 1..100000 and \"offset\" >= 0");
         return;
     }
-    if (!self->page_valid || self->page_version != self->stats_version || self->page_col != col
+    uint32_t run_len = 0;
+    const char *run = ts_hdr_get_str (in, "run", &run_len);
+    if (run || !self->page_valid || self->page_version != self->stats_version || self->page_col != col
     ||  self->page_desc != desc || self->page_only != only_kind || self->page_offset != offset
     ||  self->page_limit != limit) {
-        if (s_pack_groups_page (self, col, desc, only_kind, offset, limit)) {
-            s_reply_error (self, to, ts_errname (TS_ENOMEM), "out of memory");
+        if (s_pack_groups_page (self, col, desc, only_kind, offset, limit, run, run_len)) {
+            agg_reply_error (self, to, ts_errname (TS_ENOMEM), "out of memory");
             return;
         }
     }
     /* the rows travel as a second frame: the api appends them to its
      * reply as the value of "groups" without walking them */
     ts_hdr_t *h = &self->hdr;
-    s_reply_begin (self, TS_MSG_GROUPS, 4);
+    agg_reply_begin (self, TS_MSG_GROUPS, 4);
     ts_hdr_bool (h, "ok", true);
     ts_hdr_uint (h, "total", self->page_total);
     ts_hdr_key (h, "next");
@@ -430,7 +481,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     if (!from)
         return true;
     if (!head) {
-        s_reply_error (self, from, ts_errname (TS_EBADREQ), "empty request");
+        agg_reply_error (self, from, ts_errname (TS_EBADREQ), "empty request");
         return true;
     }
     int rc = ts_hdr_parse (&in, zframe_data (head), zframe_size (head));
@@ -440,11 +491,11 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         self->has_rid = ts_hdr_find (&in, "rid", &rr) && ts_mp_read_uint (&rr, &self->rid) == 0;
     }
     if (rc == TS_EVERSION) {
-        s_reply_error (self, from, ts_errname (TS_EVERSION), "unsupported protocol version (want \"v\": 1)");
+        agg_reply_error (self, from, ts_errname (TS_EVERSION), "unsupported protocol version (want \"v\": 1)");
         return true;
     }
     if (rc) {
-        s_reply_error (self, from, ts_errname (TS_EBADREQ), "request is not a msgpack map with \"v\" and \"t\"");
+        agg_reply_error (self, from, ts_errname (TS_EBADREQ), "request is not a msgpack map with \"v\" and \"t\"");
         return true;
     }
     if (in.msg == TS_MSG_STATUS)
@@ -452,20 +503,28 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     else if (in.msg == TS_MSG_STATS) {
         if (self->unsynced > 0)
             return false;
-        s_reply_stats (self, from);
+        s_reply_stats (self, from, &in);
     }
     else if (in.msg == TS_MSG_GROUPS) {
         if (self->unsynced > 0)
             return false;
         s_reply_groups (self, from, &in);
     }
+    else if (in.msg == TS_MSG_RUNS || in.msg == TS_MSG_COMPARE) {
+        if (self->unsynced > 0)
+            return false;
+        if (in.msg == TS_MSG_RUNS)
+            agg_reply_runs (self, from);
+        else
+            agg_reply_compare (self, from, &in);
+    }
     else if (in.msg == TS_MSG_JOB) {
         char job [TS_JOB_MAX];
         s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? agg_job (self, job, false) : NULL;
         if (!j)
-            s_reply_error (self, from, ts_errname (TS_ENOTFOUND), "no such job");
+            agg_reply_error (self, from, ts_errname (TS_ENOTFOUND), "no such job");
         else {
-            s_reply_begin (self, TS_MSG_JOB, 2);
+            agg_reply_begin (self, TS_MSG_JOB, 2);
             ts_hdr_bool (&self->hdr, "ok", true);
             ts_hdr_key (&self->hdr, "job");
             s_pack_job (&self->hdr.pk, j);
@@ -475,7 +534,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     else {
         char m [96];
         snprintf (m, sizeof m, "unknown request type \"%s\"", in.type);
-        s_reply_error (self, from, ts_errname (TS_EUNKNOWNOP), m);
+        agg_reply_error (self, from, ts_errname (TS_EUNKNOWNOP), m);
     }
     return true;
 }
@@ -510,7 +569,7 @@ agg_retry_queries (ts_agg_t *self)
         s_held_query_t *q = *pp;
         bool done = s_answer (self, q->msg);
         if (!done && now - q->since > 5000) {
-            s_reply_error (self, zmsg_first (q->msg), ts_errname (TS_EUNAVAILABLE),
+            agg_reply_error (self, zmsg_first (q->msg), ts_errname (TS_EUNAVAILABLE),
                            "statistics are being rebuilt from the shards; retry shortly");
             done = true;
         }

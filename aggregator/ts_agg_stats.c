@@ -4,11 +4,13 @@
  */
 #include "ts_agg_int.h"
 #include "ts_error.h"
+#include "ts_key.h"
 #include "ts_log.h"
 #include "ts_seqwait.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void
 s_frame_free (void *item)
@@ -37,6 +39,7 @@ agg_reset_stats (ts_agg_t *self)
     self->unsynced = self->nshards;
     ts_map_clear (self->groups);
     ts_map_clear (self->models);
+    ts_map_clear (self->runs);
     self->stats_version++;
     free (self->group_sorted);
     self->group_sorted = NULL;
@@ -83,17 +86,33 @@ s_v_model (void *arg, const char *name, size_t len, const ts_totals_t *t)
     s_merge_named (((s_apply_t *) arg)->agg->models, name, len, t);
 }
 
+/*  A run's totals in one group: under "run\0group" ("run\0" alone for its
+ *  records without a group; a run name holds no NUL, ts_profile.h). */
+static void
+s_v_run (void *arg, const char *run, size_t rlen, const char *group, size_t glen,
+         const ts_totals_t *t)
+{
+    char key [TS_KEY_MAX];
+    if (rlen + 1 + glen > sizeof key)
+        return;
+    memcpy (key, run, rlen);
+    key [rlen] = 0;
+    if (group)
+        memcpy (key + rlen + 1, group, glen);
+    s_merge_named (((s_apply_t *) arg)->agg->runs, key, rlen + 1 + glen, t);
+}
+
 static int
 s_apply_delta (ts_agg_t *self, unsigned shard, const void *data, size_t len, uint64_t *seq)
 {
     ts_totals_t shard_delta;
     ts_totals_init (&shard_delta);
     s_apply_t ap = { self, shard };
-    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap };
+    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap, s_v_run };
     /* the shard part goes to a side total first: a corrupt delta must not
      * leave half of it applied (groups are applied as read, so a corrupt
      * one forces a rebuild below) */
-    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta };
+    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta, NULL };
     if (ts_delta_read (data, len, seq, &probe))
         return TS_ECORRUPT;
     if (ts_delta_read (data, len, seq, &v))

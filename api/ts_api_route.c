@@ -254,6 +254,8 @@ api_dispatch (ts_api_t *self, s_req_t *r)
     case TS_OP_GROUPS: s_send_to_agg (self, r, TS_MSG_GROUPS); return;
     case TS_OP_JOB:    s_send_to_agg (self, r, TS_MSG_JOB); return;
     case TS_OP_HEALTH: s_send_to_agg (self, r, TS_MSG_STATUS); return;
+    case TS_OP_RUNS:   s_send_to_agg (self, r, TS_MSG_RUNS); return;
+    case TS_OP_COMPARE: s_send_to_agg (self, r, TS_MSG_COMPARE); return;
     default: break;
     }
     if (!self->have_map) {

@@ -210,7 +210,7 @@ s_parse_chunk (s_ctx_t *cx, const s_input_t *in, size_t c, s_shard_t *shards,
         if (!ts_line_is_blank (at, llen)) {
             ts_summary_t sum;
             cx->scratch.size = 0;
-            int rc = ts_parser_parse (cx->parser, at, llen, now_ms, &cx->scratch, &sum,
+            int rc = ts_parser_parse (cx->parser, at, llen, 1, now_ms, &cx->scratch, &sum,
                                       cx->reason, sizeof cx->reason);
             if (rc == TS_EBADLINE)
                 cx->rejected++;

@@ -346,7 +346,7 @@ s_extract_ids (const char *path)
         memcpy (pad, line, len);
         memset (pad + len, 0, TS_PARSE_PADDING);
         out.size = 0;
-        if (ts_parser_parse (ps, pad, len, 0, &out, &s, err, sizeof err)) {
+        if (ts_parser_parse (ps, pad, len, 1, 0, &out, &s, err, sizeof err)) {
             bad++;
             continue;
         }

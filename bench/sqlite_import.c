@@ -137,7 +137,7 @@ s_bind_parsed (sqlite3_stmt *st, ts_parser_t *ps, ts_buf_t *scratch, const char 
     ts_summary_t s;
     char reason [256], when [40];
     scratch->size = 0;
-    int rc = ts_parser_parse (ps, line, len, 0, scratch, &s, reason, sizeof reason);
+    int rc = ts_parser_parse (ps, line, len, 1, 0, scratch, &s, reason, sizeof reason);
     if (rc == TS_EBADLINE)
         return 0;
     if (rc)

@@ -54,6 +54,13 @@ s_usage (FILE *out)
 "  --strict          a mapped field whose value has the wrong type rejects\n"
 "                    the line (default: the record is stored with that field\n"
 "                    unknown, and the report counts a warning)\n"
+"  --run NAME        the run the records belong to (default: the file's name\n"
+"                    without directory and .jsonl/.json/.gz/.zst; stdin needs it)\n"
+"  --set KEY=VALUE   a constant for records that do not name it (repeatable):\n"
+"                    model=NAME fills the model; other keys are run metadata\n"
+"  --id MODE         attempt identity: auto (default: a per-attempt id the\n"
+"                    record carries, else run and line), line, or content (the\n"
+"                    record's id field when present, else a hash of it)\n"
 "  --window N        chunks in flight (default: %d)\n"
 "  --max-line BYTES  longer lines are rejected (default: %uM; K, M, G suffixes)\n"
 "  --rejects PATH    rejects file (default: DATA/rejects/ID.tsv)\n"
@@ -122,7 +129,7 @@ main (int argc, char *argv [])
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
-        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT
+        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT, OPT_RUN, OPT_SET, OPT_ID
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
@@ -130,6 +137,9 @@ main (int argc, char *argv [])
         { "job",         required_argument, NULL, OPT_JOB },
         { "profile",     required_argument, NULL, OPT_PROFILE },
         { "strict",      no_argument,       NULL, OPT_STRICT },
+        { "run",         required_argument, NULL, OPT_RUN },
+        { "set",         required_argument, NULL, OPT_SET },
+        { "id",          required_argument, NULL, OPT_ID },
         { "window",      required_argument, NULL, OPT_WINDOW },
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
@@ -145,7 +155,9 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     const char *data_flag = NULL, *ingest_flag = NULL, *job_flag = NULL;
-    const char *rejects_flag = NULL;
+    const char *rejects_flag = NULL, *run_flag = NULL, *id_flag = NULL;
+    const char *sets [TS_PROFILE_SETS];
+    int nsets = 0;
     bool quiet = false, json = false, strict = false;
     ts_log_level_t level = TS_LOG_WARN;
     ts_producer_opts_t opts = {
@@ -165,6 +177,13 @@ main (int argc, char *argv [])
         case OPT_INGEST:    ingest_flag = optarg; break;
         case OPT_JOB:       job_flag = optarg; break;
         case OPT_PROFILE:   opts.profile = optarg; break;
+        case OPT_RUN:       run_flag = optarg; break;
+        case OPT_ID:        id_flag = optarg; break;
+        case OPT_SET:
+            if (nsets == TS_PROFILE_SETS)
+                return s_bad_usage ("at most %s --set options", "8");
+            sets [nsets++] = optarg;
+            break;
         case OPT_REJECTS:   rejects_flag = optarg; break;
         case OPT_QUIET:     quiet = true; break;
         case OPT_SEND_BYTES: opts.send_bytes = true; break;
@@ -213,16 +232,26 @@ main (int argc, char *argv [])
     opts.input = argv [optind];
     ts_log_init ("producer", level);
 
-    /* the profile is checked here, so that a bad one is one clear error
-     * instead of a refusal of every chunk; --strict is part of it */
-    char profile [1024], perr [256] = "";      /* a worker reads at most 1023 bytes */
-    ts_profile_t prof;
+    /* the profile is checked here (ts_profile_import_spec parses it), so
+     * that a bad one is one clear error instead of a refusal of every
+     * chunk; --strict, the run and the constants travel in the spec
+     * (ts_profile.h) */
+    char profile [1024];
     if (snprintf (profile, sizeof profile, "%s%s", opts.profile, strict ? ",strict=1" : "")
         >= (int) sizeof profile)
         return s_bad_usage ("the profile is too long: %.40s...", opts.profile);
-    if (ts_profile_parse (profile, &prof, perr, sizeof perr))
-        return s_bad_usage ("bad --profile: %s", perr);
-    opts.profile = profile;
+    char spec [TS_PROFILE_SPEC_MAX], spec_err [512];
+    ts_profile_t *prof = malloc (sizeof *prof);
+    if (!prof)
+        return s_bad_usage ("%s", "out of memory");
+    int prc = ts_profile_parse (profile, prof, spec_err, sizeof spec_err);
+    free (prof);
+    if (prc)                            /* the user's own spec, named as given */
+        return s_bad_usage ("bad --profile: %s", spec_err);
+    if (ts_profile_import_spec (profile, opts.input, run_flag, sets, nsets, id_flag,
+                                spec, sizeof spec, spec_err, sizeof spec_err))
+        return s_bad_usage ("%s", spec_err);
+    opts.profile = spec;
 
     char job [TS_PRODUCER_JOB_MAX + 1];
     if (job_flag) {

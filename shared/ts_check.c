@@ -12,7 +12,7 @@ typedef struct {
     ts_check_report_t *rep;
     ts_buf_t val;
     ts_buf_t sum;               /* the record being checked (its summary first) */
-    uint64_t expected [4];      /* G, M, W, T entries the records call for */
+    uint64_t expected [5];      /* G, M, W, T, A entries the records call for */
     /* running group/model recount */
     char  cur [TS_KEY_MAX];
     size_t cur_len;
@@ -101,6 +101,10 @@ s_visit_record (const char *key, size_t klen, const char *val, size_t vlen, void
     if (!rc) {
         c->expected [3]++;
         rc = s_expect_entry (c, k, ts_key_time (k, ts_summary_time (&s), s.id, s.id_len), val, slen, "time", &s);
+    }
+    if (!rc && s.run) {
+        c->expected [4]++;
+        rc = s_expect_entry (c, k, ts_key_run (k, s.run, s.run_len, seq), "", 0, "run", &s);
     }
     return rc;
 }
@@ -259,9 +263,10 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
                                      sizeof rep->first_problem);
 
     /* no orphans: each index holds exactly the entries the records call for */
-    static const char tags [4] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME };
-    static const char *names [4] = { "group", "model", "reward", "time" };
-    for (int i = 0; i < 4 && !rc; i++) {
+    static const char tags [5] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME,
+                                   TS_TAG_RUN };
+    static const char *names [5] = { "group", "model", "reward", "time", "run" };
+    for (int i = 0; i < 5 && !rc; i++) {
         c.seen = 0;
         c.have_cur = false;
         c.model = tags [i] == TS_TAG_MODEL;

@@ -3,8 +3,9 @@
  *  Verifies, against the records themselves: every record has exactly the
  *  index entries its summary calls for, each holding that summary; no index
  *  entry lacks its record; the shard totals, every group's and every
- *  model's totals equal a recount. Memory stays flat: groups and models are
- *  recounted by walking their (ordered) index ranges one at a time.
+ *  model's totals equal a recount; a record of a run has its run index
+ *  entry (A, empty). Memory stays flat: groups and models are recounted by walking
+ *  their (ordered) index ranges one at a time.
  */
 #ifndef TS_CHECK_H
 #define TS_CHECK_H
@@ -17,7 +18,7 @@ extern "C" {
 
 typedef struct {
     uint64_t records;          /* R entries */
-    uint64_t index_entries;    /* G, W, T, M entries */
+    uint64_t index_entries;    /* G, W, T, M, A entries */
     uint64_t groups, models;   /* Q and X entries */
     uint64_t batches;          /* C markers */
     uint64_t problems;

@@ -80,6 +80,61 @@ ts_key_model_prefix (char *buf, const char *model, size_t model_len)
     return s_put_named (buf, TS_TAG_MODEL, model, model_len);
 }
 
+size_t
+ts_key_run (char *buf, const char *run, size_t run_len, uint64_t seq)
+{
+    return s_put_named_num (buf, TS_TAG_RUN, run, run_len, seq);
+}
+
+size_t
+ts_key_run_prefix (char *buf, const char *run, size_t run_len)
+{
+    return s_put_named (buf, TS_TAG_RUN, run, run_len);
+}
+
+size_t
+ts_key_run_totals_prefix (char *buf, const char *run, size_t run_len)
+{
+    return s_put_named (buf, TS_TAG_RUN_TOTALS, run, run_len);
+}
+
+size_t
+ts_key_run_totals (char *buf, const char *run, size_t run_len, const char *group, size_t group_len)
+{
+    size_t n = s_put_named (buf, TS_TAG_RUN_TOTALS, run, run_len);
+    return n + s_put_raw (buf + n, group, group ? group_len : 0);
+}
+
+int
+ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,
+                         const char **group, size_t *group_len)
+{
+    if (klen < 3 || key [0] != TS_TAG_RUN_TOTALS)
+        return -1;
+    size_t n = 0, i = 1;
+    for (;;) {
+        if (i >= klen)
+            return -1;
+        if (key [i] != 0) {
+            run [n++] = key [i++];
+            continue;
+        }
+        if (i + 1 >= klen)
+            return -1;
+        if (key [i + 1] == 1)
+            break;                      /* the end of the run */
+        if ((unsigned char) key [i + 1] != 0xff)
+            return -1;
+        run [n++] = 0;
+        i += 2;
+    }
+    i += 2;
+    *run_len = n;
+    *group = i < klen ? key + i : NULL;
+    *group_len = klen - i;
+    return 0;
+}
+
 void
 ts_key_put_i64 (char *out, int64_t v)
 {

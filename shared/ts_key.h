@@ -39,6 +39,8 @@
  *    W reward8 ingested8 id     reward index
  *    T time8 id                 created-time (else ingest-time) index
  *    M model* seq8              model index
+ *    A run* seq8                run index (the records of one import run;
+ *                               an empty value: no summary, kept small)
  *    S                          shard totals
  *    Q group                    group totals
  *    X model                    model totals
@@ -54,6 +56,13 @@
  *    L                          the committed length of the records file
  *    N                          the sequence of the shard's last statistics
  *                               delta (ts_store_seq; "delta" messages)
+ *
+ *  A run's totals in each of its groups are named U run* [group] (no group
+ *  bytes: its records without a group) in a commit's delta and a snapshot,
+ *  but not stored: kept in the tree like the group totals, their writes
+ *  made a 100k import 1.4-1.6x slower (8.1 and 7.5 s -> 11.7 and 12.6 s,
+ *  bench/run.sh import), so a snapshot recounts them from the summaries
+ *  of the T entries.
  */
 #ifndef TS_KEY_H
 #define TS_KEY_H
@@ -76,7 +85,8 @@ extern "C" {
 enum {
     TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
     TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S', TS_TAG_DATA = 'D',
-    TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C'
+    TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C',
+    TS_TAG_RUN = 'A', TS_TAG_RUN_TOTALS = 'U'
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's
@@ -90,6 +100,18 @@ size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t se
 size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);
 size_t ts_key_model_prefix (char *buf, const char *model, size_t model_len);
+size_t ts_key_run (char *buf, const char *run, size_t run_len, uint64_t seq);
+size_t ts_key_run_prefix (char *buf, const char *run, size_t run_len);
+/*  U names: `group` NULL for the run's records without a group; the
+ *  prefix (ts_key_run_totals_prefix) is shared by all of one run. */
+size_t ts_key_run_totals (char *buf, const char *run, size_t run_len,
+                          const char *group, size_t group_len);
+size_t ts_key_run_totals_prefix (char *buf, const char *run, size_t run_len);
+/*  Reads a U name back: the run, unescaped into `run` (TS_KEY_MAX bytes),
+ *  and the group, borrowed from the key (*group NULL: none). 0, or -1 for
+ *  a key that is not one. */
+int ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,
+                             const char **group, size_t *group_len);
 size_t ts_key_reward (char *buf, double reward, int64_t ingested_ms, const char *id, size_t id_len);
 size_t ts_key_time (char *buf, int64_t ms, const char *id, size_t id_len);
 size_t ts_key_commit (char *buf, const char *job, size_t job_len, uint64_t chunk);

@@ -21,9 +21,10 @@ struct ts_parser {
     std::string  scratch;
     ts_buf_t    *out;
     ts_buf_t     obj;               /* the object, when its id is its hash */
-    bool         need_id;
     int          nwarnings;         /* of the last line parsed */
     ts_parse_warning_t warnings [TS_PARSE_WARNINGS_MAX];
+    int          id_alt;            /* the id alternative found, -1: none */
+    const char  *const_model;       /* set.model, or NULL */
 };
 
 namespace {
@@ -214,15 +215,16 @@ void s_misfit_type (ts_parser *self, const char *field, const char *ptr, const c
     s_misfit (self, field, ptr, what, s_type_name (got));
 }
 
-/*  A text field (id, group, model): false when absent or left unknown. */
-bool s_text_field (ts_parser *self, dom::element root, const ts_field_t &f, const char *name,
-                   size_t max, std::string &out)
+/*  A text field (id, group, model): the alternative found, or -1 when the
+ *  field is absent or left unknown. */
+int s_text_field (ts_parser *self, dom::element root, const ts_field_t &f, const char *name,
+                  size_t max, std::string &out)
 {
     dom::element parts [TS_PROFILE_PARTS];
     out.clear ();
     int a = s_lookup (root, f, parts);
     if (a < 0)
-        return false;
+        return -1;
     for (int p = 0; p < f.alts [a].nparts; p++) {
         const char *ptr = f.alts [a].parts [p];
         if (p)
@@ -231,7 +233,7 @@ bool s_text_field (ts_parser *self, dom::element root, const ts_field_t &f, cons
         if (!s_scalar_text (parts [p], out)) {
             s_misfit_type (self, name, ptr, "expected a string or a number", parts [p].type ());
             out.clear ();
-            return false;
+            return -1;
         }
         if (ptr [0] == '#') {           /* the text's hash stands for it */
             char hex [33];
@@ -243,16 +245,16 @@ bool s_text_field (ts_parser *self, dom::element root, const ts_field_t &f, cons
     const char *ptr0 = f.alts [a].parts [0];
     if (out.empty ()) {
         s_misfit (self, name, ptr0, "must not be empty", nullptr);
-        return false;
+        return -1;
     }
     if (out.size () > max) {
         char what [64];
         snprintf (what, sizeof what, "longer than %zu bytes", max);
         s_misfit (self, name, ptr0, what, nullptr);
         out.clear ();
-        return false;
+        return -1;
     }
-    return true;
+    return a;
 }
 
 bool s_coerce_number (std::string_view s, double &v)
@@ -329,19 +331,28 @@ void s_extract (ts_parser *self, dom::element root,
     s->ingested_ms = ingested_ms;
     s->success = TS_SUCCESS_UNKNOWN;
     self->nwarnings = 0;
+    if (pr.run [0]) {
+        s->run = pr.run;
+        s->run_len = (uint32_t) strlen (pr.run);
+    }
 
-    /* no id: the caller hashes the stored form (ts_parser_parse) */
-    self->need_id = !s_text_field (self, root, pr.id, "id", TS_ID_MAX_BYTES, self->id);
+    /* the id as the record holds it; ts_parser_parse decides whether it is
+     * the record's id (ts_profile_record_id) */
+    self->id_alt = s_text_field (self, root, pr.id, "id", TS_ID_MAX_BYTES, self->id);
     s->id = self->id.data ();
     s->id_len = (uint32_t) self->id.size ();
 
-    if (s_text_field (self, root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group)) {
+    if (s_text_field (self, root, pr.group, "group", TS_GROUP_MAX_BYTES, self->group) >= 0) {
         s->group = self->group.data ();
         s->group_len = (uint32_t) self->group.size ();
     }
-    if (s_text_field (self, root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model)) {
+    if (s_text_field (self, root, pr.model, "model", TS_MODEL_MAX_BYTES, self->model) >= 0) {
         s->model = self->model.data ();
         s->model_len = (uint32_t) self->model.size ();
+    }
+    else if (self->const_model) {       /* --set model=...: records that name none */
+        s->model = self->const_model;
+        s->model_len = (uint32_t) strlen (self->const_model);
     }
 
     int a = s_lookup (root, pr.reward, parts);
@@ -439,6 +450,7 @@ ts_parser_new (const ts_profile_t *profile)
     if (!self)
         return nullptr;
     self->profile = *profile;
+    self->const_model = ts_profile_set_value (&self->profile, "model");
     return self;
 }
 
@@ -462,7 +474,7 @@ ts_parser_warnings (const ts_parser_t *self, const ts_parse_warning_t **list)
 bool
 ts_parser_id_found (const ts_parser_t *self)
 {
-    return !self->need_id;
+    return self->id_alt >= 0;
 }
 
 bool
@@ -475,8 +487,9 @@ ts_line_is_blank (const char *line, size_t len)
 }
 
 int
-ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingested_ms,
-                 ts_buf_t *out, ts_summary_t *summary, char *reason, size_t reason_size)
+ts_parser_parse (ts_parser_t *self, const char *line, size_t len, uint64_t lineno,
+                 int64_t ingested_ms, ts_buf_t *out, ts_summary_t *summary,
+                 char *reason, size_t reason_size)
 {
     if (len && line [len - 1] == '\r')
         len--;
@@ -512,7 +525,20 @@ ts_parser_parse (ts_parser_t *self, const char *line, size_t len, int64_t ingest
     }
     msgpack_packer pk;
     int rc;
-    if (self->need_id) {
+    ts_id_source_t from = ts_profile_record_id (&self->profile, self->id_alt);
+    if (from == TS_ID_FROM_LINE) {
+        /* one attempt: the run's line (ts_profile.h, attempt identity) */
+        const ts_profile_t &pr = self->profile;
+        char num [24];
+        snprintf (num, sizeof num, "%llu", (unsigned long long) lineno);
+        self->id.assign (pr.run);
+        if (pr.file [0])
+            self->id.append (":").append (pr.file);
+        self->id.append (":").append (num);
+        summary->id = self->id.data ();
+        summary->id_len = (uint32_t) self->id.size ();
+    }
+    if (from == TS_ID_FROM_CONTENT) {
         /* A record without an id is named by the 128-bit hash of its
          * stored form, not of the line's bytes: the same object written
          * with other white space (an export, a re-indented dump) is then

@@ -39,15 +39,17 @@ ts_parser_t *ts_parser_new (const ts_profile_t *profile);
 /*  Frees the parser and sets *self_p to NULL; safe on NULL. */
 void ts_parser_destroy (ts_parser_t **self_p);
 
-/*  Parses one line (without its '\n'; a final '\r' is ignored) and appends
- *  the record, <summary><object> in msgpack, to `out`. *summary describes
+/*  Parses line number `lineno` (from 1) of its input (without its '\n'; a
+ *  final '\r' is ignored) and appends the record, <summary><object> in
+ *  msgpack, to `out`. The number names the record when its id comes from
+ *  its line (ts_profile.h, attempt identity). *summary describes
  *  it; its strings stay valid until the next call on this parser.
  *  Returns 0; TS_EBADLINE with the reason in `reason` (out is left as it
  *  was); TS_ENOMEM. A mapped field other than the id whose value does
  *  not fit is left unknown in *summary, with a warning (ts_parser_warnings),
  *  unless the profile is strict. A line of only white space is the caller's to skip
  *  (ts_line_is_blank). */
-int ts_parser_parse (ts_parser_t *self, const char *line, size_t len,
+int ts_parser_parse (ts_parser_t *self, const char *line, size_t len, uint64_t lineno,
                      int64_t ingested_ms, ts_buf_t *out, ts_summary_t *summary,
                      char *reason, size_t reason_size);
 

@@ -4,6 +4,7 @@
 #include "ts_error.h"
 #include "ts_record.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,64 @@ s_flag (const char *val)
     return !strcmp (val, "1") || !strcmp (val, "true");
 }
 
+int
+ts_profile_check_text (const char *what, const char *text, size_t max, char *err, size_t size)
+{
+    size_t len = strlen (text);
+    if (len == 0 || len > max) {
+        if (err && size)
+            snprintf (err, size, "%s must have 1 to %zu bytes", what, max);
+        return TS_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (text [i] == ',' || (unsigned char) text [i] < 0x20 || text [i] == 0x7f) {
+            if (err && size)
+                snprintf (err, size, "%s '%.60s' holds a ',' or a control character", what, text);
+            return TS_EINVAL;
+        }
+    return 0;
+}
+
+static int
+s_add_set (ts_profile_t *p, const char *key, const char *val, char *err, size_t size)
+{
+    int rc = ts_profile_check_text ("a set key", key, TS_SET_KEY_MAX - 1, err, size);
+    if (rc == 0)
+        rc = ts_profile_check_text ("a set value", val, TS_SET_VALUE_MAX - 1, err, size);
+    if (rc)
+        return rc;
+    int i = 0;
+    while (i < p->nsets && strcmp (p->sets [i].key, key))
+        i++;                            /* a key set twice: the last wins */
+    if (i == TS_PROFILE_SETS)
+        return s_fail (err, size, "more than %s set.KEY items", "8");
+    strcpy (p->sets [i].key, key);
+    strcpy (p->sets [i].value, val);
+    if (i == p->nsets)
+        p->nsets++;
+    return 0;
+}
+
+ts_id_source_t
+ts_profile_record_id (const ts_profile_t *p, int alt)
+{
+    bool run = p->run [0] != 0;
+    if (p->ids == TS_IDS_CONTENT || (!run && p->ids == TS_IDS_AUTO))
+        return alt >= 0 ? TS_ID_FROM_FIELD : TS_ID_FROM_CONTENT;
+    if (p->ids == TS_IDS_AUTO && alt >= 0 && ts_profile_id_per_attempt (p))
+        return TS_ID_FROM_FIELD;
+    return TS_ID_FROM_LINE;
+}
+
+const char *
+ts_profile_set_value (const ts_profile_t *p, const char *key)
+{
+    for (int i = 0; i < p->nsets; i++)
+        if (!strcmp (p->sets [i].key, key))
+            return p->sets [i].value;
+    return NULL;
+}
+
 static int
 s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
 {
@@ -134,6 +193,21 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
             p->id_per_attempt = s_flag (val);
             per_attempt_set = true;
         }
+        else if (!strcmp (key, "run") || !strcmp (key, "file")) {
+            bool run = key [0] == 'r';
+            size_t max = run ? TS_RUN_NAME_MAX : TS_RUN_FILE_MAX;
+            if ((rc = ts_profile_check_text (key, val, max, err, size)) == 0)
+                strcpy (run ? p->run : p->file, val);
+        }
+        else if (!strcmp (key, "ids")) {
+            if (!strcmp (val, "auto"))         p->ids = TS_IDS_AUTO;
+            else if (!strcmp (val, "line"))    p->ids = TS_IDS_LINE;
+            else if (!strcmp (val, "content")) p->ids = TS_IDS_CONTENT;
+            else
+                return s_fail (err, size, "ids must be auto, line or content, not '%s'", val);
+        }
+        else if (!strncmp (key, "set.", 4))
+            rc = s_add_set (p, key + 4, val, err, size);
         else if (!strcmp (key, "success")) {
             const char *eqeq = strstr (val, "==");
             memset (&p->success, 0, sizeof p->success);
@@ -165,7 +239,7 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         else
             return s_fail (err, size, "unknown field '%s' (fields: id, group, model, "
                            "reward, success, created, steps, coerce, grades, strict, "
-                           "id_per_attempt)", key);
+                           "id_per_attempt; run, file, ids, set.KEY)", key);
         if (rc)
             return rc;
     }
@@ -198,11 +272,105 @@ ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t size)
     snprintf (out->name, sizeof out->name, "%s", ts_profile_names [builtin]);
     int rc = s_apply (out, s_builtin [builtin], err, size);
     if (rc == 0 && *overrides) {
+        /* the fields' part of the struct, from id to coerce: an override of
+         * any of them makes the name "NAME+"; the import's context does not */
+        size_t from = offsetof (ts_profile_t, id), to = offsetof (ts_profile_t, id_given);
+        ts_profile_t *builtin = malloc (sizeof *builtin);
+        if (!builtin)
+            return TS_ENOMEM;
+        *builtin = *out;
         rc = s_apply (out, overrides, err, size);
-        if (rc == 0 && strlen (out->name) + 1 < sizeof out->name)
+        out->id_given = memcmp (&builtin->id, &out->id, sizeof out->id) != 0;
+        bool changed = memcmp ((char *) builtin + from, (char *) out + from, to - from) != 0;
+        free (builtin);
+        if (rc == 0 && changed && strlen (out->name) + 1 < sizeof out->name)
             strcat (out->name, "+");
     }
     return rc;
+}
+
+int
+ts_profile_run_of_path (const char *path, char *out, size_t size)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen (base);
+    static const char *const sfx [] = { ".gz", ".zst", ".jsonl", ".json" };
+    for (bool cut = true; cut; ) {
+        cut = false;
+        for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+            size_t n = strlen (sfx [i]);
+            if (len > n && !memcmp (base + len - n, sfx [i], n)) {
+                len -= n;
+                cut = true;
+            }
+        }
+    }
+    if (len == 0 || len >= size)
+        return TS_EINVAL;
+    memcpy (out, base, len);
+    out [len] = 0;
+    return 0;
+}
+
+/*  Appends ",text" to out (of size), or fails. */
+static int
+s_spec_add (char *out, size_t size, const char *a, const char *b)
+{
+    size_t used = strlen (out);
+    int n = snprintf (out + used, size - used, ",%s%s", a, b);
+    return n < 0 || (size_t) n >= size - used ? TS_ETOOBIG : 0;
+}
+
+int
+ts_profile_import_spec (const char *profile, const char *input, const char *run,
+                        const char *const *sets, int nsets, const char *ids,
+                        char *out, size_t size, char *err, size_t err_size)
+{
+    char own [TS_RUN_FILE_MAX + 1] = "";
+    bool stdin_input = !strcmp (input, "-");
+    if (!stdin_input && ts_profile_run_of_path (input, own, sizeof own))
+        return s_fail (err, err_size, "cannot name a run after '%s': give --run NAME", input);
+    if (!run) {
+        if (stdin_input)
+            return s_fail (err, err_size, "%s", "stdin needs --run NAME (the run its records belong to)");
+        if (strlen (own) > TS_RUN_NAME_MAX)
+            return s_fail (err, err_size, "the file name '%s' is too long for a run name: give --run NAME", own);
+        run = own;
+    }
+    char why [200];
+    if (ts_profile_check_text ("the run name", run, TS_RUN_NAME_MAX, why, sizeof why))
+        return s_fail (err, err_size, "--run: %s", why);
+    size_t rl = strlen (run), ol = strlen (own);
+    bool namesake = !own [0] || !strcmp (run, own)
+                 || (rl > ol && run [rl - ol - 1] == '/' && !strcmp (run + rl - ol, own));
+    if (snprintf (out, size, "%s", profile && *profile ? profile : "default") >= (int) size
+    ||  s_spec_add (out, size, "run=", run)
+    ||  (!namesake && s_spec_add (out, size, "file=", own)))
+        return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    if (ids && strcmp (ids, "auto") && strcmp (ids, "line") && strcmp (ids, "content"))
+        return s_fail (err, err_size, "--id wants auto, line or content, not '%s'", ids);
+    if (ids && s_spec_add (out, size, "ids=", ids))
+        return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr (sets [i], '=');
+        if (!eq || eq == sets [i] || !eq [1])
+            return s_fail (err, err_size, "--set wants KEY=VALUE, not '%s'", sets [i]);
+        if (ts_profile_check_text ("the --set text", sets [i], TS_SET_KEY_MAX + TS_SET_VALUE_MAX,
+                                   why, sizeof why))
+            return s_fail (err, err_size, "--set: %s", why);
+        if (s_spec_add (out, size, "set.", sets [i]))
+            return s_fail (err, err_size, "%s", "the profile with --run, --set and --id does not fit in a chunk header");
+    }
+    ts_profile_t *p = malloc (sizeof *p);
+    if (!p)
+        return TS_ENOMEM;
+    char perr [256];
+    int rc = ts_profile_parse (out, p, perr, sizeof perr);
+    free (p);
+    if (rc)
+        return s_fail (err, err_size, "%s", perr);
+    return 0;
 }
 
 static void
@@ -217,6 +385,17 @@ s_format_field (char **pp, size_t *left, const char *key, const ts_field_t *f)
             if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
             *pp += n; *left -= (size_t) n;
         }
+}
+
+/*  Appends ",KEYvalue" when value is not empty. */
+static void
+s_format_text (char **pp, size_t *left, const char *key, const char *value)
+{
+    if (!*left || !*value)
+        return;
+    int n = snprintf (*pp, *left, ",%s%s", key, value);
+    if (n < 0 || (size_t) n >= *left) { *left = 0; return; }
+    *pp += n; *left -= (size_t) n;
 }
 
 int
@@ -255,6 +434,15 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
             if (n < 0 || (size_t) n >= left) left = 0;
             else { w += n; left -= (size_t) n; }
         }
+    }
+    s_format_text (&w, &left, "run=", p->run);
+    s_format_text (&w, &left, "file=", p->file);
+    s_format_text (&w, &left, "ids=", p->ids == TS_IDS_LINE ? "line"
+                                    : p->ids == TS_IDS_CONTENT ? "content" : "");
+    for (int i = 0; i < p->nsets; i++) {
+        char key [TS_SET_KEY_MAX + 8];
+        snprintf (key, sizeof key, "set.%s=", p->sets [i].key);
+        s_format_text (&w, &left, key, p->sets [i].value);
     }
     memmove (buf, buf + 1, strlen (buf + 1) + 1);
     return left ? 0 : TS_ETOOBIG;

@@ -35,6 +35,29 @@
  *  the task (reflexion's `name`) or is only unique inside one run
  *  (tau's task_id+trial) has it 0. Overriding `id` sets it to 0 unless the
  *  same spec says `id_per_attempt=1`.
+ *
+ *  An import adds its context to the spec (trajstore-producer does, from
+ *  --run, --set and --id); these items say nothing about where fields are:
+ *
+ *      run=NAME        the run every record of the import belongs to
+ *      file=NAME       the input's name within the run, when a run has
+ *                      several files (absent when the file is the run's
+ *                      namesake or stdin)
+ *      ids=MODE        attempt identity: auto (default), line or content
+ *      set.KEY=VALUE   a constant for records that do not name it: "model"
+ *                      fills the model; other keys are run metadata
+ *
+ *  Attempt identity (ts_profile_record_id says which id a record gets):
+ *  two attempts are never one record unless they carry the same explicit
+ *  per-attempt id. Under `auto` a record whose profile id is a per-attempt
+ *  id (ts_profile_id_per_attempt) is stored under it; any other record of
+ *  a run is stored under "RUN[:FILE]:LINE", so re-importing a file into
+ *  its run finds duplicates and another run's lines are new attempts.
+ *  `line` always uses the line; `content` is the store's behaviour before
+ *  runs: the profile's id when present, else the hash of the record.
+ *  Without a run, `auto` behaves as `content`.
+ *  Run names and values cannot hold ',' (the spec's separator) nor control
+ *  characters.
  */
 #ifndef TS_PROFILE_H
 #define TS_PROFILE_H
@@ -49,6 +72,12 @@ extern "C" {
 #define TS_PROFILE_ALTS   4     /* alternatives a field */
 #define TS_PROFILE_PARTS  4     /* parts of a composite id */
 #define TS_POINTER_MAX    128   /* bytes of one JSON pointer */
+#define TS_PROFILE_SETS   8     /* set.KEY=VALUE items */
+#define TS_SET_KEY_MAX    64
+#define TS_SET_VALUE_MAX  256
+#define TS_RUN_NAME_MAX   128   /* == TS_RUN_MAX_BYTES (ts_record.h) */
+#define TS_RUN_FILE_MAX   256
+#define TS_PROFILE_SPEC_MAX 1024 /* a spec as chunks carry it, with its NUL */
 
 typedef struct {
     int  nparts;
@@ -66,6 +95,13 @@ typedef enum {
     TS_SUCCESS_EQUALS           /* string at a pointer equals text */
 } ts_success_kind_t;
 
+typedef enum { TS_IDS_AUTO = 0, TS_IDS_LINE, TS_IDS_CONTENT } ts_ids_mode_t;
+
+typedef struct {
+    char key [TS_SET_KEY_MAX];
+    char value [TS_SET_VALUE_MAX];
+} ts_profile_set_t;
+
 typedef struct {
     char name [32];
     ts_field_t id, group, model, reward, success, created, steps;
@@ -76,10 +112,22 @@ typedef struct {
     bool   grades;              /* inspect_ai letter grades as rewards */
     bool   strict;              /* a misfit field rejects the line */
     bool   id_per_attempt;      /* the id names one attempt across runs */
+    bool   id_given;            /* the spec's overrides set the id */
+    /* the import's context (see above) */
+    char   run [TS_RUN_NAME_MAX + 1];
+    char   file [TS_RUN_FILE_MAX + 1];
+    ts_ids_mode_t ids;
+    int    nsets;
+    ts_profile_set_t sets [TS_PROFILE_SETS];
 } ts_profile_t;
 
 /*  True when the profile's id names one attempt across runs (above); when
- *  false, a run must tell attempts apart (run + line number). */
+ *  false, a run must tell attempts apart (run + line number). The one
+ *  place that decides it: each built-in says it (default's /id and
+ *  inspect's /uuid do; a task's name or index, reflexion's /name,
+ *  AgentBench's /index, SWE-bench's /instance_id, or tau's task_id+trial,
+ *  which repeats in every run, do not); a spec that overrides the id says
+ *  it with id_per_attempt=1. */
 static inline bool ts_profile_id_per_attempt (const ts_profile_t *p) { return p->id_per_attempt; }
 
 /*  Fills *out from a spec (see above). Returns 0, or TS_EINVAL with a
@@ -88,6 +136,38 @@ int ts_profile_parse (const char *spec, ts_profile_t *out, char *err, size_t err
 
 /*  The names of the built-in profiles, NULL-terminated. */
 extern const char *const ts_profile_names [];
+
+
+/*  Where a record's id comes from, given the alternative of the profile's
+ *  id that the record holds (-1: none): attempt identity as above. */
+typedef enum { TS_ID_FROM_FIELD, TS_ID_FROM_LINE, TS_ID_FROM_CONTENT } ts_id_source_t;
+ts_id_source_t ts_profile_record_id (const ts_profile_t *p, int alt);
+
+/*  The value of set.KEY, or NULL. */
+const char *ts_profile_set_value (const ts_profile_t *p, const char *key);
+
+/*  Checks a run name, a file name or a set value for the spec: 1..max
+ *  bytes, no ',' and no control character. 0, or TS_EINVAL with the
+ *  reason in err. */
+int ts_profile_check_text (const char *what, const char *text, size_t max,
+                           char *err, size_t err_size);
+
+/*  The run a file imports into by default: its name without directory and
+ *  without its .jsonl, .json, .gz, .zst suffixes ("logs/trial_0.jsonl.gz"
+ *  -> "trial_0"). 0, or TS_EINVAL when nothing is left or it does not fit. */
+int ts_profile_run_of_path (const char *path, char *out, size_t size);
+
+/*  The spec an import of `input` (a path, "-" for stdin) sends with its
+ *  chunks: `profile` (NULL: default) plus the context items: the run
+ *  (`run`, else the input's ts_profile_run_of_path; stdin needs one), the
+ *  file within the run (the input's run name, unless the run is named
+ *  after it: equal to it, or ending in "/" and it), ids= from `ids` (NULL,
+ *  "auto", "line", "content") and set.KEY=VALUE from each "KEY=VALUE" of
+ *  `sets`. The result is parsed to check it. 0, or TS_EINVAL with the
+ *  reason in err (naming the option: --run, --set, --id, --profile). */
+int ts_profile_import_spec (const char *profile, const char *input, const char *run,
+                            const char *const *sets, int nsets, const char *ids,
+                            char *out, size_t size, char *err, size_t err_size);
 
 /*  Writes the profile back as a spec that ts_profile_parse accepts. */
 int ts_profile_format (const ts_profile_t *p, char *buf, size_t size);

@@ -18,6 +18,8 @@
  *  Producer -> aggregator (ingest)
  *    "chunk"  job, chunk, line0, lines, bytes, src, profile, last
  *                                                           + payload: whole lines;
+ *             profile: the spec with the import's run, file, ids and set
+ *             items (ts_profile.h), which name records and fill constants;
  *             last: the input ends with this chunk (a hint: may be missing)
  *             [file, off, fid]: a chunk of a plain file sent over ipc:// goes
  *             as a reference, with an empty payload: the lines are `bytes`
@@ -44,7 +46,8 @@
  *    "credit"   n                                           ready for n chunks
  *    "chunkdone" job, chunk, <counts>, rejects, warnings, seqs ([[shard, seq]...]:
  *               the commits the ack waits for)  | job, chunk, code, msg on failure
- *    "delta"    shard, seq                      + payload: totals delta (ts_delta)
+ *    "delta"    shard, seq                      + payload: totals delta (ts_delta:
+ *                                                 shard, groups, models, runs)
  *    "snap"     shard, seq, last                + payload: totals (ts_delta form)
  *    "released" shard, epoch
  *    "leave"    worker                          a clean stop: its shards move now
@@ -100,6 +103,7 @@ typedef enum {
     TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES,
     /* api, CLI -> aggregator (query), answered with the same type or "error" */
     TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
+    TS_MSG_RUNS, TS_MSG_COMPARE,
     /* the supervisor's state file (one header, no socket) */
     TS_MSG_STATE,
     TS_MSG_COUNT

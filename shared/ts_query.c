@@ -85,6 +85,8 @@ s_match_rest (const ts_filter_t *f, const ts_summary_t *s)
     if (f->model && (!s->model || s->model_len != f->model_len
                      || memcmp (s->model, f->model, f->model_len)))
         return false;
+    if (f->run && (!s->run || s->run_len != f->run_len || memcmp (s->run, f->run, f->run_len)))
+        return false;
     /* a record without a reward is outside any reward range */
     if (f->has_reward_lo && !(s->has_reward && s->reward >= f->reward_lo))
         return false;
@@ -184,6 +186,7 @@ s_prep_init (s_prep_t *pp, const ts_filter_t *f)
     pp->by_model = f->model != NULL;
     pp->by_reward = f->has_reward_lo || f->has_reward_hi;
     pp->by_time = f->has_from || f->has_to;
+    pp->by_run = f->run != NULL;
     if (pp->by_group) {
         pp->groups = malloc (f->ngroups * sizeof *pp->groups);
         if (!pp->groups)
@@ -208,6 +211,8 @@ s_prep_init (s_prep_t *pp, const ts_filter_t *f)
             pp->empty = true;
     }
     if (pp->by_model && f->model_len > TS_MODEL_MAX_BYTES)
+        pp->empty = true;
+    if (pp->by_run && f->run_len > TS_RUN_MAX_BYTES)
         pp->empty = true;
     return 0;
 }
@@ -482,7 +487,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     s_part_t *parts = calloc (n ? n : 1, sizeof *parts);
     size_t nparts = 0;
     rc = parts ? s_parts_load (stores, n, &pp, false, parts, &nparts) : TS_ENOMEM;
-    if (rc == 0 && !pp.by_reward && !pp.by_time && !(pp.by_group && pp.by_model)) {
+    if (rc == 0 && !pp.by_reward && !pp.by_time && !pp.by_run && !(pp.by_group && pp.by_model)) {
         /* the bound is exact for these filters: count, or the successes */
         s_last_plan = TS_PLAN_TOTALS;
         for (size_t i = 0; i < nparts; i++)

@@ -39,6 +39,7 @@ typedef struct {
     const char **groups;                  /* borrowed */
     uint32_t    *group_lens;
     const char  *model;  uint32_t model_len;   /* NULL: any */
+    const char  *run;    uint32_t run_len;     /* NULL: any run */
     bool    has_reward_lo; double reward_lo;   /* inclusive bounds */
     bool    has_reward_hi; double reward_hi;
     int     success;                      /* 0, 1, or -1 for any */

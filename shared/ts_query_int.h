@@ -34,6 +34,7 @@ typedef struct {
     bool     by_model;
     bool     by_reward;         /* has a reward bound */
     bool     by_time;           /* has a created bound */
+    bool     by_run;            /* names a run: no totals count it */
     bool     empty;             /* nothing can match */
 } s_prep_t;
 

@@ -38,7 +38,7 @@ int
 ts_summary_pack (msgpack_packer *pk, const ts_summary_t *s)
 {
     int rc = 0;
-    rc |= msgpack_pack_array (pk, 8);
+    rc |= msgpack_pack_array (pk, 9);
     rc |= ts_mp_pack_strn (pk, s->id, s->id_len);
     rc |= s_pack_opt_str (pk, s->group, s->group_len);
     rc |= s_pack_opt_str (pk, s->model, s->model_len);
@@ -48,6 +48,7 @@ ts_summary_pack (msgpack_packer *pk, const ts_summary_t *s)
     rc |= s->has_created ? msgpack_pack_int64 (pk, s->created_ms) : msgpack_pack_nil (pk);
     rc |= s->has_steps ? msgpack_pack_int64 (pk, s->steps) : msgpack_pack_nil (pk);
     rc |= msgpack_pack_int64 (pk, s->ingested_ms);
+    rc |= s_pack_opt_str (pk, s->run, s->run_len);
     return rc ? TS_ENOMEM : 0;
 }
 
@@ -109,7 +110,9 @@ ts_summary_unpack_buf (const void *data, size_t len, ts_summary_t *s, size_t *co
     ||  s_read_opt_int (&r, &s->has_steps, &s->steps)
     ||  s_read_opt_int (&r, &has_ingested, &s->ingested_ms))
         return TS_ECORRUPT;
-    for (uint32_t i = 8; i < n; i++)           /* newer fields: skip */
+    if (n > 8 && s_read_opt_str (&r, &s->run, &s->run_len))
+        return TS_ECORRUPT;
+    for (uint32_t i = 9; i < n; i++)           /* newer fields: skip */
         if (ts_mp_skip (&r))
             return TS_ECORRUPT;
     if (consumed)

@@ -9,7 +9,9 @@
  *  ts_key.h).
  *
  *  Summary msgpack: [id, group|nil, model|nil, reward|nil, success|nil,
- *                    created_ms|nil, steps|nil, ingested_ms]
+ *                    created_ms|nil, steps|nil, ingested_ms, run|nil]
+ *  Summaries written before runs existed have 8 elements: their run is
+ *  absent (read as NULL); a reader skips elements after the ones it knows.
  */
 #ifndef TS_RECORD_H
 #define TS_RECORD_H
@@ -33,6 +35,7 @@ extern "C" {
 #define TS_ID_MAX_BYTES   512    /* longer ids are rejected */
 #define TS_GROUP_MAX_BYTES 512
 #define TS_MODEL_MAX_BYTES 256
+#define TS_RUN_MAX_BYTES   128    /* a run's name (ts_profile.h) */
 
 enum { TS_SUCCESS_UNKNOWN = -1 };
 
@@ -45,6 +48,8 @@ typedef struct {
     bool    has_created; int64_t created_ms;
     bool    has_steps;   int64_t steps;
     int64_t ingested_ms;                      /* when the worker parsed it */
+    const char *run;   uint32_t run_len;     /* the import's run; NULL when
+                                                absent (older stores) */
 } ts_summary_t;
 
 /*  The time a record sorts by: created time, else ingest time. */

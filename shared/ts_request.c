@@ -94,6 +94,24 @@ s_unhex (const char *s, size_t n, uint8_t *out)
     return (n % 2) ? -1 : 0;
 }
 
+/*  A field that is a string or nil (absent: left as it is): 0, or -1
+ *  when it is something else. */
+static int
+s_opt_str (const void *data, size_t len, const char *name, const char **p, uint32_t *n)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    if (!ts_mp_map_find (data, len, name, &r))
+        return 0;
+    if (ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL))
+        return -1;
+    if (it.type == TS_MP_STR) {
+        *p = it.ptr ? it.ptr : "";
+        *n = it.len;
+    }
+    return 0;
+}
+
 static uint64_t
 s_filter_hash (const ts_listing_t *l)
 {
@@ -107,6 +125,10 @@ s_filter_hash (const ts_listing_t *l)
     }
     if (f->model)
         XXH3_64bits_update (&st, f->model, f->model_len);
+    if (f->run) {
+        XXH3_64bits_update (&st, "\1run", 4);
+        XXH3_64bits_update (&st, f->run, f->run_len);
+    }
     double nums [2] = { f->has_reward_lo ? f->reward_lo : NAN, f->has_reward_hi ? f->reward_hi : NAN };
     int64_t ints [6] = { f->has_reward_lo, f->has_reward_hi, f->success,
                          f->has_from ? f->from_ms : INT64_MIN, f->has_to ? f->to_ms : INT64_MIN,
@@ -220,14 +242,10 @@ ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t defaul
         else if (it.type != TS_MP_NIL)
             return s_fail (err, size, "field \"%s\": want a string or an array of strings", "group");
     }
-    if (ts_mp_map_find (data, len, "model", &r)) {
-        if (ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL))
-            return s_fail (err, size, "field \"%s\": want a string", "model");
-        if (it.type == TS_MP_STR) {
-            l->filter.model = it.ptr ? it.ptr : "";
-            l->filter.model_len = it.len;
-        }
-    }
+    const char *bad = s_opt_str (data, len, "model", &l->filter.model, &l->filter.model_len) ? "model"
+                    : s_opt_str (data, len, "run", &l->filter.run, &l->filter.run_len) ? "run" : NULL;
+    if (bad)
+        return s_fail (err, size, "field \"%s\": want a string", bad);
     if (ts_mp_map_find (data, len, "reward", &r)) {
         ts_mp_reader_t peek = r;
         if (ts_mp_next (&peek, &it))
@@ -329,7 +347,7 @@ ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, c
 int
 ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 {
-    int rc = msgpack_pack_map (pk, 8 + extra);
+    int rc = msgpack_pack_map (pk, 9 + extra);
     rc |= ts_mp_pack_cstr (pk, "id");
     rc |= ts_mp_pack_strn (pk, s->id, s->id_len);
     rc |= ts_mp_pack_cstr (pk, "group");
@@ -346,13 +364,16 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
     rc |= msgpack_pack_int64 (pk, s->ingested_ms);
     rc |= ts_mp_pack_cstr (pk, "steps");
     rc |= s->has_steps ? msgpack_pack_int64 (pk, s->steps) : msgpack_pack_nil (pk);
+    rc |= ts_mp_pack_cstr (pk, "run");
+    rc |= s->run ? ts_mp_pack_strn (pk, s->run, s->run_len) : msgpack_pack_nil (pk);
     return rc ? TS_ENOMEM : 0;
 }
 
 /* --- the envelope ------------------------------------------------------------ */
 
 static const char *s_op_names [TS_NOPS] = {
-    "get", "list", "count", "export", "check", "stats", "groups", "job", "health"
+    "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
+    "compare"
 };
 
 const char *

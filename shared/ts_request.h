@@ -8,6 +8,7 @@
  *  Filter fields of a request map:
  *    "group":   string, or array of strings (at most TS_QUERY_MAX_GROUPS)
  *    "model":   string
+ *    "run":     string: records of that run
  *    "reward":  [lo, hi], either may be nil; inclusive
  *    "success": bool
  *    "created": [from, to], epoch milliseconds or ISO 8601 strings, either nil
@@ -45,9 +46,9 @@ typedef struct {
 /*  The operations a client may ask of the api: the "op" of a request. */
 typedef enum {
     TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
-    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH
+    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE
 } ts_op_t;
-#define TS_NOPS 9
+#define TS_NOPS 11
 
 /*  The wire name of an op ("get"); NULL for a value out of range. */
 const char *ts_op_name (ts_op_t op);
@@ -96,8 +97,8 @@ int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t ke
                        char *buf, size_t size);
 
 /*  Packs a summary as a client-facing map {id, group, model, reward,
- *  success, created_ms, ingested_ms, steps} (+ "record" added by caller when
- *  `extra` > 0: the map is opened with 8 + extra pairs). */
+ *  success, created_ms, ingested_ms, steps, run} (+ "record" added by
+ *  caller when `extra` > 0: the map is opened with 9 + extra pairs). */
 int ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra);
 
 #ifdef __cplusplus

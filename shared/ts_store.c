@@ -451,9 +451,41 @@ ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len, uint64
 }
 
 /*  Writes one batch inside the open transaction. */
+/*  The runs' totals of one transaction, for its delta, are keyed by their
+ *  U name (ts_key.h; not stored), built here: the table borrows names, so
+ *  the names live in a list of blocks that never move. */
+typedef struct s_keyblk {
+    struct s_keyblk *next;
+    size_t used;
+    char   bytes [64 * 1024];
+} s_keyblk_t;
+
+static ts_totals_t *
+s_run_totals (s_table_t *runs, s_keyblk_t **blk, const ts_summary_t *s)
+{
+    char key [TS_KEY_MAX];
+    size_t klen = ts_key_run_totals (key, s->run, s->run_len, s->group, s->group_len);
+    if (!*blk || (*blk)->used + klen > sizeof (*blk)->bytes) {
+        s_keyblk_t *b = malloc (sizeof *b);
+        if (!b)
+            return NULL;
+        b->next = *blk;
+        b->used = 0;
+        *blk = b;
+    }
+    char *at = (*blk)->bytes + (*blk)->used;
+    memcpy (at, key, klen);
+    size_t had = runs->used;
+    ts_totals_t *t = s_table_get (runs, at, klen);
+    if (runs->used != had)              /* a new name: the copy stays */
+        (*blk)->used += klen;
+    return t;
+}
+
 static int
 s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
-             ts_totals_t *shard, s_table_t *groups, s_table_t *models)
+             ts_totals_t *shard, s_table_t *groups, s_table_t *models,
+             s_table_t *runs, s_keyblk_t **keys)
 {
     char key [TS_KEY_MAX];
     memset (res, 0, sizeof *res);
@@ -478,7 +510,8 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
         if (ts_mp_next (&rd, &it) || it.type != TS_MP_BIN
         ||  ts_summary_unpack_buf (it.ptr, it.len, &s, &used)
         ||  s.id_len == 0 || s.id_len > TS_ID_MAX_BYTES
-        ||  s.group_len > TS_GROUP_MAX_BYTES || s.model_len > TS_MODEL_MAX_BYTES) {
+        ||  s.group_len > TS_GROUP_MAX_BYTES || s.model_len > TS_MODEL_MAX_BYTES
+        ||  s.run_len > TS_RUN_MAX_BYTES) {
             snprintf (self->errmsg, sizeof self->errmsg,
                       "%s: record %u of batch (chunk %llu) does not decode", self->path, i,
                       (unsigned long long) b->chunk);
@@ -528,6 +561,15 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
                 return store_kc_error (self, "write model index");
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
         }
+        if (s.run) {
+            klen = ts_key_run (key, s.run, s.run_len, seq);
+            ts_totals_t *rt = s_run_totals (runs, keys, &s);
+            if (!rt)
+                return TS_ENOMEM;
+            if (!kcdbset (self->db, key, klen, "", 0))     /* the key says it all */
+                return store_kc_error (self, "write run index");
+            ts_totals_add (rt, &s);
+        }
         if (s.has_reward) {
             klen = ts_key_reward (key, s.reward, s.ingested_ms, s.id, s.id_len);
             if (!kcdbset (self->db, key, klen, sum, used))
@@ -561,6 +603,25 @@ s_pack_table (msgpack_packer *pk, const s_table_t *tab)
     return rc ? TS_ENOMEM : 0;
 }
 
+/*  Packs the runs' table (named by U keys) as [[run, group|nil, totals]...]. */
+static int
+s_pack_runs (msgpack_packer *pk, const s_table_t *tab)
+{
+    int rc = msgpack_pack_array (pk, tab->used);
+    for (size_t i = 0; i < tab->cap && !rc; i++) {
+        const s_slot_t *sl = &tab->slots [i];
+        char run [TS_KEY_MAX];
+        size_t rlen, glen;
+        const char *group;
+        if (!sl->name)
+            continue;
+        if (ts_key_run_totals_parse (sl->name, sl->len, run, &rlen, &group, &glen))
+            return TS_ECORRUPT;
+        rc = ts_delta_pack_run (pk, run, rlen, group, glen, &sl->t);
+    }
+    return rc ? TS_ENOMEM : 0;
+}
+
 static const char s_seq_key [1] = { 'N' };
 
 uint64_t
@@ -571,16 +632,18 @@ ts_store_seq (ts_store_t *self)
     return store_get_num (self->db, s_seq_key, &v) ? (uint64_t) v : 0;
 }
 
+/*  Adds a table's totals to the stored ones, under the Q (tag) or X keys
+ *  of its names. */
 static int
-s_flush_table (ts_store_t *self, s_table_t *tab, bool model)
+s_flush_table (ts_store_t *self, s_table_t *tab, char tag)
 {
     char key [TS_KEY_MAX];
     for (size_t i = 0; i < tab->cap; i++) {
         s_slot_t *sl = &tab->slots [i];
         if (!sl->name)
             continue;
-        size_t klen = model ? ts_key_model_totals (key, sl->name, sl->len)
-                            : ts_key_group_totals (key, sl->name, sl->len);
+        size_t klen = tag == TS_TAG_MODEL_TOTALS ? ts_key_model_totals (key, sl->name, sl->len)
+                                                 : ts_key_group_totals (key, sl->name, sl->len);
         int rc = s_merge_totals (self, key, klen, &sl->t);
         if (rc)
             return rc;
@@ -604,12 +667,15 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += batches [i].nrecords;
-    s_table_t groups = { 0 }, models = { 0 };
+    s_table_t groups = { 0 }, models = { 0 }, runs = { 0 };
+    s_keyblk_t *keys = NULL;
     ts_totals_t shard;
     ts_totals_init (&shard);
-    if (s_table_init (&groups, total) || s_table_init (&models, total)) {
+    if (s_table_init (&groups, total) || s_table_init (&models, total)
+    ||  s_table_init (&runs, total)) {
         free (groups.slots);
         free (models.slots);
+        free (runs.slots);
         return TS_ENOMEM;
     }
     int rc = 0;
@@ -631,15 +697,16 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         goto done;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models);
+        rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
     }
     if (rc == 0 && shard.count > 0) {
         char key [1] = { TS_TAG_SHARD_TOTALS };
         rc = s_merge_totals (self, key, 1, &shard);
         if (rc == 0)
-            rc = s_flush_table (self, &groups, false);
+            rc = s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS);
         if (rc == 0)
-            rc = s_flush_table (self, &models, true);
+            rc = s_flush_table (self, &models, TS_TAG_MODEL_TOTALS);
+
         if (rc == 0)
             rc = store_set_num (self, s_next_key, (int64_t) self->next_seq, "write record sequence");
         if (rc == 0 && !self->has_layout)
@@ -664,13 +731,19 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);
-        if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, seq)
+        if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, seq)
         ||  ts_totals_pack (&pk, &shard) || s_pack_table (&pk, &groups)
-        ||  s_pack_table (&pk, &models))
+        ||  s_pack_table (&pk, &models) || s_pack_runs (&pk, &runs))
             rc = TS_ENOMEM;     /* committed; only the delta is lost */
     }
 done:
     free (groups.slots);
     free (models.slots);
+    free (runs.slots);
+    while (keys) {
+        s_keyblk_t *next = keys->next;
+        free (keys);
+        keys = next;
+    }
     return rc;
 }

@@ -3,6 +3,7 @@
  *  ts_store_int.h).
  */
 #include "ts_store_int.h"
+#include "ts_map.h"
 #include "ts_error.h"
 #include "ts_key.h"
 #include "ts_mp.h"
@@ -210,6 +211,58 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
     return 0;
 }
 
+/*  The runs' totals per group are not stored (ts_key.h): a snapshot
+ *  recounts them from the time index, whose entries hold the summaries
+ *  (the run index's are empty). */
+static int
+s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen;
+    ts_map_t *map = arg;
+    ts_summary_t s;
+    if (ts_summary_unpack_buf (val, vlen, &s, NULL))
+        return TS_ECORRUPT;
+    if (!s.run)
+        return 0;
+    char name [TS_KEY_MAX];
+    size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
+    ts_totals_t *t = ts_map_get (map, name, n);
+    if (!t) {
+        if (!(t = malloc (sizeof *t)) || ts_map_put (map, name, n, t)) {
+            free (t);
+            return TS_ENOMEM;
+        }
+        ts_totals_init (t);
+    }
+    ts_totals_add (t, &s);
+    return 0;
+}
+
+/*  Packs the snapshot's runs part: [[run, group|nil, totals]...]. */
+static int
+s_snap_runs (ts_store_t *self, msgpack_packer *pk)
+{
+    ts_map_t *map = ts_map_new (free);
+    if (!map)
+        return TS_ENOMEM;
+    char tag = TS_TAG_TIME;
+    ts_scan_t sc = { .prefix = &tag, .prefix_len = 1 };
+    int rc = ts_store_scan (self, &sc, s_snap_run_visit, map);
+    if (rc == 0 && msgpack_pack_array (pk, ts_map_size (map)))
+        rc = TS_ENOMEM;
+    size_t pos = 0, klen, rlen, glen;
+    const void *key;
+    void *t;
+    char run [TS_KEY_MAX];
+    const char *group;
+    while (rc == 0 && ts_map_next (map, &pos, &key, &klen, &t))
+        if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen)
+        ||  ts_delta_pack_run (pk, run, rlen, group, glen, t))
+            rc = TS_ENOMEM;
+    ts_map_destroy (&map);
+    return rc;
+}
+
 int
 ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
 {
@@ -220,7 +273,7 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
         return rc;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, ts_buf_packer_write);
-    if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
+    if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
     ||  ts_totals_pack (&pk, &shard))
         return TS_ENOMEM;
     static const char tags [2] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS };
@@ -234,7 +287,7 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
         if (rc)
             return rc;
     }
-    return 0;
+    return s_snap_runs (self, &pk);
 }
 
 /* --- pull cursor ---------------------------------------------------------- */

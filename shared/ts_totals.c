@@ -195,5 +195,45 @@ ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visit
                 v->model (v->arg, name, nlen, &t);
         }
     }
+    uint32_t m = 0;
+    if (n > 4 && ts_mp_read_array (&r, &m))
+        return TS_ECORRUPT;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t three;
+        const char *run, *group;
+        uint32_t rlen, glen;
+        uint32_t five;
+        uint64_t u [4];
+        ts_mp_item_t sum;
+        if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_read_str (&r, &run, &rlen)
+        ||  ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL)
+        ||  ts_mp_read_array (&r, &five) || five != 5
+        ||  ts_mp_read_uint (&r, &u [0]) || ts_mp_read_uint (&r, &u [1])
+        ||  ts_mp_read_uint (&r, &u [2]) || ts_mp_read_uint (&r, &u [3])
+        ||  ts_mp_next (&r, &sum) || sum.type != TS_MP_FLOAT)
+            return TS_ECORRUPT;
+        ts_totals_init (&t);
+        t.count = u [0];
+        t.successes = u [1];
+        t.success_known = u [2];
+        t.reward_n = u [3];
+        t.reward_sum = sum.f;
+        group = it.type == TS_MP_STR ? (it.ptr ? it.ptr : "") : NULL;
+        glen = it.type == TS_MP_STR ? it.len : 0;
+        if (v->run)
+            v->run (v->arg, run ? run : "", rlen, group, glen, &t);
+    }
     return 0;
+}
+
+int
+ts_delta_pack_run (msgpack_packer *pk, const char *run, size_t run_len,
+                   const char *group, size_t group_len, const ts_totals_t *t)
+{
+    int rc = msgpack_pack_array (pk, 3) || ts_mp_pack_strn (pk, run, run_len)
+          || (group ? ts_mp_pack_strn (pk, group, group_len) : msgpack_pack_nil (pk))
+          || msgpack_pack_array (pk, 5) || msgpack_pack_uint64 (pk, t->count)
+          || msgpack_pack_uint64 (pk, t->successes) || msgpack_pack_uint64 (pk, t->success_known)
+          || msgpack_pack_uint64 (pk, t->reward_n) || msgpack_pack_double (pk, t->reward_sum);
+    return rc ? TS_ENOMEM : 0;
 }

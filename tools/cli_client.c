@@ -437,3 +437,48 @@ cq_cut (char *s, int width)
     s [at] = '~';
     s [at + 1] = 0;
 }
+
+/*  The array under `key` of the answer: 0 with *rows at its first item and
+ *  *n items, or 2 (said on stderr) when there is none. */
+int
+cq_rows (const s_client_t *c, const char *cmd, const char *key, ts_mp_reader_t *rows, uint32_t *n)
+{
+    *n = 0;
+    if (!ts_mp_reader_map_find (&c->map, key, rows) || ts_mp_read_array (rows, n)) {
+        fprintf (stderr, "trajstore %s: the api's answer has no %s\n", cmd, key);
+        return 2;
+    }
+    return 0;
+}
+
+/*  Prints `n` rows as one JSON object a line: 0, or 1 when output fails. */
+int
+cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!cq_print_json_value (cmd, rows, false))
+            return 1;
+        if (ts_mp_skip (&rows))
+            break;
+    }
+    return 0;
+}
+
+/*  The width of a table's first column: the widest `key` text of the
+ *  first `n` rows, cut to S_TEXT_MAX, at least `min`. */
+int
+cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min)
+{
+    char name [TS_GROUP_MAX_BYTES + 1];
+    int w = min;
+    for (uint32_t i = 0; i < n; i++) {
+        if (cq_get_str (&rows, key, name, sizeof name)) {
+            cq_cut (name, S_TEXT_MAX);
+            if ((int) strlen (name) > w)
+                w = (int) strlen (name);
+        }
+        if (ts_mp_skip (&rows))
+            break;
+    }
+    return w;
+}

@@ -146,12 +146,13 @@ s_found (const ts_parser_t *ps, const ts_summary_t *s, bool found [S_FIELDS])
     return n;
 }
 
-/*  Parses record i of the sample with ps: 0 and *sum, or the reason. */
+/*  Parses record `line` of the sample with ps: 0 and *sum, or the reason. */
 static int
-s_parse (ts_parser_t *ps, ts_buf_t *rec, ts_summary_t *sum, char *reason, size_t size)
+s_parse (ts_parser_t *ps, ts_buf_t *rec, uint64_t line, ts_summary_t *sum, char *reason,
+         size_t size)
 {
     ts_buf_t out = { 0 };
-    int rc = ts_parser_parse (ps, rec->data, rec->size, 0, &out, sum, reason, size);
+    int rc = ts_parser_parse (ps, rec->data, rec->size, line, 0, &out, sum, reason, size);
     ts_buf_free (&out);
     if (rc && rc != TS_EBADLINE)
         snprintf (reason, size, "%s", ts_strerror (rc));
@@ -164,7 +165,7 @@ s_show (ts_json_out_t *j, FILE *out, ts_parser_t *ps, ts_buf_t *rec, uint64_t li
 {
     ts_summary_t s;
     char reason [512] = "", num [32], created [40] = "-";
-    int rc = s_parse (ps, rec, &s, reason, sizeof reason);
+    int rc = s_parse (ps, rec, line, &s, reason, sizeof reason);
     if (j) {
         ts_json_out_object_begin (j);
         ts_json_out_key (j, "line"); ts_json_out_uint (j, line);
@@ -293,7 +294,7 @@ ts_cli_import_dry_run (const char *file, const char *profile, bool strict,
             ts_summary_t s;
             char reason [256];
             bool found [S_FIELDS];
-            if (s_parse (bps, &sample.rec [i], &s, reason, sizeof reason)) {
+            if (s_parse (bps, &sample.rec [i], (uint64_t) i + 1, &s, reason, sizeof reason)) {
                 rejected++;
                 continue;
             }

@@ -7,12 +7,20 @@
  *
  *  A JSON document (.json, .traj) and any file with --join go through
  *  cli_docin.h first: this process splits it into one record a line and
- *  writes them into a pipe that is the producer's stdin. --dry-run maps
- *  the first records without a stack (cli_dryrun.c).
+ *  writes them into a pipe that is the producer's stdin (its run is still
+ *  named after the file). --dry-run maps the first records without a stack
+ *  (cli_dryrun.c).
+ *
+ *  Runs: `--run NAME` puts every file into run NAME; without it each file
+ *  is a run of its own, named after it (the producer's default);
+ *  `--run-per-file` says so explicitly, and with `--run PREFIX` names each
+ *  file's run PREFIX/NAME (a model's six trial files: gpt4/trial_0 ...).
+ *  --set and --id pass on to every producer.
  */
 #include "cli_common.h"
 #include "cli_docin.h"
 #include "ts_error.h"
+#include "ts_profile.h"
 #include "ts_proto.h"
 
 #include <errno.h>
@@ -26,8 +34,10 @@
 /*  Runs the producer on one file; returns its exit status (0, 1, 2; a
  *  crash or a signal counts as 2). */
 typedef struct {
-    const char *producer, *profile;
-    bool json, quiet, strict;
+    const char *producer, *profile, *id;
+    const char *sets [TS_PROFILE_SETS];
+    int         nsets;
+    bool        json, quiet, strict;
 } s_import_t;
 
 /*  Writes records down the pipe to the producer, one a line. */
@@ -51,8 +61,8 @@ s_pipe_emit (void *arg, const char *rec, size_t len, const ts_jsondoc_member_t *
 }
 
 static int
-s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *file,
-                cli_join_t *join)
+s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *run,
+                const char *file, cli_join_t *join)
 {
     const char *producer = im->producer, *profile = im->profile;
     bool json = im->json, quiet = im->quiet;
@@ -62,7 +72,17 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *file,
         fprintf (stderr, "trajstore import: pipe: %s\n", strerror (errno));
         return 2;
     }
-    char *argv [14];
+    /* the producer reads a converted document from stdin: the run is still
+     * named after the file, unless one was given */
+    char own [TS_RUN_FILE_MAX + 1];
+    if (convert && !run) {
+        if (ts_profile_run_of_path (file, own, sizeof own) || strlen (own) > TS_RUN_NAME_MAX) {
+            fprintf (stderr, "trajstore import: cannot name a run after %s: give --run NAME\n", file);
+            return 2;
+        }
+        run = own;
+    }
+    char *argv [18 + 2 * TS_PROFILE_SETS];
     int a = 0;
     argv [a++] = (char *) producer;
     argv [a++] = "--data";
@@ -70,6 +90,18 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *file,
     if (profile) {
         argv [a++] = "--profile";
         argv [a++] = (char *) profile;
+    }
+    if (run) {
+        argv [a++] = "--run";
+        argv [a++] = (char *) run;
+    }
+    if (im->id) {
+        argv [a++] = "--id";
+        argv [a++] = (char *) im->id;
+    }
+    for (int i = 0; i < im->nsets; i++) {
+        argv [a++] = "--set";
+        argv [a++] = (char *) im->sets [i];
     }
     if (json)
         argv [a++] = "--json";
@@ -135,11 +167,14 @@ ts_cli_cmd_import (int argc, char **argv)
         { "data", required_argument, 0, 'd' }, { "profile", required_argument, 0, 'p' },
         { "json", no_argument, 0, 'j' }, { "quiet", no_argument, 0, 'q' },
         { "strict", no_argument, 0, 's' }, { "join", required_argument, 0, 'J' },
-        { "dry-run", no_argument, 0, 'n' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "dry-run", no_argument, 0, 'n' },
+        { "run", required_argument, 0, 'r' }, { "run-per-file", no_argument, 0, 'F' },
+        { "set", required_argument, 0, 'S' }, { "id", required_argument, 0, 'i' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    const char *data = NULL, *join_spec = NULL;
+    const char *data = NULL, *join_spec = NULL, *run_flag = NULL;
     s_import_t im = { 0 };
-    bool dry_run = false;
+    bool dry_run = false, per_file = false;
     int c;
     /* "+": options end at the first file, so a file list is taken as is */
     while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
@@ -151,6 +186,16 @@ ts_cli_cmd_import (int argc, char **argv)
         case 's': im.strict = true; break;
         case 'J': join_spec = optarg; break;
         case 'n': dry_run = true; break;
+        case 'r': run_flag = optarg; break;
+        case 'F': per_file = true; break;
+        case 'i': im.id = optarg; break;
+        case 'S':
+            if (im.nsets == TS_PROFILE_SETS) {
+                fprintf (stderr, "trajstore import: at most %d --set options\n", TS_PROFILE_SETS);
+                return 2;
+            }
+            im.sets [im.nsets++] = optarg;
+            break;
         case 'h': ts_cli_usage (stdout, "import"); return 0;
         default: ts_cli_usage (stderr, "import"); return 2;
         }
@@ -204,11 +249,24 @@ ts_cli_cmd_import (int argc, char **argv)
     im.producer = producer;
     int worst = 0, nfiles = argc - optind;
     for (int i = optind; i < argc; i++) {
+        /* with --run-per-file and --run PREFIX: the run PREFIX/NAME */
+        char run [TS_RUN_NAME_MAX + 2];
+        const char *r = run_flag;
+        if (per_file && run_flag) {
+            char own [TS_RUN_FILE_MAX + 1];
+            if (ts_profile_run_of_path (argv [i], own, sizeof own)
+            ||  snprintf (run, sizeof run, "%s/%s", run_flag, own) > TS_RUN_NAME_MAX) {
+                fprintf (stderr, "trajstore import: cannot name a run %s/ after %s\n", run_flag, argv [i]);
+                cli_join_destroy (&join);
+                return 2;
+            }
+            r = run;
+        }
         if (nfiles > 1 && !im.json) {
             printf ("%s== %s\n", i > optind ? "\n" : "", argv [i]);
             fflush (stdout);
         }
-        int status = s_run_producer (&im, &p, argv [i], join);
+        int status = s_run_producer (&im, &p, r, argv [i], join);
         if (status > worst)
             worst = status;
     }

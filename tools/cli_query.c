@@ -153,6 +153,9 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
     case O_MODEL:
         f->model = arg;
         return 0;
+    case O_RUN:
+        f->run = arg;
+        return 0;
     case O_REWARD: {
         const char *colon = strchr (arg, ':');
         if (!colon || !s_parse_bound (arg, (size_t) (colon - arg), &f->has_lo, &f->lo)
@@ -257,6 +260,10 @@ s_pack_listing (s_req_t *q, const s_filter_t *f, uint32_t limit, const char *cur
     if (f->model) {
         cq_req_key (q, "model");
         ts_mp_pack_cstr (pk, f->model);
+    }
+    if (f->run) {
+        cq_req_key (q, "run");
+        ts_mp_pack_cstr (pk, f->run);
     }
     if (f->has_reward) {
         cq_req_key (q, "reward");

@@ -47,7 +47,7 @@ typedef struct {
 enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
-    O_QUIET
+    O_QUIET, O_RUN
 };
 
 #define S_COMMON_OPTS \
@@ -58,7 +58,8 @@ enum {
     { "group", required_argument, 0, O_GROUP }, { "model", required_argument, 0, O_MODEL }, \
     { "reward", required_argument, 0, O_REWARD }, { "success", no_argument, 0, O_SUCCESS }, \
     { "failure", no_argument, 0, O_FAILURE }, { "created", required_argument, 0, O_CREATED }, \
-    { "sort", required_argument, 0, O_SORT }, { "limit", required_argument, 0, O_LIMIT }
+    { "sort", required_argument, 0, O_SORT }, { "limit", required_argument, 0, O_LIMIT }, \
+    { "run", required_argument, 0, O_RUN }
 
 typedef struct {
     const char *data, *api;
@@ -69,6 +70,7 @@ typedef struct {
     const char *groups [TS_QUERY_MAX_GROUPS];
     int         ngroups;
     const char *model;
+    const char *run;
     bool        has_reward, has_lo, has_hi;
     double      lo, hi;
     int         success;            /* -1: any */
@@ -98,6 +100,9 @@ void cq_format_iso (int64_t ms, char *buf, size_t size);
 void cq_format_num (bool has, double v, char *buf, size_t size);
 void cq_format_ratio (bool has, double v, char *buf, size_t size);
 void cq_cut (char *s, int width);
+int cq_rows (const s_client_t *c, const char *cmd, const char *key, ts_mp_reader_t *rows, uint32_t *n);
+int cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n);
+int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
 
 /* cli_query.c */
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);

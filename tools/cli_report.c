@@ -108,17 +108,35 @@ s_print_histogram (const s_totals_t *t)
     }
 }
 
+/*  --run RUN of stats and groups: `ctx` is where the name goes. */
+static int
+s_run_extra (const char *cmd, int c, const char *arg, void *ctx)
+{
+    (void) cmd;
+    if (c != O_RUN)
+        return 1;
+    *(const char **) ctx = arg;
+    return 0;
+}
+
 int
 ts_cli_cmd_stats (int argc, char **argv)
 {
-    static const struct option opts [] = { S_COMMON_OPTS, { 0, 0, 0, 0 } };
+    static const struct option opts [] = {
+        S_COMMON_OPTS, { "run", required_argument, 0, O_RUN }, { 0, 0, 0, 0 }
+    };
     s_common_t co = { 0 };
     s_client_t c;
-    int rc = cq_start ("stats", argc, argv, opts, &co, NULL, NULL, NULL, 0, &c);
+    const char *run = NULL;
+    int rc = cq_start ("stats", argc, argv, opts, &co, NULL, s_run_extra, &run, 0, &c);
     if (rc)
         return cq_done (rc);
     s_req_t q = { 0 };
     cq_req_begin (&q, "stats");
+    if (run) {
+        cq_req_key (&q, "run");
+        ts_mp_pack_cstr (&q.pk, run);
+    }
     rc = cq_client_call (&c, &q);
     if (rc == 0 && co.json) {
         if (!cq_print_json_value ("stats", c.map, true))
@@ -187,6 +205,7 @@ done:
 /* --- groups ------------------------------------------------------------------------------- */
 
 typedef struct {
+    const char *run;            /* first: s_run_extra's place */
     const char *only, *sort;
     uint64_t    limit, offset;
     bool        has_limit, has_offset;
@@ -228,7 +247,7 @@ s_groups_extra (const char *cmd, int c, const char *arg, void *ctx)
         g->has_offset = true;
         return 0;
     default:
-        return 1;
+        return s_run_extra (cmd, c, arg, &g->run);
     }
 }
 
@@ -239,7 +258,7 @@ ts_cli_cmd_groups (int argc, char **argv)
         S_COMMON_OPTS, { "table", no_argument, 0, O_TABLE },
         { "only", required_argument, 0, O_ONLY }, { "sort", required_argument, 0, O_SORT },
         { "limit", required_argument, 0, O_LIMIT }, { "offset", required_argument, 0, O_OFFSET },
-        { 0, 0, 0, 0 }
+        { "run", required_argument, 0, O_RUN }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
     s_groups_opts_t g = { 0 };
@@ -266,34 +285,20 @@ ts_cli_cmd_groups (int argc, char **argv)
         cq_req_key (&q, "offset");
         msgpack_pack_uint64 (&q.pk, g.offset);
     }
+    if (g.run) {
+        cq_req_key (&q, "run");
+        ts_mp_pack_cstr (&q.pk, g.run);
+    }
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t groups, next;
     uint32_t n = 0;
-    if (rc == 0 && (!ts_mp_reader_map_find (&c.map, "groups", &groups)
-                    || ts_mp_read_array (&groups, &n))) {
-        fprintf (stderr, "trajstore groups: the api's answer has no groups\n");
-        rc = 2;
-    }
-    if (rc == 0 && !table) {
-        for (uint32_t i = 0; i < n && rc == 0; i++) {
-            if (!cq_print_json_value ("groups", groups, false))
-                rc = 1;
-            if (ts_mp_skip (&groups))
-                break;
-        }
-    }
+    if (rc == 0)
+        rc = cq_rows (&c, "groups", "groups", &groups, &n);
+    if (rc == 0 && !table)
+        rc = cq_print_rows ("groups", groups, n);
     else if (rc == 0) {
-        int w = 5;
-        ts_mp_reader_t r = groups;
+        int w = cq_name_width (groups, n, "group", 5);
         char name [TS_GROUP_MAX_BYTES + 1];
-        for (uint32_t i = 0; i < n; i++) {
-            cq_get_str (&r, "group", name, sizeof name);
-            cq_cut (name, S_TEXT_MAX);
-            if ((int) strlen (name) > w)
-                w = (int) strlen (name);
-            if (ts_mp_skip (&r))
-                break;
-        }
         static const char *const cols [] = {
             "success_rate", "reward_mean", "reward_max", "pass@1", "pass@5", "pass@10"
         };

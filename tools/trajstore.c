@@ -25,6 +25,8 @@ int ts_cli_cmd_groups (int argc, char **argv);
 int ts_cli_cmd_job (int argc, char **argv);
 int ts_cli_cmd_health (int argc, char **argv);
 int ts_cli_cmd_check (int argc, char **argv);
+int ts_cli_cmd_runs (int argc, char **argv);
+int ts_cli_cmd_compare (int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -48,15 +50,22 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--json]",
       "processes, restarts, shards per worker, epoch, queue and recent jobs" },
     { "import", ts_cli_cmd_import,
-      "[--data DIR] [--profile SPEC] [--strict] [--join FILE:KEY] [--json] [--quiet]\n"
-      "                 [--dry-run] FILE...",
-      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other; .json and\n"
-      ".traj files are JSON documents: one record, an array of records, or an\n"
-      "inspect_ai log (its samples). A mapped field whose value has the wrong type is\n"
-      "left unknown and counted as a warning (--strict: the line is rejected).\n"
-      "--join FILE:KEY adds the members of FILE's record with the same KEY (JSONL, an\n"
-      "array, or a SWE-bench report's resolved_ids). --dry-run: how the first records\n"
-      "map and which profile fits best; needs no stack, stores nothing" },
+      "[--data DIR] [--profile SPEC] [--run NAME] [--run-per-file] [--set KEY=VALUE]...\n"
+      "                 [--id auto|line|content] [--strict] [--join FILE:KEY] [--json]\n"
+      "                 [--quiet] [--dry-run] FILE...",
+      "import JSONL dumps (.gz, .zst, or - for stdin), one after the other, each\n"
+      "into a run: --run NAME (all files; stdin needs it), else each file its own\n"
+      "run named after it (--run-per-file; with --run PREFIX: PREFIX/NAME).\n"
+      "--set model=M (and other KEY=VALUE: run metadata) for records naming none.\n"
+      "--id: auto keeps a per-attempt id the records carry and names the others by\n"
+      "run and line; line always does; content: the id field, else a hash.\n"
+      ".json and .traj files are JSON documents: one record, an array of records,\n"
+      "or an inspect_ai log (its samples). A mapped field whose value has the wrong\n"
+      "type is left unknown and counted as a warning (--strict: the line is\n"
+      "rejected). --join FILE:KEY adds the members of FILE's record with the same\n"
+      "KEY (JSONL, an array, or a SWE-bench report's resolved_ids). --dry-run: how\n"
+      "the first records map and which profile fits best; needs no stack, stores\n"
+      "nothing" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
@@ -67,7 +76,7 @@ static const s_command_t s_commands [] = {
       "records matching the filters, newest first: a table on a terminal, else one\n"
       "JSON summary a line (--records: with the record under \"record\"). The next\n"
       "page's cursor goes to stderr; --all pages through everything.\n"
-      "FILTERS: [--group G]... [--model M] [--reward LO:HI] [--success|--failure]\n"
+      "FILTERS: [--group G]... [--model M] [--run R] [--reward LO:HI] [--success|--failure]\n"
       "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "count", ts_cli_cmd_count,
@@ -78,14 +87,24 @@ static const s_command_t s_commands [] = {
       "the matching records as their original JSON lines on stdout, fetched N\n"
       "(default 1000) at a time; progress on stderr when it is a terminal" },
     { "stats", ts_cli_cmd_stats,
-      "[--data DIR] [--api ENDPOINT] [--json]",
-      "records, groups, success rate, reward summary and histogram, steps, per model" },
+      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]",
+      "records, groups, success rate, reward summary and histogram, steps, per model\n"
+      "(--run: one run's, without the split by model)" },
     { "groups", ts_cli_cmd_groups,
       "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
-      "                 [--limit N] [--offset N] [--json|--table]",
+      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]",
       "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
       "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
       "pass@1, pass@5, pass@10)" },
+    { "runs", ts_cli_cmd_runs,
+      "[--data DIR] [--api ENDPOINT] [--json|--table]",
+      "every import run: records, groups, success rate, mean reward, pass@1/5/10\n"
+      "averaged over its groups, last import time, --set metadata and files" },
+    { "compare", ts_cli_cmd_compare,
+      "[--data DIR] [--api ENDPOINT] [--limit N] [--json|--table] RUN_A RUN_B",
+      "two runs side by side: per common group both sides' attempts, success rate\n"
+      "and the change in rate and pass@k (B - A), largest change first; both runs'\n"
+      "totals; how many groups only one side has (--json: which)" },
     { "job", ts_cli_cmd_job,
       "[--data DIR] [--api ENDPOINT] [--json] JOB",
       "an import job's progress and counts (the id `import` printed)" },

@@ -252,7 +252,7 @@ s_parse_lines (ts_worker_t *self, s_pending_t *p, ts_parser_t *ps, const char *a
         else {
             ts_summary_t sum;
             self->scratch.size = 0;
-            int rc = ts_parser_parse (ps, at, llen, now_ms, &self->scratch, &sum, reason, sizeof reason);
+            int rc = ts_parser_parse (ps, at, llen, line, now_ms, &self->scratch, &sum, reason, sizeof reason);
             if (rc == TS_EBADLINE)
                 s_add_reject (p, line, reason);
             else if (rc)

@@ -55,3 +55,9 @@ add_test(NAME e2e_http COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_ht
 set_tests_properties(e2e_http PROPERTIES TIMEOUT 400 LABELS e2e)
 add_test(NAME e2e_browser COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_browser.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_browser PROPERTIES TIMEOUT 400 LABELS e2e SKIP_RETURN_CODE 77)
+
+# Runs and attempts (tests/e2e/e2e_runs.py, issue #13): six reflexion-shaped
+# trial files imported --run-per-file (records == lines, pass@k against an
+# oracle over every trial), re-imports, --set, runs, compare.
+add_test(NAME e2e_runs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_runs.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_runs PROPERTIES TIMEOUT 600 LABELS e2e)

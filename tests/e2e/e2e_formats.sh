@@ -89,7 +89,8 @@ grep -q "line 1: id=0 group=0 run=runs model=- success=true reward=- created=202
 
 import_ tau --profile tau "$FX/tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json"
 check tau 'len(new) == 6 and len(groups) == 3 and succ == 3 and fails == 3 and rsum == 3.0'
-check tau 'sorted(r["id"] for r in new) == ["0:0", "0:1", "1:0", "1:1", "2:0", "2:1"]'
+# tau's task_id+trial repeats in every run: records are named RUN:RECORD
+check tau 'sorted(r["id"] for r in new) == ["tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o:%d" % i for i in range(1, 7)]'
 check tau 'sorted(r["steps"] for r in new) == [1, 2, 3, 3, 4, 5]'
 import_ tau-again --profile tau "$FX/tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json"
 check tau-again 'len(new) == 0 and rep[0]["duplicates"] == 6'

@@ -2,7 +2,9 @@
 """e2e_lib.py: helpers of tests/e2e/e2e_import.sh (run with Debian's /usr/bin/python3,
 which has python3-zmq and python3-msgpack).
 
-    oracle FILE OUT.json [--ids OUT.ids]    what a strict RFC 8259 importer must make of FILE
+    oracle FILE OUT.json [--ids OUT.ids] [--run R]  what a strict RFC 8259 importer
+                                            must make of FILE (imported into run R:
+                                            by default its name without .jsonl etc.)
     mkdump GEN.jsonl OUT.jsonl              GEN plus hand-made lines of every kind (scenario 1)
     status DATA                             the aggregator's status, as JSON
     wait-ready DATA --workers w1,w2 [--timeout S] [--no-api] [--no-stats]
@@ -138,9 +140,10 @@ def _text(v, limit):
 
 
 def classify(raw):
-    """(kind, key, warned): kind 'blank', 'reject' or 'record'; key the id
-    (explicit ids as str, the others as ('#', bytes) since the store hashes
-    their bytes); warned: fields left unknown for their type."""
+    """(kind, key, warned): kind 'blank', 'reject' or 'record'; key the id:
+    explicit ids as str, None for the others (the store names them by the
+    import's run and the line number: the caller keys them by line); warned:
+    fields left unknown for their type."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if all(c in b" \t\r" for c in raw):
@@ -162,7 +165,7 @@ def classify(raw):
             check(obj)
         except Bad:
             warned += 1
-    return "record", (rid if rid is not None else ("#", raw)), warned
+    return "record", rid, warned
 
 
 def _check_reward(obj):
@@ -210,9 +213,23 @@ def split_lines(data):
     return lines
 
 
+def run_of_path(path):
+    """The run an import of `path` goes to by default (ts_profile_run_of_path)."""
+    name = os.path.basename(path)
+    cut = True
+    while cut:
+        cut = False
+        for sfx in (".gz", ".zst", ".jsonl", ".json"):
+            if len(name) > len(sfx) and name.endswith(sfx):
+                name = name[:-len(sfx)]
+                cut = True
+    return name
+
+
 def cmd_oracle(args):
     path, out = args[0], args[1]
     ids_out = args[args.index("--ids") + 1] if "--ids" in args else None
+    run = args[args.index("--run") + 1] if "--run" in args else run_of_path(path)
     with open(path, "rb") as f:
         lines = split_lines(f.read())
     seen = set()
@@ -229,6 +246,8 @@ def cmd_oracle(args):
             rejected.append(n)
         else:
             accepted += 1
+            if key is None:             # no id: "RUN:LINE" (issue #13, attempt identity)
+                key = "%s:%d" % (run, n)
             if key not in seen:
                 seen.add(key)
                 if isinstance(key, tuple):
@@ -642,7 +661,7 @@ def cmd_check_sample(args):
         if done == n:
             break
         kind, key, _ = classify(lines[i])
-        if kind != "record" or isinstance(key, tuple):
+        if kind != "record" or key is None:
             continue
         r = api_retry(data, {"v": 1, "op": "get", "id": key})
         if not r.get("ok"):

@@ -682,7 +682,7 @@ import_paced () {
     # shellcheck disable=SC2086
     "$PY" "$HELPER" pace "$file" "$RATE" $gates >"$T/in.fifo" 2>>"$T/pacer.err" &
     echo $! >"$T/run/pacer.pid"
-    "$PRODUCER" --data "$D" --job "$job" --json --quiet - <"$T/in.fifo" \
+    "$PRODUCER" --data "$D" --job "$job" --json --quiet --run "$job" - <"$T/in.fifo" \
         >"$T/report.json" 2>>"$D/logs/producer.log" &
     echo $! >"$T/run/producer.pid"
 }

@@ -65,7 +65,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     ts_buf_t out = { 0 }, json1 = { 0 }, json2 = { 0 }, out2 = { 0 };
     ts_summary_t sum, sum2, split;
     reason [0] = 0;
-    int rc = ts_parser_parse (s_parser, line, size, 0, &out, &sum, reason, sizeof reason);
+    int rc = ts_parser_parse (s_parser, line, size, 1, 0, &out, &sum, reason, sizeof reason);
     if (rc == TS_EBADLINE) {
         if (out.size != 0)
             s_die ("refused line left bytes in out", data, size);
@@ -89,7 +89,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (ts_mp_to_json (obj, obj_len, &json1))
             s_die ("stored object does not convert to JSON", data, size);
         char *line2 = s_padded (json1.data, json1.size);
-        rc = ts_parser_parse (s_reparser, line2, json1.size, 0, &out2, &sum2, reason, sizeof reason);
+        rc = ts_parser_parse (s_reparser, line2, json1.size, 1, 0, &out2, &sum2, reason, sizeof reason);
         free (line2);
         if (rc)
             s_die ("JSON written back is refused", data, size);

@@ -51,7 +51,7 @@ s_parse_n (ts_parser_t *p, const char *line, size_t len, ts_buf_t *out,
     assert_non_null (copy);
     memcpy (copy, line, len);
     memset (copy + len, '}', TS_PARSE_PADDING);
-    int rc = ts_parser_parse (p, copy, len, 1234, out, sum, reason, reason_size);
+    int rc = ts_parser_parse (p, copy, len, 1, 1234, out, sum, reason, reason_size);
     free (copy);
     return rc;
 }
@@ -1442,6 +1442,134 @@ test_jsondoc (void **state)
     assert_non_null (strstr (err, "larger than 1000 bytes"));
 }
 
+/* --- attempt identity and the import's context (ts_profile.h) ---------------- */
+
+/*  Parses `line` as line `lineno` under `spec`; *id gets the record's id
+ *  (NUL-terminated), run/model (may be NULL) its run and model. */
+static void
+s_ident (const char *spec, const char *line, uint64_t lineno, char *id, size_t id_size,
+         char *run, char *model)
+{
+    ts_parser_t *p = s_parser (spec);
+    size_t len = strlen (line);
+    char *copy = malloc (len + TS_PARSE_PADDING);
+    assert_non_null (copy);
+    memcpy (copy, line, len);
+    memset (copy + len, '}', TS_PARSE_PADDING);
+    ts_buf_t out = { 0 };
+    ts_summary_t sum, stored;
+    char reason [256] = "";
+    int rc = ts_parser_parse (p, copy, len, lineno, 1234, &out, &sum, reason, sizeof reason);
+    if (rc)
+        fail_msg ("refused under '%s': %s", spec, reason);
+    const char *o;
+    size_t ol;
+    assert_int_equal (ts_record_split (out.data, out.size, &stored, &o, &ol), 0);
+    assert_true (stored.id_len < id_size);
+    memcpy (id, stored.id, stored.id_len);
+    id [stored.id_len] = 0;
+    if (run) {
+        run [0] = 0;
+        if (stored.run)
+            snprintf (run, 256, "%.*s", (int) stored.run_len, stored.run);
+    }
+    if (model) {
+        model [0] = 0;
+        if (stored.model)
+            snprintf (model, 256, "%.*s", (int) stored.model_len, stored.model);
+    }
+    ts_buf_free (&out);
+    free (copy);
+    ts_parser_destroy (&p);
+}
+
+static void
+test_attempt_identity (void **state)
+{
+    (void) state;
+    const char *env = "{\"name\":\"env_0\",\"memory\":[],\"is_success\":true}";
+    char id [600], run [256], model [256];
+    /* reflexion's /name is a task, not an attempt: the run's line names it */
+    s_ident ("reflexion,run=trial_0", env, 3, id, sizeof id, run, NULL);
+    assert_string_equal (id, "trial_0:3");
+    assert_string_equal (run, "trial_0");
+    s_ident ("reflexion,run=trial_1", env, 3, id, sizeof id, run, NULL);
+    assert_string_equal (id, "trial_1:3");
+    s_ident ("reflexion,run=all,file=trial_1", env, 7, id, sizeof id, run, NULL);
+    assert_string_equal (id, "all:trial_1:7");
+    assert_string_equal (run, "all");
+    /* AgentBench's /index neither */
+    s_ident ("agentbench,run=gpt4", "{\"index\":5,\"output\":{}}", 1, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "gpt4:1");
+    /* an explicit per-attempt id is kept, in any run */
+    s_ident ("default,run=a", "{\"id\":\"t-9\",\"data_id\":\"q\"}", 3, id, sizeof id, run, NULL);
+    assert_string_equal (id, "t-9");
+    assert_string_equal (run, "a");
+    /* reflexion's ids are its tasks' (/task_id|/name), whatever else a line holds */
+    s_ident ("reflexion,run=a", "{\"id\":\"r-1\",\"name\":\"env_0\"}", 3, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "a:3");
+    /* tau's task_id+trial repeats in every run (trial 0.. each time) */
+    s_ident ("tau,run=a", "{\"task_id\":4,\"trial\":2}", 9, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "a:9");
+    /* an id the user names is the record's own only when the spec says so */
+    s_ident ("reflexion,id=/name,run=a", env, 3, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "a:3");
+    s_ident ("reflexion,id=/name,id_per_attempt=1,run=a", env, 3, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "env_0");
+    s_ident ("default,run=a", "{\"data_id\":\"q\"}", 12, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "a:12");
+    /* ids=line: always the line; ids=content: the store before runs */
+    s_ident ("default,run=a,ids=line", "{\"id\":\"t-9\"}", 4, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "a:4");
+    s_ident ("reflexion,run=a,ids=content", env, 3, id, sizeof id, NULL, NULL);
+    assert_string_equal (id, "env_0");
+    s_ident ("default,run=a,ids=content", "{\"data_id\":\"q\"}", 3, id, sizeof id, run, NULL);
+    assert_int_equal (strlen (id), 32);
+    assert_string_equal (run, "a");
+    /* no run (a caller that gives none): as before runs */
+    s_ident ("reflexion", env, 3, id, sizeof id, run, NULL);
+    assert_string_equal (id, "env_0");
+    assert_string_equal (run, "");
+    /* set.model fills the model of records that name none */
+    s_ident ("default,run=a,set.model=gpt-4o,set.temperature=0.7", "{\"id\":\"x\"}", 1,
+             id, sizeof id, NULL, model);
+    assert_string_equal (model, "gpt-4o");
+    s_ident ("default,run=a,set.model=gpt-4o", "{\"id\":\"x\",\"model\":\"m\"}", 1,
+             id, sizeof id, NULL, model);
+    assert_string_equal (model, "m");
+}
+
+static void
+test_attempt_profile (void **state)
+{
+    (void) state;
+    ts_profile_t p;
+    char err [256];
+    assert_int_equal (ts_profile_parse ("reflexion", &p, err, sizeof err), 0);
+    assert_false (ts_profile_id_per_attempt (&p));  /* /task_id|/name: the task's */
+    assert_string_equal (p.name, "reflexion");
+    assert_int_equal (ts_profile_parse ("reflexion,run=t0,set.model=m,ids=line", &p, err, sizeof err), 0);
+    assert_string_equal (p.name, "reflexion");  /* the context is not an override */
+    assert_string_equal (p.run, "t0");
+    assert_int_equal (p.ids, TS_IDS_LINE);
+    assert_string_equal (ts_profile_set_value (&p, "model"), "m");
+    assert_null (ts_profile_set_value (&p, "temperature"));
+    assert_int_equal (ts_profile_parse ("default,ids=hash", &p, err, sizeof err), TS_EINVAL);
+    assert_non_null (strstr (err, "ids"));
+    assert_int_equal (ts_profile_parse ("default,run=", &p, err, sizeof err), TS_EINVAL);
+    assert_non_null (strstr (err, "run"));
+    assert_int_equal (ts_profile_parse ("default,set.=x", &p, err, sizeof err), TS_EINVAL);
+    char bad [200];
+    memset (bad, 'r', sizeof bad - 1);
+    bad [sizeof bad - 1] = 0;
+    char spec [300];
+    snprintf (spec, sizeof spec, "default,run=%s", bad);
+    assert_int_equal (ts_profile_parse (spec, &p, err, sizeof err), TS_EINVAL);
+    assert_int_equal (ts_profile_check_text ("run", "a\tb", 10, err, sizeof err), TS_EINVAL);
+    assert_int_equal (ts_profile_check_text ("run", "a,b", 10, err, sizeof err), TS_EINVAL);
+    assert_int_equal (ts_profile_check_text ("run", "gpt-4o/trial 1", 20, err, sizeof err), 0);
+}
+
 int
 main (void)
 {
@@ -1462,6 +1590,8 @@ main (void)
         cmocka_unit_test (test_profile_rl_and_inspect),
         cmocka_unit_test (test_jsondoc),
         cmocka_unit_test (test_hash_ids),
+        cmocka_unit_test (test_attempt_identity),
+        cmocka_unit_test (test_attempt_profile),
         cmocka_unit_test (test_numbers),
         cmocka_unit_test (test_strings),
         cmocka_unit_test (test_duplicate_keys),

@@ -722,7 +722,8 @@ test_import_with_rejects (void **state)
     assert_true (f->header_ok);
     assert_true (f->refs > 0);
     assert_string_equal (f->src, input);
-    assert_string_equal (f->profile, "tau,model=/agent");
+    /* the profile with the run: the file's name (ts_profile_import_spec) */
+    assert_string_equal (f->profile, "tau,model=/agent,run=dump");
     assert_true (f->copies [2] >= 2);                   /* the resend */
     assert_true (f->max_outstanding <= 4);
     assert_int_equal (f->max_outstanding, 4);           /* the window was used */
@@ -841,11 +842,11 @@ test_clean_import_from_stdin_gzip (void **state)
     fake_t *f = s_fake_new ("job-2");
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--job", "job-2", "--chunk-bytes", "4096",
-        "--json", "-", NULL
+        "--run", "piped", "--set", "model=m", "--json", "-", NULL
     };
     assert_int_equal (s_rig_run (&r, f, args, gzpath, NULL, 0), 0);
     assert_string_equal (f->src, "-");
-    assert_string_equal (f->profile, "default");
+    assert_string_equal (f->profile, "default,run=piped,set.model=m");
     assert_true (f->done);
     char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "lines"), 800);
@@ -1050,7 +1051,7 @@ test_warnings_and_strict (void **state)
         "--strict", "--json", "--quiet", input, NULL
     };
     assert_int_equal (s_rig_run (&r, f, args, NULL, NULL, 0), 0);
-    assert_string_equal (f->profile, "default,strict=1");
+    assert_string_equal (f->profile, "default,strict=1,run=dump");
     char *json = s_rig_report (&r);
     assert_int_equal (s_json_uint (json, "warned"), 300);
     assert_non_null (strstr (json, "\"warnings\":{\"reward\":{\"/reward: expected a number, "

@@ -350,7 +350,7 @@ s_load_store (ts_parser_t *parser, uint32_t st, uint64_t *chunk)
             ts_summary_t s;
             char reason [256] = "";
             form.size = 0;
-            int rc = ts_parser_parse (parser, line, (size_t) len, r->ingested_ms, &form, &s,
+            int rc = ts_parser_parse (parser, line, (size_t) len, 1, r->ingested_ms, &form, &s,
                                       reason, sizeof reason);
             if (rc)
                 fail_msg ("parse %s: %d %s", line, rc, reason);
@@ -1052,6 +1052,16 @@ test_filter_match (void **state)
     assert_false (ts_filter_match (&f, &s));
     s.group = "a\0";
     s.group_len = 2;
+    assert_true (ts_filter_match (&f, &s));
+    /* a run: byte for byte; a record of no run (an older store) fails it */
+    f.run = "t0";
+    f.run_len = 2;
+    assert_false (ts_filter_match (&f, &s));
+    s.run = "t";
+    s.run_len = 1;
+    assert_false (ts_filter_match (&f, &s));
+    s.run = "t0";
+    s.run_len = 2;
     assert_true (ts_filter_match (&f, &s));
     f.model = "m";
     f.model_len = 1;

@@ -728,7 +728,8 @@ test_summary_round_trip (void **state)
         .id = "rec-1", .id_len = 5, .group = "g\0x", .group_len = 3,
         .model = "m", .model_len = 1, .has_reward = true, .reward = -0.25,
         .success = 1, .has_created = true, .created_ms = -5,
-        .has_steps = true, .steps = 12, .ingested_ms = 1700000000000
+        .has_steps = true, .steps = 12, .ingested_ms = 1700000000000,
+        .run = "trial_0", .run_len = 7
     };
     ts_summary_t bare = {
         .id = "x", .id_len = 1, .success = TS_SUCCESS_UNKNOWN, .ingested_ms = 7
@@ -759,6 +760,11 @@ test_summary_round_trip (void **state)
         assert_true (b.has_created == a->has_created && b.created_ms == a->created_ms);
         assert_true (b.has_steps == a->has_steps && b.steps == a->steps);
         assert_true (b.ingested_ms == a->ingested_ms);
+        assert_true ((b.run == NULL) == (a->run == NULL));
+        if (a->run) {
+            assert_int_equal (b.run_len, a->run_len);
+            assert_memory_equal (b.run, a->run, a->run_len);
+        }
         assert_true (ts_summary_time (&b) == (a->has_created ? a->created_ms : a->ingested_ms));
         /* every strict prefix of the summary is corrupt */
         size_t used;
@@ -767,6 +773,37 @@ test_summary_round_trip (void **state)
         assert_int_equal (used, m.sb.size - 1);
         for (size_t cut = 0; cut < used; cut++)
             assert_int_equal (ts_summary_unpack_buf (m.sb.data, cut, &c, NULL), TS_ECORRUPT);
+        s_mp_fini (&m);
+    }
+}
+
+/*  A summary written before runs (8 elements) reads with no run, and one
+ *  from a later build (more elements) reads with the ones known. */
+static void
+test_summary_older_newer (void **state)
+{
+    (void) state;
+    for (int n = 8; n <= 10; n += 2) {
+        s_mp_t m;
+        s_mp_init (&m);
+        msgpack_pack_array (&m.pk, (size_t) n);
+        ts_mp_pack_cstr (&m.pk, "id-1");
+        for (int i = 1; i < 7; i++)
+            msgpack_pack_nil (&m.pk);
+        msgpack_pack_int64 (&m.pk, 42);
+        if (n > 8) {
+            ts_mp_pack_cstr (&m.pk, "r");
+            msgpack_pack_true (&m.pk);
+        }
+        ts_summary_t s;
+        size_t used;
+        assert_int_equal (ts_summary_unpack_buf (m.sb.data, m.sb.size, &s, &used), 0);
+        assert_int_equal (used, m.sb.size);
+        assert_int_equal (s.ingested_ms, 42);
+        if (n == 8)
+            assert_null (s.run);
+        else
+            assert_true (s.run_len == 1 && s.run [0] == 'r');
         s_mp_fini (&m);
     }
 }
@@ -1493,6 +1530,7 @@ main (void)
         cmocka_unit_test (test_iso8601_valid),
         cmocka_unit_test (test_iso8601_invalid),
         cmocka_unit_test (test_summary_round_trip),
+        cmocka_unit_test (test_summary_older_newer),
         cmocka_unit_test (test_hash_id),
         cmocka_unit_test (test_shard_of),
         cmocka_unit_test (test_key_double_order),

@@ -175,13 +175,14 @@ test_fields_valid (void **state)
     s_map_t m;
 
     /* every field at once, in msgpack-c's encodings */
-    s_map_begin (&m, 7);
+    s_map_begin (&m, 8);
     s_str (&m, "group");
     msgpack_pack_array (&m.pk, 3);
     s_str (&m, "q-1");
     s_str (&m, "");
     s_str (&m, "q-3");
     s_kv_str (&m, "model", "claude");
+    s_kv_str (&m, "run", "gpt4/trial_0");
     s_str (&m, "reward");
     msgpack_pack_array (&m.pk, 2);
     msgpack_pack_double (&m.pk, -0.5);
@@ -199,6 +200,8 @@ test_fields_valid (void **state)
     assert_int_equal (l->filter.group_lens [0], 3);
     assert_memory_equal (l->filter.groups [0], "q-1", 3);
     assert_int_equal (l->filter.group_lens [1], 0);
+    assert_int_equal (l->filter.run_len, 12);
+    assert_memory_equal (l->filter.run, "gpt4/trial_0", 12);
     assert_non_null (l->filter.groups [1]);
     assert_memory_equal (l->filter.groups [2], "q-3", 3);
     /* group strings borrow the request */
@@ -306,6 +309,8 @@ test_fields_refused (void **state)
         S_RAW ("model",   "\x81\xa5model\x05"),
         S_RAW ("model",   "\x81\xa5model\x91\xa1m"),
         S_RAW ("model",   "\x81\xa5model"),
+        S_RAW ("run",     "\x81\xa3run\x05"),
+        S_RAW ("run",     "\x81\xa3run\x91\xa1r"),
         S_RAW ("reward",  "\x81\xa6reward\x05"),
         S_RAW ("reward",  "\x81\xa6reward\xa3\x30\x3a\x31"),
         S_RAW ("reward",  "\x81\xa6reward\x91\x05"),
@@ -607,6 +612,9 @@ test_cursor_other_filter (void **state)
         S_V ("descending", "\x86\xa5model\xa1m\xa5group\x92\xa2g1\xa2g2"
              "\xa6reward\x92\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a\xc0"
              "\xa7success\xc3\xa7""created\x92\xcd\x03\xe8\xcd\x07\xd0\xa4sort\xa8-created"),
+        S_V ("a run", "\x87\xa5model\xa1m\xa5group\x92\xa2g1\xa2g2\xa3run\xa1r"
+             "\xa6reward\x92\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a\xc0"
+             "\xa7success\xc3\xa7""created\x92\xcd\x03\xe8\xcd\x07\xd0\xa4sort\xa7""created"),
         S_V ("id order", "\x86\xa5model\xa1m\xa5group\x92\xa2g1\xa2g2"
              "\xa6reward\x92\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a\xc0"
              "\xa7success\xc3\xa7""created\x92\xcd\x03\xe8\xcd\x07\xd0\xa4sort\xa2id"),
@@ -753,6 +761,8 @@ test_summary_pack_map (void **state)
     s.group = "g";
     s.group_len = 1;
     s.success = 1;
+    s.run = "trial_0";
+    s.run_len = 7;
     assert_int_equal (ts_summary_pack_map (&pk, &s, 1), 0);
     ts_mp_pack_cstr (&pk, "record");
     msgpack_pack_nil (&pk);
@@ -761,7 +771,7 @@ test_summary_pack_map (void **state)
     ts_buf_append (&json, "", 1);
     assert_string_equal (json.data, "{\"id\":\"t-1\",\"group\":\"g\",\"model\":null,\"reward\":0.5,"
                          "\"success\":true,\"created_ms\":null,\"ingested_ms\":1773000000123,"
-                         "\"steps\":null,\"record\":null}");
+                         "\"steps\":null,\"run\":\"trial_0\",\"record\":null}");
     ts_buf_free (&json);
     ts_buf_free (&b);
 }

@@ -262,7 +262,7 @@ s_parse (s_env_t *env, const s_rec_t *r)
     ts_summary_t s;
     char reason [256] = "";
     env->form.size = 0;
-    int rc = ts_parser_parse (env->parser, r->line, r->len, r->ingested_ms, &env->form, &s,
+    int rc = ts_parser_parse (env->parser, r->line, r->len, 1, r->ingested_ms, &env->form, &s,
                               reason, sizeof reason);
     if (rc)
         fail_msg ("parse %s: %d %s", r->line, rc, reason);
@@ -2586,6 +2586,128 @@ test_crash_recovery (void **state)
 
 /* --- main ----------------------------------------------------------------- */
 
+/*  Collects a delta's runs part: counts per "run/group" text. */
+typedef struct {
+    char     names [16][64];
+    uint64_t counts [16];
+    int      n;
+} s_runs_seen_t;
+
+static void
+s_seen_run (void *arg, const char *run, size_t rlen, const char *group, size_t glen,
+            const ts_totals_t *t)
+{
+    s_runs_seen_t *rs = arg;
+    char name [64];
+    snprintf (name, sizeof name, "%.*s/%.*s", (int) rlen, run, group ? (int) glen : 1,
+              group ? group : "-");
+    int i = 0;
+    while (i < rs->n && strcmp (rs->names [i], name))
+        i++;
+    assert_true (i < 16);
+    if (i == rs->n)
+        snprintf (rs->names [rs->n++], sizeof rs->names [0], "%s", name);
+    rs->counts [i] += t->count;
+}
+
+static uint64_t
+s_seen_count (const s_runs_seen_t *rs, const char *name)
+{
+    for (int i = 0; i < rs->n; i++)
+        if (!strcmp (rs->names [i], name))
+            return rs->counts [i];
+    return 0;
+}
+
+/*  Records of runs: each gets an A entry and counts in its run's totals
+ *  per group (U), which the delta, the snapshot and the check agree on. */
+static void
+test_runs_index_and_totals (void **state)
+{
+    s_env_t *env = *state;
+    s_open (env);
+    static const struct { const char *id, *run, *group; int success; } recs [] = {
+        { "t0:1", "t0", "env_0", 1 }, { "t0:2", "t0", "env_1", 0 }, { "t0:3", "t0", NULL, 0 },
+        { "t1:1", "t1", "env_0", 1 }, { "t1:2", "t1", "env_1", 1 }, { "t1:3", "t1", "env_1", 0 },
+        { "x", NULL, "env_0", 1 },                      /* a record of no run */
+    };
+    size_t nrecs = sizeof recs / sizeof recs [0];
+    ts_buf_t form = { 0 };
+    s_batch_t b;
+    memset (&b, 0, sizeof b);
+    for (size_t i = 0; i < nrecs; i++) {
+        msgpack_packer pk;
+        form.size = 0;
+        msgpack_packer_init (&pk, &form, s_buf_write);
+        ts_summary_t sm = { .id = recs [i].id, .id_len = (uint32_t) strlen (recs [i].id),
+                            .group = recs [i].group,
+                            .group_len = recs [i].group ? (uint32_t) strlen (recs [i].group) : 0,
+                            .success = recs [i].success, .ingested_ms = S_INGEST_MS,
+                            .run = recs [i].run,
+                            .run_len = recs [i].run ? (uint32_t) strlen (recs [i].run) : 0 };
+        assert_int_equal (ts_summary_pack (&pk, &sm), 0);
+        assert_int_equal (msgpack_pack_map (&pk, 0), 0);
+        s_append_bin (&b.records, form.data, form.size);
+    }
+    b.batch = (ts_batch_t) { .job = "runs", .job_len = 4, .chunk = 0, .records = b.records.data,
+                             .records_len = b.records.size, .nrecords = (uint32_t) nrecs };
+    ts_batch_result_t res;
+    ts_buf_t delta = { 0 };
+    assert_int_equal (ts_store_put_batches_delta (env->store, &b.batch, 1, &res, &delta), 0);
+    assert_int_equal (res.imported, nrecs);
+
+    /* the delta's runs part */
+    s_runs_seen_t seen = { 0 };
+    uint64_t seq;
+    ts_delta_visitor_t v = { .run = s_seen_run, .arg = &seen };
+    assert_int_equal (ts_delta_read (delta.data, delta.size, &seq, &v), 0);
+    assert_int_equal (seen.n, 5);
+    assert_int_equal (s_seen_count (&seen, "t0/env_0"), 1);
+    assert_int_equal (s_seen_count (&seen, "t0/-"), 1);
+    assert_int_equal (s_seen_count (&seen, "t1/env_1"), 2);
+    /* the snapshot says the same */
+    s_runs_seen_t snap = { 0 };
+    ts_buf_t sb = { 0 };
+    v.arg = &snap;
+    assert_int_equal (ts_store_snapshot (env->store, &sb), 0);
+    assert_int_equal (ts_delta_read (sb.data, sb.size, &seq, &v), 0);
+    assert_int_equal (snap.n, 5);
+    for (int i = 0; i < seen.n; i++)
+        assert_int_equal (s_seen_count (&snap, seen.names [i]), seen.counts [i]);
+
+    /* the run index: a run's records by prefix */
+    char key [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = key, .prefix_len = ts_key_run_prefix (key, "t1", 2) };
+    size_t cnt = 0;
+    assert_int_equal (ts_store_scan (env->store, &sc, s_count_visit, &cnt), 0);
+    assert_int_equal (cnt, 3);
+
+    /* a U key reads back */
+    char run [TS_KEY_MAX];
+    size_t rl, gl;
+    const char *g;
+    size_t kl = ts_key_run_totals (key, "a\0b", 3, "env_0", 5);
+    assert_int_equal (ts_key_run_totals_parse (key, kl, run, &rl, &g, &gl), 0);
+    assert_true (rl == 3 && !memcmp (run, "a\0b", 3) && gl == 5 && !memcmp (g, "env_0", 5));
+    kl = ts_key_run_totals (key, "a", 1, NULL, 0);
+    assert_int_equal (ts_key_run_totals_parse (key, kl, run, &rl, &g, &gl), 0);
+    assert_null (g);
+    assert_int_equal (ts_key_run_totals_parse (key, kl - 1, run, &rl, &g, &gl), -1);
+
+    /* the check finds every A entry; reopened, the same */
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.index_entries, 6 + 7 + 6);    /* G, T, A (no model, no reward) */
+    s_close (env);
+    s_open (env);
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.problems, 0);
+    ts_buf_free (&sb);
+    ts_buf_free (&delta);
+    ts_buf_free (&form);
+    s_batch_free (&b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2625,6 +2747,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_records_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_runs_index_and_totals, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

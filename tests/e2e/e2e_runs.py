@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""e2e_runs.py BUILD_DIR [SCENARIO...]: runs and attempts end to end (issue #13),
+on the real stack (`trajstore up`) in a temporary data directory.
+
+The fixture is written here: six trial files of one reflexion-shaped benchmark
+(reflexion's env_results_trial_N.jsonl: one line per environment, keyed by
+`name`, with `memory` and `is_success`), where an environment solved in one
+trial stays solved and its later lines are byte-identical (as reflexion
+writes them), so neither the name nor the content tells attempts apart.
+
+Scenarios (default: all, in this order, on one stack):
+  import    `import --run-per-file --profile reflexion` of the six files:
+            records == lines, per-run counts, and per group the records,
+            successes and pass@1/5/10 equal an oracle computed here over all
+            six trials; `--run` filters of list/count/export
+  reimport  one file again into its run: every line a duplicate; the same
+            file into another run (--run): every line a new attempt
+  set       --set model=... fills the model index; other keys are run
+            metadata; stdin without --run is refused
+  runs      `runs` against an oracle per run (records, groups, pass@k),
+            stats and groups of one run, `compare` of two trials
+  restart   `check` is clean; kill -9 of the aggregator: `runs` answers the
+            same after its restart (rebuilt from the shards' snapshots)
+Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
+"""
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib  # noqa: E402
+
+TRIALS = 6
+ENVS = 134            # reflexion's ALFWorld has 134 environments
+SEED = int(os.environ.get("E2E_SEED", "13"))
+
+
+def fail(msg):
+    sys.stderr.write("FAIL: %s\n" % msg)
+    raise SystemExit(1)
+
+
+def step(msg):
+    print("---", msg, flush=True)
+
+
+# --- the fixture -------------------------------------------------------------------
+
+def make_fixture(dirname):
+    """Writes env_results_trial_{0..5}.jsonl; returns [(path, [line...])]."""
+    rnd = random.Random(SEED)
+    solved = {}
+    files = []
+    for t in range(TRIALS):
+        lines = []
+        for e in range(ENVS):
+            name = "env_%d" % e
+            if name in solved:
+                # solved before: reflexion writes the same line again
+                line = solved[name]
+            else:
+                ok = rnd.random() < 0.3
+                memory = ["reflection %d of %s" % (i, name) for i in range(t)]
+                line = json.dumps({"name": name, "memory": memory, "is_success": ok},
+                                  separators=(",", ":"))
+                if ok:
+                    solved[name] = line
+            lines.append(line)
+        path = os.path.join(dirname, "env_results_trial_%d.jsonl" % t)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        files.append((path, lines))
+    # the premise of the test: whole lines repeat across trials
+    first = set(files[0][1])
+    if not any(l in first for l in files[1][1]):
+        fail("the fixture has no byte-identical lines across trials")
+    return files
+
+
+def pass_at(n, c, k):
+    if n < k:
+        return None
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def oracle_groups(files):
+    """group -> (records, successes) over every line of every file."""
+    g = {}
+    for _, lines in files:
+        for l in lines:
+            d = json.loads(l)
+            n, c = g.get(d["name"], (0, 0))
+            g[d["name"]] = (n + 1, c + (1 if d["is_success"] else 0))
+    return g
+
+
+# --- the stack -----------------------------------------------------------------------
+
+class Stack:
+    def __init__(self, build):
+        self.ts = os.path.join(build, "tools", "trajstore")
+        self.data = tempfile.mkdtemp(prefix="ts-runs.", dir="/tmp")
+
+    def run(self, *args, stdin=None, check=True):
+        p = subprocess.run([self.ts] + list(args), input=stdin, capture_output=True,
+                           text=True, timeout=300)
+        if check and p.returncode != 0:
+            fail("trajstore %s exited %d: %s %s" % (" ".join(args), p.returncode,
+                                                     p.stdout, p.stderr))
+        return p
+
+    def json(self, *args):
+        p = self.run(*args, "--json", "--data", self.data)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            fail("trajstore %s --json printed no JSON: %r" % (" ".join(args), p.stdout))
+
+    def imports(self, *args, stdin=None):
+        """An import with --json: the list of its reports (one a file)."""
+        p = self.run("import", "--json", "--quiet", "--data", self.data, *args,
+                     stdin=stdin, check=False)
+        if p.returncode != 0:
+            fail("import %s exited %d: %s %s" % (args, p.returncode, p.stdout, p.stderr))
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def api(self, msg):
+        r = e2e_lib.api_retry(self.data, dict(msg, v=1))
+        if not r.get("ok"):
+            fail("api %s: %s" % (msg, r))
+        return r
+
+    def logs(self):
+        d = os.path.join(self.data, "logs")
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            sys.stderr.write("===== %s\n" % f)
+            with open(os.path.join(d, f), errors="replace") as fh:
+                sys.stderr.write(fh.read()[-4000:])
+
+
+def count(st, **filt):
+    return st.api(dict(filt, op="count"))["count"]
+
+
+# --- scenarios -----------------------------------------------------------------------
+
+def sc_import(st, files, work):
+    step("import --run-per-file --profile reflexion: six trials")
+    reps = st.imports("--profile", "reflexion", "--run-per-file", *[p for p, _ in files])
+    if len(reps) != TRIALS:
+        fail("%d reports for %d files" % (len(reps), TRIALS))
+    for rep, (path, lines) in zip(reps, files):
+        if rep["imported"] != len(lines) or rep["duplicates"] or rep["rejected"]:
+            fail("%s: %s" % (path, rep))
+    total = sum(len(l) for _, l in files)
+    if count(st) != total:
+        fail("records %d != lines %d" % (count(st), total))
+    stats = st.api({"op": "stats"})
+    if stats["totals"]["records"] != total:
+        fail("stats counts %d records, not %d" % (stats["totals"]["records"], total))
+
+    step("pass@k per group == the oracle over all six trials")
+    want = oracle_groups(files)
+    got = st.api({"op": "groups", "limit": 100000})["groups"]
+    if len(got) != len(want):
+        fail("%d groups, expected %d" % (len(got), len(want)))
+    for g in got:
+        n, c = want[g["group"]]
+        if g["records"] != n or g["successes"] != c:
+            fail("group %s: %d records %d successes, expected %d %d" %
+                 (g["group"], g["records"], g["successes"], n, c))
+        for k in (1, 5, 10):
+            w = pass_at(n, c, k)
+            v = g["pass@%d" % k]
+            if (w is None) != (v is None) or (w is not None and abs(w - v) > 1e-12):
+                fail("group %s pass@%d = %s, expected %s" % (g["group"], k, v, w))
+
+    step("--run filters: list, count, export")
+    for t, (path, lines) in enumerate(files):
+        run = "env_results_trial_%d" % t
+        if count(st, run=run) != len(lines):
+            fail("count run=%s is %d, not %d" % (run, count(st, run=run), len(lines)))
+    run = "env_results_trial_2"
+    items = st.api({"op": "list", "run": run, "sort": "id", "limit": 1000})["items"]
+    if len(items) != ENVS or any(i["run"] != run for i in items):
+        fail("list run=%s: %d items, runs %s" % (run, len(items), {i["run"] for i in items}))
+    ids = sorted(i["id"] for i in items)
+    if ids != sorted("%s:%d" % (run, n) for n in range(1, ENVS + 1)):
+        fail("list run=%s: ids are not the run's lines: %s..." % (run, ids[:3]))
+    p = st.run("export", "--run", run, "--quiet", "--data", st.data)
+    got = sorted(p.stdout.splitlines())
+    if got != sorted(files[2][1]):
+        fail("export --run %s is not the file's lines" % run)
+    p = st.run("count", "--run", run, "--success", "--json", "--data", st.data)
+    ok = sum(1 for l in files[2][1] if json.loads(l)["is_success"])
+    if json.loads(p.stdout)["count"] != ok:
+        fail("count --run --success: %s, expected %d" % (p.stdout, ok))
+
+
+def sc_reimport(st, files, work):
+    step("re-import of one file into its run: all duplicates")
+    path, lines = files[3]
+    before = count(st)
+    rep = st.imports("--profile", "reflexion", path)[0]
+    if rep["duplicates"] != len(lines) or rep["imported"]:
+        fail("re-import: %s" % rep)
+    if count(st) != before:
+        fail("re-import changed the count")
+    step("the same file into another run: new attempts")
+    rep = st.imports("--profile", "reflexion", "--run", "again", path)[0]
+    if rep["imported"] != len(lines) or rep["duplicates"]:
+        fail("another run: %s" % rep)
+    if count(st, run="again") != len(lines) or count(st) != before + len(lines):
+        fail("another run: counts %d / %d" % (count(st, run="again"), count(st)))
+    step("--id content: today's identity (the name) folds them into one")
+    rep = st.imports("--profile", "reflexion", "--run", "content", "--id", "content", path)[0]
+    if rep["imported"] != len(lines) or rep["duplicates"]:
+        fail("--id content, first: %s" % rep)
+    rep = st.imports("--profile", "reflexion", "--run", "content2", "--id", "content", path)[0]
+    if rep["duplicates"] != len(lines):
+        fail("--id content, again in another run: %s" % rep)
+
+
+def sc_set(st, files, work):
+    step("--set model=... and metadata; stdin needs --run")
+    dump = os.path.join(work, "plain.jsonl")
+    with open(dump, "w") as f:
+        for i in range(50):
+            f.write(json.dumps({"data_id": "q%d" % (i % 10), "reward": i / 50,
+                                "is_success": i % 3 == 0}) + "\n")
+    rep = st.imports("--set", "model=gpt-4o", "--set", "temperature=0.7", dump)[0]
+    if rep["imported"] != 50:
+        fail("--set import: %s" % rep)
+    if count(st, model="gpt-4o") != 50 or count(st, run="plain") != 50:
+        fail("--set model: model count %d, run count %d" %
+             (count(st, model="gpt-4o"), count(st, run="plain")))
+    if "gpt-4o" not in st.api({"op": "stats"})["models"]:
+        fail("stats has no model gpt-4o")
+    with open(dump) as f:
+        text = f.read()
+    p = st.run("import", "--data", st.data, "-", stdin=text, check=False)
+    if p.returncode != 2 or "--run" not in p.stderr:
+        fail("stdin without --run: exit %d, %s" % (p.returncode, p.stderr))
+    rep = st.imports("--run", "piped", "-", stdin=text)[0]
+    if rep["imported"] != 50 or count(st, run="piped") != 50:
+        fail("stdin --run piped: %s" % rep)
+    p = st.run("import", "--data", st.data, "--run", "a,b", dump, check=False)
+    if p.returncode != 2 or "run" not in p.stderr:
+        fail("a run name with ',': exit %d, %s" % (p.returncode, p.stderr))
+
+
+def run_oracle(lines):
+    g = oracle_groups([(None, lines)])
+    out = {"records": len(lines), "groups": len(g),
+           "successes": sum(c for _, c in g.values())}
+    for k in (1, 5, 10):
+        ps = [pass_at(n, c, k) for n, c in g.values() if n >= k]
+        out["pass@%d" % k] = sum(ps) / len(ps) if ps else None
+    return out
+
+
+def close(a, b):
+    return (a is None) == (b is None) and (a is None or abs(a - b) < 1e-9)
+
+
+def sc_runs(st, files, work):
+    step("runs: every run with its records, groups, pass@k, files, set")
+    runs = {r["run"]: r for r in st.api({"op": "runs"})["runs"]}
+    for t, (path, lines) in enumerate(files):
+        r = runs.get("env_results_trial_%d" % t)
+        if not r:
+            fail("runs lists no env_results_trial_%d: %s" % (t, sorted(runs)))
+        want = run_oracle(lines)
+        for k, v in want.items():
+            if not close(r[k], v):
+                fail("run trial %d: %s = %s, expected %s" % (t, k, r[k], v))
+        if r["files"] != [path] or not r["first_ms"] or r["last_ms"] < r["first_ms"]:
+            fail("run trial %d: files %s, first %s last %s" % (t, r["files"], r["first_ms"],
+                                                              r["last_ms"]))
+    plain = runs.get("plain")
+    if plain and plain["set"] != {"model": "gpt-4o", "temperature": "0.7"}:
+        fail("run plain: set %s" % plain["set"])
+    p = st.run("runs", "--data", st.data)
+    if "env_results_trial_0" not in p.stdout:
+        fail("trajstore runs prints no trial: %s" % p.stdout)
+    step("stats and groups of one run")
+    lines = files[1][1]
+    s = st.api({"op": "stats", "run": "env_results_trial_1"})
+    if s["totals"]["records"] != len(lines) or s["groups"] != ENVS:
+        fail("stats run=: %s" % s["totals"])
+    g = st.api({"op": "groups", "run": "env_results_trial_1", "limit": 1000})
+    if g["total"] != ENVS or any(x["records"] != 1 for x in g["groups"]):
+        fail("groups run=: total %d" % g["total"])
+
+    step("compare RUN_A RUN_B: per group, largest change first")
+    a, b = files[0][1], files[5][1]
+    c = st.api({"op": "compare", "a": "env_results_trial_0", "b": "env_results_trial_5"})
+    oa, ob = oracle_groups([(None, a)]), oracle_groups([(None, b)])
+    if len(c["groups"]) != len(set(oa) & set(ob)) or c["only_a"] or c["only_b"]:
+        fail("compare: %d paired groups" % len(c["groups"]))
+    changes = [abs(x["diff"]["success_rate"]) for x in c["groups"]]
+    if changes != sorted(changes, reverse=True):
+        fail("compare: not sorted by the largest change")
+    for x in c["groups"]:
+        na, ca = oa[x["group"]]
+        nb, cb = ob[x["group"]]
+        if not close(x["diff"]["success_rate"], cb / nb - ca / na):
+            fail("compare %s: %s" % (x["group"], x))
+    if c["a"]["records"] != len(a) or c["b"]["records"] != len(b):
+        fail("compare totals: %s %s" % (c["a"], c["b"]))
+    c = st.api({"op": "compare", "a": "env_results_trial_0", "b": "plain"})
+    if c["groups"] or len(c["only_a"]) != ENVS or len(c["only_b"]) != 10:
+        fail("compare with disjoint groups: %d paired, %d only a, %d only b" %
+             (len(c["groups"]), len(c["only_a"]), len(c["only_b"])))
+    r = e2e_lib.api(st.data, {"v": 1, "op": "compare", "a": "nope", "b": "plain"})
+    if r.get("ok") or r["error"]["code"] != "NOT_FOUND":
+        fail("compare with an unknown run: %s" % r)
+    p = st.run("compare", "env_results_trial_0", "env_results_trial_5", "--data", st.data)
+    if "env_" not in p.stdout:
+        fail("trajstore compare prints no group: %s" % p.stdout)
+
+
+def sc_restart(st, files, work):
+    step("check: every record of a run has its run index entry")
+    p = st.run("check", "--json", "--data", st.data)
+    if json.loads(p.stdout)["problems"] != 0:
+        fail("check: %s" % p.stdout)
+    step("kill -9 the aggregator: the runs come back the same from the shards")
+    before = st.api({"op": "runs"})["runs"]
+    status = st.json("status")
+    pid = [x["pid"] for x in status["processes"] if x["name"] == "aggregator"][0]
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 60
+    while True:
+        r = e2e_lib.api(st.data, {"v": 1, "op": "runs"}, 5.0)
+        if r and r.get("ok") and r["runs"] == before:
+            break
+        if time.monotonic() > deadline:
+            fail("after the aggregator's restart, runs is %s, not %s" % (r, before))
+        time.sleep(0.3)
+
+
+SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
+             ("runs", sc_runs), ("restart", sc_restart)]
+
+
+def main():
+    if len(sys.argv) < 2:
+        fail("usage: e2e_runs.py BUILD_DIR [SCENARIO...]")
+    build = os.path.abspath(sys.argv[1])
+    want = sys.argv[2:] or [n for n, _ in SCENARIOS]
+    st = Stack(build)
+    work = tempfile.mkdtemp(prefix="ts-runs-in.", dir="/tmp")
+    ok = False
+    try:
+        files = make_fixture(work)
+        st.run("up", "--workers", "2", "--data", st.data)
+        e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
+        for name, fn in SCENARIOS:
+            if name in want:
+                fn(st, files, work)
+        ok = True
+    finally:
+        if not ok:
+            st.logs()
+        st.run("down", "--data", st.data, check=False)
+        shutil.rmtree(st.data, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    print("e2e_runs: ok")
+
+
+if __name__ == "__main__":
+    main()
