@@ -2,13 +2,20 @@
 # Installs trajstore's build, test and benchmark dependencies from Debian's
 # packages when any is missing. Safe to run again: it does nothing when all
 # are present. Needs root (or sudo) only when something must be installed.
+#
+# The container test (tests/e2e_containers.sh) needs podman with the runc
+# runtime (crun, podman's default, refuses cgroups in hybrid mode), netavark
+# and aardvark-dns (a network with names), iptables (netavark's firewall
+# rules and published ports), podman-compose, and debootstrap (the base
+# image, scripts/base-image.sh: no image registry is reachable here).
 set -eu
 
 PKGS="build-essential cmake pkg-config g++ clang libclang-rt-14-dev \
 libzmq3-dev libczmq-dev libkyotocabinet-dev libmsgpack-dev libsimdjson-dev \
 libxxhash-dev libzstd-dev zlib1g-dev libcmocka-dev \
 sqlite3 libsqlite3-dev python3 python3-zmq python3-msgpack python3-yaml \
-iproute2 docker-compose procps"
+iproute2 docker-compose procps \
+podman podman-compose runc netavark aardvark-dns iptables debootstrap"
 
 missing=""
 for p in $PKGS; do
