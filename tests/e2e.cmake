@@ -41,3 +41,14 @@ set_tests_properties(e2e_scale PROPERTIES TIMEOUT 400 LABELS e2e)
 # producers are still sending, over the wire, with a fake worker and producer.
 add_test(NAME e2e_hint COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e_hint.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_hint PROPERTIES TIMEOUT 120 LABELS e2e)
+
+# The image and docker-compose.yml for real (tests/e2e_containers.sh): podman
+# with runc, podman-compose, the test's own network and volume; skipped (77)
+# with the reason when no engine can run here. Alone (RUN_SERIAL): it builds
+# an image and runs six containers. Not in the sanitizer build (nosan): the
+# containers run the image's own Release build, so a second run would test
+# nothing more.
+add_test(NAME e2e_containers
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e_containers.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;nosan"
+                     SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
