@@ -57,7 +57,7 @@ for tool in podman podman-compose runc; do
 done
 "$PY" -c 'import zmq, msgpack' 2>/dev/null \
     || { echo "FAIL: $PY lacks python3-zmq or python3-msgpack (scripts/deps.sh)" >&2; exit 1; }
-for p in tools/trajstore tools/trajstore-gen tests/e2e_check; do
+for p in tools/trajstore tools/trajstore-gen tests/e2e_check producer/trajstore-producer; do
     [ -x "$BUILD/$p" ] || { echo "FAIL: $BUILD/$p is not built" >&2; exit 1; }
 done
 
@@ -479,16 +479,34 @@ if [ -n "${E2E_BENCH_RECORDS:-}" ]; then
     t0=$(now)
     produce bench /import/bench.jsonl >/dev/null
     tc=$(since "$t0")
-    H=$(mktemp -d /tmp/ts-ctrh.XXXXXX)
-    "$BUILD/tools/trajstore" up --workers 1 --data "$H" >/dev/null 2>&1 || fail "trajstore up"
-    t0=$(now)
-    "$BUILD/tools/trajstore" import --data "$H" --quiet "$T/import/bench.jsonl" >/dev/null 2>&1
-    th=$(since "$t0")
-    "$BUILD/tools/trajstore" down --data "$H" >/dev/null 2>&1
-    rm -rf "$H"
-    "$PY" -c "import sys; n, c, h = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print('    containers (producer run + tcp): %.1f s, %d records/s' % (c, n / c))
-print('    host (trajstore up, ipc):        %.1f s, %d records/s' % (h, n / h))" "$n" "$tc" "$th"
+    # on the host: the same program into a fresh `trajstore up` (ipc://),
+    # chunks as references to the file (the default there) and, as across
+    # containers, carrying their lines (--send-bytes)
+    for mode in refs bytes; do
+        H=$(mktemp -d /tmp/ts-ctrh.XXXXXX)
+        "$BUILD/tools/trajstore" up --workers 1 --data "$H" >/dev/null 2>&1 || fail "trajstore up"
+        opt=""
+        [ $mode = bytes ] && opt=--send-bytes
+        t0=$(now)
+        # shellcheck disable=SC2086
+        "$BUILD/producer/trajstore-producer" --data "$H" --quiet --json $opt "$T/import/bench.jsonl" \
+            >"$T/host-$mode.json" 2>&1 || fail "host import: $(cat "$T/host-$mode.json")"
+        since "$t0" >"$T/host-$mode.wall"
+        "$BUILD/tools/trajstore" down --data "$H" >/dev/null 2>&1
+        rm -rf "$H"
+    done
+    "$PY" - "$n" "$tc" "$T" <<'EOF' || fail "the figures"
+import json, sys
+n, wall, t = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+rows = [("containers: podman-compose run producer (tcp)", wall,
+         json.load(open(t + "/bench.json"))["seconds"])]
+for mode, what in (("refs", "host: trajstore-producer (ipc, references)"),
+                   ("bytes", "host: trajstore-producer (ipc, --send-bytes)")):
+    rows.append((what, float(open("%s/host-%s.wall" % (t, mode)).read()),
+                 json.load(open("%s/host-%s.json" % (t, mode)))["seconds"]))
+for what, w, s in rows:
+    print("    %-46s %6.1f s wall, import %6.1f s: %6d records/s" % (what, w, s, n / s))
+EOF
 fi
 
 step "tear down"
