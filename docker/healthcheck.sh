@@ -12,6 +12,8 @@
 #               lists this worker ($TRAJSTORE_WORKER_NAME, else the hostname,
 #               as worker-entrypoint.sh names it) as alive
 #   api         its port ($TRAJSTORE_API, default 7400) accepts connections
+#   http        GET /v1/health on its port ($TRAJSTORE_HTTP, default 7480)
+#               answers 200 (the gateway reaches the api, the api its workers)
 #   supervise   `trajstore status` answers (a one-container stack)
 # Anything else (the producer, a shell) has nothing to check: healthy.
 set -u
@@ -46,6 +48,7 @@ if [ -z "$role" ]; then
         trajstore-aggregator) role=aggregator ;;
         trajstore-worker)     role=worker ;;
         trajstore-api)        role=api ;;
+        trajstore-http)       role=http ;;
         trajstore)
             if tr '\0' '\n' </proc/1/cmdline | grep -qx supervise; then role=supervise; fi ;;
     esac
@@ -78,6 +81,19 @@ api)
     bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null \
         || fail "nothing accepts connections on port $port"
     echo "healthy: the api accepts connections on port $port"
+    ;;
+http)
+    addr=${TRAJSTORE_HTTP:-127.0.0.1:7480}
+    port=${addr##*:}
+    line=$(bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+                    printf "GET /v1/health HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3
+                    IFS= read -r status <&3; printf "%s" "$status"' _ "$port" 2>/dev/null) \
+        || fail "nothing accepts connections on port $port"
+    case "$line" in
+        "HTTP/1."?" 200"*) ;;
+        *) fail "GET /v1/health on port $port: ${line:-no answer}" ;;
+    esac
+    echo "healthy: the HTTP gateway answers /v1/health on port $port"
     ;;
 *)
     echo "healthy: nothing to check${role:+ for $role}"

@@ -17,7 +17,10 @@ set -eu
 
 IMAGE=${TRAJSTORE_BASE_IMAGE:-localhost/debian:bookworm-slim}
 CACHE=${TRAJSTORE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trajstore}
-TARBALL="$CACHE/bookworm-minbase.tar"
+# The version of what build_rootfs makes: a cached tarball or an imported image of
+# another version is rebuilt (2: apt keeps no caches, as in the official image).
+VERSION=2
+TARBALL="$CACHE/bookworm-minbase-v$VERSION.tar"
 MIRROR=${TRAJSTORE_MIRROR:-}
 
 mode=image
@@ -64,6 +67,19 @@ path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 CFG
+    # ...and, like it, apt rules that delete the downloaded packages and the
+    # package caches (/var/cache/apt/*.bin, about 90 MB after an `apt-get
+    # update`) after every run, so that an image layer that installs something
+    # keeps only what was installed.
+    cat > "$dir"/etc/apt/apt.conf.d/docker-clean <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+    echo 'Acquire::Languages "none";' > "$dir"/etc/apt/apt.conf.d/docker-no-languages
+    echo 'Apt::AutoRemove::SuggestsImportant "false";' \
+        > "$dir"/etc/apt/apt.conf.d/docker-autoremove-suggests
     tar -C "$dir" -cf "$TARBALL.tmp" .
     mv "$TARBALL.tmp" "$TARBALL"
     rm -rf "$dir"
@@ -80,8 +96,16 @@ command -v podman >/dev/null 2>&1 || {
     echo "base-image: podman is missing (sh scripts/deps.sh installs it)" >&2
     exit 1
 }
-if podman image exists "$IMAGE" 2>/dev/null; then
+# present and made from this version's root filesystem: nothing to do
+old=$(podman image inspect --format '{{.Id}} {{index .Config.Labels "trajstore.base-image"}}' \
+      "$IMAGE" 2>/dev/null || true)
+if [ "${old#* }" = "$VERSION" ]; then
     exit 0
 fi
-podman import --change 'CMD ["/bin/bash"]' "$TARBALL" "$IMAGE" >/dev/null
-echo "base-image: imported $IMAGE" >&2
+podman import --change 'CMD ["/bin/bash"]' --change "LABEL trajstore.base-image=$VERSION" \
+    "$TARBALL" "$IMAGE" >/dev/null
+echo "base-image: imported $IMAGE (version $VERSION)" >&2
+# the image of an older version, now untagged: removed unless something uses it
+if [ -n "$old" ]; then
+    podman rmi "${old%% *}" >/dev/null 2>&1 || true
+fi

@@ -5,6 +5,12 @@
 # libmicrohttpd-dev: the HTTP gateway's server (http/); chromium and
 # python3-websocket: the viewer's test drives headless Chromium over the
 # DevTools protocol (tests/e2e/e2e_browser.py).
+#
+# The container test (tests/e2e/e2e_containers.sh) needs podman with the runc
+# runtime (crun, podman's default, refuses cgroups in hybrid mode), netavark
+# and aardvark-dns (a network with names), iptables (netavark's firewall
+# rules and published ports), podman-compose, and debootstrap (the base
+# image, scripts/base-image.sh: no image registry is reachable here).
 set -eu
 
 PKGS="build-essential cmake pkg-config g++ clang libclang-rt-14-dev \
@@ -12,7 +18,8 @@ libzmq3-dev libczmq-dev libkyotocabinet-dev libmsgpack-dev libsimdjson-dev \
 libxxhash-dev libzstd-dev zlib1g-dev libcmocka-dev \
 sqlite3 libsqlite3-dev python3 python3-zmq python3-msgpack python3-yaml \
 iproute2 docker-compose procps \
-libmicrohttpd-dev chromium python3-websocket scdoc lintian debootstrap"
+libmicrohttpd-dev chromium python3-websocket scdoc lintian \
+podman podman-compose runc netavark aardvark-dns iptables debootstrap"
 
 missing=""
 for p in $PKGS; do

@@ -61,3 +61,14 @@ set_tests_properties(e2e_browser PROPERTIES TIMEOUT 400 LABELS e2e SKIP_RETURN_C
 # oracle over every trial), re-imports, --set, runs, compare.
 add_test(NAME e2e_runs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_runs.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_runs PROPERTIES TIMEOUT 600 LABELS e2e)
+
+# The image and docker-compose.yml for real (tests/e2e/e2e_containers.sh):
+# podman with runc, podman-compose, the test's own network and volume; skipped
+# (77) with the reason when no engine can run here. Alone (RUN_SERIAL): it
+# builds an image and runs six containers. Not in the sanitizer build (nosan):
+# the containers run the image's own Release build, so a second run would
+# test nothing more.
+add_test(NAME e2e_containers
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_containers.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;nosan"
+                     SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

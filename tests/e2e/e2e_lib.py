@@ -22,6 +22,9 @@ which has python3-zmq and python3-msgpack).
     json FILE EXPR                          prints EXPR over the JSON in FILE (bound to d)
     rand LO HI                              a random float in [LO, HI] (seeded by $E2E_SEED)
 
+api, ids, check-get and check-sample take for DATA also the api's endpoint
+(tcp://127.0.0.1:PORT: a stack in containers, tests/e2e_containers.sh).
+
 Every check prints "FAIL: ..." on stderr and exits 1 when it does not hold.
 """
 import json
@@ -462,7 +465,10 @@ def agg_status(data, timeout=2.0):
 
 
 def api(data, msg, timeout=15.0):
-    return request("ipc://%s/api.sock" % data, msg, timeout)
+    """DATA is a data directory (its api socket) or an api endpoint
+    (tcp://HOST:PORT: the api of a stack in containers)."""
+    endpoint = data if "://" in data else "ipc://%s/api.sock" % data
+    return request(endpoint, msg, timeout)
 
 
 def _default(o):
