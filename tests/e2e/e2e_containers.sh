@@ -393,7 +393,7 @@ step "import $RECORDS_B records through a pipe (podman-compose run -T producer -
 lib oracle "$T/import/b.jsonl" "$T/b.oracle.json" --ids "$T/b.oracle.ids" >/dev/null
 mkdir -p "$T/holds"
 "$PY" "$T/pacer.py" "$T/import/b.jsonl" "$T/holds" \
-    | "${PC[@]}" run --rm -T --no-deps producer --json --quiet - >"$T/log/b.out" 2>&1 &
+    | "${PC[@]}" run --rm -T --no-deps producer --json --quiet --run b - >"$T/log/b.out" 2>&1 &
 PRODUCER_PID=$!
 
 at 1
