@@ -88,7 +88,7 @@ for prog in trajstore-aggregator trajstore-worker trajstore-api; do
     pid=$(pgrep -f "^$ROOT/usr/bin/$prog .*$DATA" | head -n 1)
     [ -n "$pid" ] || bad "no $prog from $ROOT/usr/bin runs (ps: $(pgrep -af "$prog.*$DATA"))"
 done
-trajstore-gen --records 60 --per-group 6 | "$TS" import --data "$DATA" --quiet - >"$TMP/import.log" 2>&1 \
+trajstore-gen --records 60 --per-group 6 | "$TS" import --data "$DATA" --quiet --run gen - >"$TMP/import.log" 2>&1 \
     || { cat "$TMP/import.log"; bad "installed trajstore import failed"; }
 n=$("$TS" count --data "$DATA")
 [ "$n" = 60 ] || bad "installed trajstore count says '$n', not 60"
@@ -109,6 +109,8 @@ group=$("$TS" groups --data "$DATA" --json --limit 1 | sed -n 's/.*"group": *"\(
 [ -n "$group" ] || bad "no group to complete"
 complete_line trajstore list --data "$DATA" --group "" | grep -qx "$group" \
     || bad "completion of --group lacks $group (got: $(complete_line trajstore list --data "$DATA" --group "" | head -3))"
+complete_line trajstore list --data "$DATA" --run "" | grep -qx gen \
+    || bad "completion of --run lacks the run gen (got: $(complete_line trajstore list --data "$DATA" --run "" | head -3))"
 
 "$TS" down --data "$DATA" >/dev/null 2>&1 || bad "installed trajstore down failed"
 [ $fail = 0 ] && echo "install_cli: ok"
