@@ -41,6 +41,7 @@ typedef struct {
     int64_t   joined;
     int       credit;
     uint64_t  epoch_seen;
+    bool      mapped;          /* it was sent a shard map (since it registered) */
     int       held;            /* shards it reports open */
     int       queued;          /* records waiting to commit */
     char      error [512];     /* last error it reported */

@@ -252,10 +252,13 @@ s_dispatch_queue (ts_agg_t *self)
 {
     int more = -1;                      /* s_producers_sending, once a pass */
     while (self->queue_head) {
+        /* only to a worker that has a shard map: one registered in the
+         * grace after a start has none yet and could not route the chunk */
         int best = -1;
         for (int i = 0; i < TS_MAX_WORKERS; i++) {
             s_worker_t *w = &self->workers [i];
-            if (w->used && w->alive && w->credit > 0 && (best < 0 || w->credit > self->workers [best].credit))
+            if (w->used && w->alive && w->mapped && w->credit > 0
+            &&  (best < 0 || w->credit > self->workers [best].credit))
                 best = i;
         }
         if (best < 0)

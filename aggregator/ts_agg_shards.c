@@ -44,6 +44,7 @@ agg_send_map (ts_agg_t *self, int w)
     }
     ts_hdr_send (h, zsock_resolve (self->control), wk->identity, NULL, 0);
     wk->epoch_seen = self->epoch;
+    wk->mapped = true;
 }
 
 static void

@@ -9,7 +9,9 @@ wire protocol (shared/ts_proto.h) to it over ipc:
   - the chunk marked last goes out with more = false, and the queue running
     dry then says "drained" with more = false;
   - a job that stops sending without a last chunk (a producer gone) counts
-    as sending for about 2 s, then "drained" says more = false.
+    as sending for about 2 s, then "drained" says more = false;
+  - a chunk that arrives before the aggregator has assigned shards reaches
+    a worker only after that worker's map.
 Exit 0 when all hold, 1 with the reason otherwise.
 """
 import os
@@ -68,16 +70,6 @@ def main():
                     fail("unexpected work: %r" % h)
             return None, None
 
-        # register (again until the aggregator is up and answers with a map)
-        for _ in range(100):
-            worker.send(hdr("register", worker="fw", peer="ipc://%s/fw.sock" % d,
-                            pid=os.getpid(), credit=8, shards=[]))
-            h, _ = recv_worker("map", 0.2)
-            if h:
-                break
-        else:
-            fail("the aggregator never sent a map")
-
         def chunk(job, n, last):
             payload = b'{"id":"%s-%d"}\n' % (job.encode(), n)
             f = dict(job=job, chunk=n, line0=n + 1, lines=1, bytes=len(payload),
@@ -85,6 +77,26 @@ def main():
             if last is not None:
                 f["last"] = last
             producer.send_multipart([hdr("chunk", **f), payload])
+
+        # register (again until the aggregator is up and answers with a map);
+        # a chunk sent at once lands in the aggregator's first 600 ms, while
+        # it waits for workers before it assigns shards: it must not reach a
+        # worker before that worker's map (recv_worker fails on "work" while
+        # it waits for the map), or the worker could not route it
+        worker.send(hdr("register", worker="fw", peer="ipc://%s/fw.sock" % d,
+                        pid=os.getpid(), credit=8, shards=[]))
+        chunk("z", 0, True)
+        for _ in range(100):
+            h, _ = recv_worker("map", 0.2)
+            if h:
+                break
+            worker.send(hdr("register", worker="fw", peer="ipc://%s/fw.sock" % d,
+                            pid=os.getpid(), credit=8, shards=[]))
+        else:
+            fail("the aggregator never sent a map")
+        h, frames = recv_worker("work", 5)
+        if not h or h.get("job") != "z":
+            fail("the chunk sent before the map never came after it: %r" % (h,))
 
         def drained_false(timeout):
             """Waits for a "drained" saying more = false (skipping those that
