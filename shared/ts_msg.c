@@ -178,7 +178,9 @@ ts_hdr_parse (ts_hdrin_t *in, const void *data, size_t len)
     in->version = ts_hdr_get_int (in, "v", -1);
     uint32_t tlen;
     const char *t = ts_hdr_get_str (in, "t", &tlen);
-    if (!t || tlen == 0 || tlen >= sizeof in->type_buf)
+    /* a NUL inside the type would make in->type (a C string) name another
+     * type than the one looked up: malformed */
+    if (!t || tlen == 0 || tlen >= sizeof in->type_buf || memchr (t, 0, tlen))
         return TS_EPROTO;
     memcpy (in->type_buf, t, tlen);
     in->type_buf [tlen] = 0;

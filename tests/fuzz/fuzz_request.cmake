@@ -1,4 +1,5 @@
 # tests/fuzz/fuzz_request.cmake: fuzz_request, the request decoders
 # (ts_listing_parse) and the protocol headers under libFuzzer; it seeds its
-# empty corpus with valid requests itself.
-ts_fuzz_target(fuzz_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_request.c)
+# corpus with valid requests itself, and corpus/request/ keeps the inputs
+# that once failed (header-type-with-nul: a type "ack\0\0" read as "ack").
+ts_fuzz_target(fuzz_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_request.c ${CMAKE_CURRENT_LIST_DIR}/corpus/request)
