@@ -231,7 +231,7 @@ s_pack_time (msgpack_packer *pk, const char *s, size_t n)
 
 /*  Adds the value(s) of parameter `p` to the request; 0 or 400 in *a. */
 static int
-s_pack_param (const s_param_t *p, const s_args_t *args, ts_hreq_t *q, ts_hanswer_t *a)
+s_pack_param (const s_param_t *p, const s_args_t *args, ts_req_t *q, ts_hanswer_t *a)
 {
     int count = s_count_of (args, p->name);
     if (count > 1 && p->type != P_STRS) {
@@ -244,7 +244,7 @@ s_pack_param (const s_param_t *p, const s_args_t *args, ts_hreq_t *q, ts_hanswer
         if (!strcmp (args->key [i], p->name))
             v = args->val [i];
     size_t n = strlen (v);
-    ts_hreq_key (q, p->field);
+    ts_req_key (q, p->field);
     switch (p->type) {
     case P_STR:
         ts_mp_pack_strn (&q->pk, v, n);
@@ -307,7 +307,7 @@ s_pack_param (const s_param_t *p, const s_args_t *args, ts_hreq_t *q, ts_hanswer
  *  the error answer in *a. */
 static int
 s_build (ts_http_t *self, const s_route_t *r, const char *arg, const s_args_t *args,
-         ts_hreq_t *q, ts_hanswer_t *a)
+         ts_req_t *q, ts_hanswer_t *a)
 {
     if (args->too_many) {
         ts_hanswer_error (a, 400, "BAD_REQUEST", "more than %d query parameters", S_MAX_ARGS);
@@ -330,15 +330,15 @@ s_build (ts_http_t *self, const s_route_t *r, const char *arg, const s_args_t *a
                           "know runs (it answers the op \"runs\" with UNKNOWN_OP)");
         return -1;
     }
-    ts_hreq_init (q, r->op);
+    ts_req_begin (q, r->op);
     if (r->id_field) {
-        ts_hreq_key (q, r->id_field);
+        ts_req_key (q, r->id_field);
         ts_mp_pack_cstr (&q->pk, arg);
     }
     for (int k = 0; r->params [k]; k++)
         if (s_count_of (args, r->params [k]) > 0
         &&  s_pack_param (s_param (r->params [k]), args, q, a)) {
-            ts_hreq_free (q);
+            ts_req_free (q);
             return -1;
         }
     return 0;
@@ -453,7 +453,7 @@ s_export_done (void *cls)
 }
 
 static enum MHD_Result
-s_send_export (ts_http_t *self, struct MHD_Connection *conn, ts_hreq_t *q, ts_hanswer_t *a)
+s_send_export (ts_http_t *self, struct MHD_Connection *conn, ts_req_t *q, ts_hanswer_t *a)
 {
     ts_hexport_t *x = ts_hexport_start (self->api, q, a);
     if (!x)
@@ -613,7 +613,7 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         const char *arg;
         const s_route_t *r = s_route (url, &arg);
         s_args_t *args = calloc (1, sizeof *args);
-        ts_hreq_t q;
+        ts_req_t q = { 0 };
         if (!args) {
             ts_hanswer_error (&a, 500, "NO_MEMORY", "out of memory");
             rc = s_send (conn, &a);
@@ -643,11 +643,11 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             rc = s_send (conn, &a);
         else if (r->kind == R_EXPORT) {
             rc = s_send_export (self, conn, &q, &a);
-            ts_hreq_free (&q);
+            ts_req_free (&q);
         }
         else {
             ts_hapi_answer (self->api, &q, &a);
-            ts_hreq_free (&q);
+            ts_req_free (&q);
             rc = s_send (conn, &a);
         }
         free (args);

@@ -19,6 +19,7 @@
 #define TS_HTTP_H
 
 #include "ts_record.h"
+#include "ts_request.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -41,18 +42,6 @@ typedef struct ts_hapi ts_hapi_t;
 ts_hapi_t *ts_hapi_new (const char *endpoint, int answer_ms);
 void ts_hapi_destroy (ts_hapi_t **self_p);
 
-/*  A request under construction: "v" and "op" are in; add fields with
- *  ts_hreq_key and msgpack-c's packer on `pk`. */
-typedef struct {
-    ts_buf_t       body;
-    msgpack_packer pk;
-    uint32_t       n;
-} ts_hreq_t;
-
-void ts_hreq_init (ts_hreq_t *q, const char *op);
-void ts_hreq_key (ts_hreq_t *q, const char *key);
-void ts_hreq_free (ts_hreq_t *q);
-
 /*  One answer, ready to send: an HTTP status and a JSON body. */
 typedef struct {
     unsigned status;
@@ -62,11 +51,11 @@ typedef struct {
 /*  Sends the request and waits for the reply; `*reply` is the reply frame
  *  (the caller destroys it). 0, TS_ETIMEOUT (no answer), TS_EPROTO (an
  *  answer that is not a reply map), TS_ENOMEM. */
-int ts_hapi_call (ts_hapi_t *self, ts_hreq_t *q, zframe_t **reply);
+int ts_hapi_call (ts_hapi_t *self, ts_req_t *q, zframe_t **reply);
 
 /*  Calls the api and makes the HTTP answer: 200 and the reply's fields, or
  *  the error with its status; 504 when the api does not answer. */
-void ts_hapi_answer (ts_hapi_t *self, ts_hreq_t *q, ts_hanswer_t *a);
+void ts_hapi_answer (ts_hapi_t *self, ts_req_t *q, ts_hanswer_t *a);
 
 /*  The HTTP status of a protocol error code ("NOT_FOUND" -> 404...). */
 unsigned ts_hapi_status (const char *code);
@@ -86,7 +75,7 @@ bool ts_hapi_knows_runs (ts_hapi_t *self);
  *  0 at the end, -1 when the api failed mid-stream (the connection is
  *  then cut, so a client never mistakes a part for the whole). */
 typedef struct ts_hexport ts_hexport_t;
-ts_hexport_t *ts_hexport_start (ts_hapi_t *api, ts_hreq_t *q, ts_hanswer_t *a);
+ts_hexport_t *ts_hexport_start (ts_hapi_t *api, ts_req_t *q, ts_hanswer_t *a);
 ssize_t ts_hexport_read (ts_hexport_t *x, char *buf, size_t max);
 void ts_hexport_free (ts_hexport_t *x);
 

@@ -124,33 +124,8 @@ s_give (ts_hapi_t *self, s_conn_t *c)
 
 /* --- requests ----------------------------------------------------------------- */
 
-void
-ts_hreq_init (ts_hreq_t *q, const char *op)
-{
-    memset (q, 0, sizeof *q);
-    msgpack_packer_init (&q->pk, &q->body, ts_buf_packer_write);
-    ts_mp_pack_cstr (&q->pk, "v");
-    msgpack_pack_int (&q->pk, 1);
-    ts_mp_pack_cstr (&q->pk, "op");
-    ts_mp_pack_cstr (&q->pk, op);
-    q->n = 2;
-}
-
-void
-ts_hreq_key (ts_hreq_t *q, const char *key)
-{
-    ts_mp_pack_cstr (&q->pk, key);
-    q->n++;
-}
-
-void
-ts_hreq_free (ts_hreq_t *q)
-{
-    ts_buf_free (&q->body);
-}
-
 int
-ts_hapi_call (ts_hapi_t *self, ts_hreq_t *q, zframe_t **reply)
+ts_hapi_call (ts_hapi_t *self, ts_req_t *q, zframe_t **reply)
 {
     *reply = NULL;
     s_conn_t *c = s_take (self);
@@ -325,7 +300,7 @@ s_reply_json (zframe_t *reply, ts_buf_t *out)
 }
 
 void
-ts_hapi_answer (ts_hapi_t *self, ts_hreq_t *q, ts_hanswer_t *a)
+ts_hapi_answer (ts_hapi_t *self, ts_req_t *q, ts_hanswer_t *a)
 {
     zframe_t *reply = NULL;
     int rc = ts_hapi_call (self, q, &reply);
@@ -352,11 +327,11 @@ ts_hapi_knows_runs (ts_hapi_t *self)
     pthread_mutex_unlock (&self->lock);
     if (fresh)
         return known;
-    ts_hreq_t q;
-    ts_hreq_init (&q, "runs");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "runs");
     zframe_t *reply = NULL;
     int rc = ts_hapi_call (self, &q, &reply);
-    ts_hreq_free (&q);
+    ts_req_free (&q);
     if (rc)
         return false;                   /* no answer: ask again next time */
     known = true;
@@ -380,7 +355,7 @@ ts_hapi_knows_runs (ts_hapi_t *self)
 
 struct ts_hexport {
     ts_hapi_t *api;
-    ts_hreq_t  req;                  /* without "cursor" */
+    ts_req_t  req;                  /* without "cursor" */
     zframe_t  *page;                 /* the reply being sent */
     const char *lines;               /* into page */
     uint32_t   len, at;
@@ -391,7 +366,7 @@ struct ts_hexport {
 static int
 s_export_page (ts_hexport_t *x, ts_hanswer_t *a)
 {
-    ts_hreq_t q = { 0 };
+    ts_req_t q = { 0 };
     if (ts_buf_append (&q.body, x->req.body.data, x->req.body.size)) {
         ts_hanswer_error (a, 500, "NO_MEMORY", "out of memory");
         return TS_ENOMEM;
@@ -406,7 +381,7 @@ s_export_page (ts_hexport_t *x, ts_hanswer_t *a)
     x->lines = NULL;
     x->len = x->at = 0;
     int rc = ts_hapi_call (x->api, &q, &x->page);
-    ts_hreq_free (&q);
+    ts_req_free (&q);
     if (rc) {
         s_error_no_reply (x->api, a, rc);
         return rc;
@@ -435,7 +410,7 @@ s_export_page (ts_hexport_t *x, ts_hanswer_t *a)
 }
 
 ts_hexport_t *
-ts_hexport_start (ts_hapi_t *api, ts_hreq_t *q, ts_hanswer_t *a)
+ts_hexport_start (ts_hapi_t *api, ts_req_t *q, ts_hanswer_t *a)
 {
     ts_hexport_t *x = calloc (1, sizeof *x);
     if (!x) {
@@ -480,7 +455,7 @@ ts_hexport_free (ts_hexport_t *x)
     if (!x)
         return;
     zframe_destroy (&x->page);
-    ts_hreq_free (&x->req);
+    ts_req_free (&x->req);
     free (x->next);
     free (x);
 }

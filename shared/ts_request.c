@@ -6,6 +6,7 @@
 #include "ts_msg.h"
 #include "ts_proto.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -459,4 +460,30 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
         }
     }
     return 0;
+}
+
+void
+ts_req_begin (ts_req_t *q, const char *op)
+{
+    assert (q && op);
+    q->body.size = 0;
+    msgpack_packer_init (&q->pk, &q->body, ts_buf_packer_write);
+    ts_mp_pack_cstr (&q->pk, "v");
+    msgpack_pack_int (&q->pk, TS_PROTO_VERSION);
+    ts_mp_pack_cstr (&q->pk, "op");
+    ts_mp_pack_cstr (&q->pk, op);
+    q->n = 2;
+}
+
+void
+ts_req_key (ts_req_t *q, const char *key)
+{
+    ts_mp_pack_cstr (&q->pk, key);
+    q->n++;
+}
+
+void
+ts_req_free (ts_req_t *q)
+{
+    ts_buf_free (&q->body);
 }

@@ -101,6 +101,22 @@ int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t ke
  *  caller when `extra` > 0: the map is opened with 9 + extra pairs). */
 int ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra);
 
+/*  A client request under construction (the CLI's, the HTTP gateway's):
+ *  "v" and "op" and then its fields are packed into `body` and counted in
+ *  `n`; the map header goes in front when it is sent. Start from a zeroed
+ *  struct; ts_req_begin starts a request (again in the same buffer, for a
+ *  client that pages); ts_req_key adds a key, whose value the caller packs
+ *  on `pk`; ts_req_free frees the buffer. */
+typedef struct {
+    ts_buf_t       body;
+    msgpack_packer pk;
+    uint32_t       n;
+} ts_req_t;
+
+void ts_req_begin (ts_req_t *q, const char *op);
+void ts_req_key (ts_req_t *q, const char *key);
+void ts_req_free (ts_req_t *q);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,27 +92,6 @@ cq_client_close (s_client_t *c)
     zsock_destroy (&c->sock);
 }
 
-void
-cq_req_begin (s_req_t *q, const char *op)
-{
-    q->body.size = 0;
-    q->n = 0;
-    msgpack_packer_init (&q->pk, &q->body, ts_buf_packer_write);
-    ts_mp_pack_cstr (&q->pk, "v");
-    msgpack_pack_int (&q->pk, 1);
-    ts_mp_pack_cstr (&q->pk, "op");
-    ts_mp_pack_cstr (&q->pk, op);
-    q->n = 2;
-}
-
-/*  Adds a key; the caller packs its value with q->pk. */
-void
-cq_req_key (s_req_t *q, const char *key)
-{
-    ts_mp_pack_cstr (&q->pk, key);
-    q->n++;
-}
-
 /*  Prints the api's error in the reply map at `map` (code and message). */
 static void
 s_print_error (const s_client_t *c, const ts_mp_reader_t *map)
@@ -138,7 +117,7 @@ s_print_error (const s_client_t *c, const ts_mp_reader_t *map)
  *  the exit code: 1 for an error reply, 2 for no answer or one that does
  *  not decode. */
 int
-cq_client_call (s_client_t *c, s_req_t *q)
+cq_client_call (s_client_t *c, ts_req_t *q)
 {
     zframe_destroy (&c->reply);
     c->rid++;

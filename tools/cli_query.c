@@ -244,53 +244,53 @@ s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
 
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
 static void
-s_pack_listing (s_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
+s_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
 {
     msgpack_packer *pk = &q->pk;
     if (f->ngroups == 1) {
-        cq_req_key (q, "group");
+        ts_req_key (q, "group");
         ts_mp_pack_cstr (pk, f->groups [0]);
     }
     else if (f->ngroups > 1) {
-        cq_req_key (q, "group");
+        ts_req_key (q, "group");
         msgpack_pack_array (pk, (size_t) f->ngroups);
         for (int i = 0; i < f->ngroups; i++)
             ts_mp_pack_cstr (pk, f->groups [i]);
     }
     if (f->model) {
-        cq_req_key (q, "model");
+        ts_req_key (q, "model");
         ts_mp_pack_cstr (pk, f->model);
     }
     if (f->run) {
-        cq_req_key (q, "run");
+        ts_req_key (q, "run");
         ts_mp_pack_cstr (pk, f->run);
     }
     if (f->has_reward) {
-        cq_req_key (q, "reward");
+        ts_req_key (q, "reward");
         msgpack_pack_array (pk, 2);
         if (f->has_lo) msgpack_pack_double (pk, f->lo); else msgpack_pack_nil (pk);
         if (f->has_hi) msgpack_pack_double (pk, f->hi); else msgpack_pack_nil (pk);
     }
     if (f->success >= 0) {
-        cq_req_key (q, "success");
+        ts_req_key (q, "success");
         if (f->success) msgpack_pack_true (pk); else msgpack_pack_false (pk);
     }
     if (f->has_created) {
-        cq_req_key (q, "created");
+        ts_req_key (q, "created");
         msgpack_pack_array (pk, 2);
         if (f->has_from) msgpack_pack_int64 (pk, f->from); else msgpack_pack_nil (pk);
         if (f->has_to) msgpack_pack_int64 (pk, f->to); else msgpack_pack_nil (pk);
     }
     if (f->sort) {
-        cq_req_key (q, "sort");
+        ts_req_key (q, "sort");
         ts_mp_pack_cstr (pk, f->sort);
     }
     if (limit) {
-        cq_req_key (q, "limit");
+        ts_req_key (q, "limit");
         msgpack_pack_uint32 (pk, limit);
     }
     if (cursor) {
-        cq_req_key (q, "cursor");
+        ts_req_key (q, "cursor");
         ts_mp_pack_cstr (pk, cursor);
     }
 }
@@ -330,9 +330,9 @@ ts_cli_cmd_get (int argc, char **argv)
     if (rc)
         return cq_done (rc);
     const char *id = argv [optind];
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "get");
-    cq_req_key (&q, "id");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "get");
+    ts_req_key (&q, "id");
     ts_mp_pack_cstr (&q.pk, id);
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t rec;
@@ -477,12 +477,12 @@ ts_cli_cmd_list (int argc, char **argv)
     char *cursor = f->cursor ? strdup (f->cursor) : NULL;
     s_widths_t widths = { 0 };
     uint64_t shown = 0;
-    s_req_t q = { 0 };
+    ts_req_t q = { 0 };
     for (;;) {
-        cq_req_begin (&q, "list");
+        ts_req_begin (&q, "list");
         s_pack_listing (&q, f, limit, cursor);
         if (f->records) {
-            cq_req_key (&q, "fields");
+            ts_req_key (&q, "fields");
             ts_mp_pack_cstr (&q.pk, "record");
         }
         if ((rc = cq_client_call (&c, &q)))
@@ -554,8 +554,8 @@ ts_cli_cmd_count (int argc, char **argv)
     }
     /* sort and limit do not change a count: they are accepted (a list's
      * command line can be turned into a count by its name alone) */
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "count");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "count");
     f->sort = NULL;
     s_pack_listing (&q, f, 0, NULL);
     if ((rc = cq_client_call (&c, &q)) == 0) {
@@ -609,10 +609,10 @@ ts_cli_cmd_export (int argc, char **argv)
     uint32_t limit = f->limit ? f->limit : S_EXPORT_PAGE;
     bool progress = !quiet && isatty (STDERR_FILENO);
     uint64_t total = 0, done = 0;
-    s_req_t q = { 0 };
+    ts_req_t q = { 0 };
     if (progress) {
         /* the whole, for "n of total": one count of the same filter */
-        cq_req_begin (&q, "count");
+        ts_req_begin (&q, "count");
         s_pack_listing (&q, f, 0, NULL);
         if ((rc = cq_client_call (&c, &q)) == 0)
             total = cq_get_uint (&c.map, "count");
@@ -620,12 +620,12 @@ ts_cli_cmd_export (int argc, char **argv)
     char *cursor = NULL;
     int64_t shown_ms = 0;
     while (rc == 0) {
-        cq_req_begin (&q, "export");
+        ts_req_begin (&q, "export");
         /* "limit" and "fields" are sent although docs/PROTOCOL.md gives export
          * these defaults: the workers (workers/ts_reads.c) take neither
          * from the op, and without them a page loses records */
         s_pack_listing (&q, f, limit, cursor);
-        cq_req_key (&q, "fields");
+        ts_req_key (&q, "fields");
         ts_mp_pack_cstr (&q.pk, "record");
         if ((rc = cq_client_call (&c, &q)))
             break;

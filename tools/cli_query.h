@@ -11,6 +11,7 @@
 #include "ts_mp.h"
 #include "ts_query.h"
 #include "ts_record.h"
+#include "ts_request.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -36,14 +37,6 @@ typedef struct {
     zframe_t   *reply;               /* the last good reply, owned */
     ts_mp_reader_t map;              /* its top-level map */
 } s_client_t;
-/*  A request under construction: its key/value pairs (after "v" and "op")
- *  are packed into `body` and counted; the map header goes in front when
- *  it is sent. */
-typedef struct {
-    ts_buf_t       body;
-    msgpack_packer pk;
-    uint32_t       n;
-} s_req_t;
 enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
@@ -85,9 +78,7 @@ typedef struct {
 /* cli_client.c */
 int cq_client_open (s_client_t *c, const char *cmd, const char *data_flag, const char *api_flag);
 void cq_client_close (s_client_t *c);
-void cq_req_begin (s_req_t *q, const char *op);
-void cq_req_key (s_req_t *q, const char *key);
-int cq_client_call (s_client_t *c, s_req_t *q);
+int cq_client_call (s_client_t *c, ts_req_t *q);
 bool cq_get_double (const ts_mp_reader_t *map, const char *key, double *v);
 bool cq_get_int (const ts_mp_reader_t *map, const char *key, int64_t *v);
 uint64_t cq_get_uint (const ts_mp_reader_t *map, const char *key);

@@ -131,10 +131,10 @@ ts_cli_cmd_stats (int argc, char **argv)
     int rc = cq_start ("stats", argc, argv, opts, &co, NULL, s_run_extra, &run, 0, &c);
     if (rc)
         return cq_done (rc);
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "stats");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "stats");
     if (run) {
-        cq_req_key (&q, "run");
+        ts_req_key (&q, "run");
         ts_mp_pack_cstr (&q.pk, run);
     }
     rc = cq_client_call (&c, &q);
@@ -267,26 +267,26 @@ ts_cli_cmd_groups (int argc, char **argv)
     if (rc)
         return cq_done (rc);
     bool table = co.table || (!co.json && isatty (STDOUT_FILENO));
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "groups");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "groups");
     if (g.only) {
-        cq_req_key (&q, "only");
+        ts_req_key (&q, "only");
         ts_mp_pack_cstr (&q.pk, g.only);
     }
     if (g.sort) {
-        cq_req_key (&q, "sort");
+        ts_req_key (&q, "sort");
         ts_mp_pack_cstr (&q.pk, g.sort);
     }
     if (g.has_limit) {
-        cq_req_key (&q, "limit");
+        ts_req_key (&q, "limit");
         msgpack_pack_uint64 (&q.pk, g.limit);
     }
     if (g.has_offset) {
-        cq_req_key (&q, "offset");
+        ts_req_key (&q, "offset");
         msgpack_pack_uint64 (&q.pk, g.offset);
     }
     if (g.run) {
-        cq_req_key (&q, "run");
+        ts_req_key (&q, "run");
         ts_mp_pack_cstr (&q.pk, g.run);
     }
     rc = cq_client_call (&c, &q);
@@ -352,9 +352,9 @@ ts_cli_cmd_job (int argc, char **argv)
     int rc = cq_start ("job", argc, argv, opts, &co, NULL, NULL, NULL, 1, &c);
     if (rc)
         return cq_done (rc);
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "job");
-    cq_req_key (&q, "job");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "job");
+    ts_req_key (&q, "job");
     ts_mp_pack_cstr (&q.pk, argv [optind]);
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t job;
@@ -411,8 +411,8 @@ ts_cli_cmd_health (int argc, char **argv)
     int rc = cq_start ("health", argc, argv, opts, &co, NULL, NULL, NULL, 0, &c);
     if (rc)
         return cq_done (rc);
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "health");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "health");
     rc = cq_client_call (&c, &q);
     if (rc == 0 && co.json) {
         if (!cq_print_json_value ("health", c.map, true))
@@ -486,9 +486,9 @@ ts_cli_cmd_check (int argc, char **argv)
     int rc = cq_start ("check", argc, argv, opts, &co, NULL, NULL, NULL, 0, &c);
     if (rc)
         return cq_done (rc);
-    s_req_t q = { 0 };
+    ts_req_t q = { 0 };
     c.answer_ms = 300000;               /* it reads every shard whole */
-    cq_req_begin (&q, "check");
+    ts_req_begin (&q, "check");
     rc = cq_client_call (&c, &q);
     uint64_t problems = rc == 0 ? cq_get_uint (&c.map, "problems") : 0;
     if (rc == 0 && co.json) {

@@ -23,7 +23,7 @@ s_ratio (const ts_mp_reader_t *m, const char *key, char *buf, size_t size)
 /*  Ends a command: flushes stdout (a full disk or a closed pipe is an
  *  error), frees the request and the client. */
 static int
-s_finish (const char *cmd, int rc, s_req_t *q, s_client_t *c)
+s_finish (const char *cmd, int rc, ts_req_t *q, s_client_t *c)
 {
     if (rc == 0 && fflush (stdout)) {
         fprintf (stderr, "trajstore %s: cannot write the output: %s\n", cmd, strerror (errno));
@@ -48,8 +48,8 @@ ts_cli_cmd_runs (int argc, char **argv)
     if (rc)
         return cq_done (rc);
     bool table = co.table || (!co.json && isatty (STDOUT_FILENO));
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "runs");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "runs");
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t runs;
     uint32_t n = 0;
@@ -164,11 +164,11 @@ ts_cli_cmd_compare (int argc, char **argv)
     if (rc)
         return cq_done (rc);
     bool table = co.table || (!co.json && isatty (STDOUT_FILENO));
-    s_req_t q = { 0 };
-    cq_req_begin (&q, "compare");
-    cq_req_key (&q, "a");
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "compare");
+    ts_req_key (&q, "a");
     ts_mp_pack_cstr (&q.pk, argv [optind]);
-    cq_req_key (&q, "b");
+    ts_req_key (&q, "b");
     ts_mp_pack_cstr (&q.pk, argv [optind + 1]);
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t a, b, paired, groups;
