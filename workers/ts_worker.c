@@ -407,10 +407,8 @@ s_resend_overdue (ts_worker_t *self)
 {
     int64_t now = wk_now ();
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
-    while (ts_map_next (self->pending, &pos, &k, &kl, &v)) {
+    while (ts_map_next (self->pending, &pos, NULL, NULL, &v)) {
         s_pending_t *p = v;
         for (uint32_t i = 0; i < p->nparts; i++) {
             s_part_t *part = &p->parts [i];

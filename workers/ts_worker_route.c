@@ -515,10 +515,8 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
         ts_info ("map epoch %" PRIu64 ": slot %d", epoch, me);
     s_take_shards (self, owners, nshards, epoch);
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
-    while (ts_map_next (self->pending, &pos, &k, &kl, &v)) {
+    while (ts_map_next (self->pending, &pos, NULL, NULL, &v)) {
         s_pending_t *p = v;
         for (uint32_t i = 0; i < p->nparts; i++) {
             s_part_t *part = &p->parts [i];
