@@ -236,17 +236,7 @@ cq_get_bool (const ts_mp_reader_t *map, const char *key)
 bool
 cq_get_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size)
 {
-    ts_mp_reader_t r;
-    const char *p;
-    uint32_t n;
-    buf [0] = 0;
-    if (!ts_mp_reader_map_find (map, key, &r) || ts_mp_read_str (&r, &p, &n))
-        return false;
-    if (n >= size)
-        n = (uint32_t) size - 1;
-    memcpy (buf, p ? p : "", n);
-    buf [n] = 0;
-    return true;
+    return ts_mp_reader_map_copy_str (map, key, buf, size);
 }
 
 /*  Writes `buf` and a newline to stdout; false when stdout fails (a closed

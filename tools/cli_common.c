@@ -261,16 +261,7 @@ s_get_bool (const ts_mp_reader_t *map, const char *key, bool *is_nil)
 static void
 s_get_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size)
 {
-    ts_mp_reader_t r;
-    const char *p;
-    uint32_t n;
-    buf [0] = 0;
-    if (!ts_cli_mp_find (map, key, &r) || ts_mp_read_str (&r, &p, &n))
-        return;
-    if (n >= size)
-        n = (uint32_t) size - 1;
-    memcpy (buf, p, n);
-    buf [n] = 0;
+    ts_mp_reader_map_copy_str (map, key, buf, size);
 }
 
 /* --- the state file ------------------------------------------------------------ */
