@@ -27,39 +27,18 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TS="$BUILD/tools/trajstore"
 GEN="$BUILD/tools/trajstore-gen"
 
-# ipc socket paths are limited to 107 bytes: keep the directories short
-D=$(mktemp -d /tmp/ts-api.XXXXXX) || exit 1
+. "$(dirname "$0")/e2e_stack.sh"
+stack_dirs api
+# a second stack (the export re-imported), and a slow client to stop
 D2=$(mktemp -d /tmp/ts-api2.XXXXXX) || exit 1
-T=$(mktemp -d /tmp/ts-api-out.XXXXXX) || exit 1
 SLOW_PID=""
-
-cleanup () {
+LOG_DIRS="$D $D2"
+on_exit () {
     [ -n "$SLOW_PID" ] && kill "$SLOW_PID" 2>/dev/null
-    "$TS" down --data "$D" >/dev/null 2>&1
     "$TS" down --data "$D2" >/dev/null 2>&1
-    rm -rf "$D" "$D2" "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step () {
-    echo "--- $*"
+    rm -rf "$D2"
 }
 
-fail () {
-    echo "FAIL: $*" >&2
-    for f in "$D"/logs/*.log "$D2"/logs/*.log; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        tail -n 200 "$f" >&2
-    done
-    exit 1
-}
-
-# Debian's python3 has python3-zmq and python3-msgpack (scripts/deps.sh);
-# a version manager's python3 on PATH may not
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 "$PY" -c 'import zmq, msgpack' 2>/dev/null \
     || fail "$PY lacks zmq or msgpack (apt-get install python3-zmq python3-msgpack)"
 
