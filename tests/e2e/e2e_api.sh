@@ -50,6 +50,9 @@ done
 cat >"$T/check.py" <<'PYEOF'
 import datetime, json, math, os, re, subprocess, sys
 
+sys.path.insert(0, os.environ["E2E_DIR"])
+from e2e_lib import pass_at  # noqa: E402
+
 TS = os.environ["TS"]
 KNOWN = os.environ.get("TS_E2E_KNOWN_BUGS", "fail")
 failures = []
@@ -200,14 +203,6 @@ def ms_iso(ms):
 def next_cursor(err):
     m = re.search(r"next page: --cursor (\S+)", err)
     return m.group(1) if m else None
-
-
-def pass_at(n, c, k):
-    if n < k:
-        return None
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def close(a, b, eps=1e-9):
@@ -712,7 +707,7 @@ else:
 PYEOF
 
 check () {
-    TS="$TS" "$PY" "$T/check.py" "$@"
+    TS="$TS" E2E_DIR="$E2E_DIR" "$PY" "$T/check.py" "$@"
 }
 
 step "up --workers 2"

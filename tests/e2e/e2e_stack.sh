@@ -1,6 +1,9 @@
 # tests/e2e/e2e_stack.sh: the scaffolding of the drivers that run a stack
 # through the `trajstore` CLI (e2e_cli, e2e_api, e2e_formats), sourced.
-# Expects TS (the CLI). Gives PY, step, fail, json, expect and stack_dirs.
+# Expects TS (the CLI). Gives E2E_DIR, PY, step, fail, json, expect and stack_dirs.
+
+# this folder (e2e_lib.py for the Python checkers)
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 
 # process and log helpers (print_files)
 . "$(dirname "$0")/e2e_procs.sh"
