@@ -2,17 +2,13 @@
  *  main parses options, installs signal handlers, runs the aggregator and
  *  maps the result to an exit code. */
 #include "ts_agg.h"
-#include "ts_build.h"
-#include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_log.h"
 #include "ts_proto.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static volatile bool s_stop;
 
@@ -31,67 +27,35 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    if (ts_build_version_asked (argc, argv, "trajstore-aggregator"))
-        return 0;
-    static struct option opts [] = {
-        { "data", required_argument, 0, 'd' }, { "ingest", required_argument, 0, 'i' },
-        { "control", required_argument, 0, 'c' }, { "query", required_argument, 0, 'q' },
-        { "shards", required_argument, 0, 's' }, { "log-level", required_argument, 0, 'l' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
-    };
-    const char *data = NULL, *ingest = NULL, *control = NULL, *query = NULL;
-    unsigned shards = 0;
+    const char *data = NULL;
     ts_log_level_t level = TS_LOG_INFO;
-    int c;
-    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data = optarg; break;
-        case 'i': ingest = optarg; break;
-        case 'c': control = optarg; break;
-        case 'q': query = optarg; break;
-        case 's': {
-            char *end;
-            long v = strtol (optarg, &end, 10);
-            if (*end || v < 1 || v > TS_MAX_SHARDS) {
-                fprintf (stderr, "trajstore-aggregator: --shards wants 1..%d, got '%s'\n", TS_MAX_SHARDS, optarg);
-                return 2;
-            }
-            shards = (unsigned) v;
-            break;
-        }
-        case 'l':
-            if (!ts_log_level_parse (optarg, &level)) {
-                fprintf (stderr, "trajstore-aggregator: bad --log-level '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': s_usage (stdout); return 0;
-        default: s_usage (stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        s_usage (stderr);
-        return 2;
-    }
+    unsigned shards = 0;
+    ts_daemon_ep_t eps [] = {
+        { .name = "ingest" }, { .name = "control" }, { .name = "query" }
+    };
+    const ts_opt_t opts [] = {
+        { "ingest", TS_OPT_STR, &eps [0].flag, 0, 0 },
+        { "control", TS_OPT_STR, &eps [1].flag, 0, 0 },
+        { "query", TS_OPT_STR, &eps [2].flag, 0, 0 },
+        { "shards", TS_OPT_UINT, &shards, 1, TS_MAX_SHARDS },
+    };
+    int rc = ts_daemon_args (argc, argv, "trajstore-aggregator", s_usage, opts, 4, &data, &level);
+    if (rc >= 0)
+        return rc;
     ts_log_init ("aggregator", level);
-    char dir [TS_PATH_MAX], ep_i [TS_PATH_MAX], ep_c [TS_PATH_MAX], ep_q [TS_PATH_MAX];
-    if (ts_config_data_dir (data, dir, sizeof dir)
-    ||  ts_config_endpoint (ingest, "ingest", dir, ep_i, sizeof ep_i)
-    ||  ts_config_endpoint (control, "control", dir, ep_c, sizeof ep_c)
-    ||  ts_config_endpoint (query, "query", dir, ep_q, sizeof ep_q)) {
-        ts_error ("data directory path too long for ipc endpoints: %s", dir);
+    char dir [TS_PATH_MAX];
+    if (ts_daemon_paths (data, dir, eps, 3))
         return 2;
-    }
     ts_daemon_signals (&s_stop);
     srandom ((unsigned) (zclock_time () ^ getpid ()));
     char err [512];
-    ts_agg_config_t cfg = { dir, ep_i, ep_c, ep_q, shards };
+    ts_agg_config_t cfg = { dir, eps [0].ep, eps [1].ep, eps [2].ep, shards };
     ts_agg_t *agg = ts_agg_new (&cfg, err, sizeof err);
     if (!agg) {
         ts_error ("%s", err);
         return 1;
     }
-    int rc = ts_agg_run (agg, &s_stop);
+    rc = ts_agg_run (agg, &s_stop);
     ts_agg_destroy (&agg);
     return rc ? 1 : 0;
 }

@@ -42,11 +42,9 @@ agg_job (ts_agg_t *self, const char *job, bool create)
     /* keep the ledger bounded: drop the oldest finished job */
     if (ts_map_size (self->jobs) >= S_MAX_JOBS) {
         size_t pos = 0;
-        const void *k;
-        size_t kl;
         void *v;
         s_job_t *oldest = NULL;
-        while (ts_map_next (self->jobs, &pos, &k, &kl, &v)) {
+        while (ts_map_next (self->jobs, &pos, NULL, NULL, &v)) {
             s_job_t *x = v;
             if (x->finished && (!oldest || x->finished < oldest->finished))
                 oldest = x;
@@ -210,10 +208,8 @@ s_producers_sending (ts_agg_t *self)
 {
     int64_t now = zclock_time ();
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
-    while (ts_map_next (self->jobs, &pos, &k, &kl, &v)) {
+    while (ts_map_next (self->jobs, &pos, NULL, NULL, &v)) {
         s_job_t *j = v;
         if (!j->finished && !j->last_received && !j->done_received && !j->error [0]
         &&  now - j->updated < S_SENDING_MS)
@@ -301,11 +297,9 @@ void
 agg_requeue_worker (ts_agg_t *self, int w)
 {
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
     int n = 0;
-    while (ts_map_next (self->chunks, &pos, &k, &kl, &v)) {
+    while (ts_map_next (self->chunks, &pos, NULL, NULL, &v)) {
         s_chunk_t *c = v;
         if (c->worker != w)
             continue;

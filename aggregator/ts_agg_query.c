@@ -139,10 +139,8 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     ts_hdr_key (h, "jobs");
     msgpack_pack_array (&h->pk, ts_map_size (self->jobs));
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
-    while (ts_map_next (self->jobs, &pos, &k, &kl, &v))
+    while (ts_map_next (self->jobs, &pos, NULL, NULL, &v))
         s_pack_job (&h->pk, v);
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }

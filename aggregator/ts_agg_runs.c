@@ -140,15 +140,9 @@ agg_runs_load (ts_agg_t *self)
 {
     char path [TS_PATH_MAX + 16];
     s_meta_path (self, path, sizeof path);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return;
     ts_buf_t b = { 0 };
-    char chunk [65536];
-    size_t n;
-    while ((n = fread (chunk, 1, sizeof chunk, f)) > 0)
-        ts_buf_append (&b, chunk, n);
-    fclose (f);
+    if (ts_buf_append_file (&b, path) && b.size == 0)
+        return;                         /* none, or not readable: nothing to load */
     ts_mp_reader_t r;
     uint32_t nruns, six, nf, ns, two;
     ts_mp_reader_init (&r, b.data, b.size);

@@ -2,13 +2,10 @@
  *  main parses options, installs signal handlers, runs the api and maps
  *  the result to an exit code. */
 #include "ts_api.h"
-#include "ts_build.h"
-#include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_log.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,52 +25,29 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    if (ts_build_version_asked (argc, argv, "trajstore-api"))
-        return 0;
-    static struct option opts [] = {
-        { "data", required_argument, 0, 'd' }, { "bind", required_argument, 0, 'b' },
-        { "query", required_argument, 0, 'q' }, { "log-level", required_argument, 0, 'l' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
-    };
-    const char *data = NULL, *bind = NULL, *query = NULL;
+    const char *data = NULL;
     ts_log_level_t level = TS_LOG_INFO;
-    int c;
-    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data = optarg; break;
-        case 'b': bind = optarg; break;
-        case 'q': query = optarg; break;
-        case 'l':
-            if (!ts_log_level_parse (optarg, &level)) {
-                fprintf (stderr, "trajstore-api: bad --log-level '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': s_usage (stdout); return 0;
-        default: s_usage (stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        s_usage (stderr);
-        return 2;
-    }
+    ts_daemon_ep_t eps [] = { { .name = "api" }, { .name = "query" } };
+    const ts_opt_t opts [] = {
+        { "bind", TS_OPT_STR, &eps [0].flag, 0, 0 },
+        { "query", TS_OPT_STR, &eps [1].flag, 0, 0 },
+    };
+    int rc = ts_daemon_args (argc, argv, "trajstore-api", s_usage, opts, 2, &data, &level);
+    if (rc >= 0)
+        return rc;
     ts_log_init ("api", level);
-    char dir [TS_PATH_MAX], ep_b [TS_PATH_MAX], ep_q [TS_PATH_MAX];
-    if (ts_config_data_dir (data, dir, sizeof dir)
-    ||  ts_config_endpoint (bind, "api", dir, ep_b, sizeof ep_b)
-    ||  ts_config_endpoint (query, "query", dir, ep_q, sizeof ep_q)) {
-        ts_error ("data directory path too long for ipc endpoints: %s", dir);
+    char dir [TS_PATH_MAX];
+    if (ts_daemon_paths (data, dir, eps, 2))
         return 2;
-    }
     ts_daemon_signals (&s_stop);
     char err [512];
-    ts_api_config_t cfg = { ep_b, ep_q, dir };
+    ts_api_config_t cfg = { eps [0].ep, eps [1].ep, dir };
     ts_api_t *api = ts_api_new (&cfg, err, sizeof err);
     if (!api) {
         ts_error ("%s", err);
         return 1;
     }
-    int rc = ts_api_run (api, &s_stop);
+    rc = ts_api_run (api, &s_stop);
     ts_api_destroy (&api);
     return rc ? 1 : 0;
 }

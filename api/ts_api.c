@@ -259,11 +259,9 @@ api_collect (ts_api_t *self, bool (*pred) (const s_req_t *, int64_t), int64_t ar
            s_req_t **out, int max)
 {
     size_t pos = 0;
-    const void *k;
-    size_t kl;
     void *v;
     int n = 0;
-    while (n < max && ts_map_next (self->reqs, &pos, &k, &kl, &v))
+    while (n < max && ts_map_next (self->reqs, &pos, NULL, NULL, &v))
         if (pred (v, arg))
             out [n++] = v;
     return n;

@@ -130,10 +130,8 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
     if (lost) {
         /* answers from a worker that left will not come: ask again */
         size_t p2 = 0;
-        const void *k2;
-        size_t kl2;
         void *v2;
-        while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
+        while (ts_map_next (self->reqs, &p2, NULL, NULL, &v2)) {
             s_req_t *r = v2;
             if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK)
                 s_req_park (r);

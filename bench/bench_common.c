@@ -607,3 +607,19 @@ bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, v
     return bq_run_clients (system, kase, "get or one-group list 50/50", NULL, ops, ctx, clients,
                            seconds, seed, records, json);
 }
+
+int
+bq_run_queries (const bq_series_t *series, const char *where, const bq_client_ops_t *ops,
+                void *ctx, long clients, long seconds, bq_one_fn *one)
+{
+    if (clients > 0)
+        return bq_run_mix (series->system, where, ops, ctx, clients, seconds, series->seed,
+                           series->records, series->json);
+    void *conn = ops->open (ctx, 0);
+    if (!conn)
+        return 1;
+    bq_report_header (stderr, series->system, where);
+    int rc = bq_run_series (series, one, conn);
+    ops->close (conn);
+    return rc;
+}

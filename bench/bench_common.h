@@ -154,6 +154,12 @@ int bq_run_clients (const char *system, const char *kase, const char *what, cons
 int bq_run_mix (const char *system, const char *where, const bq_client_ops_t *ops, void *ctx,
                 long clients, long seconds, long seed, long records, FILE *json);
 
+/*  A query benchmark's run: the concurrent mix when clients > 0, else one
+ *  client (ops->open (ctx, 0)) timing the kinds of `series` one at a time
+ *  with `one`, after a header naming `where`. Returns 0, or 1. */
+int bq_run_queries (const bq_series_t *series, const char *where, const bq_client_ops_t *ops,
+                    void *ctx, long clients, long seconds, bq_one_fn *one);
+
 /* --- reporting ----------------------------------------------------------------------- */
 
 /*  One case: a JSON line on `json` (when not NULL) and a table row on

@@ -421,27 +421,12 @@ main (int argc, char **argv)
         records = (long) keys.nids;
     s_ctx_t ctx = { endpoint, &keys };
     FILE *jout = json ? stdout : NULL;
-    int rc = 0;
-
-    if (clients > 0) {
-        /* the children make their own sockets: nothing of ZeroMQ exists
-         * in this process before the fork */
-        static const bq_client_ops_t ops = { s_client_open, s_mix, s_client_close };
-        rc = bq_run_mix ("trajstore", endpoint, &ops, &ctx, clients, seconds, seed, records, jout);
-        bq_keys_free (&keys);
-        return rc;
-    }
-
-    s_client_t *c = s_client_open (&ctx, 0);
-    if (!c) {
-        bq_keys_free (&keys);
-        return 1;
-    }
-    bq_report_header (stderr, "trajstore", endpoint);
+    /* with clients, the children make their own sockets: nothing of
+     * ZeroMQ exists in this process before the fork */
+    static const bq_client_ops_t ops = { s_client_open, s_mix, s_client_close };
     bq_series_t series = { S_PROG, "trajstore", "request", only, n, warmup, max_seconds, seed,
                            records, jout };
-    rc = bq_run_series (&series, s_one_any, c);
-    s_client_close (c);
+    int rc = bq_run_queries (&series, endpoint, &ops, &ctx, clients, seconds, s_one_any);
     bq_keys_free (&keys);
     return rc;
 }

@@ -374,25 +374,10 @@ main (int argc, char **argv)
     FILE *jout = json ? stdout : NULL;
     char where [4300];
     snprintf (where, sizeof where, "%s (read-only, cache %ld MiB, mmap %ld MiB)", db, cache_mib, mmap_mib);
-    int rc = 0;
-
-    if (clients > 0) {
-        static const bq_client_ops_t ops = { s_conn_open, s_mix, s_conn_close };
-        rc = bq_run_mix ("sqlite", where, &ops, &ctx, clients, seconds, seed, records, jout);
-        bq_keys_free (&keys);
-        return rc;
-    }
-
-    s_conn_t *c = s_conn_open (&ctx, 0);
-    if (!c) {
-        bq_keys_free (&keys);
-        return 1;
-    }
-    bq_report_header (stderr, "sqlite", where);
+    static const bq_client_ops_t ops = { s_conn_open, s_mix, s_conn_close };
     bq_series_t series = { S_PROG, "sqlite", "query", only, n, warmup, max_seconds, seed,
                            records, jout };
-    rc = bq_run_series (&series, s_one_any, c);
-    s_conn_close (c);
+    int rc = bq_run_queries (&series, where, &ops, &ctx, clients, seconds, s_one_any);
     bq_keys_free (&keys);
     return rc;
 }

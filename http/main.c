@@ -1,14 +1,12 @@
 /*  trajstore-http: the HTTP/JSON gateway and web viewer (ts_http.h,
  *  docs/HTTP.md). main reads the options, finds the viewer's files and the
  *  token, serves until SIGTERM or SIGINT. */
-#include "ts_build.h"
 #include "ts_config.h"
 #include "ts_daemon.h"
 #include "ts_http.h"
 #include "ts_log.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,57 +83,25 @@ s_read_token (const char *path, char *buf, size_t size)
 int
 main (int argc, char **argv)
 {
-    if (ts_build_version_asked (argc, argv, "trajstore-http"))
-        return 0;
-    static struct option opts [] = {
-        { "data", required_argument, 0, 'd' }, { "api", required_argument, 0, 'a' },
-        { "http", required_argument, 0, 'H' }, { "static", required_argument, 0, 's' },
-        { "token", required_argument, 0, 't' }, { "token-file", required_argument, 0, 'T' },
-        { "no-auth", no_argument, 0, 'n' }, { "max-connections", required_argument, 0, 'm' },
-        { "log-level", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
-        { "allow-host", required_argument, 0, 'A' },
-        { 0, 0, 0, 0 }
-    };
-    const char *data = NULL, *api = NULL, *addr = NULL, *static_flag = NULL;
+    const char *data = NULL, *addr = NULL, *static_flag = NULL;
     const char *token = NULL, *token_file = NULL, *allow_hosts = NULL;
     bool no_auth = false;
     unsigned max_conns = TS_HTTP_MAX_CONNS;
     ts_log_level_t level = TS_LOG_INFO;
-    int c;
-    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data = optarg; break;
-        case 'a': api = optarg; break;
-        case 'H': addr = optarg; break;
-        case 's': static_flag = optarg; break;
-        case 't': token = optarg; break;
-        case 'T': token_file = optarg; break;
-        case 'n': no_auth = true; break;
-        case 'A': allow_hosts = optarg; break;
-        case 'm': {
-            char *end;
-            long v = strtol (optarg, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                fprintf (stderr, "trajstore-http: --max-connections wants 1..1024, got '%s'\n", optarg);
-                return 2;
-            }
-            max_conns = (unsigned) v;
-            break;
-        }
-        case 'l':
-            if (!ts_log_level_parse (optarg, &level)) {
-                fprintf (stderr, "trajstore-http: bad --log-level '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': s_usage (stdout); return 0;
-        default: s_usage (stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        s_usage (stderr);
-        return 2;
-    }
+    ts_daemon_ep_t api = { .name = "api" };
+    const ts_opt_t opts [] = {
+        { "api", TS_OPT_STR, &api.flag, 0, 0 },
+        { "http", TS_OPT_STR, &addr, 0, 0 },
+        { "static", TS_OPT_STR, &static_flag, 0, 0 },
+        { "token", TS_OPT_STR, &token, 0, 0 },
+        { "token-file", TS_OPT_STR, &token_file, 0, 0 },
+        { "no-auth", TS_OPT_FLAG, &no_auth, 0, 0 },
+        { "max-connections", TS_OPT_UINT, &max_conns, 1, 1024 },
+        { "allow-host", TS_OPT_STR, &allow_hosts, 0, 0 },
+    };
+    int rc = ts_daemon_args (argc, argv, "trajstore-http", s_usage, opts, 8, &data, &level);
+    if (rc >= 0)
+        return rc;
     ts_log_init ("http", level);
     char tok [512];
     if (token_file) {
@@ -150,19 +116,16 @@ main (int argc, char **argv)
         const char *env = getenv ("TRAJSTORE_HTTP");
         addr = env && *env ? env : TS_HTTP_DEFAULT_ADDR;
     }
-    char dir [TS_PATH_MAX], ep [TS_PATH_MAX], target [TS_PATH_MAX + 32];
+    char dir [TS_PATH_MAX], target [TS_PATH_MAX + 32];
     char addr_file [TS_PATH_MAX + 16], sdir [PATH_MAX + 64];
-    if (ts_config_data_dir (data, dir, sizeof dir)
-    ||  ts_config_endpoint (api, "api", dir, ep, sizeof ep)) {
-        ts_error ("data directory path too long for ipc endpoints: %s", dir);
+    if (ts_daemon_paths (data, dir, &api, 1))
         return 2;
-    }
     snprintf (addr_file, sizeof addr_file, "%s/http.addr", dir);
     ts_daemon_signals (&s_stop);
 
     char err [600];
     ts_http_config_t cfg = {
-        .addr = addr, .api = ts_config_connectable (ep, target, sizeof target),
+        .addr = addr, .api = ts_config_connectable (api.ep, target, sizeof target),
         .static_dir = s_static_dir (static_flag, sdir, sizeof sdir), .token = token,
         .no_auth = no_auth, .allow_hosts = allow_hosts, .addr_file = addr_file, .max_connections = max_conns,
         .answer_ms = TS_HTTP_ANSWER_MS
@@ -175,7 +138,7 @@ main (int argc, char **argv)
         ts_error ("%s", err);
         return 2;
     }
-    ts_info ("serving %s (api %s, viewer %s%s)", ts_http_url (http), ep, cfg.static_dir,
+    ts_info ("serving %s (api %s, viewer %s%s)", ts_http_url (http), api.ep, cfg.static_dir,
              token ? ", bearer token required" : "");
     while (!s_stop)
         usleep (100 * 1000);

@@ -184,23 +184,6 @@ s_count_of (const s_args_t *a, const char *name)
     return n;
 }
 
-/*  A number of a range's side ("" is nil). */
-static bool
-s_number (const char *s, size_t n, bool *has, double *v)
-{
-    char tmp [64], *end;
-    *has = n > 0;
-    if (!n)
-        return true;
-    if (n >= sizeof tmp)
-        return false;
-    memcpy (tmp, s, n);
-    tmp [n] = 0;
-    errno = 0;
-    *v = strtod (tmp, &end);
-    return !errno && *end == 0 && isfinite (*v);
-}
-
 static bool
 s_all_digits (const char *s, size_t n)
 {
@@ -262,11 +245,9 @@ s_pack_param (const s_param_t *p, const s_args_t *args, ts_req_t *q, ts_hanswer_
         else break;
         return 0;
     case P_RANGE: {
-        const char *colon = strchr (v, ':');
         bool hl, hh;
         double lo = 0, hi = 0;
-        if (!colon || !s_number (v, (size_t) (colon - v), &hl, &lo)
-        ||  !s_number (colon + 1, strlen (colon + 1), &hh, &hi))
+        if (!ts_req_range (v, &hl, &lo, &hh, &hi))
             break;
         msgpack_pack_array (&q->pk, 2);
         if (hl) msgpack_pack_double (&q->pk, lo); else msgpack_pack_nil (&q->pk);

@@ -132,21 +132,11 @@ ts_hapi_call (ts_hapi_t *self, ts_req_t *q, zframe_t **reply)
     if (!c)
         return TS_ENOMEM;
     c->rid++;
-    ts_buf_t head = { 0 };
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &head, ts_buf_packer_write);
-    msgpack_pack_map (&pk, q->n + 1);
-    ts_mp_pack_cstr (&pk, "rid");
-    msgpack_pack_uint64 (&pk, c->rid);
-    zframe_t *f = head.data && q->body.data ? zframe_new (NULL, head.size + q->body.size) : NULL;
+    zframe_t *f = ts_req_frame (q, c->rid);
     if (!f) {
-        ts_buf_free (&head);
         s_give (self, c);
         return TS_ENOMEM;
     }
-    memcpy (zframe_data (f), head.data, head.size);
-    memcpy (zframe_data (f) + head.size, q->body.data, q->body.size);
-    ts_buf_free (&head);
     int64_t deadline = s_mono_ms () + self->answer_ms;
     bool sent = zframe_send (&f, c->sock, 0) == 0;
     if (!sent)

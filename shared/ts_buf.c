@@ -2,6 +2,8 @@
 #include "ts_buf.h"
 #include "ts_error.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 int
@@ -51,4 +53,21 @@ ts_buf_free (ts_buf_t *b)
     free (b->data);
     b->data = NULL;
     b->size = b->cap = 0;
+}
+
+int
+ts_buf_append_file (ts_buf_t *b, const char *path)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return -errno;
+    char chunk [65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread (chunk, 1, sizeof chunk, f)) > 0)
+        rc = ts_buf_append (b, chunk, n);
+    if (rc == 0 && ferror (f))
+        rc = -EIO;
+    fclose (f);
+    return rc;
 }

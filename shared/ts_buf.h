@@ -18,6 +18,9 @@ typedef struct {
 /*  Room for `extra` more bytes; 0 or TS_ENOMEM (the buffer unchanged). */
 int  ts_buf_reserve (ts_buf_t *b, size_t extra);
 int  ts_buf_append (ts_buf_t *b, const void *data, size_t len);
+/*  Appends the whole of the file at `path`. 0, TS_ENOMEM, or -errno (the
+ *  file cannot be opened or read; what was read stays appended). */
+int  ts_buf_append_file (ts_buf_t *b, const char *path);
 /*  Frees the bytes and leaves an empty buffer. */
 void ts_buf_free (ts_buf_t *b);
 

@@ -95,6 +95,24 @@ s_fail (ts_input_t *self, int code, const char *fmt, ...)
     return code;
 }
 
+/*  One read(2) of the file: the bytes read (0 at its end, which is
+ *  remembered), -EINTR, or another -errno (sticky, via s_fail). */
+static ssize_t
+s_read_fd (ts_input_t *self, void *buf, size_t size)
+{
+    ssize_t n = read (self->fd, buf, size);
+    if (n < 0) {
+        if (errno == EINTR)
+            return -EINTR;
+        int code = -errno;
+        return s_fail (self, code, "read failed: %s", strerror (-code));
+    }
+    if (n == 0)
+        self->ieof = true;
+    self->fd_read += (uint64_t) n;
+    return n;
+}
+
 /*  Reads more of the file into `in` so that at least `need` unconsumed bytes
  *  are there, or the file has ended. Returns 0, -EINTR (nothing changed
  *  but what was already read), or another -errno (sticky). */
@@ -109,17 +127,10 @@ s_fill (ts_input_t *self, size_t need)
         self->ipos = 0;
     }
     while (!self->ieof && self->ilen - self->ipos < need) {
-        ssize_t n = read (self->fd, self->in + self->ilen, self->icap - self->ilen);
-        if (n < 0) {
-            if (errno == EINTR)
-                return -EINTR;
-            int code = -errno;
-            return s_fail (self, code, "read failed: %s", strerror (-code));
-        }
-        if (n == 0)
-            self->ieof = true;
+        ssize_t n = s_read_fd (self, self->in + self->ilen, self->icap - self->ilen);
+        if (n < 0)
+            return (int) n;
         self->ilen += (size_t) n;
-        self->fd_read += (uint64_t) n;
     }
     return 0;
 }
@@ -260,17 +271,7 @@ s_read_plain (ts_input_t *self, uint8_t *buf, size_t size)
     }
     if (self->ieof)
         return 0;
-    ssize_t n = read (self->fd, buf, size);
-    if (n < 0) {
-        if (errno == EINTR)
-            return -EINTR;
-        int code = -errno;
-        return s_fail (self, code, "read failed: %s", strerror (-code));
-    }
-    if (n == 0)
-        self->ieof = true;
-    self->fd_read += (uint64_t) n;
-    return n;
+    return s_read_fd (self, buf, size);
 }
 
 /*  Between two gzip members: another member starts (1f 8b), or only zero

@@ -36,7 +36,7 @@ size_t ts_map_size (const ts_map_t *self);
 
 /*  Iteration: start with *pos = 0; returns false at the end. The map must
  *  not change during the walk, except through ts_map_delete/take of the
- *  entry just returned. */
+ *  entry just returned. key, len and value may each be NULL (not wanted). */
 bool ts_map_next (const ts_map_t *self, size_t *pos, const void **key, size_t *len, void **value);
 
 /*  Empties the map (values freed). */

@@ -424,3 +424,19 @@ ts_mp_map_copy_pairs (const void *data, size_t len, const char *const *skip, ts_
     }
     return kept;
 }
+
+bool
+ts_mp_reader_map_copy_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size)
+{
+    ts_mp_reader_t r;
+    const char *p;
+    uint32_t n;
+    buf [0] = 0;
+    if (!ts_mp_reader_map_find (map, key, &r) || ts_mp_read_str (&r, &p, &n))
+        return false;
+    if (n >= size)
+        n = (uint32_t) size - 1;
+    memcpy (buf, p ? p : "", n);
+    buf [n] = 0;
+    return true;
+}

@@ -92,6 +92,11 @@ bool ts_mp_map_find (const void *data, size_t len, const char *key, ts_mp_reader
 /*  The same for the map at the reader's position (the reader is not moved). */
 bool ts_mp_reader_map_find (const ts_mp_reader_t *map, const char *key, ts_mp_reader_t *value);
 
+/*  Copies the string value of `key` in the map at the reader's position
+ *  into buf (cut to fit `size`, at least 1, NUL-terminated). False, and
+ *  buf "", when the key is absent or its value is not a string. */
+bool ts_mp_reader_map_copy_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size);
+
 /*  Depth of the deepest container in one value (1 for a flat map).
  *  Returns the depth, or TS_EPROTO for malformed input. */
 int ts_mp_depth (const void *data, size_t len);

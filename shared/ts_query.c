@@ -363,20 +363,28 @@ s_sort_valid (const ts_sort_t *sort)
 
 /*  Chooses the plan from the totals (ts_query.h): collect when it reads
  *  no more entries than the walk is estimated to. */
+/*  The shards' totals summed: the whole shard, the filter's groups, its model. */
+static void
+s_sum_parts (const s_part_t *parts, size_t nparts, ts_totals_t *shard, ts_totals_t *groups,
+             ts_totals_t *model)
+{
+    ts_totals_init (shard);
+    ts_totals_init (groups);
+    ts_totals_init (model);
+    for (size_t i = 0; i < nparts; i++) {
+        ts_totals_merge (shard, &parts [i].shard);
+        ts_totals_merge (groups, &parts [i].groups);
+        ts_totals_merge (model, &parts [i].model);
+    }
+}
+
 static ts_query_plan_t
 s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_part_t *parts,
           size_t nparts, bool *by_model)
 {
     const ts_filter_t *f = pp->f;
     ts_totals_t shard, groups, model;
-    ts_totals_init (&shard);
-    ts_totals_init (&groups);
-    ts_totals_init (&model);
-    for (size_t i = 0; i < nparts; i++) {
-        ts_totals_merge (&shard, &parts [i].shard);
-        ts_totals_merge (&groups, &parts [i].groups);
-        ts_totals_merge (&model, &parts [i].model);
-    }
+    s_sum_parts (parts, nparts, &shard, &groups, &model);
     *by_model = pp->by_model && (!pp->by_group || model.count < groups.count);
     if (!pp->by_group && !pp->by_model)
         return TS_PLAN_WALK;
@@ -496,14 +504,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     else if (rc == 0) {
         s_last_plan = TS_PLAN_SCAN;
         ts_totals_t shard, groups, model;
-        ts_totals_init (&shard);
-        ts_totals_init (&groups);
-        ts_totals_init (&model);
-        for (size_t i = 0; i < nparts; i++) {
-            ts_totals_merge (&shard, &parts [i].shard);
-            ts_totals_merge (&groups, &parts [i].groups);
-            ts_totals_merge (&model, &parts [i].model);
-        }
+        s_sum_parts (parts, nparts, &shard, &groups, &model);
         /* the cheapest index the filter can use: group and model prefixes
          * have exact sizes, the reward range an estimate, the created
          * range none (taken as the whole index) */

@@ -7,8 +7,10 @@
 #include "ts_proto.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -486,4 +488,47 @@ void
 ts_req_free (ts_req_t *q)
 {
     ts_buf_free (&q->body);
+}
+
+/*  One side of a range: empty (none) or a finite number. */
+static bool
+s_range_bound (const char *s, size_t n, bool *has, double *v)
+{
+    char tmp [64], *end;
+    *has = n > 0;
+    if (n == 0)
+        return true;
+    if (n >= sizeof tmp)
+        return false;
+    memcpy (tmp, s, n);
+    tmp [n] = 0;
+    errno = 0;
+    *v = strtod (tmp, &end);
+    return !errno && *end == 0 && isfinite (*v);
+}
+
+bool
+ts_req_range (const char *text, bool *has_lo, double *lo, bool *has_hi, double *hi)
+{
+    const char *colon = strchr (text, ':');
+    return colon && s_range_bound (text, (size_t) (colon - text), has_lo, lo)
+        && s_range_bound (colon + 1, strlen (colon + 1), has_hi, hi);
+}
+
+zframe_t *
+ts_req_frame (const ts_req_t *q, uint64_t rid)
+{
+    ts_buf_t head = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &head, ts_buf_packer_write);
+    msgpack_pack_map (&pk, q->n + 1);
+    ts_mp_pack_cstr (&pk, "rid");
+    msgpack_pack_uint64 (&pk, rid);
+    zframe_t *f = head.data && q->body.data ? zframe_new (NULL, head.size + q->body.size) : NULL;
+    if (f) {
+        memcpy (zframe_data (f), head.data, head.size);
+        memcpy (zframe_data (f) + head.size, q->body.data, q->body.size);
+    }
+    ts_buf_free (&head);
+    return f;
 }

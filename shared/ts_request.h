@@ -26,6 +26,7 @@
 #include "ts_query.h"
 #include "ts_mp.h"
 #include "ts_record.h"
+#include <czmq.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,14 @@ typedef struct {
 void ts_req_begin (ts_req_t *q, const char *op);
 void ts_req_key (ts_req_t *q, const char *key);
 void ts_req_free (ts_req_t *q);
+/*  The request as one frame: the map header (its fields and "rid", first),
+ *  then the body. NULL when out of memory. */
+zframe_t *ts_req_frame (const ts_req_t *q, uint64_t rid);
+
+/*  A number range "LO:HI" as the CLI (--reward) and the gateway (reward=)
+ *  take it: either side may be empty (no bound), else a finite number.
+ *  Returns false when the text is not such a range. */
+bool ts_req_range (const char *text, bool *has_lo, double *lo, bool *has_hi, double *hi);
 
 #ifdef __cplusplus
 }

@@ -121,21 +121,11 @@ cq_client_call (s_client_t *c, ts_req_t *q)
 {
     zframe_destroy (&c->reply);
     c->rid++;
-    ts_buf_t head = { 0 };
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &head, ts_buf_packer_write);
-    msgpack_pack_map (&pk, q->n + 1);
-    ts_mp_pack_cstr (&pk, "rid");
-    msgpack_pack_uint64 (&pk, c->rid);
-    zframe_t *f = head.data && q->body.data ? zframe_new (NULL, head.size + q->body.size) : NULL;
+    zframe_t *f = ts_req_frame (q, c->rid);
     if (!f) {
-        ts_buf_free (&head);
         fprintf (stderr, "trajstore %s: out of memory\n", c->cmd);
         return 2;
     }
-    memcpy (zframe_data (f), head.data, head.size);
-    memcpy (zframe_data (f) + head.size, q->body.data, q->body.size);
-    ts_buf_free (&head);
     /* the patience covers the send too: a DEALER with no peer blocks */
     int64_t patience = c->answer_ms > 0 ? c->answer_ms : S_ANSWER_MS;
     int64_t deadline = ts_cli_mono_ms () + patience;
@@ -246,17 +236,7 @@ cq_get_bool (const ts_mp_reader_t *map, const char *key)
 bool
 cq_get_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size)
 {
-    ts_mp_reader_t r;
-    const char *p;
-    uint32_t n;
-    buf [0] = 0;
-    if (!ts_mp_reader_map_find (map, key, &r) || ts_mp_read_str (&r, &p, &n))
-        return false;
-    if (n >= size)
-        n = (uint32_t) size - 1;
-    memcpy (buf, p ? p : "", n);
-    buf [n] = 0;
-    return true;
+    return ts_mp_reader_map_copy_str (map, key, buf, size);
 }
 
 /*  Writes `buf` and a newline to stdout; false when stdout fails (a closed

@@ -101,6 +101,22 @@ ts_cli_find_binary (const char *name, const char *subdir, char *buf, size_t size
 
 /* --- processes -------------------------------------------------------------- */
 
+/*  The start of /proc/PID/NAME, NUL-terminated in buf (size > 0): the
+ *  bytes read, or -1 when the file cannot be opened. */
+static ssize_t
+s_proc_read (pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, name);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread (buf, 1, size - 1, f);
+    fclose (f);
+    buf [n] = 0;
+    return (ssize_t) n;
+}
+
 bool
 ts_cli_pid_is_alive (pid_t pid)
 {
@@ -109,14 +125,9 @@ ts_cli_pid_is_alive (pid_t pid)
     /* A zombie still answers kill (); its state in /proc says what it is.
      * The state follows the command name in parentheses, which may itself
      * hold spaces or parentheses: look after the last ')'. */
-    char path [64], stat [512];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
+    char stat [512];
+    if (s_proc_read (pid, "stat", stat, sizeof stat) < 0)
         return true;
-    size_t n = fread (stat, 1, sizeof stat - 1, f);
-    fclose (f);
-    stat [n] = 0;
     char *close = strrchr (stat, ')');
     return !(close && close [1] == ' ' && (close [2] == 'Z' || close [2] == 'X'));
 }
@@ -124,17 +135,13 @@ ts_cli_pid_is_alive (pid_t pid)
 bool
 ts_cli_pid_cmdline_has (pid_t pid, const char *needle, const char *needle2)
 {
-    char path [64], cmd [8192];
-    snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
+    char cmd [8192];
+    ssize_t n = s_proc_read (pid, "cmdline", cmd, sizeof cmd);
+    if (n < 0)
         return false;
-    size_t n = fread (cmd, 1, sizeof cmd - 1, f);
-    fclose (f);
-    for (size_t i = 0; i < n; i++)
+    for (ssize_t i = 0; i < n; i++)
         if (cmd [i] == 0)
             cmd [i] = ' ';                  /* arguments are NUL-separated */
-    cmd [n] = 0;
     return strstr (cmd, needle) && (!needle2 || strstr (cmd, needle2));
 }
 
@@ -261,16 +268,7 @@ s_get_bool (const ts_mp_reader_t *map, const char *key, bool *is_nil)
 static void
 s_get_str (const ts_mp_reader_t *map, const char *key, char *buf, size_t size)
 {
-    ts_mp_reader_t r;
-    const char *p;
-    uint32_t n;
-    buf [0] = 0;
-    if (!ts_cli_mp_find (map, key, &r) || ts_mp_read_str (&r, &p, &n))
-        return;
-    if (n >= size)
-        n = (uint32_t) size - 1;
-    memcpy (buf, p, n);
-    buf [n] = 0;
+    ts_mp_reader_map_copy_str (map, key, buf, size);
 }
 
 /* --- the state file ------------------------------------------------------------ */

@@ -51,23 +51,6 @@ cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
     return true;
 }
 
-/*  One bound of --reward: empty (none) or a finite number. */
-static bool
-s_parse_bound (const char *s, size_t n, bool *has, double *v)
-{
-    char tmp [64], *end;
-    *has = n > 0;
-    if (n == 0)
-        return true;
-    if (n >= sizeof tmp)
-        return false;
-    memcpy (tmp, s, n);
-    tmp [n] = 0;
-    errno = 0;
-    *v = strtod (tmp, &end);
-    return !errno && *end == 0 && isfinite (*v);
-}
-
 /*  One bound of --created: empty (none), epoch milliseconds, or ISO 8601. */
 static bool
 s_parse_time (const char *s, size_t n, bool *has, int64_t *ms)
@@ -157,9 +140,7 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
         f->run = arg;
         return 0;
     case O_REWARD: {
-        const char *colon = strchr (arg, ':');
-        if (!colon || !s_parse_bound (arg, (size_t) (colon - arg), &f->has_lo, &f->lo)
-        ||  !s_parse_bound (colon + 1, strlen (colon + 1), &f->has_hi, &f->hi)) {
+        if (!ts_req_range (arg, &f->has_lo, &f->lo, &f->has_hi, &f->hi)) {
             fprintf (stderr, "trajstore %s: --reward wants LO:HI (numbers, either may be "
                      "empty), not '%s'\n", cmd, arg);
             return 2;

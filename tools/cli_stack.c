@@ -591,11 +591,7 @@ ts_cli_cmd_supervise (int argc, char **argv)
     unsetenv ("TRAJSTORE_PEER_ADVERTISE");
 
     sigset_t set;
-    sigemptyset (&set);
-    sigaddset (&set, SIGCHLD);
-    sigaddset (&set, SIGTERM);
-    sigaddset (&set, SIGINT);
-    sigaddset (&set, SIGHUP);
+    ts_supervisor_sigset (&set);
     sigprocmask (SIG_BLOCK, &set, NULL);
     signal (SIGCHLD, s_on_sigchld);
     signal (SIGPIPE, SIG_IGN);

@@ -392,16 +392,22 @@ ts_supervisor_start (ts_supervisor_t *self, char *err, size_t err_size)
     return 0;
 }
 
+void
+ts_supervisor_sigset (sigset_t *set)
+{
+    sigemptyset (set);
+    sigaddset (set, SIGCHLD);
+    sigaddset (set, SIGTERM);
+    sigaddset (set, SIGINT);
+    sigaddset (set, SIGHUP);
+}
+
 /*  Waits up to `ms` for a signal of the set; returns it, or 0. */
 static int
 s_wait_signal (int64_t ms)
 {
     sigset_t set;
-    sigemptyset (&set);
-    sigaddset (&set, SIGCHLD);
-    sigaddset (&set, SIGTERM);
-    sigaddset (&set, SIGINT);
-    sigaddset (&set, SIGHUP);
+    ts_supervisor_sigset (&set);
     struct timespec ts = { (time_t) (ms / 1000), (long) (ms % 1000) * 1000000L };
     int sig = sigtimedwait (&set, NULL, &ts);
     return sig > 0 ? sig : 0;

@@ -65,6 +65,10 @@ int ts_supervisor_start (ts_supervisor_t *self, char *err, size_t err_size);
 bool ts_supervisor_has_api (const ts_supervisor_t *self);
 bool ts_supervisor_has_http (const ts_supervisor_t *self);
 
+/*  The signals the supervisor waits for (SIGCHLD, SIGTERM, SIGINT,
+ *  SIGHUP), which its caller blocks before starting it. */
+void ts_supervisor_sigset (sigset_t *set);
+
 /*  Supervises until one of SIGTERM, SIGINT or SIGHUP arrives (they must be
  *  blocked, see above), then stops the children (ts_supervisor_stop).
  *  Returns 0. */

@@ -402,23 +402,18 @@ s_on_dealer (ts_worker_t *self, zsock_t *dealer)
 
 /* --- timers ------------------------------------------------------------------ */
 
+/*  A part sent to another worker and not answered in time, or not sent. */
+static bool
+s_overdue (const ts_worker_t *self, const s_part_t *part, int64_t now)
+{
+    return part->sent_to != self->me
+        && (part->sent_to < 0 || now - part->sent > TS_BATCH_RESEND_MS);
+}
+
 static void
 s_resend_overdue (ts_worker_t *self)
 {
-    int64_t now = wk_now ();
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    while (ts_map_next (self->pending, &pos, &k, &kl, &v)) {
-        s_pending_t *p = v;
-        for (uint32_t i = 0; i < p->nparts; i++) {
-            s_part_t *part = &p->parts [i];
-            if (!part->done && part->sent_to != self->me
-            &&  (part->sent_to < 0 || now - part->sent > TS_BATCH_RESEND_MS))
-                wk_deliver (self, p, part);
-        }
-    }
+    wk_redeliver (self, s_overdue);
 }
 
 /* --- the loop ------------------------------------------------------------------- */

@@ -148,6 +148,9 @@ void wk_close_shard (ts_worker_t *self, unsigned s);
 /* ts_worker_route.c */
 void wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard, uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg);
 void wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part);
+/*  Delivers every pending part not yet answered for which `due` is true. */
+void wk_redeliver (ts_worker_t *self, bool (*due) (const ts_worker_t *self, const s_part_t *part,
+                                                    int64_t now));
 void wk_parse_chunk (ts_worker_t *self, s_work_t *w);
 void wk_on_map (ts_worker_t *self, ts_hdrin_t *in);
 

@@ -88,6 +88,21 @@ wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t sh
         s_chunk_finish (self, p, 0, NULL);
 }
 
+void
+wk_redeliver (ts_worker_t *self, bool (*due) (const ts_worker_t *self, const s_part_t *part,
+                                               int64_t now))
+{
+    int64_t now = wk_now ();
+    size_t pos = 0;
+    void *v;
+    while (ts_map_next (self->pending, &pos, NULL, NULL, &v)) {
+        s_pending_t *p = v;
+        for (uint32_t i = 0; i < p->nparts; i++)
+            if (!p->parts [i].done && due (self, &p->parts [i], now))
+                wk_deliver (self, p, &p->parts [i]);
+    }
+}
+
 /* --- parsing ---------------------------------------------------------------- */
 
 /*  Sends a part to its shard's owner (or queues it here). */
@@ -479,6 +494,14 @@ s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t 
     }
 }
 
+/*  A part never sent, or sent to a worker that no longer owns its shard. */
+static bool
+s_owner_moved (const ts_worker_t *self, const s_part_t *part, int64_t now)
+{
+    (void) now;
+    return part->sent == 0 || part->sent_to != self->owners [part->shard];
+}
+
 /*  A "map" from the aggregator (docs/INTERNALS.md): who owns which shard
  *  and how to reach them. Applied unless it is older than ours; parts
  *  sent to an owner that changed go to the new one. */
@@ -514,16 +537,5 @@ wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
     if (changed)
         ts_info ("map epoch %" PRIu64 ": slot %d", epoch, me);
     s_take_shards (self, owners, nshards, epoch);
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    while (ts_map_next (self->pending, &pos, &k, &kl, &v)) {
-        s_pending_t *p = v;
-        for (uint32_t i = 0; i < p->nparts; i++) {
-            s_part_t *part = &p->parts [i];
-            if (!part->done && (part->sent == 0 || part->sent_to != owners [part->shard]))
-                wk_deliver (self, p, part);
-        }
-    }
+    wk_redeliver (self, s_owner_moved);
 }

@@ -27,39 +27,18 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 TS="$BUILD/tools/trajstore"
 GEN="$BUILD/tools/trajstore-gen"
 
-# ipc socket paths are limited to 107 bytes: keep the directories short
-D=$(mktemp -d /tmp/ts-api.XXXXXX) || exit 1
+. "$(dirname "$0")/e2e_stack.sh"
+stack_dirs api
+# a second stack (the export re-imported), and a slow client to stop
 D2=$(mktemp -d /tmp/ts-api2.XXXXXX) || exit 1
-T=$(mktemp -d /tmp/ts-api-out.XXXXXX) || exit 1
 SLOW_PID=""
-
-cleanup () {
+LOG_DIRS="$D $D2"
+on_exit () {
     [ -n "$SLOW_PID" ] && kill "$SLOW_PID" 2>/dev/null
-    "$TS" down --data "$D" >/dev/null 2>&1
     "$TS" down --data "$D2" >/dev/null 2>&1
-    rm -rf "$D" "$D2" "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step () {
-    echo "--- $*"
+    rm -rf "$D2"
 }
 
-fail () {
-    echo "FAIL: $*" >&2
-    for f in "$D"/logs/*.log "$D2"/logs/*.log; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        tail -n 200 "$f" >&2
-    done
-    exit 1
-}
-
-# Debian's python3 has python3-zmq and python3-msgpack (scripts/deps.sh);
-# a version manager's python3 on PATH may not
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 "$PY" -c 'import zmq, msgpack' 2>/dev/null \
     || fail "$PY lacks zmq or msgpack (apt-get install python3-zmq python3-msgpack)"
 
@@ -70,6 +49,9 @@ done
 # --- the checker: python, one subcommand per part --------------------------------
 cat >"$T/check.py" <<'PYEOF'
 import datetime, json, math, os, re, subprocess, sys
+
+sys.path.insert(0, os.environ["E2E_DIR"])
+from e2e_lib import pass_at  # noqa: E402
 
 TS = os.environ["TS"]
 KNOWN = os.environ.get("TS_E2E_KNOWN_BUGS", "fail")
@@ -221,14 +203,6 @@ def ms_iso(ms):
 def next_cursor(err):
     m = re.search(r"next page: --cursor (\S+)", err)
     return m.group(1) if m else None
-
-
-def pass_at(n, c, k):
-    if n < k:
-        return None
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def close(a, b, eps=1e-9):
@@ -733,7 +707,7 @@ else:
 PYEOF
 
 check () {
-    TS="$TS" "$PY" "$T/check.py" "$@"
+    TS="$TS" E2E_DIR="$E2E_DIR" "$PY" "$T/check.py" "$@"
 }
 
 step "up --workers 2"

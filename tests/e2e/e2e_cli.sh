@@ -13,49 +13,8 @@ TS="$BUILD/tools/trajstore"
 GEN="$BUILD/tools/trajstore-gen"
 PRODUCER="$BUILD/producer/trajstore-producer"
 
-# ipc socket paths are limited to 107 bytes: keep the directory short
-D=$(mktemp -d /tmp/ts-cli.XXXXXX) || exit 1
-T=$(mktemp -d /tmp/ts-cli-out.XXXXXX) || exit 1
-
-cleanup () {
-    "$TS" down --data "$D" >/dev/null 2>&1
-    rm -rf "$D" "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step () {
-    echo "--- $*"
-}
-
-fail () {
-    echo "FAIL: $*" >&2
-    for f in "$D"/logs/*.log; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        cat "$f" >&2
-    done
-    exit 1
-}
-
-# Debian's python3 (scripts/deps.sh) starts in a tenth of the time a
-# version manager's shim takes, and this script starts it often
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-# json FILE EXPR: evaluates a Python expression over the JSON object in
-# FILE (bound to d) and prints the result.
-json () {
-    "$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
-}
-
-# expect WHAT FILE EXPR WANT
-expect () {
-    got=$(json "$2" "$3") || fail "$1: cannot read $2: $(cat "$2")"
-    [ "$got" = "$4" ] || fail "$1: $3 is '$got', expected '$4' in $(cat "$2")"
-}
+. "$(dirname "$0")/e2e_stack.sh"
+stack_dirs cli
 
 [ -x "$TS" ] || fail "no $TS"
 

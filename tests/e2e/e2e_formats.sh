@@ -12,27 +12,8 @@ BUILD=$(cd "$BUILD" && pwd)
 TS="$BUILD/tools/trajstore"
 FX=$(cd "$(dirname "$0")/../fixtures" && pwd)
 
-D=$(mktemp -d /tmp/ts-fmt.XXXXXX) || exit 1
-T=$(mktemp -d /tmp/ts-fmt-out.XXXXXX) || exit 1
-cleanup () {
-    "$TS" down --data "$D" >/dev/null 2>&1
-    rm -rf "$D" "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-fail () {
-    echo "FAIL: $*" >&2
-    for f in "$D"/logs/*.log; do
-        [ -f "$f" ] || continue
-        echo "===== $f" >&2
-        tail -50 "$f" >&2
-    done
-    exit 1
-}
+. "$(dirname "$0")/e2e_stack.sh"
+stack_dirs fmt
 
 # check NAME EXPR: EXPR over the records this import added (new: a list of
 # summaries; rep: the import report(s), one dict a file) must be True

@@ -40,6 +40,16 @@ MAX_DEPTH = 28
 INT_MIN, UINT_MAX = -(1 << 63), (1 << 64) - 1
 
 
+def pass_at(n, c, k):
+    """pass@k of a group of n attempts with c successes (docs/PROTOCOL.md):
+    None when n < k."""
+    if n < k:
+        return None
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def die(msg):
     sys.stderr.write("FAIL: %s\n" % msg)
     sys.exit(1)

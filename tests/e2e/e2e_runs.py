@@ -24,7 +24,6 @@ Scenarios (default: all, in this order, on one stack):
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
 import json
-import math
 import os
 import random
 import shutil
@@ -81,14 +80,6 @@ def make_fixture(dirname):
     if not any(l in first for l in files[1][1]):
         fail("the fixture has no byte-identical lines across trials")
     return files
-
-
-def pass_at(n, c, k):
-    if n < k:
-        return None
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def oracle_groups(files):
@@ -178,7 +169,7 @@ def sc_import(st, files, work):
             fail("group %s: %d records %d successes, expected %d %d" %
                  (g["group"], g["records"], g["successes"], n, c))
         for k in (1, 5, 10):
-            w = pass_at(n, c, k)
+            w = e2e_lib.pass_at(n, c, k)
             v = g["pass@%d" % k]
             if (w is None) != (v is None) or (w is not None and abs(w - v) > 1e-12):
                 fail("group %s pass@%d = %s, expected %s" % (g["group"], k, v, w))
@@ -262,7 +253,7 @@ def run_oracle(lines):
     out = {"records": len(lines), "groups": len(g),
            "successes": sum(c for _, c in g.values())}
     for k in (1, 5, 10):
-        ps = [pass_at(n, c, k) for n, c in g.values() if n >= k]
+        ps = [e2e_lib.pass_at(n, c, k) for n, c in g.values() if n >= k]
         out["pass@%d" % k] = sum(ps) / len(ps) if ps else None
     return out
 

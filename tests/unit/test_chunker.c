@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "ts_chunker.h"
 #include "ts_error.h"
 #include "ts_input.h"
@@ -664,24 +666,19 @@ test_bad_compressed (void **state)
 static pid_t
 s_pipe_from (const char *data, size_t len, int *fd)
 {
-    int fds [2];
-    assert_int_equal (pipe (fds), 0);
-    pid_t pid = fork ();
+    pid_t pid = tu_fork_pipe (fd);
     assert_true (pid >= 0);
     if (pid == 0) {
-        close (fds [0]);
         size_t off = 0;
         while (off < len) {
             size_t n = len - off < 777 ? len - off : 777;
-            ssize_t w = write (fds [1], data + off, n);
+            ssize_t w = write (*fd, data + off, n);
             if (w <= 0)
                 _exit (1);
             off += (size_t) w;
         }
         _exit (0);
     }
-    close (fds [1]);
-    *fd = fds [0];
     return pid;
 }
 
@@ -696,7 +693,7 @@ test_pipe (void **state)
     ts_buf_t zs = s_zstd (text.data, text.size, 2);
     const ts_buf_t *inputs [] = { &text, &gz, &zs };
     for (int i = 0; i < 3; i++) {
-        int fd, status;
+        int fd = -1, status;
         pid_t pid = s_pipe_from (inputs [i]->data, inputs [i]->size, &fd);
         char path [64];
         snprintf (path, sizeof path, "/dev/fd/%d", fd);

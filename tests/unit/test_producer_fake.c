@@ -75,15 +75,11 @@ s_write (const char *path, const void *data, size_t len)
 static char *
 s_read (const char *path, size_t *len)
 {
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
     ts_buf_t b = { 0 };
-    char tmp [65536];
-    size_t n;
-    while ((n = fread (tmp, 1, sizeof tmp, f)) > 0)
-        ts_buf_append (&b, tmp, n);
-    fclose (f);
+    if (ts_buf_append_file (&b, path)) {
+        ts_buf_free (&b);
+        return NULL;
+    }
     ts_buf_append (&b, "", 1);
     if (len)
         *len = b.size - 1;

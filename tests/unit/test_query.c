@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "ts_error.h"
 #include "ts_key.h"
 #include "ts_parse.h"
@@ -81,11 +83,7 @@ static s_env_t *s_env;
 static uint64_t
 s_rand (void)
 {
-    /* splitmix64: small, and the same sequence everywhere */
-    uint64_t z = (s_env->rng += UINT64_C (0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    return tu_splitmix64 (&s_env->rng);
 }
 
 static unsigned

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "ts_error.h"
 #include "ts_json_out.h"
 #include "ts_key.h"
@@ -39,10 +41,7 @@
 static uint64_t
 s_rand (uint64_t *state)
 {
-    uint64_t z = (*state += UINT64_C (0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    return tu_splitmix64 (state);
 }
 
 static double

@@ -779,6 +779,32 @@ test_summary_pack_map (void **state)
 /*  The envelope (ts_request_parse): each refusal carries the code the api
  *  answers with (its ts_errname) and a message; the rid is echoed once
  *  read; an accepted get has its id, a list its listing. */
+/*  "LO:HI" of --reward and reward=: either side may be empty; anything
+ *  else is refused. */
+static void
+test_range (void **state)
+{
+    (void) state;
+    bool hl = false, hh = false;
+    double lo = 0, hi = 0;
+    assert_true (ts_req_range ("0.5:1", &hl, &lo, &hh, &hi));
+    assert_true (hl && hh);
+    assert_true (lo == 0.5 && hi == 1.0);
+    assert_true (ts_req_range (":-2", &hl, &lo, &hh, &hi));
+    assert_false (hl);
+    assert_true (hh && hi == -2.0);
+    assert_true (ts_req_range ("3:", &hl, &lo, &hh, &hi));
+    assert_true (hl && lo == 3.0 && !hh);
+    assert_true (ts_req_range (":", &hl, &lo, &hh, &hi));
+    assert_false (hl || hh);
+    assert_false (ts_req_range ("1", &hl, &lo, &hh, &hi));
+    assert_false (ts_req_range ("x:1", &hl, &lo, &hh, &hi));
+    assert_false (ts_req_range ("1:2:3", &hl, &lo, &hh, &hi));
+    assert_false (ts_req_range ("inf:", &hl, &lo, &hh, &hi));
+    assert_false (ts_req_range ("nan:1", &hl, &lo, &hh, &hi));
+    assert_false (ts_req_range ("1e999:", &hl, &lo, &hh, &hi));
+}
+
 static void
 test_envelope (void **state)
 {
@@ -861,6 +887,7 @@ main (void)
         cmocka_unit_test (test_cursor_other_filter),
         cmocka_unit_test (test_set_cursor),
         cmocka_unit_test (test_envelope),
+        cmocka_unit_test (test_range),
         cmocka_unit_test (test_summary_pack_map),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "ts_check.h"
 #include "ts_error.h"
 #include "ts_json_out.h"
@@ -2551,15 +2553,11 @@ test_crash_recovery (void **state)
         uint64_t seed = UINT64_C (0x9e3779b97f4a7c15) * (uint64_t) (round + 1) + base;
         uint64_t rs = seed | 1;         /* xorshift never leaves 0 */
         unsigned delay_ms = 5 + (unsigned) (s_rand (&rs) % 296);
-        int fds [2];
-        assert_int_equal (pipe (fds), 0);
-        pid_t pid = fork ();
+        int fd = -1;
+        pid_t pid = tu_fork_pipe (&fd);
         assert_true (pid >= 0);
-        if (pid == 0) {
-            close (fds [0]);
-            s_crash_child (env, rs, fds [1]);
-        }
-        close (fds [1]);
+        if (pid == 0)
+            s_crash_child (env, rs, fd);
         struct timespec ts = { .tv_sec = delay_ms / 1000, .tv_nsec = (long) (delay_ms % 1000) * 1000000L };
         nanosleep (&ts, NULL);
         kill (pid, SIGKILL);
@@ -2571,9 +2569,9 @@ test_crash_recovery (void **state)
             fail_msg ("seed %llu: child failed with status %d", (unsigned long long) seed, status);
         /* the last count the child wrote: batches committed this round */
         uint32_t reported = 0, v;
-        while (read (fds [0], &v, sizeof v) == (ssize_t) sizeof v)
+        while (read (fd, &v, sizeof v) == (ssize_t) sizeof v)
             reported = v;
-        close (fds [0]);
+        close (fd);
         uint32_t k = s_crash_verify (env, committed, reported, seed);
         print_message ("crash round %d: seed %llu, kill after %u ms: child reported %u, %u committed\n",
                        round, (unsigned long long) seed, delay_ms, reported, k);
