@@ -21,6 +21,7 @@
 #include "ts_search.h"
 #include "ts_store_int.h"
 #include "ts_error.h"
+#include "ts_msg.h"
 #include "ts_mp.h"
 #include "ts_profile.h"
 
@@ -552,6 +553,53 @@ ts_search_parse (const char *text, size_t len, ts_search_query_t *q, char *err, 
     if (q->nclauses == 0) {
         snprintf (err, esz, "the query has no word to search for");
         return TS_EINVAL;
+    }
+    return 0;
+}
+
+int
+ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_query_t *q,
+                   ts_search_order_t *order, char *err, size_t esz)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = data;
+    in.len = len;
+    static const char *const refused [] = { "sort", "cursor", "fields" };
+    static const char *const why [] = {
+        "search orders by \"order\": newest or relevance",
+        "search has no cursor: ask for a larger \"limit\"",
+        "search answers summaries with their step and snippet" };
+    for (int i = 0; i < 3; i++) {
+        ts_mp_reader_t r;
+        if (ts_hdr_find (&in, refused [i], &r)) {
+            snprintf (err, esz, "field \"%s\": %s", refused [i], why [i]);
+            return TS_EBADREQ;
+        }
+    }
+    int rc = ts_listing_parse (l, data, len, TS_SEARCH_DEFAULT_LIMIT, 0, err, esz);
+    if (rc)
+        return rc;
+    uint32_t qlen;
+    const char *text = ts_hdr_get_str (&in, "q", &qlen);
+    if (!text) {
+        snprintf (err, esz, "field \"q\": want a string, the words to search for");
+        return TS_EBADREQ;
+    }
+    char why2 [200];
+    if (ts_search_parse (text, qlen, q, why2, sizeof why2)) {
+        snprintf (err, esz, "field \"q\": %s", why2);
+        return TS_EBADREQ;
+    }
+    *order = TS_SEARCH_NEWEST;
+    ts_mp_reader_t r;
+    if (ts_hdr_find (&in, "order", &r)) {
+        char o [16] = "";
+        if (!ts_hdr_copy_str (&in, "order", o, sizeof o)
+        ||  (strcmp (o, "newest") && strcmp (o, "relevance"))) {
+            snprintf (err, esz, "field \"order\": want \"newest\" or \"relevance\"");
+            return TS_EBADREQ;
+        }
+        *order = o [0] == 'r' ? TS_SEARCH_RELEVANCE : TS_SEARCH_NEWEST;
     }
     return 0;
 }

@@ -31,6 +31,7 @@
 
 #include "ts_query.h"
 #include "ts_record.h"
+#include "ts_request.h"
 #include "ts_store.h"
 #include "ts_text.h"
 
@@ -89,6 +90,15 @@ typedef int (ts_search_emit_fn) (void *arg, const ts_summary_t *s, const char *s
 int ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
                    const ts_filter_t *f, ts_search_order_t order, uint32_t limit,
                    ts_search_emit_fn *emit, void *arg, bool *more);
+
+#define TS_SEARCH_DEFAULT_LIMIT 20
+
+/*  Decodes a "search" request map (docs/PROTOCOL.md): "q" into *q, "order"
+ *  ("newest", the default, or "relevance"), and the listing filters and
+ *  "limit" (default 20) into *l; "sort", "cursor" and "fields" are
+ *  refused. 0, or TS_EBADREQ with a message naming the field. */
+int ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_query_t *q,
+                       ts_search_order_t *order, char *err, size_t err_size);
 
 /*  Order of two hits for a merge across workers: <0 when a comes first. */
 int ts_search_cmp (ts_search_order_t order, double score_a, int64_t time_a, const char *id_a,
