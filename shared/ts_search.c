@@ -480,6 +480,7 @@ typedef struct {
     uint32_t base;              /* the clause's first position */
     bool     phrase;            /* inside quotes: one clause */
     bool     started;
+    bool     last_cjk;          /* the last token was a CJK one */
     int      rc;
 } s_parse_t;
 
@@ -497,9 +498,9 @@ s_q_emit (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t ki
     /* a word outside quotes is a clause of its own, and so is each CJK
      * run (its bigrams consecutive): a new clause unless this token
      * continues the current one */
-    bool cont = p->started && (p->phrase || (kind == TS_TOK_CJK && q->nclauses > 0
-                && q->terms [q->nterms - 1].rel + p->base + 1 == pos
-                && q->clauses [q->nclauses - 1].n > 0));
+    bool cont = p->started && (p->phrase || (kind == TS_TOK_CJK && p->last_cjk
+                && q->terms [q->nterms - 1].rel + p->base + 1 == pos));
+    p->last_cjk = kind == TS_TOK_CJK;
     if (!cont) {
         if (q->nclauses == TS_SEARCH_CLAUSES_MAX)
             return p->rc = TS_ETOOBIG;
@@ -540,7 +541,7 @@ ts_search_parse (const char *text, size_t len, ts_search_query_t *q, char *err, 
         else
             while (b < len && text [b] != '"')
                 b++;
-        s_parse_t p = { q, 0, phrase, false, 0 };
+        s_parse_t p = { q, 0, phrase, false, false, 0 };
         pos += 2;                       /* nothing continues across a quote */
         ts_text_tokens (text + a, b - a, &pos, s_q_emit, &p);
         if (p.rc) {

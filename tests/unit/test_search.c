@@ -319,6 +319,12 @@ test_parse (void **state)
     assert_int_equal (q.clauses [1].n, 2);
     assert_int_equal (q.clauses [2].n, 3);
     assert_int_equal (q.terms [q.clauses [2].first + 2].rel, 2);
+    /* a CJK run right after a word is a clause of its own */
+    const char *mixed = "error 北京大学";
+    assert_int_equal (ts_search_parse (mixed, strlen (mixed), &q, err, sizeof err), 0);
+    assert_int_equal (q.nclauses, 2);
+    assert_int_equal (q.clauses [0].n, 1);
+    assert_int_equal (q.clauses [1].n, 3);
     char many [400] = "";
     for (int i = 0; i < 40; i++)
         strcat (many, "w ");
