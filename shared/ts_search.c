@@ -38,17 +38,24 @@
 
 /* --- varints ------------------------------------------------------------- */
 
+/*  Writes v as a varint at out (room for 10 bytes): its length. */
+static size_t
+s_varint (char *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out [n++] = (char) (v | 0x80);
+        v >>= 7;
+    }
+    out [n++] = (char) v;
+    return n;
+}
+
 static int
 s_put_varint (ts_buf_t *b, uint64_t v)
 {
     char tmp [10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp [n++] = (char) (v | 0x80);
-        v >>= 7;
-    }
-    tmp [n++] = (char) v;
-    return ts_buf_append (b, tmp, n);
+    return ts_buf_append (b, tmp, s_varint (tmp, v));
 }
 
 static bool
@@ -339,34 +346,34 @@ s_rec_free (s_rec_t *r)
     memset (r, 0, sizeof *r);
 }
 
-/*  Appends one record's positions of a term to a block. */
-static int
-s_put_positions (ts_buf_t *b, const uint64_t *pairs, size_t n)
-{
-    int rc = s_put_varint (b, n);
-    uint32_t step = 0, pos = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        uint32_t st = (uint32_t) (pairs [i] >> 32), ps = (uint32_t) pairs [i];
-        rc = s_put_varint (b, st - step) || s_put_varint (b, st == step && i ? ps - pos : ps);
-        step = st;
-        pos = ps;
-    }
-    return rc ? TS_ENOMEM : 0;
-}
-
 /* --- the write side -------------------------------------------------------- */
 
+/*  One term's postings in the open transaction. Tokens arrive in the
+ *  record's order, so a term's positions in one record come ascending: the
+ *  record's entry is open while they come (S_HDR_MAX bytes held for its
+ *  header, then its positions) and closed, the header written and the
+ *  positions moved up to it, when another record's token for the term
+ *  comes or the postings are written. No per-record sort. */
+#define S_HDR_MAX 25                    /* three varints: 10 + 10 + 5 */
+
 typedef struct {
-    uint64_t first, last;       /* sequences of the block's first and last records */
+    uint64_t first, last;       /* sequences of the block's first and last closed records */
     int64_t  last_time;
     ts_buf_t buf;
+    bool     open;              /* a record's entry is open: */
+    uint64_t oseq;              /* its sequence and time */
+    int64_t  otime;
+    size_t   hdr_at;            /* where its header goes */
+    uint32_t n;                 /* its positions so far */
+    uint64_t lastpair;          /* the last one (step << 32 | pos) */
 } s_block_t;
 
 struct ts_postings {
     ts_map_t *terms;            /* term -> s_block_t */
-    s_rec_t   rec;
     uint64_t  seq;              /* the record being added */
     int64_t   time;
+    uint32_t  step;             /* the step being tokenized */
+    int       rc;
 };
 
 static void
@@ -377,25 +384,69 @@ s_block_free (void *v)
     free (b);
 }
 
-static int
-s_add_group (void *arg, const char *term, size_t len, const uint64_t *pairs, size_t n)
+/*  Closes the open entry: its header in front of its positions. */
+static void
+s_block_close (s_block_t *b)
 {
+    char hdr [S_HDR_MAX];
+    size_t h = s_varint (hdr, b->oseq - b->last);
+    h += s_varint (hdr + h, s_zz (b->otime - b->last_time));
+    h += s_varint (hdr + h, b->n);
+    size_t body = b->buf.size - b->hdr_at - S_HDR_MAX;
+    memcpy (b->buf.data + b->hdr_at, hdr, h);
+    memmove (b->buf.data + b->hdr_at + h, b->buf.data + b->hdr_at + S_HDR_MAX, body);
+    b->buf.size = b->hdr_at + h + body;
+    b->last = b->oseq;
+    b->last_time = b->otime;
+    b->open = false;
+}
+
+static int
+s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t kind,
+             size_t off, size_t end)
+{
+    (void) kind; (void) off; (void) end;
     ts_postings_t *p = arg;
-    s_block_t *b = ts_map_get (p->terms, term, len);
+    s_block_t *b = ts_map_get (p->terms, tok, len);
     if (!b) {
         b = calloc (1, sizeof *b);
-        if (!b || ts_map_put (p->terms, term, len, b)) {
+        if (!b || ts_map_put (p->terms, tok, len, b)) {
             free (b);
-            return TS_ENOMEM;
+            return p->rc = TS_ENOMEM;
         }
         b->first = b->last = p->seq;
     }
-    if (s_put_varint (&b->buf, p->seq - b->last)
-    ||  s_put_varint (&b->buf, s_zz (p->time - b->last_time)))
-        return TS_ENOMEM;
-    b->last = p->seq;
-    b->last_time = p->time;
-    return s_put_positions (&b->buf, pairs, n);
+    if (b->open && b->oseq != p->seq)
+        s_block_close (b);
+    uint64_t pair = (uint64_t) p->step << 32 | pos;
+    if (!b->open) {
+        b->open = true;
+        b->oseq = p->seq;
+        b->otime = p->time;
+        b->hdr_at = b->buf.size;
+        b->n = 0;
+        char zero [S_HDR_MAX] = { 0 };
+        if (ts_buf_append (&b->buf, zero, sizeof zero))
+            return p->rc = TS_ENOMEM;
+    }
+    else if (pair == b->lastpair)
+        return 0;                       /* a word and its one part at the same place */
+    uint32_t ls = (uint32_t) (b->lastpair >> 32), lp = (uint32_t) b->lastpair;
+    bool same = b->n > 0 && ls == p->step;
+    uint32_t dstep = b->n > 0 ? p->step - ls : p->step;
+    if (s_put_varint (&b->buf, dstep) || s_put_varint (&b->buf, same ? pos - lp : pos))
+        return p->rc = TS_ENOMEM;
+    b->lastpair = pair;
+    b->n++;
+    return 0;
+}
+
+static int
+s_write_str (void *arg, uint32_t step, const char *s, size_t len, uint32_t *pos)
+{
+    ts_postings_t *p = arg;
+    p->step = step;
+    return ts_text_tokens (s, len, pos, s_tok_write, p);
 }
 
 int
@@ -410,10 +461,11 @@ store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, s
     ts_postings_t *p = self->text;
     p->seq = seq;
     p->time = time;
+    p->rc = 0;
     const char *used;
     size_t used_len;
-    int rc = s_record_terms (&p->rec, obj, olen, spec, slen, &used, &used_len, s_add_group, p);
-    if (rc == TS_ENOMEM)
+    int rc = s_walk_steps (obj, olen, spec, slen, -1, &used, &used_len, s_write_str, p);
+    if (rc == TS_ENOMEM || p->rc == TS_ENOMEM)
         goto nomem;
     if (rc) {
         snprintf (self->errmsg, sizeof self->errmsg, "%s: record %llu: its steps do not decode",
@@ -444,6 +496,8 @@ store_text_flush (ts_store_t *self)
     int rc = 0;
     while (!rc && ts_map_next (p->terms, &pos, &k, &klen, &v)) {
         s_block_t *b = v;
+        if (b->open)
+            s_block_close (b);
         key [0] = TS_TAG_TEXT;
         memcpy (key + 1, k, klen);
         key [1 + klen] = 0;
@@ -468,7 +522,6 @@ store_text_free (ts_store_t *self)
     if (!self->text)
         return;
     ts_map_destroy (&self->text->terms);
-    s_rec_free (&self->text->rec);
     free (self->text);
     self->text = NULL;
 }
