@@ -325,7 +325,8 @@ s_on_client (ts_api_t *self)
     r->op = rq.op;
     r->rid = self->next_rid++;
     r->delim = delim;
-    if (r->op == TS_OP_LIST || r->op == TS_OP_COUNT || r->op == TS_OP_EXPORT)
+    if (r->op == TS_OP_LIST || r->op == TS_OP_COUNT || r->op == TS_OP_EXPORT
+    ||  r->op == TS_OP_SEARCH)
         r->listing = listing;
     else
         free (listing);

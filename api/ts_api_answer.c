@@ -3,6 +3,7 @@
  *  api: ts_api_int.h).
  */
 #include "ts_api_int.h"
+#include "ts_search.h"
 #include "ts_error.h"
 #include "ts_json_out.h"
 #include "ts_log.h"
@@ -247,6 +248,96 @@ s_finish_check (ts_api_t *self, s_req_t *r)
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
 
+/*  The hit after a stream's summary: [score, time, step, snippet]. */
+typedef struct {
+    double      score;
+    int64_t     time;
+    uint64_t    step;
+    const char *snippet;
+    uint32_t    snippet_len;
+} s_hit_t;
+
+static bool
+s_hit_of (const s_stream_t *st, s_hit_t *h)
+{
+    size_t used;
+    ts_summary_t s;
+    uint32_t n;
+    if (ts_summary_unpack_buf (st->item, st->item_len, &s, &used))
+        return false;
+    ts_mp_reader_t rd;
+    ts_mp_reader_init (&rd, st->item + used, st->item_len - used);
+    return ts_mp_read_array (&rd, &n) == 0 && n == 4 && ts_mp_read_double (&rd, &h->score) == 0
+        && ts_mp_read_int (&rd, &h->time) == 0 && ts_mp_read_uint (&rd, &h->step) == 0
+        && ts_mp_read_str (&rd, &h->snippet, &h->snippet_len) == 0;
+}
+
+/*  "search": the workers' hits merged in the search's order, up to its
+ *  limit (docs/PROTOCOL.md). */
+static void
+s_finish_search (ts_api_t *self, s_req_t *r)
+{
+    ts_search_query_t *q = malloc (sizeof *q);
+    ts_listing_t *l = malloc (sizeof *l);
+    ts_search_order_t order = TS_SEARCH_NEWEST;
+    char err [256];
+    if (!q || !l || ts_search_request (l, zframe_data (r->request), zframe_size (r->request), q,
+                                       &order, err, sizeof err)) {
+        free (q);
+        free (l);
+        api_finish_error (self, r, ts_errname (TS_ENOMEM), "out of memory");
+        return;
+    }
+    free (q);
+    free (l);
+    s_stream_t st [TS_MAX_WORKERS];
+    s_hit_t hit [TS_MAX_WORKERS];
+    bool more = false;
+    for (int i = 0; i < r->nparts; i++) {
+        st [i].p = zframe_data (r->parts [i]);
+        st [i].end = st [i].p + zframe_size (r->parts [i]);
+        st [i].has = s_stream_next (&st [i]) && s_hit_of (&st [i], &hit [i]);
+        more |= r->more [i];
+    }
+    api_out_begin (self, r, true);
+    api_out_key (self, "items");
+    self->tmp.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->tmp, ts_buf_packer_write);
+    uint32_t emitted = 0;
+    while (emitted < r->listing->limit) {
+        int best = -1;
+        for (int i = 0; i < r->nparts; i++)
+            if (st [i].has && (best < 0
+                || ts_search_cmp (order, hit [i].score, hit [i].time, st [i].s.id, st [i].s.id_len,
+                                  hit [best].score, hit [best].time, st [best].s.id,
+                                  st [best].s.id_len) < 0))
+                best = i;
+        if (best < 0)
+            break;
+        const s_hit_t *h = &hit [best];
+        ts_summary_pack_map (&pk, &st [best].s, 3);
+        ts_mp_pack_cstr (&pk, "step");
+        msgpack_pack_uint64 (&pk, h->step);
+        ts_mp_pack_cstr (&pk, "snippet");
+        ts_mp_pack_strn (&pk, h->snippet, h->snippet_len);
+        ts_mp_pack_cstr (&pk, "score");
+        msgpack_pack_double (&pk, h->score);
+        emitted++;
+        st [best].has = s_stream_next (&st [best]) && s_hit_of (&st [best], &hit [best]);
+    }
+    for (int i = 0; i < r->nparts; i++)
+        more |= st [i].has;
+    msgpack_pack_array (&self->pk, emitted);
+    ts_buf_append (&self->out, self->tmp.data, self->tmp.size);
+    api_out_key (self, "count");
+    msgpack_pack_uint32 (&self->pk, emitted);
+    api_out_key (self, "more");
+    if (more) msgpack_pack_true (&self->pk); else msgpack_pack_false (&self->pk);
+    api_out_send (self, r->client, r->delim);
+    ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
+}
+
 /*  Passes the aggregator's answer on: every field but its "v", "t", "ok"
  *  and "rid" (ours), under the client's envelope. */
 static void
@@ -380,8 +471,12 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
         }
         else
             zframe_destroy (&items);
-        if (--r->waiting == 0)
-            s_finish_list (self, r);
+        if (--r->waiting == 0) {
+            if (r->op == TS_OP_SEARCH)
+                s_finish_search (self, r);
+            else
+                s_finish_list (self, r);
+        }
     }
     ts_recv_free (&rv);
 }

@@ -133,7 +133,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, NULL, NULL, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK)
+            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || r->op == TS_OP_SEARCH))
                 s_req_park (r);
         }
     }
@@ -285,7 +285,8 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
-    ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK : TS_MSG_RLIST;
+    ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK
+                  : r->op == TS_OP_SEARCH ? TS_MSG_RSEARCH : TS_MSG_RLIST;
     for (int w = 0; w < TS_MAX_WORKERS; w++) {
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)

@@ -66,6 +66,10 @@ static const char *s_tuning;
  *  worker's rule); --commit-records tries other group sizes. */
 static uint32_t s_commit_records = TS_COMMIT_RECORDS;
 
+/*  --text SPEC: the steps pointers whose text the batches index (the
+ *  full-text index, ts_search.h); NULL: none, as --no-text-index. */
+static const char *s_text;
+
 /* --- input ------------------------------------------------------------------ */
 
 /*  The file, with TS_PARSE_PADDING zero bytes after its end (simdjson reads
@@ -178,6 +182,8 @@ s_shard_batch (s_shard_t *sh, uint64_t chunk)
     memset (bt, 0, sizeof *bt);
     bt->job = S_JOB;
     bt->job_len = strlen (S_JOB);
+    bt->text = s_text;                  /* --text: the full-text index */
+    bt->text_len = s_text ? strlen (s_text) : 0;
     bt->chunk = chunk;
     sh->bufs [sh->n].size = 0;
     return &sh->bufs [sh->n++];
@@ -588,7 +594,9 @@ s_usage (void)
              "  --only C    run case C alone (parse, route16, store1, commit1, store16),\n"
              "              e.g. under perf record\n"
              "  --tuning T  Kyoto Cabinet tuning of the stores (default \"" TS_STORE_TUNING "\")\n"
-             "  --commit-records N  group commit size (default TS_COMMIT_RECORDS, %u)\n",
+             "  --commit-records N  group commit size (default TS_COMMIT_RECORDS, %u)\n"
+             "  --text SPEC the batches' text is indexed from these steps pointers\n"
+             "              (full-text search; default: not indexed)\n",
              (unsigned) TS_COMMIT_RECORDS);
 }
 
@@ -609,6 +617,8 @@ main (int argc, char **argv)
         }
         else if (!strcmp (argv [i], "--dir") && i + 1 < argc)
             base = argv [++i];
+        else if (!strcmp (argv [i], "--text") && i + 1 < argc)
+            s_text = argv [++i];
         else if (!strcmp (argv [i], "--json"))
             rp.json = true;
         else if (!strcmp (argv [i], "--only") && i + 1 < argc)

@@ -33,6 +33,9 @@
 #   BENCH_QUERY_CLIENTS / BENCH_QUERY_SECONDS  the concurrent mix (20, 10)
 #   BENCH_SQLITE_COVERING  1 (default): SQLite's group index covers the
 #                  summary columns (its favourable wiring); 0: a plain one
+#   search section (not in the default list; full-text search, issue #15):
+#   BENCH_SEARCH_SIZES  record counts (default "10000 100000")
+#   BENCH_SEARCH_N      requests of each query (default 50)
 #   http section (not in the default list; bench/http_bench.py: a page of 100
 #   summaries through the HTTP gateway and straight over ZeroMQ, and a 2 MB
 #   trajectory's first render in headless Chromium):
@@ -739,11 +742,66 @@ bench_http_section () {
         --records "${BENCH_HTTP_RECORDS:-100000}" | tee "$BENCH_OUT/http.md"
 }
 
+# bench_search_section: full-text search (issue #15). Per size of
+# BENCH_SEARCH_SIZES: the import of the dump into a fresh stack with the
+# text index and with --no-text-index, interleaved (BENCH_REPS_SLOW runs at
+# 10000 and below, one above), the producer's wall time; then, on the
+# indexed stack of the last run, bench/search_bench.py: a rare and a common
+# term and a phrase (first 20 hits, newest first) through the api, and the
+# same searches in SQLite FTS5 over the same dump, in the same run.
+bench_search_section () {
+    out=$BENCH_OUT/search.jsonl
+    : > "$out"
+    echo
+    echo "== search: import with the text index vs --no-text-index (trajstore up --workers 2,"
+    echo "   the import's wall time), interleaved; then searches vs SQLite FTS5 on the same dump"
+    for n in ${BENCH_SEARCH_SIZES:-10000 100000}; do
+        dump=$(s_dump "$n")
+        cat "$dump" > /dev/null
+        reps=$BENCH_REPS_SLOW
+        [ "$n" -le 10000 ] || reps=1
+        r=1 keep=
+        while [ "$r" -le "$reps" ]; do
+            for mode in $( [ $((r % 2)) -eq 1 ] && echo "index plain" || echo "plain index"); do
+                d=$BENCH_WORK/s$n-$r-$mode
+                BENCH_STACKS="$BENCH_STACKS $d"     # (s_up's, without the HTTP gateway's port)
+                "$BUILD/tools/trajstore" up --workers 2 --no-http --data "$d" > "$d.up.log" 2>&1 \
+                    || { cat "$d.up.log" >&2; s_die "trajstore up --data $d failed"; }
+                flag=
+                [ "$mode" = plain ] && flag=--no-text-index
+                t0=$(s_now)
+                "$BUILD/tools/trajstore" import --quiet --data "$d" $flag "$dump" > "$d.import.log" 2>&1 \
+                    || { cat "$d.import.log" >&2; s_die "import of $dump ($mode) failed"; }
+                t1=$(s_now)
+                secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+                du=$(du -sk "$d/shards" | awk '{ print $1 }')
+                echo "{\"bench\":\"search\",\"system\":\"trajstore\",\"case\":\"import_$mode\",\"records\":$n,\"run\":$r,\"seconds\":$secs,\"shards_kb\":$du}" >> "$out"
+                echo "   import $n records, $mode: $secs s, shards $du KB"
+                if [ "$mode" = index ] && [ "$r" -eq "$reps" ]; then
+                    keep=$d
+                else
+                    s_down "$d"
+                    rm -rf "$d"
+                fi
+            done
+            r=$((r + 1))
+        done
+        idx=$(grep "\"case\":\"import_index\",\"records\":$n," "$out" | s_jget seconds | s_median)
+        pln=$(grep "\"case\":\"import_plain\",\"records\":$n," "$out" | s_jget seconds | s_median)
+        echo "   import $n: median $idx s with the index, $pln s without: $(s_ratio "$idx" "$pln")x (target <= 1.30x)"
+        /usr/bin/python3 "$(dirname "$0")/search_bench.py" "$keep" "$dump" "$out" \
+            "${BENCH_SEARCH_N:-50}" || s_die "search_bench.py failed"
+        s_down "$keep"
+        rm -rf "$keep"
+    done
+    echo "   (JSON lines: $out)"
+}
+
 main () {
     for s in $BENCH_SECTIONS; do
         case $s in
-        core|import|query|http) ;;
-        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query, http)" ;;
+        core|import|query|http|search) ;;
+        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query, http, search)" ;;
         esac
     done
     bench_setup

@@ -70,7 +70,7 @@ static const s_param_t s_params [] = {
     { "created", P_TIMES, "created" }, { "sort", P_STR, "sort" }, { "limit", P_UINT, "limit" },
     { "cursor", P_STR, "cursor" }, { "fields", P_STR, "fields" }, { "only", P_STR, "only" },
     { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
-    { "b", P_STR, "b" }, { NULL, P_STR, NULL }
+    { "b", P_STR, "b" }, { "q", P_STR, "q" }, { "order", P_STR, "order" }, { NULL, P_STR, NULL }
 };
 
 typedef enum {
@@ -96,6 +96,7 @@ static const s_route_t s_routes [] = {
       { S_FILTERS, "sort", "limit", "cursor", "fields", NULL } },
     { "/v1/records/{id}", R_API, "get", "id", { NULL } },
     { "/v1/count", R_API, "count", NULL, { S_FILTERS, NULL } },
+    { "/v1/search", R_API, "search", NULL, { "q", S_FILTERS, "order", "limit", NULL } },
     { "/v1/export", R_EXPORT, "export", NULL, { S_FILTERS, "sort", "page", NULL } },
     { "/v1/stats", R_API, "stats", NULL, { "run", NULL } },
     { "/v1/groups", R_API, "groups", NULL, { "run", "only", "sort", "limit", "offset", NULL } },

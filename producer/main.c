@@ -58,6 +58,8 @@ s_usage (FILE *out)
 "                    without directory and .jsonl/.json/.gz/.zst; stdin needs it)\n"
 "  --set KEY=VALUE   a constant for records that do not name it (repeatable):\n"
 "                    model=NAME fills the model; other keys are run metadata\n"
+"  --no-text-index   the records' steps are not indexed for full-text search\n"
+"                    (trajstore search does not find them; imports faster)\n"
 "  --id MODE         attempt identity: auto (default: a per-attempt id the\n"
 "                    record carries, else run and line), line, or content (the\n"
 "                    record's id field when present, else a hash of it)\n"
@@ -129,7 +131,8 @@ main (int argc, char *argv [])
     enum {
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
-        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT, OPT_RUN, OPT_SET, OPT_ID
+        OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT, OPT_RUN, OPT_SET, OPT_ID,
+        OPT_NO_TEXT
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
@@ -140,6 +143,7 @@ main (int argc, char *argv [])
         { "run",         required_argument, NULL, OPT_RUN },
         { "set",         required_argument, NULL, OPT_SET },
         { "id",          required_argument, NULL, OPT_ID },
+        { "no-text-index", no_argument,     NULL, OPT_NO_TEXT },
         { "window",      required_argument, NULL, OPT_WINDOW },
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
@@ -158,7 +162,7 @@ main (int argc, char *argv [])
     const char *rejects_flag = NULL, *run_flag = NULL, *id_flag = NULL;
     const char *sets [TS_PROFILE_SETS];
     int nsets = 0;
-    bool quiet = false, json = false, strict = false;
+    bool quiet = false, json = false, strict = false, no_text = false;
     ts_log_level_t level = TS_LOG_WARN;
     ts_producer_opts_t opts = {
         .profile = "default",
@@ -189,6 +193,7 @@ main (int argc, char *argv [])
         case OPT_SEND_BYTES: opts.send_bytes = true; break;
         case OPT_JSON:      json = true; break;
         case OPT_STRICT:    strict = true; break;
+        case OPT_NO_TEXT:   no_text = true; break;
         case OPT_WINDOW:
             if (!s_parse_size (optarg, 1, 1024, &v))
                 return s_bad_usage ("--window wants a number from 1 to 1024, not '%s'", optarg);
@@ -234,10 +239,11 @@ main (int argc, char *argv [])
 
     /* the profile is checked here (ts_profile_import_spec parses it), so
      * that a bad one is one clear error instead of a refusal of every
-     * chunk; --strict, the run and the constants travel in the spec
+     * chunk; --strict, --no-text-index, the run and the constants travel in the spec
      * (ts_profile.h) */
     char profile [1024];
-    if (snprintf (profile, sizeof profile, "%s%s", opts.profile, strict ? ",strict=1" : "")
+    if (snprintf (profile, sizeof profile, "%s%s%s", opts.profile, strict ? ",strict=1" : "",
+                  no_text ? ",notext=1" : "")
         >= (int) sizeof profile)
         return s_bad_usage ("the profile is too long: %.40s...", opts.profile);
     char spec [TS_PROFILE_SPEC_MAX], spec_err [512];

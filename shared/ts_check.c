@@ -1,5 +1,6 @@
 /*  ts_check.c: shard consistency checker (ts_check.h). */
 #include "ts_check.h"
+#include "ts_search.h"
 #include "ts_error.h"
 #include "ts_key.h"
 
@@ -261,6 +262,9 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
     if (!rc)        /* the records file: the committed records back to back */
         rc = ts_store_check_records (store, &rep->problems, rep->first_problem,
                                      sizeof rep->first_problem);
+    if (!rc)        /* the full-text index against the indexed records' text */
+        rc = ts_search_check (store, &rep->problems, rep->first_problem,
+                              sizeof rep->first_problem, &rep->postings, &rep->text_indexed);
 
     /* no orphans: each index holds exactly the entries the records call for */
     static const char tags [5] = { TS_TAG_GROUP, TS_TAG_MODEL, TS_TAG_REWARD, TS_TAG_TIME,

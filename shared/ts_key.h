@@ -45,6 +45,9 @@
  *    Q group                    group totals
  *    X model                    model totals
  *    C job* chunk8              commit marker of one batch
+ *    F term 0x00 seq8           postings of a term for one commit's records
+ *                               (full-text search, ts_search.h)
+ *    H seq8                     the record is text-indexed: its steps pointer
  *
  *  and the shard's metadata, one byte each (ts_store.c):
  *
@@ -86,7 +89,8 @@ enum {
     TS_TAG_RECORD = 'R', TS_TAG_GROUP = 'G', TS_TAG_REWARD = 'W',
     TS_TAG_TIME = 'T', TS_TAG_MODEL = 'M', TS_TAG_SHARD_TOTALS = 'S', TS_TAG_DATA = 'D',
     TS_TAG_GROUP_TOTALS = 'Q', TS_TAG_MODEL_TOTALS = 'X', TS_TAG_COMMIT = 'C',
-    TS_TAG_RUN = 'A', TS_TAG_RUN_TOTALS = 'U'
+    TS_TAG_RUN = 'A', TS_TAG_RUN_TOTALS = 'U',
+    TS_TAG_TEXT = 'F', TS_TAG_TEXT_DOC = 'H'     /* full-text search: ts_search.h */
 };
 
 /*  Each builder writes into `buf` (TS_KEY_MAX bytes) and returns the key's

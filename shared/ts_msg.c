@@ -21,7 +21,7 @@ static const char *const s_msg_names [TS_MSG_COUNT] = {
     [TS_MSG_SNAPREQ] = "snapreq", [TS_MSG_REREGISTER] = "reregister",
     [TS_MSG_BATCH] = "batch", [TS_MSG_BATCHDONE] = "batchdone", [TS_MSG_NOTOWNER] = "notowner",
     [TS_MSG_RGET] = "rget", [TS_MSG_RLIST] = "rlist", [TS_MSG_RCOUNT] = "rcount",
-    [TS_MSG_RCHECK] = "rcheck", [TS_MSG_RRES] = "rres",
+    [TS_MSG_RCHECK] = "rcheck", [TS_MSG_RRES] = "rres", [TS_MSG_RSEARCH] = "rsearch",
     [TS_MSG_STATUS] = "status", [TS_MSG_STATS] = "stats", [TS_MSG_GROUPS] = "groups",
     [TS_MSG_JOB] = "job", [TS_MSG_ERROR] = "error",
     [TS_MSG_RUNS] = "runs", [TS_MSG_COMPARE] = "compare",

@@ -189,6 +189,7 @@ s_apply (ts_profile_t *p, const char *spec, char *err, size_t size)
         else if (!strcmp (key, "coerce"))  p->coerce = s_flag (val);
         else if (!strcmp (key, "grades"))  p->grades = s_flag (val);
         else if (!strcmp (key, "strict"))  p->strict = s_flag (val);
+        else if (!strcmp (key, "notext"))  p->no_text = s_flag (val);
         else if (!strcmp (key, "id_per_attempt")) {
             p->id_per_attempt = s_flag (val);
             per_attempt_set = true;
@@ -425,9 +426,9 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
         if (n > 0 && (size_t) n < left) { w += n; left -= (size_t) n; }
         else if (n > 0) left = 0;
         static const char *const flags [] = { ",coerce=1", ",grades=1", ",strict=1",
-                                              ",id_per_attempt=1" };
-        const bool on [] = { p->coerce, p->grades, p->strict, p->id_per_attempt };
-        for (int i = 0; i < 4 && left; i++) {
+                                              ",id_per_attempt=1", ",notext=1" };
+        const bool on [] = { p->coerce, p->grades, p->strict, p->id_per_attempt, p->no_text };
+        for (int i = 0; i < 5 && left; i++) {
             if (!on [i])
                 continue;
             n = snprintf (w, left, "%s", flags [i]);
@@ -446,4 +447,21 @@ ts_profile_format (const ts_profile_t *p, char *buf, size_t size)
     }
     memmove (buf, buf + 1, strlen (buf + 1) + 1);
     return left ? 0 : TS_ETOOBIG;
+}
+
+int
+ts_profile_text_spec (const ts_profile_t *p, char *buf, size_t size)
+{
+    if (p->no_text || p->steps.nalts == 0 || size < 2)
+        return 0;
+    /* s_format_field writes ",steps=/a|/b" after a non-empty buffer */
+    char tmp [TS_PROFILE_ALTS * (TS_POINTER_MAX + 1) + 16] = "x";
+    char *w = tmp + 1;
+    size_t left = sizeof tmp - 1;
+    s_format_field (&w, &left, "steps", &p->steps);
+    const char *at = strchr (tmp, '=') + 1;
+    if (!left || strlen (at) >= size)
+        return 0;
+    strcpy (buf, at);
+    return (int) strlen (buf);
 }

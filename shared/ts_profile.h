@@ -46,6 +46,9 @@
  *      ids=MODE        attempt identity: auto (default), line or content
  *      set.KEY=VALUE   a constant for records that do not name it: "model"
  *                      fills the model; other keys are run metadata
+ *      notext=1        the records' steps are not text-indexed (import
+ *                      --no-text-index): the shards then hold no H entry
+ *                      for them (ts_search.h)
  *
  *  Attempt identity (ts_profile_record_id says which id a record gets):
  *  two attempts are never one record unless they carry the same explicit
@@ -78,6 +81,7 @@ extern "C" {
 #define TS_RUN_NAME_MAX   128   /* == TS_RUN_MAX_BYTES (ts_record.h) */
 #define TS_RUN_FILE_MAX   256
 #define TS_PROFILE_SPEC_MAX 1024 /* a spec as chunks carry it, with its NUL */
+#define TS_TEXT_SPEC_MAX (TS_PROFILE_ALTS * (TS_POINTER_MAX + 1))  /* ts_profile_text_spec */
 
 typedef struct {
     int  nparts;
@@ -113,6 +117,8 @@ typedef struct {
     bool   strict;              /* a misfit field rejects the line */
     bool   id_per_attempt;      /* the id names one attempt across runs */
     bool   id_given;            /* the spec's overrides set the id */
+    bool   no_text;             /* notext=1: no full-text index (import
+                                   --no-text-index; ts_search.h) */
     /* the import's context (see above) */
     char   run [TS_RUN_NAME_MAX + 1];
     char   file [TS_RUN_FILE_MAX + 1];
@@ -168,6 +174,11 @@ int ts_profile_run_of_path (const char *path, char *out, size_t size);
 int ts_profile_import_spec (const char *profile, const char *input, const char *run,
                             const char *const *sets, int nsets, const char *ids,
                             char *out, size_t size, char *err, size_t err_size);
+
+/*  The steps pointer alternatives whose text the full-text index holds
+ *  ("/traj|/messages", ts_search.h) into buf: their length, or 0 when
+ *  nothing is indexed (notext=1, or no steps pointer). */
+int ts_profile_text_spec (const ts_profile_t *p, char *buf, size_t size);
 
 /*  Writes the profile back as a spec that ts_profile_parse accepts. */
 int ts_profile_format (const ts_profile_t *p, char *buf, size_t size);

@@ -100,7 +100,7 @@ typedef enum {
     /* worker -> worker (peer) */
     TS_MSG_BATCH, TS_MSG_BATCHDONE, TS_MSG_NOTOWNER,
     /* api -> worker (peer) reads, and their answer */
-    TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES,
+    TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES, TS_MSG_RSEARCH,
     /* api, CLI -> aggregator (query), answered with the same type or "error" */
     TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
     TS_MSG_RUNS, TS_MSG_COMPARE,

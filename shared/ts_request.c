@@ -1,6 +1,7 @@
 /*  ts_request.c: client requests: the envelope and the listing fields
  *  (ts_request.h). */
 #include "ts_request.h"
+#include "ts_search.h"
 #include "ts_error.h"
 #include "ts_mp.h"
 #include "ts_msg.h"
@@ -376,7 +377,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare"
+    "compare", "search"
 };
 
 const char *
@@ -435,7 +436,7 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             opi = i;
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health)", op);
+                  "export, check, stats, groups, job, health, runs, compare, search)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;
@@ -453,6 +454,15 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             return rc;
         if (rq->op == TS_OP_EXPORT)
             listing->records = true;
+    }
+    else if (rq->op == TS_OP_SEARCH) {
+        ts_search_query_t *q = malloc (sizeof *q);
+        ts_search_order_t order;
+        int rc = q ? ts_search_request (listing, in.data, in.len, q, &order, err, err_size)
+                   : TS_ENOMEM;
+        free (q);
+        if (rc)
+            return rc;
     }
     else if (rq->op == TS_OP_JOB) {
         char job [64];

@@ -47,9 +47,9 @@ typedef struct {
 /*  The operations a client may ask of the api: the "op" of a request. */
 typedef enum {
     TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
-    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE
+    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE, TS_OP_SEARCH
 } ts_op_t;
-#define TS_NOPS 11
+#define TS_NOPS 12
 
 /*  The wire name of an op ("get"); NULL for a value out of range. */
 const char *ts_op_name (ts_op_t op);
@@ -69,7 +69,7 @@ typedef struct {
 } ts_request_t;
 
 /*  Decodes a client request: the envelope, then the fields of its op (the
- *  listing of list, count and export into `listing`, which the caller
+ *  listing of list, count, export and search (its filter and limit: ts_search_request) into `listing`, which the caller
  *  provides; `cursor_key` verifies cursors as ts_listing_parse does).
  *  Returns 0, or TS_EBADREQ, TS_ETOOBIG, TS_EVERSION or TS_EUNKNOWNOP (its
  *  ts_errname is the reply's error code) with a message naming the field

@@ -149,6 +149,7 @@ s_free (ts_store_t *self)
         close (self->rec_fd);
     free (self->rec_path);
     free (self->iov);
+    store_text_free (self);
     ts_buf_free (&self->scratch);
     ts_map_destroy (&self->pend);
     free (self->path);
@@ -578,6 +579,12 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
         klen = ts_key_time (key, ts_summary_time (&s), s.id, s.id_len);
         if (!kcdbset (self->db, key, klen, sum, used))
             return store_kc_error (self, "write time index");
+        if (b->text) {
+            int rc = store_text_add (self, seq, ts_summary_time (&s), it.ptr + used, it.len - used,
+                                     b->text, b->text_len);
+            if (rc)
+                return rc;
+        }
         ts_totals_add (shard, &s);
     }
     if (s_pack_result (&self->scratch, res))
@@ -696,9 +703,12 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         rc = store_kc_error (self, "begin transaction");
         goto done;
     }
+    store_text_reset (self);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
     }
+    if (rc == 0)            /* the postings, in the records' transaction */
+        rc = store_text_flush (self);
     if (rc == 0 && shard.count > 0) {
         char key [1] = { TS_TAG_SHARD_TOTALS };
         rc = s_merge_totals (self, key, 1, &shard);
@@ -725,6 +735,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         rc = store_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
     if (rc == 0)
         rc = store_rec_write (self);
+    store_text_reset (self);
     rc = s_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;

@@ -46,6 +46,10 @@ typedef struct {
     uint64_t    chunk;
     const char *records; size_t records_len;
     uint32_t    nrecords;
+    /*  Full-text index (ts_search.h): the profile's steps pointer
+     *  alternatives ("/traj|/messages"), whose text is indexed with each
+     *  record; NULL: not indexed (import --no-text-index). */
+    const char *text;    size_t text_len;
 } ts_batch_t;
 
 typedef struct {

@@ -42,6 +42,7 @@ struct ts_store {
     uint64_t rec_next;          /* and what the open transaction adds */
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;
+    struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
@@ -121,6 +122,17 @@ bool store_get_num (KCDB *db, const char *key, int64_t *v);
 uint64_t store_load_next_seq (KCDB *db);
 int store_kc_error (ts_store_t *self, const char *what);
 int store_set_num (ts_store_t *self, const char *key, int64_t v, const char *what);
+
+/* ts_search.c: the full-text index, written through these alone */
+typedef struct ts_postings ts_postings_t;
+/*  Adds the postings of record `seq` (its object, the steps pointer spec)
+ *  to the transaction's, and its H entry. */
+int store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+                    const char *spec, size_t slen);
+/*  Writes the transaction's postings (one F entry a term) and forgets them. */
+int store_text_flush (ts_store_t *self);
+void store_text_reset (ts_store_t *self);
+void store_text_free (ts_store_t *self);
 
 /* ts_store_read.c */
 int store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *arg, bool resolve);

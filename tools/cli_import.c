@@ -15,7 +15,7 @@
  *  is a run of its own, named after it (the producer's default);
  *  `--run-per-file` says so explicitly, and with `--run PREFIX` names each
  *  file's run PREFIX/NAME (a model's six trial files: gpt4/trial_0 ...).
- *  --set and --id pass on to every producer.
+ *  --set, --id and --no-text-index pass on to every producer.
  */
 #include "cli_common.h"
 #include "cli_docin.h"
@@ -37,7 +37,7 @@ typedef struct {
     const char *producer, *profile, *id;
     const char *sets [TS_PROFILE_SETS];
     int         nsets;
-    bool        json, quiet, strict;
+    bool        json, quiet, strict, no_text;
 } s_import_t;
 
 /*  Writes records down the pipe to the producer, one a line. */
@@ -109,6 +109,8 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *run,
         argv [a++] = "--quiet";
     if (im->strict)
         argv [a++] = "--strict";
+    if (im->no_text)
+        argv [a++] = "--no-text-index";
     argv [a++] = "--";                  /* a file may be named "-x" */
     argv [a++] = convert ? "-" : (char *) file;
     argv [a] = NULL;
@@ -170,6 +172,7 @@ ts_cli_cmd_import (int argc, char **argv)
         { "dry-run", no_argument, 0, 'n' },
         { "run", required_argument, 0, 'r' }, { "run-per-file", no_argument, 0, 'F' },
         { "set", required_argument, 0, 'S' }, { "id", required_argument, 0, 'i' },
+        { "no-text-index", no_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     const char *data = NULL, *join_spec = NULL, *run_flag = NULL;
@@ -184,6 +187,7 @@ ts_cli_cmd_import (int argc, char **argv)
         case 'j': im.json = true; break;
         case 'q': im.quiet = true; break;
         case 's': im.strict = true; break;
+        case 'T': im.no_text = true; break;
         case 'J': join_spec = optarg; break;
         case 'n': dry_run = true; break;
         case 'r': run_flag = optarg; break;

@@ -29,8 +29,8 @@
 
 /* --- options ---------------------------------------------------------------- */
 
-static void
-s_filter_init (s_filter_t *f)
+void
+cq_filter_init (s_filter_t *f)
 {
     memset (f, 0, sizeof *f);
     f->success = -1;
@@ -224,8 +224,8 @@ s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
 }
 
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
-static void
-s_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
+void
+cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
 {
     msgpack_packer *pk = &q->pk;
     if (f->ngroups == 1) {
@@ -445,7 +445,7 @@ ts_cli_cmd_list (int argc, char **argv)
         fprintf (stderr, "trajstore list: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     s_list_extra_t x = { false };
     s_client_t c;
     int rc = cq_start ("list", argc, argv, opts, &co, f, s_list_extra, &x, 0, &c);
@@ -461,7 +461,7 @@ ts_cli_cmd_list (int argc, char **argv)
     ts_req_t q = { 0 };
     for (;;) {
         ts_req_begin (&q, "list");
-        s_pack_listing (&q, f, limit, cursor);
+        cq_pack_listing (&q, f, limit, cursor);
         if (f->records) {
             ts_req_key (&q, "fields");
             ts_mp_pack_cstr (&q.pk, "record");
@@ -526,7 +526,7 @@ ts_cli_cmd_count (int argc, char **argv)
         fprintf (stderr, "trajstore count: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     s_client_t c;
     int rc = cq_start ("count", argc, argv, opts, &co, f, NULL, NULL, 0, &c);
     if (rc) {
@@ -538,7 +538,7 @@ ts_cli_cmd_count (int argc, char **argv)
     ts_req_t q = { 0 };
     ts_req_begin (&q, "count");
     f->sort = NULL;
-    s_pack_listing (&q, f, 0, NULL);
+    cq_pack_listing (&q, f, 0, NULL);
     if ((rc = cq_client_call (&c, &q)) == 0) {
         uint64_t n = cq_get_uint (&c.map, "count");
         if (co.json)
@@ -579,7 +579,7 @@ ts_cli_cmd_export (int argc, char **argv)
         fprintf (stderr, "trajstore export: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     bool quiet = false;
     s_client_t c;
     int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &quiet, 0, &c);
@@ -594,7 +594,7 @@ ts_cli_cmd_export (int argc, char **argv)
     if (progress) {
         /* the whole, for "n of total": one count of the same filter */
         ts_req_begin (&q, "count");
-        s_pack_listing (&q, f, 0, NULL);
+        cq_pack_listing (&q, f, 0, NULL);
         if ((rc = cq_client_call (&c, &q)) == 0)
             total = cq_get_uint (&c.map, "count");
     }
@@ -605,7 +605,7 @@ ts_cli_cmd_export (int argc, char **argv)
         /* "limit" and "fields" are sent although docs/PROTOCOL.md gives export
          * these defaults: the workers (workers/ts_reads.c) take neither
          * from the op, and without them a page loses records */
-        s_pack_listing (&q, f, limit, cursor);
+        cq_pack_listing (&q, f, limit, cursor);
         ts_req_key (&q, "fields");
         ts_mp_pack_cstr (&q.pk, "record");
         if ((rc = cq_client_call (&c, &q)))

@@ -2,7 +2,7 @@
  *  a public API): the api client and its reply readers (cli_client.c), the
  *  options and filters of the commands (cli_query.c), and the commands:
  *  get, list, count, export (cli_query.c); stats, groups, job, health,
- *  check (cli_report.c).
+ *  check (cli_report.c); search (cli_search.c).
  */
 #ifndef CLI_QUERY_H
 #define CLI_QUERY_H
@@ -40,7 +40,7 @@ typedef struct {
 enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
-    O_QUIET, O_RUN
+    O_QUIET, O_RUN, O_ORDER
 };
 
 #define S_COMMON_OPTS \
@@ -96,6 +96,9 @@ int cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n);
 int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
 
 /* cli_query.c */
+void cq_filter_init (s_filter_t *f);
+/*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
+void cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor);
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);
 bool cq_sort_valid (const char *s, const char *const *names);
 int cq_start (const char *cmd, int argc, char **argv, const struct option *opts, s_common_t *co, s_filter_t *f, int (*extra) (const char *, int, const char *, void *), void *ctx, int nargs, s_client_t *c);

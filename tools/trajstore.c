@@ -27,6 +27,7 @@ int ts_cli_cmd_health (int argc, char **argv);
 int ts_cli_cmd_check (int argc, char **argv);
 int ts_cli_cmd_runs (int argc, char **argv);
 int ts_cli_cmd_compare (int argc, char **argv);
+int ts_cli_cmd_search (int argc, char **argv);      /* cli_search.c */
 
 typedef struct {
     const char *name;
@@ -52,7 +53,7 @@ static const s_command_t s_commands [] = {
     { "import", ts_cli_cmd_import,
       "[--data DIR] [--profile SPEC] [--run NAME] [--run-per-file] [--set KEY=VALUE]...\n"
       "                 [--id auto|line|content] [--strict] [--join FILE:KEY] [--json]\n"
-      "                 [--quiet] [--dry-run] FILE...",
+      "                 [--quiet] [--dry-run] [--no-text-index] FILE...",
       "import JSONL dumps (.gz, .zst, or - for stdin), one after the other, each\n"
       "into a run: --run NAME (all files; stdin needs it), else each file its own\n"
       "run named after it (--run-per-file; with --run PREFIX: PREFIX/NAME).\n"
@@ -65,7 +66,7 @@ static const s_command_t s_commands [] = {
       "rejected). --join FILE:KEY adds the members of FILE's record with the same\n"
       "KEY (JSONL, an array, or a SWE-bench report's resolved_ids). --dry-run: how\n"
       "the first records map and which profile fits best; needs no stack, stores\n"
-      "nothing" },
+      "nothing. --no-text-index: the steps are not indexed for `search`" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
@@ -79,6 +80,14 @@ static const s_command_t s_commands [] = {
       "FILTERS: [--group G]... [--model M] [--run R] [--reward LO:HI] [--success|--failure]\n"
       "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
       "--sort: -created (default), created, reward, -reward, id, -id" },
+    { "search", ts_cli_cmd_search,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--limit N] [--order newest|relevance]\n"
+      "                 [--json] 'WORDS'",
+      "records whose steps hold every word (a \"quoted phrase\": consecutively), newest\n"
+      "first or by relevance, with the step of the first hit and a snippet around it\n"
+      "(default limit 20). Case and accents are ignored; identifiers match whole or by\n"
+      "their parts (ModuleNotFoundError, found); CJK text matches by bigrams. FILTERS\n"
+      "as list's" },
     { "count", ts_cli_cmd_count,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
       "the number of records matching the filters (as list's)" },

@@ -1,5 +1,5 @@
-/*  ts_reads.c: the worker's read side: "rget", "rlist", "rcount" and
- *  "rcheck" from
+/*  ts_reads.c: the worker's read side: "rget", "rlist", "rcount",
+ *  "rsearch" and "rcheck" from
  *  the api over the peer socket (docs/INTERNALS.md).
  *
  *  Runs on the worker's one thread, between commits, so every answer
@@ -14,9 +14,11 @@
 #include "ts_msg.h"
 #include "ts_query.h"
 #include "ts_request.h"
+#include "ts_search.h"
 #include "ts_store.h"
 
 #include <czmq.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_MAX_SHARDS 1024
@@ -86,6 +88,61 @@ s_emit (void *arg, const ts_summary_t *s, const char *summary, size_t summary_le
     return 0;
 }
 
+/*  A search hit: one bin holding the summary and then [score, time,
+ *  step, snippet] (the api merges on them and unpacks the summary as a
+ *  list item's). */
+static int
+s_emit_hit (void *arg, const ts_summary_t *s, const char *summary, size_t summary_len,
+            const ts_search_hit_t *hit)
+{
+    (void) s;
+    s_emit_t *e = arg;
+    ts_buf_t *b = &s_ctx.rec;
+    b->size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, b, ts_buf_packer_write);
+    if (ts_buf_append (b, summary, summary_len) || msgpack_pack_array (&pk, 4)
+    ||  msgpack_pack_double (&pk, hit->score) || msgpack_pack_int64 (&pk, hit->time)
+    ||  msgpack_pack_uint32 (&pk, hit->step)
+    ||  ts_mp_pack_strn (&pk, hit->snippet, hit->snippet_len))
+        return TS_ENOMEM;
+    return s_emit (e, NULL, b->data, b->size, NULL, 0);
+}
+
+/*  "rsearch": the request map's search over the named shards. */
+static zmsg_t *
+s_search (ts_store_t **stores, size_t n, zframe_t *req, uint64_t rid)
+{
+    ts_listing_t *l = malloc (sizeof *l);
+    ts_search_query_t *q = malloc (sizeof *q);
+    ts_search_order_t order;
+    char err [256];
+    zmsg_t *m;
+    if (!l || !q)
+        m = s_reply (rid, ts_errname (TS_ENOMEM), "out of memory");
+    else if (ts_search_request (l, zframe_data (req), zframe_size (req), q, &order, err, sizeof err))
+        m = s_reply (rid, ts_errname (TS_EBADREQ), err);
+    else {
+        s_ctx.items.size = 0;
+        s_emit_t e = { 0 };
+        bool more = false;
+        int rc = ts_search_run (stores, n, q, &l->filter, order, l->limit, s_emit_hit, &e, &more);
+        if (rc)
+            m = s_reply (rid, ts_errname (rc == TS_ECORRUPT ? TS_ECORRUPT : TS_ESTORE), ts_strerror (rc));
+        else {
+            ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 4);
+            ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+            ts_hdr_bool (&s_ctx.hdr, "ok", true);
+            ts_hdr_uint (&s_ctx.hdr, "n", e.n);
+            ts_hdr_bool (&s_ctx.hdr, "more", more);
+            m = ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
+        }
+    }
+    free (l);
+    free (q);
+    return m;
+}
+
 /*  Applies the cursor the api decoded ("cur": [key, id, ingest time]). */
 static int
 s_cursor (ts_hdrin_t *in, ts_listing_t *l)
@@ -133,7 +190,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         ts_check_report_t rep;
         ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
         int rc = ts_check_store (st, &rep);
-        msgpack_pack_map (&pk, 9);
+        msgpack_pack_map (&pk, 11);
         ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);
         ts_mp_pack_cstr (&pk, "path");          ts_mp_pack_cstr (&pk, ts_store_path (st));
         ts_mp_pack_cstr (&pk, "records");       msgpack_pack_uint64 (&pk, rep.records);
@@ -141,6 +198,8 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         ts_mp_pack_cstr (&pk, "groups");        msgpack_pack_uint64 (&pk, rep.groups);
         ts_mp_pack_cstr (&pk, "models");        msgpack_pack_uint64 (&pk, rep.models);
         ts_mp_pack_cstr (&pk, "batches");       msgpack_pack_uint64 (&pk, rep.batches);
+        ts_mp_pack_cstr (&pk, "postings");      msgpack_pack_uint64 (&pk, rep.postings);
+        ts_mp_pack_cstr (&pk, "text_indexed");  msgpack_pack_uint64 (&pk, rep.text_indexed);
         ts_mp_pack_cstr (&pk, "problems");
         msgpack_pack_uint64 (&pk, rc == 0 || rc == TS_EINCONSISTENT ? rep.problems : rep.problems + 1);
         ts_mp_pack_cstr (&pk, "first_problem");
@@ -188,7 +247,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     }
     if (in.msg == TS_MSG_RCHECK)
         return s_check (w, &in, rid);
-    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT)
+    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT && in.msg != TS_MSG_RSEARCH)
         return s_reply (rid, ts_errname (TS_EUNKNOWNOP), "unknown read request");
     int rc = s_stores (w, &in, stores, &n);
     if (rc == TS_ENOTFOUND)
@@ -198,6 +257,8 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     zframe_t *req = zmsg_first (rest);
     if (!req)
         return s_reply (rid, ts_errname (TS_EBADREQ), "the request map is missing");
+    if (in.msg == TS_MSG_RSEARCH)
+        return s_search (stores, n, req, rid);
     ts_listing_t l;
     char err [256];
     /* key 0: the api checked the cursor; it passes the decoded one in "cur" */

@@ -347,6 +347,7 @@ s_on_peer (ts_worker_t *self)
             b->chunk = ts_hdr_get_uint (in, "chunk", 0);
             b->shard = (uint32_t) shard;
             b->n = (uint32_t) ts_hdr_get_uint (in, "n", 0);
+            ts_hdr_copy_str (in, "text", b->text, sizeof b->text);
             b->payload = zmsg_pop (rv.rest);
             if (!b->payload)
                 b->payload = zframe_new_empty ();

@@ -201,6 +201,8 @@ wk_commit (ts_worker_t *self, unsigned s)
             batches [n].records = b->blob ? b->blob->data : (const char *) zframe_data (b->payload);
             batches [n].records_len = b->blob ? b->blob->size : zframe_size (b->payload);
             batches [n].nrecords = b->n;
+            batches [n].text = b->text [0] ? b->text : NULL;
+            batches [n].text_len = strlen (b->text);
             list [n++] = b;
             records += b->n;
         }

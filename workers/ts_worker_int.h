@@ -12,6 +12,7 @@
 #include "ts_worker.h"
 #include "ts_config.h"
 #include "ts_map.h"
+#include "ts_profile.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
 #include "ts_store.h"
@@ -43,6 +44,7 @@ typedef struct s_batch {
     zframe_t *payload;          /* received from a peer, or */
     ts_zref_t *blob;            /* parsed here: the part's records */
     int64_t   received;
+    char      text [TS_TEXT_SPEC_MAX];  /* steps pointers to index ("": none) */
     struct s_batch *next;
 } s_batch_t;
 
@@ -83,6 +85,7 @@ typedef struct {
     ts_warn_t warnings;         /* fields left unknown (ts_warn.h) */
     s_part_t *parts;
     uint32_t  nparts, outstanding;
+    char      text [TS_TEXT_SPEC_MAX];  /* the profile's text spec (ts_profile_text_spec) */
 } s_pending_t;
 
 /*  A chunk received, not yet parsed. */

@@ -123,6 +123,7 @@ wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
         b->chunk = p->chunk;
         b->shard = part->shard;
         b->n = part->n;
+        snprintf (b->text, sizeof b->text, "%s", p->text);
         b->blob = ts_zref_ref (part->payload);
         wk_enqueue (self, b);
         return;
@@ -131,8 +132,10 @@ wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
     if (!peer->dealer)
         return;
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, TS_MSG_BATCH, 5);
+    ts_hdr_begin (h, TS_MSG_BATCH, p->text [0] ? 6 : 5);
     ts_hdr_str (h, "job", p->job);
+    if (p->text [0])
+        ts_hdr_str (h, "text", p->text);
     ts_hdr_uint (h, "chunk", p->chunk);
     ts_hdr_uint (h, "shard", part->shard);
     ts_hdr_uint (h, "epoch", self->epoch);
@@ -361,6 +364,9 @@ wk_parse_chunk (ts_worker_t *self, s_work_t *w)
         s_chunk_finish (self, p, TS_EINVAL, m);
         return;
     }
+    ts_profile_t prof;                  /* parsed above: it parses again */
+    if (ts_profile_parse (profile, &prof, err, sizeof err) == 0)
+        ts_profile_text_spec (&prof, p->text, sizeof p->text);
     if (!self->nshards) {               /* no map yet: cannot route */
         s_chunk_finish (self, p, TS_EBUSY, "worker has no shard map yet");
         return;

@@ -72,3 +72,10 @@ add_test(NAME e2e_containers
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_containers.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;nosan"
                      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# Full-text search (tests/e2e/e2e_search.py, issue #15): a fixture of mixed
+# scripts and identifiers searched through the CLI and the protocol against a
+# Python oracle; kill -9 of a worker during an import leaves postings and
+# records consistent (check).
+add_test(NAME e2e_search COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_search.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_search PROPERTIES TIMEOUT 900 LABELS e2e)

@@ -1,0 +1,344 @@
+/*  test_search.c: the full-text index of a shard (ts_search.h): postings
+ *  written with the records, all-terms and phrase queries, identifiers,
+ *  accents and CJK, filters, both orders, step indexes and snippets,
+ *  records imported without the index, a rolled-back commit leaving no
+ *  postings, and the checker finding postings that disagree with the text.
+ *  The whole stack is tested against a Python oracle by
+ *  tests/e2e/e2e_search.py.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ts_check.h"
+#include "ts_error.h"
+#include "ts_key.h"
+#include "ts_parse.h"
+#include "ts_profile.h"
+#include "ts_search.h"
+#include "ts_store.h"
+
+#include <kclangc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char s_dir [256];
+static char s_path [300];
+
+static const char *s_lines [] = {
+    "{\"id\":\"r1\",\"data_id\":\"q1\",\"model\":\"m1\",\"reward\":1,\"is_success\":true,"
+    "\"created_at\":1000,\"trajectory\":[{\"role\":\"user\",\"content\":\"import numpy fails\"},"
+    "{\"role\":\"assistant\",\"content\":\"ModuleNotFoundError: No module named numpy\"}]}",
+    "{\"id\":\"r2\",\"data_id\":\"q1\",\"model\":\"m2\",\"reward\":0,\"is_success\":false,"
+    "\"created_at\":2000,\"trajectory\":[{\"role\":\"user\",\"content\":\"Café crème, s'il vous plaît\"},"
+    "{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"get_user_name\","
+    "\"arguments\":\"{\\\"city\\\": \\\"北京大学\\\"}\"}}]},{\"role\":\"tool\",\"content\":\"module not found\"}]}",
+    "{\"id\":\"r3\",\"data_id\":\"q2\",\"model\":\"m1\",\"reward\":0.5,\"is_success\":false,"
+    "\"created_at\":3000,\"trajectory\":[{\"role\":\"user\",\"content\":\"found a module, not the error\"}]}",
+    "{\"id\":\"r4\",\"data_id\":\"q2\",\"model\":\"m1\",\"reward\":1,\"is_success\":true,"
+    "\"created_at\":4000,\"trajectory\":\"not an array: module\"}",
+};
+
+/*  A new shard file for each test. */
+static void
+s_fresh (void)
+{
+    static int n;
+    snprintf (s_path, sizeof s_path, "%s/shard-%03d.kct", s_dir, n++);
+}
+
+static ts_store_t *
+s_open (void)
+{
+    int err;
+    char emsg [512];
+    ts_store_t *st = ts_store_open (s_path, NULL, &err, emsg, sizeof emsg);
+    if (!st)
+        fail_msg ("open: %s", emsg);
+    return st;
+}
+
+/*  Commits lines [a, b) as one batch, text-indexed with `text` (NULL: not). */
+static bool s_garbage;      /* s_put ends its batch with a record that does not decode */
+
+static int
+s_put (ts_store_t *st, size_t a, size_t b, uint64_t chunk, const char *text)
+{
+    ts_profile_t prof;
+    char err [256];
+    assert_int_equal (ts_profile_parse ("default", &prof, err, sizeof err), 0);
+    ts_parser_t *ps = ts_parser_new (&prof);
+    ts_buf_t form = { 0 }, recs = { 0 };
+    for (size_t i = a; i < b; i++) {
+        char line [2048];
+        size_t len = strlen (s_lines [i]);
+        memset (line, ' ', sizeof line);
+        memcpy (line, s_lines [i], len);
+        ts_summary_t s;
+        char reason [256];
+        form.size = 0;
+        assert_int_equal (ts_parser_parse (ps, line, len, i + 1, 5000 + (int64_t) i, &form, &s,
+                                           reason, sizeof reason), 0);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &recs, ts_buf_packer_write);
+        msgpack_pack_bin (&pk, form.size);
+        msgpack_pack_bin_body (&pk, form.data, form.size);
+    }
+    if (s_garbage) {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &recs, ts_buf_packer_write);
+        msgpack_pack_bin (&pk, 3);
+        msgpack_pack_bin_body (&pk, "\x93\x01\x02", 3);
+    }
+    ts_batch_t bt = { .job = "js", .job_len = 2, .chunk = chunk, .records = recs.data,
+                      .records_len = recs.size, .nrecords = (uint32_t) (b - a) + s_garbage,
+                      .text = text, .text_len = text ? strlen (text) : 0 };
+    ts_batch_result_t res;
+    int rc = ts_store_put_batches (st, &bt, 1, &res);
+    ts_buf_free (&form);
+    ts_buf_free (&recs);
+    ts_parser_destroy (&ps);
+    return rc;
+}
+
+typedef struct {
+    char out [2048];
+    size_t len;
+} s_hits_t;
+
+static int
+s_emit (void *arg, const ts_summary_t *s, const char *summary, size_t slen,
+        const ts_search_hit_t *hit)
+{
+    (void) summary; (void) slen;
+    s_hits_t *h = arg;
+    h->len += (size_t) snprintf (h->out + h->len, sizeof h->out - h->len, "%.*s@%u[%.*s] ",
+                                 (int) s->id_len, s->id, hit->step, (int) hit->snippet_len,
+                                 hit->snippet);
+    return 0;
+}
+
+/*  The hits of a query as "id@step[snippet] ...". */
+static const char *
+s_search (ts_store_t *st, const char *q, const ts_filter_t *f, ts_search_order_t order,
+          uint32_t limit, bool *more)
+{
+    static s_hits_t h;
+    memset (&h, 0, sizeof h);
+    ts_search_query_t qq;
+    char err [256];
+    int rc = ts_search_parse (q, strlen (q), &qq, err, sizeof err);
+    if (rc)
+        fail_msg ("parse '%s': %s", q, err);
+    ts_filter_t any;
+    ts_filter_init (&any);
+    bool m;
+    assert_int_equal (ts_search_run (&st, 1, &qq, f ? f : &any, order, limit, s_emit, &h,
+                                     more ? more : &m), 0);
+    return h.out;
+}
+
+/*  Only the ids of the hits. */
+static const char *
+s_ids (ts_store_t *st, const char *q)
+{
+    static char out [256];
+    const char *all = s_search (st, q, NULL, TS_SEARCH_NEWEST, 100, NULL);
+    size_t n = 0;
+    out [0] = 0;
+    for (const char *p = all; *p; ) {
+        const char *at = strchr (p, '@');
+        n += (size_t) snprintf (out + n, sizeof out - n, "%.*s ", (int) (at - p), p);
+        int depth = 0;
+        for (p = at; *p; p++) {
+            if (*p == '[') depth++;
+            if (*p == ']' && --depth == 0) break;
+        }
+        p += 2;
+    }
+    return out;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (s_dir, sizeof s_dir, "%s/test_search.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp (s_dir))
+        return -1;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    char cmd [400];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system (cmd);
+}
+
+static void
+s_check_ok (ts_store_t *st, uint64_t indexed)
+{
+    ts_check_report_t rep;
+    int rc = ts_check_store (st, &rep);
+    if (rc)
+        fail_msg ("check: %d: %s", rc, rep.first_problem);
+    assert_int_equal (rep.text_indexed, indexed);
+}
+
+static void
+test_queries (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    assert_int_equal (s_put (st, 0, 2, 0, "/trajectory"), 0);
+    assert_int_equal (s_put (st, 2, 4, 1, "/nothere|/trajectory"), 0);
+
+    assert_string_equal (s_ids (st, "module"), "r3 r2 r1 ");   /* newest first */
+    assert_string_equal (s_ids (st, "MODULE found"), "r3 r2 r1 ");
+    assert_string_equal (s_ids (st, "\"module not found\""), "r2 r1 ");  /* r1 via the identifier */
+    assert_string_equal (s_ids (st, "\"not found\" error"), "r1 ");
+    assert_string_equal (s_ids (st, "ModuleNotFoundError"), "r1 ");
+    assert_string_equal (s_ids (st, "modulenotfounderror numpy"), "r1 ");
+    assert_string_equal (s_ids (st, "cafe"), "r2 ");
+    assert_string_equal (s_ids (st, "CAFÉ Crème"), "r2 ");
+    assert_string_equal (s_ids (st, "北京"), "r2 ");
+    assert_string_equal (s_ids (st, "北京大学"), "r2 ");
+    assert_string_equal (s_ids (st, "京学"), "");
+    assert_string_equal (s_ids (st, "get_user_name"), "r2 ");
+    assert_string_equal (s_ids (st, "user"), "r3 r2 r1 ");   /* "user" is a role: a value */
+    assert_string_equal (s_ids (st, "city"), "r2 ");      /* a key inside an argument string */
+    assert_string_equal (s_ids (st, "role"), "");         /* map keys are not text */
+    assert_string_equal (s_ids (st, "array"), "");        /* r4's steps are not an array */
+    assert_string_equal (s_ids (st, "zebra"), "");
+    assert_string_equal (s_ids (st, "module zebra"), "");
+
+    /* steps and snippets */
+    assert_string_equal (s_search (st, "numpy", NULL, TS_SEARCH_NEWEST, 10, NULL),
+                         "r1@0[import numpy fails] ");
+    assert_string_equal (s_search (st, "\"no module\"", NULL, TS_SEARCH_NEWEST, 10, NULL),
+                         "r1@1[ModuleNotFoundError: No module named numpy] ");
+    assert_string_equal (s_search (st, "北京大学", NULL, TS_SEARCH_NEWEST, 10, NULL),
+                         "r2@1[{\"city\": \"北京大学\"}] ");
+
+    /* filters, limits, relevance */
+    ts_filter_t f;
+    ts_filter_init (&f);
+    f.model = "m1";
+    f.model_len = 2;
+    assert_string_equal (s_search (st, "module", &f, TS_SEARCH_NEWEST, 10, NULL),
+                         "r3@0[found a module, not the error] r1@1[ModuleNotFoundError: No module named numpy] ");
+    bool more = false;
+    s_search (st, "module", NULL, TS_SEARCH_NEWEST, 2, &more);
+    assert_true (more);
+    s_search (st, "module", NULL, TS_SEARCH_NEWEST, 3, &more);
+    assert_false (more);
+    const char *rel = s_search (st, "module found", NULL, TS_SEARCH_RELEVANCE, 10, NULL);
+    assert_true (strstr (rel, "r1@") && strstr (rel, "r2@") && strstr (rel, "r3@"));
+
+    s_check_ok (st, 4);
+    ts_store_destroy (&st);
+}
+
+static void
+test_not_indexed_and_rollback (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    assert_int_equal (s_put (st, 0, 2, 0, NULL), 0);            /* --no-text-index */
+    assert_string_equal (s_ids (st, "module"), "");
+    assert_int_equal (s_put (st, 2, 3, 1, "/trajectory"), 0);
+    assert_string_equal (s_ids (st, "module"), "r3 ");
+    s_check_ok (st, 1);
+    /* a replayed batch adds nothing */
+    assert_int_equal (s_put (st, 2, 3, 1, "/trajectory"), 0);
+    s_check_ok (st, 1);
+    /* a commit that fails leaves no postings (nor marks) behind */
+    s_garbage = true;
+    assert_int_equal (s_put (st, 0, 2, 2, "/trajectory"), TS_ECORRUPT);
+    s_garbage = false;
+    assert_string_equal (s_ids (st, "module"), "r3 ");
+    assert_string_equal (s_ids (st, "numpy"), "");
+    s_check_ok (st, 1);
+    /* r1 and r2 were stored without the index: again, they are duplicates
+     * and stay unindexed (the copy stored first stays) */
+    assert_int_equal (s_put (st, 0, 2, 2, "/trajectory"), 0);
+    assert_string_equal (s_ids (st, "module"), "r3 ");
+    s_check_ok (st, 1);
+    ts_store_destroy (&st);
+}
+
+static void
+test_check_finds (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    assert_int_equal (s_put (st, 0, 3, 0, "/trajectory"), 0);
+    ts_store_destroy (&st);
+    /* remove one term's postings behind the store's back */
+    KCDB *db = kcdbnew ();
+    char full [400];
+    snprintf (full, sizeof full, "%s%s", s_path, TS_STORE_TUNING);
+    assert_true (kcdbopen (db, full, KCOWRITER));
+    char key [32] = { 'F' };
+    memcpy (key + 1, "numpy", 5);
+    key [6] = 0;
+    ts_key_put_i64 (key + 7, 1);
+    assert_true (kcdbremove (db, key, 15));
+    kcdbclose (db);
+    kcdbdel (db);
+    st = s_open ();
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (st, &rep), TS_EINCONSISTENT);
+    assert_non_null (strstr (rep.first_problem, "postings disagree"));
+    ts_store_destroy (&st);
+}
+
+static void
+test_parse (void **state)
+{
+    (void) state;
+    ts_search_query_t q;
+    char err [256];
+    assert_int_equal (ts_search_parse ("", 0, &q, err, sizeof err), TS_EINVAL);
+    assert_non_null (strstr (err, "no word"));
+    assert_int_equal (ts_search_parse ("\"open", 5, &q, err, sizeof err), TS_EINVAL);
+    assert_non_null (strstr (err, "unclosed quote"));
+    assert_int_equal (ts_search_parse ("!!! ...", 7, &q, err, sizeof err), TS_EINVAL);
+    const char *two = "a \"b c\" 北京大学";
+    assert_int_equal (ts_search_parse (two, strlen (two), &q, err, sizeof err), 0);
+    assert_int_equal (q.nclauses, 3);
+    assert_int_equal (q.clauses [1].n, 2);
+    assert_int_equal (q.clauses [2].n, 3);
+    assert_int_equal (q.terms [q.clauses [2].first + 2].rel, 2);
+    /* a CJK run right after a word is a clause of its own */
+    const char *mixed = "error 北京大学";
+    assert_int_equal (ts_search_parse (mixed, strlen (mixed), &q, err, sizeof err), 0);
+    assert_int_equal (q.nclauses, 2);
+    assert_int_equal (q.clauses [0].n, 1);
+    assert_int_equal (q.clauses [1].n, 3);
+    char many [400] = "";
+    for (int i = 0; i < 40; i++)
+        strcat (many, "w ");
+    assert_int_equal (ts_search_parse (many, strlen (many), &q, err, sizeof err), TS_EINVAL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_parse),
+        cmocka_unit_test (test_queries),
+        cmocka_unit_test (test_not_indexed_and_rollback),
+        cmocka_unit_test (test_check_finds),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
