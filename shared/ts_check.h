@@ -21,6 +21,8 @@ typedef struct {
     uint64_t index_entries;    /* G, W, T, M, A entries */
     uint64_t groups, models;   /* Q and X entries */
     uint64_t batches;          /* C markers */
+    uint64_t labels;           /* current labels (ts_labels.h), each checked
+                                  against the label index */
     uint64_t problems;
     char     first_problem [512];
     ts_totals_t totals;        /* the recount of the shard */
