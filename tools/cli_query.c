@@ -29,8 +29,8 @@
 
 /* --- options ---------------------------------------------------------------- */
 
-static void
-s_filter_init (s_filter_t *f)
+void
+cq_filter_init (s_filter_t *f)
 {
     memset (f, 0, sizeof *f);
     f->success = -1;
@@ -156,6 +156,22 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
     case O_RUN:
         f->run = arg;
         return 0;
+    case O_LABEL:
+    case O_NO_LABEL:
+        if (f->nlabels >= TS_QUERY_MAX_LABELS) {
+            fprintf (stderr, "trajstore %s: at most %d --label and --no-label\n", cmd,
+                     TS_QUERY_MAX_LABELS);
+            return 2;
+        }
+        if (!*arg || *arg == '=' || (c == O_NO_LABEL && strchr (arg, '='))) {
+            fprintf (stderr, "trajstore %s: --%s wants %s, not '%s'\n", cmd,
+                     c == O_LABEL ? "label" : "no-label", c == O_LABEL ? "KEY=VALUE or KEY" : "KEY",
+                     arg);
+            return 2;
+        }
+        f->labels [f->nlabels] = arg;
+        f->no_label [f->nlabels++] = c == O_NO_LABEL;
+        return 0;
     case O_REWARD: {
         const char *colon = strchr (arg, ':');
         if (!colon || !s_parse_bound (arg, (size_t) (colon - arg), &f->has_lo, &f->lo)
@@ -217,8 +233,8 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
  *  to s_take_option and the rest to `extra` (may be NULL). Returns 0, or
  *  the exit code: 2 for bad usage (the usage is printed), or -1 after
  *  --help was printed (exit 0). */
-static int
-s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
+int
+cq_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
               s_common_t *co, s_filter_t *f,
               int (*extra) (const char *cmd, int c, const char *arg, void *ctx), void *ctx)
 {
@@ -242,9 +258,18 @@ s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
     return 0;
 }
 
+/*  Does the filter select anything (a command that takes filters only
+ *  with another option asks)? */
+bool
+cq_filter_used (const s_filter_t *f)
+{
+    return f->ngroups || f->model || f->run || f->has_reward || f->success >= 0
+        || f->has_created || f->nlabels;
+}
+
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
-static void
-s_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
+void
+cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor)
 {
     msgpack_packer *pk = &q->pk;
     if (f->ngroups == 1) {
@@ -264,6 +289,18 @@ s_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cu
     if (f->run) {
         ts_req_key (q, "run");
         ts_mp_pack_cstr (pk, f->run);
+    }
+    for (int neg = 0; neg < 2; neg++) {
+        int n = 0;
+        for (int i = 0; i < f->nlabels; i++)
+            n += f->no_label [i] == neg;
+        if (!n)
+            continue;
+        ts_req_key (q, neg ? "no_label" : "label");
+        msgpack_pack_array (pk, (size_t) n);
+        for (int i = 0; i < f->nlabels; i++)
+            if (f->no_label [i] == neg)
+                ts_mp_pack_cstr (pk, f->labels [i]);
     }
     if (f->has_reward) {
         ts_req_key (q, "reward");
@@ -302,7 +339,7 @@ cq_start (const char *cmd, int argc, char **argv, const struct option *opts, s_c
          s_filter_t *f, int (*extra) (const char *, int, const char *, void *), void *ctx,
          int nargs, s_client_t *c)
 {
-    int rc = s_parse_args (cmd, argc, argv, opts, co, f, extra, ctx);
+    int rc = cq_parse_args (cmd, argc, argv, opts, co, f, extra, ctx);
     if (rc)
         return rc;
     if (argc - optind != nargs) {
@@ -464,7 +501,7 @@ ts_cli_cmd_list (int argc, char **argv)
         fprintf (stderr, "trajstore list: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     s_list_extra_t x = { false };
     s_client_t c;
     int rc = cq_start ("list", argc, argv, opts, &co, f, s_list_extra, &x, 0, &c);
@@ -480,7 +517,7 @@ ts_cli_cmd_list (int argc, char **argv)
     ts_req_t q = { 0 };
     for (;;) {
         ts_req_begin (&q, "list");
-        s_pack_listing (&q, f, limit, cursor);
+        cq_pack_listing (&q, f, limit, cursor);
         if (f->records) {
             ts_req_key (&q, "fields");
             ts_mp_pack_cstr (&q.pk, "record");
@@ -545,7 +582,7 @@ ts_cli_cmd_count (int argc, char **argv)
         fprintf (stderr, "trajstore count: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     s_client_t c;
     int rc = cq_start ("count", argc, argv, opts, &co, f, NULL, NULL, 0, &c);
     if (rc) {
@@ -557,7 +594,7 @@ ts_cli_cmd_count (int argc, char **argv)
     ts_req_t q = { 0 };
     ts_req_begin (&q, "count");
     f->sort = NULL;
-    s_pack_listing (&q, f, 0, NULL);
+    cq_pack_listing (&q, f, 0, NULL);
     if ((rc = cq_client_call (&c, &q)) == 0) {
         uint64_t n = cq_get_uint (&c.map, "count");
         if (co.json)
@@ -598,7 +635,7 @@ ts_cli_cmd_export (int argc, char **argv)
         fprintf (stderr, "trajstore export: out of memory\n");
         return 1;
     }
-    s_filter_init (f);
+    cq_filter_init (f);
     bool quiet = false;
     s_client_t c;
     int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &quiet, 0, &c);
@@ -613,7 +650,7 @@ ts_cli_cmd_export (int argc, char **argv)
     if (progress) {
         /* the whole, for "n of total": one count of the same filter */
         ts_req_begin (&q, "count");
-        s_pack_listing (&q, f, 0, NULL);
+        cq_pack_listing (&q, f, 0, NULL);
         if ((rc = cq_client_call (&c, &q)) == 0)
             total = cq_get_uint (&c.map, "count");
     }
@@ -624,7 +661,7 @@ ts_cli_cmd_export (int argc, char **argv)
         /* "limit" and "fields" are sent although docs/PROTOCOL.md gives export
          * these defaults: the workers (workers/ts_reads.c) take neither
          * from the op, and without them a page loses records */
-        s_pack_listing (&q, f, limit, cursor);
+        cq_pack_listing (&q, f, limit, cursor);
         ts_req_key (&q, "fields");
         ts_mp_pack_cstr (&q.pk, "record");
         if ((rc = cq_client_call (&c, &q)))

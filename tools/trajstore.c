@@ -27,6 +27,7 @@ int ts_cli_cmd_health (int argc, char **argv);
 int ts_cli_cmd_check (int argc, char **argv);
 int ts_cli_cmd_runs (int argc, char **argv);
 int ts_cli_cmd_compare (int argc, char **argv);
+int ts_cli_cmd_label (int argc, char **argv);      /* cli_labels.c */
 
 typedef struct {
     const char *name;
@@ -66,6 +67,17 @@ static const s_command_t s_commands [] = {
       "KEY (JSONL, an array, or a SWE-bench report's resolved_ids). --dry-run: how\n"
       "the first records map and which profile fits best; needs no stack, stores\n"
       "nothing" },
+    { "label", ts_cli_cmd_label,
+      "[--data DIR] [--api ENDPOINT] [--author NAME] [--json] [--quiet]\n"
+      "                 (ID | --where FILTERS) [KEY=VALUE]... [--remove KEY]...\n"
+      "                 | --import FILE",
+      "label records: KEY=VALUE on record ID, or on every record the filters match\n"
+      "(counted), --remove KEY takes a label off; --import FILE reads label lines\n"
+      "{\"id\", \"key\", \"value\"} (value null removes; \"author\" optional), what an\n"
+      "LLM-judge script writes. Labels are imported like records: acknowledged only\n"
+      "once committed, a repeated import changes nothing (duplicates), unknown ids\n"
+      "are rejected with their line. --author: default $USER. History is kept;\n"
+      "the latest value of a key counts; the record itself never changes" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
