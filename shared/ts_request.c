@@ -130,6 +130,15 @@ s_filter_hash (const ts_listing_t *l)
         XXH3_64bits_update (&st, "\1run", 4);
         XXH3_64bits_update (&st, f->run, f->run_len);
     }
+    for (uint32_t i = 0; i < f->nlabels; i++) {
+        const ts_label_cond_t *c = &f->labels [i];
+        XXH3_64bits_update (&st, c->negate ? "\2nol" : "\2lab", 4);
+        XXH3_64bits_update (&st, c->key, c->key_len);
+        if (c->value) {
+            XXH3_64bits_update (&st, "=", 1);
+            XXH3_64bits_update (&st, c->value, c->value_len);
+        }
+    }
     double nums [2] = { f->has_reward_lo ? f->reward_lo : NAN, f->has_reward_hi ? f->reward_hi : NAN };
     int64_t ints [6] = { f->has_reward_lo, f->has_reward_hi, f->success,
                          f->has_from ? f->from_ms : INT64_MIN, f->has_to ? f->to_ms : INT64_MIN,
@@ -203,6 +212,45 @@ s_parse_cursor (ts_listing_t *l, const char *s, uint32_t n, uint64_t key, char *
     return 0;
 }
 
+/*  "label" (KEY=VALUE or KEY) or "no_label" (KEY): a string or an array
+ *  of them, added to the filter's label conditions. */
+static int
+s_labels (ts_listing_t *l, const void *data, size_t len, const char *field, bool negate,
+          char *err, size_t size)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    if (!ts_mp_map_find (data, len, field, &r))
+        return 0;
+    if (ts_mp_next (&r, &it))
+        return s_fail (err, size, "field \"%s\": malformed", field);
+    if (it.type == TS_MP_NIL)
+        return 0;
+    uint32_t n = it.type == TS_MP_ARRAY ? it.len : 1;
+    if (it.type != TS_MP_ARRAY && it.type != TS_MP_STR)
+        return s_fail (err, size, "field \"%s\": want a string or an array of strings", field);
+    for (uint32_t i = 0; i < n; i++) {
+        if (it.type == TS_MP_ARRAY && ts_mp_next (&r, &it))
+            return s_fail (err, size, "field \"%s\": malformed", field);
+        if (it.type != TS_MP_STR)
+            return s_fail (err, size, "field \"%s\": every label must be a string", field);
+        if (l->filter.nlabels == TS_QUERY_MAX_LABELS)
+            return s_fail (err, size, "field \"%s\": at most 8 label conditions", field);
+        const char *s = it.ptr ? it.ptr : "";
+        const char *eq = memchr (s, '=', it.len);
+        ts_label_cond_t *c = &l->filter.labels [l->filter.nlabels++];
+        c->key = s;
+        c->key_len = eq ? (uint32_t) (eq - s) : it.len;
+        c->value = eq ? eq + 1 : NULL;
+        c->value_len = eq ? it.len - c->key_len - 1 : 0;
+        c->negate = negate;
+        if (c->key_len == 0 || (negate && eq))
+            return s_fail (err, size, negate ? "field \"%s\": want a KEY"
+                                             : "field \"%s\": want \"KEY=VALUE\" or \"KEY\"", field);
+    }
+    return 0;
+}
+
 int
 ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t default_limit,
                   uint64_t key, char *err, size_t size)
@@ -247,6 +295,9 @@ ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t defaul
                     : s_opt_str (data, len, "run", &l->filter.run, &l->filter.run_len) ? "run" : NULL;
     if (bad)
         return s_fail (err, size, "field \"%s\": want a string", bad);
+    if (s_labels (l, data, len, "label", false, err, size)
+    ||  s_labels (l, data, len, "no_label", true, err, size))
+        return TS_EBADREQ;
     if (ts_mp_map_find (data, len, "reward", &r)) {
         ts_mp_reader_t peek = r;
         if (ts_mp_next (&peek, &it))
