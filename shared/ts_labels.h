@@ -114,6 +114,32 @@ int ts_store_label_index_scan (ts_store_t *self, const char *key, size_t key_len
 int ts_store_labels_check (ts_store_t *self, uint64_t *labels, uint64_t *problems,
                            char *first, size_t size);
 
+/* --- statistics by label (ts_labels_stats.c) ------------------------------ */
+
+/*  Totals per (key, value[, model]) of labelled records: each worker adds
+ *  its shards' (ts_labels_totals), the api merges the workers' rows and
+ *  answers the client. */
+typedef struct ts_label_acc ts_label_acc_t;
+ts_label_acc_t *ts_label_acc_new (void);
+void ts_label_acc_destroy (ts_label_acc_t **self_p);
+
+/*  Adds the rows of a worker, [[key, value, model|nil, totals]...]. 0 or
+ *  TS_ECORRUPT. */
+int ts_label_acc_add_rows (ts_label_acc_t *self, const char *rows, size_t len);
+
+/*  Packs the rows as a worker sends them. */
+int ts_label_acc_pack_rows (ts_label_acc_t *self, msgpack_packer *pk);
+
+/*  Packs the rows for a client, sorted by key, value, model: an array of
+ *  {"key", "value", ["model",] "totals": T}. */
+int ts_label_acc_pack_client (ts_label_acc_t *self, msgpack_packer *pk);
+
+/*  Over `n` stores: the records the filter `f` selects (its label
+ *  conditions too) that have a label of `key` (NULL: any key), added to
+ *  acc under their latest value, split by model when `per_model`. */
+int ts_labels_totals (ts_store_t *const *stores, size_t n, const void *filter,
+                      const char *key, size_t key_len, bool per_model, ts_label_acc_t *acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -245,8 +245,8 @@ s_prep_fini (s_prep_t *pp)
 
 /*  The label conditions, from the record's label history (ts_labels.h).
  *  A store that cannot be read matches nothing. */
-static bool
-s_match_labels (const ts_filter_t *f, ts_store_t *store, const ts_summary_t *s)
+bool
+ts_filter_match_labels (const ts_filter_t *f, ts_store_t *store, const ts_summary_t *s)
 {
     ts_buf_t buf = { 0 };
     bool ok = true;
@@ -279,7 +279,7 @@ q_prep_match (const s_prep_t *pp, ts_store_t *store, const ts_summary_t *s)
 {
     if (!s_prep_match_fields (pp, s))
         return false;
-    return !pp->by_label || s_match_labels (pp->f, store, s);
+    return !pp->by_label || ts_filter_match_labels (pp->f, store, s);
 }
 
 static bool

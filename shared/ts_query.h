@@ -78,6 +78,10 @@ void ts_filter_init (ts_filter_t *f);
 /*  Does a summary pass the filter? */
 bool ts_filter_match (const ts_filter_t *f, const ts_summary_t *s);
 
+/*  Do the filter's label conditions hold for the record of `s`, held by
+ *  `store` (its latest labels, ts_labels.h)? True when it has none. */
+bool ts_filter_match_labels (const ts_filter_t *f, ts_store_t *store, const ts_summary_t *s);
+
 /*  Compares two summaries in the list order (key, then id; reward ties by
  *  ingest time before the id; records without
  *  a reward sort after all others in either direction, among themselves by

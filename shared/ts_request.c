@@ -425,7 +425,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare"
+    "compare", "labels"
 };
 
 const char *
@@ -484,7 +484,7 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             opi = i;
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health)", op);
+                  "export, check, stats, groups, job, health, runs, compare, labels)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;
@@ -502,6 +502,32 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             return rc;
         if (rq->op == TS_OP_EXPORT)
             listing->records = true;
+    }
+    else if (rq->op == TS_OP_LABELS) {
+        /* one record's labels ("id"), or totals by label over a listing's
+         * filter ("key": one key, else every key; "per_model") */
+        ts_mp_reader_t r;
+        ts_mp_item_t it;
+        if (ts_hdr_find (&in, "id", &r)) {
+            rq->id = ts_hdr_get_str (&in, "id", &rq->id_len);
+            if (!rq->id || rq->id_len == 0 || rq->id_len > TS_ID_MAX_BYTES) {
+                snprintf (err, err_size, "field \"id\": want a non-empty string of at most 512 bytes");
+                return TS_EBADREQ;
+            }
+        }
+        if (ts_hdr_find (&in, "key", &r) && (ts_mp_next (&r, &it)
+            || (it.type != TS_MP_NIL && (it.type != TS_MP_STR || it.len == 0 || it.len > 128)))) {
+            snprintf (err, err_size, "field \"key\": want a label key (1 to 128 bytes)");
+            return TS_EBADREQ;
+        }
+        if (ts_hdr_find (&in, "per_model", &r) && (ts_mp_next (&r, &it)
+            || (it.type != TS_MP_BOOL && it.type != TS_MP_NIL))) {
+            snprintf (err, err_size, "field \"per_model\": want true or false");
+            return TS_EBADREQ;
+        }
+        int rc = ts_listing_parse (listing, in.data, in.len, 100, 0, err, err_size);
+        if (rc)
+            return rc;
     }
     else if (rq->op == TS_OP_JOB) {
         char job [64];

@@ -320,3 +320,223 @@ ts_cli_cmd_label (int argc, char **argv)
     free (f);
     return fed ? fed : rc;
 }
+
+/* --- trajstore labels, stats/groups --by label:KEY ---------------------------- */
+
+typedef struct {
+    const char *by;
+    bool        per_model;
+} s_labels_opts_t;
+
+static int
+s_labels_extra (const char *cmd, int c, const char *arg, void *ctx)
+{
+    (void) cmd;
+    s_labels_opts_t *o = ctx;
+    switch (c) {
+    case O_BY:        o->by = arg; return 0;
+    case O_PER_MODEL: o->per_model = true; return 0;
+    default:          return 1;
+    }
+}
+
+/*  One record's labels: KEY=VALUE (author, time) lines, then the history
+ *  with --history... here always: a person triaging wants to see both. */
+static int
+s_print_record_labels (s_client_t *c, bool json)
+{
+    if (json)
+        return cq_print_json_value ("labels", c->map, true) ? 0 : 1;
+    ts_mp_reader_t labels, hist;
+    uint32_t n;
+    if (!ts_mp_reader_map_find (&c->map, "labels", &labels) || ts_mp_read_map (&labels, &n)
+    ||  !ts_mp_reader_map_find (&c->map, "history", &hist)) {
+        fprintf (stderr, "trajstore labels: the api's answer has no labels\n");
+        return 2;
+    }
+    if (n == 0)
+        printf ("(no labels)\n");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t kl;
+        char value [TS_LABEL_VALUE_MAX + 1] = "", author [TS_LABEL_AUTHOR_MAX + 1] = "", when [40];
+        int64_t t = 0;
+        if (ts_mp_read_str (&labels, &k, &kl))
+            return 2;
+        cq_get_str (&labels, "value", value, sizeof value);
+        cq_get_str (&labels, "author", author, sizeof author);
+        cq_get_int (&labels, "time_ms", &t);
+        cq_format_iso (t, when, sizeof when);
+        printf ("%.*s=%s  (%s, %s)\n", (int) kl, k, value, author, when);
+        if (ts_mp_skip (&labels))
+            return 2;
+    }
+    uint32_t nh;
+    if (ts_mp_read_array (&hist, &nh) == 0 && nh > 0) {
+        printf ("history:\n");
+        for (uint32_t i = 0; i < nh; i++) {
+            uint32_t four, kl, vl, al;
+            const char *k, *v, *a;
+            int64_t t;
+            ts_mp_item_t it;
+            char when [40];
+            if (ts_mp_read_array (&hist, &four) || four != 4 || ts_mp_read_str (&hist, &k, &kl)
+            ||  ts_mp_next (&hist, &it) || ts_mp_read_str (&hist, &a, &al) || ts_mp_read_int (&hist, &t))
+                return 2;
+            v = it.type == TS_MP_STR ? it.ptr : NULL;
+            vl = it.type == TS_MP_STR ? it.len : 0;
+            cq_format_iso (t, when, sizeof when);
+            if (v)
+                printf ("  %s  %.*s  %.*s=%.*s\n", when, (int) al, a, (int) kl, k, (int) vl, v);
+            else
+                printf ("  %s  %.*s  removed %.*s\n", when, (int) al, a, (int) kl, k);
+        }
+    }
+    return 0;
+}
+
+/*  Totals by label value (and model): a table, or one JSON object a row. */
+static int
+s_print_label_rows (s_client_t *c, const char *cmd, bool json, bool per_model)
+{
+    ts_mp_reader_t rows;
+    uint32_t n;
+    if (!ts_mp_reader_map_find (&c->map, "labels", &rows) || ts_mp_read_array (&rows, &n)) {
+        fprintf (stderr, "trajstore %s: the api's answer has no labels\n", cmd);
+        return 2;
+    }
+    if (json)
+        return cq_print_rows (cmd, rows, n);
+    if (n == 0) {
+        printf ("(no labels)\n");
+        return 0;
+    }
+    int kw = cq_name_width (rows, n, "key", 3), vw = cq_name_width (rows, n, "value", 5);
+    int mw = per_model ? cq_name_width (rows, n, "model", 5) : 0;
+    printf ("%-*s  %-*s  ", kw, "key", vw, "value");
+    if (per_model)
+        printf ("%-*s  ", mw, "model");
+    printf ("%9s  %9s  %8s  %11s\n", "records", "successes", "success", "reward_mean");
+    for (uint32_t i = 0; i < n; i++) {
+        char key [TS_LABEL_KEY_MAX + 1] = "", value [TS_LABEL_VALUE_MAX + 1] = "", model [256] = "";
+        char rate [32], mean [32];
+        ts_mp_reader_t t;
+        cq_get_str (&rows, "key", key, sizeof key);
+        cq_get_str (&rows, "value", value, sizeof value);
+        cq_get_str (&rows, "model", model, sizeof model);
+        double sr = 0, rm = 0;
+        bool has_sr = false, has_rm = false;
+        uint64_t records = 0, successes = 0;
+        if (ts_mp_reader_map_find (&rows, "totals", &t)) {
+            records = cq_get_uint (&t, "records");
+            successes = cq_get_uint (&t, "successes");
+            has_sr = cq_get_double (&t, "success_rate", &sr);
+            has_rm = cq_get_double (&t, "reward_mean", &rm);
+        }
+        cq_format_ratio (has_sr, sr, rate, sizeof rate);
+        if (has_rm)
+            snprintf (mean, sizeof mean, "%.4f", rm);
+        else
+            snprintf (mean, sizeof mean, "-");
+        cq_cut (key, kw);
+        cq_cut (value, vw);
+        printf ("%-*s  %-*s  ", kw, key, vw, value);
+        if (per_model) {
+            cq_cut (model, mw);
+            printf ("%-*s  ", mw, model);
+        }
+        printf ("%9llu  %9llu  %8s  %11s\n", (unsigned long long) records,
+                (unsigned long long) successes, rate, mean);
+        if (ts_mp_skip (&rows))
+            break;
+    }
+    return 0;
+}
+
+/*  The op "labels" for `cmd`: by KEY (NULL: every key), filters in f. */
+static int
+s_labels_call (const char *cmd, s_client_t *c, const s_filter_t *f, const char *id,
+               const char *by, bool per_model, bool json)
+{
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "labels");
+    if (id) {
+        ts_req_key (&q, "id");
+        ts_mp_pack_cstr (&q.pk, id);
+    }
+    else {
+        cq_pack_listing (&q, f, 0, NULL);
+        if (by) {
+            ts_req_key (&q, "key");
+            ts_mp_pack_cstr (&q.pk, by);
+        }
+        ts_req_key (&q, "per_model");
+        if (per_model) msgpack_pack_true (&q.pk); else msgpack_pack_false (&q.pk);
+    }
+    int rc = cq_client_call (c, &q);
+    if (rc == 0)
+        rc = id ? s_print_record_labels (c, json) : s_print_label_rows (c, cmd, json, per_model);
+    ts_buf_free (&q.body);
+    return rc;
+}
+
+/*  trajstore labels [FILTERS] [--by KEY] [--per-model] [ID], and the
+ *  `--by label:KEY` of stats and groups (cmd names which). */
+int
+ts_cli_labels_run (const char *cmd, int argc, char **argv)
+{
+    static const struct option opts [] = {
+        S_COMMON_OPTS, S_FILTER_OPTS, { "table", no_argument, 0, O_TABLE },
+        { "by", required_argument, 0, O_BY }, { "per-model", no_argument, 0, O_PER_MODEL },
+        { 0, 0, 0, 0 }
+    };
+    s_common_t co = { 0 };
+    s_labels_opts_t o = { 0 };
+    s_filter_t *f = malloc (sizeof *f);
+    if (!f) {
+        fprintf (stderr, "trajstore %s: out of memory\n", cmd);
+        return 1;
+    }
+    cq_filter_init (f);
+    int rc = cq_parse_args (cmd, argc, argv, opts, &co, f, s_labels_extra, &o);
+    const char *by = o.by;
+    if (rc == 0 && strcmp (cmd, "labels")) {
+        /* stats/groups --by label:KEY */
+        if (!by || strncmp (by, "label:", 6) || !by [6]) {
+            fprintf (stderr, "trajstore %s: --by wants label:KEY, not '%s'\n", cmd, by ? by : "");
+            rc = 2;
+        }
+        else
+            by += 6;
+    }
+    const char *id = NULL;
+    if (rc == 0 && argc - optind == 1 && !strcmp (cmd, "labels") && !by && !cq_filter_used (f))
+        id = argv [optind];
+    else if (rc == 0 && argc - optind != 0) {
+        ts_cli_usage (stderr, cmd);
+        rc = 2;
+    }
+    s_client_t c;
+    if (rc == 0 && (rc = cq_client_open (&c, cmd, co.data, co.api)) == 0) {
+        bool json = co.json || (!co.table && !isatty (STDOUT_FILENO));
+        rc = s_labels_call (cmd, &c, f, id, by, o.per_model, json);
+        cq_client_close (&c);
+    }
+    free (f);
+    return cq_done (rc);
+}
+
+int
+ts_cli_cmd_labels (int argc, char **argv)
+{
+    return ts_cli_labels_run ("labels", argc, argv);
+}
+
+bool
+cq_wants_by_label (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp (argv [i], "--by") || !strncmp (argv [i], "--by=", 5))
+            return true;
+    return false;
+}

@@ -41,7 +41,7 @@ enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
     O_QUIET, O_RUN, O_LABEL, O_NO_LABEL, O_AUTHOR, O_REMOVE, O_WHERE, O_IMPORT, O_WITH_LABELS,
-    O_BY
+    O_BY, O_PER_MODEL
 };
 
 #define S_COMMON_OPTS \
@@ -99,6 +99,10 @@ void cq_cut (char *s, int width);
 int cq_rows (const s_client_t *c, const char *cmd, const char *key, ts_mp_reader_t *rows, uint32_t *n);
 int cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n);
 int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
+
+/* cli_labels.c: stats and groups with --by label:KEY hand over here */
+int ts_cli_labels_run (const char *cmd, int argc, char **argv);
+bool cq_wants_by_label (int argc, char **argv);
 
 /* cli_query.c */
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);

@@ -28,6 +28,7 @@ int ts_cli_cmd_check (int argc, char **argv);
 int ts_cli_cmd_runs (int argc, char **argv);
 int ts_cli_cmd_compare (int argc, char **argv);
 int ts_cli_cmd_label (int argc, char **argv);      /* cli_labels.c */
+int ts_cli_cmd_labels (int argc, char **argv);     /* cli_labels.c */
 
 typedef struct {
     const char *name;
@@ -78,6 +79,13 @@ static const s_command_t s_commands [] = {
       "once committed, a repeated import changes nothing (duplicates), unknown ids\n"
       "are rejected with their line. --author: default $USER. History is kept;\n"
       "the latest value of a key counts; the record itself never changes" },
+    { "labels", ts_cli_cmd_labels,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--by KEY] [--per-model] [--json|--table]\n"
+      "                 [ID]",
+      "label keys and values with, per value, the records that have it, their\n"
+      "successes, success rate and mean reward (--by: one key's values; --per-model:\n"
+      "split by model; FILTERS: as list's, over the labelled records); with ID, that\n"
+      "record's labels (author, time) and their history" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
@@ -90,6 +98,7 @@ static const s_command_t s_commands [] = {
       "page's cursor goes to stderr; --all pages through everything.\n"
       "FILTERS: [--group G]... [--model M] [--run R] [--reward LO:HI] [--success|--failure]\n"
       "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
+      "         [--label KEY=VALUE|KEY]... [--no-label KEY]... (latest label values)\n"
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "count", ts_cli_cmd_count,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
@@ -99,15 +108,20 @@ static const s_command_t s_commands [] = {
       "the matching records as their original JSON lines on stdout, fetched N\n"
       "(default 1000) at a time; progress on stderr when it is a terminal" },
     { "stats", ts_cli_cmd_stats,
-      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]",
+      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]\n"
+      "                 | [--by label:KEY] [--per-model] [FILTERS] [--json|--table]",
       "records, groups, success rate, reward summary and histogram, steps, per model\n"
-      "(--run: one run's, without the split by model)" },
+      "(--run: one run's, without the split by model). --by label:KEY: per value of\n"
+      "label KEY, its records, successes, success rate and mean reward (--per-model:\n"
+      "per model too), over the records FILTERS select" },
     { "groups", ts_cli_cmd_groups,
       "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
-      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]",
+      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]\n"
+      "                 | [--by label:KEY] [--per-model] [FILTERS]",
       "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
       "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
-      "pass@1, pass@5, pass@10)" },
+      "pass@1, pass@5, pass@10). --by label:KEY: the records grouped by the value of\n"
+      "label KEY instead, as stats --by label:KEY" },
     { "runs", ts_cli_cmd_runs,
       "[--data DIR] [--api ENDPOINT] [--json|--table]",
       "every import run: records, groups, success rate, mean reward, pass@1/5/10\n"
