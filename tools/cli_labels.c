@@ -540,3 +540,109 @@ cq_wants_by_label (int argc, char **argv)
             return true;
     return false;
 }
+
+/*  export --with-labels KEY: each record as its original JSON with one
+ *  more member, KEY, holding its labels {key: value}. Pages of records
+ *  come from `list` (fields record: the id and the record), each record's
+ *  labels from op `labels` (its shard's owner). The record itself stays as
+ *  stored; without --with-labels export gives the original line. */
+int
+cq_export_with_labels (s_client_t *c, const s_filter_t *f, const char *member, uint32_t limit)
+{
+    ts_req_t q = { 0 };
+    ts_buf_t line = { 0 };
+    char *cursor = NULL;
+    int rc = 0;
+    for (;;) {
+        ts_req_begin (&q, "list");
+        cq_pack_listing (&q, f, limit, cursor);
+        ts_req_key (&q, "fields");
+        ts_mp_pack_cstr (&q.pk, "record");
+        if ((rc = cq_client_call (c, &q)))
+            break;
+        zframe_t *page = zframe_dup (c->reply);     /* the label calls replace c->reply */
+        ts_mp_reader_t pm, items, next;
+        uint32_t n;
+        ts_mp_reader_init (&pm, zframe_data (page), zframe_size (page));
+        free (cursor);
+        cursor = NULL;
+        const char *p;
+        uint32_t len;
+        if (ts_mp_reader_map_find (&pm, "next", &next) && ts_mp_read_str (&next, &p, &len) == 0)
+            cursor = strndup (p ? p : "", len);
+        if (!ts_mp_reader_map_find (&pm, "items", &items) || ts_mp_read_array (&items, &n)) {
+            fprintf (stderr, "trajstore export: the api's answer has no items\n");
+            rc = 2;
+        }
+        for (uint32_t i = 0; rc == 0 && i < n; i++) {
+            ts_mp_reader_t item = items, idr, rec, labels;
+            const char *id;
+            uint32_t idlen;
+            if (ts_mp_skip (&items) || !ts_mp_reader_map_find (&item, "id", &idr)
+            ||  ts_mp_read_str (&idr, &id, &idlen) || !ts_mp_reader_map_find (&item, "record", &rec)) {
+                fprintf (stderr, "trajstore export: an item has no id or record\n");
+                rc = 2;
+                break;
+            }
+            line.size = 0;
+            if (ts_mp_to_json (rec.p, (size_t) (rec.end - rec.p), &line) || line.size < 2
+            ||  line.data [line.size - 1] != '}') {
+                fprintf (stderr, "trajstore export: record %.*s does not convert to a JSON object\n",
+                         (int) idlen, id);
+                rc = 1;
+                break;
+            }
+            ts_req_begin (&q, "labels");
+            ts_req_key (&q, "id");
+            ts_mp_pack_strn (&q.pk, id, idlen);
+            if ((rc = cq_client_call (c, &q)))
+                break;
+            uint32_t nl;
+            if (!ts_mp_reader_map_find (&c->map, "labels", &labels) || ts_mp_read_map (&labels, &nl)) {
+                fprintf (stderr, "trajstore export: the api's answer has no labels\n");
+                rc = 2;
+                break;
+            }
+            /* {...} -> {..., "KEY": {"k": "v", ...}} */
+            line.size--;
+            if (line.size > 1 && ts_buf_append (&line, ",", 1))
+                rc = TS_ENOMEM;
+            ts_json_escape (&line, member, strlen (member));
+            ts_buf_append (&line, ":{", 2);
+            for (uint32_t k = 0; k < nl && rc == 0; k++) {
+                const char *kk;
+                uint32_t kl;
+                ts_mp_reader_t v;
+                if (ts_mp_read_str (&labels, &kk, &kl) || !ts_mp_reader_map_find (&labels, "value", &v)
+                ||  ts_mp_read_str (&v, &p, &len) || ts_mp_skip (&labels)) {
+                    rc = 2;
+                    break;
+                }
+                if (k)
+                    ts_buf_append (&line, ",", 1);
+                ts_json_escape (&line, kk, kl);
+                ts_buf_append (&line, ":", 1);
+                ts_json_escape (&line, p ? p : "", len);
+            }
+            ts_buf_append (&line, "}}", 2);
+            if (rc == 0 && !cq_write_line ("export", line.data, line.size))
+                rc = 1;
+        }
+        zframe_destroy (&page);
+        if (rc || !cursor)
+            break;
+    }
+    free (cursor);
+    ts_buf_free (&q.body);
+    ts_buf_free (&line);
+    return rc;
+}
+
+/*  After `get` on a terminal: the record's labels, as `labels ID` shows
+ *  them (a pipe gets the original line alone). */
+int
+cq_show_labels (s_client_t *c, const char *id)
+{
+    printf ("labels:\n");
+    return s_labels_call ("get", c, NULL, id, NULL, false, false);
+}

@@ -385,8 +385,10 @@ ts_cli_cmd_get (int argc, char **argv)
                      ts_strerror (jrc));
             rc = 1;
         }
-        else if (!co.json && isatty (STDOUT_FILENO))
+        else if (!co.json && isatty (STDOUT_FILENO)) {
             cq_print_pretty (stdout, buf.data, buf.size);
+            rc = cq_show_labels (&c, id);
+        }
         else if (!cq_write_line ("get", buf.data, buf.size))
             rc = 1;
         ts_buf_free (&buf);
@@ -612,14 +614,22 @@ ts_cli_cmd_count (int argc, char **argv)
 
 /* --- export ------------------------------------------------------------------------------ */
 
+typedef struct {
+    bool        quiet;
+    const char *with_labels;
+} s_export_opts_t;
+
 static int
 s_export_extra (const char *cmd, int c, const char *arg, void *ctx)
 {
     (void) cmd;
-    (void) arg;
-    if (c != O_QUIET)
+    s_export_opts_t *o = ctx;
+    if (c == O_QUIET)
+        o->quiet = true;
+    else if (c == O_WITH_LABELS)
+        o->with_labels = arg;
+    else
         return 1;
-    *(bool *) ctx = true;
     return 0;
 }
 
@@ -627,7 +637,8 @@ int
 ts_cli_cmd_export (int argc, char **argv)
 {
     static const struct option opts [] = {
-        S_COMMON_OPTS, S_FILTER_OPTS, { "quiet", no_argument, 0, O_QUIET }, { 0, 0, 0, 0 }
+        S_COMMON_OPTS, S_FILTER_OPTS, { "quiet", no_argument, 0, O_QUIET },
+        { "with-labels", required_argument, 0, O_WITH_LABELS }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
     s_filter_t *f = malloc (sizeof *f);
@@ -636,12 +647,23 @@ ts_cli_cmd_export (int argc, char **argv)
         return 1;
     }
     cq_filter_init (f);
-    bool quiet = false;
+    s_export_opts_t xo = { 0 };
     s_client_t c;
-    int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &quiet, 0, &c);
+    int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &xo, 0, &c);
     if (rc) {
         free (f);
         return cq_done (rc);
+    }
+    bool quiet = xo.quiet;
+    if (xo.with_labels) {
+        rc = cq_export_with_labels (&c, f, xo.with_labels, f->limit ? f->limit : S_EXPORT_PAGE);
+        if (rc == 0 && fflush (stdout)) {
+            fprintf (stderr, "trajstore export: cannot write the output: %s\n", strerror (errno));
+            rc = 1;
+        }
+        cq_client_close (&c);
+        free (f);
+        return rc;
     }
     uint32_t limit = f->limit ? f->limit : S_EXPORT_PAGE;
     bool progress = !quiet && isatty (STDERR_FILENO);

@@ -103,6 +103,8 @@ int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
 /* cli_labels.c: stats and groups with --by label:KEY hand over here */
 int ts_cli_labels_run (const char *cmd, int argc, char **argv);
 bool cq_wants_by_label (int argc, char **argv);
+int cq_show_labels (s_client_t *c, const char *id);
+int cq_export_with_labels (s_client_t *c, const s_filter_t *f, const char *member, uint32_t limit);
 
 /* cli_query.c */
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);

@@ -89,7 +89,7 @@ static const s_command_t s_commands [] = {
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
-      "one line with --json or into a pipe)" },
+      "followed by its labels; one line with --json or into a pipe)" },
     { "list", ts_cli_cmd_list,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--cursor C]\n"
       "                 [--records] [--all] [--json|--table]",
@@ -104,9 +104,12 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
       "the number of records matching the filters (as list's)" },
     { "export", ts_cli_cmd_export,
-      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--quiet]",
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--quiet]\n"
+      "                 [--with-labels KEY]",
       "the matching records as their original JSON lines on stdout, fetched N\n"
-      "(default 1000) at a time; progress on stderr when it is a terminal" },
+      "(default 1000) at a time; progress on stderr when it is a terminal.\n"
+      "--with-labels KEY: each record with one more member KEY holding its labels\n"
+      "{key: value} (one labels request a record: slower)" },
     { "stats", ts_cli_cmd_stats,
       "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]\n"
       "                 | [--by label:KEY] [--per-model] [FILTERS] [--json|--table]",
