@@ -226,11 +226,12 @@ s_labels (ts_listing_t *l, const void *data, size_t len, const char *field, bool
         return s_fail (err, size, "field \"%s\": malformed", field);
     if (it.type == TS_MP_NIL)
         return 0;
-    uint32_t n = it.type == TS_MP_ARRAY ? it.len : 1;
-    if (it.type != TS_MP_ARRAY && it.type != TS_MP_STR)
+    bool array = it.type == TS_MP_ARRAY;
+    uint32_t n = array ? it.len : 1;
+    if (!array && it.type != TS_MP_STR)
         return s_fail (err, size, "field \"%s\": want a string or an array of strings", field);
     for (uint32_t i = 0; i < n; i++) {
-        if (it.type == TS_MP_ARRAY && ts_mp_next (&r, &it))
+        if (array && ts_mp_next (&r, &it))
             return s_fail (err, size, "field \"%s\": malformed", field);
         if (it.type != TS_MP_STR)
             return s_fail (err, size, "field \"%s\": every label must be a string", field);

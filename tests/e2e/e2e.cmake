@@ -72,3 +72,9 @@ add_test(NAME e2e_containers
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_containers.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;nosan"
                      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# Labels (tests/e2e/e2e_labels.py, issue #15): a label import with kill -9 of a
+# worker, re-import, label ID / --where / --remove, filters and totals by label
+# against an oracle, check of the label index.
+add_test(NAME e2e_labels COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_labels.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_labels PROPERTIES TIMEOUT 600 LABELS e2e)
