@@ -29,48 +29,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib  # noqa: E402
+import e2e_runs  # noqa: E402
 
 SEED = int(os.environ.get("E2E_SEED", "15"))
 RECORDS = 3000
 KEYS = {"verdict": ["pass", "fail", "tool_misuse", "timeout"], "judge": ["ok", "bad", ""]}
 
 
-def fail(msg):
-    sys.stderr.write("FAIL: %s\n" % msg)
-    raise SystemExit(1)
+fail, step = e2e_runs.fail, e2e_runs.step
 
 
-def step(msg):
-    print("---", msg, flush=True)
-
-
-class Stack:
+class Stack(e2e_runs.Stack):
+    """e2e_runs' stack, and the producer run directly (for --chunk-bytes)."""
     def __init__(self, build):
-        self.build = build
-        self.ts = os.path.join(build, "tools", "trajstore")
+        super().__init__(build)
         self.producer = os.path.join(build, "producer", "trajstore-producer")
-        self.data = tempfile.mkdtemp(prefix="ts-labels.", dir="/tmp")
-
-    def run(self, *args, stdin=None, check=True):
-        p = subprocess.run([self.ts] + list(args), input=stdin, capture_output=True,
-                           text=True, timeout=300)
-        if check and p.returncode != 0:
-            fail("trajstore %s exited %d: %s %s" % (" ".join(args), p.returncode,
-                                                     p.stdout, p.stderr))
-        return p
-
-    def api(self, msg):
-        r = e2e_lib.api_retry(self.data, dict(msg, v=1))
-        if not r.get("ok"):
-            fail("api %s: %s" % (msg, r))
-        return r
-
-    def logs(self):
-        d = os.path.join(self.data, "logs")
-        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            sys.stderr.write("===== %s\n" % f)
-            with open(os.path.join(d, f), errors="replace") as fh:
-                sys.stderr.write(fh.read()[-4000:])
 
 
 def records_of(path):
