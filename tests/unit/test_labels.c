@@ -19,6 +19,8 @@
 #include "ts_mp.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
+#include "ts_query.h"
+#include "ts_request.h"
 #include "ts_store.h"
 
 #include <ftw.h>
@@ -405,6 +407,166 @@ test_label_line (void **state)
     }
 }
 
+/*  The listing fields "label" and "no_label": strings or arrays, every
+ *  element read, bad ones refused naming the field, and bound to cursors. */
+static void
+test_listing_fields (void **state)
+{
+    (void) state;
+    ts_buf_t req = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &req, ts_buf_packer_write);
+    msgpack_pack_map (&pk, 2);
+    ts_mp_pack_cstr (&pk, "label");
+    msgpack_pack_array (&pk, 3);
+    ts_mp_pack_cstr (&pk, "verdict=fail");
+    ts_mp_pack_cstr (&pk, "judge");
+    ts_mp_pack_cstr (&pk, "note=");
+    ts_mp_pack_cstr (&pk, "no_label");
+    ts_mp_pack_cstr (&pk, "triage");
+    ts_listing_t *l = malloc (sizeof *l), *l2 = malloc (sizeof *l2);
+    char err [256];
+    assert_int_equal (ts_listing_parse (l, req.data, req.size, 100, 0, err, sizeof err), 0);
+    assert_int_equal (l->filter.nlabels, 4);
+    assert_memory_equal (l->filter.labels [0].key, "verdict", 7);
+    assert_memory_equal (l->filter.labels [0].value, "fail", 4);
+    assert_int_equal (l->filter.labels [1].key_len, 5);
+    assert_null (l->filter.labels [1].value);
+    assert_non_null (l->filter.labels [2].value);
+    assert_int_equal (l->filter.labels [2].value_len, 0);
+    assert_true (l->filter.labels [3].negate);
+    /* another label filter: another cursor binding */
+    req.size = 0;
+    msgpack_pack_map (&pk, 1);
+    ts_mp_pack_cstr (&pk, "label");
+    ts_mp_pack_cstr (&pk, "verdict=pass");
+    assert_int_equal (ts_listing_parse (l2, req.data, req.size, 100, 0, err, sizeof err), 0);
+    assert_int_equal (l2->filter.nlabels, 1);
+    assert_true (l->filter_hash != l2->filter_hash);
+    const char *bad [] = { "=x", "", NULL };
+    for (int i = 0; bad [i]; i++) {
+        req.size = 0;
+        msgpack_pack_map (&pk, 1);
+        ts_mp_pack_cstr (&pk, "label");
+        ts_mp_pack_cstr (&pk, bad [i]);
+        assert_int_equal (ts_listing_parse (l2, req.data, req.size, 100, 0, err, sizeof err), TS_EBADREQ);
+        assert_non_null (strstr (err, "\"label\""));
+    }
+    req.size = 0;
+    msgpack_pack_map (&pk, 1);
+    ts_mp_pack_cstr (&pk, "no_label");
+    ts_mp_pack_cstr (&pk, "k=v");
+    assert_int_equal (ts_listing_parse (l2, req.data, req.size, 100, 0, err, sizeof err), TS_EBADREQ);
+    assert_non_null (strstr (err, "\"no_label\""));
+    req.size = 0;
+    msgpack_pack_map (&pk, 1);
+    ts_mp_pack_cstr (&pk, "label");
+    msgpack_pack_array (&pk, 9);
+    for (int i = 0; i < 9; i++)
+        ts_mp_pack_cstr (&pk, "k");
+    assert_int_equal (ts_listing_parse (l2, req.data, req.size, 100, 0, err, sizeof err), TS_EBADREQ);
+    free (l);
+    free (l2);
+    ts_buf_free (&req);
+}
+
+typedef struct {
+    char ids [64][16];
+    int  n;
+} s_ids_t;
+
+static int
+s_collect_ids (void *arg, const ts_summary_t *s, const char *summary, size_t summary_len,
+               const char *record, size_t record_len)
+{
+    (void) summary; (void) summary_len; (void) record; (void) record_len;
+    s_ids_t *x = arg;
+    assert_true (x->n < 64);
+    snprintf (x->ids [x->n++], 16, "%.*s", (int) s->id_len, s->id);
+    return 0;
+}
+
+/*  Lists and counts with label conditions equal an oracle under both
+ *  plans (collect from the label index, walk with a check a candidate),
+ *  in pages continued by cursor. */
+static void
+test_query_labels (void **state)
+{
+    s_env_t *env = *state;
+    ts_batch_result_t r;
+    enum { NREC = 40 };
+    int verdict [NREC];                     /* -1 none, 0 pass, 1 fail */
+    char id [16];
+    for (int i = 0; i < NREC; i++) {
+        snprintf (id, sizeof id, "q%02d", i);
+        s_add_record (env, id, (i % 10) / 10.0);
+    }
+    assert_int_equal (s_commit (env, "recs", 0, &r), 0);
+    for (int i = 0; i < NREC; i++) {
+        snprintf (id, sizeof id, "q%02d", i);
+        verdict [i] = i % 3 == 0 ? -1 : i % 3 == 1 ? 0 : 1;
+        if (verdict [i] >= 0)
+            s_add_label (env, id, "verdict", verdict [i] ? "fail" : "pass", (uint64_t) i + 1);
+    }
+    assert_int_equal (s_commit (env, "labs", 0, &r), 0);
+    struct { const char *key, *value; bool negate; int want; double lo; } cases [] = {
+        { "verdict", "fail", false, 1, -1 },
+        { "verdict", NULL, false, 2, -1 },
+        { "verdict", NULL, true, -1, -1 },
+        { "verdict", "pass", false, 0, 0.5 },
+    };
+    ts_store_t *stores [1] = { env->store };
+    for (size_t c = 0; c < sizeof cases / sizeof cases [0]; c++) {
+        ts_filter_t f;
+        ts_filter_init (&f);
+        f.nlabels = 1;
+        f.labels [0] = (ts_label_cond_t) { cases [c].key, 7, cases [c].value,
+                                           cases [c].value ? (uint32_t) strlen (cases [c].value) : 0,
+                                           cases [c].negate };
+        if (cases [c].lo >= 0) {
+            f.has_reward_lo = true;
+            f.reward_lo = cases [c].lo;
+        }
+        int want = 0;
+        for (int i = 0; i < NREC; i++) {
+            bool ok = cases [c].want == 2 ? verdict [i] >= 0
+                    : cases [c].want == -1 ? verdict [i] < 0 : verdict [i] == cases [c].want;
+            want += ok && (cases [c].lo < 0 || (i % 10) / 10.0 >= cases [c].lo);
+        }
+        uint64_t count;
+        assert_int_equal (ts_query_count (stores, 1, &f, &count), 0);
+        assert_int_equal (count, want);
+        for (int plan = 0; plan < 2; plan++) {
+            ts_query_force_plan (plan ? TS_PLAN_COLLECT : TS_PLAN_WALK);
+            ts_sort_t sort = { .order = TS_ORDER_ID };
+            s_ids_t all = { .n = 0 };
+            for (;;) {              /* pages of 4, each after the last id */
+                s_ids_t page = { .n = 0 };
+                bool more;
+                assert_int_equal (ts_query_list (stores, 1, &f, &sort, 4, false, s_collect_ids,
+                                                 &page, &more), 0);
+                for (int k = 0; k < page.n; k++)
+                    memcpy (all.ids [all.n++], page.ids [k], 16);
+                if (!more)
+                    break;
+                sort.has_cursor = true;
+                sort.cur_id = all.ids [all.n - 1];
+                sort.cur_id_len = (uint32_t) strlen (all.ids [all.n - 1]);
+            }
+            assert_int_equal (all.n, want);
+            for (int k = 1; k < all.n; k++)
+                assert_true (strcmp (all.ids [k - 1], all.ids [k]) < 0);
+            for (int k = 0; k < all.n; k++) {
+                int i = atoi (all.ids [k] + 1);
+                bool ok = cases [c].want == 2 ? verdict [i] >= 0
+                        : cases [c].want == -1 ? verdict [i] < 0 : verdict [i] == cases [c].want;
+                assert_true (ok);
+            }
+        }
+        ts_query_force_plan (TS_PLAN_AUTO);
+    }
+}
+
 int
 main (void)
 {
@@ -413,6 +575,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_check_finds_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_random_oracle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_label_line, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_listing_fields, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_query_labels, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
