@@ -13,39 +13,6 @@
 
 /* --- queries ---------------------------------------------------------------- */
 
-static void
-s_pack_totals_map (msgpack_packer *pk, const ts_totals_t *t)
-{
-    double mean = t->reward_n ? t->reward_sum / (double) t->reward_n : 0;
-    double var = t->reward_n ? t->reward_sq / (double) t->reward_n - mean * mean : 0;
-    if (var < 0)
-        var = 0;
-    msgpack_pack_map (pk, 12);
-    ts_mp_pack_cstr (pk, "records");       msgpack_pack_uint64 (pk, t->count);
-    ts_mp_pack_cstr (pk, "successes");     msgpack_pack_uint64 (pk, t->successes);
-    ts_mp_pack_cstr (pk, "success_known"); msgpack_pack_uint64 (pk, t->success_known);
-    ts_mp_pack_cstr (pk, "success_rate");
-    if (t->success_known) msgpack_pack_double (pk, (double) t->successes / (double) t->success_known);
-    else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "reward_n");      msgpack_pack_uint64 (pk, t->reward_n);
-    ts_mp_pack_cstr (pk, "reward_mean");
-    if (t->reward_n) msgpack_pack_double (pk, mean); else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "reward_std");
-    if (t->reward_n) msgpack_pack_double (pk, sqrt (var)); else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "reward_min");
-    if (t->reward_n) msgpack_pack_double (pk, t->reward_min); else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "reward_max");
-    if (t->reward_n) msgpack_pack_double (pk, t->reward_max); else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "steps_mean");
-    if (t->steps_n) msgpack_pack_double (pk, (double) t->steps_sum / (double) t->steps_n);
-    else msgpack_pack_nil (pk);
-    ts_mp_pack_cstr (pk, "steps_n");       msgpack_pack_uint64 (pk, t->steps_n);
-    ts_mp_pack_cstr (pk, "histogram");
-    msgpack_pack_array (pk, TS_HIST_BINS + 2);
-    for (int i = 0; i < TS_HIST_BINS + 2; i++)
-        msgpack_pack_uint64 (pk, t->hist [i]);
-}
-
 /*  Starts a reply to the current query: echoes its "rid" when it had one,
  *  so a client with many queries in flight can match the answers. */
 void
@@ -178,7 +145,7 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
     ts_hdr_uint (h, "groups", groups);
     ts_hdr_uint (h, "epoch", self->epoch);
     ts_hdr_key (h, "totals");
-    s_pack_totals_map (&h->pk, &all);
+    ts_totals_pack_map (&h->pk, &all);
     ts_hdr_key (h, "models");
     if (run) {
         msgpack_pack_map (&h->pk, 0);
@@ -192,7 +159,7 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
     void *v;
     while (ts_map_next (self->models, &pos, &k, &kl, &v)) {
         ts_mp_pack_strn (&h->pk, k, kl);
-        s_pack_totals_map (&h->pk, v);
+        ts_totals_pack_map (&h->pk, v);
     }
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }

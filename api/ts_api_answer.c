@@ -4,6 +4,7 @@
  */
 #include "ts_api_int.h"
 #include "ts_search.h"
+#include "ts_labels.h"
 #include "ts_error.h"
 #include "ts_json_out.h"
 #include "ts_log.h"
@@ -338,6 +339,53 @@ s_finish_search (ts_api_t *self, s_req_t *r)
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
 
+/*  "labels": one record's labels and history as its owner sent them, or
+ *  the workers' totals by label merged (ts_labels.h). */
+static void
+s_finish_labels (ts_api_t *self, s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    uint32_t idlen;
+    const char *id = ts_hdr_get_str (&in, "id", &idlen);
+    if (id) {
+        ts_mp_reader_t rd, map;
+        uint32_t two;
+        ts_mp_reader_init (&rd, zframe_data (r->parts [0]), zframe_size (r->parts [0]));
+        if (r->nparts != 1 || ts_mp_read_array (&rd, &two) || two != 2 || (map = rd, ts_mp_skip (&rd))) {
+            api_finish_error (self, r, ts_errname (TS_ECORRUPT), "a worker's labels do not decode");
+            return;
+        }
+        api_out_begin (self, r, true);
+        api_out_key (self, "id");
+        ts_mp_pack_strn (&self->pk, id, idlen);
+        api_out_key (self, "labels");
+        ts_buf_append (&self->out, map.p, (size_t) (rd.p - map.p));
+        api_out_key (self, "history");
+        ts_buf_append (&self->out, rd.p, (size_t) (rd.end - rd.p));
+    }
+    else {
+        ts_label_acc_t *acc = ts_label_acc_new ();
+        int rc = acc ? 0 : TS_ENOMEM;
+        for (int i = 0; i < r->nparts && !rc; i++)
+            rc = ts_label_acc_add_rows (acc, (const char *) zframe_data (r->parts [i]),
+                                        zframe_size (r->parts [i]));
+        if (rc) {
+            ts_label_acc_destroy (&acc);
+            api_finish_error (self, r, ts_errname (rc == TS_ENOMEM ? TS_ENOMEM : TS_ECORRUPT),
+                              "a worker's totals by label do not decode");
+            return;
+        }
+        api_out_begin (self, r, true);
+        api_out_key (self, "labels");
+        ts_label_acc_pack_client (acc, &self->pk);
+        ts_label_acc_destroy (&acc);
+    }
+    api_out_send (self, r->client, r->delim);
+    ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
+}
+
 /*  Passes the aggregator's answer on: every field but its "v", "t", "ok"
  *  and "rid" (ours), under the client's envelope. */
 static void
@@ -454,13 +502,15 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
-    else if (r->op == TS_OP_CHECK) {
+    else if (r->op == TS_OP_CHECK || r->op == TS_OP_LABELS) {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < TS_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
         else
             zframe_destroy (&items);
-        if (--r->waiting == 0)
+        if (--r->waiting == 0 && r->op == TS_OP_LABELS)
+            s_finish_labels (self, r);
+        else if (r->waiting == 0)
             s_finish_check (self, r);
     }
     else {

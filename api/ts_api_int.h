@@ -99,6 +99,7 @@ struct ts_api {
 /* ts_api.c */
 void api_req_free (void *p);
 void api_out_begin (ts_api_t *self, s_req_t *r, bool ok);
+void api_send_labels (ts_api_t *self, s_req_t *r);
 void api_out_key (ts_api_t *self, const char *key);
 void api_out_send (ts_api_t *self, zframe_t *client, bool delim);
 void api_send_error (ts_api_t *self, zframe_t *client, bool delim, s_req_t *r, const char *code, const char *message);

@@ -133,7 +133,8 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, NULL, NULL, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || r->op == TS_OP_SEARCH))
+            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || r->op == TS_OP_SEARCH
+                                                 || r->op == TS_OP_LABELS))
                 s_req_park (r);
         }
     }
@@ -190,21 +191,35 @@ s_send_to_agg (ts_api_t *self, s_req_t *r, ts_msg_t type)
 }
 
 /*  Sends a read to worker `w` for the shards it owns. */
+/*  How many shards worker w owns. */
+static int
+s_owned (ts_api_t *self, int w)
+{
+    int owned = 0;
+    for (unsigned s = 0; s < self->nshards; s++)
+        owned += self->owners [s] == w;
+    return owned;
+}
+
+/*  The "shards" field of a read: those worker w owns. */
+static void
+s_hdr_shards (ts_api_t *self, ts_hdr_t *h, int w)
+{
+    ts_hdr_key (h, "shards");
+    msgpack_pack_array (&h->pk, s_owned (self, w));
+    for (unsigned s = 0; s < self->nshards; s++)
+        if (self->owners [s] == w)
+            msgpack_pack_uint32 (&h->pk, s);
+}
+
 static void
 s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
 {
     ts_hdr_t *h = &self->hdr;
-    int owned = 0;
-    for (unsigned s = 0; s < self->nshards; s++)
-        owned += self->owners [s] == w;
     if (r->op == TS_OP_CHECK) {
         ts_hdr_begin (h, type, 2);
         ts_hdr_uint (h, "rid", r->rid);
-        ts_hdr_key (h, "shards");
-        msgpack_pack_array (&h->pk, owned);
-        for (unsigned s = 0; s < self->nshards; s++)
-            if (self->owners [s] == w)
-                msgpack_pack_uint32 (&h->pk, s);
+        s_hdr_shards (self, h, w);
         ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL, NULL, 0);
         r->waiting++;
         return;
@@ -216,11 +231,7 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
     ts_hdr_uint (h, "rid", r->rid);
     ts_hdr_uint (h, "limit", r->listing->limit);
     ts_hdr_bool (h, "records", r->listing->records);
-    ts_hdr_key (h, "shards");
-    msgpack_pack_array (&h->pk, owned);
-    for (unsigned s = 0; s < self->nshards; s++)
-        if (self->owners [s] == w)
-            msgpack_pack_uint32 (&h->pk, s);
+    s_hdr_shards (self, h, w);
     ts_hdr_key (h, "cur");
     if (!so->has_cursor)
         msgpack_pack_nil (&h->pk);
@@ -240,6 +251,47 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
     ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
                  zframe_data (r->request), zframe_size (r->request));
     r->waiting++;
+}
+
+/*  "labels": with an id, to the owner of its shard; else to every worker
+ *  for the shards it owns, with the client's request (its filter) as the
+ *  payload (docs/INTERNALS.md, "rlabels"). */
+void
+api_send_labels (ts_api_t *self, s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    uint32_t idlen, klen;
+    const char *id = ts_hdr_get_str (&in, "id", &idlen);
+    const char *key = ts_hdr_get_str (&in, "key", &klen);
+    bool per_model = ts_hdr_get_bool (&in, "per_model", false);
+    ts_hdr_t *h = &self->hdr;
+    if (id) {
+        unsigned shard = ts_shard_of (id, idlen, self->nshards);
+        ts_hdr_begin (h, TS_MSG_RLABELS, 3);
+        ts_hdr_uint (h, "rid", r->rid);
+        ts_hdr_key (h, "shards");
+        msgpack_pack_array (&h->pk, 1);
+        msgpack_pack_uint32 (&h->pk, shard);
+        ts_hdr_strn (h, "id", id, idlen);
+        ts_hdr_send (h, zsock_resolve (self->workers [self->owners [shard]].dealer), NULL, NULL, 0);
+        r->waiting = 1;
+        return;
+    }
+    for (int w = 0; w < TS_MAX_WORKERS; w++) {
+        if (!s_owned (self, w))
+            continue;
+        ts_hdr_begin (h, TS_MSG_RLABELS, key ? 4 : 3);
+        ts_hdr_uint (h, "rid", r->rid);
+        s_hdr_shards (self, h, w);
+        ts_hdr_bool (h, "per_model", per_model);
+        if (key)
+            ts_hdr_strn (h, "key", key, klen);
+        ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
+                     zframe_data (r->request), zframe_size (r->request));
+        r->waiting++;
+    }
 }
 
 void
@@ -269,6 +321,10 @@ api_dispatch (ts_api_t *self, s_req_t *r)
             return;
         }
     }
+    if (r->op == TS_OP_LABELS) {
+        api_send_labels (self, r);
+        return;
+    }
     if (r->op == TS_OP_GET) {
         uint32_t idlen;
         ts_hdrin_t in = { 0 };
@@ -287,11 +343,7 @@ api_dispatch (ts_api_t *self, s_req_t *r)
     }
     ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK
                   : r->op == TS_OP_SEARCH ? TS_MSG_RSEARCH : TS_MSG_RLIST;
-    for (int w = 0; w < TS_MAX_WORKERS; w++) {
-        bool owns = false;
-        for (unsigned s = 0; s < self->nshards && !owns; s++)
-            owns = self->owners [s] == w;
-        if (owns)
+    for (int w = 0; w < TS_MAX_WORKERS; w++)
+        if (s_owned (self, w))
             s_send_read (self, r, w, type);
-    }
 }

@@ -70,7 +70,9 @@ static const s_param_t s_params [] = {
     { "created", P_TIMES, "created" }, { "sort", P_STR, "sort" }, { "limit", P_UINT, "limit" },
     { "cursor", P_STR, "cursor" }, { "fields", P_STR, "fields" }, { "only", P_STR, "only" },
     { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
-    { "b", P_STR, "b" }, { "q", P_STR, "q" }, { "order", P_STR, "order" }, { NULL, P_STR, NULL }
+    { "b", P_STR, "b" }, { "q", P_STR, "q" }, { "order", P_STR, "order" },
+    { "label", P_STRS, "label" }, { "no_label", P_STRS, "no_label" },
+    { "key", P_STR, "key" }, { "per_model", P_BOOL, "per_model" }, { NULL, P_STR, NULL }
 };
 
 typedef enum {
@@ -81,7 +83,7 @@ typedef enum {
     R_INDEX         /* this table */
 } s_kind_t;
 
-#define S_FILTERS "group", "run", "model", "success", "reward", "created"
+#define S_FILTERS "group", "run", "model", "success", "reward", "created", "label", "no_label"
 
 typedef struct {
     const char *path;                    /* "{x}" is the last segment, taken whole */
@@ -104,6 +106,8 @@ static const s_route_t s_routes [] = {
     { "/v1/runs/compare", R_API, "compare", NULL, { "a", "b", NULL } },
     { "/v1/jobs/{job}", R_API, "job", "job", { NULL } },
     { "/v1/health", R_API, "health", NULL, { NULL } },
+    { "/v1/labels", R_API, "labels", NULL, { S_FILTERS, "key", "per_model", NULL } },
+    { "/v1/labels/{id}", R_API, "labels", "id", { NULL } },
     { "/v1/profiles", R_PROFILES, NULL, NULL, { NULL } },
     { "/v1/openapi.json", R_OPENAPI, NULL, NULL, { NULL } },
     { "/v1", R_INDEX, NULL, NULL, { NULL } },

@@ -8,6 +8,7 @@
  *  finish, or the usage was wrong.
  */
 #include "ts_producer.h"
+#include "ts_labels.h"
 #include "ts_profile.h"
 
 #include "ts_chunker.h"
@@ -63,6 +64,9 @@ s_usage (FILE *out)
 "  --id MODE         attempt identity: auto (default: a per-attempt id the\n"
 "                    record carries, else run and line), line, or content (the\n"
 "                    record's id field when present, else a hash of it)\n"
+"  --labels AUTHOR   the lines are labels of stored records, {\"id\", \"key\",\n"
+"                    \"value\"} (value null removes it), set by AUTHOR unless a\n"
+"                    line names its \"author\" (trajstore label --import)\n"
 "  --window N        chunks in flight (default: %d)\n"
 "  --max-line BYTES  longer lines are rejected (default: %uM; K, M, G suffixes)\n"
 "  --rejects PATH    rejects file (default: DATA/rejects/ID.tsv)\n"
@@ -132,7 +136,7 @@ main (int argc, char *argv [])
         OPT_DATA = 256, OPT_INGEST, OPT_JOB, OPT_PROFILE, OPT_WINDOW, OPT_MAX_LINE,
         OPT_REJECTS, OPT_QUIET, OPT_JSON, OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_HELP,
         OPT_RESEND_MS, OPT_CHUNK_BYTES, OPT_SEND_BYTES, OPT_STRICT, OPT_RUN, OPT_SET, OPT_ID,
-        OPT_NO_TEXT
+        OPT_NO_TEXT, OPT_LABELS
     };
     static const struct option longopts [] = {
         { "data",        required_argument, NULL, OPT_DATA },
@@ -144,6 +148,7 @@ main (int argc, char *argv [])
         { "set",         required_argument, NULL, OPT_SET },
         { "id",          required_argument, NULL, OPT_ID },
         { "no-text-index", no_argument,     NULL, OPT_NO_TEXT },
+        { "labels",      required_argument, NULL, OPT_LABELS },
         { "window",      required_argument, NULL, OPT_WINDOW },
         { "max-line",    required_argument, NULL, OPT_MAX_LINE },
         { "rejects",     required_argument, NULL, OPT_REJECTS },
@@ -159,7 +164,7 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     const char *data_flag = NULL, *ingest_flag = NULL, *job_flag = NULL;
-    const char *rejects_flag = NULL, *run_flag = NULL, *id_flag = NULL;
+    const char *rejects_flag = NULL, *run_flag = NULL, *id_flag = NULL, *labels_flag = NULL;
     const char *sets [TS_PROFILE_SETS];
     int nsets = 0;
     bool quiet = false, json = false, strict = false, no_text = false;
@@ -183,6 +188,7 @@ main (int argc, char *argv [])
         case OPT_PROFILE:   opts.profile = optarg; break;
         case OPT_RUN:       run_flag = optarg; break;
         case OPT_ID:        id_flag = optarg; break;
+        case OPT_LABELS:    labels_flag = optarg; break;
         case OPT_SET:
             if (nsets == TS_PROFILE_SETS)
                 return s_bad_usage ("at most %s --set options", "8");
@@ -242,22 +248,39 @@ main (int argc, char *argv [])
      * chunk; --strict, --no-text-index, the run and the constants travel in the spec
      * (ts_profile.h) */
     char profile [1024];
-    if (snprintf (profile, sizeof profile, "%s%s%s", opts.profile, strict ? ",strict=1" : "",
-                  no_text ? ",notext=1" : "")
-        >= (int) sizeof profile)
-        return s_bad_usage ("the profile is too long: %.40s...", opts.profile);
     char spec [TS_PROFILE_SPEC_MAX], spec_err [512];
-    ts_profile_t *prof = malloc (sizeof *prof);
-    if (!prof)
-        return s_bad_usage ("%s", "out of memory");
-    int prc = ts_profile_parse (profile, prof, spec_err, sizeof spec_err);
-    free (prof);
-    if (prc)                            /* the user's own spec, named as given */
-        return s_bad_usage ("bad --profile: %s", spec_err);
-    if (ts_profile_import_spec (profile, opts.input, run_flag, sets, nsets, id_flag,
-                                spec, sizeof spec, spec_err, sizeof spec_err))
-        return s_bad_usage ("%s", spec_err);
-    opts.profile = spec;
+    if (labels_flag) {
+        /* a label import (ts_labels.h): the lines are labels of stored
+         * records, by the author named; no run, no profile */
+        char why [200];
+        if (run_flag || id_flag || nsets || strict || no_text)
+            return s_bad_usage ("%s", "--labels takes no --run, --set, --id, --strict or "
+                                "--no-text-index");
+        if (strlen (labels_flag) > TS_LABEL_AUTHOR_MAX
+        ||  (*labels_flag && ts_profile_check_text ("the author", labels_flag, TS_LABEL_AUTHOR_MAX,
+                                                    why, sizeof why)))
+            return s_bad_usage ("%s", "--labels: the author must be at most 128 bytes without "
+                                "',' or control characters");
+        snprintf (spec, sizeof spec, "labels,author=%s", labels_flag);
+        opts.profile = spec;
+    }
+    else {
+        if (snprintf (profile, sizeof profile, "%s%s%s", opts.profile, strict ? ",strict=1" : "",
+                      no_text ? ",notext=1" : "")
+            >= (int) sizeof profile)
+            return s_bad_usage ("the profile is too long: %.40s...", opts.profile);
+        ts_profile_t *prof = malloc (sizeof *prof);
+        if (!prof)
+            return s_bad_usage ("%s", "out of memory");
+        int prc = ts_profile_parse (profile, prof, spec_err, sizeof spec_err);
+        free (prof);
+        if (prc)                        /* the user's own spec, named as given */
+            return s_bad_usage ("bad --profile: %s", spec_err);
+        if (ts_profile_import_spec (profile, opts.input, run_flag, sets, nsets, id_flag,
+                                    spec, sizeof spec, spec_err, sizeof spec_err))
+            return s_bad_usage ("%s", spec_err);
+        opts.profile = spec;
+    }
 
     char job [TS_PRODUCER_JOB_MAX + 1];
     if (job_flag) {

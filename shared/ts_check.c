@@ -1,5 +1,6 @@
 /*  ts_check.c: shard consistency checker (ts_check.h). */
 #include "ts_check.h"
+#include "ts_labels.h"
 #include "ts_search.h"
 #include "ts_error.h"
 #include "ts_key.h"
@@ -316,6 +317,10 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
             s_problem (&c, "shard totals (count %llu) disagree with a recount (count %llu)",
                        (unsigned long long) stored.count, (unsigned long long) rep->totals.count);
     }
+    /* the label index against the label history (ts_labels.h) */
+    if (!rc)
+        rc = ts_store_labels_check (store, &rep->labels, &rep->problems, rep->first_problem,
+                                    sizeof rep->first_problem);
     ts_buf_free (&c.val);
     ts_buf_free (&c.sum);
     if (rc)

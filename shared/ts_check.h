@@ -23,6 +23,8 @@ typedef struct {
     uint64_t batches;          /* C markers */
     uint64_t postings;         /* (term, record) pairs in F entries */
     uint64_t text_indexed;     /* records with their text indexed (H) */
+    uint64_t labels;           /* current labels (ts_labels.h), each checked
+                                  against the label index */
     uint64_t problems;
     char     first_problem [512];
     ts_totals_t totals;        /* the recount of the shard */

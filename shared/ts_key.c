@@ -2,8 +2,8 @@
 #include "ts_key.h"
 #include <string.h>
 
-static size_t
-s_put_escaped (char *buf, const char *s, size_t len)
+size_t
+ts_key_put_escaped (char *buf, const char *s, size_t len)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
@@ -44,7 +44,7 @@ static size_t
 s_put_named (char *buf, char tag, const char *name, size_t name_len)
 {
     buf [0] = tag;
-    return 1 + s_put_escaped (buf + 1, name, name_len);
+    return 1 + ts_key_put_escaped (buf + 1, name, name_len);
 }
 
 /*  tag, escaped name, 8-byte number */
@@ -106,30 +106,39 @@ ts_key_run_totals (char *buf, const char *run, size_t run_len, const char *group
 }
 
 int
-ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,
-                         const char **group, size_t *group_len)
+ts_key_get_escaped (const char *key, size_t klen, size_t *pos, char *out, size_t *out_len)
 {
-    if (klen < 3 || key [0] != TS_TAG_RUN_TOTALS)
-        return -1;
-    size_t n = 0, i = 1;
+    size_t n = 0, i = *pos;
     for (;;) {
         if (i >= klen)
             return -1;
         if (key [i] != 0) {
-            run [n++] = key [i++];
+            out [n++] = key [i++];
             continue;
         }
         if (i + 1 >= klen)
             return -1;
         if (key [i + 1] == 1)
-            break;                      /* the end of the run */
+            break;                      /* the end of the string */
         if ((unsigned char) key [i + 1] != 0xff)
             return -1;
-        run [n++] = 0;
+        out [n++] = 0;
         i += 2;
     }
-    i += 2;
-    *run_len = n;
+    *pos = i + 2;
+    *out_len = n;
+    return 0;
+}
+
+int
+ts_key_run_totals_parse (const char *key, size_t klen, char *run, size_t *run_len,
+                         const char **group, size_t *group_len)
+{
+    if (klen < 3 || key [0] != TS_TAG_RUN_TOTALS)
+        return -1;
+    size_t i = 1;
+    if (ts_key_get_escaped (key, klen, &i, run, run_len))
+        return -1;
     *group = i < klen ? key + i : NULL;
     *group_len = klen - i;
     return 0;

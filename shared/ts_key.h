@@ -124,6 +124,12 @@ size_t ts_key_model_totals (char *buf, const char *model, size_t model_len);
 
 /*  Order-preserving 8-byte codes for doubles and signed integers. */
 void   ts_key_put_double (char *out8, double v);
+
+/*  A string escaped as inside keys (0x00 -> 0x00 0xFF, ended by 0x00
+ *  0x01): the bytes written. And read back from key[*pos] into `out`
+ *  (at least as long as the key): 0 and *pos after it, or -1. */
+size_t ts_key_put_escaped (char *buf, const char *s, size_t len);
+int    ts_key_get_escaped (const char *key, size_t klen, size_t *pos, char *out, size_t *out_len);
 double ts_key_get_double (const char *in8);
 void    ts_key_put_i64 (char *out8, int64_t v);
 int64_t ts_key_get_i64 (const char *in8);

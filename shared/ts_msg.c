@@ -24,7 +24,7 @@ static const char *const s_msg_names [TS_MSG_COUNT] = {
     [TS_MSG_RCHECK] = "rcheck", [TS_MSG_RRES] = "rres", [TS_MSG_RSEARCH] = "rsearch",
     [TS_MSG_STATUS] = "status", [TS_MSG_STATS] = "stats", [TS_MSG_GROUPS] = "groups",
     [TS_MSG_JOB] = "job", [TS_MSG_ERROR] = "error",
-    [TS_MSG_RUNS] = "runs", [TS_MSG_COMPARE] = "compare",
+    [TS_MSG_RUNS] = "runs", [TS_MSG_COMPARE] = "compare", [TS_MSG_RLABELS] = "rlabels",
     [TS_MSG_STATE] = "state",
 };
 

@@ -104,6 +104,8 @@ typedef enum {
     /* api, CLI -> aggregator (query), answered with the same type or "error" */
     TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
     TS_MSG_RUNS, TS_MSG_COMPARE,
+    /* api -> worker (peer): labels of a record, or totals by label */
+    TS_MSG_RLABELS,
     /* the supervisor's state file (one header, no socket) */
     TS_MSG_STATE,
     TS_MSG_COUNT

@@ -26,6 +26,7 @@
  *  its walk stops without reading to the end of the index).
  */
 #include "ts_query_int.h"
+#include "ts_labels.h"
 #include "ts_error.h"
 #include "ts_key.h"
 
@@ -171,6 +172,8 @@ s_str_cmp (const void *a, const void *b)
     return q_bytes_cmp (x->p, x->len, y->p, y->len);
 }
 
+static bool s_prep_match_fields (const s_prep_t *pp, const ts_summary_t *s);
+
 static int
 s_prep_init (s_prep_t *pp, const ts_filter_t *f)
 {
@@ -187,6 +190,22 @@ s_prep_init (s_prep_t *pp, const ts_filter_t *f)
     pp->by_reward = f->has_reward_lo || f->has_reward_hi;
     pp->by_time = f->has_from || f->has_to;
     pp->by_run = f->run != NULL;
+    pp->by_label = f->nlabels > 0;
+    pp->label_pos = -1;
+    if (f->nlabels > TS_QUERY_MAX_LABELS)
+        return TS_EINVAL;
+    for (uint32_t i = 0; i < f->nlabels; i++) {
+        const ts_label_cond_t *c = &f->labels [i];
+        if (!c->key || (!c->value && c->value_len))
+            return TS_EINVAL;
+        if (c->key_len > TS_LABEL_KEY_MAX || (c->value && c->value_len > TS_LABEL_VALUE_MAX)) {
+            if (!c->negate)
+                pp->empty = true;       /* no such label can be stored */
+            continue;
+        }
+        if (!c->negate && pp->label_pos < 0)
+            pp->label_pos = (int) i;
+    }
     if (pp->by_group) {
         pp->groups = malloc (f->ngroups * sizeof *pp->groups);
         if (!pp->groups)
@@ -224,8 +243,47 @@ s_prep_fini (s_prep_t *pp)
     pp->groups = NULL;
 }
 
+/*  The label conditions, from the record's label history (ts_labels.h).
+ *  A store that cannot be read matches nothing. */
 bool
-q_prep_match (const s_prep_t *pp, const ts_summary_t *s)
+ts_filter_match_labels (const ts_filter_t *f, ts_store_t *store, const ts_summary_t *s)
+{
+    ts_buf_t buf = { 0 };
+    bool ok = true;
+    for (uint32_t i = 0; i < f->nlabels && ok; i++) {
+        const ts_label_cond_t *c = &f->labels [i];
+        const char *v = NULL;
+        uint32_t vl = 0;
+        int rc = ts_store_label_get (store, s->id, s->id_len, c->key, c->key_len, &buf, &v, &vl);
+        if (rc && rc != TS_ENOTFOUND) {
+            ok = false;
+            break;
+        }
+        bool has = rc == 0 && v && (!c->value || (vl == c->value_len && !memcmp (v, c->value, vl)));
+        ok = has != c->negate;
+    }
+    ts_buf_free (&buf);
+    return ok;
+}
+
+/*  The label index prefix of the first positive label condition. */
+size_t
+q_label_prefix (const s_prep_t *pp, char *buf)
+{
+    const ts_label_cond_t *c = &pp->f->labels [pp->label_pos];
+    return ts_key_label_index_prefix (buf, c->key, c->key_len, c->value, c->value_len);
+}
+
+bool
+q_prep_match (const s_prep_t *pp, ts_store_t *store, const ts_summary_t *s)
+{
+    if (!s_prep_match_fields (pp, s))
+        return false;
+    return !pp->by_label || ts_filter_match_labels (pp->f, store, s);
+}
+
+static bool
+s_prep_match_fields (const s_prep_t *pp, const ts_summary_t *s)
 {
     if (pp->by_group) {
         if (!s->group)
@@ -386,10 +444,12 @@ s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_par
     ts_totals_t shard, groups, model;
     s_sum_parts (parts, nparts, &shard, &groups, &model);
     *by_model = pp->by_model && (!pp->by_group || model.count < groups.count);
+    if (s_forced_plan != TS_PLAN_AUTO && (pp->by_group || pp->by_model || pp->label_pos >= 0))
+        return s_forced_plan;
+    if (pp->label_pos >= 0)
+        return TS_PLAN_COLLECT;         /* the label index holds just those */
     if (!pp->by_group && !pp->by_model)
         return TS_PLAN_WALK;
-    if (s_forced_plan != TS_PLAN_AUTO)
-        return s_forced_plan;
     double total = shard.count ? (double) shard.count : 1;
     double sel = 1;
     if (pp->by_group)
@@ -471,7 +531,7 @@ s_count_visit (const char *key, size_t klen, const char *val, size_t vlen, void 
     q_last_reads++;
     if (ts_summary_unpack_buf (val, vlen, &s, NULL))
         return TS_ECORRUPT;
-    if (!q_prep_match (c->pp, &s))
+    if (!q_prep_match (c->pp, c->pt->store, &s))
         return 0;
     c->count++;
     return ++c->pt->seen >= c->pt->bound;       /* no more matches here */
@@ -495,7 +555,8 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     s_part_t *parts = calloc (n ? n : 1, sizeof *parts);
     size_t nparts = 0;
     rc = parts ? s_parts_load (stores, n, &pp, false, parts, &nparts) : TS_ENOMEM;
-    if (rc == 0 && !pp.by_reward && !pp.by_time && !pp.by_run && !(pp.by_group && pp.by_model)) {
+    if (rc == 0 && !pp.by_reward && !pp.by_time && !pp.by_run && !pp.by_label
+    &&  !(pp.by_group && pp.by_model)) {
         /* the bound is exact for these filters: count, or the successes */
         s_last_plan = TS_PLAN_TOTALS;
         for (size_t i = 0; i < nparts; i++)
@@ -520,6 +581,8 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
         }
         if (pp.by_group && (double) groups.count <= best)
             tag = TS_TAG_GROUP;
+        if (pp.label_pos >= 0)
+            tag = TS_TAG_LABEL_INDEX;   /* just the labelled records */
         s_keys_t *kb = malloc (sizeof *kb);
         if (!kb)
             rc = TS_ENOMEM;
@@ -530,6 +593,8 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
                 ts_scan_t sc = { .prefix = kb->from };
                 if (tag == TS_TAG_GROUP)
                     sc.prefix_len = ts_key_group_prefix (kb->from, pp.groups [g].p, pp.groups [g].len);
+                else if (tag == TS_TAG_LABEL_INDEX)
+                    sc.prefix_len = q_label_prefix (&pp, kb->from);
                 else if (tag == TS_TAG_MODEL)
                     sc.prefix_len = ts_key_model_prefix (kb->from, f->model, f->model_len);
                 else

@@ -33,6 +33,15 @@ extern "C" {
 
 #define TS_QUERY_MAX_GROUPS 1000
 #define TS_QUERY_MAX_LIMIT  10000
+#define TS_QUERY_MAX_LABELS 8
+
+/*  A label condition (ts_labels.h): the record's latest value of `key` is
+ *  `value` (value NULL: it has the key, any value); negated: it has not. */
+typedef struct {
+    const char *key;    uint32_t key_len;
+    const char *value;  uint32_t value_len;
+    bool        negate;
+} ts_label_cond_t;
 
 typedef struct {
     uint32_t     ngroups;                 /* 0: any group */
@@ -45,6 +54,8 @@ typedef struct {
     int     success;                      /* 0, 1, or -1 for any */
     bool    has_from; int64_t from_ms;    /* created (sort) time, inclusive */
     bool    has_to;   int64_t to_ms;
+    uint32_t        nlabels;              /* label conditions, all must hold */
+    ts_label_cond_t labels [TS_QUERY_MAX_LABELS];
 } ts_filter_t;
 
 typedef enum { TS_ORDER_CREATED = 0, TS_ORDER_REWARD = 1, TS_ORDER_ID = 2 } ts_order_t;
@@ -66,6 +77,10 @@ void ts_filter_init (ts_filter_t *f);
 
 /*  Does a summary pass the filter? */
 bool ts_filter_match (const ts_filter_t *f, const ts_summary_t *s);
+
+/*  Do the filter's label conditions hold for the record of `s`, held by
+ *  `store` (its latest labels, ts_labels.h)? True when it has none. */
+bool ts_filter_match_labels (const ts_filter_t *f, ts_store_t *store, const ts_summary_t *s);
 
 /*  Compares two summaries in the list order (key, then id; reward ties by
  *  ingest time before the id; records without

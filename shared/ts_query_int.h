@@ -35,6 +35,9 @@ typedef struct {
     bool     by_reward;         /* has a reward bound */
     bool     by_time;           /* has a created bound */
     bool     by_run;            /* names a run: no totals count it */
+    bool     by_label;          /* has label conditions: no totals count them */
+    int      label_pos;         /* the first positive one (its index entries
+                                   can be collected), or -1 */
     bool     empty;             /* nothing can match */
 } s_prep_t;
 
@@ -68,7 +71,8 @@ typedef struct {
 /* ts_query.c */
 extern _Thread_local uint64_t q_last_reads;     /* entries read by the last call */
 int q_bytes_cmp (const char *a, size_t alen, const char *b, size_t blen);
-bool q_prep_match (const s_prep_t *pp, const ts_summary_t *s);
+bool q_prep_match (const s_prep_t *pp, ts_store_t *store, const ts_summary_t *s);
+size_t q_label_prefix (const s_prep_t *pp, char *buf);
 
 /* ts_query_plan.c */
 void q_scan_range (ts_scan_t *sc, s_keys_t *kb, char tag, const s_prep_t *pp);

@@ -142,7 +142,7 @@ s_head_next (s_head_t *h, const s_prep_t *pp)
         }
         if (ts_summary_unpack_buf (v, vlen, &h->s, &used))
             return TS_ECORRUPT;
-        if (!q_prep_match (pp, &h->s))
+        if (!q_prep_match (pp, h->pt->store, &h->s))
             continue;
         h->pt->seen++;
         h->live = true;
@@ -311,7 +311,7 @@ s_collect_visit (const char *key, size_t klen, const char *val, size_t vlen, voi
         return TS_ECORRUPT;
     /* a list match: the reward order lists only records with a reward,
      * and its bounds count only those */
-    if (!q_prep_match (c->pp, &s) || (c->sort->order == TS_ORDER_REWARD && !s.has_reward))
+    if (!q_prep_match (c->pp, c->pt->store, &s) || (c->sort->order == TS_ORDER_REWARD && !s.has_reward))
         return 0;
     c->pt->seen++;
     int stop = c->pt->seen >= c->pt->bound;     /* the store has no more matches */
@@ -341,10 +341,12 @@ s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, bool by_model)
     char prefix [TS_KEY_MAX];
     for (size_t i = 0; i < nparts; i++) {
         c->pt = &parts [i];
-        uint32_t nscans = by_model ? 1 : c->pp->ngroups;
+        bool by_label = c->pp->label_pos >= 0 && !by_model && !c->pp->by_group;
+        uint32_t nscans = by_model || by_label ? 1 : c->pp->ngroups;
         for (uint32_t g = 0; g < nscans && c->pt->seen < c->pt->bound; g++) {
             ts_scan_t sc = { .prefix = prefix };
-            sc.prefix_len = by_model ? ts_key_model_prefix (prefix, f->model, f->model_len)
+            sc.prefix_len = by_label ? q_label_prefix (c->pp, prefix)
+                          : by_model ? ts_key_model_prefix (prefix, f->model, f->model_len)
                           : ts_key_group_prefix (prefix, c->pp->groups [g].p, c->pp->groups [g].len);
             int rc = ts_store_scan (c->pt->store, &sc, s_collect_visit, c);
             if (rc)

@@ -133,6 +133,15 @@ s_filter_hash (const ts_listing_t *l)
         XXH3_64bits_update (&st, "\1run", 4);
         XXH3_64bits_update (&st, f->run, f->run_len);
     }
+    for (uint32_t i = 0; i < f->nlabels; i++) {
+        const ts_label_cond_t *c = &f->labels [i];
+        XXH3_64bits_update (&st, c->negate ? "\2nol" : "\2lab", 4);
+        XXH3_64bits_update (&st, c->key, c->key_len);
+        if (c->value) {
+            XXH3_64bits_update (&st, "=", 1);
+            XXH3_64bits_update (&st, c->value, c->value_len);
+        }
+    }
     double nums [2] = { f->has_reward_lo ? f->reward_lo : NAN, f->has_reward_hi ? f->reward_hi : NAN };
     int64_t ints [6] = { f->has_reward_lo, f->has_reward_hi, f->success,
                          f->has_from ? f->from_ms : INT64_MIN, f->has_to ? f->to_ms : INT64_MIN,
@@ -206,6 +215,46 @@ s_parse_cursor (ts_listing_t *l, const char *s, uint32_t n, uint64_t key, char *
     return 0;
 }
 
+/*  "label" (KEY=VALUE or KEY) or "no_label" (KEY): a string or an array
+ *  of them, added to the filter's label conditions. */
+static int
+s_labels (ts_listing_t *l, const void *data, size_t len, const char *field, bool negate,
+          char *err, size_t size)
+{
+    ts_mp_reader_t r;
+    ts_mp_item_t it;
+    if (!ts_mp_map_find (data, len, field, &r))
+        return 0;
+    if (ts_mp_next (&r, &it))
+        return s_fail (err, size, "field \"%s\": malformed", field);
+    if (it.type == TS_MP_NIL)
+        return 0;
+    bool array = it.type == TS_MP_ARRAY;
+    uint32_t n = array ? it.len : 1;
+    if (!array && it.type != TS_MP_STR)
+        return s_fail (err, size, "field \"%s\": want a string or an array of strings", field);
+    for (uint32_t i = 0; i < n; i++) {
+        if (array && ts_mp_next (&r, &it))
+            return s_fail (err, size, "field \"%s\": malformed", field);
+        if (it.type != TS_MP_STR)
+            return s_fail (err, size, "field \"%s\": every label must be a string", field);
+        if (l->filter.nlabels == TS_QUERY_MAX_LABELS)
+            return s_fail (err, size, "field \"%s\": at most 8 label conditions", field);
+        const char *s = it.ptr ? it.ptr : "";
+        const char *eq = memchr (s, '=', it.len);
+        ts_label_cond_t *c = &l->filter.labels [l->filter.nlabels++];
+        c->key = s;
+        c->key_len = eq ? (uint32_t) (eq - s) : it.len;
+        c->value = eq ? eq + 1 : NULL;
+        c->value_len = eq ? it.len - c->key_len - 1 : 0;
+        c->negate = negate;
+        if (c->key_len == 0 || (negate && eq))
+            return s_fail (err, size, negate ? "field \"%s\": want a KEY"
+                                             : "field \"%s\": want \"KEY=VALUE\" or \"KEY\"", field);
+    }
+    return 0;
+}
+
 int
 ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t default_limit,
                   uint64_t key, char *err, size_t size)
@@ -250,6 +299,9 @@ ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t defaul
                     : s_opt_str (data, len, "run", &l->filter.run, &l->filter.run_len) ? "run" : NULL;
     if (bad)
         return s_fail (err, size, "field \"%s\": want a string", bad);
+    if (s_labels (l, data, len, "label", false, err, size)
+    ||  s_labels (l, data, len, "no_label", true, err, size))
+        return TS_EBADREQ;
     if (ts_mp_map_find (data, len, "reward", &r)) {
         ts_mp_reader_t peek = r;
         if (ts_mp_next (&peek, &it))
@@ -377,7 +429,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare", "search"
+    "compare", "search", "labels"
 };
 
 const char *
@@ -436,7 +488,7 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             opi = i;
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health, runs, compare, search)", op);
+                  "export, check, stats, groups, job, health, runs, compare, search, labels)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;
@@ -461,6 +513,32 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
         int rc = q ? ts_search_request (listing, in.data, in.len, q, &order, err, err_size)
                    : TS_ENOMEM;
         free (q);
+        if (rc)
+            return rc;
+    }
+    else if (rq->op == TS_OP_LABELS) {
+        /* one record's labels ("id"), or totals by label over a listing's
+         * filter ("key": one key, else every key; "per_model") */
+        ts_mp_reader_t r;
+        ts_mp_item_t it;
+        if (ts_hdr_find (&in, "id", &r)) {
+            rq->id = ts_hdr_get_str (&in, "id", &rq->id_len);
+            if (!rq->id || rq->id_len == 0 || rq->id_len > TS_ID_MAX_BYTES) {
+                snprintf (err, err_size, "field \"id\": want a non-empty string of at most 512 bytes");
+                return TS_EBADREQ;
+            }
+        }
+        if (ts_hdr_find (&in, "key", &r) && (ts_mp_next (&r, &it)
+            || (it.type != TS_MP_NIL && (it.type != TS_MP_STR || it.len == 0 || it.len > 128)))) {
+            snprintf (err, err_size, "field \"key\": want a label key (1 to 128 bytes)");
+            return TS_EBADREQ;
+        }
+        if (ts_hdr_find (&in, "per_model", &r) && (ts_mp_next (&r, &it)
+            || (it.type != TS_MP_BOOL && it.type != TS_MP_NIL))) {
+            snprintf (err, err_size, "field \"per_model\": want true or false");
+            return TS_EBADREQ;
+        }
+        int rc = ts_listing_parse (listing, in.data, in.len, 100, 0, err, err_size);
         if (rc)
             return rc;
     }

@@ -47,9 +47,10 @@ typedef struct {
 /*  The operations a client may ask of the api: the "op" of a request. */
 typedef enum {
     TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
-    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE, TS_OP_SEARCH
+    TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE, TS_OP_SEARCH,
+    TS_OP_LABELS
 } ts_op_t;
-#define TS_NOPS 12
+#define TS_NOPS 13
 
 /*  The wire name of an op ("get"); NULL for a value out of range. */
 const char *ts_op_name (ts_op_t op);

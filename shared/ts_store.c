@@ -15,6 +15,7 @@
 #include "ts_store_int.h"
 #include "ts_error.h"
 #include "ts_key.h"
+#include "ts_labels.h"
 #include "ts_mp.h"
 
 #include <assert.h>
@@ -151,6 +152,7 @@ s_free (ts_store_t *self)
     free (self->iov);
     store_text_free (self);
     ts_buf_free (&self->scratch);
+    ts_buf_free (&self->unknown);
     ts_map_destroy (&self->pend);
     free (self->path);
     free (self);
@@ -407,31 +409,76 @@ s_merge_totals (ts_store_t *self, const char *key, size_t klen, const ts_totals_
     return 0;
 }
 
+/*  A commit marker: [imported, duplicates], and for a batch that refused
+ *  labels, [imported, duplicates, refused, bin of their [line, id] pairs]
+ *  so that a replay reports them again. */
 static int
-s_pack_result (ts_buf_t *buf, const ts_batch_result_t *r)
+s_pack_result (ts_store_t *self, ts_buf_t *buf, const ts_batch_result_t *r)
 {
     msgpack_packer pk;
     buf->size = 0;
     msgpack_packer_init (&pk, buf, ts_buf_packer_write);
-    if (msgpack_pack_array (&pk, 2) || msgpack_pack_uint32 (&pk, r->imported)
+    if (msgpack_pack_array (&pk, r->unknown ? 4 : 2) || msgpack_pack_uint32 (&pk, r->imported)
     ||  msgpack_pack_uint32 (&pk, r->duplicates))
+        return TS_ENOMEM;
+    if (r->unknown && (msgpack_pack_uint32 (&pk, r->unknown) || msgpack_pack_bin (&pk, r->unknown_len)
+                       || msgpack_pack_bin_body (&pk, self->unknown.data + r->unknown_off,
+                                                 r->unknown_len)))
         return TS_ENOMEM;
     return 0;
 }
 
 static int
-s_unpack_result (const char *v, size_t vlen, ts_batch_result_t *r)
+s_unpack_result (ts_store_t *self, const char *v, size_t vlen, ts_batch_result_t *r)
 {
     ts_mp_reader_t rd;
     uint32_t n;
-    uint64_t imp, dup;
+    uint64_t imp, dup, unk = 0;
+    ts_mp_item_t list = { 0 };
     ts_mp_reader_init (&rd, v, vlen);
     if (ts_mp_read_array (&rd, &n) || n < 2 || ts_mp_read_uint (&rd, &imp)
-    ||  ts_mp_read_uint (&rd, &dup))
+    ||  ts_mp_read_uint (&rd, &dup)
+    ||  (n >= 4 && (ts_mp_read_uint (&rd, &unk) || ts_mp_next (&rd, &list) || list.type != TS_MP_BIN)))
         return TS_ECORRUPT;
     r->imported = (uint32_t) imp;
     r->duplicates = (uint32_t) dup;
     r->replayed = true;
+    r->unknown = (uint32_t) unk;
+    r->unknown_off = self->unknown.size;
+    r->unknown_len = unk ? list.len : 0;
+    if (unk && ts_buf_append (&self->unknown, list.ptr, list.len))
+        return TS_ENOMEM;
+    return 0;
+}
+
+const char *
+ts_store_unknown_labels (const ts_store_t *self)
+{
+    return self->unknown.data;
+}
+
+/*  One label form of a batch (ts_labels.h), inside the transaction. */
+static int
+s_put_label (ts_store_t *self, const char *form, size_t len, ts_batch_result_t *res)
+{
+    int done;
+    ts_label_t l;
+    int rc = ts_store_label_apply (self, form, len, &done, &l);
+    if (rc)
+        return rc;
+    if (done > 0)
+        res->imported++;
+    else if (done == 0)
+        res->duplicates++;
+    else {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->unknown, ts_buf_packer_write);
+        if (msgpack_pack_array (&pk, 2) || msgpack_pack_uint64 (&pk, l.line)
+        ||  ts_mp_pack_strn (&pk, l.id, l.id_len))
+            return TS_ENOMEM;
+        res->unknown++;
+        res->unknown_len = self->unknown.size - res->unknown_off;
+    }
     return 0;
 }
 
@@ -448,7 +495,8 @@ ts_store_batch_result (ts_store_t *self, const char *job, size_t job_len, uint64
     int32_t vlen = kcdbgetbuf (self->db, key, klen, val, sizeof val);
     if (vlen < 0)
         return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : store_kc_error (self, "read marker");
-    return s_unpack_result (val, (size_t) vlen, result);
+    self->unknown.size = 0;
+    return s_unpack_result (self, val, (size_t) vlen, result);
 }
 
 /*  Writes one batch inside the open transaction. */
@@ -490,6 +538,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
 {
     char key [TS_KEY_MAX];
     memset (res, 0, sizeof *res);
+    res->unknown_off = self->unknown.size;
     if (b->job_len == 0 || b->job_len > 256) {
         snprintf (self->errmsg, sizeof self->errmsg, "%s: bad job id length %zu", self->path, b->job_len);
         return TS_EINVAL;
@@ -498,7 +547,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
     char mval [64];
     int32_t vlen = kcdbgetbuf (self->db, key, mlen, mval, sizeof mval);
     if (vlen >= 0)
-        return s_unpack_result (mval, (size_t) vlen, res);
+        return s_unpack_result (self, mval, (size_t) vlen, res);
     if (kcdbecode (self->db) != KCENOREC)
         return store_kc_error (self, "read marker");
 
@@ -508,7 +557,14 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
     for (uint32_t i = 0; i < b->nrecords; i++) {
         ts_summary_t s;
         size_t used;
-        if (ts_mp_next (&rd, &it) || it.type != TS_MP_BIN
+        int nx = ts_mp_next (&rd, &it);
+        if (nx == 0 && it.type == TS_MP_BIN && ts_label_is_form (it.ptr, it.len)) {
+            int rc = s_put_label (self, it.ptr, it.len, res);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (nx || it.type != TS_MP_BIN
         ||  ts_summary_unpack_buf (it.ptr, it.len, &s, &used)
         ||  s.id_len == 0 || s.id_len > TS_ID_MAX_BYTES
         ||  s.group_len > TS_GROUP_MAX_BYTES || s.model_len > TS_MODEL_MAX_BYTES
@@ -587,7 +643,7 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
         }
         ts_totals_add (shard, &s);
     }
-    if (s_pack_result (&self->scratch, res))
+    if (s_pack_result (self, &self->scratch, res))
         return TS_ENOMEM;
     if (!kcdbset (self->db, key, ts_key_commit (key, b->job, b->job_len, b->chunk),
                   self->scratch.data, self->scratch.size))
@@ -690,6 +746,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     uint64_t first = self->next_seq;    /* of what this call adds */
     size_t waited = ts_map_size (self->pend);
     bool wrote_ids = false;
+    self->unknown.size = 0;
     if (self->broken) {
         rc = s_refuse_broken (self);
         goto done;

@@ -53,10 +53,20 @@ typedef struct {
 } ts_batch_t;
 
 typedef struct {
-    uint32_t imported;     /* records written */
-    uint32_t duplicates;   /* records whose id was already stored */
+    uint32_t imported;     /* records (labels) written */
+    uint32_t duplicates;   /* records whose id was already stored (labels
+                              that set the value their key has) */
     bool     replayed;     /* the batch had been committed before */
+    uint32_t unknown;      /* labels whose record is not in the shard
+                              (ts_labels.h): refused */
+    size_t   unknown_off;  /* ... their [line, id] pairs, msgpack, in */
+    size_t   unknown_len;  /* ts_store_unknown_labels () */
 } ts_batch_result_t;
+
+/*  The [line, id] pairs of the labels refused by the last put call (and by
+ *  the first commit of a replayed batch), back to back (results say
+ *  where); valid until the next put call. */
+const char *ts_store_unknown_labels (const ts_store_t *self);
 
 /*  Opens (creating if needed) the shard file at `path` (must end in
  *  ".kct"), with `tuning` (NULL for TS_STORE_TUNING). After a crash the

@@ -40,6 +40,7 @@ struct ts_store {
     char    *rec_path;
     uint64_t rec_end;           /* its committed length (key 'L') */
     uint64_t rec_next;          /* and what the open transaction adds */
+    ts_buf_t unknown;           /* refused labels of the put call (ts_labels.h) */
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;
     struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */

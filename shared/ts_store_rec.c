@@ -148,6 +148,14 @@ store_rec_end (ts_store_t *self, bool kept)
 int
 store_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out)
 {
+    if (off >= self->rec_end && off < self->rec_next) {
+        /* queued by the open transaction (a label set on a record stored
+         * in the same commit): still in the batch's memory */
+        uint64_t at = self->rec_end;
+        for (size_t i = 0; i < self->niov; at += self->iov [i].iov_len, i++)
+            if (at == off && self->iov [i].iov_len == len)
+                return ts_buf_append (out, self->iov [i].iov_base, len) ? TS_ENOMEM : 0;
+    }
     if (off > self->rec_end || len > self->rec_end - off) {
         snprintf (self->errmsg, sizeof self->errmsg, "%s: a record of %u bytes at %llu lies "
                   "past the committed %llu", self->rec_path, len, (unsigned long long) off,

@@ -237,3 +237,38 @@ ts_delta_pack_run (msgpack_packer *pk, const char *run, size_t run_len,
           || msgpack_pack_uint64 (pk, t->reward_n) || msgpack_pack_double (pk, t->reward_sum);
     return rc ? TS_ENOMEM : 0;
 }
+
+/*  Totals as a client reads them (PROTOCOL.md, `stats`: T). */
+void
+ts_totals_pack_map (msgpack_packer *pk, const ts_totals_t *t)
+{
+    double mean = t->reward_n ? t->reward_sum / (double) t->reward_n : 0;
+    double var = t->reward_n ? t->reward_sq / (double) t->reward_n - mean * mean : 0;
+    if (var < 0)
+        var = 0;
+    msgpack_pack_map (pk, 12);
+    ts_mp_pack_cstr (pk, "records");       msgpack_pack_uint64 (pk, t->count);
+    ts_mp_pack_cstr (pk, "successes");     msgpack_pack_uint64 (pk, t->successes);
+    ts_mp_pack_cstr (pk, "success_known"); msgpack_pack_uint64 (pk, t->success_known);
+    ts_mp_pack_cstr (pk, "success_rate");
+    if (t->success_known) msgpack_pack_double (pk, (double) t->successes / (double) t->success_known);
+    else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_n");      msgpack_pack_uint64 (pk, t->reward_n);
+    ts_mp_pack_cstr (pk, "reward_mean");
+    if (t->reward_n) msgpack_pack_double (pk, mean); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_std");
+    if (t->reward_n) msgpack_pack_double (pk, sqrt (var)); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_min");
+    if (t->reward_n) msgpack_pack_double (pk, t->reward_min); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "reward_max");
+    if (t->reward_n) msgpack_pack_double (pk, t->reward_max); else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "steps_mean");
+    if (t->steps_n) msgpack_pack_double (pk, (double) t->steps_sum / (double) t->steps_n);
+    else msgpack_pack_nil (pk);
+    ts_mp_pack_cstr (pk, "steps_n");       msgpack_pack_uint64 (pk, t->steps_n);
+    ts_mp_pack_cstr (pk, "histogram");
+    msgpack_pack_array (pk, TS_HIST_BINS + 2);
+    for (int i = 0; i < TS_HIST_BINS + 2; i++)
+        msgpack_pack_uint64 (pk, t->hist [i]);
+}
+

@@ -46,6 +46,11 @@ int ts_totals_bin (double reward);
 /*  msgpack form: [count, successes, success_known, reward_n, reward_sum,
  *  reward_sq, reward_min|nil, reward_max|nil, steps_n, steps_sum, [hist]]. */
 int ts_totals_pack (msgpack_packer *pk, const ts_totals_t *t);
+
+/*  The totals as a client reads them: records, successes, success_known,
+ *  success_rate, reward_n, reward_mean/std/min/max, steps_mean, steps_n,
+ *  histogram (docs/PROTOCOL.md, `stats`). */
+void ts_totals_pack_map (msgpack_packer *pk, const ts_totals_t *t);
 int ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *consumed);
 
 /*  The ts_delta form: what a shard's totals changed by in one commit (or,

@@ -139,6 +139,22 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
     case O_RUN:
         f->run = arg;
         return 0;
+    case O_LABEL:
+    case O_NO_LABEL:
+        if (f->nlabels >= TS_QUERY_MAX_LABELS) {
+            fprintf (stderr, "trajstore %s: at most %d --label and --no-label\n", cmd,
+                     TS_QUERY_MAX_LABELS);
+            return 2;
+        }
+        if (!*arg || *arg == '=' || (c == O_NO_LABEL && strchr (arg, '='))) {
+            fprintf (stderr, "trajstore %s: --%s wants %s, not '%s'\n", cmd,
+                     c == O_LABEL ? "label" : "no-label", c == O_LABEL ? "KEY=VALUE or KEY" : "KEY",
+                     arg);
+            return 2;
+        }
+        f->labels [f->nlabels] = arg;
+        f->no_label [f->nlabels++] = c == O_NO_LABEL;
+        return 0;
     case O_REWARD: {
         if (!ts_req_range (arg, &f->has_lo, &f->lo, &f->has_hi, &f->hi)) {
             fprintf (stderr, "trajstore %s: --reward wants LO:HI (numbers, either may be "
@@ -198,8 +214,8 @@ s_take_option (const char *cmd, int c, const char *arg, s_common_t *co, s_filter
  *  to s_take_option and the rest to `extra` (may be NULL). Returns 0, or
  *  the exit code: 2 for bad usage (the usage is printed), or -1 after
  *  --help was printed (exit 0). */
-static int
-s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
+int
+cq_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
               s_common_t *co, s_filter_t *f,
               int (*extra) (const char *cmd, int c, const char *arg, void *ctx), void *ctx)
 {
@@ -221,6 +237,15 @@ s_parse_args (const char *cmd, int argc, char **argv, const struct option *opts,
         return -1;
     }
     return 0;
+}
+
+/*  Does the filter select anything (a command that takes filters only
+ *  with another option asks)? */
+bool
+cq_filter_used (const s_filter_t *f)
+{
+    return f->ngroups || f->model || f->run || f->has_reward || f->success >= 0
+        || f->has_created || f->nlabels;
 }
 
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
@@ -245,6 +270,18 @@ cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *c
     if (f->run) {
         ts_req_key (q, "run");
         ts_mp_pack_cstr (pk, f->run);
+    }
+    for (int neg = 0; neg < 2; neg++) {
+        int n = 0;
+        for (int i = 0; i < f->nlabels; i++)
+            n += f->no_label [i] == neg;
+        if (!n)
+            continue;
+        ts_req_key (q, neg ? "no_label" : "label");
+        msgpack_pack_array (pk, (size_t) n);
+        for (int i = 0; i < f->nlabels; i++)
+            if (f->no_label [i] == neg)
+                ts_mp_pack_cstr (pk, f->labels [i]);
     }
     if (f->has_reward) {
         ts_req_key (q, "reward");
@@ -283,7 +320,7 @@ cq_start (const char *cmd, int argc, char **argv, const struct option *opts, s_c
          s_filter_t *f, int (*extra) (const char *, int, const char *, void *), void *ctx,
          int nargs, s_client_t *c)
 {
-    int rc = s_parse_args (cmd, argc, argv, opts, co, f, extra, ctx);
+    int rc = cq_parse_args (cmd, argc, argv, opts, co, f, extra, ctx);
     if (rc)
         return rc;
     if (argc - optind != nargs) {
@@ -329,8 +366,10 @@ ts_cli_cmd_get (int argc, char **argv)
                      ts_strerror (jrc));
             rc = 1;
         }
-        else if (!co.json && isatty (STDOUT_FILENO))
+        else if (!co.json && isatty (STDOUT_FILENO)) {
             cq_print_pretty (stdout, buf.data, buf.size);
+            rc = cq_show_labels (&c, id);
+        }
         else if (!cq_write_line ("get", buf.data, buf.size))
             rc = 1;
         ts_buf_free (&buf);
@@ -556,14 +595,22 @@ ts_cli_cmd_count (int argc, char **argv)
 
 /* --- export ------------------------------------------------------------------------------ */
 
+typedef struct {
+    bool        quiet;
+    const char *with_labels;
+} s_export_opts_t;
+
 static int
 s_export_extra (const char *cmd, int c, const char *arg, void *ctx)
 {
     (void) cmd;
-    (void) arg;
-    if (c != O_QUIET)
+    s_export_opts_t *o = ctx;
+    if (c == O_QUIET)
+        o->quiet = true;
+    else if (c == O_WITH_LABELS)
+        o->with_labels = arg;
+    else
         return 1;
-    *(bool *) ctx = true;
     return 0;
 }
 
@@ -571,7 +618,8 @@ int
 ts_cli_cmd_export (int argc, char **argv)
 {
     static const struct option opts [] = {
-        S_COMMON_OPTS, S_FILTER_OPTS, { "quiet", no_argument, 0, O_QUIET }, { 0, 0, 0, 0 }
+        S_COMMON_OPTS, S_FILTER_OPTS, { "quiet", no_argument, 0, O_QUIET },
+        { "with-labels", required_argument, 0, O_WITH_LABELS }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
     s_filter_t *f = malloc (sizeof *f);
@@ -580,12 +628,23 @@ ts_cli_cmd_export (int argc, char **argv)
         return 1;
     }
     cq_filter_init (f);
-    bool quiet = false;
+    s_export_opts_t xo = { 0 };
     s_client_t c;
-    int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &quiet, 0, &c);
+    int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &xo, 0, &c);
     if (rc) {
         free (f);
         return cq_done (rc);
+    }
+    bool quiet = xo.quiet;
+    if (xo.with_labels) {
+        rc = cq_export_with_labels (&c, f, xo.with_labels, f->limit ? f->limit : S_EXPORT_PAGE);
+        if (rc == 0 && fflush (stdout)) {
+            fprintf (stderr, "trajstore export: cannot write the output: %s\n", strerror (errno));
+            rc = 1;
+        }
+        cq_client_close (&c);
+        free (f);
+        return rc;
     }
     uint32_t limit = f->limit ? f->limit : S_EXPORT_PAGE;
     bool progress = !quiet && isatty (STDERR_FILENO);

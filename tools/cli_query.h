@@ -40,7 +40,8 @@ typedef struct {
 enum {
     O_DATA = 256, O_API, O_JSON, O_TABLE, O_HELP, O_GROUP, O_MODEL, O_REWARD, O_SUCCESS,
     O_FAILURE, O_CREATED, O_SORT, O_LIMIT, O_CURSOR, O_RECORDS, O_ALL, O_ONLY, O_OFFSET,
-    O_QUIET, O_RUN, O_ORDER
+    O_QUIET, O_RUN, O_ORDER, O_LABEL, O_NO_LABEL, O_AUTHOR, O_REMOVE, O_WHERE, O_IMPORT, O_WITH_LABELS,
+    O_BY, O_PER_MODEL
 };
 
 #define S_COMMON_OPTS \
@@ -52,7 +53,8 @@ enum {
     { "reward", required_argument, 0, O_REWARD }, { "success", no_argument, 0, O_SUCCESS }, \
     { "failure", no_argument, 0, O_FAILURE }, { "created", required_argument, 0, O_CREATED }, \
     { "sort", required_argument, 0, O_SORT }, { "limit", required_argument, 0, O_LIMIT }, \
-    { "run", required_argument, 0, O_RUN }
+    { "run", required_argument, 0, O_RUN }, { "label", required_argument, 0, O_LABEL }, \
+    { "no-label", required_argument, 0, O_NO_LABEL }
 
 typedef struct {
     const char *data, *api;
@@ -69,6 +71,9 @@ typedef struct {
     int         success;            /* -1: any */
     bool        has_created, has_from, has_to;
     int64_t     from, to;
+    const char *labels [TS_QUERY_MAX_LABELS];  /* --label KEY[=VALUE], --no-label KEY */
+    bool        no_label [TS_QUERY_MAX_LABELS];
+    int         nlabels;
     const char *sort;
     uint32_t    limit;              /* 0: the command's default */
     const char *cursor;
@@ -95,6 +100,12 @@ int cq_rows (const s_client_t *c, const char *cmd, const char *key, ts_mp_reader
 int cq_print_rows (const char *cmd, ts_mp_reader_t rows, uint32_t n);
 int cq_name_width (ts_mp_reader_t rows, uint32_t n, const char *key, int min);
 
+/* cli_labels.c: stats and groups with --by label:KEY hand over here */
+int ts_cli_labels_run (const char *cmd, int argc, char **argv);
+bool cq_wants_by_label (int argc, char **argv);
+int cq_show_labels (s_client_t *c, const char *id);
+int cq_export_with_labels (s_client_t *c, const s_filter_t *f, const char *member, uint32_t limit);
+
 /* cli_query.c */
 void cq_filter_init (s_filter_t *f);
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
@@ -103,5 +114,9 @@ bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);
 bool cq_sort_valid (const char *s, const char *const *names);
 int cq_start (const char *cmd, int argc, char **argv, const struct option *opts, s_common_t *co, s_filter_t *f, int (*extra) (const char *, int, const char *, void *), void *ctx, int nargs, s_client_t *c);
 int cq_done (int rc);
+void cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor);
+void cq_filter_init (s_filter_t *f);
+bool cq_filter_used (const s_filter_t *f);
+int cq_parse_args (const char *cmd, int argc, char **argv, const struct option *opts, s_common_t *co, s_filter_t *f, int (*extra) (const char *cmd, int c, const char *arg, void *ctx), void *ctx);
 
 #endif

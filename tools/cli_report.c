@@ -122,6 +122,8 @@ s_run_extra (const char *cmd, int c, const char *arg, void *ctx)
 int
 ts_cli_cmd_stats (int argc, char **argv)
 {
+    if (cq_wants_by_label (argc, argv))     /* totals by label value: cli_labels.c */
+        return ts_cli_labels_run ("stats", argc, argv);
     static const struct option opts [] = {
         S_COMMON_OPTS, { "run", required_argument, 0, O_RUN }, { 0, 0, 0, 0 }
     };
@@ -254,6 +256,8 @@ s_groups_extra (const char *cmd, int c, const char *arg, void *ctx)
 int
 ts_cli_cmd_groups (int argc, char **argv)
 {
+    if (cq_wants_by_label (argc, argv))     /* totals by label value: cli_labels.c */
+        return ts_cli_labels_run ("groups", argc, argv);
     static const struct option opts [] = {
         S_COMMON_OPTS, { "table", no_argument, 0, O_TABLE },
         { "only", required_argument, 0, O_ONLY }, { "sort", required_argument, 0, O_SORT },

@@ -28,6 +28,8 @@ int ts_cli_cmd_check (int argc, char **argv);
 int ts_cli_cmd_runs (int argc, char **argv);
 int ts_cli_cmd_compare (int argc, char **argv);
 int ts_cli_cmd_search (int argc, char **argv);      /* cli_search.c */
+int ts_cli_cmd_label (int argc, char **argv);      /* cli_labels.c */
+int ts_cli_cmd_labels (int argc, char **argv);     /* cli_labels.c */
 
 typedef struct {
     const char *name;
@@ -67,10 +69,28 @@ static const s_command_t s_commands [] = {
       "KEY (JSONL, an array, or a SWE-bench report's resolved_ids). --dry-run: how\n"
       "the first records map and which profile fits best; needs no stack, stores\n"
       "nothing. --no-text-index: the steps are not indexed for `search`" },
+    { "label", ts_cli_cmd_label,
+      "[--data DIR] [--api ENDPOINT] [--author NAME] [--json] [--quiet]\n"
+      "                 (ID | --where FILTERS) [KEY=VALUE]... [--remove KEY]...\n"
+      "                 | --import FILE",
+      "label records: KEY=VALUE on record ID, or on every record the filters match\n"
+      "(counted), --remove KEY takes a label off; --import FILE reads label lines\n"
+      "{\"id\", \"key\", \"value\"} (value null removes; \"author\" optional), what an\n"
+      "LLM-judge script writes. Labels are imported like records: acknowledged only\n"
+      "once committed, a repeated import changes nothing (duplicates), unknown ids\n"
+      "are rejected with their line. --author: default $USER. History is kept;\n"
+      "the latest value of a key counts; the record itself never changes" },
+    { "labels", ts_cli_cmd_labels,
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--by KEY] [--per-model] [--json|--table]\n"
+      "                 [ID]",
+      "label keys and values with, per value, the records that have it, their\n"
+      "successes, success rate and mean reward (--by: one key's values; --per-model:\n"
+      "split by model; FILTERS: as list's, over the labelled records); with ID, that\n"
+      "record's labels (author, time) and their history" },
     { "get", ts_cli_cmd_get,
       "[--data DIR] [--api ENDPOINT] [--json] ID",
       "the record with that id, as its original JSON (indented on a terminal,\n"
-      "one line with --json or into a pipe)" },
+      "followed by its labels; one line with --json or into a pipe)" },
     { "list", ts_cli_cmd_list,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--cursor C]\n"
       "                 [--records] [--all] [--json|--table]",
@@ -79,6 +99,7 @@ static const s_command_t s_commands [] = {
       "page's cursor goes to stderr; --all pages through everything.\n"
       "FILTERS: [--group G]... [--model M] [--run R] [--reward LO:HI] [--success|--failure]\n"
       "         [--created FROM:TO] (bounds may be empty; times are epoch ms or ISO 8601)\n"
+      "         [--label KEY=VALUE|KEY]... [--no-label KEY]... (latest label values)\n"
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "search", ts_cli_cmd_search,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--limit N] [--order newest|relevance]\n"
@@ -92,19 +113,27 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
       "the number of records matching the filters (as list's)" },
     { "export", ts_cli_cmd_export,
-      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--quiet]",
+      "[--data DIR] [--api ENDPOINT] [FILTERS] [--sort S] [--limit N] [--quiet]\n"
+      "                 [--with-labels KEY]",
       "the matching records as their original JSON lines on stdout, fetched N\n"
-      "(default 1000) at a time; progress on stderr when it is a terminal" },
+      "(default 1000) at a time; progress on stderr when it is a terminal.\n"
+      "--with-labels KEY: each record with one more member KEY holding its labels\n"
+      "{key: value} (one labels request a record: slower)" },
     { "stats", ts_cli_cmd_stats,
-      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]",
+      "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]\n"
+      "                 | [--by label:KEY] [--per-model] [FILTERS] [--json|--table]",
       "records, groups, success rate, reward summary and histogram, steps, per model\n"
-      "(--run: one run's, without the split by model)" },
+      "(--run: one run's, without the split by model). --by label:KEY: per value of\n"
+      "label KEY, its records, successes, success rate and mean reward (--per-model:\n"
+      "per model too), over the records FILTERS select" },
     { "groups", ts_cli_cmd_groups,
       "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
-      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]",
+      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]\n"
+      "                 | [--by label:KEY] [--per-model] [FILTERS]",
       "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
       "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
-      "pass@1, pass@5, pass@10)" },
+      "pass@1, pass@5, pass@10). --by label:KEY: the records grouped by the value of\n"
+      "label KEY instead, as stats --by label:KEY" },
     { "runs", ts_cli_cmd_runs,
       "[--data DIR] [--api ENDPOINT] [--json|--table]",
       "every import run: records, groups, success rate, mean reward, pass@1/5/10\n"

@@ -11,6 +11,7 @@
 #include "ts_reads.h"
 #include "ts_check.h"
 #include "ts_error.h"
+#include "ts_labels.h"
 #include "ts_msg.h"
 #include "ts_query.h"
 #include "ts_request.h"
@@ -190,7 +191,8 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         ts_check_report_t rep;
         ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
         int rc = ts_check_store (st, &rep);
-        msgpack_pack_map (&pk, 11);
+        msgpack_pack_map (&pk, 12);
+        ts_mp_pack_cstr (&pk, "labels");        msgpack_pack_uint64 (&pk, rep.labels);
         ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);
         ts_mp_pack_cstr (&pk, "path");          ts_mp_pack_cstr (&pk, ts_store_path (st));
         ts_mp_pack_cstr (&pk, "records");       msgpack_pack_uint64 (&pk, rep.records);
@@ -209,6 +211,65 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
             ts_mp_pack_cstr (&pk, rep.first_problem);
         else
             msgpack_pack_nil (&pk);
+    }
+    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
+    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+    ts_hdr_bool (&s_ctx.hdr, "ok", true);
+    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+}
+
+/*  "rlabels": with an id, that record's labels and their history
+ *  ([labels map, history array]); else the totals by label of the named
+ *  shards' records that the request's listing fields select
+ *  ([[key, value, model|nil, totals]...], ts_labels.h). */
+static zmsg_t *
+s_labels (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, zmsg_t *rest, ts_store_t **stores, size_t n)
+{
+    uint32_t idlen, klen = 0;
+    const char *id = ts_hdr_get_str (in, "id", &idlen);
+    int rc = 0;
+    s_ctx.items.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
+    if (id) {
+        uint32_t nl, nh;
+        s_ctx.rec.size = 0;
+        rc = ts_store_labels_of (stores [0], id, idlen, false, &s_ctx.rec, &nl);
+        size_t split = s_ctx.rec.size;
+        if (!rc)
+            rc = ts_store_labels_of (stores [0], id, idlen, true, &s_ctx.rec, &nh);
+        if (!rc) {
+            msgpack_pack_array (&pk, 2);
+            msgpack_pack_map (&pk, nl);
+            ts_buf_append (&s_ctx.items, s_ctx.rec.data, split);
+            msgpack_pack_array (&pk, nh);
+            ts_buf_append (&s_ctx.items, s_ctx.rec.data + split, s_ctx.rec.size - split);
+        }
+        if (rc)
+            return s_reply (rid, ts_errname (TS_ESTORE), ts_store_errmsg (stores [0]));
+    }
+    else {
+        zframe_t *req = zmsg_first (rest);
+        ts_listing_t *l = malloc (sizeof *l);
+        char err [256];
+        if (!l)
+            return s_reply (rid, ts_errname (TS_ENOMEM), "out of memory");
+        ts_label_acc_t *acc = ts_label_acc_new ();
+        if (!req || ts_listing_parse (l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)) {
+            free (l);
+            ts_label_acc_destroy (&acc);
+            return s_reply (rid, ts_errname (TS_EBADREQ), "bad listing fields");
+        }
+        const char *key = ts_hdr_get_str (in, "key", &klen);
+        rc = acc ? ts_labels_totals (stores, n, &l->filter, key, klen,
+                                     ts_hdr_get_bool (in, "per_model", false), acc) : TS_ENOMEM;
+        if (!rc)
+            rc = ts_label_acc_pack_rows (acc, &pk);
+        ts_label_acc_destroy (&acc);
+        free (l);
+        ts_worker_heartbeat (w);
+        if (rc)
+            return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
     }
     ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
     ts_hdr_uint (&s_ctx.hdr, "rid", rid);
@@ -247,13 +308,19 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
     }
     if (in.msg == TS_MSG_RCHECK)
         return s_check (w, &in, rid);
-    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT && in.msg != TS_MSG_RSEARCH)
+    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT && in.msg != TS_MSG_RSEARCH
+        && in.msg != TS_MSG_RLABELS)
         return s_reply (rid, ts_errname (TS_EUNKNOWNOP), "unknown read request");
     int rc = s_stores (w, &in, stores, &n);
     if (rc == TS_ENOTFOUND)
         return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
     if (rc)
         return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
+    if (in.msg == TS_MSG_RLABELS) {
+        if (ts_hdr_get_str (&in, "id", NULL) && n != 1)
+            return s_reply (rid, ts_errname (TS_EBADREQ), "rlabels of an id names its one shard");
+        return s_labels (w, &in, rid, rest, stores, n);
+    }
     zframe_t *req = zmsg_first (rest);
     if (!req)
         return s_reply (rid, ts_errname (TS_EBADREQ), "the request map is missing");

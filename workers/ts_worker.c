@@ -160,6 +160,7 @@ ts_worker_destroy (ts_worker_t **self_p)
     free (self->shard_counts);
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->chunkbuf);
+    ts_buf_free (&self->label_form);
     if (self->ref_fd >= 0)
         close (self->ref_fd);
     ts_buf_free (&self->delta);
@@ -352,7 +353,7 @@ s_on_peer (ts_worker_t *self)
             if (!b->payload)
                 b->payload = zframe_new_empty ();
             if (!self->shards [shard].wanted) {
-                wk_answer_batch (self, b, 0, 0, 0, 1, "not the owner");
+                wk_answer_batch (self, b, NULL, 0, 1, "not the owner", NULL);
                 wk_batch_free (b);
             }
             else
@@ -389,13 +390,18 @@ s_on_dealer (ts_worker_t *self, zsock_t *dealer)
     if (in->msg == TS_MSG_BATCHDONE) {
         int code = (int) ts_hdr_get_int (in, "code", 0);
         ts_hdr_copy_str (in, "msg", m, sizeof m);
+        ts_mp_reader_t refused;
+        uint32_t nrefused = 0;
+        if (ts_hdr_find (in, "refused", &refused) && ts_mp_read_array (&refused, &nrefused))
+            nrefused = 0;
         wk_on_part_done (self, job, chunk, shard,
                         (uint32_t) ts_hdr_get_uint (in, "imported", 0),
                         (uint32_t) ts_hdr_get_uint (in, "duplicates", 0),
-                        ts_hdr_get_uint (in, "seq", 0), code == 1 ? TS_EPROTO : code, m);
+                        ts_hdr_get_uint (in, "seq", 0), code == 1 ? TS_EPROTO : code, m,
+                        &refused, nrefused);
     }
     else if (in->msg == TS_MSG_NOTOWNER)
-        wk_on_part_done (self, job, chunk, shard, 0, 0, 0, 1, NULL);
+        wk_on_part_done (self, job, chunk, shard, 0, 0, 0, 1, NULL, NULL, 0);
     else
         self->dropped++;
     ts_recv_free (&rv);

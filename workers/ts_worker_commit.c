@@ -34,11 +34,18 @@ wk_enqueue (ts_worker_t *self, s_batch_t *b)
 
 /*  Answers one batch: to a peer over the peer socket, or locally. */
 void
-wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32_t duplicates,
-                uint64_t seq, int code, const char *msg)
+wk_answer_batch (ts_worker_t *self, s_batch_t *b, const ts_batch_result_t *res, uint64_t seq,
+                 int code, const char *msg, const char *refused)
 {
+    static const ts_batch_result_t none;
+    if (!res)
+        res = &none;
+    uint32_t imported = res->imported, duplicates = res->duplicates;
+    ts_mp_reader_t rr;
+    ts_mp_reader_init (&rr, refused ? refused + res->unknown_off : "", refused ? res->unknown_len : 0);
     if (!b->from) {
-        wk_on_part_done (self, b->job, b->chunk, b->shard, imported, duplicates, seq, code, msg);
+        wk_on_part_done (self, b->job, b->chunk, b->shard, imported, duplicates, seq, code, msg,
+                         &rr, refused ? res->unknown : 0);
         return;
     }
     ts_hdr_t *h = &self->hdr;
@@ -50,12 +57,19 @@ wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32_t du
         ts_hdr_uint (h, "epoch", self->epoch);
     }
     else {
-        ts_hdr_begin_outcome (h, TS_MSG_BATCHDONE, b->job, b->chunk, code, msg, code ? 1 : 4);
+        bool with_refused = !code && refused && res->unknown;
+        ts_hdr_begin_outcome (h, TS_MSG_BATCHDONE, b->job, b->chunk, code, msg,
+                              code ? 1 : with_refused ? 5 : 4);
         ts_hdr_uint (h, "shard", b->shard);
         if (!code) {
             ts_hdr_uint (h, "imported", imported);
             ts_hdr_uint (h, "duplicates", duplicates);
             ts_hdr_uint (h, "seq", seq);
+        }
+        if (with_refused) {             /* labels of no stored record */
+            ts_hdr_key (h, "refused");
+            msgpack_pack_array (&h->pk, res->unknown);
+            ts_buf_append (&h->buf, refused + res->unknown_off, res->unknown_len);
         }
     }
     ts_hdr_send (h, zsock_resolve (self->peer), b->from, NULL, 0);
@@ -69,7 +83,7 @@ s_drain_queue (ts_worker_t *self, unsigned s, int code, const char *msg)
     while (sh->head) {
         s_batch_t *b = sh->head;
         sh->head = b->next;
-        wk_answer_batch (self, b, 0, 0, 0, code, msg);
+        wk_answer_batch (self, b, NULL, 0, code, msg, NULL);
         wk_batch_free (b);
     }
     sh->tail = NULL;
@@ -231,9 +245,10 @@ wk_commit (ts_worker_t *self, unsigned s)
         sh->oldest = sh->head ? sh->head->received : 0;
         for (size_t i = 0; i < n; i++) {
             if (rc)
-                wk_answer_batch (self, list [i], 0, 0, 0, rc, ts_store_errmsg (sh->store));
+                wk_answer_batch (self, list [i], NULL, 0, rc, ts_store_errmsg (sh->store), NULL);
             else
-                wk_answer_batch (self, list [i], results [i].imported, results [i].duplicates, seq, 0, NULL);
+                wk_answer_batch (self, list [i], &results [i], seq, 0, NULL,
+                                 ts_store_unknown_labels (sh->store));
             wk_batch_free (list [i]);
         }
         /* a commit into a large store can take a second on a busy machine,

@@ -130,6 +130,7 @@ struct ts_worker {
     ts_buf_t  *shard_bufs;      /* per shard, while parsing a chunk */
     uint32_t  *shard_counts;
     ts_buf_t   scratch, chunkbuf, delta;
+    ts_buf_t   label_form;      /* one label form of a label import */
     /* chunks sent as references: the file they are read from, kept open
      * (their lines are read into chunkbuf) */
     int        ref_fd;
@@ -149,7 +150,9 @@ void wk_batch_free (s_batch_t *b);
 void wk_close_shard (ts_worker_t *self, unsigned s);
 
 /* ts_worker_route.c */
-void wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard, uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg);
+/*  `refused`: the labels of the part whose record is not stored, nrefused
+ *  [line, id] pairs (ts_labels.h), or NULL. */
+void wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard, uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg, ts_mp_reader_t *refused, uint32_t nrefused);
 void wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part);
 /*  Delivers every pending part not yet answered for which `due` is true. */
 void wk_redeliver (ts_worker_t *self, bool (*due) (const ts_worker_t *self, const s_part_t *part,
@@ -159,7 +162,7 @@ void wk_on_map (ts_worker_t *self, ts_hdrin_t *in);
 
 /* ts_worker_commit.c */
 void wk_enqueue (ts_worker_t *self, s_batch_t *b);
-void wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg);
+void wk_answer_batch (ts_worker_t *self, s_batch_t *b, const ts_batch_result_t *res, uint64_t seq, int code, const char *msg, const char *refused);
 void wk_send_snapshot (ts_worker_t *self, unsigned s);
 void wk_try_open (ts_worker_t *self, unsigned s);
 void wk_flush_ids (ts_worker_t *self, unsigned s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ts_input.h"
+#include "ts_labels.h"
 #include "ts_io.h"
 #include "ts_parse.h"
 
@@ -55,9 +56,12 @@ s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
 
 /*  A part's answer: committed (counts and the commit's sequence), failed
  *  (code and message), or refused because the owner moved (code == 1). */
+static void s_add_reject (s_pending_t *p, uint64_t line, const char *reason);
+
 void
 wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t shard,
-                uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg)
+                uint32_t imported, uint32_t duplicates, uint64_t seq, int code, const char *msg,
+                ts_mp_reader_t *refused, uint32_t nrefused)
 {
     char key [TS_JOB_MAX + 16];
     s_pending_t *p = ts_map_get (self->pending, key, ts_chunk_key (key, job, chunk));
@@ -84,6 +88,17 @@ wk_on_part_done (ts_worker_t *self, const char *job, uint64_t chunk, uint32_t sh
     ts_zref_unref (&part->payload);
     p->imported += imported;
     p->duplicates += duplicates;
+    for (uint32_t i = 0; i < nrefused; i++) {       /* labels of no stored record */
+        uint32_t two, idlen;
+        uint64_t line;
+        const char *id;
+        char reason [TS_ID_MAX_BYTES + 64];
+        if (ts_mp_read_array (refused, &two) || two != 2 || ts_mp_read_uint (refused, &line)
+        ||  ts_mp_read_str (refused, &id, &idlen))
+            break;
+        snprintf (reason, sizeof reason, "id: no record with id '%.*s'", (int) idlen, id);
+        s_add_reject (p, line, reason);
+    }
     if (--p->outstanding == 0)
         s_chunk_finish (self, p, 0, NULL);
 }
@@ -243,9 +258,45 @@ s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
 /*  The lines of a chunk, from `at` to `end` (padded: followed by
  *  TS_PARSE_PADDING readable bytes), the first numbered `line`: each parsed
  *  into its shard's buffer, or counted blank or rejected. 0 or TS_ENOMEM. */
+/*  A label line (a chunk of a label import: ts_labels.h), parsed by `ps`
+ *  into self->scratch: its label form appended to its shard's buffer, or
+ *  the reason it is refused in `reason`. 0 or TS_EBADLINE. */
+static int
+s_label_line (ts_worker_t *self, ts_parser_t *ps, const ts_summary_t *sum, const char *author,
+              uint64_t line, int64_t now_ms, char *reason, size_t reason_size)
+{
+    ts_summary_t s;
+    const char *obj;
+    size_t olen;
+    ts_label_t l;
+    if (!ts_parser_id_found (ps)) {
+        snprintf (reason, reason_size, "id: a label line needs \"id\", the labelled record's");
+        return TS_EBADLINE;
+    }
+    if (ts_record_split (self->scratch.data, self->scratch.size, &s, &obj, &olen)
+    ||  ts_label_from_object (obj, olen, author, &l, reason, reason_size))
+        return TS_EBADLINE;
+    l.id = sum->id;
+    l.id_len = sum->id_len;
+    l.time_ms = now_ms;
+    l.line = line;
+    if (ts_label_check (&l, reason, reason_size))
+        return TS_EBADLINE;
+    self->label_form.size = 0;
+    if (ts_label_pack (&self->label_form, &l))
+        return TS_ENOMEM;
+    uint32_t shard = ts_shard_of (l.id, l.id_len, self->nshards);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->shard_bufs [shard], ts_buf_packer_write);
+    msgpack_pack_bin (&pk, self->label_form.size);
+    msgpack_pack_bin_body (&pk, self->label_form.data, self->label_form.size);
+    self->shard_counts [shard]++;
+    return 0;
+}
+
 static int
 s_parse_lines (ts_worker_t *self, s_pending_t *p, ts_parser_t *ps, const char *at,
-               const char *end, bool padded, uint64_t line)
+               const char *end, bool padded, uint64_t line, const char *author)
 {
     int64_t now_ms = ts_now_ms ();
     char reason [512];
@@ -271,7 +322,14 @@ s_parse_lines (ts_worker_t *self, s_pending_t *p, ts_parser_t *ps, const char *a
             ts_summary_t sum;
             self->scratch.size = 0;
             int rc = ts_parser_parse (ps, at, llen, line, now_ms, &self->scratch, &sum, reason, sizeof reason);
-            if (rc == TS_EBADLINE)
+            if (rc == 0 && author) {     /* a label import */
+                rc = s_label_line (self, ps, &sum, author, line, now_ms, reason, sizeof reason);
+                if (rc == TS_EBADLINE)
+                    s_add_reject (p, line, reason);
+                else if (rc)
+                    return rc;
+            }
+            else if (rc == TS_EBADLINE)
                 s_add_reject (p, line, reason);
             else if (rc)
                 s_add_reject (p, line, ts_strerror (rc));
@@ -357,7 +415,17 @@ wk_parse_chunk (ts_worker_t *self, s_work_t *w)
         wk_pending_free (p);
         return;
     }
-    ts_parser_t *ps = s_parser (self, profile, err, sizeof err);
+    /* a label import's chunks say "labels[,author=NAME]" (ts_labels.h):
+     * its lines are parsed as JSON with the default profile (its id is
+     * /id) and become label forms */
+    const char *author = NULL;
+    if (!strncmp (profile, "labels", 6) && (!profile [6] || profile [6] == ',')) {
+        author = strstr (profile, ",author=") ? strstr (profile, ",author=") + 8 : "";
+        char *comma = strchr (author, ',');
+        if (comma)
+            *comma = 0;
+    }
+    ts_parser_t *ps = s_parser (self, author ? "default" : profile, err, sizeof err);
     if (!ps) {
         char m [sizeof profile + sizeof err + 32];
         snprintf (m, sizeof m, "bad profile '%s': %s", profile, err);
@@ -391,7 +459,7 @@ wk_parse_chunk (ts_worker_t *self, s_work_t *w)
         end = at + self->chunkbuf.size;
         padded = true;                  /* read with the padding after it */
     }
-    if (s_parse_lines (self, p, ps, at, end, padded, line0) || s_cut_parts (self, p)) {
+    if (s_parse_lines (self, p, ps, at, end, padded, line0, author) || s_cut_parts (self, p)) {
         s_chunk_finish (self, p, TS_ENOMEM, "out of memory");
         return;
     }

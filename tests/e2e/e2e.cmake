@@ -79,3 +79,8 @@ set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;n
 # records consistent (check).
 add_test(NAME e2e_search COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_search.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_search PROPERTIES TIMEOUT 900 LABELS e2e)
+# Labels (tests/e2e/e2e_labels.py, issue #15): a label import with kill -9 of a
+# worker, re-import, label ID / --where / --remove, filters and totals by label
+# against an oracle, check of the label index.
+add_test(NAME e2e_labels COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_labels.py ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_labels PROPERTIES TIMEOUT 600 LABELS e2e)

@@ -142,6 +142,26 @@ def run(st, tmp, extra):
         cq = {k: v for k, v in hq.items() if k not in ("sort", "limit", "fields")}
         zc = {k: v for k, v in zq.items() if k not in ("sort", "limit", "fields")}
         same("/v1/count" + q(**cq), "count", **zc)
+    # labels (issue #15): a label import, then the label filters and endpoints
+    labfile = os.path.join(tmp, "labels.jsonl")
+    lab_ids = sorted(lines)[:300]
+    with open(labfile, "w") as f:
+        for i, rid in enumerate(lab_ids):
+            f.write(json.dumps({"id": rid, "key": "verdict", "value": ["pass", "fail"][i % 2]}) + "\n")
+    p = subprocess.run([st.ts, "label", "--data", st.data, "--json", "--import", labfile],
+                       capture_output=True, text=True, env=st.env, timeout=300)
+    ok(p.returncode == 0 and json.loads(p.stdout)["imported"] == len(lab_ids), f"label --import: {p.stdout}{p.stderr}")
+    for hq, zq in [({"label": "verdict=fail"}, {"label": ["verdict=fail"]}),
+                   ({"label": ["verdict", "verdict=pass"], "sort": "id"}, {"label": ["verdict", "verdict=pass"], "sort": "id"}),
+                   ({"no_label": "verdict", "limit": "50"}, {"no_label": ["verdict"], "limit": 50})]:
+        same("/v1/records" + q(**hq), "list", **zq)
+        cq = {k: v for k, v in hq.items() if k not in ("sort", "limit")}
+        zc = {k: v for k, v in zq.items() if k not in ("sort", "limit")}
+        same("/v1/count" + q(**cq), "count", **zc)
+    body = same("/v1/labels" + q(key="verdict", per_model="true"), "labels", key="verdict", per_model=True)
+    ok(sum(r["totals"]["records"] for r in body["labels"]) == len(lab_ids), f"labels by verdict: {str(body)[:300]}")
+    body = same("/v1/labels/" + urllib.parse.quote(lab_ids[1], safe=""), "labels", id=lab_ids[1])
+    ok(body["labels"]["verdict"]["value"] == "fail", f"labels of {lab_ids[1]}: {body}")
     for rid in ["xss-0", "plain-steps", next(iter(lines))]:
         body = same("/v1/records/" + urllib.parse.quote(rid, safe=""), "get", id=rid)
         ok(body.get("record") == lines[rid], f"get {rid}: the record is the input line")

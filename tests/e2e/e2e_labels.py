@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+"""e2e_labels.py BUILD_DIR: labels end to end (issue #15), on the real stack
+(`trajstore up`) in a temporary data directory.
+
+  import    trajstore-gen records, imported
+  labels    a label import of N lines (every (id, key) once, some removals of
+            labels never set, unknown ids, malformed lines) through the
+            producer in small chunks, with `kill -9` of a worker while it
+            runs: the report adds up exactly (imported, rejected with the
+            unknown ids' line numbers), every label is present exactly once
+            (history of length 1), and `check` is clean with the oracle's
+            number of labels
+  again     the same file again: every label a duplicate, nothing written
+  update    `label ID`, `label --where`, `--remove`: history grows by one
+            entry each, the latest value counts
+  filters   --label/--no-label on count, list and export, and `labels --by
+            KEY --per-model` (stats --by label:KEY) against an oracle
+            computed here from the input
+Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib  # noqa: E402
+import e2e_runs  # noqa: E402
+
+SEED = int(os.environ.get("E2E_SEED", "15"))
+RECORDS = 3000
+KEYS = {"verdict": ["pass", "fail", "tool_misuse", "timeout"], "judge": ["ok", "bad", ""]}
+
+
+fail, step = e2e_runs.fail, e2e_runs.step
+
+
+class Stack(e2e_runs.Stack):
+    """e2e_runs' stack, and the producer run directly (for --chunk-bytes)."""
+    def __init__(self, build):
+        super().__init__(build)
+        self.producer = os.path.join(build, "producer", "trajstore-producer")
+
+
+def records_of(path):
+    recs = {}
+    with open(path) as f:
+        for line in f:
+            o = json.loads(line)
+            recs[o["id"]] = o
+    return recs
+
+
+def make_labels(recs, path):
+    """Label lines: every (id, key) at most once; returns (oracle, expect)."""
+    rnd = random.Random(SEED)
+    ids = sorted(recs)
+    lines, oracle = [], {}
+    unknown_lines, bad_lines, removals = [], [], 0
+    for rid in ids:
+        for key, values in KEYS.items():
+            r = rnd.random()
+            if r < 0.45:
+                v = rnd.choice(values)
+                oracle[(rid, key)] = v
+                lines.append(json.dumps({"id": rid, "key": key, "value": v}))
+            elif r < 0.5:
+                removals += 1       # removing a label never set: a duplicate
+                lines.append(json.dumps({"id": rid, "key": key, "value": None}))
+        if rnd.random() < 0.01:
+            lines.append(json.dumps({"id": "no-such-" + rid, "key": "verdict", "value": "x"}))
+            unknown_lines.append(len(lines))
+        if rnd.random() < 0.005:
+            lines.append('{"id": "%s", "key": "verdict"' % rid)
+            bad_lines.append(len(lines))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return oracle, {"lines": len(lines), "imported": len(oracle), "duplicates": removals,
+                    "rejected": len(unknown_lines) + len(bad_lines),
+                    "unknown": unknown_lines, "bad": bad_lines}
+
+
+def producer_labels(st, path, chunk_bytes=None):
+    args = [st.producer, "--data", st.data, "--labels", "e2e-judge", "--json", "--quiet"]
+    if chunk_bytes:     # small chunks, few in flight: the import lasts seconds
+        args += ["--chunk-bytes", str(chunk_bytes), "--window", "2"]
+    return subprocess.Popen(args + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(p):
+    out, err = p.communicate(timeout=300)
+    if p.returncode not in (0, 1):
+        fail("label import exited %d: %s %s" % (p.returncode, out, err))
+    return json.loads(out)
+
+
+def pid_of(st, name):
+    status = json.loads(st.run("status", "--json", "--data", st.data).stdout)
+    return [x["pid"] for x in status["processes"] if x["name"] == name][0]
+
+
+def check_report(rep, expect, what):
+    for k in ("lines", "imported", "duplicates", "rejected"):
+        if rep[k] != expect[k]:
+            fail("%s: %s is %s, want %s (%s)" % (what, k, rep[k], expect[k], rep))
+    with open(rep["rejects_file"]) as f:
+        rejects = [l.split("\t") for l in f.read().splitlines()]
+    got_unknown = sorted(int(r[0]) for r in rejects if "no record with id" in r[1])
+    got_bad = sorted(int(r[0]) for r in rejects if "no record with id" not in r[1])
+    if got_unknown != expect["unknown"] or got_bad != expect["bad"]:
+        fail("%s: rejects name lines %s / %s, want %s / %s" % (what, got_unknown, got_bad,
+                                                                 expect["unknown"], expect["bad"]))
+
+
+def check_exact(st, recs, oracle, history_len):
+    """Every record's labels equal the oracle, each with its history length."""
+    for rid in sorted(recs):
+        r = st.api({"op": "labels", "id": rid})
+        got = {k: v["value"] for k, v in r["labels"].items()}
+        want = {k: v for (i, k), v in oracle.items() if i == rid}
+        if got != want:
+            fail("labels of %s: %s, want %s" % (rid, got, want))
+        per_key = {}
+        for k, _v, _a, _t in r["history"]:
+            per_key[k] = per_key.get(k, 0) + 1
+        for k in want:
+            if per_key.get(k) != history_len.get((rid, k), 1):
+                fail("history of %s %s has %s entries, want %s: %s" % (
+                    rid, k, per_key.get(k), history_len.get((rid, k), 1), r["history"]))
+
+
+def check_clean(st, labels):
+    p = st.run("check", "--json", "--data", st.data)
+    rep = json.loads(p.stdout)
+    if rep["problems"] != 0:
+        fail("check: %s" % p.stdout)
+    n = sum(s.get("labels", 0) for s in rep["shards"])
+    if n != labels:
+        fail("check counted %d labels, want %d" % (n, labels))
+
+
+def check_filters(st, recs, oracle):
+    def has(rid, key, value=None):
+        v = oracle.get((rid, key))
+        return v is not None and (value is None or v == value)
+
+    cases = [
+        ({"label": ["verdict=fail"]}, lambda r: has(r, "verdict", "fail")),
+        ({"label": ["verdict"]}, lambda r: has(r, "verdict")),
+        ({"no_label": ["verdict"]}, lambda r: not has(r, "verdict")),
+        ({"label": ["judge="]}, lambda r: has(r, "judge", "")),
+        ({"label": ["verdict=pass", "judge"], "success": True},
+         lambda r: has(r, "verdict", "pass") and has(r, "judge") and recs[r].get("is_success") is True),
+        ({"label": ["verdict=tool_misuse"], "no_label": ["judge"]},
+         lambda r: has(r, "verdict", "tool_misuse") and not has(r, "judge")),
+    ]
+    for filt, pred in cases:
+        want = sorted(r for r in recs if pred(r))
+        n = st.api(dict(filt, op="count"))["count"]
+        if n != len(want):
+            fail("count %s: %d, want %d" % (filt, n, len(want)))
+        got, cursor = [], None
+        while True:
+            page = st.api(dict(filt, op="list", sort="id", limit=97, cursor=cursor))
+            got += [i["id"] for i in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        if got != want:
+            fail("list %s: %d ids, want %d (first difference %s)" % (
+                filt, len(got), len(want), next((a, b) for a, b in zip(got + [None], want + [None]) if a != b)))
+    # the CLI: export of a label filter, and --with-labels
+    p = st.run("export", "--data", st.data, "--label", "verdict=timeout", "--quiet",
+               "--with-labels", "_labels")
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    want = sorted(r for r in recs if has(r, "verdict", "timeout"))
+    if sorted(o["id"] for o in lines) != want:
+        fail("export --label verdict=timeout: %d records, want %d" % (len(lines), len(want)))
+    for o in lines:
+        lab = o.pop("_labels")
+        if lab != {k: v for (i, k), v in oracle.items() if i == o["id"]} or o != recs[o["id"]]:
+            fail("export --with-labels of %s: %s" % (o["id"], lab))
+    # by label value and model
+    rows = st.api({"op": "labels", "key": "verdict", "per_model": True})["labels"]
+    want = {}
+    for (rid, key), v in oracle.items():
+        if key != "verdict":
+            continue
+        rec = recs[rid]
+        w = want.setdefault((v, rec.get("model")), [0, 0, 0, 0.0])
+        w[0] += 1
+        w[1] += rec.get("is_success") is True
+        if isinstance(rec.get("reward"), (int, float)):
+            w[2] += 1
+            w[3] += rec["reward"]
+    got = {(r["value"], r.get("model")): r["totals"] for r in rows}
+    if set(got) != set(want):
+        fail("labels by verdict per model: rows %s, want %s" % (sorted(got), sorted(want)))
+    for k, (n, s, rn, rs) in want.items():
+        t = got[k]
+        if t["records"] != n or t["successes"] != s or t["reward_n"] != rn \
+           or (rn and abs(t["reward_mean"] - rs / rn) > 1e-9):
+            fail("labels by verdict %s: %s, want records %d successes %d reward mean %s" % (
+                k, t, n, s, rs / rn if rn else None))
+    p = st.run("stats", "--data", st.data, "--by", "label:verdict", "--json")
+    if len(p.stdout.splitlines()) != len({v for (v, _m) in want}):
+        fail("stats --by label:verdict printed %s" % p.stdout)
+
+
+def main():
+    if len(sys.argv) < 2:
+        fail("usage: e2e_labels.py BUILD_DIR")
+    build = os.path.abspath(sys.argv[1])
+    st = Stack(build)
+    work = tempfile.mkdtemp(prefix="ts-labels-in.", dir="/tmp")
+    ok = False
+    try:
+        step("import %d records" % RECORDS)
+        recs_path = os.path.join(work, "recs.jsonl")
+        subprocess.run([os.path.join(build, "tools", "trajstore-gen"), "--records", str(RECORDS),
+                        "--seed", str(SEED), "--out", recs_path], check=True)
+        recs = records_of(recs_path)
+        st.run("up", "--workers", "2", "--no-http", "--data", st.data)
+        e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
+        st.run("import", "--quiet", "--data", st.data, recs_path)
+
+        step("label import with kill -9 of a worker in the middle")
+        lab_path = os.path.join(work, "labels.jsonl")
+        oracle, expect = make_labels(recs, lab_path)
+        p = producer_labels(st, lab_path, chunk_bytes=1024)
+        time.sleep(0.5)
+        os.kill(pid_of(st, "w1"), 9)
+        if p.poll() is not None:
+            fail("the label import ended before the kill: the test proves nothing")
+        rep = finish(p)
+        check_report(rep, expect, "label import")
+        e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
+        check_exact(st, recs, oracle, {})
+        check_clean(st, len(oracle))
+
+        step("the same labels again: all duplicates")
+        rep = finish(producer_labels(st, lab_path))
+        again = dict(expect, imported=0, duplicates=expect["imported"] + expect["duplicates"])
+        check_report(rep, again, "label re-import")
+        check_exact(st, recs, oracle, {})
+
+        step("label ID, --where, --remove: one more history entry each")
+        history = {}
+        rid = sorted(recs)[0]
+        st.run("label", "--data", st.data, "--author", "alice", rid, "verdict=reviewed", "note=x y")
+        for k, v in (("verdict", "reviewed"), ("note", "x y")):
+            history[(rid, k)] = history.get((rid, k), 1 if (rid, k) in oracle else 0) + 1
+            oracle[(rid, k)] = v
+        model = recs[sorted(recs)[1]]["model"]
+        where = sorted(r for r in recs if recs[r].get("model") == model
+                       and oracle.get((r, "verdict")) == "fail")
+        p = st.run("label", "--data", st.data, "--where", "--model", model, "--label",
+                   "verdict=fail", "--remove", "judge", "triage=done", check=False)
+        if p.returncode not in (0, 1) or ("%d records match" % len(where)) not in p.stderr:
+            fail("label --where: %s %s" % (p.stdout, p.stderr))
+        for r in where:
+            history[(r, "triage")] = 1
+            oracle[(r, "triage")] = "done"
+            if (r, "judge") in oracle:
+                del oracle[(r, "judge")]
+        check_exact(st, recs, oracle, history)
+        check_clean(st, len(oracle))
+
+        step("filters and totals by label against the oracle")
+        check_filters(st, recs, oracle)
+        ok = True
+    finally:
+        if not ok:
+            st.logs()
+        st.run("down", "--data", st.data, check=False)
+        shutil.rmtree(st.data, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    print("e2e_labels: ok")
+
+
+if __name__ == "__main__":
+    main()
