@@ -1098,7 +1098,7 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
             rc = TS_ECORRUPT;
         if (rc)
             break;
-        if (!ts_filter_match (f, &sum))
+        if (!ts_filter_match (f, &sum) || (f->nlabels && !ts_filter_match_labels (f, st, &sum)))
             continue;
         if (emitted == limit) {
             *more = true;

@@ -476,7 +476,15 @@ def sc_kill(st, recs, a, b, work):
     if rep["imported"] + rep["duplicates"] != 20000:
         fail("the import after kill -9: %s" % rep)
     e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
-    check = json.loads(st.run("check", "--json", "--data", st.data).stdout)
+    # the restarted worker takes its shards back a moment after the import
+    # ends: until then check answers UNAVAILABLE (no live owner), and says so
+    deadline = time.monotonic() + 60
+    while True:
+        p = st.run("check", "--json", "--data", st.data, check=False)
+        if p.returncode == 0 or "UNAVAILABLE" not in p.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    check = json.loads(p.stdout)
     indexed = sum(s.get("text_indexed", 0) for s in check["shards"])
     total = check["records"]
     if check["problems"] != 0:
