@@ -135,7 +135,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, &k2, &kl2, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && r->op <= TS_OP_CHECK)
+            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || TS_OP_PER_SHARD (r->op)))
                 s_req_park (r);
         }
     }
@@ -199,9 +199,19 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
     int owned = 0;
     for (unsigned s = 0; s < self->nshards; s++)
         owned += self->owners [s] == w;
-    if (r->op == TS_OP_CHECK) {
-        ts_hdr_begin (h, type, 2);
+    if (TS_OP_PER_SHARD (r->op)) {
+        uint32_t rlen = 0;
+        const char *run = NULL;
+        if (r->op == TS_OP_DROP) {
+            ts_hdrin_t in = { 0 };
+            in.data = (const char *) zframe_data (r->request);
+            in.len = zframe_size (r->request);
+            run = ts_hdr_get_str (&in, "run", &rlen);
+        }
+        ts_hdr_begin (h, type, run ? 3 : 2);
         ts_hdr_uint (h, "rid", r->rid);
+        if (run)
+            ts_hdr_strn (h, "run", run, rlen);
         ts_hdr_key (h, "shards");
         msgpack_pack_array (&h->pk, owned);
         for (unsigned s = 0; s < self->nshards; s++)
@@ -247,8 +257,9 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
 void
 api_dispatch (ts_api_t *self, s_req_t *r)
 {
-    /* a check reads every shard whole: it has minutes, not seconds */
-    r->deadline = api_now () + (r->op == TS_OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
+    /* a check reads every shard whole, a drop or a compaction rewrites
+     * parts of it: they have minutes, not seconds */
+    r->deadline = api_now () + (TS_OP_PER_SHARD (r->op) ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
     case TS_OP_STATS:  s_send_to_agg (self, r, TS_MSG_STATS); return;
     case TS_OP_GROUPS: s_send_to_agg (self, r, TS_MSG_GROUPS); return;
@@ -287,7 +298,9 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
-    ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK : TS_MSG_RLIST;
+    ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK
+                  : r->op == TS_OP_DROP ? TS_MSG_RDROP : r->op == TS_OP_COMPACT ? TS_MSG_RCOMPACT
+                  : TS_MSG_RLIST;
     for (int w = 0; w < TS_MAX_WORKERS; w++) {
         bool owns = false;
         for (unsigned s = 0; s < self->nshards && !owns; s++)

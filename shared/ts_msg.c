@@ -16,15 +16,16 @@ static const char *const s_msg_names [TS_MSG_COUNT] = {
     [TS_MSG_ACK] = "ack", [TS_MSG_NACK] = "nack", [TS_MSG_PONG] = "pong",
     [TS_MSG_REGISTER] = "register", [TS_MSG_HB] = "hb", [TS_MSG_CREDIT] = "credit",
     [TS_MSG_CHUNKDONE] = "chunkdone", [TS_MSG_DELTA] = "delta", [TS_MSG_SNAP] = "snap",
-    [TS_MSG_RELEASED] = "released", [TS_MSG_LEAVE] = "leave",
+    [TS_MSG_RELEASED] = "released", [TS_MSG_LEAVE] = "leave", [TS_MSG_RESYNC] = "resync",
     [TS_MSG_MAP] = "map", [TS_MSG_WORK] = "work", [TS_MSG_DRAINED] = "drained",
     [TS_MSG_SNAPREQ] = "snapreq", [TS_MSG_REREGISTER] = "reregister",
     [TS_MSG_BATCH] = "batch", [TS_MSG_BATCHDONE] = "batchdone", [TS_MSG_NOTOWNER] = "notowner",
     [TS_MSG_RGET] = "rget", [TS_MSG_RLIST] = "rlist", [TS_MSG_RCOUNT] = "rcount",
     [TS_MSG_RCHECK] = "rcheck", [TS_MSG_RRES] = "rres",
+    [TS_MSG_RDROP] = "rdrop", [TS_MSG_RCOMPACT] = "rcompact",
     [TS_MSG_STATUS] = "status", [TS_MSG_STATS] = "stats", [TS_MSG_GROUPS] = "groups",
     [TS_MSG_JOB] = "job", [TS_MSG_ERROR] = "error",
-    [TS_MSG_RUNS] = "runs", [TS_MSG_COMPARE] = "compare",
+    [TS_MSG_RUNS] = "runs", [TS_MSG_COMPARE] = "compare", [TS_MSG_DROPPED] = "dropped",
     [TS_MSG_STATE] = "state",
 };
 

@@ -374,7 +374,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare"
+    "compare", "drop", "compact"
 };
 
 const char *
@@ -433,7 +433,7 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             opi = i;
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health)", op);
+                  "export, check, stats, groups, job, health, runs, compare, drop, compact)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;
@@ -451,6 +451,14 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             return rc;
         if (rq->op == TS_OP_EXPORT)
             listing->records = true;
+    }
+    else if (rq->op == TS_OP_DROP) {
+        rq->run = ts_hdr_get_str (&in, "run", &rq->run_len);
+        if (!rq->run || rq->run_len == 0 || rq->run_len > TS_RUN_MAX_BYTES) {
+            snprintf (err, err_size, "field \"run\": want the run's name (1 to %d bytes)",
+                      TS_RUN_MAX_BYTES);
+            return TS_EBADREQ;
+        }
     }
     else if (rq->op == TS_OP_JOB) {
         char job [64];
