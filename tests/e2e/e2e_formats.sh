@@ -81,8 +81,20 @@ for pair in tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json:tau \
 done
 "$TS" import --dry-run --profile agentbench "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 \
     || fail "dry-run text: $(cat "$T/dry")"
-grep -q "line 1: id=0 group=0 run=runs model=- success=true reward=- created=2025-01-17T18:32:21.900Z steps=4" "$T/dry" \
+# agentbench's index does not name one attempt: the id shown is the one
+# the record will be stored under, the run's line
+grep -q "line 1: id=runs:1 (the run's line: the record's id does not name one attempt) group=0 run=runs model=- success=true reward=- created=2025-01-17T18:32:21.900Z steps=4" "$T/dry" \
     || fail "dry-run text does not show line 1's mapping: $(cat "$T/dry")"
+"$TS" import --dry-run --json --profile agentbench --run-per-file --run gpt4 \
+    "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 || fail "dry-run --run: $(cat "$T/dry")"
+"$PY" -c 'import json,sys; r = json.load(open(sys.argv[1]))["records"][1]
+assert (r["id"], r["id_from"], r["run"]) == ("gpt4/runs:2", "line", "gpt4/runs"), r' "$T/dry" \
+    || fail "dry-run --run-per-file --run: not the stored id: $(cat "$T/dry")"
+"$TS" import --dry-run --json --profile agentbench --id content "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 \
+    || fail "dry-run --id content: $(cat "$T/dry")"
+"$PY" -c 'import json,sys; r = json.load(open(sys.argv[1]))["records"][0]
+assert (r["id"], r["id_from"]) == ("0", "profile"), r' "$T/dry" \
+    || fail "dry-run --id content: not the field's id: $(cat "$T/dry")"
 [ ! -e "$D/logs" ] || fail "dry-run must not start or need a stack"
 
 "$TS" up --workers 2 --data "$D" >"$T/up" 2>&1 || fail "up: $(cat "$T/up")"
