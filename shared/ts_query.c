@@ -416,6 +416,8 @@ s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_par
         sel *= (double) groups.count / total;
     if (pp->by_model)
         sel *= (double) model.count / total;
+    if (*from == Q_FROM_RUN)
+        sel *= (double) run / total;
     if (f->success == 1)
         sel *= (double) shard.successes / total;
     else if (f->success == 0)
@@ -432,9 +434,13 @@ s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_par
     double walk = ((double) limit + 1) / sel;
     if (walk > range)
         walk = range;
-    /* a run's records were imported together, not spread over the order:
-     * a walk may pass most of the store before it meets them */
-    if (*from == Q_FROM_RUN)
+    /* a run's records were imported together and are named RUN:LINE when
+     * they have no id of their own: in time and id order they lie
+     * together, and a walk may pass most of the store before it meets
+     * them (measured: a 5% run's first 100 by time, walked, 139 ms against
+     * 95 collected). Rewards do not follow imports: there the matches are
+     * spread, and a walk finds 100 soon (13 ms against 85 collected). */
+    if (*from == Q_FROM_RUN && sort->order != TS_ORDER_REWARD)
         walk = range;
     double collect = *from == Q_FROM_RUN ? (double) run * Q_RUN_READ_COST
                    : (double) (*from == Q_FROM_MODEL ? model.count : groups.count);
