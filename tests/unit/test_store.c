@@ -2862,27 +2862,48 @@ test_drop_run (void **state)
     free (gone);
 }
 
+/*  The drop's child tells the parent after each transaction. */
+static void
+s_tick_pipe (void *arg)
+{
+    char c = 1;
+    if (write (*(int *) arg, &c, 1) < 0)
+        _exit (3);
+}
+
 /*  A child opens the shard and drops run "gone" (16 records a
- *  transaction), or compacts; it gets SIGKILL after `ms` milliseconds. */
+ *  transaction), or compacts; it gets SIGKILL `ms` milliseconds after its
+ *  drop's first transaction (a compaction: after its start), so that on
+ *  a slow machine too the kill lands during the work. */
 static void
 s_killed_during (s_env_t *env, bool compact, unsigned ms)
 {
+    int fds [2];
+    assert_int_equal (pipe (fds), 0);
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
+        close (fds [0]);
         s_open (env);
         uint64_t n;
-        if (compact)
+        if (compact) {
+            s_tick_pipe (&fds [1]);
             ts_store_compact (env->store, NULL, NULL, &n);
+        }
         else
-            ts_store_drop_run (env->store, "gone", 4, 16, NULL, NULL, &n);
+            ts_store_drop_run (env->store, "gone", 4, 16, s_tick_pipe, &fds [1], &n);
         _exit (0);
     }
+    close (fds [1]);
+    char c;
+    if (read (fds [0], &c, 1) < 0)         /* the first transaction (or the child's end) */
+        fail_msg ("read from the child: %s", strerror (errno));
     struct timespec ts = { 0, (long) ms * 1000000L };
     nanosleep (&ts, NULL);
     kill (pid, SIGKILL);
     int status;
     assert_int_equal (waitpid (pid, &status, 0), pid);
+    close (fds [0]);                    /* open until now: no SIGPIPE ends it first */
 }
 
 /*  kill -9 during a drop: the reopened shard has the marker and a prefix
@@ -2903,7 +2924,7 @@ test_drop_crash (void **state)
             s_load_run (env, "keep", "k", keep, NKEEP);
         s_load_run (env, "gone", job, gone, NGONE);
         s_close (env);
-        s_killed_during (env, false, 20 + 40 * round);
+        s_killed_during (env, false, 5 * round);
         s_open (env);
         ts_check_report_t rep;
         int rc = ts_check_store (env->store, &rep);
@@ -2932,7 +2953,7 @@ test_drop_crash (void **state)
 
     /* a compaction killed at some moment: the open finds one generation */
     for (int round = 0; round < 3; round++) {
-        s_killed_during (env, true, 1 + 3 * round);
+        s_killed_during (env, true, 2 * round);
         s_open (env);
         s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
         s_close (env);
