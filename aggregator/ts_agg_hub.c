@@ -308,6 +308,8 @@ s_on_control (ts_agg_t *self)
             agg_on_chunkdone (self, -1, in);
         else if (in->msg == TS_MSG_DELTA)
             agg_on_delta (self, in, rv.rest, false);
+        else if (in->msg == TS_MSG_RESYNC)
+            agg_start_rebuild (self, "a shard dropped records");
         goto done;
     }
     self->workers [w].last_seen = agg_now ();
@@ -332,6 +334,11 @@ s_on_control (ts_agg_t *self)
         break;
     case TS_MSG_RELEASED:
         break;                          /* informational: the file lock fences */
+    case TS_MSG_RESYNC:
+        /* a drop changed a shard's totals with no delta: the snapshots
+         * say what is left (a rebuild is rare: one per drop) */
+        agg_start_rebuild (self, "a shard dropped records");
+        break;
     default:
         self->dropped++;
     }

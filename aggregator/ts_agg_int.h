@@ -200,6 +200,8 @@ typedef struct {
 } agg_run_row_t;
 void    agg_runmeta_free (void *p);
 void    agg_runs_load (ts_agg_t *self);
+/*  Forgets a dropped run's files, --set metadata and times (DATA/runs). */
+void    agg_runs_forget (ts_agg_t *self, const char *run, size_t len);
 void    agg_runs_note (ts_agg_t *self, const char *profile, const char *src);
 ssize_t agg_run_rows (ts_agg_t *self, const char *run, size_t rlen, agg_run_row_t **rows);
 int     agg_run_row_cmp (const void *a, const void *b);

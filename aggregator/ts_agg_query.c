@@ -483,6 +483,14 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
         else
             agg_reply_compare (self, from, &in);
     }
+    else if (in.msg == TS_MSG_DROPPED) {
+        /* the api dropped a run: its files and times go too (nothing is
+         * answered: the api has answered its client) */
+        uint32_t rlen;
+        const char *run = ts_hdr_get_str (&in, "run", &rlen);
+        if (run)
+            agg_runs_forget (self, run, rlen);
+    }
     else if (in.msg == TS_MSG_JOB) {
         char job [TS_JOB_MAX];
         s_job_t *j = ts_hdr_copy_str (&in, "job", job, sizeof job) ? agg_job (self, job, false) : NULL;

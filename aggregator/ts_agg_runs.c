@@ -136,6 +136,13 @@ s_meta_save (ts_agg_t *self)
 }
 
 void
+agg_runs_forget (ts_agg_t *self, const char *run, size_t len)
+{
+    if (ts_map_delete (self->run_meta, run, len))
+        s_meta_save (self);
+}
+
+void
 agg_runs_load (ts_agg_t *self)
 {
     char path [TS_PATH_MAX + 16];

@@ -210,9 +210,11 @@ s_finish_list (ts_api_t *self, s_req_t *r)
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
 
-/*  The workers' shard reports, as one list, with the totals. */
+/*  The workers' shard reports, as one list, with the totals of their
+ *  fields `k1` and `k2` (NULL: none): "problems" and "records" of a check,
+ *  "dropped" of a drop, "reclaimed" of a compaction. */
 static void
-s_finish_check (ts_api_t *self, s_req_t *r)
+s_finish_shards (ts_api_t *self, s_req_t *r, const char *k1, const char *k2)
 {
     uint64_t problems = 0, records = 0;
     uint32_t nshards = 0;
@@ -226,9 +228,10 @@ s_finish_check (ts_api_t *self, s_req_t *r)
         for (uint32_t k = 0; k < n; k++) {
             ts_mp_reader_t one = rd, v;
             uint64_t x;
-            if (ts_mp_reader_map_find (&one, "problems", &v) && ts_mp_read_uint (&v, &x) == 0)
+            if (ts_mp_reader_map_find (&one, k1, &v) && ts_mp_read_uint (&v, &x) == 0)
                 problems += x;
-            if (ts_mp_reader_map_find (&one, "records", &v) && ts_mp_read_uint (&v, &x) == 0)
+            one = rd;
+            if (k2 && ts_mp_reader_map_find (&one, k2, &v) && ts_mp_read_uint (&v, &x) == 0)
                 records += x;
             const uint8_t *start = rd.p;
             if (ts_mp_skip (&rd))
@@ -238,10 +241,12 @@ s_finish_check (ts_api_t *self, s_req_t *r)
         }
     }
     api_out_begin (self, r, true);
-    api_out_key (self, "problems");
+    api_out_key (self, k1);
     msgpack_pack_uint64 (&self->pk, problems);
-    api_out_key (self, "records");
-    msgpack_pack_uint64 (&self->pk, records);
+    if (k2) {
+        api_out_key (self, k2);
+        msgpack_pack_uint64 (&self->pk, records);
+    }
     api_out_key (self, "shards");
     msgpack_pack_array (&self->pk, nshards);
     ts_buf_append (&self->out, self->tmp.data, self->tmp.size);
@@ -502,16 +507,34 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
-    else if (r->op == TS_OP_CHECK || r->op == TS_OP_LABELS) {
+    else if (TS_OP_PER_SHARD (r->op) || r->op == TS_OP_LABELS) {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < TS_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
         else
             zframe_destroy (&items);
-        if (--r->waiting == 0 && r->op == TS_OP_LABELS)
+        if (--r->waiting > 0)
+            ;
+        else if (r->op == TS_OP_LABELS)
             s_finish_labels (self, r);
-        else if (r->waiting == 0)
-            s_finish_check (self, r);
+        else if (r->op == TS_OP_CHECK)
+            s_finish_shards (self, r, "problems", "records");
+        else if (r->op == TS_OP_COMPACT)
+            s_finish_shards (self, r, "reclaimed", NULL);
+        else {
+            /* the run's files and times go too; the aggregator rebuilds
+             * its statistics on the shards' resyncs */
+            ts_hdrin_t q = { 0 };
+            q.data = (const char *) zframe_data (r->request);
+            q.len = zframe_size (r->request);
+            uint32_t rlen;
+            const char *run = ts_hdr_get_str (&q, "run", &rlen);
+            ts_hdr_begin (&self->hdr, TS_MSG_DROPPED, 2);
+            ts_hdr_uint (&self->hdr, "rid", 0);
+            ts_hdr_strn (&self->hdr, "run", run ? run : "", run ? rlen : 0);
+            ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
+            s_finish_shards (self, r, "dropped", NULL);
+        }
     }
     else {
         zframe_t *items = zmsg_pop (msg);

@@ -133,8 +133,8 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         void *v2;
         while (ts_map_next (self->reqs, &p2, NULL, NULL, &v2)) {
             s_req_t *r = v2;
-            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || r->op == TS_OP_SEARCH
-                                                 || r->op == TS_OP_LABELS))
+            if (!r->parked && r->waiting > 0 && (r->op <= TS_OP_CHECK || TS_OP_PER_SHARD (r->op)
+                                                 || r->op == TS_OP_SEARCH || r->op == TS_OP_LABELS))
                 s_req_park (r);
         }
     }
@@ -216,9 +216,19 @@ static void
 s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
 {
     ts_hdr_t *h = &self->hdr;
-    if (r->op == TS_OP_CHECK) {
-        ts_hdr_begin (h, type, 2);
+    if (TS_OP_PER_SHARD (r->op)) {
+        uint32_t rlen = 0;
+        const char *run = NULL;
+        if (r->op == TS_OP_DROP) {
+            ts_hdrin_t in = { 0 };
+            in.data = (const char *) zframe_data (r->request);
+            in.len = zframe_size (r->request);
+            run = ts_hdr_get_str (&in, "run", &rlen);
+        }
+        ts_hdr_begin (h, type, run ? 3 : 2);
         ts_hdr_uint (h, "rid", r->rid);
+        if (run)
+            ts_hdr_strn (h, "run", run, rlen);
         s_hdr_shards (self, h, w);
         ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL, NULL, 0);
         r->waiting++;
@@ -297,8 +307,9 @@ api_send_labels (ts_api_t *self, s_req_t *r)
 void
 api_dispatch (ts_api_t *self, s_req_t *r)
 {
-    /* a check reads every shard whole: it has minutes, not seconds */
-    r->deadline = api_now () + (r->op == TS_OP_CHECK ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
+    /* a check reads every shard whole, a drop or a compaction rewrites
+     * parts of it: they have minutes, not seconds */
+    r->deadline = api_now () + (TS_OP_PER_SHARD (r->op) ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
     case TS_OP_STATS:  s_send_to_agg (self, r, TS_MSG_STATS); return;
     case TS_OP_GROUPS: s_send_to_agg (self, r, TS_MSG_GROUPS); return;
@@ -342,7 +353,9 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         return;
     }
     ts_msg_t type = r->op == TS_OP_COUNT ? TS_MSG_RCOUNT : r->op == TS_OP_CHECK ? TS_MSG_RCHECK
-                  : r->op == TS_OP_SEARCH ? TS_MSG_RSEARCH : TS_MSG_RLIST;
+                  : r->op == TS_OP_SEARCH ? TS_MSG_RSEARCH
+                  : r->op == TS_OP_DROP ? TS_MSG_RDROP : r->op == TS_OP_COMPACT ? TS_MSG_RCOMPACT
+                  : TS_MSG_RLIST;
     for (int w = 0; w < TS_MAX_WORKERS; w++)
         if (s_owned (self, w))
             s_send_read (self, r, w, type);

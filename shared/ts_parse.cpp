@@ -477,6 +477,12 @@ ts_parser_id_found (const ts_parser_t *self)
     return self->id_alt >= 0;
 }
 
+ts_id_source_t
+ts_parser_id_source (const ts_parser_t *self)
+{
+    return ts_profile_record_id (&self->profile, self->id_alt);
+}
+
 bool
 ts_line_is_blank (const char *line, size_t len)
 {

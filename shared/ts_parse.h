@@ -62,6 +62,10 @@ int ts_parser_warnings (const ts_parser_t *self, const ts_parse_warning_t **list
  *  is the hash of its stored form). */
 bool ts_parser_id_found (const ts_parser_t *self);
 
+/*  Where the last line's stored id came from: its field, the run's line
+ *  (RUN[:FILE]:LINE), or a hash of the record (ts_profile_record_id). */
+ts_id_source_t ts_parser_id_source (const ts_parser_t *self);
+
 /*  True when the line holds only spaces, tabs and a final '\r'. */
 bool ts_line_is_blank (const char *line, size_t len);
 

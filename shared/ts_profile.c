@@ -296,7 +296,7 @@ ts_profile_run_of_path (const char *path, char *out, size_t size)
     const char *base = strrchr (path, '/');
     base = base ? base + 1 : path;
     size_t len = strlen (base);
-    static const char *const sfx [] = { ".gz", ".zst", ".jsonl", ".json" };
+    static const char *const sfx [] = { ".gz", ".zst", ".jsonl", ".json", ".traj" };
     for (bool cut = true; cut; ) {
         cut = false;
         for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {

@@ -159,7 +159,7 @@ int ts_profile_check_text (const char *what, const char *text, size_t max,
                            char *err, size_t err_size);
 
 /*  The run a file imports into by default: its name without directory and
- *  without its .jsonl, .json, .gz, .zst suffixes ("logs/trial_0.jsonl.gz"
+ *  without its .jsonl, .json, .traj, .gz, .zst suffixes ("logs/trial_0.jsonl.gz"
  *  -> "trial_0"). 0, or TS_EINVAL when nothing is left or it does not fit. */
 int ts_profile_run_of_path (const char *path, char *out, size_t size);
 

@@ -94,16 +94,17 @@ typedef enum {
     TS_MSG_ACK, TS_MSG_NACK, TS_MSG_PONG,
     /* worker -> aggregator (control) */
     TS_MSG_REGISTER, TS_MSG_HB, TS_MSG_CREDIT, TS_MSG_CHUNKDONE, TS_MSG_DELTA,
-    TS_MSG_SNAP, TS_MSG_RELEASED, TS_MSG_LEAVE,
+    TS_MSG_SNAP, TS_MSG_RELEASED, TS_MSG_LEAVE, TS_MSG_RESYNC,
     /* aggregator -> worker */
     TS_MSG_MAP, TS_MSG_WORK, TS_MSG_DRAINED, TS_MSG_SNAPREQ, TS_MSG_REREGISTER,
     /* worker -> worker (peer) */
     TS_MSG_BATCH, TS_MSG_BATCHDONE, TS_MSG_NOTOWNER,
     /* api -> worker (peer) reads, and their answer */
     TS_MSG_RGET, TS_MSG_RLIST, TS_MSG_RCOUNT, TS_MSG_RCHECK, TS_MSG_RRES, TS_MSG_RSEARCH,
+    TS_MSG_RDROP, TS_MSG_RCOMPACT,
     /* api, CLI -> aggregator (query), answered with the same type or "error" */
     TS_MSG_STATUS, TS_MSG_STATS, TS_MSG_GROUPS, TS_MSG_JOB, TS_MSG_ERROR,
-    TS_MSG_RUNS, TS_MSG_COMPARE,
+    TS_MSG_RUNS, TS_MSG_COMPARE, TS_MSG_DROPPED,
     /* api -> worker (peer): labels of a record, or totals by label */
     TS_MSG_RLABELS,
     /* the supervisor's state file (one header, no socket) */

@@ -47,9 +47,19 @@ typedef struct {
     ts_totals_t shard;
     ts_totals_t groups;         /* the filter's groups, merged */
     ts_totals_t model;
+    uint64_t    run_count;      /* the filter's run: its records here (run index) */
     uint64_t    bound;          /* at most this many records here match */
     uint64_t    seen;           /* matches met so far by a walk or scan */
 } s_part_t;
+/*  Where a collect finds its entries: the named groups' prefixes, the
+ *  model's, or the run's (run index entries, each record's summary read
+ *  through its D entry). */
+typedef enum { Q_FROM_GROUPS, Q_FROM_MODEL, Q_FROM_RUN, Q_FROM_LABEL } q_source_t;
+
+/*  A run index entry costs about this many index entries to read: its
+ *  summary comes from the records file (measured: bench in the commit). */
+#define Q_RUN_READ_COST 4.0
+
 /*  Key buffers of one scan. */
 typedef struct {
     char tag;
@@ -77,6 +87,9 @@ size_t q_label_prefix (const s_prep_t *pp, char *buf);
 /* ts_query_plan.c */
 void q_scan_range (ts_scan_t *sc, s_keys_t *kb, char tag, const s_prep_t *pp);
 int q_walk (s_list_t *L, s_part_t *parts, size_t nparts, bool *more);
-int q_collect (s_list_t *L, s_part_t *parts, size_t nparts, bool by_model, bool *more);
+int q_collect (s_list_t *L, s_part_t *parts, size_t nparts, q_source_t from, bool *more);
+/*  Visits the records of the filter's run in one store (its run index),
+ *  with each record as the value (it starts with the summary). */
+int q_run_scan (s_part_t *pt, const ts_filter_t *f, ts_store_visit_fn *fn, void *arg);
 
 #endif

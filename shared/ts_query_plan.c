@@ -332,16 +332,60 @@ s_collect_visit (const char *key, size_t klen, const char *val, size_t vlen, voi
     return stop;
 }
 
-/*  Scans the named groups' (or the model's) prefixes: whichever totals
- *  say holds fewer entries. */
+typedef struct {
+    s_part_t *pt;
+    ts_store_visit_fn *fn;
+    void     *arg;
+    ts_buf_t  rec;
+} s_runvisit_t;
+
 static int
-s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, bool by_model)
+s_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) val; (void) vlen;
+    s_runvisit_t *rv = arg;
+    char dkey [TS_KEY_MAX];
+    if (klen < 9)
+        return TS_ECORRUPT;
+    rv->rec.size = 0;
+    int rc = ts_store_get_raw (rv->pt->store, dkey,
+                               ts_key_data (dkey, (uint64_t) ts_key_get_i64 (key + klen - 8)),
+                               &rv->rec);
+    if (rc == TS_ENOTFOUND)
+        return TS_ECORRUPT;             /* check names it: a run entry without its record */
+    if (rc)
+        return rc;
+    return rv->fn (key, klen, rv->rec.data, rv->rec.size, rv->arg);
+}
+
+int
+q_run_scan (s_part_t *pt, const ts_filter_t *f, ts_store_visit_fn *fn, void *arg)
+{
+    char prefix [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = prefix, .prefix_len = ts_key_run_prefix (prefix, f->run, f->run_len) };
+    s_runvisit_t rv = { pt, fn, arg, { 0 } };
+    int rc = ts_store_scan (pt->store, &sc, s_run_visit, &rv);
+    ts_buf_free (&rv.rec);
+    return rc;
+}
+
+/*  Scans the named groups' (or the model's, or the run's) entries:
+ *  whichever holds fewest. */
+static int
+s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, q_source_t from)
 {
     const ts_filter_t *f = c->pp->f;
     char prefix [TS_KEY_MAX];
+    bool by_model = from == Q_FROM_MODEL;
     for (size_t i = 0; i < nparts; i++) {
         c->pt = &parts [i];
-        bool by_label = c->pp->label_pos >= 0 && !by_model && !c->pp->by_group;
+        if (from == Q_FROM_RUN) {
+            int rc = c->pt->bound ? q_run_scan (c->pt, f, s_collect_visit, c) : 0;
+            if (rc)
+                return rc;
+            continue;
+        }
+        bool by_label = from == Q_FROM_LABEL;
         uint32_t nscans = by_model || by_label ? 1 : c->pp->ngroups;
         for (uint32_t g = 0; g < nscans && c->pt->seen < c->pt->bound; g++) {
             ts_scan_t sc = { .prefix = prefix };
@@ -357,14 +401,14 @@ s_collect_scan (s_collect_t *c, s_part_t *parts, size_t nparts, bool by_model)
 }
 
 int
-q_collect (s_list_t *L, s_part_t *parts, size_t nparts, bool by_model, bool *more)
+q_collect (s_list_t *L, s_part_t *parts, size_t nparts, q_source_t from, bool *more)
 {
     s_collect_t c = { .pp = L->pp, .sort = L->sort, .cap = L->limit + 1 };
     c.pool = calloc (c.cap, sizeof *c.pool);
     c.heap = calloc (c.cap, sizeof *c.heap);
     int rc = c.pool && c.heap ? 0 : TS_ENOMEM;
     if (rc == 0)
-        rc = s_collect_scan (&c, parts, nparts, by_model);
+        rc = s_collect_scan (&c, parts, nparts, from);
     if (rc == 0) {
         /* heap sort: the worst item goes to the end each round */
         for (uint32_t k = c.n; k > 1; k--) {

@@ -429,7 +429,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare", "search", "labels"
+    "compare", "search", "labels", "drop", "compact"
 };
 
 const char *
@@ -488,7 +488,8 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
             opi = i;
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
-                  "export, check, stats, groups, job, health, runs, compare, search, labels)", op);
+                  "export, check, stats, groups, job, health, runs, compare, search, labels, drop, "
+                  "compact)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;
@@ -541,6 +542,14 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
         int rc = ts_listing_parse (listing, in.data, in.len, 100, 0, err, err_size);
         if (rc)
             return rc;
+    }
+    else if (rq->op == TS_OP_DROP) {
+        rq->run = ts_hdr_get_str (&in, "run", &rq->run_len);
+        if (!rq->run || rq->run_len == 0 || rq->run_len > TS_RUN_MAX_BYTES) {
+            snprintf (err, err_size, "field \"run\": want the run's name (1 to %d bytes)",
+                      TS_RUN_MAX_BYTES);
+            return TS_EBADREQ;
+        }
     }
     else if (rq->op == TS_OP_JOB) {
         char job [64];

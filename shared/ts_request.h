@@ -48,9 +48,13 @@ typedef struct {
 typedef enum {
     TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
     TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE, TS_OP_SEARCH,
-    TS_OP_LABELS
+    TS_OP_LABELS, TS_OP_DROP, TS_OP_COMPACT
 } ts_op_t;
-#define TS_NOPS 13
+#define TS_NOPS 15
+
+/*  Ops the api sends to every worker for the shards it owns (a listing
+ *  aside): each answers per shard. */
+#define TS_OP_PER_SHARD(op) ((op) == TS_OP_CHECK || (op) == TS_OP_DROP || (op) == TS_OP_COMPACT)
 
 /*  The wire name of an op ("get"); NULL for a value out of range. */
 const char *ts_op_name (ts_op_t op);
@@ -67,6 +71,8 @@ typedef struct {
     uint64_t    rid_u;
     const char *id;             /* get: the record's id */
     uint32_t    id_len;
+    const char *run;            /* drop: the run */
+    uint32_t    run_len;
 } ts_request_t;
 
 /*  Decodes a client request: the envelope, then the fields of its op (the

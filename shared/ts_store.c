@@ -14,6 +14,7 @@
  */
 #include "ts_store_int.h"
 #include "ts_error.h"
+#include "ts_index.h"
 #include "ts_key.h"
 #include "ts_labels.h"
 #include "ts_mp.h"
@@ -62,10 +63,9 @@ s_unregister (dev_t dev, ino_t ino)
     pthread_mutex_unlock (&s_open_lock);
 }
 
-static int s_space_check (ts_store_t *self, size_t bytes);
 
-static int
-s_refuse_broken (ts_store_t *self)
+int
+store_refuse_broken (ts_store_t *self)
 {
     snprintf (self->errmsg, sizeof self->errmsg, "%s: an earlier commit failed; the shard "
               "must be reopened by a new process", self->path);
@@ -76,8 +76,8 @@ s_refuse_broken (ts_store_t *self)
  *  returns rc or the commit's error. Ids added to the waiting table by the
  *  transaction (sequences from `first` on) go when nothing was kept; all
  *  go when the commit kept them in R (`wrote_ids`). */
-static int
-s_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
+int
+store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
 {
     if (!kcdbendtran (self->db, rc == 0)) {
         /* Kyoto Cabinet leaves a handle whose commit failed half inside
@@ -111,13 +111,13 @@ ts_store_flush_ids (ts_store_t *self)
     if (!n)
         return 0;
     if (self->broken)
-        return s_refuse_broken (self);
-    int rc = s_space_check (self, self->pend_bytes + 32 * n);
+        return store_refuse_broken (self);
+    int rc = store_space_check (self, self->pend_bytes + 32 * n);
     if (rc)
         return rc;
     if (!kcdbbegintran (self->db, 0))
         return store_kc_error (self, "begin transaction");
-    return s_end (self, store_write_ids (self), self->next_seq, true);
+    return store_end (self, store_write_ids (self), self->next_seq, true);
 }
 
 size_t
@@ -303,8 +303,8 @@ ts_store_is_broken (const ts_store_t *self)
  *  (ts_store_is_broken). A commit writes its records, their index entries,
  *  the rewritten tree pages and the write-ahead copies of what it changes:
  *  four times the records' bytes and 8 MiB of pages is a safe bound. */
-static int
-s_space_check (ts_store_t *self, size_t bytes)
+int
+store_space_check (ts_store_t *self, size_t bytes)
 {
     char dir [TS_KEY_MAX];
     snprintf (dir, sizeof dir, "%s", self->path);
@@ -531,6 +531,25 @@ s_run_totals (s_table_t *runs, s_keyblk_t **blk, const ts_summary_t *s)
     return t;
 }
 
+/*  Writes one index entry of a record being stored (ts_index_fn). */
+typedef struct {
+    ts_store_t *self;
+    const char *sum;
+    size_t      sum_len;
+} s_entry_t;
+
+static int
+s_set_entry (void *arg, const char *key, size_t klen, bool holds_summary, const char *what)
+{
+    s_entry_t *en = arg;
+    if (kcdbset (en->self->db, key, klen, holds_summary ? en->sum : "",
+                 holds_summary ? en->sum_len : 0))
+        return 0;
+    char doing [64];
+    snprintf (doing, sizeof doing, "write %s index", what);
+    return store_kc_error (en->self, doing);
+}
+
 static int
 s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
              ts_totals_t *shard, s_table_t *groups, s_table_t *models,
@@ -603,38 +622,22 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             return store_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;
-        /* the summary is the value of every index entry; G and M keys end
-         * with the sequence, so they append within the group (model) */
-        const char *sum = it.ptr;
-        if (s.group) {
-            klen = ts_key_group (key, s.group, s.group_len, seq);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write group index");
+        /* every index entry of the record (ts_index.h: the one list that
+         * drop removes too); the summary is the value of most */
+        s_entry_t en = { self, it.ptr, used };
+        int erc = ts_index_entries (&s, it.ptr, it.len, seq, s_set_entry, &en);
+        if (erc)
+            return erc;
+        if (s.group)
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
-        }
-        if (s.model) {
-            klen = ts_key_model (key, s.model, s.model_len, seq);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write model index");
+        if (s.model)
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
-        }
         if (s.run) {
-            klen = ts_key_run (key, s.run, s.run_len, seq);
             ts_totals_t *rt = s_run_totals (runs, keys, &s);
             if (!rt)
                 return TS_ENOMEM;
-            if (!kcdbset (self->db, key, klen, "", 0))     /* the key says it all */
-                return store_kc_error (self, "write run index");
             ts_totals_add (rt, &s);
         }
-        if (s.has_reward) {
-            klen = ts_key_reward (key, s.reward, s.ingested_ms, s.id, s.id_len);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write reward index");
-        }
-        klen = ts_key_time (key, ts_summary_time (&s), s.id, s.id_len);
-        if (!kcdbset (self->db, key, klen, sum, used))
-            return store_kc_error (self, "write time index");
         if (b->text) {
             int rc = store_text_add (self, seq, ts_summary_time (&s), it.ptr + used, it.len - used,
                                      b->text, b->text_len);
@@ -748,13 +751,13 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     bool wrote_ids = false;
     self->unknown.size = 0;
     if (self->broken) {
-        rc = s_refuse_broken (self);
+        rc = store_refuse_broken (self);
         goto done;
     }
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += batches [i].records_len;
-    if ((rc = s_space_check (self, bytes)))
+    if ((rc = store_space_check (self, bytes)))
         goto done;
     if (!kcdbbegintran (self->db, 0)) {
         rc = store_kc_error (self, "begin transaction");
@@ -793,7 +796,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     if (rc == 0)
         rc = store_rec_write (self);
     store_text_reset (self);
-    rc = s_end (self, rc, first, wrote_ids);
+    rc = store_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;
     if (rc == 0 && delta && shard.count > 0) {

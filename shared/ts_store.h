@@ -201,6 +201,45 @@ uint64_t ts_store_count (ts_store_t *self);
 const char *ts_store_path (const ts_store_t *self);
 const char *ts_store_errmsg (const ts_store_t *self);
 
+/* --- dropping a run (ts_store_drop.c; docs/DESIGN.md, "Dropping a run") -- */
+
+/*  Records a drop transaction takes at most (a heartbeat between them). */
+#define TS_STORE_DROP_PER_TXN 4000
+
+/*  Called between a drop's transactions (a worker sends its heartbeat). */
+typedef void (ts_store_tick_fn) (void *arg);
+
+/*  Removes every record of `run` from the shard with all its entries (D,
+ *  R, and each index entry ts_index_entries lists), recounting the totals
+ *  it touches: first a durable marker, then transactions of at most
+ *  `per_txn` records (0: TS_STORE_DROP_PER_TXN), each one leaving totals
+ *  that agree with the records, the last removing the marker. A run with
+ *  no record here writes nothing. *dropped gets the records removed by
+ *  this call. 0, or an error as from a commit (what was committed stays
+ *  committed, and the marker says the drop is unfinished). */
+int ts_store_drop_run (ts_store_t *self, const char *run, size_t run_len, size_t per_txn,
+                       ts_store_tick_fn *tick, void *arg, uint64_t *dropped);
+
+/*  Is a drop unfinished (a process died during it)? */
+bool ts_store_drop_pending (ts_store_t *self);
+
+/*  Finishes every unfinished drop. *dropped: the records it removed. */
+int ts_store_drop_resume (ts_store_t *self, size_t per_txn, ts_store_tick_fn *tick, void *arg,
+                          uint64_t *dropped);
+
+/*  Bytes of the records file that dropped records leave unused (until a
+ *  compaction). */
+uint64_t ts_store_freed_bytes (ts_store_t *self);
+
+/*  Rewrites the records file without the bytes of dropped records: the
+ *  live records are copied, in sequence order, into the next generation
+ *  of the file, and one commit points their D entries there; the old
+ *  file is then removed. A crash on either side of the commit leaves a
+ *  shard that opens on one generation whole (the open removes the
+ *  other). *reclaimed gets the bytes given back. Does nothing when no
+ *  byte is unused. */
+int ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t *reclaimed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
  *    ts_store_rec.c   the records file beside the tree
  *    ts_store_meta.c  one-number keys, errors, stored totals
  *    ts_store_read.c  point reads, scans, snapshots, the pull cursor
+ *    ts_store_drop.c  dropping a run's records, and compacting the records file
  */
 #ifndef TS_STORE_INT_H
 #define TS_STORE_INT_H
@@ -93,9 +94,21 @@ static const char s_indexed_key [1] = { 'I' };
 #define S_LOC_TAG ((char) 0xc1)
 #define S_LOC_LEN 13
 static const char s_reclen_key [1] = { 'L' };
+/*  The records file's generation (absent: 0), which a compaction advances
+ *  (ts_store_drop.c). */
+static const char s_recgen_key [1] = { 'g' };
 
 /* ts_store.c */
 int store_settle (ts_store_t *self, const char *key, size_t klen);
+/*  Ends the open transaction: commits when rc is 0, else rolls back (the
+ *  records file and the ids added from sequence `first` too); returns rc
+ *  or the commit's error. `wrote_ids`: the commit put the waiting ids in R. */
+int store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids);
+/*  The error of a handle whose commit failed (ts_store_is_broken). */
+int store_refuse_broken (ts_store_t *self);
+/*  -ENOSPC (with the message) when the disk cannot take a commit of
+ *  about `bytes`, else 0. */
+int store_space_check (ts_store_t *self, size_t bytes);
 
 /* ts_store_ids.c */
 bool store_pend_find (const ts_store_t *self, const char *id, size_t len, uint64_t *seq);
@@ -105,8 +118,10 @@ int store_write_ids (ts_store_t *self);
 int store_pend_reload (ts_store_t *self, uint64_t from);
 
 /* ts_store_rec.c */
+void store_loc_pack (char *b, uint64_t off, uint32_t len);
 bool store_loc_unpack (const char *v, size_t vlen, uint64_t *off, uint32_t *len);
 int store_rec_open (ts_store_t *self);
+char *store_rec_path (const ts_store_t *self, uint64_t gen);
 int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc);
 int store_rec_write (ts_store_t *self);
 void store_rec_end (ts_store_t *self, bool kept);

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void
-s_loc_pack (char *b, uint64_t off, uint32_t len)
+void
+store_loc_pack (char *b, uint64_t off, uint32_t len)
 {
     b [0] = S_LOC_TAG;
     ts_key_put_i64 (b + 1, (int64_t) off);
@@ -50,16 +50,50 @@ s_rec_error (ts_store_t *self, const char *what, int e)
     return TS_ESTORE;
 }
 
-/*  Opens (creates) the records file and cuts it back to the committed
- *  length. */
+/*  The path of generation `gen` of the records file: shard-NNN.rec, then
+ *  shard-NNN.rec.1, .2, ... (a compaction writes the next; ts_store_drop.c).
+ *  Malloc'd, or NULL. */
+char *
+store_rec_path (const ts_store_t *self, uint64_t gen)
+{
+    size_t plen = strlen (self->path);
+    char *p = malloc (plen + 24);
+    if (!p)
+        return NULL;
+    memcpy (p, self->path, plen - 4);
+    if (gen == 0)
+        strcpy (p + plen - 4, ".rec");
+    else
+        snprintf (p + plen - 4, 28, ".rec.%llu", (unsigned long long) gen);
+    return p;
+}
+
+/*  Opens (creates) the records file of the shard's generation (key 'g'),
+ *  removes the files of the generations next to it (a compaction that a
+ *  crash interrupted, before or after its commit) and cuts the file back
+ *  to the committed length. */
 int
 store_rec_open (ts_store_t *self)
 {
-    size_t plen = strlen (self->path);
-    if (!(self->rec_path = malloc (plen + 1)))
+    int64_t g;
+    uint64_t gen = store_get_num (self->db, s_recgen_key, &g) ? (uint64_t) g : 0;
+    for (int side = -1; side <= 1; side += 2) {
+        if (gen == 0 && side < 0)
+            continue;
+        char *other = store_rec_path (self, gen + (uint64_t) (int64_t) side);
+        if (!other)
+            return TS_ENOMEM;
+        if (unlink (other) && errno != ENOENT) {
+            int e = errno;
+            snprintf (self->errmsg, sizeof self->errmsg, "%s: cannot remove: %s", other,
+                      strerror (e));
+            free (other);
+            return TS_ESTORE;
+        }
+        free (other);
+    }
+    if (!(self->rec_path = store_rec_path (self, gen)))
         return TS_ENOMEM;
-    memcpy (self->rec_path, self->path, plen - 4);
-    strcpy (self->rec_path + plen - 4, ".rec");
     self->rec_fd = open (self->rec_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (self->rec_fd < 0)
         return s_rec_error (self, "cannot open", errno);
@@ -94,7 +128,7 @@ store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc)
         self->iov_cap = cap;
     }
     self->iov [self->niov++] = (struct iovec) { (void *) ptr, len };
-    s_loc_pack (loc, self->rec_next, len);
+    store_loc_pack (loc, self->rec_next, len);
     self->rec_next += len;
     return 0;
 }
@@ -198,7 +232,7 @@ store_resolve (ts_store_t *self, const char *key, size_t klen, const char **val,
 /*  ts_store_check_records's walk over D's entries as stored. */
 typedef struct {
     ts_store_t *self;
-    uint64_t expect, found, *problems;
+    uint64_t expect, found, gaps, *problems;
     char *first;
     size_t size;
 } s_reccheck_t;
@@ -211,11 +245,14 @@ s_reccheck_visit (const char *key, size_t klen, const char *val, size_t vlen, vo
     uint32_t len;
     if (klen != 9 || !store_loc_unpack (val, vlen, &off, &len))
         return 0;                       /* a record of layout 4 or 5, in D itself */
-    if (off != rc->expect && (*rc->problems)++ == 0)
+    /* records lie in sequence order; the gaps are dropped records' bytes */
+    if (off < rc->expect && (*rc->problems)++ == 0)
         snprintf (rc->first, rc->size, "%s: the record of sequence %llu lies at byte %llu, "
-                  "not right after the one before it (byte %llu)", rc->self->rec_path,
+                  "not right after the one before it (which ends at byte %llu)", rc->self->rec_path,
                   (unsigned long long) ts_key_get_i64 (key + 1), (unsigned long long) off,
                   (unsigned long long) rc->expect);
+    if (off > rc->expect)
+        rc->gaps += off - rc->expect;
     rc->expect = off + len;
     rc->found++;
     return 0;
@@ -227,10 +264,21 @@ ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_
     assert (self && problems && first);
     char d [1] = { TS_TAG_DATA };
     ts_scan_t sc = { .prefix = d, .prefix_len = 1 };
-    s_reccheck_t c = { self, 0, 0, problems, first, size };
+    s_reccheck_t c = { self, 0, 0, 0, problems, first, size };
     int rc = store_scan (self, &sc, s_reccheck_visit, &c, false);
-    if (rc == 0 && c.found > 0 && c.expect != self->rec_end && (*problems)++ == 0)
-        snprintf (first, size, "%s: the records end at byte %llu, its committed length is %llu",
+    if (rc)
+        return rc;
+    if (c.expect > self->rec_end && (*problems)++ == 0)
+        snprintf (first, size, "%s: the records end at byte %llu, past its committed length %llu",
                   self->rec_path, (unsigned long long) c.expect, (unsigned long long) self->rec_end);
-    return rc;
+    else if (c.expect <= self->rec_end) {
+        /* every byte is a live record's or a dropped one's, counted in 'f' */
+        uint64_t unused = c.gaps + (self->rec_end - c.expect);
+        uint64_t freed = ts_store_freed_bytes (self);
+        if (unused != freed && (*problems)++ == 0)
+            snprintf (first, size, "%s: %llu bytes lie between or after the records, the "
+                      "dropped records account for %llu", self->rec_path,
+                      (unsigned long long) unused, (unsigned long long) freed);
+    }
+    return 0;
 }

@@ -41,7 +41,8 @@ int ts_cli_cmd_import (int argc, char **argv);     /* cli_import.c */
 struct cli_join;
 /*  `import --dry-run FILE`: the first records mapped under the profile, and
  *  how well each built-in profile fits; stores nothing (cli_dryrun.c). */
-int ts_cli_import_dry_run (const char *file, const char *profile, bool strict,
+int ts_cli_import_dry_run (const char *file, const char *profile, bool strict, const char *run,
+                           const char *const *sets, int nsets, const char *ids,
                            struct cli_join *join, bool json);
 
 /*  Prints the usage of one command (or of all when `command` is NULL) on

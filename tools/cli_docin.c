@@ -170,17 +170,12 @@ s_has_member (const ts_jsondoc_member_t *m, int n, const char *piece, size_t ple
     return false;
 }
 
-long
-cli_join_apply (cli_join_t *self, const char *rec, size_t len,
-                const ts_jsondoc_member_t *members, int nmembers,
-                char **out, size_t *out_size, bool *matched)
+/*  Writes `rec` into *out with the pieces of `j` it lacks added (j NULL,
+ *  or rec not an object: as it is). Returns the length, or -1. */
+static long
+s_add_pieces (const s_joined_t *j, const char *rec, size_t len,
+              const ts_jsondoc_member_t *members, int nmembers, char **out, size_t *out_size)
 {
-    *matched = false;
-    s_joined_t *j = NULL;
-    size_t klen = strlen (self->key);
-    for (int i = 0; i < nmembers && !j; i++)
-        if (members [i].key_len == klen && !memcmp (members [i].key, self->key, klen))
-            j = ts_map_get (self->rows, members [i].val, members [i].val_len);
     size_t need = len + 1 + (j ? j->pieces.size : 0);
     if (need > *out_size) {
         char *p = realloc (*out, need);
@@ -193,7 +188,6 @@ cli_join_apply (cli_join_t *self, const char *rec, size_t len,
         memcpy (*out, rec, len);
         return (long) len;
     }
-    *matched = true;
     size_t w = len - 1;                 /* without the closing brace */
     memcpy (*out, rec, w);
     bool empty = len == 2;
@@ -214,6 +208,49 @@ cli_join_apply (cli_join_t *self, const char *rec, size_t len,
     return (long) w;
 }
 
+long
+cli_join_apply (cli_join_t *self, const char *rec, size_t len,
+                const ts_jsondoc_member_t *members, int nmembers,
+                char **out, size_t *out_size, bool *matched)
+{
+    s_joined_t *j = NULL;
+    size_t klen = strlen (self->key);
+    for (int i = 0; i < nmembers && !j; i++)
+        if (members [i].key_len == klen && !memcmp (members [i].key, self->key, klen))
+            j = ts_map_get (self->rows, members [i].val, members [i].val_len);
+    *matched = j && len >= 2 && rec [len - 1] == '}';
+    return s_add_pieces (j, rec, len, members, nmembers, out, out_size);
+}
+
+/*  The instance a SWE-agent trajectory is about, from its file's name
+ *  (SWE-agent writes <instance_id>.traj and does not repeat the id inside):
+ *  "django__django-11099.traj" -> "django__django-11099". False for other
+ *  files, and for names that would need escaping in JSON. */
+static bool
+s_traj_instance (const char *path, char *out, size_t size)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    snprintf (out, size, "%s", base);
+    bool traj = false;
+    static const char *const sfx [] = { ".gz", ".zst", ".json", ".traj" };
+    for (bool again = true; again; ) {
+        again = false;
+        for (size_t i = 0; i < sizeof sfx / sizeof sfx [0]; i++) {
+            size_t l = strlen (out), k = strlen (sfx [i]);
+            if (l > k && !strcmp (out + l - k, sfx [i])) {
+                traj |= i == 3;
+                out [l - k] = 0;
+                again = true;
+            }
+        }
+    }
+    for (const char *c = out; *c; c++)
+        if ((unsigned char) *c < 0x20 || *c == '"' || *c == '\\')
+            return false;
+    return traj && out [0];
+}
+
 bool
 cli_docin_is_document (const char *path)
 {
@@ -232,6 +269,9 @@ cli_docin_is_document (const char *path)
 
 typedef struct {
     cli_join_t *join;
+    s_joined_t *instance;           /* "instance_id" of a .traj file, or NULL */
+    char      *ibuf;
+    size_t     ibuf_size;
     ts_jsondoc_emit_fn *emit;
     void     *arg;
     uint64_t  limit, count, matched;
@@ -246,6 +286,24 @@ s_run_emit (void *arg, const char *rec, size_t len, const ts_jsondoc_member_t *m
 {
     s_run_t *r = arg;
     int rc;
+    ts_jsondoc_member_t more [TS_JSONDOC_MEMBERS + 1];
+    if (r->instance && n > 0 && n < TS_JSONDOC_MEMBERS
+    &&  !s_has_member (m, n, r->instance->pieces.data + sizeof (uint32_t),
+                       r->instance->pieces.size - sizeof (uint32_t))) {
+        /* a trajectory without its instance's id: the file's name says it
+         * (before the join, which matches on it) */
+        long w = s_add_pieces (r->instance, rec, len, m, n, &r->ibuf, &r->ibuf_size);
+        if (w < 0)
+            return TS_ENOMEM;
+        memcpy (more, m, (size_t) n * sizeof *m);
+        const char *piece = r->ibuf + len - 1 + (len > 2);      /* "instance_id":"..." */
+        more [n] = (ts_jsondoc_member_t) { .key = piece + 1, .key_len = 11,
+                                           .val = piece + 14, .val_len = (size_t) w - (size_t) (piece + 14 - r->ibuf) - 1 };
+        m = more;
+        n++;
+        rec = r->ibuf;
+        len = (size_t) w;
+    }
     if (r->join) {
         bool matched;
         long w = cli_join_apply (r->join, rec, len, m, n, &r->buf, &r->buf_size, &matched);
@@ -268,6 +326,15 @@ cli_docin_run (const char *path, size_t record_max, cli_join_t *join, uint64_t l
     int err = 0;
     char emsg [512] = "";
     s_run_t r = { .join = join, .emit = emit, .arg = arg, .limit = limit };
+    char inst [512];
+    s_joined_t instance = { { 0 } };
+    if (s_traj_instance (path, inst, sizeof inst)) {
+        char val [520];
+        int vl = snprintf (val, sizeof val, "\"%s\"", inst);
+        if (s_piece (&instance, "instance_id", 11, val, (size_t) vl))
+            return 2;
+        r.instance = &instance;
+    }
     ts_input_t *in = ts_input_open (path, &err, emsg, sizeof emsg);
     if (!in) {
         fprintf (stderr, "trajstore import: %s\n", emsg [0] ? emsg : ts_strerror (err));
@@ -300,6 +367,8 @@ cli_docin_run (const char *path, size_t record_max, cli_join_t *join, uint64_t l
     *matched = r.matched;
     free (buf);
     free (r.buf);
+    free (r.ibuf);
+    ts_buf_free (&instance.pieces);
     ts_jsondoc_destroy (&doc);
     ts_input_destroy (&in);
     return rc ? 2 : 0;

@@ -181,10 +181,15 @@ s_show (ts_json_out_t *j, FILE *out, ts_parser_t *ps, ts_buf_t *rec, uint64_t li
     if (s.has_reward)
         ts_format_double (s.reward, num);
     const char *success = s.success == TS_SUCCESS_UNKNOWN ? NULL : s.success ? "true" : "false";
-    bool hashed = !ts_parser_id_found (ps);
+    /* the id as it will be stored: the record's own, the run's line
+     * (RUN[:FILE]:LINE, for an id that does not name one attempt), or a
+     * hash of the record */
+    ts_id_source_t from = ts_parser_id_source (ps);
+    bool hashed = from == TS_ID_FROM_CONTENT;
+    const char *id_from = hashed ? "hash" : from == TS_ID_FROM_LINE ? "line" : "profile";
     if (j) {
         ts_json_out_key (j, "id"); ts_json_out_strn (j, s.id, s.id_len);
-        ts_json_out_key (j, "id_from"); ts_json_out_str (j, hashed ? "hash" : "profile");
+        ts_json_out_key (j, "id_from"); ts_json_out_str (j, id_from);
         ts_json_out_key (j, "group");
         if (s.group) ts_json_out_strn (j, s.group, s.group_len); else ts_json_out_null (j);
         ts_json_out_key (j, "run"); ts_json_out_str (j, run);
@@ -204,7 +209,8 @@ s_show (ts_json_out_t *j, FILE *out, ts_parser_t *ps, ts_buf_t *rec, uint64_t li
     else
         fprintf (out, "  line %" PRIu64 ": id=%.*s%s group=%.*s run=%s model=%.*s success=%s "
                  "reward=%s created=%s steps=%" PRId64 "%s\n", line, (int) s.id_len, s.id,
-                 hashed ? " (hash: no id in the record)" : "",
+                 hashed ? " (hash: no id in the record)"
+                 : from == TS_ID_FROM_LINE ? " (the run's line: the record's id does not name one attempt)" : "",
                  s.group ? (int) s.group_len : 1, s.group ? s.group : "-", run,
                  s.model ? (int) s.model_len : 1, s.model ? s.model : "-",
                  success ? success : "-", s.has_reward ? num : "-", created,
@@ -227,7 +233,8 @@ s_show (ts_json_out_t *j, FILE *out, ts_parser_t *ps, ts_buf_t *rec, uint64_t li
 }
 
 int
-ts_cli_import_dry_run (const char *file, const char *profile, bool strict,
+ts_cli_import_dry_run (const char *file, const char *profile, bool strict, const char *run_flag,
+                       const char *const *sets, int nsets, const char *ids,
                        struct cli_join *join, bool json)
 {
     s_sample_t sample = { 0 };
@@ -239,11 +246,17 @@ ts_cli_import_dry_run (const char *file, const char *profile, bool strict,
     if (doc)
         for (int i = 0; i < S_SAMPLE; i++)
             numbers [i] = (uint64_t) i + 1;
-    char spec [4096], err [256] = "", run [256];
-    snprintf (spec, sizeof spec, "%s%s", profile ? profile : "default", strict ? ",strict=1" : "");
+    char base [4096], spec [4096], err [256] = "", run [256];
+    snprintf (base, sizeof base, "%s%s", profile ? profile : "default", strict ? ",strict=1" : "");
+    /* the spec the import would send (run, file, ids, set items): the ids
+     * shown are then the ids the records would be stored under. Standard
+     * input has no name: without --run, its run is shown as "stdin". */
+    const char *r = run_flag ? run_flag : strcmp (file, "-") ? NULL : "stdin";
     ts_profile_t prof;
-    if (rc == 0 && ts_profile_parse (spec, &prof, err, sizeof err)) {
-        fprintf (stderr, "trajstore import: bad --profile: %s\n", err);
+    if (rc == 0 && (ts_profile_import_spec (base, file, r, sets, nsets, ids, spec, sizeof spec,
+                                            err, sizeof err)
+                    || ts_profile_parse (spec, &prof, err, sizeof err))) {
+        fprintf (stderr, "trajstore import: %s\n", err);
         rc = 2;
     }
     if (rc) {
@@ -251,7 +264,10 @@ ts_cli_import_dry_run (const char *file, const char *profile, bool strict,
             ts_buf_free (&sample.rec [i]);
         return 2;
     }
-    s_default_run (file, run, sizeof run);
+    if (r)
+        snprintf (run, sizeof run, "%s", r);
+    else
+        s_default_run (file, run, sizeof run);
     ts_buf_t jbuf = { 0 };
     ts_json_out_t jo, *j = NULL;
     if (json) {

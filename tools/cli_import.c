@@ -162,6 +162,23 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *run,
     return 2;
 }
 
+/*  The run a file imports into: --run's (NULL: the file's own name), or
+ *  with --run-per-file and --run PREFIX, PREFIX/NAME (in `buf`); NULL
+ *  with a message when that name cannot be made. */
+static const char *
+s_file_run (const char *run_flag, bool per_file, const char *path, char *buf, size_t size)
+{
+    if (!(per_file && run_flag))
+        return run_flag;
+    char own [TS_RUN_FILE_MAX + 1];
+    if (ts_profile_run_of_path (path, own, sizeof own)
+    ||  snprintf (buf, size, "%s/%s", run_flag, own) > TS_RUN_NAME_MAX) {
+        fprintf (stderr, "trajstore import: cannot name a run %s/ after %s\n", run_flag, path);
+        return NULL;
+    }
+    return buf;
+}
+
 int
 ts_cli_cmd_import (int argc, char **argv)
 {
@@ -221,7 +238,11 @@ ts_cli_cmd_import (int argc, char **argv)
     if (dry_run) {
         int worst = 0;
         for (int i = optind; i < argc; i++) {
-            int status = ts_cli_import_dry_run (argv [i], im.profile, im.strict, join, im.json);
+            char run [TS_RUN_NAME_MAX + 2];
+            const char *r = s_file_run (run_flag, per_file, argv [i], run, sizeof run);
+            int status = !r && per_file && run_flag ? 2
+                       : ts_cli_import_dry_run (argv [i], im.profile, im.strict, r, im.sets,
+                                                im.nsets, im.id, join, im.json);
             if (status > worst)
                 worst = status;
         }
@@ -253,18 +274,11 @@ ts_cli_cmd_import (int argc, char **argv)
     im.producer = producer;
     int worst = 0, nfiles = argc - optind;
     for (int i = optind; i < argc; i++) {
-        /* with --run-per-file and --run PREFIX: the run PREFIX/NAME */
         char run [TS_RUN_NAME_MAX + 2];
-        const char *r = run_flag;
-        if (per_file && run_flag) {
-            char own [TS_RUN_FILE_MAX + 1];
-            if (ts_profile_run_of_path (argv [i], own, sizeof own)
-            ||  snprintf (run, sizeof run, "%s/%s", run_flag, own) > TS_RUN_NAME_MAX) {
-                fprintf (stderr, "trajstore import: cannot name a run %s/ after %s\n", run_flag, argv [i]);
-                cli_join_destroy (&join);
-                return 2;
-            }
-            r = run;
+        const char *r = s_file_run (run_flag, per_file, argv [i], run, sizeof run);
+        if (!r && per_file && run_flag) {
+            cli_join_destroy (&join);
+            return 2;
         }
         if (nfiles > 1 && !im.json) {
             printf ("%s== %s\n", i > optind ? "\n" : "", argv [i]);

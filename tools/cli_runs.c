@@ -232,3 +232,95 @@ ts_cli_cmd_compare (int argc, char **argv)
     }
     return s_finish ("compare", rc, &q, &c);
 }
+
+/* --- drop, compact ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *run;
+} s_drop_opts_t;
+
+static int
+s_drop_extra (const char *cmd, int c, const char *arg, void *ctx)
+{
+    s_drop_opts_t *o = ctx;
+    if (c != O_RUN)
+        return 1;
+    size_t len = strlen (arg);
+    if (len == 0 || len > TS_RUN_MAX_BYTES) {
+        fprintf (stderr, "trajstore %s: --run wants a run's name (1 to %d bytes)\n", cmd,
+                 TS_RUN_MAX_BYTES);
+        return 2;
+    }
+    o->run = arg;
+    return 0;
+}
+
+/*  trajstore drop --run NAME / trajstore compact: every shard drops the
+ *  run's records (crash-safe: a shard finishes an interrupted drop when it
+ *  is next opened), or compacts its records file; one line a shard that
+ *  changed, then the total. */
+static int
+s_shard_op (const char *cmd, int argc, char **argv)
+{
+    bool drop = !strcmp (cmd, "drop");
+    static const struct option drop_opts [] = {
+        S_COMMON_OPTS, { "run", required_argument, 0, O_RUN }, { 0, 0, 0, 0 }
+    };
+    static const struct option compact_opts [] = { S_COMMON_OPTS, { 0, 0, 0, 0 } };
+    s_common_t co = { 0 };
+    s_drop_opts_t o = { 0 };
+    s_client_t c;
+    int rc = cq_start (cmd, argc, argv, drop ? drop_opts : compact_opts, &co, NULL,
+                       drop ? s_drop_extra : NULL, &o, 0, &c);
+    if (rc)
+        return cq_done (rc);
+    ts_req_t q = { 0 };
+    if (drop && !o.run) {
+        fprintf (stderr, "trajstore drop: which run? --run NAME (trajstore runs lists them)\n");
+        cq_client_close (&c);
+        return 2;
+    }
+    c.answer_ms = 300000;               /* it rewrites shards */
+    ts_req_begin (&q, cmd);
+    if (drop) {
+        ts_req_key (&q, "run");
+        ts_mp_pack_cstr (&q.pk, o.run);
+    }
+    rc = cq_client_call (&c, &q);
+    const char *key = drop ? "dropped" : "reclaimed";
+    if (rc == 0 && co.json) {
+        if (!cq_print_json_value (cmd, c.map, true))
+            rc = 1;
+    }
+    else if (rc == 0) {
+        ts_mp_reader_t shards;
+        uint32_t n;
+        if (ts_mp_reader_map_find (&c.map, "shards", &shards) && ts_mp_read_array (&shards, &n) == 0)
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t v = cq_get_uint (&shards, key);
+                if (v)
+                    printf ("shard %llu: %llu %s\n", (unsigned long long) cq_get_uint (&shards, "shard"),
+                            (unsigned long long) v, drop ? "records dropped" : "bytes reclaimed");
+                if (ts_mp_skip (&shards))
+                    break;
+            }
+        if (drop)
+            printf ("run %s: %llu records dropped\n", o.run,
+                    (unsigned long long) cq_get_uint (&c.map, key));
+        else
+            printf ("%llu bytes reclaimed\n", (unsigned long long) cq_get_uint (&c.map, key));
+    }
+    return s_finish (cmd, rc, &q, &c);
+}
+
+int
+ts_cli_cmd_drop (int argc, char **argv)
+{
+    return s_shard_op ("drop", argc, argv);
+}
+
+int
+ts_cli_cmd_compact (int argc, char **argv)
+{
+    return s_shard_op ("compact", argc, argv);
+}

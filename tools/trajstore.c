@@ -25,6 +25,8 @@ int ts_cli_cmd_groups (int argc, char **argv);
 int ts_cli_cmd_job (int argc, char **argv);
 int ts_cli_cmd_health (int argc, char **argv);
 int ts_cli_cmd_check (int argc, char **argv);
+int ts_cli_cmd_drop (int argc, char **argv);
+int ts_cli_cmd_compact (int argc, char **argv);
 int ts_cli_cmd_runs (int argc, char **argv);
 int ts_cli_cmd_compare (int argc, char **argv);
 int ts_cli_cmd_search (int argc, char **argv);      /* cli_search.c */
@@ -143,6 +145,13 @@ static const s_command_t s_commands [] = {
       "two runs side by side: per common group both sides' attempts, success rate\n"
       "and the change in rate and pass@k (B - A), largest change first; both runs'\n"
       "totals; how many groups only one side has (--json: which)" },
+    { "drop", ts_cli_cmd_drop,
+      "[--data DIR] [--api ENDPOINT] [--json] --run RUN",
+      "remove a run's records with all their index entries and totals (statistics\n"
+      "then equal a recount); a shard killed mid-drop finishes it when reopened" },
+    { "compact", ts_cli_cmd_compact,
+      "[--data DIR] [--api ENDPOINT] [--json]",
+      "give back the records-file space of dropped records (reads keep working)" },
     { "job", ts_cli_cmd_job,
       "[--data DIR] [--api ENDPOINT] [--json] JOB",
       "an import job's progress and counts (the id `import` printed)" },

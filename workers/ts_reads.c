@@ -1,5 +1,5 @@
 /*  ts_reads.c: the worker's read side: "rget", "rlist", "rcount",
- *  "rsearch" and "rcheck" from
+ *  "rsearch", "rcheck", and the operator's "rdrop" and "rcompact" from
  *  the api over the peer socket (docs/INTERNALS.md).
  *
  *  Runs on the worker's one thread, between commits, so every answer
@@ -167,6 +167,56 @@ s_cursor (ts_hdrin_t *in, ts_listing_t *l)
     return ts_listing_set_cursor (l, &k, tie, id, idlen);
 }
 
+static void
+s_tick (void *arg)
+{
+    ts_worker_heartbeat (arg);
+}
+
+/*  "rdrop" (run) and "rcompact": a drop of the run's records, or a
+ *  compaction of the records file, on each named shard (ts_store.h), one
+ *  report a shard: [{shard, dropped | reclaimed}...]. A drop that changed
+ *  a shard has the aggregator rebuild its statistics (resync). Like a
+ *  check, it holds the worker; heartbeats go out between transactions. */
+static zmsg_t *
+s_drop (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, const uint64_t *shards, uint32_t cnt)
+{
+    bool drop = in->msg == TS_MSG_RDROP;
+    uint32_t run_len = 0;
+    const char *run = drop ? ts_hdr_get_str (in, "run", &run_len) : NULL;
+    if (drop && (!run || run_len == 0 || run_len > TS_RUN_MAX_BYTES))
+        return s_reply (rid, ts_errname (TS_EBADREQ), "rdrop needs a run");
+    s_ctx.items.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
+    msgpack_pack_array (&pk, cnt);
+    for (uint32_t i = 0; i < cnt; i++) {
+        unsigned s = (unsigned) shards [i];
+        ts_store_t *st = ts_worker_store (w, s);
+        uint64_t n = 0;
+        ts_worker_heartbeat (w);
+        int rc = drop ? ts_store_drop_run (st, run, run_len, 0, s_tick, w, &n)
+                      : ts_store_compact (st, s_tick, w, &n);
+        if (drop && n > 0)
+            ts_worker_resync (w, s);
+        if (rc) {
+            char m [600];
+            snprintf (m, sizeof m, "shard %u: %s", s, ts_store_errmsg (st));
+            ts_worker_store_failed (w, s);
+            return s_reply (rid, ts_errname (rc), m);
+        }
+        msgpack_pack_map (&pk, 2);
+        ts_mp_pack_cstr (&pk, "shard");
+        msgpack_pack_uint64 (&pk, s);
+        ts_mp_pack_cstr (&pk, drop ? "dropped" : "reclaimed");
+        msgpack_pack_uint64 (&pk, n);
+    }
+    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
+    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
+    ts_hdr_bool (&s_ctx.hdr, "ok", true);
+    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+}
+
 /*  "rcheck": the consistency checker over the named shards (records
  *  against index entries against totals), one report a shard. It holds the
  *  worker for as long as it reads: an operator's request, not a hot path. */
@@ -182,6 +232,8 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         if (ts_mp_read_uint (&r, &shards [i]) || shards [i] >= ts_worker_nshards (w)
         ||  !ts_worker_store (w, (unsigned) shards [i]))
             return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
+    if (in->msg != TS_MSG_RCHECK)
+        return s_drop (w, in, rid, shards, cnt);
     s_ctx.items.size = 0;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
@@ -306,7 +358,7 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
         zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
         return m;
     }
-    if (in.msg == TS_MSG_RCHECK)
+    if (in.msg == TS_MSG_RCHECK || in.msg == TS_MSG_RDROP || in.msg == TS_MSG_RCOMPACT)
         return s_check (w, &in, rid);
     if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT && in.msg != TS_MSG_RSEARCH
         && in.msg != TS_MSG_RLABELS)

@@ -50,6 +50,14 @@ struct ts_store *ts_worker_store (ts_worker_t *self, unsigned shard);
  *  thread for long (the read side's consistency check), between steps. */
 void ts_worker_heartbeat (ts_worker_t *self);
 
+/*  A drop changed shard n's totals outside a commit (with no delta): the
+ *  aggregator is told to rebuild its statistics from snapshots. */
+void ts_worker_resync (ts_worker_t *self, unsigned shard);
+
+/*  After a failed write into shard n: its error for `trajstore health`,
+ *  and leaving when the handle cannot be used again. */
+void ts_worker_store_failed (ts_worker_t *self, unsigned shard);
+
 /*  The current shard count and epoch (0 before the first map). */
 unsigned ts_worker_nshards (const ts_worker_t *self);
 unsigned long long ts_worker_epoch (const ts_worker_t *self);

@@ -90,6 +90,9 @@ s_drain_queue (ts_worker_t *self, unsigned s, int code, const char *msg)
     sh->queued = 0;
 }
 
+static void s_store_failed (ts_worker_t *self, unsigned s);
+static void s_tick (void *arg);
+
 void
 wk_send_snapshot (ts_worker_t *self, unsigned s)
 {
@@ -136,6 +139,16 @@ wk_try_open (ts_worker_t *self, unsigned s)
     sh->open_error = 0;
     ts_info ("opened shard %u (epoch %" PRIu64 ", %" PRIu64 " records)", s, self->epoch,
              ts_store_count (sh->store));
+    /* a drop that a kill interrupted is finished before anything else */
+    if (ts_store_drop_pending (sh->store)) {
+        uint64_t n = 0;
+        int rc = ts_store_drop_resume (sh->store, 0, s_tick, self, &n);
+        ts_info ("shard %u: finished an interrupted drop: %" PRIu64 " more records removed%s%s",
+                 s, n, rc ? ": " : "", rc ? ts_store_errmsg (sh->store) : "");
+        if (rc)
+            s_store_failed (self, s);
+        ts_worker_resync (self, s);
+    }
     if (sh->snap_wanted)
         wk_send_snapshot (self, s);
 }
@@ -162,6 +175,26 @@ s_store_failed (ts_worker_t *self, unsigned s)
                   "a restart reopens it at its last commit", s);
         self->fatal = true;
     }
+}
+
+void
+ts_worker_store_failed (ts_worker_t *self, unsigned s)
+{
+    s_store_failed (self, s);
+}
+
+void
+ts_worker_resync (ts_worker_t *self, unsigned s)
+{
+    ts_hdr_begin (&self->hdr, TS_MSG_RESYNC, 1);
+    ts_hdr_uint (&self->hdr, "shard", s);
+    ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
+}
+
+static void
+s_tick (void *arg)
+{
+    ts_worker_heartbeat (arg);
 }
 
 /*  Writes the ids that wait in shard s's memory into its id index. */

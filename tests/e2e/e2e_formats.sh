@@ -62,8 +62,20 @@ for pair in tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json:tau \
 done
 "$TS" import --dry-run --profile agentbench "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 \
     || fail "dry-run text: $(cat "$T/dry")"
-grep -q "line 1: id=0 group=0 run=runs model=- success=true reward=- created=2025-01-17T18:32:21.900Z steps=4" "$T/dry" \
+# agentbench's index does not name one attempt: the id shown is the one
+# the record will be stored under, the run's line
+grep -q "line 1: id=runs:1 (the run's line: the record's id does not name one attempt) group=0 run=runs model=- success=true reward=- created=2025-01-17T18:32:21.900Z steps=4" "$T/dry" \
     || fail "dry-run text does not show line 1's mapping: $(cat "$T/dry")"
+"$TS" import --dry-run --json --profile agentbench --run-per-file --run gpt4 \
+    "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 || fail "dry-run --run: $(cat "$T/dry")"
+"$PY" -c 'import json,sys; r = json.load(open(sys.argv[1]))["records"][1]
+assert (r["id"], r["id_from"], r["run"]) == ("gpt4/runs:2", "line", "gpt4/runs"), r' "$T/dry" \
+    || fail "dry-run --run-per-file --run: not the stored id: $(cat "$T/dry")"
+"$TS" import --dry-run --json --profile agentbench --id content "$FX/agentbench/runs.jsonl" >"$T/dry" 2>&1 \
+    || fail "dry-run --id content: $(cat "$T/dry")"
+"$PY" -c 'import json,sys; r = json.load(open(sys.argv[1]))["records"][0]
+assert (r["id"], r["id_from"]) == ("0", "profile"), r' "$T/dry" \
+    || fail "dry-run --id content: not the field's id: $(cat "$T/dry")"
 [ ! -e "$D/logs" ] || fail "dry-run must not start or need a stack"
 
 "$TS" up --workers 2 --data "$D" >"$T/up" 2>&1 || fail "up: $(cat "$T/up")"
@@ -79,9 +91,12 @@ check tau-again 'len(new) == 0 and rep[0]["duplicates"] == 6'
 import_ swe --profile swe --join "$FX/swe/claude-sonnet-4.run1.json:instance_id" \
     "$FX/swe/django__django-11099.traj.json" "$FX/swe/sympy__sympy-20590.traj.json" \
     "$FX/swe/astropy__astropy-12907.traj"
-check swe 'len(new) == 3 and groups == {"django__django-11099", "sympy__sympy-20590"}'
-check swe '{r["group"]: r["success"] for r in new} == {"django__django-11099": True, "sympy__sympy-20590": False, None: None}'
-check swe 'sorted(r["steps"] for r in new) == [2, 3, 5] and all(r["model"] == "anthropic/claude-sonnet-4-20250514" for r in new if r["group"])'
+# the .traj file names no instance: its file's name does, and the report's
+# resolved list then reaches it through --join
+check swe 'len(new) == 3 and groups == {"django__django-11099", "sympy__sympy-20590", "astropy__astropy-12907"}'
+check swe '{r["group"]: r["success"] for r in new} == {"django__django-11099": True, "sympy__sympy-20590": False, "astropy__astropy-12907": True}'
+check swe 'sorted(r["steps"] for r in new) == [2, 3, 5] and all(r["model"] == "anthropic/claude-sonnet-4-20250514" for r in new if r["group"] != "astropy__astropy-12907")'
+check swe '"astropy__astropy-12907:1" in [r["id"] for r in new]'
 
 import_ agentbench --profile agentbench "$FX/agentbench/runs.jsonl"
 # the oracle: AgentBench's own overall.json for the same run

@@ -21,6 +21,15 @@ Scenarios (default: all, in this order, on one stack):
             stats and groups of one run, `compare` of two trials
   restart   `check` is clean; kill -9 of the aggregator: `runs` answers the
             same after its restart (rebuilt from the shards' snapshots)
+  drop      `drop --run` of one trial: its records gone, `check` clean, stats
+            and per-group pass@k equal a recount of what `export` returns and
+            an oracle over the other trials; `runs` no longer lists it;
+            `compact` gives the space back and reads stay; the trial
+            imported again is new attempts
+  dropkill  kill -9 of a worker while it drops a large run (60,000
+            records): after its restart the drop is finished (never half:
+            the run has no record left), `check` is clean, stats equal a
+            recount
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
 import json
@@ -339,8 +348,150 @@ def sc_restart(st, files, work):
         time.sleep(0.3)
 
 
+def recount(st):
+    """Per group (records, successes) and the totals, counted here from
+    every record `export` returns (the independent recount)."""
+    p = st.run("export", "--quiet", "--data", st.data)
+    g = {}
+    total = succ = 0
+    for l in p.stdout.splitlines():
+        d = json.loads(l)
+        name = d.get("name", d.get("data_id"))
+        ok = 1 if d.get("is_success") else 0
+        n, c = g.get(name, (0, 0))
+        g[name] = (n + 1, c + ok)
+        total += 1
+        succ += ok
+    return g, total, succ
+
+
+def check_stats(st, what):
+    """stats, groups and check agree with a recount of the records."""
+    p = st.run("check", "--json", "--data", st.data)
+    if json.loads(p.stdout)["problems"] != 0:
+        fail("%s: check: %s" % (what, p.stdout))
+    g, total, succ = recount(st)
+    stats = st.api({"op": "stats"})
+    if stats["totals"]["records"] != total or stats["totals"]["successes"] != succ:
+        fail("%s: stats %s, recount %d records %d successes" % (what, stats["totals"], total, succ))
+    got = {x["group"]: x for x in st.api({"op": "groups", "limit": 100000})["groups"]}
+    if set(got) != set(g):
+        fail("%s: groups %d, recount %d" % (what, len(got), len(g)))
+    for name, (n, c) in g.items():
+        x = got[name]
+        if x["records"] != n or x["successes"] != c:
+            fail("%s: group %s: %d/%d, recount %d/%d" % (what, name, x["records"],
+                                                          x["successes"], n, c))
+        for k in (1, 5, 10):
+            if not close(x["pass@%d" % k], pass_at(n, c, k)):
+                fail("%s: group %s pass@%d %s, recount %s" % (what, name, k, x["pass@%d" % k],
+                                                               pass_at(n, c, k)))
+    return g
+
+
+def sc_drop(st, files, work):
+    step("drop --run: one trial's records, index entries and totals go")
+    run = "env_results_trial_2"
+    before = count(st)
+    p = st.run("drop", "--run", run, "--json", "--data", st.data)
+    if json.loads(p.stdout)["dropped"] != ENVS:
+        fail("drop: %s" % p.stdout)
+    if count(st) != before - ENVS or count(st, run=run) != 0:
+        fail("after drop: %d records, %d in the run" % (count(st), count(st, run=run)))
+    if st.api({"op": "list", "run": run})["items"]:
+        fail("list --run of a dropped run is not empty")
+    step("check is clean; stats and pass@k equal a recount and the oracle")
+    g = check_stats(st, "after drop")
+    # the oracle: the other five trials, and trial 3 twice more (runs
+    # "again" and "content" of the reimport scenario, when it ran)
+    kept = [f for t, f in enumerate(files) if t != 2]
+    extra = count(st, run="again") and count(st, run="content")
+    want = oracle_groups(kept + ([files[3], files[3]] if extra else []))
+    for name, (n, c) in want.items():
+        if g.get(name) != (n, c):
+            fail("group %s: %s, oracle %s" % (name, g.get(name), (n, c)))
+    runs = [r["run"] for r in st.api({"op": "runs"})["runs"]]
+    if run in runs:
+        fail("runs still lists %s" % run)
+    r = e2e_lib.api(st.data, {"v": 1, "op": "drop"})
+    if r.get("ok") or r["error"]["code"] != "BAD_REQUEST" or "run" not in r["error"]["message"]:
+        fail("drop without a run: %s" % r)
+    p = st.run("drop", "--run", run, "--json", "--data", st.data)
+    if json.loads(p.stdout)["dropped"] != 0:
+        fail("a second drop: %s" % p.stdout)
+
+    step("compact: the space comes back, reads stay")
+    p = st.run("compact", "--json", "--data", st.data)
+    if json.loads(p.stdout)["reclaimed"] <= 0:
+        fail("compact reclaimed nothing: %s" % p.stdout)
+    p = st.run("export", "--run", "env_results_trial_4", "--quiet", "--data", st.data)
+    if sorted(p.stdout.splitlines()) != sorted(files[4][1]):
+        fail("export after compact is not the file's lines")
+    check_stats(st, "after compact")
+    p = st.run("compact", "--json", "--data", st.data)
+    if json.loads(p.stdout)["reclaimed"] != 0:
+        fail("a second compact: %s" % p.stdout)
+
+    step("the dropped trial imported again: new attempts")
+    rep = st.imports("--profile", "reflexion", files[2][0])[0]
+    if rep["imported"] != ENVS or rep["duplicates"]:
+        fail("re-import after drop: %s" % rep)
+    if count(st, run=run) != ENVS:
+        fail("re-import after drop: %d in the run" % count(st, run=run))
+    check_stats(st, "after the re-import")
+
+
+def sc_dropkill(st, files, work):
+    step("kill -9 of a worker during the drop of a large run")
+    big = os.path.join(work, "big.jsonl")
+    with open(big, "w") as f:
+        for i in range(60000):
+            f.write('{"data_id":"b%d","is_success":%s,"reward":%s}\n' %
+                    (i % 500, "true" if i % 3 == 0 else "false", (i % 7) / 7))
+    logs = os.path.join(st.data, "logs")
+    interrupted = False
+    for attempt in range(4):
+        rep = st.imports("--run", "big", big)[0]
+        if rep["imported"] != 60000:
+            fail("big import: %s" % rep)
+        status = st.json("status")
+        pid = [x["pid"] for x in status["processes"] if x["name"] == "w1"][0]
+        drop = subprocess.Popen([st.ts, "drop", "--run", "big", "--json", "--data", st.data],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.15 + 0.2 * attempt)
+        os.kill(pid, 9)
+        # the interrupted call may wait for the killed worker's answer
+        # until its deadline: not waited for. Asked again, the drop ends
+        # (every shard's owner has then finished what was marked)
+        time.sleep(0.5)
+        drop.kill()
+        drop.communicate()
+        deadline = time.monotonic() + 180
+        while True:
+            r = e2e_lib.api(st.data, {"v": 1, "op": "drop", "run": "big"}, 20.0)
+            if r and r.get("ok"):
+                break
+            if time.monotonic() > deadline:
+                fail("drop after the kill: %s" % r)
+            time.sleep(0.5)
+        if count(st, run="big") != 0:
+            fail("after the kill and the drop, %d records of the run" % count(st, run="big"))
+        check_stats(st, "after a worker was killed mid-drop")
+        text = ""
+        for name in os.listdir(logs):
+            with open(os.path.join(logs, name), errors="replace") as fh:
+                text += fh.read()
+        if "finished an interrupted drop" in text:
+            print("kill %d landed during the drop" % (attempt + 1), flush=True)
+            interrupted = True
+            break
+    if not interrupted:
+        fail("no kill landed during a drop in 4 tries (no shard finished an interrupted one)")
+
+
 SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
-             ("runs", sc_runs), ("restart", sc_restart)]
+             ("runs", sc_runs), ("restart", sc_restart), ("drop", sc_drop),
+             ("dropkill", sc_dropkill)]
 
 
 def main():

@@ -65,8 +65,12 @@ typedef struct {
     int  success;
     bool has_created;   int64_t created_ms;
     int64_t ingested_ms;
+    int  run;           /* -1: none; else run "r<run>" */
     uint32_t store;
 } s_rec_t;
+
+#define S_NRUNS 4
+static const char *const s_runs [S_NRUNS] = { "r0", "r1", "r2", "r3" };
 
 typedef struct {
     char dir [PATH_MAX / 2];
@@ -127,6 +131,10 @@ s_rec_gen (s_rec_t *r, unsigned k)
     r->has_created = s_pick (100) < 85;
     r->created_ms = S_BASE_MS + (int64_t) s_pick (500) * 1000;
     r->ingested_ms = S_BASE_MS + (int64_t) s_pick (1000) * 500;
+    /* runs of uneven sizes (60%, 25%, 10%, 5%), a few records of none;
+     * from k, so that the random stream above stays as it was */
+    unsigned m = k % 20;
+    r->run = k % 101 == 0 ? -1 : m < 12 ? 0 : m < 17 ? 1 : m < 19 ? 2 : 3;
 }
 
 static int
@@ -190,6 +198,8 @@ s_rec_summary (const s_rec_t *r, ts_summary_t *s)
     s->has_created = r->has_created;
     s->created_ms = r->has_created ? r->created_ms : 0;
     s->ingested_ms = r->ingested_ms;
+    s->run = r->run >= 0 ? s_runs [r->run] : NULL;
+    s->run_len = r->run >= 0 ? 2 : 0;
 }
 
 static void
@@ -215,6 +225,11 @@ s_assert_summary (const ts_summary_t *s, const s_rec_t *r)
     if (r->has_created)
         assert_int_equal (s->created_ms, r->created_ms);
     assert_int_equal (s->ingested_ms, r->ingested_ms);
+    assert_int_equal (s->run != NULL, r->run >= 0);
+    if (r->run >= 0) {
+        assert_int_equal (s->run_len, 2);
+        assert_memory_equal (s->run, s_runs [r->run], 2);
+    }
 }
 
 /* --- the oracle ----------------------------------------------------------- */
@@ -279,6 +294,8 @@ s_match (const ts_filter_t *f, const s_rec_t *r)
         return false;
     if (f->has_to && s_time (r) > f->to_ms)
         return false;
+    if (f->run && !(r->run >= 0 && f->run_len == 2 && !memcmp (f->run, s_runs [r->run], 2)))
+        return false;
     return true;
 }
 
@@ -334,15 +351,16 @@ s_buf_write (void *data, const char *buf, size_t len)
     return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
 }
 
-/*  Commits the records of one store, 250 to a batch. */
+/*  Commits the records of one store and one run (-1: none), 250 to a
+ *  batch, through `parser` (whose profile names that run). */
 static void
-s_load_store (ts_parser_t *parser, uint32_t st, uint64_t *chunk)
+s_load_store (ts_parser_t *parser, uint32_t st, int run, uint64_t *chunk)
 {
     ts_buf_t records = { 0 }, form = { 0 };
     char line [S_LINE_MAX];
     uint32_t nb = 0;
     for (size_t i = 0; i <= s_env->nrecs; i++) {
-        if (i < s_env->nrecs && s_env->recs [i].store == st) {
+        if (i < s_env->nrecs && s_env->recs [i].store == st && s_env->recs [i].run == run) {
             const s_rec_t *r = &s_env->recs [i];
             int len = s_line (r, line);
             ts_summary_t s;
@@ -397,9 +415,13 @@ s_group_setup (void **state)
         s_rec_gen (&s_env->recs [k], k);
     ts_profile_t prof;
     char perr [128];
-    ts_parser_t *parser = NULL;
-    if (ts_profile_parse ("default", &prof, perr, sizeof perr) || !(parser = ts_parser_new (&prof)))
-        return -1;
+    ts_parser_t *parsers [S_NRUNS + 1] = { NULL };     /* [0]: no run; [1 + r]: run r */
+    for (int r = 0; r <= S_NRUNS; r++) {
+        char spec [32];
+        snprintf (spec, sizeof spec, r ? "default,run=%s" : "default", r ? s_runs [r - 1] : "");
+        if (ts_profile_parse (spec, &prof, perr, sizeof perr) || !(parsers [r] = ts_parser_new (&prof)))
+            return -1;
+    }
     uint64_t chunk = 0;
     for (uint32_t st = 0; st < S_NSTORES; st++) {
         char path [PATH_MAX];
@@ -411,9 +433,11 @@ s_group_setup (void **state)
             fprintf (stderr, "open %s: %d %s\n", path, err, emsg);
             return -1;
         }
-        s_load_store (parser, st, &chunk);
+        for (int r = 0; r <= S_NRUNS; r++)
+            s_load_store (parsers [r], st, r - 1, &chunk);
     }
-    ts_parser_destroy (&parser);
+    for (int r = 0; r <= S_NRUNS; r++)
+        ts_parser_destroy (&parsers [r]);
     return 0;
 }
 
@@ -633,6 +657,14 @@ s_filt_random (s_filt_t *q)
     }
     u = s_pick (10);
     q->f.success = u < 3 ? 1 : u < 5 ? 0 : TS_SUCCESS_UNKNOWN;
+    if (s_pick (10) < 3) {
+        /* the smaller runs (and one of no record): a forced collect of a
+         * run reads all its records on every page (test_plans covers the
+         * big run's walk) */
+        static const char *runs [] = { "r2", "r3", "r9" };
+        q->f.run = runs [s_pick (3)];
+        q->f.run_len = 2;
+    }
     if (s_pick (4) == 0) {
         q->f.has_from = true;
         q->f.from_ms = S_BASE_MS + (int64_t) s_pick (500) * 1000 - (s_pick (2) ? 0 : 1);
@@ -808,6 +840,35 @@ test_plans (void **state)
     f.model = "m3";
     s_check_pages (&f, TS_ORDER_REWARD, false, 10000, false, SIZE_MAX, TS_PLAN_AUTO);
     assert_int_equal (ts_query_last_plan (), TS_PLAN_COLLECT);
+
+    /* a small run (5%): collected from the run index, reading its records
+     * only; a count of it from its run index entries, reading no summary;
+     * with a success filter, a scan of the run's records alone */
+    ts_filter_init (&f);
+    f.run = "r3";
+    f.run_len = 2;
+    uint64_t in_run = s_oracle_count (&f);
+    assert_true (in_run > 0 && in_run < S_NRECS / 10);
+    s_check_pages (&f, TS_ORDER_CREATED, true, 100, true, SIZE_MAX, TS_PLAN_AUTO);
+    assert_int_equal (ts_query_last_plan (), TS_PLAN_COLLECT);
+    assert_true (ts_query_last_reads () <= in_run);
+    uint64_t rc_count;
+    assert_int_equal (ts_query_count (s_env->stores, S_NSTORES, &f, &rc_count), 0);
+    assert_int_equal (rc_count, in_run);
+    assert_int_equal (ts_query_last_plan (), TS_PLAN_TOTALS);
+    assert_int_equal (ts_query_last_reads (), 0);
+    f.success = 1;
+    assert_int_equal (ts_query_count (s_env->stores, S_NSTORES, &f, &rc_count), 0);
+    assert_int_equal (rc_count, s_oracle_count (&f));
+    assert_int_equal (ts_query_last_plan (), TS_PLAN_SCAN);
+    assert_true (ts_query_last_reads () <= in_run);
+    /* the biggest run (60%) with a small limit: walk */
+    ts_filter_init (&f);
+    f.run = "r0";
+    f.run_len = 2;
+    s_check_pages (&f, TS_ORDER_CREATED, true, 7, false, 7, TS_PLAN_AUTO);
+    assert_int_equal (ts_query_last_plan (), TS_PLAN_WALK);
+    assert_true (ts_query_last_reads () < 40);
 
     /* counts: from the totals, reading no entry */
     const char *g3 [3] = { "g1", "g10", "g100" };

@@ -2706,6 +2706,260 @@ test_runs_index_and_totals (void **state)
     s_batch_free (&b);
 }
 
+/* --- dropping a run, compaction ------------------------------------------- */
+
+/*  Loads recs[0..n) as records of `run` (the parser of profile
+ *  "default,run=RUN"), batches of 50 under `job`. */
+static void
+s_load_run (s_env_t *env, const char *run, const char *job, const s_rec_t *recs, size_t n)
+{
+    ts_profile_t prof;
+    char spec [64], perr [128];
+    snprintf (spec, sizeof spec, "default,run=%s", run);
+    assert_int_equal (ts_profile_parse (spec, &prof, perr, sizeof perr), 0);
+    ts_parser_t *keep = env->parser;
+    env->parser = ts_parser_new (&prof);
+    assert_non_null (env->parser);
+    s_load (env, job, recs, n, 50, 4);
+    ts_parser_destroy (&env->parser);
+    env->parser = keep;
+}
+
+static void
+s_tick (void *arg)
+{
+    (*(unsigned *) arg)++;
+}
+
+/*  The store holds exactly recs[0..n): the check is clean, the shard,
+ *  group and model totals equal a recount from the inputs, every record
+ *  reads back as parsed, and none of gone[0..ngone) is found. */
+static void
+s_assert_holds (s_env_t *env, const s_rec_t *recs, size_t n, const s_rec_t *gone, size_t ngone,
+                const char *run)
+{
+    ts_check_report_t rep;
+    int rc = ts_check_store (env->store, &rep);
+    if (rc)
+        fail_msg ("check: %d: %s", rc, rep.first_problem);
+    assert_int_equal (rep.records, n);
+    ts_totals_t got, want;
+    assert_int_equal (ts_store_totals (env->store, &got), 0);
+    s_recount (recs, n, s_keep_all, NULL, &want);
+    s_assert_totals (&got, &want);
+    for (unsigned k = 0; k < 13 + 3; k++) {       /* groups g00..g12, models m0..m2 */
+        bool model = k >= 13;
+        char name [16];
+        snprintf (name, sizeof name, model ? "m%u" : "g%02u", model ? k - 13 : k);
+        s_recount (recs, n, model ? s_keep_model : s_keep_group, name, &want);
+        rc = model ? ts_store_model_totals (env->store, name, strlen (name), &got)
+                   : ts_store_group_totals (env->store, name, strlen (name), &got);
+        if (want.count == 0)
+            assert_int_equal (rc, TS_ENOTFOUND);
+        else {
+            assert_int_equal (rc, 0);
+            s_assert_totals (&got, &want);
+        }
+    }
+    ts_buf_t out = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        out.size = 0;
+        assert_int_equal (ts_store_get (env->store, recs [i].id, strlen (recs [i].id), &out), 0);
+        ts_summary_t s;
+        assert_int_equal (ts_summary_unpack_buf (out.data, out.size, &s, NULL), 0);
+        assert_int_equal (s.id_len, strlen (recs [i].id));
+        assert_memory_equal (s.id, recs [i].id, s.id_len);
+    }
+    for (size_t i = 0; i < ngone; i++) {
+        out.size = 0;
+        assert_int_equal (ts_store_get (env->store, gone [i].id, strlen (gone [i].id), &out),
+                          TS_ENOTFOUND);
+    }
+    ts_buf_free (&out);
+    /* the run index has nothing left of the dropped run */
+    char key [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = key, .prefix_len = ts_key_run_prefix (key, run, strlen (run)) };
+    size_t cnt = 0;
+    assert_int_equal (ts_store_scan (env->store, &sc, s_count_visit, &cnt), 0);
+    assert_int_equal (cnt, 0);
+}
+
+/*  drop --run: a run's records go with every entry and total; the other
+ *  run's stay exact; the freed bytes are counted and a compaction gives
+ *  them back; the same lines can then come back as new records. */
+static void
+test_drop_run (void **state)
+{
+    s_env_t *env = *state;
+    s_open (env);
+    enum { NKEEP = 300, NGONE = 500 };
+    s_rec_t *keep = s_recs_make ("a", 0, NKEEP), *gone = s_recs_make ("b", 7, NGONE);
+    s_load_run (env, "keep", "j1", keep, NKEEP);
+    s_load_run (env, "gone", "j2", gone, NGONE);
+    uint64_t seq0 = ts_store_seq (env->store);
+    /* a run with no record here writes nothing */
+    uint64_t dropped = 99;
+    assert_int_equal (ts_store_drop_run (env->store, "none", 4, 0, NULL, NULL, &dropped), 0);
+    assert_int_equal (dropped, 0);
+    assert_int_equal (ts_store_seq (env->store), seq0);
+
+    unsigned ticks = 0;
+    assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 64, s_tick, &ticks, &dropped), 0);
+    assert_int_equal (dropped, NGONE);
+    assert_true (ticks >= NGONE / 64);
+    assert_false (ts_store_drop_pending (env->store));
+    assert_true (ts_store_seq (env->store) > seq0);     /* the totals changed: a new sequence */
+    s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+    uint64_t freed = ts_store_freed_bytes (env->store);
+    assert_true (freed > 0);
+    s_close (env);
+    s_open (env);
+    s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+
+    /* compaction: the freed bytes go, reads stay */
+    char rec [PATH_MAX + 8];
+    snprintf (rec, sizeof rec, "%.*s.rec", (int) strlen (env->path) - 4, env->path);
+    struct stat st;
+    assert_int_equal (stat (rec, &st), 0);
+    off_t before = st.st_size;
+    uint64_t reclaimed = 0;
+    assert_int_equal (ts_store_compact (env->store, NULL, NULL, &reclaimed), 0);
+    assert_int_equal (reclaimed, freed);
+    assert_int_equal (ts_store_freed_bytes (env->store), 0);
+    assert_int_equal (stat (rec, &st), -1);             /* generation 0 is gone */
+    char rec1 [PATH_MAX + 16];
+    snprintf (rec1, sizeof rec1, "%.*s.1", (int) strlen (rec), rec);
+    assert_int_equal (stat (rec1, &st), 0);
+    assert_int_equal ((uint64_t) st.st_size, (uint64_t) before - freed);
+    s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+    for (size_t i = 0; i < NKEEP; i += 37) {            /* whole records, byte for byte */
+        ts_buf_t out = { 0 };
+        assert_int_equal (ts_store_get (env->store, keep [i].id, strlen (keep [i].id), &out), 0);
+        s_parse (env, &keep [i]);
+        ts_summary_t a, b;
+        size_t alen, blen;
+        assert_int_equal (ts_summary_unpack_buf (out.data, out.size, &a, &alen), 0);
+        assert_int_equal (ts_summary_unpack_buf (env->form.data, env->form.size, &b, &blen), 0);
+        assert_int_equal (out.size - alen, env->form.size - blen);
+        assert_memory_equal (out.data + alen, env->form.data + blen, out.size - alen);
+        ts_buf_free (&out);
+    }
+    /* nothing to compact a second time */
+    assert_int_equal (ts_store_compact (env->store, NULL, NULL, &reclaimed), 0);
+    assert_int_equal (reclaimed, 0);
+    s_close (env);
+    s_open (env);
+    s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+
+    /* the dropped lines are new records again */
+    s_load_run (env, "gone", "j3", gone, NGONE);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.records, NKEEP + NGONE);
+    free (keep);
+    free (gone);
+}
+
+/*  The drop's child tells the parent after each transaction. */
+static void
+s_tick_pipe (void *arg)
+{
+    char c = 1;
+    if (write (*(int *) arg, &c, 1) < 0)
+        _exit (3);
+}
+
+/*  A child opens the shard and drops run "gone" (16 records a
+ *  transaction), or compacts; it gets SIGKILL `ms` milliseconds after its
+ *  drop's first transaction (a compaction: after its start), so that on
+ *  a slow machine too the kill lands during the work. */
+static void
+s_killed_during (s_env_t *env, bool compact, unsigned ms)
+{
+    int fds [2];
+    assert_int_equal (pipe (fds), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        close (fds [0]);
+        s_open (env);
+        uint64_t n;
+        if (compact) {
+            s_tick_pipe (&fds [1]);
+            ts_store_compact (env->store, NULL, NULL, &n);
+        }
+        else
+            ts_store_drop_run (env->store, "gone", 4, 16, s_tick_pipe, &fds [1], &n);
+        _exit (0);
+    }
+    close (fds [1]);
+    char c;
+    if (read (fds [0], &c, 1) < 0)         /* the first transaction (or the child's end) */
+        fail_msg ("read from the child: %s", strerror (errno));
+    struct timespec ts = { 0, (long) ms * 1000000L };
+    nanosleep (&ts, NULL);
+    kill (pid, SIGKILL);
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    close (fds [0]);                    /* open until now: no SIGPIPE ends it first */
+}
+
+/*  kill -9 during a drop: the reopened shard has the marker and a prefix
+ *  of the drop committed, its check is clean, and resuming finishes it. A
+ *  kill during a compaction leaves one whole generation. */
+static void
+test_drop_crash (void **state)
+{
+    s_env_t *env = *state;
+    enum { NKEEP = 200, NGONE = 3000 };
+    s_rec_t *keep = s_recs_make ("a", 0, NKEEP), *gone = s_recs_make ("b", 3, NGONE);
+    int interrupted = 0;
+    for (int round = 0; round < 4; round++) {
+        s_open (env);
+        char job [16];
+        snprintf (job, sizeof job, "g%d", round);
+        if (round == 0)
+            s_load_run (env, "keep", "k", keep, NKEEP);
+        s_load_run (env, "gone", job, gone, NGONE);
+        s_close (env);
+        s_killed_during (env, false, 5 * round);
+        s_open (env);
+        ts_check_report_t rep;
+        int rc = ts_check_store (env->store, &rep);
+        if (rc)
+            fail_msg ("round %d: check after kill: %d: %s", round, rc, rep.first_problem);
+        bool pending = ts_store_drop_pending (env->store);
+        if (pending) {
+            interrupted++;
+            assert_true (rep.records > NKEEP);      /* dropped in part */
+        }
+        /* a marker: the resume finishes the drop; none: the child had
+         * not begun it (all still there) or had ended it (none left) */
+        uint64_t n;
+        if (pending)
+            assert_int_equal (ts_store_drop_resume (env->store, 0, NULL, NULL, &n), 0);
+        else {
+            assert_true (rep.records == NKEEP || rep.records == NKEEP + NGONE);
+            assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 0, NULL, NULL, &n), 0);
+        }
+        assert_int_equal (n, rep.records - NKEEP);
+        s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+        s_close (env);
+    }
+    print_message ("drop crash: %d of 4 kills landed during the drop\n", interrupted);
+    assert_true (interrupted > 0);
+
+    /* a compaction killed at some moment: the open finds one generation */
+    for (int round = 0; round < 3; round++) {
+        s_killed_during (env, true, 2 * round);
+        s_open (env);
+        s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");
+        s_close (env);
+    }
+    free (keep);
+    free (gone);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2746,6 +3000,8 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runs_index_and_totals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drop_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drop_crash, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
