@@ -97,6 +97,10 @@ int ts_store_label_get (ts_store_t *self, const char *id, size_t id_len,
 int ts_store_labels_of (ts_store_t *self, const char *id, size_t id_len, bool history,
                         ts_buf_t *out, uint32_t *n);
 
+/*  Removes a record's label history and its label index entries, in the
+ *  open transaction: what `drop --run` does for each record it removes. */
+int ts_store_labels_forget (ts_store_t *self, const char *id, size_t id_len);
+
 /*  Calls fn for every entry of the label index (key, value, id, summary). */
 typedef int (ts_label_index_fn) (void *arg, const char *key, size_t key_len,
                                  const char *value, size_t value_len,

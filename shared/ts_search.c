@@ -1092,6 +1092,10 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
         char key [9];
         rec.size = 0;
         rc = ts_store_get_raw (st, key, ts_key_data (key, cd->seq), &rec);
+        if (rc == TS_ENOTFOUND) {       /* dropped (drop --run): its postings stay */
+            rc = 0;
+            continue;
+        }
         ts_summary_t sum;
         size_t used;
         if (!rc && ts_summary_unpack_buf (rec.data, rec.size, &sum, &used))
@@ -1219,17 +1223,26 @@ s_check_post (void *arg, const s_post_t *p)
     if (s_grow (&c->pairs, &c->pairs_cap, p->tf, sizeof *c->pairs, 16))
         return TS_ENOMEM;
     size_t n = s_positions (p, c->pairs, p->tf);
-    c->psum += s_digest (c->term, c->term_len, p->seq, c->pairs, n);
-    c->pcount++;
     char key [9];
-    key [0] = TS_TAG_TEXT_DOC;
-    ts_key_put_i64 (key + 1, (int64_t) p->seq);
     c->val.size = 0;
-    int rc = ts_store_get_raw (c->store, key, 9, &c->val);
-    if (rc == TS_ENOTFOUND)
+    int rc = ts_store_get_raw (c->store, key, ts_key_text_doc (key, p->seq), &c->val);
+    if (rc == TS_ENOTFOUND) {
+        /* a dropped record's postings stay with its commit's: no record */
+        c->val.size = 0;
+        rc = ts_store_get_raw (c->store, key, ts_key_data (key, p->seq), &c->val);
+        if (rc == TS_ENOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
         s_check_problem (c, "postings name sequence %llu, which is not text-indexed",
                          (unsigned long long) p->seq);
-    return rc == TS_ENOTFOUND ? 0 : rc;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    c->psum += s_digest (c->term, c->term_len, p->seq, c->pairs, n);
+    c->pcount++;
+    return 0;
 }
 
 /*  F term 0x00 seq8: each posting's digest. */
@@ -1251,6 +1264,14 @@ s_check_block (const char *key, size_t klen, const char *val, size_t vlen, void 
         return 0;
     }
     return rc;
+}
+
+size_t
+ts_key_text_doc (char *key, uint64_t seq)
+{
+    key [0] = TS_TAG_TEXT_DOC;
+    ts_key_put_i64 (key + 1, (int64_t) seq);
+    return 9;
 }
 
 int

@@ -27,6 +27,8 @@
 #include "ts_index.h"
 #include "ts_io.h"
 #include "ts_key.h"
+#include "ts_labels.h"
+#include "ts_search.h"
 #include "ts_mp.h"
 
 #include <assert.h>
@@ -170,6 +172,13 @@ s_drop_record (ts_store_t *self, uint64_t seq, const char *run, size_t run_len,
     ||  (s.model && ts_map_put (models, s.model, s.model_len, (void *) 1)))
         return TS_ENOMEM;
     rc = ts_index_entries (&s, buf->data, buf->size, seq, s_remove_entry, self);
+    /* its labels, and the mark that its text is indexed: the postings of
+     * its commit stay (they hold other records' too) and are passed over
+     * by search and check, as the sequence is never used again */
+    if (!rc)
+        rc = ts_store_labels_forget (self, s.id, s.id_len);
+    if (!rc)
+        rc = s_remove_entry (self, key, ts_key_text_doc (key, seq), false, "text");
     if (!rc)
         rc = s_remove_entry (self, key, ts_key_record (key, s.id, s.id_len), false, "id");
     if (!rc)

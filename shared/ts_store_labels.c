@@ -622,3 +622,90 @@ ts_store_labels_check (ts_store_t *self, uint64_t *labels, uint64_t *problems, c
     free (c);
     return rc;
 }
+
+/* --- a dropped record's labels ------------------------------------------- */
+
+typedef struct {
+    ts_buf_t keys;                      /* [u32 len, bytes]... of every a entry */
+    ts_buf_t last;                      /* the latest entry's value of the key */
+    char     key [TS_KEY_MAX];
+    size_t   key_len, id_prefix;
+    const char *id;
+    size_t   id_len;
+    ts_store_t *store;
+} s_forget_t;
+
+/*  The index entry of the key whose history just ended, if it has a value. */
+static int
+s_forget_flush (s_forget_t *f)
+{
+    if (!f->key_len || !f->last.size)
+        return 0;
+    const char *value, *author;
+    uint32_t vlen, alen;
+    int64_t t;
+    if (s_hist_unpack (f->last.data, f->last.size, &value, &vlen, &author, &alen, &t))
+        return TS_ECORRUPT;
+    f->last.size = 0;
+    if (!value)
+        return 0;                       /* removed: no index entry */
+    char k [TS_KEY_MAX];
+    size_t kl = s_index_key (k, f->key, f->key_len, value, vlen, f->id, f->id_len);
+    uint32_t n = (uint32_t) kl;
+    return ts_buf_append (&f->keys, &n, sizeof n) || ts_buf_append (&f->keys, k, kl) ? TS_ENOMEM : 0;
+}
+
+static int
+s_forget_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_forget_t *f = arg;
+    char k [TS_KEY_MAX];
+    size_t kl, pos = f->id_prefix;
+    if (klen < pos + 8 || ts_key_get_escaped (key, klen - 8, &pos, k, &kl) || pos != klen - 8)
+        return TS_ECORRUPT;
+    if (kl != f->key_len || memcmp (k, f->key, kl)) {
+        int rc = s_forget_flush (f);
+        if (rc)
+            return rc;
+        memcpy (f->key, k, kl);
+        f->key_len = kl;
+    }
+    uint32_t n = (uint32_t) klen;
+    f->last.size = 0;
+    if (ts_buf_append (&f->last, val, vlen) || ts_buf_append (&f->keys, &n, sizeof n)
+    ||  ts_buf_append (&f->keys, key, klen))
+        return TS_ENOMEM;
+    return 0;
+}
+
+int
+ts_store_labels_forget (ts_store_t *self, const char *id, size_t id_len)
+{
+    if (id_len == 0 || id_len > TS_ID_MAX_BYTES)
+        return 0;
+    s_forget_t *f = calloc (1, sizeof *f);
+    if (!f)
+        return TS_ENOMEM;
+    f->id = id;
+    f->id_len = id_len;
+    f->store = self;
+    char prefix [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = prefix };
+    sc.prefix_len = f->id_prefix = ts_key_label_hist_prefix (prefix, id, id_len, NULL, 0);
+    int rc = ts_store_scan (self, &sc, s_forget_visit, f);
+    if (!rc)
+        rc = s_forget_flush (f);
+    /* the history's keys and the index entries of the latest values go */
+    for (size_t p = 0; !rc && p + sizeof (uint32_t) <= f->keys.size;) {
+        uint32_t n;
+        memcpy (&n, f->keys.data + p, sizeof n);
+        p += sizeof n;
+        if (!kcdbremove (self->db, f->keys.data + p, n) && kcdbecode (self->db) != KCENOREC)
+            rc = store_kc_error (self, "remove a dropped record's label");
+        p += n;
+    }
+    ts_buf_free (&f->keys);
+    ts_buf_free (&f->last);
+    free (f);
+    return rc;
+}
