@@ -811,8 +811,11 @@ typedef struct {
     uint64_t seq;
     int64_t  time;
     double   score;
-    uint64_t first;             /* the first hit: step << 32 | pos */
+    uint64_t first;             /* the first hit: step << 32 | pos; S_UNCHECKED: */
+    size_t   idx;               /* phrases not checked yet: its postings' indexes at s->idx [idx..] */
 } s_cand_t;
+
+#define S_UNCHECKED UINT64_MAX
 
 typedef struct {
     const ts_search_query_t *q;
@@ -822,6 +825,9 @@ typedef struct {
     size_t    pa_cap [TS_SEARCH_TERMS_MAX];
     s_cand_t *cands;
     size_t    ncands, cap;
+    size_t   *idx;                              /* of candidates whose phrases wait */
+    size_t    nidx, idx_cap;
+    bool      lazy;                             /* phrases checked as hits are taken */
     double    idf [TS_SEARCH_TERMS_MAX];
 } s_search_t;
 
@@ -892,8 +898,17 @@ s_store_cands (s_search_t *s, uint32_t store)
         bool all = true;
         for (uint32_t j = 0; j < q->nterms && all; j++)
             all = j == small ? (idx [j] = i, true) : s_find (&s->lists [j], seq, &idx [j]);
-        uint64_t first;
-        if (!all || !s_match (s, idx, &first))
+        uint64_t first = S_UNCHECKED;
+        size_t at = s->nidx;
+        if (!all)
+            continue;
+        if (s->lazy) {                  /* newest first: check phrases as hits are taken */
+            if (s_grow (&s->idx, &s->idx_cap, s->nidx + q->nterms, sizeof *s->idx, 1024))
+                return TS_ENOMEM;
+            memcpy (s->idx + s->nidx, idx, q->nterms * sizeof *idx);
+            s->nidx += q->nterms;
+        }
+        else if (!s_match (s, idx, &first))
             continue;
         if (s_grow (&s->cands, &s->cap, s->ncands + 1, sizeof *s->cands, 256))
             return TS_ENOMEM;
@@ -902,7 +917,8 @@ s_store_cands (s_search_t *s, uint32_t store)
             double tf = s->lists [j].posts [idx [j]].tf;
             score += s->idf [j] * tf * 2.2 / (tf + 1.2);
         }
-        s->cands [s->ncands++] = (s_cand_t) { store, seq, s->lists [small].posts [i].time, score, first };
+        s->cands [s->ncands++] = (s_cand_t) { store, seq, s->lists [small].posts [i].time, score,
+                                              first, at };
     }
     return 0;
 }
@@ -1060,6 +1076,7 @@ s_search_free (s_search_t *s, size_t nlists)
         free (s->pa [j]);
     free (s->all);
     free (s->cands);
+    free (s->idx);
 }
 
 /*  The steps pointer a record was indexed with (its H entry). */
@@ -1106,6 +1123,10 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
     }
     for (uint32_t j = 0; j < q->nterms; j++)
         s.idf [j] = log (1.0 + (nrec - df [j] + 0.5) / (df [j] + 0.5));
+    /* newest first, a phrase is checked only for the records taken, in
+     * order: a common phrase's first 20 hits, not every match's positions */
+    for (uint32_t c = 0; c < q->nclauses; c++)
+        s.lazy |= order == TS_SEARCH_NEWEST && q->clauses [c].n > 1;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!stores [i])
             continue;
@@ -1123,7 +1144,12 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
         s_cand_t top = s.cands [0];
         s.cands [0] = s.cands [--left];
         s_sift (s.cands, left, 0, cmp);
-        const s_cand_t *cd = &top;
+        s_cand_t *cd = &top;
+        if (cd->first == S_UNCHECKED) {
+            s.lists = &s.all [cd->store * q->nterms];
+            if (!s_match (&s, s.idx + cd->idx, &cd->first))
+                continue;
+        }
         ts_store_t *st = stores [cd->store];
         char key [9];
         rec.size = 0;
