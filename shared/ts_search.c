@@ -766,9 +766,10 @@ s_load_list (ts_store_t *st, const ts_search_term_t *t, s_list_t *l, s_scan_acc_
     if (rc)
         return rc;
     l->n = 0;
-    l->raw.size = 0;
-    if (ts_buf_append (&l->raw, acc->raw.data ? acc->raw.data : "", acc->raw.size))
-        return TS_ENOMEM;
+    ts_buf_t had = l->raw;              /* the scan's bytes become the list's */
+    l->raw = acc->raw;
+    acc->raw = had;
+    acc->raw.size = 0;
     for (size_t i = 0; i < acc->nstarts && !rc; i += 3) {
         const uint8_t *p = (const uint8_t *) l->raw.data + acc->starts [i];
         rc = s_block_decode (p, p + acc->starts [i + 2], acc->starts [i + 1], s_list_add, l);
@@ -810,8 +811,11 @@ typedef struct {
     uint64_t seq;
     int64_t  time;
     double   score;
-    uint64_t first;             /* the first hit: step << 32 | pos */
+    uint64_t first;             /* the first hit: step << 32 | pos; S_UNCHECKED: */
+    size_t   idx;               /* phrases not checked yet: its postings' indexes at s->idx [idx..] */
 } s_cand_t;
+
+#define S_UNCHECKED UINT64_MAX
 
 typedef struct {
     const ts_search_query_t *q;
@@ -821,6 +825,9 @@ typedef struct {
     size_t    pa_cap [TS_SEARCH_TERMS_MAX];
     s_cand_t *cands;
     size_t    ncands, cap;
+    size_t   *idx;                              /* of candidates whose phrases wait */
+    size_t    nidx, idx_cap;
+    bool      lazy;                             /* phrases checked as hits are taken */
     double    idf [TS_SEARCH_TERMS_MAX];
 } s_search_t;
 
@@ -841,11 +848,20 @@ s_match (s_search_t *s, const size_t *idx, uint64_t *first)
     const ts_search_query_t *q = s->q;
     uint64_t best = UINT64_MAX;
     size_t np [TS_SEARCH_TERMS_MAX];
-    for (uint32_t j = 0; j < q->nterms; j++)
-        np [j] = s_decode_into (s, j, &s->lists [j].posts [idx [j]]);
     for (uint32_t c = 0; c < q->nclauses; c++) {
         const ts_search_clause_t *cl = &q->clauses [c];
         uint32_t t0 = cl->first;
+        if (cl->n == 1) {               /* one word: its first position is the hit */
+            uint64_t first1;
+            const s_post_t *p1 = &s->lists [t0].posts [idx [t0]];
+            if (s_positions (p1, &first1, 1) != 1)
+                return false;
+            if (first1 < best)
+                best = first1;
+            continue;
+        }
+        for (uint32_t k = 0; k < cl->n; k++)
+            np [t0 + k] = s_decode_into (s, t0 + k, &s->lists [t0 + k].posts [idx [t0 + k]]);
         bool ok = false;
         for (size_t i = 0; i < np [t0] && !ok; i++) {
             uint64_t o = s->pa [t0][i];
@@ -882,8 +898,17 @@ s_store_cands (s_search_t *s, uint32_t store)
         bool all = true;
         for (uint32_t j = 0; j < q->nterms && all; j++)
             all = j == small ? (idx [j] = i, true) : s_find (&s->lists [j], seq, &idx [j]);
-        uint64_t first;
-        if (!all || !s_match (s, idx, &first))
+        uint64_t first = S_UNCHECKED;
+        size_t at = s->nidx;
+        if (!all)
+            continue;
+        if (s->lazy) {                  /* newest first: check phrases as hits are taken */
+            if (s_grow (&s->idx, &s->idx_cap, s->nidx + q->nterms, sizeof *s->idx, 1024))
+                return TS_ENOMEM;
+            memcpy (s->idx + s->nidx, idx, q->nterms * sizeof *idx);
+            s->nidx += q->nterms;
+        }
+        else if (!s_match (s, idx, &first))
             continue;
         if (s_grow (&s->cands, &s->cap, s->ncands + 1, sizeof *s->cands, 256))
             return TS_ENOMEM;
@@ -892,7 +917,8 @@ s_store_cands (s_search_t *s, uint32_t store)
             double tf = s->lists [j].posts [idx [j]].tf;
             score += s->idf [j] * tf * 2.2 / (tf + 1.2);
         }
-        s->cands [s->ncands++] = (s_cand_t) { store, seq, s->lists [small].posts [i].time, score, first };
+        s->cands [s->ncands++] = (s_cand_t) { store, seq, s->lists [small].posts [i].time, score,
+                                              first, at };
     }
     return 0;
 }
@@ -915,6 +941,26 @@ s_cmp_relevance (const void *a, const void *b)
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
     return s_cmp_newest (a, b);
+}
+
+/*  Moves element i of a heap of n down to its place (the first in `cmp`
+ *  order at the root). */
+static void
+s_sift (s_cand_t *h, size_t n, size_t i, int (*cmp) (const void *, const void *))
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && cmp (&h [l], &h [m]) < 0)
+            m = l;
+        if (r < n && cmp (&h [r], &h [m]) < 0)
+            m = r;
+        if (m == i)
+            return;
+        s_cand_t t = h [i];
+        h [i] = h [m];
+        h [m] = t;
+        i = m;
+    }
 }
 
 int
@@ -1030,6 +1076,7 @@ s_search_free (s_search_t *s, size_t nlists)
         free (s->pa [j]);
     free (s->all);
     free (s->cands);
+    free (s->idx);
 }
 
 /*  The steps pointer a record was indexed with (its H entry). */
@@ -1076,18 +1123,33 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
     }
     for (uint32_t j = 0; j < q->nterms; j++)
         s.idf [j] = log (1.0 + (nrec - df [j] + 0.5) / (df [j] + 0.5));
+    /* newest first, a phrase is checked only for the records taken, in
+     * order: a common phrase's first 20 hits, not every match's positions */
+    for (uint32_t c = 0; c < q->nclauses; c++)
+        s.lazy |= order == TS_SEARCH_NEWEST && q->clauses [c].n > 1;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!stores [i])
             continue;
         s.lists = &s.all [i * q->nterms];
         rc = s_store_cands (&s, (uint32_t) i);
     }
-    if (!rc)
-        qsort (s.cands, s.ncands, sizeof *s.cands,
-               order == TS_SEARCH_RELEVANCE ? s_cmp_relevance : s_cmp_newest);
+    /* a heap, not a sort: only the first few are usually taken */
+    int (*cmp) (const void *, const void *) =
+        order == TS_SEARCH_RELEVANCE ? s_cmp_relevance : s_cmp_newest;
+    size_t left = rc ? 0 : s.ncands;
+    for (size_t i = left / 2; i-- > 0; )
+        s_sift (s.cands, left, i, cmp);
     uint32_t emitted = 0;
-    for (size_t c = 0; c < s.ncands && !rc; c++) {
-        const s_cand_t *cd = &s.cands [c];
+    while (left > 0 && !rc) {
+        s_cand_t top = s.cands [0];
+        s.cands [0] = s.cands [--left];
+        s_sift (s.cands, left, 0, cmp);
+        s_cand_t *cd = &top;
+        if (cd->first == S_UNCHECKED) {
+            s.lists = &s.all [cd->store * q->nterms];
+            if (!s_match (&s, s.idx + cd->idx, &cd->first))
+                continue;
+        }
         ts_store_t *st = stores [cd->store];
         char key [9];
         rec.size = 0;

@@ -301,6 +301,8 @@ def run(st, tmp, extra):
         concrete = path.replace("{id}", "xss-0").replace("{job}", rep["job"])
         if path == "/v1/runs/compare":
             concrete += "?a=no-run&b=no-run"           # 404 from an api that knows runs
+        if path == "/v1/search":
+            concrete += "?q=error&limit=3"              # q is required
         s, _, _ = L.get(H, P, concrete)
         ok(s in (200, 501) or (s == 404 and "compare" in path), f"GET {concrete} (documented): {s}")
 

@@ -35,20 +35,14 @@ import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib  # noqa: E402
+import e2e_runs  # noqa: E402  (its stack and messages)
+
+fail, step = e2e_runs.fail, e2e_runs.step
 
 SEED = int(os.environ.get("E2E_SEED", "15"))
 N_INDEXED = 500
 N_PLAIN = 60           # imported with --no-text-index
 TOKEN_MAX = 64
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: %s\n" % msg)
-    raise SystemExit(1)
-
-
-def step(msg):
-    print("---", msg, flush=True)
 
 
 # --- the oracle's tokenizer (docs/SEARCH.md) ------------------------------------------
@@ -298,32 +292,18 @@ def make_fixture(work):
 
 # --- the stack -----------------------------------------------------------------
 
-class Stack:
+class Stack(e2e_runs.Stack):
     def __init__(self, build):
-        self.ts = os.path.join(build, "tools", "trajstore")
+        super().__init__(build)
         self.gen = os.path.join(build, "tools", "trajstore-gen")
-        self.data = tempfile.mkdtemp(prefix="ts-search.", dir="/tmp")
-
-    def run(self, *args, check=True):
-        p = subprocess.run([self.ts] + list(args), capture_output=True, text=True, timeout=600)
-        if check and p.returncode != 0:
-            fail("trajstore %s exited %d: %s %s" % (" ".join(args), p.returncode,
-                                                     p.stdout, p.stderr))
-        return p
 
     def search(self, q, *args):
         p = self.run("search", "--data", self.data, "--json", "--limit", "10000", q, *args)
         return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
 
-    def api(self, msg):
+    def call(self, msg):
+        """An api request whose error replies are returned, not failed on."""
         return e2e_lib.api_retry(self.data, dict(msg, v=1))
-
-    def logs(self):
-        d = os.path.join(self.data, "logs")
-        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            sys.stderr.write("===== %s\n" % f)
-            with open(os.path.join(d, f), errors="replace") as fh:
-                sys.stderr.write(fh.read()[-4000:])
 
 
 QUERIES = [
@@ -408,15 +388,15 @@ def sc_oracle(st, recs, a, b, work):
         clauses = parse_query(q)
         for fields, pred in filters:
             want = expect(recs, clauses, pred)
-            r = st.api(dict(fields, op="search", q=q, limit=10000))
+            r = st.call(dict(fields, op="search", q=q, limit=10000))
             if not r.get("ok"):
                 fail("search %r %s: %s" % (q, fields, r))
             check_hits(st, "search %r %s" % (q, fields), r["items"], want, by_id)
         want = expect(recs, clauses)
-        r = st.api({"op": "search", "q": q, "limit": 3})
+        r = st.call({"op": "search", "q": q, "limit": 3})
         if [h["id"] for h in r["items"]] != [w[1] for w in want[:3]] or r["more"] != (len(want) > 3):
             fail("search %r limit 3: %s" % (q, r))
-        r = st.api({"op": "search", "q": q, "limit": 10000, "order": "relevance"})
+        r = st.call({"op": "search", "q": q, "limit": 10000, "order": "relevance"})
         if sorted(h["id"] for h in r["items"]) != sorted(w[1] for w in want):
             fail("search %r by relevance: another set of records" % q)
         scores = [h["score"] for h in r["items"]]
@@ -434,7 +414,7 @@ def sc_oracle(st, recs, a, b, work):
                        ({"op": "search", "q": "x", "order": "oldest"}, '"order"'),
                        ({"op": "search", "q": "x", "sort": "id"}, '"sort"'),
                        ({"op": "search", "q": "x", "limit": 0}, '"limit"')]:
-        r = st.api(msg)
+        r = st.call(msg)
         if r.get("ok") or r["error"]["code"] != "BAD_REQUEST" or field not in r["error"]["message"]:
             fail("%s: want BAD_REQUEST naming %s, got %s" % (msg, field, r))
     p = st.run("search", "--data", st.data, "--order", "sideways", "x", check=False)
@@ -453,7 +433,7 @@ def sc_kill(st, recs, a, b, work):
     big = os.path.join(work, "big.jsonl")
     subprocess.run([st.gen, "--records", "20000", "--seed", str(SEED), "--out", big], check=True)
     step("import 20k records; kill -9 worker w1 while it commits")
-    before = st.api({"op": "stats"})["totals"]["records"]
+    before = st.call({"op": "stats"})["totals"]["records"]
     imp = subprocess.Popen([st.ts, "import", "--quiet", "--json", "--data", st.data, "--run",
                             "big", big], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

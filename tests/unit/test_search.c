@@ -331,11 +331,32 @@ test_parse (void **state)
     assert_int_equal (ts_search_parse (many, strlen (many), &q, err, sizeof err), TS_EINVAL);
 }
 
+/*  What the profile says is indexed: its steps pointers, none with notext=1
+ *  (import --no-text-index) or without a steps pointer (verl); notext
+ *  survives the spec's round trip. */
+static void
+test_profile_text (void **state)
+{
+    (void) state;
+    ts_profile_t p;
+    char err [256], buf [TS_TEXT_SPEC_MAX], spec [TS_PROFILE_SPEC_MAX];
+    assert_int_equal (ts_profile_parse ("tau", &p, err, sizeof err), 0);
+    assert_int_equal (ts_profile_text_spec (&p, buf, sizeof buf), (int) strlen ("/traj|/messages"));
+    assert_string_equal (buf, "/traj|/messages");
+    assert_int_equal (ts_profile_parse ("default,notext=1", &p, err, sizeof err), 0);
+    assert_int_equal (ts_profile_text_spec (&p, buf, sizeof buf), 0);
+    assert_int_equal (ts_profile_format (&p, spec, sizeof spec), 0);
+    assert_non_null (strstr (spec, "notext=1"));
+    assert_int_equal (ts_profile_parse ("verl", &p, err, sizeof err), 0);
+    assert_int_equal (ts_profile_text_spec (&p, buf, sizeof buf), 0);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_parse),
+        cmocka_unit_test (test_profile_text),
         cmocka_unit_test (test_queries),
         cmocka_unit_test (test_not_indexed_and_rollback),
         cmocka_unit_test (test_check_finds),
