@@ -1,111 +1,120 @@
-/*  ts_wire.c: typed internal messages (ts_wire.h). */
+/*  ts_wire.c: typed internal messages (ts_wire.h).
+ *
+ *  Each message is a table of its fields (key, type, where in the struct,
+ *  required or its default); one encoder and one decoder walk the tables,
+ *  so a message is described once and its two directions cannot disagree.
+ */
 #include "ts_wire.h"
 #include "ts_error.h"
 
 #include <assert.h>
+#include <stddef.h>
+#include <string.h>
 
-/*  Field readers: 0 with the value (the default when absent and not
- *  required), or TS_EPROTO (present with another type, or required and
- *  absent). */
-static int
-s_get_uint (const ts_hdrin_t *in, const char *key, bool required, uint64_t dflt, uint64_t *v)
+typedef enum { S_U64, S_I64, S_BOOL } s_kind_t;
+
+typedef struct {
+    const char *key;
+    s_kind_t    kind;
+    size_t      off;           /* of the member in the message's struct */
+    bool        required;
+    int64_t     dflt;          /* when optional and absent */
+} s_field_t;
+
+typedef struct {
+    ts_msg_t         type;
+    const s_field_t *fields;
+    uint32_t         nfields;
+} s_desc_t;
+
+static void
+s_encode (ts_hdr_t *h, const s_desc_t *d, const void *m)
 {
-    ts_mp_reader_t r;
-    if (!ts_hdr_find (in, key, &r)) {
-        *v = dflt;
-        return required ? TS_EPROTO : 0;
+    assert (h && m);
+    const char *base = m;
+    ts_hdr_begin (h, d->type, d->nfields);
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        const s_field_t *f = &d->fields [i];
+        switch (f->kind) {
+        case S_U64: ts_hdr_uint (h, f->key, *(const uint64_t *) (base + f->off)); break;
+        case S_I64: ts_hdr_int (h, f->key, *(const int64_t *) (base + f->off)); break;
+        case S_BOOL: ts_hdr_bool (h, f->key, *(const bool *) (base + f->off)); break;
+        }
     }
-    return ts_mp_read_uint (&r, v) ? TS_EPROTO : 0;
+    assert (ts_hdr_is_complete (h));
 }
 
+/*  0 with every field set, or TS_EPROTO: a header of another type, a
+ *  required field absent, a field of another type. */
 static int
-s_get_int (const ts_hdrin_t *in, const char *key, bool required, int64_t dflt, int64_t *v)
+s_decode (const ts_hdrin_t *in, const s_desc_t *d, void *m)
 {
-    ts_mp_reader_t r;
-    if (!ts_hdr_find (in, key, &r)) {
-        *v = dflt;
-        return required ? TS_EPROTO : 0;
-    }
-    return ts_mp_read_int (&r, v) ? TS_EPROTO : 0;
-}
-
-static int
-s_get_bool (const ts_hdrin_t *in, const char *key, bool required, bool dflt, bool *v)
-{
-    ts_mp_reader_t r;
-    ts_mp_item_t it;
-    if (!ts_hdr_find (in, key, &r)) {
-        *v = dflt;
-        return required ? TS_EPROTO : 0;
-    }
-    if (ts_mp_next (&r, &it) || it.type != TS_MP_BOOL)
+    assert (in && m);
+    if (in->msg != d->type)
         return TS_EPROTO;
-    *v = it.b;
+    char *base = m;
+    for (uint32_t i = 0; i < d->nfields; i++) {
+        const s_field_t *f = &d->fields [i];
+        void *at = base + f->off;
+        ts_mp_reader_t r;
+        ts_mp_item_t it;
+        if (!ts_hdr_find (in, f->key, &r)) {
+            if (f->required)
+                return TS_EPROTO;
+            switch (f->kind) {
+            case S_U64: *(uint64_t *) at = (uint64_t) f->dflt; break;
+            case S_I64: *(int64_t *) at = f->dflt; break;
+            case S_BOOL: *(bool *) at = f->dflt != 0; break;
+            }
+            continue;
+        }
+        int bad = 0;
+        switch (f->kind) {
+        case S_U64: bad = ts_mp_read_uint (&r, (uint64_t *) at); break;
+        case S_I64: bad = ts_mp_read_int (&r, (int64_t *) at); break;
+        case S_BOOL:
+            bad = ts_mp_next (&r, &it) || it.type != TS_MP_BOOL;
+            if (!bad)
+                *(bool *) at = it.b;
+            break;
+        }
+        if (bad)
+            return TS_EPROTO;
+    }
     return 0;
 }
 
-/*  A decoder is handed the header of its own type only. */
-#define S_EXPECT(in, type) \
-    do { assert (in); if ((in)->msg != (type)) return TS_EPROTO; } while (0)
+#define S_REQ(T, key, kind, member) { key, kind, offsetof (T, member), true, 0 }
+#define S_OPT(T, key, kind, member, dflt) { key, kind, offsetof (T, member), false, dflt }
+#define S_DESC(type, fields) { type, fields, sizeof fields / sizeof fields [0] }
+/*  The pair of functions of message `name`, described by s_<name>. */
+#define S_CODEC(name) \
+    void ts_wire_##name##_encode (ts_hdr_t *h, const ts_wire_##name##_t *m) \
+    { s_encode (h, &s_##name, m); } \
+    int ts_wire_##name##_decode (const ts_hdrin_t *in, ts_wire_##name##_t *m) \
+    { return s_decode (in, &s_##name, m); }
 
-void
-ts_wire_credit_encode (ts_hdr_t *h, const ts_wire_credit_t *m)
-{
-    ts_hdr_begin (h, TS_MSG_CREDIT, 1);
-    ts_hdr_int (h, "n", m->n);
-    assert (ts_hdr_is_complete (h));
-}
+static const s_field_t s_credit_fields [] = {
+    S_OPT (ts_wire_credit_t, "n", S_I64, n, 1),
+};
+static const s_desc_t s_credit = S_DESC (TS_MSG_CREDIT, s_credit_fields);
+S_CODEC (credit)
 
-int
-ts_wire_credit_decode (const ts_hdrin_t *in, ts_wire_credit_t *m)
-{
-    S_EXPECT (in, TS_MSG_CREDIT);
-    return s_get_int (in, "n", false, 1, &m->n);
-}
+static const s_field_t s_drained_fields [] = {
+    S_OPT (ts_wire_drained_t, "more", S_BOOL, more, false),
+};
+static const s_desc_t s_drained = S_DESC (TS_MSG_DRAINED, s_drained_fields);
+S_CODEC (drained)
 
-void
-ts_wire_drained_encode (ts_hdr_t *h, const ts_wire_drained_t *m)
-{
-    ts_hdr_begin (h, TS_MSG_DRAINED, 1);
-    ts_hdr_bool (h, "more", m->more);
-    assert (ts_hdr_is_complete (h));
-}
+static const s_field_t s_snapreq_fields [] = {
+    S_REQ (ts_wire_snapreq_t, "shard", S_U64, shard),
+};
+static const s_desc_t s_snapreq = S_DESC (TS_MSG_SNAPREQ, s_snapreq_fields);
+S_CODEC (snapreq)
 
-int
-ts_wire_drained_decode (const ts_hdrin_t *in, ts_wire_drained_t *m)
-{
-    S_EXPECT (in, TS_MSG_DRAINED);
-    return s_get_bool (in, "more", false, false, &m->more);
-}
-
-void
-ts_wire_snapreq_encode (ts_hdr_t *h, const ts_wire_snapreq_t *m)
-{
-    ts_hdr_begin (h, TS_MSG_SNAPREQ, 1);
-    ts_hdr_uint (h, "shard", m->shard);
-    assert (ts_hdr_is_complete (h));
-}
-
-int
-ts_wire_snapreq_decode (const ts_hdrin_t *in, ts_wire_snapreq_t *m)
-{
-    S_EXPECT (in, TS_MSG_SNAPREQ);
-    return s_get_uint (in, "shard", true, 0, &m->shard);
-}
-
-void
-ts_wire_released_encode (ts_hdr_t *h, const ts_wire_released_t *m)
-{
-    ts_hdr_begin (h, TS_MSG_RELEASED, 2);
-    ts_hdr_uint (h, "shard", m->shard);
-    ts_hdr_uint (h, "epoch", m->epoch);
-    assert (ts_hdr_is_complete (h));
-}
-
-int
-ts_wire_released_decode (const ts_hdrin_t *in, ts_wire_released_t *m)
-{
-    S_EXPECT (in, TS_MSG_RELEASED);
-    int rc = s_get_uint (in, "shard", true, 0, &m->shard);
-    return rc ? rc : s_get_uint (in, "epoch", true, 0, &m->epoch);
-}
+static const s_field_t s_released_fields [] = {
+    S_REQ (ts_wire_released_t, "shard", S_U64, shard),
+    S_REQ (ts_wire_released_t, "epoch", S_U64, epoch),
+};
+static const s_desc_t s_released = S_DESC (TS_MSG_RELEASED, s_released_fields);
+S_CODEC (released)

@@ -27,14 +27,23 @@
 extern "C" {
 #endif
 
+/*  Declares the pair of message NAME:
+ *    void ts_wire_NAME_encode (ts_hdr_t *h, const ts_wire_NAME_t *m);
+ *      writes the whole header of the message into h (begun afresh);
+ *    int  ts_wire_NAME_decode (const ts_hdrin_t *in, ts_wire_NAME_t *m);
+ *      0 with *m filled, or TS_EPROTO (another type, a required field
+ *      missing, a field of another type). */
+#define TS_WIRE_CODEC(name) \
+    void ts_wire_##name##_encode (ts_hdr_t *h, const ts_wire_##name##_t *m); \
+    int  ts_wire_##name##_decode (const ts_hdrin_t *in, ts_wire_##name##_t *m)
+
 /*  "credit" (worker -> aggregator): the worker can take n more chunks.
  *  n: optional, default 1. */
 typedef struct {
     int64_t n;
 } ts_wire_credit_t;
 
-void ts_wire_credit_encode (ts_hdr_t *h, const ts_wire_credit_t *m);
-int  ts_wire_credit_decode (const ts_hdrin_t *in, ts_wire_credit_t *m);
+TS_WIRE_CODEC (credit);
 
 /*  "drained" (aggregator -> worker): the queue ran dry, or producers
  *  stopped sending. more: whether producers still send; optional, default
@@ -43,8 +52,7 @@ typedef struct {
     bool more;
 } ts_wire_drained_t;
 
-void ts_wire_drained_encode (ts_hdr_t *h, const ts_wire_drained_t *m);
-int  ts_wire_drained_decode (const ts_hdrin_t *in, ts_wire_drained_t *m);
+TS_WIRE_CODEC (drained);
 
 /*  "snapreq" (aggregator -> worker): send a "snap" of shard `shard`
  *  (required). */
@@ -52,8 +60,7 @@ typedef struct {
     uint64_t shard;
 } ts_wire_snapreq_t;
 
-void ts_wire_snapreq_encode (ts_hdr_t *h, const ts_wire_snapreq_t *m);
-int  ts_wire_snapreq_decode (const ts_hdrin_t *in, ts_wire_snapreq_t *m);
+TS_WIRE_CODEC (snapreq);
 
 /*  "released" (worker -> aggregator): the worker closed shard `shard` at
  *  map epoch `epoch` (both required). Informational: the file lock fences. */
@@ -62,8 +69,7 @@ typedef struct {
     uint64_t epoch;
 } ts_wire_released_t;
 
-void ts_wire_released_encode (ts_hdr_t *h, const ts_wire_released_t *m);
-int  ts_wire_released_decode (const ts_hdrin_t *in, ts_wire_released_t *m);
+TS_WIRE_CODEC (released);
 
 #ifdef __cplusplus
 }
