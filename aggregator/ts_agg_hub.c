@@ -11,6 +11,7 @@
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_proto.h"
+#include "ts_wire.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -317,9 +318,14 @@ s_on_control (ts_agg_t *self)
     case TS_MSG_HB:
         s_on_heartbeat (self, w, in);
         break;
-    case TS_MSG_CREDIT:
-        self->workers [w].credit += (int) ts_hdr_get_int (in, "n", 1);
+    case TS_MSG_CREDIT: {
+        ts_wire_credit_t m;
+        if (ts_wire_credit_decode (in, &m))
+            self->dropped++;
+        else
+            self->workers [w].credit += (int) m.n;
         break;
+    }
     case TS_MSG_CHUNKDONE:
         agg_on_chunkdone (self, w, in);
         break;
@@ -332,8 +338,12 @@ s_on_control (ts_agg_t *self)
         s_worker_lost (self, w, "left");
         agg_assign (self);
         break;
-    case TS_MSG_RELEASED:
-        break;                          /* informational: the file lock fences */
+    case TS_MSG_RELEASED: {
+        ts_wire_released_t m;           /* informational: the file lock fences */
+        if (ts_wire_released_decode (in, &m))
+            self->dropped++;
+        break;
+    }
     case TS_MSG_RESYNC:
         /* a drop changed a shard's totals with no delta: the snapshots
          * say what is left (a rebuild is rare: one per drop) */

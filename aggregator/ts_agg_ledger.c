@@ -7,6 +7,7 @@
 #include "ts_log.h"
 #include "ts_mp.h"
 #include "ts_proto.h"
+#include "ts_wire.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -237,8 +238,7 @@ agg_dispatch (ts_agg_t *self)
         s_worker_t *w = &self->workers [i];
         if (!w->used || !w->alive)
             continue;
-        ts_hdr_begin (&self->hdr, TS_MSG_DRAINED, 1);
-        ts_hdr_bool (&self->hdr, "more", more);
+        ts_wire_drained_encode (&self->hdr, &(ts_wire_drained_t) { .more = more });
         ts_hdr_send (&self->hdr, zsock_resolve (self->control), w->identity, NULL, 0);
     }
 }

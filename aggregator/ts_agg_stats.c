@@ -7,6 +7,7 @@
 #include "ts_key.h"
 #include "ts_log.h"
 #include "ts_seqwait.h"
+#include "ts_wire.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -143,8 +144,7 @@ agg_request_snapshots (ts_agg_t *self)
             continue;
         if (self->snap_asked [s] && now - self->snap_asked [s] < 1000)
             continue;
-        ts_hdr_begin (&self->hdr, TS_MSG_SNAPREQ, 1);
-        ts_hdr_uint (&self->hdr, "shard", s);
+        ts_wire_snapreq_encode (&self->hdr, &(ts_wire_snapreq_t) { .shard = s });
         ts_hdr_send (&self->hdr, zsock_resolve (self->control),
                      self->workers [self->owners [s]].identity, NULL, 0);
         self->snap_asked [s] = now;

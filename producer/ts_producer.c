@@ -135,16 +135,16 @@ s_ref_init (ts_producer_t *self)
 }
 
 ts_producer_t *
-ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t emsg_size)
+ts_producer_new (const ts_producer_opts_t *opts, int *code, char *err, size_t err_size)
 {
-    assert (opts && err);
+    assert (opts && code);
     assert (opts->window >= 1 && opts->line_max >= 1);
     assert (opts->chunk_bytes >= TS_CHUNK_MIN_BYTES);
     assert (ts_producer_job_is_valid (opts->job));
     ts_producer_t *self = calloc (1, sizeof *self);
     if (!self) {
-        *err = TS_ENOMEM;
-        s_emsg (emsg, emsg_size, "out of memory");
+        *code = TS_ENOMEM;
+        s_emsg (err, err_size, "out of memory");
         return NULL;
     }
     self->opts = *opts;
@@ -161,8 +161,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     self->pool = calloc (self->pool_max, sizeof *self->pool);
     if (!self->input_path || !self->endpoint || !self->job || !self->profile
     ||  !self->rejects_path || !self->slots || !self->pool) {
-        *err = TS_ENOMEM;
-        s_emsg (emsg, emsg_size, "out of memory");
+        *code = TS_ENOMEM;
+        s_emsg (err, err_size, "out of memory");
         goto fail;
     }
     self->opts.input = self->input_path;
@@ -171,15 +171,15 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     self->opts.profile = self->profile;
     self->opts.rejects_path = self->rejects_path;
 
-    self->input = ts_input_open (self->input_path, err, emsg, emsg_size);
+    self->input = ts_input_open (self->input_path, code, err, err_size);
     if (!self->input)
         goto fail;
     if (!opts->send_bytes)
         s_ref_init (self);
     self->chunker = ts_chunker_new (self->input, opts->chunk_bytes, opts->line_max);
     if (!self->chunker) {
-        *err = TS_ENOMEM;
-        s_emsg (emsg, emsg_size, "out of memory");
+        *code = TS_ENOMEM;
+        s_emsg (err, err_size, "out of memory");
         goto fail;
     }
 
@@ -189,8 +189,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
         rc = self->rejects ? 0 : -errno;
     }
     if (rc) {
-        *err = rc;
-        s_emsg (emsg, emsg_size, "cannot create the rejects file %s: %s",
+        *code = rc;
+        s_emsg (err, err_size, "cannot create the rejects file %s: %s",
                 self->rejects_path, strerror (-rc));
         goto fail;
     }
@@ -198,8 +198,8 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     self->ctx = zmq_ctx_new ();
     self->sock = self->ctx ? zmq_socket (self->ctx, ZMQ_DEALER) : NULL;
     if (!self->sock) {
-        *err = -errno;
-        s_emsg (emsg, emsg_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
+        *code = -errno;
+        s_emsg (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
         goto fail;
     }
     int one = 1, zero = 0;
@@ -212,12 +212,12 @@ ts_producer_new (const ts_producer_opts_t *opts, int *err, char *emsg, size_t em
     zmq_setsockopt (self->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
     char target [TS_PATH_MAX + 32];
     if (zmq_connect (self->sock, ts_config_connectable (self->endpoint, target, sizeof target))) {
-        *err = TS_EINVAL;
-        s_emsg (emsg, emsg_size, "cannot connect to %s: %s", self->endpoint,
+        *code = TS_EINVAL;
+        s_emsg (err, err_size, "cannot connect to %s: %s", self->endpoint,
                 zmq_strerror (errno));
         goto fail;
     }
-    *err = 0;
+    *code = 0;
     return self;
 
 fail:

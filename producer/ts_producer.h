@@ -83,10 +83,10 @@ void ts_producer_job_random (char *buf);
 
 /*  Opens the input and the rejects file and connects to the aggregator
  *  (ZeroMQ connects lazily: an aggregator that is not there yet is waited
- *  for by ts_producer_run). Returns the producer, or NULL with *err set
- *  (-errno or TS_E*) and a message naming the file in `emsg`. */
-ts_producer_t *ts_producer_new (const ts_producer_opts_t *opts, int *err,
-                                char *emsg, size_t emsg_size);
+ *  for by ts_producer_run). Returns the producer, or NULL with *code set
+ *  (-errno or TS_E*) and a message naming the file in `err`. */
+ts_producer_t *ts_producer_new (const ts_producer_opts_t *opts, int *code,
+                                char *err, size_t err_size);
 
 /*  Frees everything; nulls *self_p; safe on NULL and on a producer that
  *  never ran. */

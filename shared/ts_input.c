@@ -148,12 +148,12 @@ s_starts (const ts_input_t *self, const void *magic, size_t len)
 }
 
 ts_input_t *
-ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
+ts_input_open (const char *path, int *code, char *err, size_t err_size)
 {
-    assert (err);
+    assert (code);
     if (!path || !*path) {
-        *err = TS_EINVAL;
-        s_fail_msg (emsg, emsg_size, "no input file given");
+        *code = TS_EINVAL;
+        s_fail_msg (err, err_size, "no input file given");
         return NULL;
     }
     ts_input_t *self = calloc (1, sizeof *self);
@@ -172,8 +172,8 @@ ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
     else {
         self->fd = open (path, O_RDONLY | O_CLOEXEC);
         if (self->fd < 0) {
-            *err = -errno;
-            s_fail_msg (emsg, emsg_size, "cannot open %s: %s", path, strerror (errno));
+            *code = -errno;
+            s_fail_msg (err, err_size, "cannot open %s: %s", path, strerror (errno));
             goto fail;
         }
         self->own_fd = true;
@@ -181,8 +181,8 @@ ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
     struct stat st;
     if (fstat (self->fd, &st) == 0) {
         if (S_ISDIR (st.st_mode)) {
-            *err = -EISDIR;
-            s_fail_msg (emsg, emsg_size, "cannot read %s: it is a directory", s_name (path));
+            *code = -EISDIR;
+            s_fail_msg (err, err_size, "cannot read %s: it is a directory", s_name (path));
             goto fail;
         }
         if (S_ISREG (st.st_mode))
@@ -193,8 +193,8 @@ ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
 
     int rc = s_fill (self, TS_INPUT_PEEK_BYTES);
     if (rc) {                       /* -EINTR too: a signal is to be heard */
-        *err = rc;
-        s_fail_msg (emsg, emsg_size, "cannot read %s: %s", s_name (path), strerror (-rc));
+        *code = rc;
+        s_fail_msg (err, err_size, "cannot read %s: %s", s_name (path), strerror (-rc));
         goto fail;
     }
 
@@ -223,8 +223,8 @@ ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
     || (s_avail (self) >= 10 && s_starts (self, bz0, sizeof bz0)
         && self->in [self->ipos + 3] >= '1' && self->in [self->ipos + 3] <= '9'
         && memcmp (self->in + self->ipos + 4, bz1, sizeof bz1) == 0)) {
-        *err = TS_EINVAL;
-        s_fail_msg (emsg, emsg_size, "%s is %s-compressed, which is not supported: "
+        *code = TS_EINVAL;
+        s_fail_msg (err, err_size, "%s is %s-compressed, which is not supported: "
                     "decompress it into a pipe (%s -dc FILE | trajstore-producer -)",
                     s_name (path), self->in [self->ipos] == 'B' ? "bzip2" : "xz",
                     self->in [self->ipos] == 'B' ? "bzip2" : "xz");
@@ -232,12 +232,12 @@ ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size)
     }
     else
         self->kind = TS_INPUT_PLAIN;
-    *err = 0;
+    *code = 0;
     return self;
 
 nomem:
-    *err = TS_ENOMEM;
-    s_fail_msg (emsg, emsg_size, "cannot read %s: out of memory", s_name (path));
+    *code = TS_ENOMEM;
+    s_fail_msg (err, err_size, "cannot read %s: out of memory", s_name (path));
 fail:
     ts_input_destroy (&self);
     return NULL;

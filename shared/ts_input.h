@@ -32,11 +32,11 @@ typedef enum {
 
 /*  Opens `path` ("-" for stdin) and reads its first bytes to tell its
  *  format (so it waits for them on a pipe). Returns the input, or NULL with
- *  *err set (-errno such as -ENOENT, -EACCES, -EISDIR, or -EINTR when a
+ *  *code set (-errno such as -ENOENT, -EACCES, -EISDIR, or -EINTR when a
  *  signal interrupted the wait; TS_EINVAL for a format that is not
- *  supported; TS_ENOMEM) and a message naming the path in `emsg` (may be
+ *  supported; TS_ENOMEM) and a message naming the path in `err` (may be
  *  NULL). */
-ts_input_t *ts_input_open (const char *path, int *err, char *emsg, size_t emsg_size);
+ts_input_t *ts_input_open (const char *path, int *code, char *err, size_t err_size);
 
 /*  Closes the file (not stdin) and frees; nulls *self_p; safe on NULL. */
 void ts_input_destroy (ts_input_t **self_p);

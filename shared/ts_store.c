@@ -159,30 +159,30 @@ s_free (ts_store_t *self)
 }
 
 ts_store_t *
-ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_t emsg_size)
+ts_store_open (const char *path, const char *tuning, int *code, char *err, size_t err_size)
 {
-    assert (path && err && (emsg || emsg_size == 0));
+    assert (path && code && (err || err_size == 0));
     ts_store_t *self = calloc (1, sizeof *self);
     char *full = NULL;
     bool locked = false;
     if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())
     ||  !(self->pend = ts_map_new (NULL))) {
-        *err = TS_ENOMEM;
-        snprintf (emsg, emsg_size, "%s: out of memory", path);
+        *code = TS_ENOMEM;
+        snprintf (err, err_size, "%s: out of memory", path);
         goto fail;
     }
     self->rec_fd = -1;
     size_t plen = strlen (path);
     if (plen < 4 || strcmp (path + plen - 4, ".kct")) {
-        *err = TS_EINVAL;
-        snprintf (emsg, emsg_size, "%s: a shard file name must end in .kct", path);
+        *code = TS_EINVAL;
+        snprintf (err, err_size, "%s: a shard file name must end in .kct", path);
         goto fail;
     }
     if (!tuning)
         tuning = TS_STORE_TUNING;
     full = malloc (plen + strlen (tuning) + 1);
     if (!full) {
-        *err = TS_ENOMEM;
+        *code = TS_ENOMEM;
         goto fail;
     }
     strcpy (full, path);
@@ -191,8 +191,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     locked = true;
     struct stat pre;
     if (stat (path, &pre) == 0 && s_is_open (pre.st_dev, pre.st_ino)) {
-        *err = TS_ELOCKED;
-        snprintf (emsg, emsg_size, "%s: cannot open: already open in this process", path);
+        *code = TS_ELOCKED;
+        snprintf (err, err_size, "%s: cannot open: already open in this process", path);
         goto fail;
     }
     /* Never KCOTRUNCATE (it empties before locking) nor KCOAUTOTRAN (161
@@ -200,15 +200,15 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     errno = 0;
     if (!kcdbopen (self->db, full, KCOWRITER | KCOCREATE | KCOTRYLOCK)) {
         int saved = errno;
-        int code = kcdbecode (self->db);
+        int kc_code = kcdbecode (self->db);
         const char *m = kcdbemsg (self->db);
-        *err = store_kc_code (code, saved, m, true);
-        if (*err == TS_ECORRUPT)
-            snprintf (emsg, emsg_size, "%s: cannot open: not a shard file, or a damaged one (%s)",
+        *code = store_kc_code (kc_code, saved, m, true);
+        if (*code == TS_ECORRUPT)
+            snprintf (err, err_size, "%s: cannot open: not a shard file, or a damaged one (%s)",
                       path, m);
         else
-            snprintf (emsg, emsg_size, "%s: cannot open: %s (%s%s%s)", path,
-                      *err == TS_ELOCKED ? "held by another process" : ts_strerror (*err),
+            snprintf (err, err_size, "%s: cannot open: %s (%s%s%s)", path,
+                      *code == TS_ELOCKED ? "held by another process" : ts_strerror (*code),
                       m, saved ? ", " : "", saved ? strerror (saved) : "");
         goto fail;
     }
@@ -222,8 +222,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         layout = self->next_seq > 1 ? 1 : S_LAYOUT;
     self->has_layout = written && layout == S_LAYOUT;
     if (layout < S_LAYOUT_READ || layout > S_LAYOUT) {
-        *err = TS_EVERSION;
-        snprintf (emsg, emsg_size, "%s: written with key layout %lld, this trajstore reads "
+        *code = TS_EVERSION;
+        snprintf (err, err_size, "%s: written with key layout %lld, this trajstore reads "
                   "layouts %d to %d: export it with the trajstore that wrote it and import "
                   "the export into a new data directory", path, (long long) layout,
                   S_LAYOUT_READ, S_LAYOUT);
@@ -232,8 +232,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     }
     int rc = store_rec_open (self);
     if (rc) {
-        *err = rc;
-        snprintf (emsg, emsg_size, "%s", rc == TS_ENOMEM ? "out of memory" : self->errmsg);
+        *code = rc;
+        snprintf (err, err_size, "%s", rc == TS_ENOMEM ? "out of memory" : self->errmsg);
         kcdbclose (self->db);
         goto fail;
     }
@@ -241,8 +241,8 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     if (store_get_num (self->db, s_indexed_key, &indexed) && (uint64_t) indexed < self->next_seq) {
         rc = store_pend_reload (self, (uint64_t) indexed);
         if (rc) {
-            *err = rc;
-            snprintf (emsg, emsg_size, "%s", self->errmsg);
+            *code = rc;
+            snprintf (err, err_size, "%s", self->errmsg);
             kcdbclose (self->db);
             goto fail;
         }
@@ -257,7 +257,7 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         s_nopen++;
     }
     pthread_mutex_unlock (&s_open_lock);
-    *err = 0;
+    *code = 0;
     return self;
 fail:
     if (locked)

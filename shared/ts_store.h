@@ -71,11 +71,11 @@ const char *ts_store_unknown_labels (const ts_store_t *self);
 /*  Opens (creating if needed) the shard file at `path` (must end in
  *  ".kct"), with `tuning` (NULL for TS_STORE_TUNING). After a crash the
  *  open rolls back to the last commit. Returns the store, or NULL with
- *  *err set (TS_ELOCKED when another process holds the file, -errno such
+ *  *code set (TS_ELOCKED when another process holds the file, -errno such
  *  as -EACCES or -ENOSPC, TS_ESTORE) and a message naming the path in
- *  `emsg`. */
-ts_store_t *ts_store_open (const char *path, const char *tuning, int *err,
-                           char *emsg, size_t emsg_size);
+ *  `err` (docs/INTERNALS.md, "Errors"). */
+ts_store_t *ts_store_open (const char *path, const char *tuning, int *code,
+                           char *err, size_t err_size);
 
 /*  Closes the file (committing nothing new) and frees; safe on NULL. */
 void ts_store_destroy (ts_store_t **self_p);

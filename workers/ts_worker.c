@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ts_parse.h"
+#include "ts_wire.h"
 
 #include <unistd.h>
 
@@ -247,8 +248,7 @@ s_heartbeat (ts_worker_t *self)
 static void
 s_send_credit (ts_worker_t *self, int n)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_CREDIT, 1);
-    ts_hdr_int (&self->hdr, "n", n);
+    ts_wire_credit_encode (&self->hdr, &(ts_wire_credit_t) { .n = n });
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
 }
 
@@ -289,12 +289,23 @@ s_on_ctrl (ts_worker_t *self)
         }
         break;
     }
-    case TS_MSG_DRAINED:
+    case TS_MSG_DRAINED: {
+        ts_wire_drained_t m;
+        if (ts_wire_drained_decode (in, &m)) {
+            self->dropped++;
+            break;
+        }
         self->backlog = 0;          /* no more chunks queued for now */
-        self->more = ts_hdr_get_bool (in, "more", false);
+        self->more = m.more;
         break;
+    }
     case TS_MSG_SNAPREQ: {
-        uint64_t s = ts_hdr_get_uint (in, "shard", UINT64_MAX);
+        ts_wire_snapreq_t m;
+        if (ts_wire_snapreq_decode (in, &m)) {
+            self->dropped++;
+            break;
+        }
+        uint64_t s = m.shard;
         if (s < self->nshards && self->shards [s].wanted) {
             self->shards [s].snap_wanted = true;
             if (self->shards [s].store)

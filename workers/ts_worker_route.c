@@ -17,6 +17,7 @@
 #include "ts_labels.h"
 #include "ts_io.h"
 #include "ts_parse.h"
+#include "ts_wire.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -557,9 +558,7 @@ s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t 
             wk_commit (self, s);
             wk_close_shard (self, s);
             sh->snap_wanted = false;
-            ts_hdr_begin (&self->hdr, TS_MSG_RELEASED, 2);
-            ts_hdr_uint (&self->hdr, "shard", s);
-            ts_hdr_uint (&self->hdr, "epoch", epoch);
+            ts_wire_released_encode (&self->hdr, &(ts_wire_released_t) { s, epoch });
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
         }
         sh->wanted = wanted;

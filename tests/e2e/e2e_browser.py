@@ -11,7 +11,6 @@ no chromium is installed.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,11 +39,7 @@ def main():
     finally:
         if b:
             b.close()
-        if ok.failures:
-            print(f"===== http.log\n{st.log('http')}", file=sys.stderr)
-        reports = st.down()
-        ok(not reports, f"the gateway's log has sanitizer reports: {reports[:5]}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        st.finish(ok, tmp)
     print(f"e2e_browser: {ok.n} checks, {len(ok.failures)} failed; screenshots in {SHOTS}")
     sys.exit(1 if ok.failures else 0)
 

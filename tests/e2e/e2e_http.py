@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -84,12 +83,7 @@ def main():
             if p.poll() is None:
                 p.terminate()
                 p.wait(10)
-        if ok.failures:
-            for name in ("http", "api"):
-                print(f"===== {name}.log\n{st.log(name)}", file=sys.stderr)
-        reports = st.down()
-        ok(not reports, f"the gateway's log has sanitizer reports: {reports[:5]}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        st.finish(ok, tmp, ("http", "api"))
     print(f"e2e_http: {ok.n} checks, {len(ok.failures)} failed")
     sys.exit(1 if ok.failures else 0)
 

@@ -121,6 +121,17 @@ class Stack:
         marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
         return [line for line in log.splitlines() if any(m in line for m in marks)]
 
+    def finish(self, ok, tmp, logs=("http",)):
+        """The end of a gateway test: the logs named in `logs` when a check
+        failed, the stack down (a sanitizer report in the gateway's log is a
+        failed check), the scratch folder `tmp` removed."""
+        if ok.failures:
+            for name in logs:
+                print(f"===== {name}.log\n{self.log(name)}", file=sys.stderr)
+        reports = self.down()
+        ok(not reports, f"the gateway's log has sanitizer reports: {reports[:5]}")
+        shutil.rmtree(tmp, ignore_errors=True)
+
 
 def strip(reply):
     """A ZeroMQ reply as the gateway shows it: without v, ok and rid."""

@@ -1,6 +1,7 @@
 /*  fuzz_request.c: libFuzzer target for the request decoders: the listing
- *  fields of client requests (ts_request.h) and protocol headers
- *  (ts_msg.h), which both read bytes straight off the wire.
+ *  fields of client requests (ts_request.h), protocol headers (ts_msg.h)
+ *  and the typed internal messages (ts_wire.h), which all read bytes
+ *  straight off the wire.
  *
  *  Every input is one frame. It goes to ts_listing_parse with a fixed
  *  cursor key (and with key 0, as the workers call it), and to
@@ -28,6 +29,7 @@
 #include "ts_query.h"
 #include "ts_record.h"
 #include "ts_request.h"
+#include "ts_wire.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -323,6 +325,28 @@ s_fuzz_header (const uint8_t *data, size_t size)
         s_die ("a header's type looked up as another one", data, size);
     if (rc == 0 && in.msg == TS_MSG_UNKNOWN && ts_msg_lookup (in.type, strlen (in.type)))
         s_die ("a known type left unknown", data, size);
+    /* the typed decoders (ts_wire.h): 0 or TS_EPROTO, whatever the header */
+    if (rc == 0) {
+        ts_wire_credit_t c;
+        ts_wire_drained_t d;
+        ts_wire_snapreq_t q;
+        ts_wire_released_t r;
+        int w [4] = {
+            ts_wire_credit_decode (&in, &c), ts_wire_drained_decode (&in, &d),
+            ts_wire_snapreq_decode (&in, &q), ts_wire_released_decode (&in, &r)
+        };
+        static const ts_msg_t types [4] = {
+            TS_MSG_CREDIT, TS_MSG_DRAINED, TS_MSG_SNAPREQ, TS_MSG_RELEASED
+        };
+        for (int i = 0; i < 4; i++) {
+            if (w [i] != 0 && w [i] != TS_EPROTO)
+                s_die ("a message decoder returned an unknown code", data, size);
+            if (w [i] == 0 && in.msg != types [i])
+                s_die ("a header decoded as a message of another type", data, size);
+        }
+        if (w [2] == 0 && !ts_hdr_find (&in, "shard", &(ts_mp_reader_t) { 0 }))
+            s_die ("snapreq decoded without its shard", data, size);
+    }
     static const char *const keys [] = {
         "v", "t", "rid", "id", "shard", "shards", "cur", "count", "more", "n", "ok", "code",
         "msg", "epoch", "nshards", "limit", "cursor", ""

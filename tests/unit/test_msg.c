@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "ts_msg.h"
+#include "ts_wire.h"
+#include "ts_error.h"
 #include "ts_proto.h"
 
 #include <stdlib.h>
@@ -219,6 +221,94 @@ test_zref_send (void **state)
     zmq_ctx_term (ctx);
 }
 
+/*  The typed messages (ts_wire.h): what encode writes decode reads back;
+ *  an absent optional field takes its default, an absent required one or
+ *  a field of another type is refused, and so is a header of another type. */
+static void
+s_parse (ts_hdrin_t *in, const ts_hdr_t *h)
+{
+    assert_true (ts_hdr_is_complete (h));
+    assert_int_equal (ts_hdr_parse (in, h->buf.data, h->buf.size), 0);
+}
+
+static void
+test_wire_round_trips (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdrin_t in;
+    ts_wire_credit_encode (&h, &(ts_wire_credit_t) { .n = 7 });
+    s_parse (&in, &h);
+    assert_int_equal (in.msg, TS_MSG_CREDIT);
+    ts_wire_credit_t c = { 0 };
+    assert_int_equal (ts_wire_credit_decode (&in, &c), 0);
+    assert_int_equal (c.n, 7);
+    ts_wire_drained_t d = { false };
+    assert_int_equal (ts_wire_drained_decode (&in, &d), TS_EPROTO);   /* another type */
+
+    ts_wire_drained_encode (&h, &(ts_wire_drained_t) { .more = true });
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_drained_decode (&in, &d), 0);
+    assert_true (d.more);
+
+    ts_wire_snapreq_encode (&h, &(ts_wire_snapreq_t) { .shard = 1023 });
+    s_parse (&in, &h);
+    ts_wire_snapreq_t q = { 0 };
+    assert_int_equal (ts_wire_snapreq_decode (&in, &q), 0);
+    assert_int_equal (q.shard, 1023);
+
+    ts_wire_released_encode (&h, &(ts_wire_released_t) { .shard = 3, .epoch = UINT64_MAX });
+    s_parse (&in, &h);
+    ts_wire_released_t r = { 0 };
+    assert_int_equal (ts_wire_released_decode (&in, &r), 0);
+    assert_int_equal (r.shard, 3);
+    assert_true (r.epoch == UINT64_MAX);
+    ts_hdr_free (&h);
+}
+
+static void
+test_wire_refusals (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdrin_t in;
+    /* optional fields absent: their defaults */
+    ts_hdr_begin (&h, TS_MSG_CREDIT, 0);
+    s_parse (&in, &h);
+    ts_wire_credit_t c = { 0 };
+    assert_int_equal (ts_wire_credit_decode (&in, &c), 0);
+    assert_int_equal (c.n, 1);
+    ts_hdr_begin (&h, TS_MSG_DRAINED, 0);
+    s_parse (&in, &h);
+    ts_wire_drained_t d = { true };
+    assert_int_equal (ts_wire_drained_decode (&in, &d), 0);
+    assert_false (d.more);
+    /* of another type */
+    ts_hdr_begin (&h, TS_MSG_CREDIT, 1);
+    ts_hdr_str (&h, "n", "3");
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_credit_decode (&in, &c), TS_EPROTO);
+    ts_hdr_begin (&h, TS_MSG_DRAINED, 1);
+    ts_hdr_int (&h, "more", 1);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_drained_decode (&in, &d), TS_EPROTO);
+    ts_hdr_begin (&h, TS_MSG_SNAPREQ, 1);
+    ts_hdr_int (&h, "shard", -1);
+    s_parse (&in, &h);
+    ts_wire_snapreq_t q = { 0 };
+    assert_int_equal (ts_wire_snapreq_decode (&in, &q), TS_EPROTO);
+    /* required fields absent */
+    ts_hdr_begin (&h, TS_MSG_SNAPREQ, 0);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_snapreq_decode (&in, &q), TS_EPROTO);
+    ts_hdr_begin (&h, TS_MSG_RELEASED, 1);
+    ts_hdr_uint (&h, "shard", 2);
+    s_parse (&in, &h);
+    ts_wire_released_t r = { 0 };
+    assert_int_equal (ts_wire_released_decode (&in, &r), TS_EPROTO);
+    ts_hdr_free (&h);
+}
+
 int
 main (void)
 {
@@ -229,6 +319,8 @@ main (void)
         cmocka_unit_test (test_outcome_headers),
         cmocka_unit_test (test_zref_counts),
         cmocka_unit_test (test_zref_send),
+        cmocka_unit_test (test_wire_round_trips),
+        cmocka_unit_test (test_wire_refusals),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
