@@ -79,7 +79,7 @@ extern "C" {
 /*  The layout this trajstore writes (kept in each shard under key 'V',
  *  ts_store.c) and the oldest it still reads. Raise TS_KEY_LAYOUT when
  *  what a key or its value means changes. */
-#define TS_KEY_LAYOUT      6
+#define TS_KEY_LAYOUT      7
 #define TS_KEY_LAYOUT_READ 4
 
 enum {

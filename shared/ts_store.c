@@ -63,6 +63,14 @@ s_unregister (dev_t dev, ino_t ino)
 
 static int s_space_check (ts_store_t *self, size_t bytes);
 
+/*  A transaction began: what it adds to the waiting entries starts here. */
+static void
+s_begun (ts_store_t *self)
+{
+    self->defer_mark = self->defer.size;
+    self->ndefer_mark = self->ndefer;
+}
+
 static int
 s_refuse_broken (ts_store_t *self)
 {
@@ -96,9 +104,12 @@ s_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
     if (rc) {                           /* rolled back: so is the sequence */
         self->next_seq = store_load_next_seq (self->db);
         store_pend_forget (self, first);
+        store_defer_forget (self, false);
     }
-    else if (wrote_ids)
+    else if (wrote_ids) {
         store_pend_forget (self, 0);
+        store_defer_forget (self, true);
+    }
     return rc;
 }
 
@@ -107,16 +118,17 @@ ts_store_flush_ids (ts_store_t *self)
 {
     assert (self);
     size_t n = ts_map_size (self->pend);
-    if (!n)
+    if (!n && !self->ndefer)
         return 0;
     if (self->broken)
         return s_refuse_broken (self);
-    int rc = s_space_check (self, self->pend_bytes + 32 * n);
+    int rc = s_space_check (self, self->pend_bytes + 32 * n + self->defer.size);
     if (rc)
         return rc;
     if (!kcdbbegintran (self->db, 0))
         return store_kc_error (self, "begin transaction");
-    return s_end (self, store_write_ids (self), self->next_seq, true);
+    s_begun (self);
+    return s_end (self, store_write_pending (self), self->next_seq, true);
 }
 
 size_t
@@ -131,14 +143,16 @@ ts_store_set_id_batch (ts_store_t *self, size_t ids)
     self->pend_max = ids ? ids : S_PENDING_IDS;
 }
 
-/*  Before a read that goes through R (by key or in id order): the waiting
- *  ids into R, so that it sees them. */
+/*  Before a read that goes through an index (by key or in its order) of
+ *  which something waits (R: ids; any tag: its entries), or through the
+ *  whole tree: the pass that writes what waits, so that it sees them. */
 int
 store_settle (ts_store_t *self, const char *key, size_t klen)
 {
-    if (!ts_map_size (self->pend) || (klen > 0 && key [0] != TS_TAG_RECORD))
-        return 0;
-    return ts_store_flush_ids (self);
+    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer)
+               : key [0] == TS_TAG_RECORD ? ts_map_size (self->pend) > 0
+               : store_defer_waits (self, key [0]);
+    return waits ? ts_store_flush_ids (self) : 0;
 }
 
 /*  Frees what a handle holds besides its Kyoto Cabinet handle. */
@@ -150,6 +164,7 @@ s_free (ts_store_t *self)
     free (self->rec_path);
     free (self->iov);
     ts_buf_free (&self->scratch);
+    ts_buf_free (&self->defer);
     ts_map_destroy (&self->pend);
     free (self->path);
     free (self);
@@ -234,9 +249,13 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
         kcdbclose (self->db);
         goto fail;
     }
-    int64_t indexed;
-    if (store_get_num (self->db, s_indexed_key, &indexed) && (uint64_t) indexed < self->next_seq) {
-        rc = store_pend_reload (self, (uint64_t) indexed);
+    int64_t indexed, entries;
+    if (!store_get_num (self->db, s_indexed_key, &indexed))
+        indexed = INT64_MAX;
+    if (!store_get_num (self->db, s_entries_key, &entries))
+        entries = INT64_MAX;            /* layouts before 7: every entry in the tree */
+    if ((uint64_t) indexed < self->next_seq || (uint64_t) entries < self->next_seq) {
+        rc = store_pend_reload (self, (uint64_t) indexed, (uint64_t) entries);
         if (rc) {
             *err = rc;
             snprintf (emsg, emsg_size, "%s", self->errmsg);
@@ -546,38 +565,20 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             return store_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;
-        /* the summary is the value of every index entry; G and M keys end
-         * with the sequence, so they append within the group (model) */
+        /* its index entries wait for the pass (ts_store_ids.c) */
         const char *sum = it.ptr;
-        if (s.group) {
-            klen = ts_key_group (key, s.group, s.group_len, seq);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write group index");
+        if (store_index_record (self, NULL, &s, sum, used, seq))
+            return TS_ENOMEM;
+        if (s.group)
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
-        }
-        if (s.model) {
-            klen = ts_key_model (key, s.model, s.model_len, seq);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write model index");
+        if (s.model)
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
-        }
         if (s.run) {
-            klen = ts_key_run (key, s.run, s.run_len, seq);
             ts_totals_t *rt = s_run_totals (runs, keys, &s);
             if (!rt)
                 return TS_ENOMEM;
-            if (!kcdbset (self->db, key, klen, "", 0))     /* the key says it all */
-                return store_kc_error (self, "write run index");
             ts_totals_add (rt, &s);
         }
-        if (s.has_reward) {
-            klen = ts_key_reward (key, s.reward, s.ingested_ms, s.id, s.id_len);
-            if (!kcdbset (self->db, key, klen, sum, used))
-                return store_kc_error (self, "write reward index");
-        }
-        klen = ts_key_time (key, ts_summary_time (&s), s.id, s.id_len);
-        if (!kcdbset (self->db, key, klen, sum, used))
-            return store_kc_error (self, "write time index");
         ts_totals_add (shard, &s);
     }
     if (s_pack_result (&self->scratch, res))
@@ -696,6 +697,7 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         rc = store_kc_error (self, "begin transaction");
         goto done;
     }
+    s_begun (self);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
     }
@@ -717,12 +719,17 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         }
     }
     size_t waiting = ts_map_size (self->pend);
-    if (rc == 0 && (waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES)) {
-        rc = store_write_ids (self);
+    if (rc == 0 && (waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES
+                    || self->defer.size >= S_PENDING_ENTRY_BYTES)) {
+        rc = store_write_pending (self);
         wrote_ids = true;
     }
-    else if (rc == 0 && waited == 0 && waiting > 0)     /* the first to wait */
-        rc = store_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
+    else if (rc == 0) {                 /* the first to wait sets the marks */
+        if (waited == 0 && waiting > 0)
+            rc = store_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
+        if (rc == 0 && self->ndefer_mark == 0 && self->ndefer > 0)
+            rc = store_set_num (self, s_entries_key, (int64_t) first, "write index entries mark");
+    }
     if (rc == 0)
         rc = store_rec_write (self);
     rc = s_end (self, rc, first, wrote_ids);

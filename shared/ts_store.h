@@ -179,6 +179,10 @@ int ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *
  *  *problems, the first one's text into `first` (when it is the first).
  *  Returns 0, or an error reading the tree. For ts_check. */
 int ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size);
+/*  Checks what waits in memory for the indexes (ids for R, index entries):
+ *  exactly what the records from the marks 'I' and 'O' on call for. Adds
+ *  to *problems, the first one's text into `first`. */
+int ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_t first_size);
 
 /*  Number of records stored. */
 uint64_t ts_store_count (ts_store_t *self);
