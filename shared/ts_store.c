@@ -62,6 +62,7 @@ s_unregister (dev_t dev, ino_t ino)
 }
 
 static int s_space_check (ts_store_t *self, size_t bytes);
+static int s_write_qpend (ts_store_t *self);
 
 /*  A transaction began: what it adds to the waiting entries starts here. */
 static void
@@ -109,6 +110,7 @@ s_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
     else if (wrote_ids) {
         store_pend_forget (self, 0);
         store_defer_forget (self, true);
+        ts_map_clear (self->qpend);
     }
     return rc;
 }
@@ -118,7 +120,7 @@ ts_store_flush_ids (ts_store_t *self)
 {
     assert (self);
     size_t n = ts_map_size (self->pend);
-    if (!n && !self->ndefer)
+    if (!n && !self->ndefer && !ts_map_size (self->qpend))
         return 0;
     if (self->broken)
         return s_refuse_broken (self);
@@ -128,7 +130,10 @@ ts_store_flush_ids (ts_store_t *self)
     if (!kcdbbegintran (self->db, 0))
         return store_kc_error (self, "begin transaction");
     s_begun (self);
-    return s_end (self, store_write_pending (self), self->next_seq, true);
+    rc = s_write_qpend (self);
+    if (rc == 0)
+        rc = store_write_pending (self);
+    return s_end (self, rc, self->next_seq, true);
 }
 
 size_t
@@ -149,8 +154,9 @@ ts_store_set_id_batch (ts_store_t *self, size_t ids)
 int
 store_settle (ts_store_t *self, const char *key, size_t klen)
 {
-    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer)
+    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer || ts_map_size (self->qpend))
                : key [0] == TS_TAG_RECORD ? ts_map_size (self->pend) > 0
+               : key [0] == TS_TAG_GROUP_TOTALS ? ts_map_size (self->qpend) > 0
                : store_defer_waits (self, key [0]);
     return waits ? ts_store_flush_ids (self) : 0;
 }
@@ -166,6 +172,7 @@ s_free (ts_store_t *self)
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->defer);
     ts_map_destroy (&self->pend);
+    ts_map_destroy (&self->qpend);
     free (self->path);
     free (self);
 }
@@ -178,7 +185,7 @@ ts_store_open (const char *path, const char *tuning, int *err, char *emsg, size_
     char *full = NULL;
     bool locked = false;
     if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())
-    ||  !(self->pend = ts_map_new (NULL))) {
+    ||  !(self->pend = ts_map_new (NULL)) || !(self->qpend = ts_map_new (free))) {
         *err = TS_ENOMEM;
         snprintf (emsg, emsg_size, "%s: out of memory", path);
         goto fail;
@@ -652,6 +659,52 @@ s_flush_table (ts_store_t *self, s_table_t *tab, char tag)
     return 0;
 }
 
+/*  A waiting slot for each group of the table (before the commit). */
+static int
+s_qpend_reserve (ts_store_t *self, s_table_t *tab)
+{
+    for (size_t i = 0; i < tab->cap; i++)
+        if (tab->slots [i].name
+        &&  !store_qpend_slot (self, self->qpend, tab->slots [i].name, tab->slots [i].len))
+            return TS_ENOMEM;
+    return 0;
+}
+
+/*  The table's totals into their waiting slots (after the commit). */
+static void
+s_qpend_add (ts_store_t *self, s_table_t *tab)
+{
+    for (size_t i = 0; i < tab->cap; i++)
+        if (tab->slots [i].name) {
+            ts_totals_t *t = ts_map_get (self->qpend, tab->slots [i].name, tab->slots [i].len);
+            assert (t);
+            ts_totals_merge (t, &tab->slots [i].t);
+        }
+}
+
+/*  Inside a pass: the waiting group totals into Q, in key order. */
+static int
+s_write_qpend (ts_store_t *self)
+{
+    size_t n = 0, pos = 0, len;
+    const void *name;
+    void *v;
+    store_ent_t *order = malloc (ts_map_size (self->qpend) * sizeof *order + 1);
+    if (!order)
+        return TS_ENOMEM;
+    while (ts_map_next (self->qpend, &pos, &name, &len, &v))
+        if (((ts_totals_t *) v)->count)         /* (a rolled-back commit's slot) */
+            order [n++] = (store_ent_t) { name, len, v, 0 };
+    qsort (order, n, sizeof *order, store_ent_cmp);
+    int rc = 0;
+    char key [TS_KEY_MAX];
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = s_merge_totals (self, key, ts_key_group_totals (key, order [i].key, order [i].klen),
+                             order [i].val);
+    free (order);
+    return rc;
+}
+
 int
 ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
                       ts_batch_result_t *results)
@@ -701,11 +754,17 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
     }
+    size_t waiting = ts_map_size (self->pend);
+    bool pass = waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES
+             || self->defer.size >= S_PENDING_ENTRY_BYTES;
     if (rc == 0 && shard.count > 0) {
         char key [1] = { TS_TAG_SHARD_TOTALS };
         rc = s_merge_totals (self, key, 1, &shard);
+        /* the groups' totals into Q in a pass, else they wait (slots
+         * made now: once committed, adding to them cannot fail) */
         if (rc == 0)
-            rc = s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS);
+            rc = pass ? s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS)
+                      : s_qpend_reserve (self, &groups);
         if (rc == 0)
             rc = s_flush_table (self, &models, TS_TAG_MODEL_TOTALS);
 
@@ -718,10 +777,10 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = store_set_num (self, s_seq_key, (int64_t) seq, "write sequence");
         }
     }
-    size_t waiting = ts_map_size (self->pend);
-    if (rc == 0 && (waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES
-                    || self->defer.size >= S_PENDING_ENTRY_BYTES)) {
-        rc = store_write_pending (self);
+    if (rc == 0 && pass) {
+        rc = s_write_qpend (self);
+        if (rc == 0)
+            rc = store_write_pending (self);
         wrote_ids = true;
     }
     else if (rc == 0) {                 /* the first to wait sets the marks */
@@ -735,6 +794,8 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     rc = s_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;
+    if (rc == 0 && !pass)
+        s_qpend_add (self, &groups);
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);

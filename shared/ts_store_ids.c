@@ -142,6 +142,24 @@ store_index_record (ts_store_t *self, ts_buf_t *to, const ts_summary_t *s,
     return rc;
 }
 
+/*  The totals waiting for a group's Q entry in `map` (the shard's or a
+ *  check's), made empty when absent; NULL: out of memory. A commit merges
+ *  its groups' totals into Q only in a pass: into the same leaves all
+ *  over Q otherwise, once the groups interleave (100,000 groups at 1M). */
+ts_totals_t *
+store_qpend_slot (ts_store_t *self, ts_map_t *map, const char *group, size_t len)
+{
+    ts_totals_t *t = ts_map_get (map, group, len);
+    if (t)
+        return t;
+    if (!(t = malloc (sizeof *t)) || (ts_totals_init (t), ts_map_put (map, group, len, t))) {
+        free (t);
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+        return NULL;
+    }
+    return t;
+}
+
 /*  Does an entry of this tag wait? */
 bool
 store_defer_waits (const ts_store_t *self, char tag)
@@ -160,17 +178,10 @@ store_defer_forget (ts_store_t *self, bool all)
         memset (self->defer_tags, 0, sizeof self->defer_tags);
 }
 
-typedef struct {
-    const char *key;
-    size_t      klen;
-    const char *val;
-    size_t      vlen;
-} s_ent_t;
-
-static int
-s_ent_cmp (const void *a, const void *b)
+int
+store_ent_cmp (const void *a, const void *b)
 {
-    const s_ent_t *x = a, *y = b;
+    const store_ent_t *x = a, *y = b;
     int c = memcmp (x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
@@ -186,7 +197,7 @@ store_write_pending (ts_store_t *self)
     const void *id;
     void *v;
     size_t nids = ts_map_size (self->pend);
-    s_ent_t *order = malloc ((nids + self->ndefer) * sizeof *order + 1);
+    store_ent_t *order = malloc ((nids + self->ndefer) * sizeof *order + 1);
     if (!order)
         return TS_ENOMEM;
     char *keys = malloc (self->pend_bytes + nids * 9 + 1);      /* R keys and values */
@@ -198,17 +209,17 @@ store_write_pending (ts_store_t *self)
     while (ts_map_next (self->pend, &pos, &id, &len, &v)) {
         size_t klen = ts_key_record (at, id, len);
         ts_key_put_i64 (at + klen, (int64_t) (uintptr_t) v);
-        order [n++] = (s_ent_t) { at, klen, at + klen, 8 };
+        order [n++] = (store_ent_t) { at, klen, at + klen, 8 };
         at += klen + 8;
     }
     for (size_t off = 0; off < self->defer.size; ) {
         uint32_t h [2];
         memcpy (h, self->defer.data + off, sizeof h);
         const char *k = self->defer.data + off + sizeof h;
-        order [n++] = (s_ent_t) { k, h [0], k + h [0], h [1] };
+        order [n++] = (store_ent_t) { k, h [0], k + h [0], h [1] };
         off += sizeof h + h [0] + h [1];
     }
-    qsort (order, n, sizeof *order, s_ent_cmp);
+    qsort (order, n, sizeof *order, store_ent_cmp);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (!kcdbset (self->db, order [i].key, order [i].klen, order [i].val, order [i].vlen))
@@ -230,6 +241,7 @@ typedef struct {
     ts_store_t *self;
     uint64_t    ids_from, entries_from;
     ts_buf_t   *to;             /* where entries go (NULL: the shard's) */
+    ts_map_t   *groups;         /* and group totals */
     uint64_t    ids;            /* records from ids_from on seen */
     bool        ids_differ;     /* (to set) one of them does not wait as it should */
 } s_reload_t;
@@ -257,9 +269,15 @@ s_reload_visit (const char *key, size_t klen, const char *val, size_t vlen, void
             return TS_ENOMEM;
         }
     }
-    if (seq >= r->entries_from)
-        return store_index_record (self, r->to, &s, val, used, seq);
-    return 0;
+    if (seq < r->entries_from)
+        return 0;
+    if (s.group) {
+        ts_totals_t *t = store_qpend_slot (self, r->groups, s.group, s.group_len);
+        if (!t)
+            return TS_ENOMEM;
+        ts_totals_add (t, &s);
+    }
+    return store_index_record (self, r->to, &s, val, used, seq);
 }
 
 static int
@@ -280,7 +298,7 @@ s_reload (ts_store_t *self, s_reload_t *r)
 int
 store_pend_reload (ts_store_t *self, uint64_t ids_from, uint64_t entries_from)
 {
-    s_reload_t r = { self, ids_from, entries_from, NULL, 0, false };
+    s_reload_t r = { self, ids_from, entries_from, NULL, self->qpend, 0, false };
     return s_reload (self, &r);
 }
 
@@ -297,7 +315,10 @@ ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_
     if (!store_get_num (self->db, s_entries_key, &entries_from))
         entries_from = INT64_MAX;
     ts_buf_t want = { 0 };
-    s_reload_t r = { self, (uint64_t) ids_from, (uint64_t) entries_from, &want, 0, false };
+    ts_map_t *groups = ts_map_new (free);
+    if (!groups)
+        return TS_ENOMEM;
+    s_reload_t r = { self, (uint64_t) ids_from, (uint64_t) entries_from, &want, groups, 0, false };
     int rc = s_reload (self, &r);
     const char *what = NULL;
     if (rc == 0) {
@@ -312,7 +333,22 @@ ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_
         else if (!what && (want.size != self->defer.size
                  || (want.size && memcmp (want.data, self->defer.data, want.size))))
             what = "the index entries waiting are not those of the records from their mark ('O')";
+        pos = 0;
+        const void *g;
+        void *t;
+        while (!what && ts_map_next (self->qpend, &pos, &g, &len, &t)) {
+            ts_totals_t *w = ts_map_get (groups, g, len);
+            if (((ts_totals_t *) t)->count && !(w && ts_totals_equal (w, t)))
+                what = "the group totals waiting are not those of the records from their mark ('O')";
+        }
+        pos = 0;
+        while (!what && ts_map_next (groups, &pos, &g, &len, &t)) {
+            ts_totals_t *w = ts_map_get (self->qpend, g, len);
+            if (!w || w->count != ((ts_totals_t *) t)->count)
+                what = "a group's records from the mark ('O') have no totals waiting";
+        }
     }
+    ts_map_destroy (&groups);
     if (what) {
         if ((*problems)++ == 0)
             snprintf (first, first_size, "%s: %s", self->path, what);

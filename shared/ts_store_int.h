@@ -42,6 +42,8 @@ struct ts_store {
     size_t   defer_mark;        /* its size when the transaction began */
     size_t   ndefer_mark;
     uint8_t  defer_tags [32];   /* the key tags among them (a bitmap) */
+    ts_map_t *qpend;            /* group -> ts_totals_t *: what waits for
+                                   the group's totals (Q) */
     int      rec_fd;            /* the records file, or -1 */
     char    *rec_path;
     uint64_t rec_end;           /* its committed length (key 'L') */
@@ -109,6 +111,14 @@ static const char s_reclen_key [1] = { 'L' };
 int store_settle (ts_store_t *self, const char *key, size_t klen);
 
 /* ts_store_ids.c */
+/*  A key and its value, to sort by key (store_ent_cmp, for qsort). */
+typedef struct {
+    const char *key;
+    size_t      klen;
+    const void *val;
+    size_t      vlen;
+} store_ent_t;
+int store_ent_cmp (const void *a, const void *b);
 bool store_pend_find (const ts_store_t *self, const char *id, size_t len, uint64_t *seq);
 int store_pend_add (ts_store_t *self, const char *id, size_t len, uint64_t seq);
 void store_pend_forget (ts_store_t *self, uint64_t from);
@@ -119,6 +129,7 @@ int store_defer (ts_store_t *self, ts_buf_t *to, const char *key, size_t klen,
 int store_index_record (ts_store_t *self, ts_buf_t *to, const ts_summary_t *s,
                         const char *sum, size_t sum_len, uint64_t seq);
 void store_defer_forget (ts_store_t *self, bool all);
+ts_totals_t *store_qpend_slot (ts_store_t *self, ts_map_t *map, const char *group, size_t len);
 bool store_defer_waits (const ts_store_t *self, char tag);
 
 /* ts_store_rec.c */

@@ -697,6 +697,22 @@ s_mid_load_check (uint32_t st, const bool *loaded)
             want_listed += sort.order != TS_ORDER_REWARD || s_env->recs [i].has_reward;
         }
     bool waited = ts_store_pending_ids (s_env->stores [st]) > 0;
+    /* a group's totals hold its loaded records, waiting ones included */
+    const s_rec_t *pick = &s_env->recs [s_pick ((unsigned) s_env->nrecs)];
+    if (pick->has_group) {
+        uint64_t in_group = 0;
+        for (size_t i = 0; i < s_env->nrecs; i++)
+            in_group += loaded [i] && s_env->recs [i].has_group
+                     && s_env->recs [i].group_len == pick->group_len
+                     && !memcmp (s_env->recs [i].group, pick->group, pick->group_len);
+        ts_totals_t t;
+        int rc = ts_store_group_totals (s_env->stores [st], pick->group, pick->group_len, &t);
+        assert_true (rc == 0 || rc == TS_ENOTFOUND);
+        if (t.count != in_group)
+            fail_msg ("seed %" PRIu64 ": store %u mid-load: group %.*s totals %" PRIu64
+                      ", loaded %" PRIu64, s_env->seed, st, (int) pick->group_len, pick->group,
+                      t.count, in_group);
+    }
     assert_int_equal (ts_query_count (&s_env->stores [st], 1, &q.f, &count), 0);
     if (count != want)
         fail_msg ("seed %" PRIu64 ": store %u mid-load: count %" PRIu64 ", oracle %" PRIu64,
