@@ -60,10 +60,11 @@ static const char s_next_key [1] = { 'P' };
  *  written with the first commit: 2 since the group and model indexes end
  *  with the sequence, 3 since R holds the sequence alone, 4 since reward
  *  ties are ordered by ingest time, 5 since R may lag behind D (key 'I',
- *  below), 6 since records live in the records file (below). A shard with
- *  records and no 'V' is of layout 1. Shards of layouts 4 and 5 are read
- *  as they are (R complete without 'I', records in D) and say 6 once
- *  written: what they held stays where it is. */
+ *  below), 6 since records live in the records file (below), 7 since the
+ *  other indexes may lag behind D too (key 'O'). A shard with records and
+ *  no 'V' is of layout 1. Shards of layouts 4 to 6 are read as they are (R
+ *  complete without 'I', the other indexes without 'O', records in D) and
+ *  say 7 once written: what they held stays where it is. */
 #define S_LAYOUT TS_KEY_LAYOUT
 #define S_LAYOUT_READ TS_KEY_LAYOUT_READ
 static const char s_layout_key [1] = { 'V' };
