@@ -66,7 +66,9 @@ store_kc_code (int code, int saved, const char *msg, bool opening)
             return TS_ECORRUPT;
         if (saved == EACCES && !strstr (msg, "lock"))
             return -EACCES;
-        if (saved == EAGAIN || saved == EACCES || strstr (msg, "lock"))
+        /* with KCOTRYLOCK a lock held elsewhere fails fcntl ("fcntl
+         * failed"): errno may be another call's by then (ASan builds) */
+        if (saved == EAGAIN || saved == EACCES || strstr (msg, "lock") || strstr (msg, "fcntl"))
             return TS_ELOCKED;
         if (saved == ENOSPC)
             return -ENOSPC;
