@@ -252,7 +252,12 @@ ts_check_store (ts_store_t *store, ts_check_report_t *rep)
     ts_totals_init (&rep->totals);
     c.store = store;
     c.rep = rep;
-    int rc = s_scan_prefix (&c, TS_TAG_RECORD, s_visit_record);
+    /* what waits for the indexes first: the scans below write it into
+     * the tree (they settle), and then check it there */
+    int rc = ts_store_check_pending (store, &rep->problems, rep->first_problem,
+                                     sizeof rep->first_problem);
+    if (!rc)
+        rc = s_scan_prefix (&c, TS_TAG_RECORD, s_visit_record);
     if (!rc) {
         c.seen = 0;
         rc = s_scan_prefix (&c, TS_TAG_DATA, s_visit_data);

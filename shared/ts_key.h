@@ -56,6 +56,10 @@
  *    I                          the sequence from which R may lack ids
  *                               (they wait in memory, and are read back
  *                               from D after a crash)
+ *    O                          the sequence from which the G, W, T, M, A
+ *                               entries and Q totals of the records may
+ *                               be missing (layout 7: they wait in memory
+ *                               for a sorted pass, ts_store_ids.c)
  *    L                          the committed length of the records file
  *    N                          the sequence of the shard's last statistics
  *                               delta (ts_store_seq; "delta" messages)
@@ -80,9 +84,10 @@ extern "C" {
 #define TS_KEY_MAX 2200   /* escaped 512-byte strings plus an id fit */
 
 /*  The layout this trajstore writes (kept in each shard under key 'V',
- *  ts_store.c) and the oldest it still reads. Raise TS_KEY_LAYOUT when
+ *  ts_store.c) and the oldest it still reads; 7 since every index may lag
+ *  behind D (key 'O'). Raise TS_KEY_LAYOUT when
  *  what a key or its value means changes. */
-#define TS_KEY_LAYOUT      6
+#define TS_KEY_LAYOUT      7
 #define TS_KEY_LAYOUT_READ 4
 
 enum {

@@ -63,6 +63,15 @@ s_unregister (dev_t dev, ino_t ino)
     pthread_mutex_unlock (&s_open_lock);
 }
 
+static int s_write_qpend (ts_store_t *self);
+
+/*  A transaction began: what it adds to the waiting entries starts here. */
+static void
+s_begun (ts_store_t *self)
+{
+    self->defer_mark = self->defer.size;
+    self->ndefer_mark = self->ndefer;
+}
 
 int
 store_refuse_broken (ts_store_t *self)
@@ -97,9 +106,13 @@ store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
     if (rc) {                           /* rolled back: so is the sequence */
         self->next_seq = store_load_next_seq (self->db);
         store_pend_forget (self, first);
+        store_defer_forget (self, false);
     }
-    else if (wrote_ids)
+    else if (wrote_ids) {
         store_pend_forget (self, 0);
+        store_defer_forget (self, true);
+        ts_map_clear (self->qpend);
+    }
     return rc;
 }
 
@@ -108,16 +121,20 @@ ts_store_flush_ids (ts_store_t *self)
 {
     assert (self);
     size_t n = ts_map_size (self->pend);
-    if (!n)
+    if (!n && !self->ndefer && !ts_map_size (self->qpend))
         return 0;
     if (self->broken)
         return store_refuse_broken (self);
-    int rc = store_space_check (self, self->pend_bytes + 32 * n);
+    int rc = store_space_check (self, self->pend_bytes + 32 * n + self->defer.size);
     if (rc)
         return rc;
     if (!kcdbbegintran (self->db, 0))
         return store_kc_error (self, "begin transaction");
-    return store_end (self, store_write_ids (self), self->next_seq, true);
+    s_begun (self);
+    rc = s_write_qpend (self);
+    if (rc == 0)
+        rc = store_write_pending (self);
+    return store_end (self, rc, self->next_seq, true);
 }
 
 size_t
@@ -132,14 +149,17 @@ ts_store_set_id_batch (ts_store_t *self, size_t ids)
     self->pend_max = ids ? ids : S_PENDING_IDS;
 }
 
-/*  Before a read that goes through R (by key or in id order): the waiting
- *  ids into R, so that it sees them. */
+/*  Before a read that goes through an index (by key or in its order) of
+ *  which something waits (R: ids; any tag: its entries), or through the
+ *  whole tree: the pass that writes what waits, so that it sees them. */
 int
 store_settle (ts_store_t *self, const char *key, size_t klen)
 {
-    if (!ts_map_size (self->pend) || (klen > 0 && key [0] != TS_TAG_RECORD))
-        return 0;
-    return ts_store_flush_ids (self);
+    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer || ts_map_size (self->qpend))
+               : key [0] == TS_TAG_RECORD ? ts_map_size (self->pend) > 0
+               : key [0] == TS_TAG_GROUP_TOTALS ? ts_map_size (self->qpend) > 0
+               : store_defer_waits (self, key [0]);
+    return waits ? ts_store_flush_ids (self) : 0;
 }
 
 /*  Frees what a handle holds besides its Kyoto Cabinet handle. */
@@ -153,7 +173,9 @@ s_free (ts_store_t *self)
     store_text_free (self);
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->unknown);
+    ts_buf_free (&self->defer);
     ts_map_destroy (&self->pend);
+    ts_map_destroy (&self->qpend);
     free (self->path);
     free (self);
 }
@@ -166,7 +188,7 @@ ts_store_open (const char *path, const char *tuning, int *code, char *err, size_
     char *full = NULL;
     bool locked = false;
     if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())
-    ||  !(self->pend = ts_map_new (NULL))) {
+    ||  !(self->pend = ts_map_new (NULL)) || !(self->qpend = ts_map_new (free))) {
         *code = TS_ENOMEM;
         snprintf (err, err_size, "%s: out of memory", path);
         goto fail;
@@ -237,9 +259,13 @@ ts_store_open (const char *path, const char *tuning, int *code, char *err, size_
         kcdbclose (self->db);
         goto fail;
     }
-    int64_t indexed;
-    if (store_get_num (self->db, s_indexed_key, &indexed) && (uint64_t) indexed < self->next_seq) {
-        rc = store_pend_reload (self, (uint64_t) indexed);
+    int64_t indexed, entries;
+    if (!store_get_num (self->db, s_indexed_key, &indexed))
+        indexed = INT64_MAX;
+    if (!store_get_num (self->db, s_entries_key, &entries))
+        entries = INT64_MAX;            /* layouts before 7: every entry in the tree */
+    if ((uint64_t) indexed < self->next_seq || (uint64_t) entries < self->next_seq) {
+        rc = store_pend_reload (self, (uint64_t) indexed, (uint64_t) entries);
         if (rc) {
             *code = rc;
             snprintf (err, err_size, "%s", self->errmsg);
@@ -531,25 +557,6 @@ s_run_totals (s_table_t *runs, s_keyblk_t **blk, const ts_summary_t *s)
     return t;
 }
 
-/*  Writes one index entry of a record being stored (ts_index_fn). */
-typedef struct {
-    ts_store_t *self;
-    const char *sum;
-    size_t      sum_len;
-} s_entry_t;
-
-static int
-s_set_entry (void *arg, const char *key, size_t klen, bool holds_summary, const char *what)
-{
-    s_entry_t *en = arg;
-    if (kcdbset (en->self->db, key, klen, holds_summary ? en->sum : "",
-                 holds_summary ? en->sum_len : 0))
-        return 0;
-    char doing [64];
-    snprintf (doing, sizeof doing, "write %s index", what);
-    return store_kc_error (en->self, doing);
-}
-
 static int
 s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
              ts_totals_t *shard, s_table_t *groups, s_table_t *models,
@@ -622,12 +629,11 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             return store_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;
-        /* every index entry of the record (ts_index.h: the one list that
-         * drop removes too); the summary is the value of most */
-        s_entry_t en = { self, it.ptr, used };
-        int erc = ts_index_entries (&s, it.ptr, it.len, seq, s_set_entry, &en);
-        if (erc)
-            return erc;
+        /* its index entries wait for the pass (ts_store_ids.c; the list
+         * of them is ts_index_entries, which drop removes too) */
+        const char *sum = it.ptr;
+        if (store_index_record (self, NULL, &s, sum, used, seq))
+            return TS_ENOMEM;
         if (s.group)
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
         if (s.model)
@@ -717,6 +723,52 @@ s_flush_table (ts_store_t *self, s_table_t *tab, char tag)
     return 0;
 }
 
+/*  A waiting slot for each group of the table (before the commit). */
+static int
+s_qpend_reserve (ts_store_t *self, s_table_t *tab)
+{
+    for (size_t i = 0; i < tab->cap; i++)
+        if (tab->slots [i].name
+        &&  !store_qpend_slot (self, self->qpend, tab->slots [i].name, tab->slots [i].len))
+            return TS_ENOMEM;
+    return 0;
+}
+
+/*  The table's totals into their waiting slots (after the commit). */
+static void
+s_qpend_add (ts_store_t *self, s_table_t *tab)
+{
+    for (size_t i = 0; i < tab->cap; i++)
+        if (tab->slots [i].name) {
+            ts_totals_t *t = ts_map_get (self->qpend, tab->slots [i].name, tab->slots [i].len);
+            assert (t);
+            ts_totals_merge (t, &tab->slots [i].t);
+        }
+}
+
+/*  Inside a pass: the waiting group totals into Q, in key order. */
+static int
+s_write_qpend (ts_store_t *self)
+{
+    size_t n = 0, pos = 0, len;
+    const void *name;
+    void *v;
+    store_ent_t *order = malloc (ts_map_size (self->qpend) * sizeof *order + 1);
+    if (!order)
+        return TS_ENOMEM;
+    while (ts_map_next (self->qpend, &pos, &name, &len, &v))
+        if (((ts_totals_t *) v)->count)         /* (a rolled-back commit's slot) */
+            order [n++] = (store_ent_t) { name, len, v, 0 };
+    qsort (order, n, sizeof *order, store_ent_cmp);
+    int rc = 0;
+    char key [TS_KEY_MAX];
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = s_merge_totals (self, key, ts_key_group_totals (key, order [i].key, order [i].klen),
+                             order [i].val);
+    free (order);
+    return rc;
+}
+
 int
 ts_store_put_batches (ts_store_t *self, const ts_batch_t *batches, size_t n,
                       ts_batch_result_t *results)
@@ -763,17 +815,24 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         rc = store_kc_error (self, "begin transaction");
         goto done;
     }
+    s_begun (self);
     store_text_reset (self);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
     }
     if (rc == 0)            /* the postings, in the records' transaction */
         rc = store_text_flush (self);
+    size_t waiting = ts_map_size (self->pend);
+    bool pass = waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES
+             || self->defer.size >= S_PENDING_ENTRY_BYTES;
     if (rc == 0 && shard.count > 0) {
         char key [1] = { TS_TAG_SHARD_TOTALS };
         rc = s_merge_totals (self, key, 1, &shard);
+        /* the groups' totals into Q in a pass, else they wait (slots
+         * made now: once committed, adding to them cannot fail) */
         if (rc == 0)
-            rc = s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS);
+            rc = pass ? s_flush_table (self, &groups, TS_TAG_GROUP_TOTALS)
+                      : s_qpend_reserve (self, &groups);
         if (rc == 0)
             rc = s_flush_table (self, &models, TS_TAG_MODEL_TOTALS);
 
@@ -786,19 +845,26 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
             rc = store_set_num (self, s_seq_key, (int64_t) seq, "write sequence");
         }
     }
-    size_t waiting = ts_map_size (self->pend);
-    if (rc == 0 && (waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES)) {
-        rc = store_write_ids (self);
+    if (rc == 0 && pass) {
+        rc = s_write_qpend (self);
+        if (rc == 0)
+            rc = store_write_pending (self);
         wrote_ids = true;
     }
-    else if (rc == 0 && waited == 0 && waiting > 0)     /* the first to wait */
-        rc = store_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
+    else if (rc == 0) {                 /* the first to wait sets the marks */
+        if (waited == 0 && waiting > 0)
+            rc = store_set_num (self, s_indexed_key, (int64_t) first, "write id index mark");
+        if (rc == 0 && self->ndefer_mark == 0 && self->ndefer > 0)
+            rc = store_set_num (self, s_entries_key, (int64_t) first, "write index entries mark");
+    }
     if (rc == 0)
         rc = store_rec_write (self);
     store_text_reset (self);
     rc = store_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;
+    if (rc == 0 && !pass)
+        s_qpend_add (self, &groups);
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);

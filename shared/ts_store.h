@@ -95,20 +95,20 @@ int ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, siz
                                 ts_batch_result_t *results, ts_buf_t *delta);
 
 /*  The ids of new records wait in memory and reach the id index (R) many
- *  commits at a time (ts_store.c says why). A get by id finds them where
- *  they wait; a scan or cursor over R, a raw read of an R key and the
- *  close put them in R first; an open after a crash reads them back from
- *  the records. This puts them there now, in a
- *  transaction of its own (a worker does it when its imports are done).
- *  0, or an error as from a commit. */
+ *  commits at a time, and so do their other index entries and their
+ *  groups' totals (ts_store_ids.c says why): the pass. A get by id finds
+ *  them where they wait, a group's totals add what waits; a scan, cursor
+ *  or raw read of a tag with something waiting and the close make the
+ *  pass first; an open after a crash reads them back from the records.
+ *  This makes the pass now, in a transaction of its own (a worker does it
+ *  when its imports are done). 0, or an error as from a commit. */
 int ts_store_flush_ids (ts_store_t *self);
 
 /*  How many ids wait for the id index. */
 size_t ts_store_pending_ids (const ts_store_t *self);
 
-/*  A commit that leaves at least `ids` ids waiting puts them all in the id
- *  index (0: the default, 32,768). For tests, which want it to happen
- *  often. */
+/*  A commit that leaves at least `ids` ids waiting makes the pass (0: the
+ *  default, 32,768). For tests, which want it to happen often. */
 void ts_store_set_id_batch (ts_store_t *self, size_t ids);
 
 /*  The shard's commit sequence: how many commits changed its totals. Each
@@ -193,6 +193,10 @@ int ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *
  *  *problems, the first one's text into `first` (when it is the first).
  *  Returns 0, or an error reading the tree. For ts_check. */
 int ts_store_check_records (ts_store_t *self, uint64_t *problems, char *first, size_t size);
+/*  Checks what waits in memory for the indexes (ids for R, index entries):
+ *  exactly what the records from the marks 'I' and 'O' on call for. Adds
+ *  to *problems, the first one's text into `first`. */
+int ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_t first_size);
 
 /*  Number of records stored. */
 uint64_t ts_store_count (ts_store_t *self);

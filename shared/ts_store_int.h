@@ -37,6 +37,14 @@ struct ts_store {
     ts_map_t *pend;             /* ids stored but not yet in R -> sequence */
     size_t   pend_bytes;        /* of those ids */
     size_t   pend_max;          /* a pass into R at this many ids */
+    ts_buf_t defer;             /* index entries waiting for the pass:
+                                   [klen u32][vlen u32][key][value]... */
+    size_t   ndefer;            /* entries in it */
+    size_t   defer_mark;        /* its size when the transaction began */
+    size_t   ndefer_mark;
+    uint8_t  defer_tags [32];   /* the key tags among them (a bitmap) */
+    ts_map_t *qpend;            /* group -> ts_totals_t *: what waits for
+                                   the group's totals (Q) */
     int      rec_fd;            /* the records file, or -1 */
     char    *rec_path;
     uint64_t rec_end;           /* its committed length (key 'L') */
@@ -55,10 +63,11 @@ static const char s_next_key [1] = { 'P' };
  *  written with the first commit: 2 since the group and model indexes end
  *  with the sequence, 3 since R holds the sequence alone, 4 since reward
  *  ties are ordered by ingest time, 5 since R may lag behind D (key 'I',
- *  below), 6 since records live in the records file (below). A shard with
- *  records and no 'V' is of layout 1. Shards of layouts 4 and 5 are read
- *  as they are (R complete without 'I', records in D) and say 6 once
- *  written: what they held stays where it is. */
+ *  below), 6 since records live in the records file (below), 7 since the
+ *  other indexes may lag behind D too (key 'O'). A shard with records and
+ *  no 'V' is of layout 1. Shards of layouts 4 to 6 are read as they are (R
+ *  complete without 'I', the other indexes without 'O', records in D) and
+ *  say 7 once written: what they held stays where it is. */
 #define S_LAYOUT TS_KEY_LAYOUT
 #define S_LAYOUT_READ TS_KEY_LAYOUT_READ
 static const char s_layout_key [1] = { 'V' };
@@ -70,6 +79,13 @@ static const char s_layout_key [1] = { 'V' };
 #define S_PENDING_BYTES (4u << 20)
 
 static const char s_indexed_key [1] = { 'I' };
+/*  And the index entries of the records from this sequence on (layout 7:
+ *  G, W, T, M, A entries wait in memory too, "Index entries waiting" in
+ *  ts_store_ids.c): written with 'I', at the same sequences. */
+static const char s_entries_key [1] = { 'O' };
+/*  A pass also comes when the waiting entries reach this many bytes: the
+ *  memory a shard holds for them (16 shards: 192 MiB at most). */
+#define S_PENDING_ENTRY_BYTES (12u << 20)
 /* --- the records file ------------------------------------------------------
  *
  *  A record's bytes (summary and object) go to the shard's records file,
@@ -111,11 +127,26 @@ int store_refuse_broken (ts_store_t *self);
 int store_space_check (ts_store_t *self, size_t bytes);
 
 /* ts_store_ids.c */
+/*  A key and its value, to sort by key (store_ent_cmp, for qsort). */
+typedef struct {
+    const char *key;
+    size_t      klen;
+    const void *val;
+    size_t      vlen;
+} store_ent_t;
+int store_ent_cmp (const void *a, const void *b);
 bool store_pend_find (const ts_store_t *self, const char *id, size_t len, uint64_t *seq);
 int store_pend_add (ts_store_t *self, const char *id, size_t len, uint64_t seq);
 void store_pend_forget (ts_store_t *self, uint64_t from);
-int store_write_ids (ts_store_t *self);
-int store_pend_reload (ts_store_t *self, uint64_t from);
+int store_write_pending (ts_store_t *self);
+int store_pend_reload (ts_store_t *self, uint64_t ids_from, uint64_t entries_from);
+int store_defer (ts_store_t *self, ts_buf_t *to, const char *key, size_t klen,
+                 const char *val, size_t vlen);
+int store_index_record (ts_store_t *self, ts_buf_t *to, const ts_summary_t *s,
+                        const char *sum, size_t sum_len, uint64_t seq);
+void store_defer_forget (ts_store_t *self, bool all);
+ts_totals_t *store_qpend_slot (ts_store_t *self, ts_map_t *map, const char *group, size_t len);
+bool store_defer_waits (const ts_store_t *self, char tag);
 
 /* ts_store_rec.c */
 void store_loc_pack (char *b, uint64_t off, uint32_t len);

@@ -39,7 +39,7 @@ enum { B_NONE = -1, B_TRUNC, B_COMMA, B_QUOTE, B_NAN, B_ARRAY, B_UTF8,
 struct opts {
     uint64_t records, seed, per_group;
     double dup, bad;
-    int profile;
+    int profile, random;
     const char *out;
 };
 
@@ -492,8 +492,14 @@ static void s_record(struct sbuf *b, const struct opts *o, uint64_t n, int bad)
                      .inject = bad == B_UTF8 || bad == B_SURR,
                      .tau = o->profile == P_TAU };
     uint64_t group = n / o->per_group;
+    /* --order random: any group at any line (records/per-group of them,
+     * so 100,000 groups at 1M), as several trial files merged would. */
+    struct rng orr = s_rng_for(o->seed, 5, n);
+    uint64_t ngroups = o->records / o->per_group + 1;
+    if (o->random)
+        group = (uint64_t)(s_unit(&orr) * (double)ngroups);
     /* Default dumps interleave groups a little; tau (task_id, trial) is exact. */
-    if (!g.tau && s_below(&g.r, 10) == 0) {
+    else if (!g.tau && s_below(&g.r, 10) == 0) {
         group += s_below(&g.r, 7);
         group = group >= 3 ? group - 3 : 0;
     }
@@ -511,6 +517,12 @@ static void s_record(struct sbuf *b, const struct opts *o, uint64_t n, int bad)
 
     char rlit[32];
     double reward = s_reward(&g.r, p_success, rlit, sizeof rlit);
+    if (o->random && reward < 1.0 && s_below(&orr, 10) < 8) {
+        /* partial credit from a reward model: continuous, 5 decimals
+         * (~6,800 distinct values per 10,000 records); 1 stays exact */
+        reward = (double)(1 + s_below(&orr, 99998)) / 100000.0;
+        snprintf(rlit, sizeof rlit, "%.5f", reward);
+    }
     const char *rout = bad == B_NAN ? "NaN" : bad == B_RTYPE ? "\"high\"" : rlit;
 
     s_puts(b, bad == B_ARRAY ? "[" : "");
@@ -552,8 +564,12 @@ static void s_record(struct sbuf *b, const struct opts *o, uint64_t n, int bad)
               (unsigned long long)(lo & 0xffffffffffffULL), (unsigned long long)group);
         s_cat(b, s_models[s_below(&g.r, NELEM(s_models))], "\", \"created_at\": ", NULL);
         /* ~2.5 s apart with +-4 s jitter: increasing-ish, not sorted. */
-        s_put_time(b, 1772323200000LL + (int64_t)n * 2500 +
-                          (int64_t)s_below(&g.r, 8000) - 4000);
+        int64_t jitter = (int64_t)s_below(&g.r, 8000) - 4000;
+        if (o->random) /* anywhere in the 180 days before the ordered start */
+            s_put_time(b, 1772323200000LL - 180LL * 86400000 +
+                              (int64_t)(s_unit(&orr) * 180.0 * 86400000.0) + jitter);
+        else
+            s_put_time(b, 1772323200000LL + (int64_t)n * 2500 + jitter);
         int ok = (reward >= 1.0) ^ (s_below(&g.r, 100) == 0); /* dumps lie */
         s_cat(b, ", \"reward\": ", rout, ", \"is_success\": ", ok ? "true" : "false",
               ", \"trajectory\": ", NULL);
@@ -601,6 +617,7 @@ static void s_mangle(struct sbuf *b, int bad, struct rng *r)
 static const char s_usage[] =
     "usage: trajstore-gen [--records N] [--seed S] [--per-group K] [--out FILE]\n"
     "                     [--dup-rate F] [--bad-rate F] [--profile default|tau]\n"
+    "                     [--order ordered|random]\n"
     "       trajstore-gen --help | --version\n"
     "Writes N JSONL trajectory records (default 10000, ~4 KB each) to stdout.\n"
     "  --seed S        output is deterministic per seed (default 1)\n"
@@ -608,7 +625,11 @@ static const char s_usage[] =
     "  --dup-rate F    fraction of lines that exactly repeat an earlier line\n"
     "  --bad-rate F    fraction of lines replaced by a malformed line (rotating\n"
     "                  kinds); also adds blank lines, not counted in N\n"
-    "  --profile tau   tau-bench style {task_id, trial, reward, info, traj}\n";
+    "  --profile tau   tau-bench style {task_id, trial, reward, info, traj}\n"
+    "  --order random  the worst order for indexes: created times random over\n"
+    "                  180 days, partial rewards continuous (4 decimals), any\n"
+    "                  group on any line (default ordered: times increasing,\n"
+    "                  a group's attempts together, rewards from few values)\n";
 
 static void s_die_usage(const char *msg, const char *arg)
 {
@@ -639,7 +660,7 @@ static double s_parse_rate(const char *opt, const char *v)
 static void s_parse_args(int argc, char **argv, struct opts *o)
 {
     static const char *const names[] = { "--records", "--seed", "--per-group",
-        "--out", "--dup-rate", "--bad-rate", "--profile" };
+        "--out", "--dup-rate", "--bad-rate", "--profile", "--order" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '='), *v;
         size_t nl = eq ? (size_t)(eq - a) : strlen(a), k = 0;
@@ -660,6 +681,11 @@ static void s_parse_args(int argc, char **argv, struct opts *o)
         case 3: o->out = v; break;
         case 4: o->dup = s_parse_rate(names[k], v); break;
         case 5: o->bad = s_parse_rate(names[k], v); break;
+        case 7:
+            if (strcmp(v, "ordered") && strcmp(v, "random"))
+                s_die_usage("--order must be ordered or random, not", v);
+            o->random = !strcmp(v, "random");
+            break;
         default:
             if (strcmp(v, "default") && strcmp(v, "tau"))
                 s_die_usage("--profile must be default or tau, not", v);

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "ts_check.h"
 
 #include "ts_error.h"
 #include "ts_key.h"
@@ -351,17 +352,37 @@ s_buf_write (void *data, const char *buf, size_t len)
     return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
 }
 
+static void s_mid_load_check (uint32_t st, const bool *loaded);
+
 /*  Commits the records of one store and one run (-1: none), 250 to a
- *  batch, through `parser` (whose profile names that run). */
+ *  batch, through `parser` (whose profile names that run), in a random
+ *  order (times, rewards and groups all over their ranges). Passes into the
+ *  indexes come every 300 records, so reads meet entries both in the tree
+ *  and waiting: after about a third of the batches a random count and the
+ *  checker run against what is loaded so far. */
 static void
 s_load_store (ts_parser_t *parser, uint32_t st, int run, uint64_t *chunk)
 {
     ts_buf_t records = { 0 }, form = { 0 };
     char line [S_LINE_MAX];
     uint32_t nb = 0;
-    for (size_t i = 0; i <= s_env->nrecs; i++) {
+    size_t *perm = malloc (s_env->nrecs * sizeof *perm);
+    bool *loaded = calloc (s_env->nrecs, sizeof *loaded);
+    assert_non_null (perm);
+    assert_non_null (loaded);
+    for (size_t i = 0; i < s_env->nrecs; i++) {
+        size_t j = s_pick ((unsigned) i + 1);
+        perm [i] = perm [j];
+        perm [j] = i;
+        /* the runs before this one (loaded in order, -1 first) are in */
+        loaded [i] = s_env->recs [i].store == st && s_env->recs [i].run < run;
+    }
+    ts_store_set_id_batch (s_env->stores [st], 300);
+    for (size_t p = 0; p <= s_env->nrecs; p++) {
+        size_t i = p < s_env->nrecs ? perm [p] : s_env->nrecs;
         if (i < s_env->nrecs && s_env->recs [i].store == st && s_env->recs [i].run == run) {
             const s_rec_t *r = &s_env->recs [i];
+            loaded [i] = true;
             int len = s_line (r, line);
             ts_summary_t s;
             char reason [256] = "";
@@ -387,10 +408,14 @@ s_load_store (ts_parser_t *parser, uint32_t st, int run, uint64_t *chunk)
             assert_int_equal (res.imported, nb);
             records.size = 0;
             nb = 0;
+            if (s_pick (3) == 0)
+                s_mid_load_check (st, loaded);
         }
     }
     ts_buf_free (&records);
     ts_buf_free (&form);
+    free (perm);
+    free (loaded);
 }
 
 static int
@@ -675,6 +700,70 @@ s_filt_random (s_filt_t *q)
     }
 }
 
+static int
+s_count_emit (void *arg, const ts_summary_t *s, const char *sum, size_t sum_len,
+              const char *rec, size_t rec_len)
+{
+    (void) s; (void) sum; (void) sum_len; (void) rec; (void) rec_len;
+    (*(unsigned *) arg)++;
+    return 0;
+}
+
+/*  Halfway through loading store st: a random filter's count and list
+ *  over it equal the loaded records' (entries waiting or not), and the
+ *  checker finds what waits exactly what the records call for. */
+static void
+s_mid_load_check (uint32_t st, const bool *loaded)
+{
+    s_filt_t q;
+    s_filt_random (&q);
+    uint64_t want = 0, count = 0, want_listed = 0;
+    unsigned listed = 0;
+    ts_sort_t sort;
+    memset (&sort, 0, sizeof sort);
+    sort.order = (ts_order_t) s_pick (3);
+    sort.desc = s_pick (2);
+    for (size_t i = 0; i < s_env->nrecs; i++)
+        if (loaded [i] && s_match (&q.f, &s_env->recs [i])) {
+            want++;             /* a list in reward order leaves out records without one */
+            want_listed += sort.order != TS_ORDER_REWARD || s_env->recs [i].has_reward;
+        }
+    bool waited = ts_store_pending_ids (s_env->stores [st]) > 0;
+    /* a group's totals hold its loaded records, waiting ones included */
+    const s_rec_t *pick = &s_env->recs [s_pick ((unsigned) s_env->nrecs)];
+    if (pick->has_group) {
+        uint64_t in_group = 0;
+        for (size_t i = 0; i < s_env->nrecs; i++)
+            in_group += loaded [i] && s_env->recs [i].has_group
+                     && s_env->recs [i].group_len == pick->group_len
+                     && !memcmp (s_env->recs [i].group, pick->group, pick->group_len);
+        ts_totals_t t;
+        int rc = ts_store_group_totals (s_env->stores [st], pick->group, pick->group_len, &t);
+        assert_true (rc == 0 || rc == TS_ENOTFOUND);
+        if (t.count != in_group)
+            fail_msg ("seed %" PRIu64 ": store %u mid-load: group %.*s totals %" PRIu64
+                      ", loaded %" PRIu64, s_env->seed, st, (int) pick->group_len, pick->group,
+                      t.count, in_group);
+    }
+    assert_int_equal (ts_query_count (&s_env->stores [st], 1, &q.f, &count), 0);
+    if (count != want)
+        fail_msg ("seed %" PRIu64 ": store %u mid-load: count %" PRIu64 ", oracle %" PRIu64,
+                  s_env->seed, st, count, want);
+    bool more = true;
+    assert_int_equal (ts_query_list (&s_env->stores [st], 1, &q.f, &sort, TS_QUERY_MAX_LIMIT,
+                                     false, s_count_emit, &listed, &more), 0);
+    if (listed != want_listed || more)
+        fail_msg ("seed %" PRIu64 ": store %u mid-load (%s waiting): listed %u"
+                  ", oracle %" PRIu64, s_env->seed, st, waited ? "entries" : "nothing",
+                  listed, want_listed);
+    if (s_pick (3) == 0) {
+        ts_check_report_t rep;
+        int rc = ts_check_store (s_env->stores [st], &rep);
+        if (rc)
+            fail_msg ("store %u mid-load: check %d: %s", st, rc, rep.first_problem);
+    }
+}
+
 /* --- tests ---------------------------------------------------------------- */
 
 /*  Random filters against the oracle: every order, both directions, every
@@ -906,14 +995,6 @@ test_plans (void **state)
     assert_true (ts_query_last_reads () <= count);
 }
 
-static int
-s_count_emit (void *arg, const ts_summary_t *s, const char *sum, size_t sum_len,
-              const char *rec, size_t rec_len)
-{
-    (void) s; (void) sum; (void) sum_len; (void) rec; (void) rec_len;
-    (*(unsigned *) arg)++;
-    return 0;
-}
 
 /*  Argument checks, NULL stores, emit stopping or failing, limit 0,
  *  repeated and unknown groups, names that only differ after a NUL. */
