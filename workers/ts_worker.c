@@ -121,6 +121,7 @@ wk_close_shard (ts_worker_t *self, unsigned s)
 {
     if (self->shards && self->shards [s].store) {
         ts_store_destroy (&self->shards [s].store);
+        self->shards [s].prefetched = false;
         ts_info ("closed shard %u", s);
     }
 }

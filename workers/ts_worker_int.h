@@ -51,6 +51,7 @@ typedef struct {
     bool        wanted;         /* the map gives it to us */
     bool        snap_wanted;
     int64_t     next_open;      /* when to retry a failed open */
+    bool        prefetched;     /* its tree file was asked into the page cache */
     int         open_error;
     char        error [512];
     s_batch_t  *head, *tail;

@@ -474,6 +474,8 @@ s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t 
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
         }
         sh->wanted = wanted;
+        if (!wanted)
+            sh->prefetched = false;
         if (wanted && !sh->store)
             sh->next_open = 0;
     }
