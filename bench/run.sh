@@ -607,12 +607,7 @@ bench_query_section () {
         ids=$(s_ids "$n")
         d=$BENCH_WORK/q$n
         db=$BENCH_WORK/q$n.db
-        s_up "$d"
-        prc=0
-        "$prod" --data "$d" --json --quiet "$dump" > "$d.report" || prc=$?
-        imported=$(s_jget imported < "$d.report")
-        [ "$prc" -eq 0 ] && [ "${imported:-0}" -eq "$n" ] \
-            || s_die "the producer exited $prc, imported ${imported:-nothing} of $n records"
+        s_fill "$n" "$d"
         qprocs=$(s_procs "$d")
         api_pid=$(s_pid api "$qprocs") agg_pid=$(s_pid aggregator "$qprocs")
         worker_pids=$(echo "$qprocs" | awk '$1 ~ /^w[0-9]+$/ { print $2 }')
@@ -791,10 +786,8 @@ s_cold () {
     echo 3 > /proc/sys/vm/drop_caches
 }
 
-# s_store N DIR DB: a store of N records (the dump imported by a stack on
-# DIR, stopped again) and, with SQLite, bench_sqlite's database of the same
-# dump in DB (indexes on id, data_id, reward, created_at).
-s_store () {
+# s_fill N DIR: a stack on DIR holding the dump of N records (left running).
+s_fill () {
     sdump=$(s_dump "$1")
     s_up "$2"
     prc=0
@@ -802,6 +795,12 @@ s_store () {
     imported=$(s_jget imported < "$2.report")
     [ "$prc" -eq 0 ] && [ "${imported:-0}" -eq "$1" ] \
         || s_die "the producer exited $prc, imported ${imported:-nothing} of $1 records"
+}
+
+# s_store N DIR DB: s_fill, and, with SQLite, bench_sqlite's database of
+# the same dump in DB (indexes on id, data_id, reward, created_at).
+s_store () {
+    s_fill "$1" "$2"
     covering=
     [ "$BENCH_SQLITE_COVERING" = 0 ] || covering=--covering-group
     if [ -x "$BUILD/bench/bench_sqlite" ]; then
