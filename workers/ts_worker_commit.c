@@ -198,12 +198,13 @@ wk_flush_ids (ts_worker_t *self, unsigned s)
     ts_worker_heartbeat (self);
 }
 
-/*  Commits what waits for shard s, in transactions of up to S_TX_RECORDS,
- *  sends the totals delta to the aggregator, then answers each batch. The
+/*  Commits what waits for shard s, in transactions of up to S_TX_RECORDS
+ *  (all of it, or with `all` false only the first transaction: the loop
+ *  answers reads between two transactions), sends the totals delta to the aggregator, then answers each batch. The
  *  delta goes first: the aggregator holds a chunk's ack until the
  *  statistics include its commits, so the order only saves it waiting. */
 void
-wk_commit (ts_worker_t *self, unsigned s)
+wk_commit (ts_worker_t *self, unsigned s, bool all)
 {
     s_shard_t *sh = &self->shards [s];
     if (!sh->head)
@@ -267,7 +268,7 @@ wk_commit (ts_worker_t *self, unsigned s)
         /* a commit into a large store can take a second on a busy machine,
          * and several shards commit in a row: stay alive between them */
         ts_worker_heartbeat (self);
-        if (rc)
+        if (rc || !all)
             break;
     }
     sh->committed_at = wk_now ();

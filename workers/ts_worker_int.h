@@ -112,6 +112,8 @@ struct ts_worker {
     uint64_t   epoch;
     uint64_t   incarnation;
     unsigned   nshards;
+    unsigned   commit_next;     /* the shard whose commit comes first next turn */
+    bool       commit_due;      /* a shard due a commit waits for the next turn */
     int       *owners;
     int        me;              /* my slot in the map, -1 unknown */
     s_peer_t   peers [TS_MAX_WORKERS];
@@ -158,6 +160,6 @@ void wk_answer_batch (ts_worker_t *self, s_batch_t *b, uint32_t imported, uint32
 void wk_send_snapshot (ts_worker_t *self, unsigned s);
 void wk_try_open (ts_worker_t *self, unsigned s);
 void wk_flush_ids (ts_worker_t *self, unsigned s);
-void wk_commit (ts_worker_t *self, unsigned s);
+void wk_commit (ts_worker_t *self, unsigned s, bool all);
 
 #endif

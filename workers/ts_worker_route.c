@@ -465,7 +465,7 @@ s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t 
         s_shard_t *sh = &self->shards [s];
         bool wanted = self->me >= 0 && owners [s] == self->me;
         if (sh->wanted && !wanted) {
-            wk_commit (self, s);
+            wk_commit (self, s, true);
             wk_close_shard (self, s);
             sh->snap_wanted = false;
             ts_hdr_begin (&self->hdr, TS_MSG_RELEASED, 2);
