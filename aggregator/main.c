@@ -21,11 +21,14 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: trajstore-aggregator [--data DIR] [--ingest EP] [--control EP] [--query EP]\n"
-        "                            [--shards N] [--log-level debug|info|warn|error]\n"
+        "                            [--shards N] [--expect-workers N]\n"
+        "                            [--log-level debug|info|warn|error]\n"
         "       trajstore-aggregator --help | --version\n"
         "Endpoints default to $TRAJSTORE_INGEST / _CONTROL / _QUERY, else ipc sockets\n"
         "in the data directory (--data, $TRAJSTORE_DATA, ~/.local/share/trajstore).\n"
-        "--shards applies when the store is created (default %d).\n", TS_DEFAULT_SHARDS);
+        "--shards applies when the store is created (default %d).\n"
+        "--expect-workers: after a start, the shards are assigned as soon as that many\n"
+        "workers registered, not after the %d ms grace.\n", TS_DEFAULT_SHARDS, TS_REGISTER_GRACE_MS);
 }
 
 int
@@ -37,10 +40,11 @@ main (int argc, char **argv)
         { "data", required_argument, 0, 'd' }, { "ingest", required_argument, 0, 'i' },
         { "control", required_argument, 0, 'c' }, { "query", required_argument, 0, 'q' },
         { "shards", required_argument, 0, 's' }, { "log-level", required_argument, 0, 'l' },
+        { "expect-workers", required_argument, 0, 'e' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     const char *data = NULL, *ingest = NULL, *control = NULL, *query = NULL;
-    unsigned shards = 0;
+    unsigned shards = 0, expect = 0;
     ts_log_level_t level = TS_LOG_INFO;
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
@@ -57,6 +61,17 @@ main (int argc, char **argv)
                 return 2;
             }
             shards = (unsigned) v;
+            break;
+        }
+        case 'e': {
+            char *end;
+            long v = strtol (optarg, &end, 10);
+            if (*end || v < 1 || v > TS_MAX_WORKERS) {
+                fprintf (stderr, "trajstore-aggregator: --expect-workers wants 1..%d, got '%s'\n",
+                         TS_MAX_WORKERS, optarg);
+                return 2;
+            }
+            expect = (unsigned) v;
             break;
         }
         case 'l':
@@ -85,7 +100,7 @@ main (int argc, char **argv)
     ts_daemon_signals (&s_stop);
     srandom ((unsigned) (zclock_time () ^ getpid ()));
     char err [512];
-    ts_agg_config_t cfg = { dir, ep_i, ep_c, ep_q, shards };
+    ts_agg_config_t cfg = { dir, ep_i, ep_c, ep_q, shards, expect };
     ts_agg_t *agg = ts_agg_new (&cfg, err, sizeof err);
     if (!agg) {
         ts_error ("%s", err);
