@@ -300,7 +300,7 @@ s_api_answers (const ts_cli_paths_t *p, int64_t deadline, char *why, size_t why_
         snprintf (why, why_size, "the api does not listen on %s", p->api);
         return -1;
     }
-    ts_req_t q;
+    ts_req_t q = { 0 };
     ts_req_begin (&q, "count");
     int rc = -1;
     while (rc && ts_cli_mono_ms () < deadline) {
