@@ -17,11 +17,14 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: trajstore-aggregator [--data DIR] [--ingest EP] [--control EP] [--query EP]\n"
-        "                            [--shards N] [--log-level debug|info|warn|error]\n"
+        "                            [--shards N] [--expect-workers N]\n"
+        "                            [--log-level debug|info|warn|error]\n"
         "       trajstore-aggregator --help | --version\n"
         "Endpoints default to $TRAJSTORE_INGEST / _CONTROL / _QUERY, else ipc sockets\n"
         "in the data directory (--data, $TRAJSTORE_DATA, ~/.local/share/trajstore).\n"
-        "--shards applies when the store is created (default %d).\n", TS_DEFAULT_SHARDS);
+        "--shards applies when the store is created (default %d).\n"
+        "--expect-workers: after a start, the shards are assigned as soon as that many\n"
+        "workers registered, not after the %d ms grace.\n", TS_DEFAULT_SHARDS, TS_REGISTER_GRACE_MS);
 }
 
 int
@@ -29,7 +32,7 @@ main (int argc, char **argv)
 {
     const char *data = NULL;
     ts_log_level_t level = TS_LOG_INFO;
-    unsigned shards = 0;
+    unsigned shards = 0, expect = 0;
     ts_daemon_ep_t eps [] = {
         { .name = "ingest" }, { .name = "control" }, { .name = "query" }
     };
@@ -38,8 +41,9 @@ main (int argc, char **argv)
         { "control", TS_OPT_STR, &eps [1].flag, 0, 0 },
         { "query", TS_OPT_STR, &eps [2].flag, 0, 0 },
         { "shards", TS_OPT_UINT, &shards, 1, TS_MAX_SHARDS },
+        { "expect-workers", TS_OPT_UINT, &expect, 1, TS_MAX_WORKERS },
     };
-    int rc = ts_daemon_args (argc, argv, "trajstore-aggregator", s_usage, opts, 4, &data, &level);
+    int rc = ts_daemon_args (argc, argv, "trajstore-aggregator", s_usage, opts, 5, &data, &level);
     if (rc >= 0)
         return rc;
     ts_log_init ("aggregator", level);
@@ -49,7 +53,7 @@ main (int argc, char **argv)
     ts_daemon_signals (&s_stop);
     srandom ((unsigned) (zclock_time () ^ getpid ()));
     char err [512];
-    ts_agg_config_t cfg = { dir, eps [0].ep, eps [1].ep, eps [2].ep, shards };
+    ts_agg_config_t cfg = { dir, eps [0].ep, eps [1].ep, eps [2].ep, shards, expect };
     ts_agg_t *agg = ts_agg_new (&cfg, err, sizeof err);
     if (!agg) {
         ts_error ("%s", err);

@@ -22,6 +22,8 @@ typedef struct {
     const char *control;
     const char *query;
     unsigned    nshards;    /* for a new store; an existing one keeps its own */
+    unsigned    expect_workers; /* after a start, assign the shards as soon as this
+                                   many workers registered (0: after the grace) */
 } ts_agg_config_t;
 
 /*  Binds the endpoints and loads or creates the store's metadata.

@@ -137,6 +137,7 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     self->poller = zpoller_new (self->control, self->ingest, self->query, NULL);
     self->incarnation = ((uint64_t) random () << 32) ^ (uint64_t) random () ^ (uint64_t) zclock_time ();
     self->started = agg_now ();
+    self->expect_workers = cfg->expect_workers;
     return self;
 }
 
@@ -263,7 +264,10 @@ s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
                 self->owners [s] = w;
         }
     }
-    if (self->assigned_once || agg_now () - self->started >= TS_REGISTER_GRACE_MS)
+    /* after a start: every worker gets a chance to say which shards it
+     * still holds, for the grace or until the expected ones are all here */
+    if (self->assigned_once || agg_now () - self->started >= TS_REGISTER_GRACE_MS
+    ||  (self->expect_workers && (unsigned) agg_alive_count (self) >= self->expect_workers))
         agg_assign (self);
 }
 

@@ -104,6 +104,7 @@ struct ts_agg {
     zpoller_t *poller;
     char       data_dir [TS_PATH_MAX];
     unsigned   nshards;
+    unsigned   expect_workers;  /* ts_agg_config_t */
     uint64_t   incarnation;
     int64_t    started;
     bool       assigned_once;

@@ -41,6 +41,22 @@
 #   search section (not in the default list; full-text search, issue #15):
 #   BENCH_SEARCH_SIZES  record counts (default "10000 100000")
 #   BENCH_SEARCH_N      requests of each query (default 50)
+#   first section (not in the default list: it drops the OS page cache,
+#   which needs root; without it the figures are warm and say so): the
+#   first get, one-group list and stats + every group after `trajstore up`
+#   on a store of BENCH_FIRST_SIZES records, each from a fresh start with
+#   the page cache dropped, by a Python client (bench/bench_first.py), side
+#   by side with SQLite opened cold by the same kind of client:
+#   BENCH_FIRST_SIZES   record counts (default "100000")
+#   clients section (not in the default list): BENCH_QUERY_CLIENTS Python
+#   client processes (python3-zmq + msgpack, one REQ socket each) for
+#   BENCH_QUERY_SECONDS, get and one-group list alternating, against the
+#   same with SQLite in each process, bench_query's C clients and
+#   bench_floor's two bare hops, interleaved; the stack's CPU per request:
+#   BENCH_CLIENTS_SIZE  records in the store (default 100000)
+#   import readers: during an import of 100000 records or more,
+#   BENCH_IMPORT_READERS Python clients (default 4; 0: none) ask gets and
+#   one-group lists; their p99 is printed with the import's row
 #   http section (not in the default list; bench/http_bench.py: a page of 100
 #   summaries through the HTTP gateway and straight over ZeroMQ, and a 2 MB
 #   trajectory's first render in headless Chromium):
@@ -56,6 +72,7 @@
 #
 #   BENCH_SECTIONS="import query" BENCH_IMPORT_SIZES="10000 100000" \
 #   BENCH_QUERY_SIZES="10000 100000" sh bench/run.sh build
+#   BENCH_SECTIONS="first clients" sh bench/run.sh build
 set -eu
 
 BUILD=${1:-build}
@@ -71,6 +88,10 @@ BENCH_QUERY_N=${BENCH_QUERY_N:-2000}
 BENCH_QUERY_CLIENTS=${BENCH_QUERY_CLIENTS:-20}
 BENCH_QUERY_SECONDS=${BENCH_QUERY_SECONDS:-10}
 BENCH_SQLITE_COVERING=${BENCH_SQLITE_COVERING:-1}
+BENCH_FIRST_SIZES=${BENCH_FIRST_SIZES:-100000}
+BENCH_CLIENTS_SIZE=${BENCH_CLIENTS_SIZE:-100000}
+BENCH_IMPORT_READERS=${BENCH_IMPORT_READERS:-4}
+BENCH_PY=${BENCH_PY:-/usr/bin/python3}
 BENCH_CACHE=${BENCH_CACHE:-${TMPDIR:-/tmp}/trajstore-bench}
 BENCH_OUT=$BENCH_CACHE/last
 BENCH_FILE=
@@ -415,6 +436,16 @@ s_import_trajstore () {
     c0=$(s_cpu $pids)
     s_sample_rss "$BENCH_OUT/import-$order-$n-$r.rss" $(echo "$procs" | awk '$1 != "supervisor" { print $1, $2 }') &
     sampler=$!
+    # readers during the import: gets and one-group lists of the dump's ids
+    # (a record not stored yet is an answer too) until the producer ends
+    readers=
+    if [ "$n" -ge 100000 ] && [ "$BENCH_IMPORT_READERS" -gt 0 ] && s_pyok; then
+        rm -f "$d.stop"
+        "$BENCH_PY" "$(dirname "$0")/bench_first.py" clients --api "ipc://$d/api.sock" \
+            --ids "$(s_ids "$n")" --clients "$BENCH_IMPORT_READERS" --stop-file "$d.stop" --missing-ok \
+            > "$d.readers" 2> "$d.readers.log" &
+        readers=$!
+    fi
     prc=0
     t0=$(s_now)
     if [ -n "$timer" ]; then
@@ -424,6 +455,12 @@ s_import_trajstore () {
         "$prod" --data "$d" --json --quiet "$dump" > "$d.report" 2> "$plog" || prc=$?
     fi
     t1=$(s_now)
+    rjson=
+    if [ -n "$readers" ]; then
+        touch "$d.stop"
+        wait "$readers" || echo "bench: the readers during the import failed: $(cat "$d.readers.log")" >&2
+        rjson=$(sed -n 's/.*"n": \([0-9]*\).*"rps": \([0-9.]*\), "p50_ms": \([0-9.]*\), "p99_ms": \([0-9.]*\), "errors": \([0-9]*\).*/,"readers":'"$BENCH_IMPORT_READERS"',"readers_n":\1,"readers_rps":\2,"readers_p50_ms":\3,"readers_p99_ms":\4,"readers_errors":\5/p' "$d.readers")
+    fi
     c1=$(s_cpu $pids)
     procs=$(s_procs "$d")
     rss=
@@ -457,7 +494,7 @@ s_import_trajstore () {
     secs=$(s_jget seconds < "$d.report")
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
     scpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
-    echo "{\"bench\":\"import\",\"system\":\"trajstore\",\"order\":\"$order\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"wall_s\":$wall,\"producer_s\":$secs,\"stack_cpu_s\":$scpu,\"producer_cpu_s\":$pcpu,\"restarts\":$restarts,\"resend_warnings\":$resends,\"silence_warnings\":$silences$rss,\"rss_producer_kb\":$pkb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+    echo "{\"bench\":\"import\",\"system\":\"trajstore\",\"order\":\"$order\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"wall_s\":$wall,\"producer_s\":$secs,\"stack_cpu_s\":$scpu,\"producer_cpu_s\":$pcpu,\"restarts\":$restarts,\"resend_warnings\":$resends,\"silence_warnings\":$silences$rss$rjson,\"rss_producer_kb\":$pkb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
     rm -rf "$d"
 }
 
@@ -541,6 +578,14 @@ s_import_summary () {
     echo "   $n records ($order): trajstore $(s_fmt %.3f "$wall_med") s median of $reps," \
          "SQLite $(s_fmt %.3f "$lite4_med") s (4 KiB pages), $(s_fmt %.3f "$lite_med") s (64 KiB); producer warnings over the runs: $resends resends," \
          "$silences silences of 3 s+ (logs: $BENCH_OUT/import-$order-$n-*.producer.log); load average: $loads"
+    # reads during the import (the first run of this size)
+    rd=$(echo "$ts" | grep '"readers":' | head -n 1)
+    if [ -n "$rd" ]; then
+        echo "   $n records: $(echo "$rd" | s_jget readers) Python clients reading during the import (get and" \
+             "one-group list alternating): $(echo "$rd" | s_jget readers_n) answers," \
+             "p50 $(echo "$rd" | s_jget readers_p50_ms) ms, p99 $(echo "$rd" | s_jget readers_p99_ms) ms" \
+             "(target p99 <= 20 ms: $(awk -v p="$(echo "$rd" | s_jget readers_p99_ms)" 'BEGIN { print (p <= 20 ? "met" : "MISSED") }')), errors $(echo "$rd" | s_jget readers_errors)"
+    fi
     # flat memory within the run: the workers' resident sets over its two
     # halves (a plateau: the second half no higher than the first)
     samples=$BENCH_OUT/import-$order-$n-1.rss
@@ -606,12 +651,7 @@ bench_query_section () {
         ids=$(s_ids "$n")
         d=$BENCH_WORK/q$n
         db=$BENCH_WORK/q$n.db
-        s_up "$d"
-        prc=0
-        "$prod" --data "$d" --json --quiet "$dump" > "$d.report" || prc=$?
-        imported=$(s_jget imported < "$d.report")
-        [ "$prc" -eq 0 ] && [ "${imported:-0}" -eq "$n" ] \
-            || s_die "the producer exited $prc, imported ${imported:-nothing} of $n records"
+        s_fill "$n" "$d"
         qprocs=$(s_procs "$d")
         api_pid=$(s_pid api "$qprocs") agg_pid=$(s_pid aggregator "$qprocs")
         worker_pids=$(echo "$qprocs" | awk '$1 ~ /^w[0-9]+$/ { print $2 }')
@@ -777,6 +817,222 @@ s_query_table () {
                (rps >= 20000 && p99 <= 5 ? "met" : "MISSED") }'
 }
 
+# s_pyok: true when $BENCH_PY has python3-zmq and python3-msgpack (the
+# Python clients of the first and clients sections and the import readers).
+s_pyok () {
+    "$BENCH_PY" -c 'import zmq, msgpack' 2> /dev/null
+}
+
+# s_cold: drops the OS page cache (root only: $cold says whether it can).
+s_cold () {
+    [ -n "$cold" ] || return 0
+    sync
+    echo 3 > /proc/sys/vm/drop_caches
+}
+
+# s_fill N DIR: a stack on DIR holding the dump of N records (left running).
+s_fill () {
+    sdump=$(s_dump "$1")
+    s_up "$2"
+    prc=0
+    "$BUILD/producer/trajstore-producer" --data "$2" --json --quiet "$sdump" > "$2.report" || prc=$?
+    imported=$(s_jget imported < "$2.report")
+    [ "$prc" -eq 0 ] && [ "${imported:-0}" -eq "$1" ] \
+        || s_die "the producer exited $prc, imported ${imported:-nothing} of $1 records"
+}
+
+# s_store N DIR DB: s_fill, and, with SQLite, bench_sqlite's database of
+# the same dump in DB (indexes on id, data_id, reward, created_at).
+s_store () {
+    s_fill "$1" "$2"
+    covering=
+    [ "$BENCH_SQLITE_COVERING" = 0 ] || covering=--covering-group
+    if [ -x "$BUILD/bench/bench_sqlite" ]; then
+        "$BUILD/bench/bench_sqlite" "$sdump" --reps 1 --json --dir "$BENCH_WORK" --keep "$3" \
+            --index-created $covering > /dev/null 2>&1 || s_die "bench_sqlite --keep $3 failed"
+    fi
+}
+
+# bench_first_section: the first answers after a start. For each case (a
+# get, a one-group list, stats + every group) and repetition: the stack is
+# stopped, the page cache dropped, `trajstore up` timed, and one Python
+# client process (modules loaded, no connection yet) times the case, the
+# connection included; then SQLite, the page cache dropped again, opened
+# and asked the same by the same kind of client. Interleaved.
+bench_first_section () {
+    py=$(dirname "$0")/bench_first.py
+    s_pyok || { echo "bench: no python3-zmq / python3-msgpack for $BENCH_PY: no first section"; return 0; }
+    cold=1
+    if [ ! -w /proc/sys/vm/drop_caches ]; then
+        cold=
+        echo "bench: cannot drop the page cache (not root): the first answers below are WARM"
+    fi
+    out=$BENCH_OUT/first.jsonl
+    : > "$out"
+    reps=$BENCH_REPS_SLOW
+    echo
+    state="NOT dropped"
+    [ -z "$cold" ] || state=dropped
+    echo "== first: the first answer after \`trajstore up --workers 2\`, page cache $state,"
+    echo "   a Python client (python3-zmq + msgpack, REQ socket; the connection included) vs SQLite"
+    echo "   opened cold by the same kind of client (sqlite3 module, read-only); medians of $reps"
+    for n in $BENCH_FIRST_SIZES; do
+        ids=$(s_ids "$n")
+        d=$BENCH_WORK/f$n
+        db=$BENCH_WORK/f$n.db
+        s_store "$n" "$d" "$db"
+        s_down "$d"
+        r=1
+        while [ "$r" -le "$reps" ]; do
+            for c in get group stats_groups; do
+                if [ $((r % 2)) -eq 1 ]; then s_first_ts; s_first_lite; else s_first_lite; s_first_ts; fi
+            done
+            r=$((r + 1))
+        done
+        rm -rf "$d" "$db" "$db-wal" "$db-shm"
+        echo "   $n records; ms, median (min-max) of $reps starts; ratio = trajstore / SQLite"
+        printf '   %-14s %-22s %-22s %8s | %-10s %s\n' case trajstore SQLite ratio target verdict
+        for c in get group stats_groups; do
+            case $c in get) t=10 ;; group) t=20 ;; *) t=50 ;; esac
+            ts=$(grep '"system": "trajstore"' "$out" | grep "\"case\": \"$c\"" | grep "\"records\":$n," | sed -n 's/.*"ms": \([0-9.]*\).*/\1/p')
+            li=$(grep '"system": "sqlite"' "$out" | grep "\"case\": \"$c\"" | grep "\"records\":$n," | sed -n 's/.*"ms": \([0-9.]*\).*/\1/p')
+            tm=$(echo "$ts" | s_median) lm=$(echo "$li" | s_median)
+            awk -v c="$c" -v tm="$tm" -v tl="$(echo "$ts" | s_min)" -v th="$(echo "$ts" | s_max)" \
+                -v lm="$lm" -v ll="$(echo "$li" | s_min)" -v lh="$(echo "$li" | s_max)" -v t="$t" 'BEGIN {
+                printf "   %-14s %-22s %-22s %8s | %-10s %s\n", c,
+                       (tm == "" ? "-" : sprintf ("%.1f (%.1f-%.1f)", tm, tl, th)),
+                       (lm == "" ? "-" : sprintf ("%.2f (%.2f-%.2f)", lm, ll, lh)),
+                       (lm > 0 ? sprintf (tm / lm >= 10 ? "%.0fx" : "%.2fx", tm / lm) : "-"), "<= " t " ms",
+                       (tm == "" ? "-" : tm <= t + 0 ? "met" : "MISSED") }'
+        done
+        ups=$(grep '"system": "trajstore"' "$out" | grep "\"records\":$n," | sed -n 's/.*"up_s":\([0-9.]*\).*/\1/p')
+        echo "   trajstore up (until it returns): $(s_fmt %.2f "$(echo "$ups" | s_median)") s median" \
+             "($(s_fmt %.2f "$(echo "$ups" | s_min)")-$(s_fmt %.2f "$(echo "$ups" | s_max)")); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+    echo "   (JSON lines: $out)"
+}
+
+# s_first_ts: one cold start of the stack on $d and its first answer to
+# case $c; the JSON line gets the size, the repetition and up's seconds.
+s_first_ts () {
+    s_cold
+    t0=$(s_now)
+    s_up "$d"
+    t1=$(s_now)
+    line=$("$BENCH_PY" "$py" first --api "ipc://$d/api.sock" --ids "$ids" --case "$c" --seed "$r") \
+        || s_die "bench_first.py first --case $c failed"
+    s_down "$d"
+    echo "$line" | sed "s/}\$/, \"records\":$n, \"rep\":$r, \"up_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')}/" >> "$out"
+}
+
+# s_first_lite: SQLite's first answer to case $c, its file cold.
+s_first_lite () {
+    [ -s "$db" ] || return 0
+    s_cold
+    line=$("$BENCH_PY" "$py" first --sqlite "$db" --ids "$ids" --case "$c" --seed "$r") \
+        || s_die "bench_first.py first --sqlite --case $c failed"
+    echo "$line" | sed "s/}\$/, \"records\":$n, \"rep\":$r}/" >> "$out"
+}
+
+# bench_clients_section: many clients at once on a store of
+# BENCH_CLIENTS_SIZE records: BENCH_QUERY_CLIENTS Python client processes
+# (one REQ socket each) alternating a get and a one-group list, the same
+# with SQLite in each process, bench_query's C clients, and bench_floor's
+# bare ZeroMQ round trips (relay: two hops, as client -> api -> worker),
+# interleaved, BENCH_QUERY_SECONDS each; the stack's CPU per request.
+bench_clients_section () {
+    py=$(dirname "$0")/bench_first.py
+    s_pyok || { echo "bench: no python3-zmq / python3-msgpack for $BENCH_PY: no clients section"; return 0; }
+    n=$BENCH_CLIENTS_SIZE
+    k=$BENCH_QUERY_CLIENTS
+    secs=$BENCH_QUERY_SECONDS
+    ids=$(s_ids "$n")
+    d=$BENCH_WORK/c$n
+    db=$BENCH_WORK/c$n.db
+    out=$BENCH_OUT/clients.jsonl
+    log=$BENCH_OUT/clients.log
+    : > "$out"
+    : > "$log"
+    reps=$BENCH_REPS_SLOW
+    s_store "$n" "$d" "$db"
+    cprocs=$(s_procs "$d")
+    api_pid=$(s_pid api "$cprocs")
+    worker_pids=$(echo "$cprocs" | awk '$1 ~ /^w[0-9]+$/ { print $2 }')
+    echo
+    echo "== clients: $k client processes for $secs s, get and one-group list (limit 100) alternating,"
+    echo "   $n records; Python (python3-zmq + msgpack, a REQ socket each) and C (bench_query) clients"
+    echo "   vs SQLite in each Python process and bare libzmq (bench_floor), interleaved, medians of $reps"
+    r=1
+    while [ "$r" -le "$reps" ]; do
+        echo "   run $r of $reps (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
+        if [ $((r % 2)) -eq 1 ]; then
+            s_clients_floor; s_clients_py; s_clients_c; s_clients_lite
+        else
+            s_clients_lite; s_clients_c; s_clients_py; s_clients_floor
+        fi
+        r=$((r + 1))
+    done
+    s_down "$d"
+    rm -rf "$d" "$db" "$db-wal" "$db-shm"
+    cf () { grep "\"case\": *\"$1\"" "$out" | grep "\"system\": *\"$2\"" | sed -n "s/.*\"$3\": *\([0-9.e+-]*\).*/\1/p" | s_median; }
+    ff () { grep "\"system\":\"zmq-floor\",\"case\":\"$1\"," "$out" | grep "\"bytes\":$2[,}]" | s_jget "$3" | s_median; }
+    relay=$(ff "relay_c$k" 4096 rps) relay100=$(ff "relay_c$k" 100 rps)
+    awk -v k="$k" -v py="$(cf "py_mix_c$k" trajstore rps)" -v py99="$(cf "py_mix_c$k" trajstore p99_ms)" \
+        -v pycpu="$(cf "py_mix_c$k" trajstore client_cpu_us)" \
+        -v api="$(cf "py_mix_c$k" trajstore-stack api_cpu_us)" -v wk="$(cf "py_mix_c$k" trajstore-stack workers_cpu_us)" \
+        -v c="$(cf "mix_c$k" trajstore rps)" -v c99="$(cf "mix_c$k" trajstore p99_ms)" \
+        -v ccpu="$(cf "mix_c$k" trajstore client_cpu_us)" \
+        -v capi="$(cf "mix_c$k" trajstore-stack api_cpu_us)" -v cwk="$(cf "mix_c$k" trajstore-stack workers_cpu_us)" \
+        -v li="$(cf "py_mix_c$k" sqlite rps)" -v li99="$(cf "py_mix_c$k" sqlite p99_ms)" \
+        -v relay="$relay" -v relay100="$relay100" 'BEGIN {
+        printf "   %-34s %9s %8s | %s\n", "", "req/s", "p99 ms", "CPU per request: client / api / workers (us)"
+        printf "   %-34s %9.0f %8.2f | %.0f / %.0f / %.0f\n", "trajstore, Python clients", py, py99, pycpu, api, wk
+        printf "   %-34s %9.0f %8.2f | %.0f / %.0f / %.0f\n", "trajstore, C clients (bench_query)", c, c99, ccpu, capi, cwk
+        if (li != "") printf "   %-34s %9.0f %8.2f |\n", "SQLite in each Python process", li, li99
+        printf "   %-34s %9.0f %8s |\n", "floor: 2 bare hops, 4096 B", relay, "-"
+        printf "   %-34s %9.0f %8s |\n", "floor: 2 bare hops, 100 B", relay100, "-"
+        printf "   targets: Python >= 6000 req/s: %s; C >= 60%% of the 4096 B floor: %.0f%% %s; p99 <= 10 ms: %s / %s\n",
+               (py >= 6000 ? "met" : "MISSED"), (relay > 0 ? c / relay * 100 : 0),
+               (relay > 0 && c / relay >= 0.6 ? "met" : "MISSED"),
+               (py99 <= 10 ? "met" : "MISSED"), (c99 <= 10 ? "met" : "MISSED")
+        if (li > 0) printf "   ratio trajstore Python / SQLite Python: %.2fx\n", py / li }'
+    echo "   (JSON lines: $out; the programs' own tables: $log)"
+}
+
+# s_stack_cpu SYSTEM CASE REQUESTS A0 W0: the JSON line of the stack's CPU
+# per request since A0 (api) and W0 (workers).
+s_stack_cpu () {
+    a1=$(s_cpu $api_pid) w1=$(s_cpu $worker_pids)
+    echo "{\"bench\": \"clients\", \"system\": \"trajstore-stack\", \"case\": \"$1\", \"requests\": $2, $(awk \
+        -v a="$a1" -v b="$3" -v c="$w1" -v e="$4" -v r="$2" 'BEGIN {
+        printf "\"api_cpu_us\": %.1f, \"workers_cpu_us\": %.1f", (a - b) / r * 1e6, (c - e) / r * 1e6 }')}" >> "$out"
+}
+
+s_clients_py () {
+    a0=$(s_cpu $api_pid) w0=$(s_cpu $worker_pids)
+    "$BENCH_PY" "$py" clients --api "ipc://$d/api.sock" --ids "$ids" --clients "$k" --seconds "$secs" \
+        --seed "$r" >> "$out" 2>> "$log" || s_die "bench_first.py clients failed (see $log)"
+    s_stack_cpu "py_mix_c$k" "$(tail -n 1 "$out" | sed -n 's/.*"n": \([0-9]*\).*/\1/p')" "$a0" "$w0"
+}
+
+s_clients_c () {
+    a0=$(s_cpu $api_pid) w0=$(s_cpu $worker_pids)
+    "$BUILD/bench/bench_query" --ids "$ids" --data "$d" --records "$n" --seed "$r" --json \
+        --concurrency "$k" --seconds "$secs" >> "$out" 2>> "$log" || s_die "bench_query failed (see $log)"
+    s_stack_cpu "mix_c$k" "$(tail -n 1 "$out" | s_jget n)" "$a0" "$w0"
+}
+
+s_clients_lite () {
+    [ -s "$db" ] || return 0
+    "$BENCH_PY" "$py" clients --sqlite "$db" --ids "$ids" --clients "$k" --seconds "$secs" \
+        --seed "$r" >> "$out" 2>> "$log" || s_die "bench_first.py clients --sqlite failed (see $log)"
+}
+
+s_clients_floor () {
+    "$BUILD/bench/bench_floor" --bytes 100,4096 --n 0 --dir "$BENCH_WORK" --json \
+        --concurrency "$k" --seconds "$secs" >> "$out" 2>> "$log" || s_die "bench_floor failed (see $log)"
+}
+
 bench_http_section () {
     echo "== http: the gateway's page of 100 summaries, a 2 MB trajectory in Chromium"
     /usr/bin/python3 "$(dirname "$0")/http_bench.py" "$(cd "$BUILD" && pwd)" \
@@ -841,8 +1097,8 @@ bench_search_section () {
 main () {
     for s in $BENCH_SECTIONS; do
         case $s in
-        core|import|query|http|search) ;;
-        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query, http, search)" ;;
+        core|import|query|first|clients|http|search) ;;
+        *) s_die "unknown section '$s' in BENCH_SECTIONS (core, import, query, first, clients, http, search)" ;;
         esac
     done
     bench_setup

@@ -6,10 +6,14 @@
  *  supervisor that execs `trajstore supervise`, handing it the locked file
  *  and a pipe. The supervisor keeps the lock for its whole life, writes
  *  its pid, starts the children and says "ok" (or why not) on the pipe;
- *  `up` then waits until the aggregator reports every worker alive and
- *  every shard owned.
+ *  `up` then waits until the aggregator reports every worker alive, every
+ *  shard owned and the statistics complete (rebuilt from the shards'
+ *  snapshots after a start), and the api answers a count from every
+ *  shard: when `up` returns, the first query is answered at the speed of
+ *  the ones after it (docs/DESIGN.md, "Decisions": first answers).
  */
 #include "cli_common.h"
+#include "cli_query.h"
 #include "cli_supervisor.h"
 #include "ts_error.h"
 #include "ts_log.h"
@@ -247,13 +251,18 @@ s_start_supervisor (const ts_cli_paths_t *p, const s_up_opts_t *o, int lock_fd)
 }
 
 /*  True when the aggregator answers and reports `workers` live workers
- *  (w1..wN) owning every shard. Fills *st when it answered. */
+ *  (w1..wN) owning every shard, and its statistics complete (every shard
+ *  opened by its owner and its snapshot merged); also true, with *broken
+ *  set to that worker, when everything but the statistics is there and a
+ *  worker reports an error (a shard it cannot open): waiting longer would
+ *  not help. Fills *st when it answered. */
 static bool
 s_stack_is_ready (const ts_cli_paths_t *p, unsigned workers, ts_cli_agg_status_t *st,
-                  bool *answered)
+                  bool *answered, const ts_cli_worker_t **broken)
 {
     zframe_t *reply = NULL;
     *answered = false;
+    *broken = NULL;
     if (ts_cli_request (p->query, TS_MSG_STATUS, 500, &reply))
         return false;
     char err [256];
@@ -263,14 +272,48 @@ s_stack_is_ready (const ts_cli_paths_t *p, unsigned workers, ts_cli_agg_status_t
     if (rc)
         return false;
     *answered = true;
+    const ts_cli_worker_t *failing = NULL;
     for (unsigned i = 1; i <= workers; i++) {
         char name [16];
         snprintf (name, sizeof name, "w%u", i);
         const ts_cli_worker_t *w = ts_cli_agg_worker (st, name);
         if (!w || !w->alive)
             return false;
+        if (w->error [0] && !failing)
+            failing = w;
     }
-    return st->nshards > 0 && st->assigned == st->nshards;
+    if (!st->nshards || st->assigned != st->nshards)
+        return false;
+    if (!st->stats_complete && failing)
+        *broken = failing;
+    return st->stats_complete || failing;
+}
+
+/*  Asks the api for a count of every record, which needs its shard map,
+ *  its connections to every worker and every worker's shards open: the
+ *  path of every read. Returns 0 once answered, else why not in `why`. */
+static int
+s_api_answers (const ts_cli_paths_t *p, int64_t deadline, char *why, size_t why_size)
+{
+    s_client_t c;
+    if (cq_client_open (&c, "up", p->data, NULL)) {
+        snprintf (why, why_size, "the api does not listen on %s", p->api);
+        return -1;
+    }
+    ts_req_t q = { 0 };
+    ts_req_begin (&q, "count");
+    int rc = -1;
+    while (rc && ts_cli_mono_ms () < deadline) {
+        c.answer_ms = deadline - ts_cli_mono_ms ();
+        rc = cq_client_call (&c, &q);
+        if (rc)
+            ts_cli_sleep_ms (100);      /* an error reply: the map may be moving */
+    }
+    if (rc)
+        snprintf (why, why_size, "the api at %s does not answer a count", p->api);
+    ts_req_free (&q);
+    cq_client_close (&c);
+    return rc ? -1 : 0;
 }
 
 /*  After a timeout: names what is missing and shows the tail of its log. */
@@ -295,8 +338,13 @@ s_explain_not_ready (const ts_cli_paths_t *p, unsigned workers, bool answered,
         }
         if (!name) {
             name = "aggregator";
-            snprintf (what, sizeof what, "only %u of %llu shards are assigned to live workers",
-                      st->assigned, (unsigned long long) st->nshards);
+            if (st->assigned < st->nshards || !st->nshards)
+                snprintf (what, sizeof what, "only %u of %llu shards are assigned to live workers",
+                          st->assigned, (unsigned long long) st->nshards);
+            else
+                snprintf (what, sizeof what, "the statistics are still being rebuilt from the "
+                          "snapshots of %llu shards (queries of records are answered already)",
+                          (unsigned long long) st->nshards);
         }
     }
     fprintf (stderr, "trajstore up: not ready after %d s: %s\n", TS_CLI_UP_TIMEOUT_MS / 1000, what);
@@ -454,8 +502,9 @@ ts_cli_cmd_up (int argc, char **argv)
         return 1;
     }
     bool answered = false, ready = false;
+    const ts_cli_worker_t *broken = NULL;
     int64_t deadline = ts_cli_mono_ms () + TS_CLI_UP_TIMEOUT_MS;
-    while (!(ready = s_stack_is_ready (&p, o.workers, st, &answered))) {
+    while (!(ready = s_stack_is_ready (&p, o.workers, st, &answered, &broken))) {
         if (!ts_cli_pid_is_alive (sup)) {
             char log [TS_PATH_MAX + 32];
             snprintf (log, sizeof log, "%s/supervisor.log", p.logs);
@@ -468,9 +517,25 @@ ts_cli_cmd_up (int argc, char **argv)
             break;
         ts_cli_sleep_ms (100);
     }
+    char why [TS_PATH_MAX + 64];
+    char api_bin [TS_PATH_MAX];
     if (!ready)
         s_explain_not_ready (&p, o.workers, answered, st);
-    else
+    else if (broken)
+        fprintf (stderr, "trajstore up: worker %s reports: %s\n"
+                 "  statistics and reads of its shards wait until that is fixed "
+                 "(trajstore health --data %s)\n", broken->name, broken->error, p.data);
+    else if (ts_cli_find_binary ("trajstore-api", "api", api_bin, sizeof api_bin) == 0
+         &&  s_api_answers (&p, deadline, why, sizeof why)) {
+        ready = false;
+        fprintf (stderr, "trajstore up: not ready after %d s: %s\n", TS_CLI_UP_TIMEOUT_MS / 1000, why);
+        char log [TS_PATH_MAX + 32];
+        snprintf (log, sizeof log, "%s/api.log", p.logs);
+        ts_cli_print_log_tail (stderr, log, TS_CLI_LOG_TAIL);
+        fprintf (stderr, "the stack keeps trying in the background; stop it with: "
+                 "trajstore down --data %s\n", p.data);
+    }
+    if (ready)
         s_print_summary (&p, &o, sup, st);
     free (st);
     return ready ? 0 : 2;

@@ -118,8 +118,9 @@ ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err, size_t err_size
     if (!self->children)
         goto nomem;
 
-    char shards [16];
+    char shards [16], nworkers [16];
     snprintf (shards, sizeof shards, "%u", cfg->shards);
+    snprintf (nworkers, sizeof nworkers, "%u", cfg->workers);
     int rc = 0;
     for (int i = 0; i < self->nchildren; i++) {
         s_child_t *c = &self->children [i];
@@ -129,6 +130,8 @@ ts_supervisor_new (const ts_supervisor_config_t *cfg, char *err, size_t err_size
             snprintf (c->program, sizeof c->program, "%s", agg);
             rc |= s_set_argv (c, agg, "--data", cfg->data_dir, NULL);
             rc |= s_add_opt (c, "--shards", cfg->shards ? shards : NULL);
+            /* the workers it starts: the aggregator need not wait its grace */
+            rc |= s_add_opt (c, "--expect-workers", nworkers);
         }
         else if (i <= (int) cfg->workers) {
             c->role = S_WORKER;

@@ -122,6 +122,7 @@ wk_close_shard (ts_worker_t *self, unsigned s)
 {
     if (self->shards && self->shards [s].store) {
         ts_store_destroy (&self->shards [s].store);
+        self->shards [s].prefetched = false;
         ts_info ("closed shard %u", s);
     }
 }
@@ -464,7 +465,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
                 queued = true;
         /* with batches waiting and nothing to parse, wait a moment for more
          * work: commits then come in fewer, larger transactions */
-        if (self->work_head)
+        if (self->work_head || self->commit_due)
             wait = 0;
         else if (queued && wait > S_IDLE_MS)
             wait = S_IDLE_MS;
@@ -511,7 +512,14 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
          * (or announced but late): commit now rather than wait for company */
         bool idle = self->work_head == NULL && events == 0
                  && (self->backlog == 0 || now - self->work_at >= S_BACKLOG_MS);
-        for (unsigned s = 0; s < self->nshards; s++) {
+        /* at most one commit a turn, the shards taken in turn: the reads
+         * that came meanwhile are answered between two shards' commits
+         * instead of after all of them (a turn of 8 due shards took over a
+         * second under load, and every read waited for all of it) */
+        bool committed = false;
+        self->commit_due = false;
+        for (unsigned k = 0; k < self->nshards; k++) {
+            unsigned s = (self->commit_next + k) % self->nshards;
             s_shard_t *sh = &self->shards [s];
             if (sh->wanted && !sh->store) {
                 wk_try_open (self, s);
@@ -527,8 +535,15 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
             if (space > S_BUSY_DELAY_MS)
                 space = S_BUSY_DELAY_MS;
             bool spaced = !self->more || now - sh->committed_at >= space;
-            if ((idle && spaced) || sh->queued >= TS_COMMIT_RECORDS || now - sh->oldest >= S_BUSY_DELAY_MS)
-                wk_commit (self, s);
+            if ((idle && spaced) || sh->queued >= TS_COMMIT_RECORDS || now - sh->oldest >= S_BUSY_DELAY_MS) {
+                if (committed) {
+                    self->commit_due = true;
+                    continue;
+                }
+                wk_commit (self, s, false);    /* one transaction */
+                committed = true;
+                self->commit_next = (s + 1) % self->nshards;
+            }
         }
         /* imports done: the ids still waiting go into the id index now,
          * not at the next read in id order or after a crash */
@@ -549,7 +564,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     /* leaving: commit what we hold, tell the aggregator, close */
     ts_info ("stopping: committing queued batches and closing shards");
     for (unsigned s = 0; s < self->nshards; s++)
-        wk_commit (self, s);
+        wk_commit (self, s, true);
     ts_hdr_begin (&self->hdr, TS_MSG_LEAVE, 1);
     ts_hdr_str (&self->hdr, "worker", self->name);
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);

@@ -8,12 +8,14 @@
 #include "ts_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <time.h>
+#include <unistd.h>
 
 /* --- owned shards: queue and commit ---------------------------------------- */
 
@@ -110,6 +112,32 @@ wk_send_snapshot (ts_worker_t *self, unsigned s)
     sh->snap_wanted = false;
 }
 
+/*  Asks the kernel to read the tree file of every shard this worker is
+ *  given but has not opened into the page cache, all at once, before the
+ *  first of them is opened: after a start with a cold page cache, Kyoto
+ *  Cabinet's open and a first get or list then find the tree's pages in
+ *  memory instead of waiting for the disk at every level, one read at a
+ *  time (docs/DESIGN.md, "Decisions": first answers after a start). The
+ *  records files, ten times larger, are read a record at a time. A tree of
+ *  100,000 records is ~6 MB a shard; the readahead runs in the background. */
+static void
+s_prefetch_trees (ts_worker_t *self)
+{
+    char path [TS_PATH_MAX + 32];
+    for (unsigned s = 0; s < self->nshards; s++) {
+        s_shard_t *sh = &self->shards [s];
+        if (!sh->wanted || sh->store || sh->prefetched)
+            continue;
+        sh->prefetched = true;
+        ts_config_shard_path (self->data_dir, s, path, sizeof path);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;                   /* a new shard: nothing to read */
+        (void) posix_fadvise (fd, 0, 0, POSIX_FADV_WILLNEED);
+        close (fd);
+    }
+}
+
 /*  Opens a shard the map gives us. The previous owner may still hold the
  *  file while it finishes its last batch: the lock says so (TS_ELOCKED),
  *  and we try again shortly. */
@@ -121,6 +149,8 @@ wk_try_open (ts_worker_t *self, unsigned s)
         return;
     char path [TS_PATH_MAX + 32], emsg [512];
     int err;
+    if (!sh->prefetched)
+        s_prefetch_trees (self);
     ts_config_shard_path (self->data_dir, s, path, sizeof path);
     sh->store = ts_store_open (path, self->tuning, &err, emsg, sizeof emsg);
     if (!sh->store) {
@@ -215,12 +245,13 @@ wk_flush_ids (ts_worker_t *self, unsigned s)
     ts_worker_heartbeat (self);
 }
 
-/*  Commits what waits for shard s, in transactions of up to S_TX_RECORDS,
- *  sends the totals delta to the aggregator, then answers each batch. The
+/*  Commits what waits for shard s, in transactions of up to S_TX_RECORDS
+ *  (all of it, or with `all` false only the first transaction: the loop
+ *  answers reads between two transactions), sends the totals delta to the aggregator, then answers each batch. The
  *  delta goes first: the aggregator holds a chunk's ack until the
  *  statistics include its commits, so the order only saves it waiting. */
 void
-wk_commit (ts_worker_t *self, unsigned s)
+wk_commit (ts_worker_t *self, unsigned s, bool all)
 {
     s_shard_t *sh = &self->shards [s];
     if (!sh->head)
@@ -287,7 +318,7 @@ wk_commit (ts_worker_t *self, unsigned s)
         /* a commit into a large store can take a second on a busy machine,
          * and several shards commit in a row: stay alive between them */
         ts_worker_heartbeat (self);
-        if (rc)
+        if (rc || !all)
             break;
     }
     sh->committed_at = wk_now ();

@@ -53,6 +53,7 @@ typedef struct {
     bool        wanted;         /* the map gives it to us */
     bool        snap_wanted;
     int64_t     next_open;      /* when to retry a failed open */
+    bool        prefetched;     /* its tree file was asked into the page cache */
     int         open_error;
     char        error [512];
     s_batch_t  *head, *tail;
@@ -114,6 +115,8 @@ struct ts_worker {
     uint64_t   epoch;
     uint64_t   incarnation;
     unsigned   nshards;
+    unsigned   commit_next;     /* the shard whose commit comes first next turn */
+    bool       commit_due;      /* a shard due a commit waits for the next turn */
     int       *owners;
     int        me;              /* my slot in the map, -1 unknown */
     s_peer_t   peers [TS_MAX_WORKERS];
@@ -166,6 +169,6 @@ void wk_answer_batch (ts_worker_t *self, s_batch_t *b, const ts_batch_result_t *
 void wk_send_snapshot (ts_worker_t *self, unsigned s);
 void wk_try_open (ts_worker_t *self, unsigned s);
 void wk_flush_ids (ts_worker_t *self, unsigned s);
-void wk_commit (ts_worker_t *self, unsigned s);
+void wk_commit (ts_worker_t *self, unsigned s, bool all);
 
 #endif

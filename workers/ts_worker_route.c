@@ -555,13 +555,15 @@ s_take_shards (ts_worker_t *self, const int *owners, unsigned nshards, uint64_t 
         s_shard_t *sh = &self->shards [s];
         bool wanted = self->me >= 0 && owners [s] == self->me;
         if (sh->wanted && !wanted) {
-            wk_commit (self, s);
+            wk_commit (self, s, true);
             wk_close_shard (self, s);
             sh->snap_wanted = false;
             ts_wire_released_encode (&self->hdr, &(ts_wire_released_t) { s, epoch });
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
         }
         sh->wanted = wanted;
+        if (!wanted)
+            sh->prefetched = false;
         if (wanted && !sh->store)
             sh->next_open = 0;
     }

@@ -106,6 +106,16 @@ if [ -x "$PRODUCER" ] && [ -x "$GEN" ]; then
 
     "$TS" import --data "$D" "$T/missing.jsonl" >"$T/out" 2>"$T/err"
     [ $? -eq 2 ] || fail "importing a missing file must exit 2"
+
+    step "up again on a store with records: statistics and reads ready when up returns"
+    "$TS" down --data "$D" >"$T/out" 2>&1 || fail "down exited $?"
+    "$TS" up --workers 2 --data "$D" >"$T/up" 2>&1 || { cat "$T/up"; fail "up exited $?"; }
+    # no waiting here: up returns once the statistics are rebuilt from the
+    # shards' snapshots and the api answers a count from every shard
+    "$TS" health --json --data "$D" >"$T/h" 2>&1 || fail "health after up exited $?: $(cat "$T/h")"
+    expect "health after up" "$T/h" 'd["stats_complete"]' True
+    "$TS" count --json --data "$D" >"$T/c" 2>&1 || fail "count after up exited $?: $(cat "$T/c")"
+    expect "count after up" "$T/c" 'd["count"]' "$imported"
 else
     step "import skipped: no $PRODUCER"
 fi
@@ -140,6 +150,8 @@ step "a shard that cannot be opened: health says which and why"
 [ -f "$D/shards/shard-003.kct" ] || fail "no shard-003.kct to spoil"
 printf 'not a Kyoto Cabinet file\n' >"$D/shards/shard-003.kct"
 "$TS" up --workers 1 --data "$D" >"$T/up" 2>&1 || { cat "$T/up"; fail "up exited $?"; }
+# up does not wait for statistics a shard that cannot be opened holds back
+grep -q "worker w1 reports: .*shard-003.kct" "$T/up" || fail "up does not say which shard holds it back: $(cat "$T/up")"
 said=
 for i in $(seq 1 100); do
     "$TS" health --data "$D" >"$T/out" 2>&1
