@@ -884,3 +884,11 @@ done:
     }
     return rc;
 }
+
+void
+ts_store_set_tick (ts_store_t *self, ts_store_tick_fn *fn, void *arg)
+{
+    assert (self);
+    self->tick = fn;
+    self->tick_arg = arg;
+}

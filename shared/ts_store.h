@@ -213,6 +213,11 @@ const char *ts_store_errmsg (const ts_store_t *self);
 /*  Called between a drop's transactions (a worker sends its heartbeat). */
 typedef void (ts_store_tick_fn) (void *arg);
 
+/*  While set, `fn` is called every 1,024 entries a scan visits: a worker
+ *  checking a large shard (check re-reads every record and its text) sends
+ *  its heartbeats meanwhile. NULL: none. */
+void ts_store_set_tick (ts_store_t *self, ts_store_tick_fn *fn, void *arg);
+
 /*  Removes every record of `run` from the shard with all its entries (D,
  *  R, and each index entry ts_index_entries lists), recounting the totals
  *  it touches: first a durable marker, then transactions of at most

@@ -53,6 +53,9 @@ struct ts_store {
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;
     struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */
+    ts_store_tick_fn *tick;     /* ts_store_set_tick */
+    void    *tick_arg;
+    unsigned tick_n;
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in

@@ -242,7 +242,9 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         ts_store_t *st = ts_worker_store (w, (unsigned) shards [i]);
         ts_check_report_t rep;
         ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
+        ts_store_set_tick (st, s_tick, w);      /* and within one */
         int rc = ts_check_store (st, &rep);
+        ts_store_set_tick (st, NULL, NULL);
         msgpack_pack_map (&pk, 12);
         ts_mp_pack_cstr (&pk, "labels");        msgpack_pack_uint64 (&pk, rep.labels);
         ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);
