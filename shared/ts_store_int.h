@@ -41,7 +41,8 @@ struct ts_store {
     uint64_t rec_end;           /* its committed length (key 'L') */
     uint64_t rec_next;          /* and what the open transaction adds */
     struct iovec *iov;          /* the records it adds, not written yet */
-    size_t   niov, iov_cap;
+    size_t   niov, iov_cap;     /* (a NULL base: next in the compressed ones) */
+    struct store_z *z;          /* compression and dictionaries (ts_store_rec.c) */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
@@ -87,10 +88,29 @@ static const char s_indexed_key [1] = { 'I' };
  *  shorter than 'L' lost records: the open refuses it.
  *
  *  S_LOC_TAG is a byte msgpack never uses, so it never starts a record
- *  that layouts 4 and 5 kept in D itself: both kinds are read. */
+ *  that layouts 4 and 5 kept in D itself: both kinds are read.
+ *
+ *  A compressed record (docs/DESIGN.md, "Compressed records") has a longer
+ *  locator, S_LOC_ZLEN bytes: the same three fields (the length is the
+ *  stored, compressed one), then the record's own length (4) and the id of
+ *  the dictionary it was compressed with (4; 0: none), whose bytes are
+ *  under key 'K' id (4 bytes big-endian), written in the transaction that
+ *  trained it, so before or with the first record that names it. */
 #define S_LOC_TAG ((char) 0xc1)
 #define S_LOC_LEN 13
+#define S_LOC_ZLEN 21
+#define S_LOC_MAX S_LOC_ZLEN
 static const char s_reclen_key [1] = { 'L' };
+#define S_TAG_DICT 'K'
+
+/*  A locator, unpacked. */
+typedef struct {
+    uint64_t off;
+    uint32_t len;               /* bytes in the records file */
+    uint32_t raw;               /* the record's bytes (len when not packed) */
+    uint32_t dict;              /* its dictionary, 0: none */
+    bool     packed;            /* compressed by zstd */
+} store_loc_t;
 
 /* ts_store.c */
 int store_settle (ts_store_t *self, const char *key, size_t klen);
@@ -103,12 +123,13 @@ int store_write_ids (ts_store_t *self);
 int store_pend_reload (ts_store_t *self, uint64_t from);
 
 /* ts_store_rec.c */
-bool store_loc_unpack (const char *v, size_t vlen, uint64_t *off, uint32_t *len);
+bool store_loc_unpack (const char *v, size_t vlen, store_loc_t *loc);
 int store_rec_open (ts_store_t *self);
-int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc);
+void store_rec_close (ts_store_t *self);
+int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc, size_t *loc_len);
 int store_rec_write (ts_store_t *self);
 void store_rec_end (ts_store_t *self, bool kept);
-int store_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out);
+int store_rec_read (ts_store_t *self, uint64_t seq, const store_loc_t *loc, ts_buf_t *out);
 int store_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, size_t *vlen, ts_buf_t *buf);
 
 /* ts_store_meta.c */
