@@ -72,3 +72,9 @@ add_test(NAME e2e_containers
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_containers.sh ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_containers PROPERTIES TIMEOUT 1800 LABELS "containers;nosan"
                      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# Compressed records (tests/e2e/e2e_compress.sh, issue #18): up --compress
+# small and none on the same compact dump, exports byte for byte against it,
+# the records file smaller, a dictionary in each shard, the setting kept.
+add_test(NAME e2e_compress COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_compress.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_compress PROPERTIES TIMEOUT 300 LABELS e2e)
