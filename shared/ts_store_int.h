@@ -3,7 +3,8 @@
  *
  *    ts_store.c       open and close, the group commit (ts_store_put_batches)
  *    ts_store_ids.c   ids waiting for the id index R
- *    ts_store_rec.c   the records file beside the tree
+ *    ts_store_rec.c   the records file beside the tree, compressed records
+ *                     and their dictionaries
  *    ts_store_meta.c  one-number keys, errors, stored totals
  *    ts_store_read.c  point reads, scans, snapshots, the pull cursor
  */
