@@ -291,7 +291,7 @@ s_train (ts_store_t *self)
     z->base = 0;
 done:
     z->nsamples = 0;
-    z->samples.size = 0;
+    ts_buf_free (&z->samples);          /* up to 1 MiB a shard, seldom needed again */
     z->win_raw = z->win_packed = 0;
     z->win_n = 0;
     free (dict);
@@ -549,6 +549,7 @@ store_rec_end (ts_store_t *self, bool kept)
             pthread_mutex_unlock (&z->rlock);
             z->ndicts = z->tx_from;
             z->dict = z->tx_dict;
+            z->sampling = !z->dict;     /* its sample went with it */
             ZSTD_freeCDict (z->cdict);
             z->cdict = NULL;
         }
@@ -597,6 +598,16 @@ store_rec_read (ts_store_t *self, uint64_t seq, const store_loc_t *loc, ts_buf_t
     ZSTD_DDict *dd = NULL;
     if (loc->dict && !(dd = s_ddict (self, loc->dict, &rc)))
         goto done;
+    /* the frame says its length too: a damaged locator or frame is told
+     * before any memory is taken for it */
+    unsigned long long says = ZSTD_getFrameContentSize (to->data, to->size);
+    if (says != loc->raw) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: record %llu (%u bytes at %llu) is "
+                  "not the compressed record of %u bytes its locator says", self->rec_path,
+                  (unsigned long long) seq, loc->len, (unsigned long long) loc->off, loc->raw);
+        rc = TS_ECORRUPT;
+        goto done;
+    }
     if (ts_buf_reserve (out, loc->raw)) {
         rc = TS_ENOMEM;
         goto done;

@@ -2586,6 +2586,39 @@ test_compress_retrain (void **state)
     free (recs);
 }
 
+/*  A call that trains the shard's first dictionary and then fails: the
+ *  dictionary goes with its records (the handle forgets it too), and the
+ *  retried call trains it again. */
+static void
+test_compress_rollback (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("v", 0, 300);
+    s_open (env);
+    s_load (env, "a", recs, 100, 50, 1);
+    s_expect_dicts (env, 0, 0);
+    s_batch_t bs [2];
+    ts_batch_result_t res [2];
+    s_batch_build (env, &bs [0], "b", 0, recs + 100, 100);     /* the 128th record */
+    s_batch_build (env, &bs [1], "b", 1, recs + 200, 100);
+    bs [1].batch.nrecords++;                                    /* does not decode */
+    assert_int_equal (s_put (env, bs, 2, res), TS_ECORRUPT);
+    s_expect_dicts (env, 0, 0);
+    bs [1].batch.nrecords--;
+    assert_int_equal (s_put (env, bs, 2, res), 0);
+    s_expect_dicts (env, 1, 1);
+    s_batch_free (&bs [0]);
+    s_batch_free (&bs [1]);
+    s_expect_gets (env, recs, 0, 300);
+    s_close (env);
+    s_open (env);
+    s_expect_dicts (env, 1, 1);
+    s_expect_gets (env, recs, 0, 300);
+    s_check_ok (env, 300);
+    s_close (env);
+    free (recs);
+}
+
 /*  A compressed record whose bytes were damaged: its get fails with an
  *  error naming the record, the others still read, check reports it. */
 static void
@@ -2982,6 +3015,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_compress_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_compress_mixed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_compress_retrain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_rollback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_compress_corrupt, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runs_index_and_totals, s_setup, s_teardown),
