@@ -1,7 +1,8 @@
 /*  bench_zstd: what zstd makes of records as a shard stores them (issue
  *  #18, "Compressed records"; docs/DESIGN.md, "Compressed records").
  *
- *    [BENCH_ZSTD_K=K] bench_zstd [--profile P] [--train N] [--dict-size B] [--loo] FILE.jsonl
+ *    [BENCH_ZSTD_K=K] bench_zstd [--profile P] [--train N] [--dict-size B] [--loo]
+ *                                [--gets N] FILE.jsonl
  *
  *  Every line goes through the line parser (the profile, default
  *  "default") into its stored form, <summary><object> in msgpack; then,
@@ -14,16 +15,22 @@
  *  with a dictionary trained on all the others, so a record never meets
  *  a dictionary made from itself. BENCH_ZSTD_K: train with fastCover at
  *  that k (d 8, f 20), one pass, as a shard does, instead of
- *  ZDICT_trainFromBuffer's search over k.
+ *  ZDICT_trainFromBuffer's search over k. --gets N: instead, the records
+ *  into a shard stored as they are and one compressed small, and N gets
+ *  of random ids from each, interleaved (s_gets).
  */
 #include "ts_buf.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
+#include "ts_record.h"
+#include "ts_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
@@ -174,6 +181,92 @@ s_train (const s_recs_t *r, size_t from, size_t to, size_t skip, void *dict, siz
     return d;
 }
 
+/*  --gets N: the records into one shard each of none and small (a temp
+ *  dir), then N gets of random ids from each, alternating in rounds of
+ *  1,000: the time a warm get spends in the store, compressed or not. */
+static void
+s_gets (const s_recs_t *r, size_t gets)
+{
+    char dir [] = "/tmp/bench_zstd.XXXXXX";
+    if (!mkdtemp (dir))
+        s_die ("mkdtemp");
+    ts_store_t *st [2];
+    static const ts_compress_t modes [2] = { TS_COMPRESS_NONE, TS_COMPRESS_SMALL };
+    char path [2][64];
+    for (int m = 0; m < 2; m++) {
+        int err;
+        char emsg [512];
+        snprintf (path [m], sizeof path [m], "%s/%s.kct", dir, ts_compress_name (modes [m]));
+        if (!(st [m] = ts_store_open (path [m], NULL, &err, emsg, sizeof emsg)))
+            s_die (emsg);
+        ts_store_set_compress (st [m], modes [m]);
+        /* batches of 500 records, one commit each */
+        const char *at = r->bytes.data;
+        for (size_t i = 0; i < r->n; ) {
+            ts_buf_t recs = { 0 };
+            uint32_t n = 0;
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &recs, ts_buf_packer_write);
+            for (; i < r->n && n < 500; at += r->sizes [i], i++, n++)
+                if (msgpack_pack_bin (&pk, r->sizes [i]) || msgpack_pack_bin_body (&pk, at, r->sizes [i]))
+                    s_die ("out of memory");
+            ts_batch_t b = { "bench", 5, i, recs.data, recs.size, n };
+            ts_batch_result_t res;
+            if (ts_store_put_batches (st [m], &b, 1, &res))
+                s_die (ts_store_errmsg (st [m]));
+            ts_buf_free (&recs);
+        }
+    }
+    /* the ids, from each record's summary */
+    const char **ids = malloc (r->n * sizeof *ids);
+    size_t *idl = malloc (r->n * sizeof *idl);
+    const char *at = r->bytes.data;
+    for (size_t i = 0; i < r->n; at += r->sizes [i], i++) {
+        ts_summary_t sum;
+        if (ts_summary_unpack_buf (at, r->sizes [i], &sum, NULL))
+            s_die ("a record without a summary");
+        ids [i] = sum.id;
+        idl [i] = sum.id_len;
+    }
+    double secs [2] = { 0, 0 };
+    size_t done [2] = { 0, 0 };
+    ts_buf_t got = { 0 };
+    uint64_t x = 88172645463325252u;
+    while (done [1] < gets)
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < 1000; k++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                size_t i = x % r->n;
+                got.size = 0;
+                double t0 = s_now ();
+                if (ts_store_get (st [m], ids [i], idl [i], &got))
+                    s_die (ts_store_errmsg (st [m]));
+                secs [m] += s_now () - t0;
+                done [m]++;
+            }
+    for (int m = 0; m < 2; m++) {
+        struct stat sb;
+        char rec [64];
+        snprintf (rec, sizeof rec, "%.*s.rec", (int) strlen (path [m]) - 4, path [m]);
+        stat (rec, &sb);
+        printf ("{\"mode\":\"gets\",\"compress\":\"%s\",\"gets\":%zu,\"get_us_mean\":%.2f,"
+                "\"records_file_bytes\":%lld}\n", ts_compress_name (modes [m]), done [m],
+                secs [m] * 1e6 / (double) done [m], (long long) sb.st_size);
+        ts_store_destroy (&st [m]);
+        unlink (path [m]);
+        unlink (rec);
+        char wal [80];
+        snprintf (wal, sizeof wal, "%s.wal", path [m]);
+        unlink (wal);
+    }
+    rmdir (dir);
+    ts_buf_free (&got);
+    free (ids);
+    free (idl);
+}
+
 static void
 s_print (const char *file, const char *mode, int level, size_t dict, double raw, double packed,
          double secs, double csecs, size_t count, double train_secs)
@@ -191,6 +284,7 @@ main (int argc, char **argv)
     const char *profile = "default", *file = NULL;
     size_t train = 2000, dsize = 65536;
     bool loo = false;
+    size_t gets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv [i], "--profile") && i + 1 < argc)
             profile = argv [++i];
@@ -200,17 +294,19 @@ main (int argc, char **argv)
             dsize = strtoul (argv [++i], NULL, 10);
         else if (!strcmp (argv [i], "--loo"))
             loo = true;
+        else if (!strcmp (argv [i], "--gets") && i + 1 < argc)
+            gets = strtoul (argv [++i], NULL, 10);
         else if (argv [i][0] != '-' && !file)
             file = argv [i];
         else {
             fprintf (stderr, "usage: bench_zstd [--profile P] [--train N] [--dict-size B] "
-                     "[--loo] FILE.jsonl\n");
+                     "[--loo] [--gets N] FILE.jsonl\n");
             return 2;
         }
     }
     if (!file) {
         fprintf (stderr, "usage: bench_zstd [--profile P] [--train N] [--dict-size B] "
-                 "[--loo] FILE.jsonl\n");
+                 "[--loo] [--gets N] FILE.jsonl\n");
         return 2;
     }
     s_recs_t r = { 0 };
@@ -219,6 +315,12 @@ main (int argc, char **argv)
         s_die ("fewer than 2 records");
     if (train > r.n)
         train = r.n;
+    if (gets) {
+        s_gets (&r, gets);
+        free (r.sizes);
+        ts_buf_free (&r.bytes);
+        return 0;
+    }
     static const int levels [] = { 1, 3, 6, 9, 19 };
     void *dict = malloc (dsize);
     if (!dict)
