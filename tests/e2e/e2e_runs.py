@@ -383,9 +383,9 @@ def check_stats(st, what):
             fail("%s: group %s: %d/%d, recount %d/%d" % (what, name, x["records"],
                                                           x["successes"], n, c))
         for k in (1, 5, 10):
-            if not close(x["pass@%d" % k], pass_at(n, c, k)):
+            if not close(x["pass@%d" % k], e2e_lib.pass_at(n, c, k)):
                 fail("%s: group %s pass@%d %s, recount %s" % (what, name, k, x["pass@%d" % k],
-                                                               pass_at(n, c, k)))
+                                                               e2e_lib.pass_at(n, c, k)))
     return g
 
 
