@@ -17,6 +17,8 @@
 #   BENCH_REPS     repetitions of each measurement (default 5 for core; 3 for
 #                  import and query, unless given)
 #   BENCH_CACHE    where dumps, stores and results go
+#   BENCH_COMPRESS the stacks' `up --compress` (default small, the
+#                  product's default; none: records stored as they are)
 #   import section (trajstore up --workers 2, the producer, trajstore down;
 #   bench_sqlite on the same dump, interleaved):
 #   BENCH_IMPORT_SIZES  record counts (default "10000"; BENCH_REPS runs at
@@ -77,6 +79,7 @@ set -eu
 
 BUILD=${1:-build}
 BENCH_SECTIONS=${BENCH_SECTIONS:-core import query}
+BENCH_COMPRESS=${BENCH_COMPRESS:-small}
 BENCH_RECORDS=${BENCH_RECORDS:-10000}
 # import and query repeat 3 times unless told otherwise (each repetition
 # restarts a stack or runs for seconds)
@@ -186,10 +189,12 @@ s_ids () {
 }
 
 # s_up DIR: starts a stack of 2 workers on DIR (removed at exit, stopped
-# by s_cleanup should the run stop early).
+# by s_cleanup should the run stop early), records compressed
+# $BENCH_COMPRESS.
 s_up () {
     BENCH_STACKS="$BENCH_STACKS $1"
-    if ! "$BUILD/tools/trajstore" up --workers 2 --data "$1" > "$1.up.log" 2>&1; then
+    if ! "$BUILD/tools/trajstore" up --workers 2 --data "$1" --compress "$BENCH_COMPRESS" \
+            > "$1.up.log" 2>&1; then
         cat "$1.up.log" >&2
         s_die "trajstore up --data $1 failed"
     fi
@@ -472,6 +477,8 @@ s_import_trajstore () {
     done
     restarts=$(echo "$procs" | awk '{ s += $3 } END { print s + 0 }')
     s_down "$d"
+    # the store's size: every shard's tree, its log and its records file
+    store=$(du -sb "$d/shards" | cut -f1)
     wait "$sampler" 2> /dev/null || true     # it ends with the aggregator
     imported=$(s_jget imported < "$d.report")
     if [ "$prc" -ne 0 ] || [ "${imported:-0}" -ne "$n" ]; then
@@ -494,7 +501,7 @@ s_import_trajstore () {
     secs=$(s_jget seconds < "$d.report")
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
     scpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
-    echo "{\"bench\":\"import\",\"system\":\"trajstore\",\"order\":\"$order\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"wall_s\":$wall,\"producer_s\":$secs,\"stack_cpu_s\":$scpu,\"producer_cpu_s\":$pcpu,\"restarts\":$restarts,\"resend_warnings\":$resends,\"silence_warnings\":$silences$rss$rjson,\"rss_producer_kb\":$pkb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
+    echo "{\"bench\":\"import\",\"system\":\"trajstore\",\"order\":\"$order\",\"records\":$n,\"rep\":$r,\"bytes\":$bytes,\"wall_s\":$wall,\"producer_s\":$secs,\"stack_cpu_s\":$scpu,\"producer_cpu_s\":$pcpu,\"restarts\":$restarts,\"store_bytes\":$store,\"compress\":\"$BENCH_COMPRESS\",\"resend_warnings\":$resends,\"silence_warnings\":$silences$rss$rjson,\"rss_producer_kb\":$pkb,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$out"
     rm -rf "$d"
 }
 
@@ -575,6 +582,9 @@ s_import_summary () {
     resends=$(echo "$ts" | s_jget resend_warnings | awk '{ t += $1 } END { print t + 0 }')
     silences=$(echo "$ts" | s_jget silence_warnings | awk '{ t += $1 } END { print t + 0 }')
     loads=$(echo "$ts" | sed -n 's/.*"load":"\([0-9.]*\)".*/\1/p' | tr '\n' ' ')
+    store_med=$(echo "$ts" | s_jget store_bytes | s_median)
+    echo "   $n records ($order): store $(s_fmt %.0f "$store_med") bytes = $(s_ratio "$store_med" "$bytes")x" \
+         "the dump's $bytes (--compress $BENCH_COMPRESS; target <= 0.35x)"
     echo "   $n records ($order): trajstore $(s_fmt %.3f "$wall_med") s median of $reps," \
          "SQLite $(s_fmt %.3f "$lite4_med") s (4 KiB pages), $(s_fmt %.3f "$lite_med") s (64 KiB); producer warnings over the runs: $resends resends," \
          "$silences silences of 3 s+ (logs: $BENCH_OUT/import-$order-$n-*.producer.log); load average: $loads"

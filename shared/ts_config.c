@@ -3,11 +3,13 @@
 #include "ts_error.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int
 s_fit (int n, size_t size)
@@ -71,6 +73,57 @@ int
 ts_config_shard_path (const char *data_dir, unsigned n, char *buf, size_t size)
 {
     return s_fit (snprintf (buf, size, "%s/shards/shard-%03u.kct", data_dir, n), size);
+}
+
+int
+ts_config_compress_read (const char *data_dir, ts_compress_t *mode, char *err, size_t err_size)
+{
+    char path [TS_PATH_MAX + 16], word [16] = "";
+    snprintf (path, sizeof path, "%s/compress", data_dir);
+    *mode = TS_COMPRESS_DEFAULT;
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        snprintf (err, err_size, "%s: %s", path, strerror (e));
+        return -e;
+    }
+    int n = fscanf (f, "%15s", word);
+    fclose (f);
+    if (n != 1 || ts_compress_parse (word, mode)) {
+        *mode = TS_COMPRESS_DEFAULT;
+        snprintf (err, err_size, "%s: \"%s\" is not a compression (none, fast or small); "
+                  "new records are compressed \"%s\"", path, word,
+                  ts_compress_name (TS_COMPRESS_DEFAULT));
+        return TS_EINVAL;
+    }
+    return 0;
+}
+
+int
+ts_config_compress_write (const char *data_dir, ts_compress_t mode, char *err, size_t err_size)
+{
+    char path [TS_PATH_MAX + 16], tmp [TS_PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/compress", data_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen (tmp, "w");
+    bool ok = f && fprintf (f, "%s\n", ts_compress_name (mode)) >= 0 && !fflush (f)
+           && !fsync (fileno (f));
+    int e = errno;
+    if (f && fclose (f) && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (ok && rename (tmp, path)) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        snprintf (err, err_size, "%s: cannot write: %s", path, strerror (e));
+        return -e;
+    }
+    return 0;
 }
 
 const char *

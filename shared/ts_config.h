@@ -4,10 +4,13 @@
  *  $XDG_DATA_HOME/trajstore, else $HOME/.local/share/trajstore.
  *  Endpoint NAME ("ingest", "control", "query", "api"): its flag, else
  *  $TRAJSTORE_<NAME> (upper case), else ipc://DATA/NAME.sock.
- *  Shard files live in DATA/shards/shard-NNN.kct.
+ *  Shard files live in DATA/shards/shard-NNN.kct; the store's compression
+ *  setting in DATA/compress.
  */
 #ifndef TS_CONFIG_H
 #define TS_CONFIG_H
+
+#include "ts_store.h"
 
 #include <stddef.h>
 
@@ -36,6 +39,17 @@ const char *ts_config_connectable (const char *endpoint, char *out, size_t size)
 
 /*  Creates a directory and its parents (mode 0755). 0 or -errno. */
 int ts_config_mkdirs (const char *path);
+
+/*  The store's compression of new records (docs/DESIGN.md, "Compressed
+ *  records"): DATA/compress, one word (none, fast, small), written by
+ *  `trajstore up --compress` and read by the workers as they open a shard;
+ *  TS_COMPRESS_DEFAULT when the file is absent. Read: 0, or TS_EINVAL /
+ *  -errno with a message naming the file in err (*mode is then the
+ *  default). Write: 0 or -errno, with the message. */
+int ts_config_compress_read (const char *data_dir, ts_compress_t *mode, char *err,
+                             size_t err_size);
+int ts_config_compress_write (const char *data_dir, ts_compress_t mode, char *err,
+                              size_t err_size);
 
 /*  Path of shard `n`'s file. */
 int ts_config_shard_path (const char *data_dir, unsigned n, char *buf, size_t size);

@@ -166,10 +166,10 @@ store_settle (ts_store_t *self, const char *key, size_t klen)
 static void
 s_free (ts_store_t *self)
 {
-    if (self->rec_fd >= 0)
-        close (self->rec_fd);
+    store_rec_close (self);
     free (self->rec_path);
     free (self->iov);
+    free (self->iov_raw);
     store_text_free (self);
     ts_buf_free (&self->scratch);
     ts_buf_free (&self->unknown);
@@ -619,13 +619,13 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
             return TS_ENOMEM;
         }
-        char loc [S_LOC_LEN];
-        if (store_rec_add (self, it.ptr, it.len, loc)) {
-            snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
-            return TS_ENOMEM;
-        }
+        char loc [S_LOC_MAX];
+        size_t loc_len;
+        int rc = store_rec_add (self, it.ptr, it.len, loc, &loc_len);
+        if (rc)
+            return rc;
         klen = ts_key_data (key, seq);
-        if (!kcdbset (self->db, key, klen, loc, sizeof loc))
+        if (!kcdbset (self->db, key, klen, loc, loc_len))
             return store_kc_error (self, "write record");
         self->next_seq++;
         res->imported++;

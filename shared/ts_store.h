@@ -77,6 +77,25 @@ const char *ts_store_unknown_labels (const ts_store_t *self);
 ts_store_t *ts_store_open (const char *path, const char *tuning, int *code,
                            char *err, size_t err_size);
 
+/*  How new records are written to the records file (docs/DESIGN.md,
+ *  "Compressed records"): as they are (NONE), or each compressed by zstd
+ *  with the shard's dictionary, trained from its first records, at level
+ *  1 (FAST) or 3 (SMALL). Records already stored stay as they are; every
+ *  form is read. A handle starts with TS_COMPRESS_DEFAULT. */
+typedef enum { TS_COMPRESS_NONE, TS_COMPRESS_FAST, TS_COMPRESS_SMALL } ts_compress_t;
+#define TS_COMPRESS_DEFAULT TS_COMPRESS_SMALL
+
+/*  "none", "fast", "small" -> *out: 0, or TS_EINVAL. */
+int ts_compress_parse (const char *name, ts_compress_t *out);
+const char *ts_compress_name (ts_compress_t mode);
+
+/*  The mode of the records the next commits write. */
+void ts_store_set_compress (ts_store_t *self, ts_compress_t mode);
+
+/*  The dictionaries the shard holds (key K) and the id of the one new
+ *  records use (0: none yet). */
+void ts_store_dicts (ts_store_t *self, uint32_t *count, uint32_t *current);
+
 /*  Closes the file (committing nothing new) and frees; safe on NULL. */
 void ts_store_destroy (ts_store_t **self_p);
 

@@ -149,13 +149,12 @@ s_drop_record (ts_store_t *self, uint64_t seq, const char *run, size_t run_len,
         /* a run index entry without its record: remove it alone */
         return s_remove_entry (self, key, ts_key_run (key, run, run_len, seq), false, "run");
     }
-    uint64_t off;
-    uint32_t len;
+    store_loc_t loc;
     buf->size = 0;
     int rc = 0;
-    if (store_loc_unpack (v, vlen, &off, &len)) {
-        rc = store_rec_read (self, off, len, buf);
-        *freed += len;
+    if (store_loc_unpack (v, vlen, &loc)) {
+        rc = store_rec_read (self, seq, &loc, buf);
+        *freed += loc.len;
     }
     else
         rc = ts_buf_append (buf, v, vlen) ? TS_ENOMEM : 0;      /* layouts 4, 5 */
@@ -437,10 +436,10 @@ ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t 
         char *k = kccurget (cur, &klen, &v, &vlen, 0);
         if (!k)
             break;
-        uint64_t off;
-        uint32_t len;
+        store_loc_t at;
         bool is_d = klen == 9 && k [0] == TS_TAG_DATA;
-        bool loc = is_d && store_loc_unpack (v, vlen, &off, &len);
+        bool loc = is_d && store_loc_unpack (v, vlen, &at);
+        uint64_t seq = is_d ? (uint64_t) ts_key_get_i64 (k + 1) : 0;
         kcfree (k);
         if (!is_d)
             break;
@@ -448,8 +447,11 @@ ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t 
             more = kccurstep (cur);
             continue;
         }
+        /* the bytes as stored (compressed ones stay so): a copy */
+        store_loc_t stored = at;
+        stored.packed = false;
         buf.size = 0;
-        if ((rc = store_rec_read (self, off, len, &buf)))
+        if ((rc = store_rec_read (self, seq, &stored, &buf)))
             break;
         int e = s_write_full (fd, buf.data, buf.size, end);
         if (e) {
@@ -457,10 +459,11 @@ ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t 
             rc = e == ENOSPC ? -ENOSPC : TS_ESTORE;
             break;
         }
-        char nloc [S_LOC_LEN];
-        store_loc_pack (nloc, end, len);
-        end += len;
-        if (!kccursetvalue (cur, nloc, sizeof nloc, 1)) {
+        char nloc [S_LOC_ZLEN];
+        at.off = end;
+        size_t nlen = store_loc_pack (nloc, &at);
+        end += at.len;
+        if (!kccursetvalue (cur, nloc, nlen, 1)) {
             more = false;
             if (kccurecode (cur) != KCENOREC)
                 rc = store_kc_error (self, "point a record at its new place");

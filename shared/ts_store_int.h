@@ -3,7 +3,8 @@
  *
  *    ts_store.c       open and close, the group commit (ts_store_put_batches)
  *    ts_store_ids.c   ids waiting for the id index R
- *    ts_store_rec.c   the records file beside the tree
+ *    ts_store_rec.c   the records file beside the tree, compressed records
+ *                     and their dictionaries
  *    ts_store_meta.c  one-number keys, errors, stored totals
  *    ts_store_read.c  point reads, scans, snapshots, the pull cursor
  *    ts_store_drop.c  dropping a run's records, and compacting the records file
@@ -51,11 +52,13 @@ struct ts_store {
     uint64_t rec_next;          /* and what the open transaction adds */
     ts_buf_t unknown;           /* refused labels of the put call (ts_labels.h) */
     struct iovec *iov;          /* the records it adds, not written yet */
-    size_t   niov, iov_cap;
+    size_t   niov, iov_cap;     /* (a NULL base: next in the compressed ones) */
+    struct iovec *iov_raw;      /* each record as given, until the commit */
     struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */
     ts_store_tick_fn *tick;     /* ts_store_set_tick */
     void    *tick_arg;
     unsigned tick_n;
+    struct store_z *z;          /* compression and dictionaries (ts_store_rec.c) */
 };
 
 /*  The next record sequence is kept under key 'P' (8 bytes), written in
@@ -109,13 +112,33 @@ static const char s_entries_key [1] = { 'O' };
  *  shorter than 'L' lost records: the open refuses it.
  *
  *  S_LOC_TAG is a byte msgpack never uses, so it never starts a record
- *  that layouts 4 and 5 kept in D itself: both kinds are read. */
+ *  that layouts 4 and 5 kept in D itself: both kinds are read.
+ *
+ *  A compressed record (docs/DESIGN.md, "Compressed records") has a longer
+ *  locator, S_LOC_ZLEN bytes: the same three fields (the length is the
+ *  stored, compressed one), then the record's own length (4) and the id of
+ *  the dictionary it was compressed with (4; 0: none), whose bytes are
+ *  under key 'K' id (4 bytes big-endian), written in the transaction that
+ *  trained it, so before or with the first record that names it. */
 #define S_LOC_TAG ((char) 0xc1)
 #define S_LOC_LEN 13
+#define S_LOC_ZLEN 21
+#define S_LOC_MAX S_LOC_ZLEN
 static const char s_reclen_key [1] = { 'L' };
 /*  The records file's generation (absent: 0), which a compaction advances
  *  (ts_store_drop.c). */
 static const char s_recgen_key [1] = { 'g' };
+
+#define S_TAG_DICT 'K'
+
+/*  A locator, unpacked. */
+typedef struct {
+    uint64_t off;
+    uint32_t len;               /* bytes in the records file */
+    uint32_t raw;               /* the record's bytes (len when not packed) */
+    uint32_t dict;              /* its dictionary, 0: none */
+    bool     packed;            /* compressed by zstd */
+} store_loc_t;
 
 /* ts_store.c */
 int store_settle (ts_store_t *self, const char *key, size_t klen);
@@ -152,14 +175,15 @@ ts_totals_t *store_qpend_slot (ts_store_t *self, ts_map_t *map, const char *grou
 bool store_defer_waits (const ts_store_t *self, char tag);
 
 /* ts_store_rec.c */
-void store_loc_pack (char *b, uint64_t off, uint32_t len);
-bool store_loc_unpack (const char *v, size_t vlen, uint64_t *off, uint32_t *len);
+size_t store_loc_pack (char *b, const store_loc_t *loc);
+bool store_loc_unpack (const char *v, size_t vlen, store_loc_t *loc);
 int store_rec_open (ts_store_t *self);
+void store_rec_close (ts_store_t *self);
 char *store_rec_path (const ts_store_t *self, uint64_t gen);
-int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc);
+int store_rec_add (ts_store_t *self, const char *ptr, uint32_t len, char *loc, size_t *loc_len);
 int store_rec_write (ts_store_t *self);
 void store_rec_end (ts_store_t *self, bool kept);
-int store_rec_read (ts_store_t *self, uint64_t off, uint32_t len, ts_buf_t *out);
+int store_rec_read (ts_store_t *self, uint64_t seq, const store_loc_t *loc, ts_buf_t *out);
 int store_resolve (ts_store_t *self, const char *key, size_t klen, const char **val, size_t *vlen, ts_buf_t *buf);
 
 /* ts_store_meta.c */

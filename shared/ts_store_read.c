@@ -64,10 +64,9 @@ ts_store_get_raw (ts_store_t *self, const char *key, size_t klen, ts_buf_t *out)
     char *v = kcdbget (self->db, key, klen, &vlen);
     if (!v)
         return kcdbecode (self->db) == KCENOREC ? TS_ENOTFOUND : store_kc_error (self, "get");
-    uint64_t off;
-    uint32_t len;
-    if (klen == 9 && key [0] == TS_TAG_DATA && store_loc_unpack (v, vlen, &off, &len))
-        rc = store_rec_read (self, off, len, out);
+    store_loc_t loc;
+    if (klen == 9 && key [0] == TS_TAG_DATA && store_loc_unpack (v, vlen, &loc))
+        rc = store_rec_read (self, (uint64_t) ts_key_get_i64 (key + 1), &loc, out);
     else
         rc = ts_buf_append (out, v, vlen);
     kcfree (v);

@@ -15,6 +15,7 @@
 #include "cli_common.h"
 #include "cli_query.h"
 #include "cli_supervisor.h"
+#include "ts_config.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_proto.h"
@@ -103,6 +104,7 @@ typedef struct {
     const char *log_level;
     const char *http;           /* the gateway's address, NULL: its default */
     bool        no_http;
+    const char *compress;       /* --compress, NULL: as the store says */
 } s_up_opts_t;
 
 /*  Closes every descriptor from 3 up but `keep1` and `keep2`: a daemon
@@ -413,9 +415,11 @@ ts_cli_cmd_up (int argc, char **argv)
         { "workers", required_argument, 0, 'w' }, { "data", required_argument, 0, 'd' },
         { "shards", required_argument, 0, 's' }, { "log-level", required_argument, 0, 'l' },
         { "http", required_argument, 0, 'H' }, { "no-http", no_argument, 0, 'n' },
+        { "compress", required_argument, 0, 'c' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
-    s_up_opts_t o = { 2, 0, NULL, NULL, false };
+    s_up_opts_t o = { 2, 0, NULL, NULL, false, NULL };
+    ts_compress_t compress;
     const char *data = NULL;
     ts_log_level_t level;
     int c;
@@ -440,6 +444,14 @@ ts_cli_cmd_up (int argc, char **argv)
             break;
         case 'H': o.http = optarg; break;
         case 'n': o.no_http = true; break;
+        case 'c':
+            if (ts_compress_parse (optarg, &compress)) {
+                fprintf (stderr, "trajstore up: bad --compress '%s' (none, fast, small)\n", optarg);
+                ts_cli_usage (stderr, "up");
+                return 2;
+            }
+            o.compress = optarg;
+            break;
         case 'h': ts_cli_usage (stdout, "up"); return 0;
         default: ts_cli_usage (stderr, "up"); return 2;
         }
@@ -489,6 +501,15 @@ ts_cli_cmd_up (int argc, char **argv)
         /* nobody held the lock: the supervisor that wrote this is gone */
         fprintf (stderr, "trajstore up: removed a stale pid file (supervisor pid %ld is gone)\n", stale);
         if (ftruncate (lock_fd, 0)) { /* rewritten by the new supervisor anyway */ }
+    }
+    if (o.compress) {                   /* the store keeps it: later ups need not say it */
+        char err [TS_PATH_MAX + 128];
+        if (ts_config_compress_write (p.data, compress, err, sizeof err)) {
+            fprintf (stderr, "trajstore up: %s\n", err);
+            unlink (p.pid_file);
+            close (lock_fd);
+            return 1;
+        }
     }
 
     pid_t sup = s_start_supervisor (&p, &o, lock_fd);

@@ -43,11 +43,12 @@ typedef struct {
 static const s_command_t s_commands [] = {
     { "up", ts_cli_cmd_up,
       "[--workers N] [--data DIR] [--shards N] [--log-level L]\n"
-      "                 [--http ADDR | --no-http]",
+      "                 [--http ADDR | --no-http] [--compress none|fast|small]",
       "start the aggregator, N workers (default 2), the api and the HTTP gateway\n"
       "and viewer (on ADDR: default $TRAJSTORE_HTTP, else 127.0.0.1:7480) in the\n"
       "background, under a supervisor that restarts them; returns once the stack\n"
-      "is ready" },
+      "is ready. --compress: how new records are stored, kept by the store\n"
+      "(default small: zstd with a dictionary per shard)" },
     { "down", ts_cli_cmd_down,
       "[--data DIR]",
       "stop the stack (workers first, the aggregator last)" },

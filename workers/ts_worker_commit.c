@@ -167,8 +167,13 @@ wk_try_open (ts_worker_t *self, unsigned s)
     }
     sh->error [0] = 0;
     sh->open_error = 0;
-    ts_info ("opened shard %u (epoch %" PRIu64 ", %" PRIu64 " records)", s, self->epoch,
-             ts_store_count (sh->store));
+    ts_compress_t mode;
+    if (ts_config_compress_read (self->data_dir, &mode, emsg, sizeof emsg))
+        ts_error ("shard %u: %s", s, emsg);
+    ts_store_set_compress (sh->store, mode);
+    ts_info ("opened shard %u (epoch %" PRIu64 ", %" PRIu64 " records, new records "
+             "compressed: %s)", s, self->epoch, ts_store_count (sh->store),
+             ts_compress_name (mode));
     /* a drop that a kill interrupted is finished before anything else */
     if (ts_store_drop_pending (sh->store)) {
         uint64_t n = 0;

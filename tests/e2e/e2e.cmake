@@ -84,3 +84,8 @@ set_tests_properties(e2e_search PROPERTIES TIMEOUT 900 LABELS e2e)
 # against an oracle, check of the label index.
 add_test(NAME e2e_labels COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_labels.py ${CMAKE_BINARY_DIR})
 set_tests_properties(e2e_labels PROPERTIES TIMEOUT 600 LABELS e2e)
+# Compressed records (tests/e2e/e2e_compress.sh, issue #18): up --compress
+# small and none on the same compact dump, exports byte for byte against it,
+# the records file smaller, a dictionary in each shard, the setting kept.
+add_test(NAME e2e_compress COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/e2e_compress.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(e2e_compress PROPERTIES TIMEOUT 300 LABELS e2e)

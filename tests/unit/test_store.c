@@ -170,6 +170,8 @@ typedef struct {
     ts_parser_t *parser;
     ts_store_t *store;
     ts_buf_t form;          /* scratch: one record form at a time */
+    bool plain;             /* s_open: records stored as they are (the
+                               tests that read the records file raw) */
 } s_env_t;
 
 static int
@@ -196,6 +198,8 @@ s_open (s_env_t *env)
     if (!env->store)
         fail_msg ("ts_store_open %s: %d %s", env->path, err, emsg);
     assert_int_equal (err, 0);
+    if (env->plain)
+        ts_store_set_compress (env->store, TS_COMPRESS_NONE);
 }
 
 static void
@@ -2084,6 +2088,7 @@ static void
 test_check_detects_damage (void **state)
 {
     s_env_t *env = *state;
+    env->plain = true;                  /* s_damage reads and moves records raw */
     s_rec_t *recs = s_recs_make ("r", 0, 200);
     for (int kind = 0; kind < S_DMG_KINDS; kind++) {
         snprintf (env->path, sizeof env->path, "%s/damage%d.kct", env->dir, kind);
@@ -2183,7 +2188,9 @@ s_expect_gets (s_env_t *env, const s_rec_t *recs, size_t lo, size_t hi)
     ts_buf_t got = { 0 };
     for (size_t i = lo; i < hi; i++) {
         got.size = 0;
-        assert_int_equal (ts_store_get (env->store, recs [i].id, strlen (recs [i].id), &got), 0);
+        int rc = ts_store_get (env->store, recs [i].id, strlen (recs [i].id), &got);
+        if (rc)
+            fail_msg ("get %s: %d %s", recs [i].id, rc, ts_store_errmsg (env->store));
         s_parse (env, &recs [i]);
         assert_int_equal (got.size, env->form.size);
         assert_memory_equal (got.data, env->form.data, got.size);
@@ -2285,6 +2292,7 @@ static void
 test_layout4_read (void **state)
 {
     s_env_t *env = *state;
+    env->plain = true;                  /* s_inline_records reads records raw */
     s_rec_t *recs = s_recs_make ("f", 0, 40);
     for (int layout = 4; layout <= 5; layout++) {
         snprintf (env->path, sizeof env->path, "%s/old%d.kct", env->dir, layout);
@@ -2405,6 +2413,264 @@ test_records_file (void **state)
         if (!strstr (emsg, rp) || !strstr (emsg, "cut short"))
             fail_msg ("records file %s: message \"%s\"", lost ? "lost" : "cut short", emsg);
     }
+    ts_buf_free (&got);
+    free (recs);
+}
+
+/* --- compressed records (docs/DESIGN.md, "Compressed records") ----------- */
+
+/*  How many D entries are plain (13-byte) and compressed (21-byte)
+ *  locators, read with the raw API from the closed shard at `path`. */
+static void
+s_count_locators (const char *path, size_t *plain, size_t *packed)
+{
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    if (!kcdbopen (db, path, KCOREADER))
+        fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
+    KCCUR *cur = kcdbcursor (db);
+    *plain = *packed = 0;
+    bool more = kccurjumpkey (cur, "D", 1);
+    while (more) {
+        size_t klen, vlen;
+        const char *v;
+        char *k = kccurget (cur, &klen, &v, &vlen, false);
+        if (!k || k [0] != TS_TAG_DATA) {
+            kcfree (k);
+            break;
+        }
+        assert_int_equal ((unsigned char) v [0], 0xc1);
+        if (vlen == 13)
+            ++*plain;
+        else if (vlen == 21)
+            ++*packed;
+        else
+            fail_msg ("a D value of %zu bytes", vlen);
+        kcfree (k);
+        more = kccurstep (cur);
+    }
+    kccurdel (cur);
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+}
+
+/*  Bytes the records take as the parser makes them. */
+static size_t
+s_form_bytes (s_env_t *env, const s_rec_t *recs, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_parse (env, &recs [i]);
+        total += env->form.size;
+    }
+    return total;
+}
+
+static void
+s_check_ok (s_env_t *env, uint64_t records)
+{
+    ts_check_report_t rep;
+    int rc = ts_check_store (env->store, &rep);
+    if (rc)
+        fail_msg ("check: %d %s", rc, rep.first_problem);
+    assert_int_equal (rep.records, records);
+}
+
+/*  The shard's dictionaries: how many, and the one in use. */
+static void
+s_expect_dicts (s_env_t *env, uint32_t count, uint32_t current)
+{
+    uint32_t c, cur;
+    ts_store_dicts (env->store, &c, &cur);
+    assert_int_equal (c, count);
+    assert_int_equal (cur, current);
+}
+
+/*  Compressed records come back byte for byte, after a reopen too; the
+ *  shard trained a dictionary from its first records, and the records
+ *  file is smaller than the records. */
+static void
+test_compress_round_trip (void **state)
+{
+    s_env_t *env = *state;
+    size_t n = 1000;
+    s_rec_t *recs = s_recs_make ("z", 0, n);
+    s_open (env);
+    s_expect_dicts (env, 0, 0);
+    s_load (env, "a", recs, n, 50, 2);
+    s_expect_dicts (env, 1, 1);
+    s_expect_gets (env, recs, 0, n);
+    s_check_ok (env, n);
+    s_close (env);
+    size_t plain, packed;
+    s_count_locators (env->path, &plain, &packed);
+    assert_int_equal (plain + packed, n);
+    assert_true (packed >= n * 9 / 10);
+    char rp [PATH_MAX];
+    s_rec_path (env->path, rp, sizeof rp);
+    off_t size = s_file_size (rp);
+    size_t raw = s_form_bytes (env, recs, n);
+    if ((double) size > 0.5 * (double) raw)
+        fail_msg ("records file %lld bytes for %zu bytes of records", (long long) size, raw);
+    s_open (env);
+    s_expect_dicts (env, 1, 1);
+    s_expect_gets (env, recs, 0, n);
+    s_close (env);
+    free (recs);
+}
+
+/*  A shard written uncompressed, then small, then fast, then none again:
+ *  every record reads back, whatever its locator, and check agrees. */
+static void
+test_compress_mixed (void **state)
+{
+    s_env_t *env = *state;
+    size_t n = 800;
+    s_rec_t *recs = s_recs_make ("x", 0, n);
+    static const ts_compress_t modes [] = { TS_COMPRESS_NONE, TS_COMPRESS_SMALL,
+                                            TS_COMPRESS_FAST, TS_COMPRESS_NONE };
+    for (int m = 0; m < 4; m++) {
+        s_open (env);
+        ts_store_set_compress (env->store, modes [m]);
+        char job [8];
+        snprintf (job, sizeof job, "j%d", m);
+        s_load (env, job, recs + m * 200, 200, 40, 2);
+        s_expect_gets (env, recs, 0, (size_t) (m + 1) * 200);
+        s_close (env);
+    }
+    size_t plain, packed;
+    s_count_locators (env->path, &plain, &packed);
+    assert_true (plain >= 400 && packed >= 300 && plain + packed == n);
+    s_open (env);
+    s_expect_gets (env, recs, 0, n);
+    s_check_ok (env, n);
+    s_close (env);
+    free (recs);
+}
+
+/*  Records of another shape make the dictionary's ratio degrade: the
+ *  shard samples them and trains a second one, and the records of both
+ *  stay readable. */
+static void
+test_compress_retrain (void **state)
+{
+    s_env_t *env = *state;
+    size_t n = 9000, half = 4500;
+    s_rec_t *recs = s_recs_make ("w", 0, n);
+    /* the second half carries a long text (a "tool schema") the first
+     * dictionary never saw, the same in each of them */
+    char schema [321];
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 320; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        schema [i] = "abcdefghijklmnopqrstuvwxyz0123456789 "[x % 37];
+    }
+    schema [320] = 0;
+    for (size_t i = half; i < n; i++) {
+        s_rec_t *r = &recs [i];
+        r->len--;                       /* the closing brace */
+        r->line [r->len] = 0;
+        s_cat (r, ",\"tools\":\"%s\"}", schema);
+    }
+    s_open (env);
+    s_load (env, "a", recs, half, 100, 4);
+    s_expect_dicts (env, 1, 1);
+    s_load (env, "b", recs + half, n - half, 100, 4);
+    s_expect_dicts (env, 2, 2);
+    s_expect_gets (env, recs, 0, n);
+    s_check_ok (env, n);
+    s_close (env);
+    s_open (env);                       /* the newest is the one in use */
+    s_expect_dicts (env, 2, 2);
+    s_expect_gets (env, recs, 0, n);
+    s_close (env);
+    free (recs);
+}
+
+/*  A call that trains the shard's first dictionary and then fails: the
+ *  dictionary goes with its records (the handle forgets it too), and the
+ *  retried call trains it again. */
+static void
+test_compress_rollback (void **state)
+{
+    s_env_t *env = *state;
+    s_rec_t *recs = s_recs_make ("v", 0, 300);
+    s_open (env);
+    s_load (env, "a", recs, 100, 50, 1);
+    s_expect_dicts (env, 0, 0);
+    s_batch_t bs [2];
+    ts_batch_result_t res [2];
+    s_batch_build (env, &bs [0], "b", 0, recs + 100, 100);     /* the 128th record */
+    s_batch_build (env, &bs [1], "b", 1, recs + 200, 100);
+    bs [1].batch.nrecords++;                                    /* does not decode */
+    assert_int_equal (s_put (env, bs, 2, res), TS_ECORRUPT);
+    s_expect_dicts (env, 0, 0);
+    bs [1].batch.nrecords--;
+    assert_int_equal (s_put (env, bs, 2, res), 0);
+    s_expect_dicts (env, 1, 1);
+    s_batch_free (&bs [0]);
+    s_batch_free (&bs [1]);
+    s_expect_gets (env, recs, 0, 300);
+    s_close (env);
+    s_open (env);
+    s_expect_dicts (env, 1, 1);
+    s_expect_gets (env, recs, 0, 300);
+    s_check_ok (env, 300);
+    s_close (env);
+    free (recs);
+}
+
+/*  A compressed record whose bytes were damaged: its get fails with an
+ *  error naming the record, the others still read, check reports it. */
+static void
+test_compress_corrupt (void **state)
+{
+    s_env_t *env = *state;
+    size_t n = 400;
+    s_rec_t *recs = s_recs_make ("c", 0, n);
+    s_open (env);
+    s_load (env, "a", recs, n, 50, 2);
+    s_close (env);
+    /* the locator of the record of sequence 301 */
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    assert_true (kcdbopen (db, env->path, KCOREADER));
+    char key [16], loc [32];
+    assert_int_equal (kcdbgetbuf (db, key, ts_key_data (key, 301), loc, sizeof loc), 21);
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+    uint64_t off = (uint64_t) ts_key_get_i64 (loc + 1);
+    unsigned clen = (unsigned) (unsigned char) loc [11] << 8 | (unsigned char) loc [12];
+    char rp [PATH_MAX];
+    s_rec_path (env->path, rp, sizeof rp);
+    int fd = open (rp, O_RDWR);
+    assert_true (fd >= 0);
+    char junk [64];
+    memset (junk, 0xa5, sizeof junk);
+    size_t at = clen / 3, len = clen - at < sizeof junk ? clen - at : sizeof junk;
+    assert_int_equal (pwrite (fd, junk, len, (off_t) (off + at)), (ssize_t) len);
+    close (fd);
+    s_open (env);
+    ts_buf_t got = { 0 };
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        got.size = 0;
+        int rc = ts_store_get (env->store, recs [i].id, strlen (recs [i].id), &got);
+        if (rc == 0)
+            continue;
+        assert_int_equal (rc, TS_ECORRUPT);
+        const char *msg = ts_store_errmsg (env->store);
+        if (!strstr (msg, "record 301") || !strstr (msg, rp))
+            fail_msg ("the error names neither the record nor the file: %s", msg);
+        bad++;
+    }
+    assert_int_equal (bad, 1);
+    ts_check_report_t rep;
+    int rc = ts_check_store (env->store, &rep);
+    assert_true (rc != 0);
+    s_close (env);
     ts_buf_free (&got);
     free (recs);
 }
@@ -2999,6 +3265,11 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_layout4_read, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_records_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_detects_damage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_mixed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_retrain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_rollback, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_compress_corrupt, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runs_index_and_totals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_drop_run, s_setup, s_teardown),
