@@ -425,12 +425,13 @@ def cmd_client(a):
     sys.exit(1 if info["violations"] else 0)
 
 
-def retry_call(api, msg, timeout=60.0):
+def retry_call(api, msg, timeout=60.0, wait=15.0):
     """An api request, asked again while the answer is a retryable error
-    (no answer at all within 15 s is final: the api must answer in 10 s)."""
+    (no answer at all within `wait` is final: the api must answer reads in
+    10 s; a check re-reads every record and its text, and takes longer)."""
     end = time.monotonic() + timeout
     while True:
-        rep = api.call(msg, 15.0)
+        rep = api.call(msg, wait)
         if rep is None or rep.get("ok") or (rep.get("error") or {}).get("code") not in RETRYABLE:
             return rep
         if time.monotonic() > end:
@@ -454,7 +455,7 @@ def cmd_verify(a):
         problems.append("api stats records: %s, want %d" % (recs if rep and rep.get("ok") else rep, n))
     e_before = (status(data) or {}).get("epoch")
     tc = time.monotonic()
-    rep = retry_call(api, {"v": 1, "op": "check"}, 120.0)
+    rep = retry_call(api, {"v": 1, "op": "check"}, 120.0, 120.0)
     check_s = time.monotonic() - tc
     e_after = (status(data) or {}).get("epoch")
     if not rep or not rep.get("ok") or rep.get("problems") != 0 or rep.get("records") != n:
