@@ -21,7 +21,6 @@ Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -218,8 +217,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     st = Stack(build)
     work = tempfile.mkdtemp(prefix="ts-labels-in.", dir="/tmp")
-    ok = False
-    try:
+    with st.session(work, "e2e_labels"):
         step("import %d records" % RECORDS)
         recs_path = os.path.join(work, "recs.jsonl")
         subprocess.run([os.path.join(build, "tools", "trajstore-gen"), "--records", str(RECORDS),
@@ -273,14 +271,6 @@ def main():
 
         step("filters and totals by label against the oracle")
         check_filters(st, recs, oracle)
-        ok = True
-    finally:
-        if not ok:
-            st.logs()
-        st.run("down", "--data", st.data, check=False)
-        shutil.rmtree(st.data, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    print("e2e_labels: ok")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ Scenarios (default: all, in this order, on one stack):
             recount
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
+import contextlib
 import json
 import os
 import random
@@ -108,6 +109,22 @@ class Stack:
     def __init__(self, build):
         self.ts = os.path.join(build, "tools", "trajstore")
         self.data = tempfile.mkdtemp(prefix="ts-runs.", dir="/tmp")
+
+    @contextlib.contextmanager
+    def session(self, work, name):
+        """A test's life of the stack: its logs when the test fails; down,
+        and the data and `work` folders removed, always; "NAME: ok" last."""
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if not ok:
+                self.logs()
+            self.run("down", "--data", self.data, check=False)
+            shutil.rmtree(self.data, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+        print("%s: ok" % name)
 
     def run(self, *args, stdin=None, check=True):
         p = subprocess.run([self.ts] + list(args), input=stdin, capture_output=True,
@@ -501,22 +518,13 @@ def main():
     want = sys.argv[2:] or [n for n, _ in SCENARIOS]
     st = Stack(build)
     work = tempfile.mkdtemp(prefix="ts-runs-in.", dir="/tmp")
-    ok = False
-    try:
+    with st.session(work, "e2e_runs"):
         files = make_fixture(work)
         st.run("up", "--workers", "2", "--data", st.data)
         e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
         for name, fn in SCENARIOS:
             if name in want:
                 fn(st, files, work)
-        ok = True
-    finally:
-        if not ok:
-            st.logs()
-        st.run("down", "--data", st.data, check=False)
-        shutil.rmtree(st.data, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    print("e2e_runs: ok")
 
 
 if __name__ == "__main__":

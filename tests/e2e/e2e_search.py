@@ -26,7 +26,6 @@ Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -488,8 +487,7 @@ def main():
     want = sys.argv[2:] or [n for n, _ in SCENARIOS]
     st = Stack(build)
     work = tempfile.mkdtemp(prefix="ts-search-in.", dir="/tmp")
-    ok = False
-    try:
+    with st.session(work, "e2e_search"):
         recs, a, b = make_fixture(work)
         st.run("up", "--workers", "2", "--data", st.data, "--no-http")
         e2e_lib.api_retry(st.data, {"v": 1, "op": "stats"})
@@ -498,14 +496,6 @@ def main():
         for name, fn in SCENARIOS:
             if name in want:
                 fn(st, recs, a, b, work)
-        ok = True
-    finally:
-        if not ok:
-            st.logs()
-        st.run("down", "--data", st.data, check=False)
-        shutil.rmtree(st.data, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    print("e2e_search: ok")
 
 
 if __name__ == "__main__":
