@@ -65,7 +65,8 @@ s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, char *err, size_t
     l->id = ts_hdr_get_str (&in, "id", &l->id_len);
     if (!l->id || l->id_len == 0 || l->id_len > TS_ID_MAX_BYTES) {
         snprintf (err, err_size, "field \"id\": want the record's id (a non-empty string of at "
-                  "most %d bytes)", TS_ID_MAX_BYTES);
+                  "most %d bytes); to label every record a filter matches, use `trajstore label "
+                  "--where`", TS_ID_MAX_BYTES);
         return TS_EBADREQ;
     }
     l->author = "api";
