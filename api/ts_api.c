@@ -84,6 +84,7 @@ ts_api_new (const ts_api_config_t *cfg, char *err, size_t err_size)
     }
     ts_config_mkdirs (cfg->data_dir);
     self->cursor_key = s_cursor_key (cfg->data_dir);
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", cfg->data_dir);
     self->reqs = ts_map_new (api_req_free);
     self->cache = ts_map_new (NULL);
     self->front = zsock_new (ZMQ_ROUTER);
@@ -120,6 +121,7 @@ ts_api_destroy (ts_api_t **self_p)
     if (!self_p || !*self_p)
         return;
     ts_api_t *self = *self_p;
+    api_label_stop (self);
     ts_map_destroy (&self->reqs);
     ts_map_destroy (&self->cache);
     while (self->lru_head) {
@@ -339,6 +341,10 @@ s_on_client (ts_api_t *self)
         api_req_free (r);
         goto done;
     }
+    if (r->op == TS_OP_LABEL) {
+        api_label_start (self, r);
+        goto done;
+    }
     if (r->op == TS_OP_GET) {
         const s_cached_t *hit = api_cache_get (self, rq.id, rq.id_len);
         if (hit) {
@@ -368,7 +374,7 @@ ts_api_run (ts_api_t *self, volatile bool *stop)
     assert (self && stop);
     ts_info ("ready");
     api_ask_map (self);
-    zmq_pollitem_t items [2 + TS_MAX_WORKERS];
+    zmq_pollitem_t items [2 + TS_MAX_WORKERS + TS_API_LABEL_JOBS];
     zsock_t *dealers [TS_MAX_WORKERS];
     int64_t next_tick = api_now () + 100;
     while (!*stop) {
@@ -380,6 +386,9 @@ ts_api_run (ts_api_t *self, volatile bool *stop)
                 dealers [nd++] = self->workers [i].dealer;
                 items [n++] = (zmq_pollitem_t) { zsock_resolve (self->workers [i].dealer), 0, ZMQ_POLLIN, 0 };
             }
+        int nl = self->nlabel_jobs, first_label = n;
+        for (int i = 0; i < nl; i++)
+            items [n++] = (zmq_pollitem_t) { NULL, self->label_jobs [i].fd, ZMQ_POLLIN, 0 };
         int64_t wait = next_tick - api_now ();
         if (zmq_poll (items, n, wait > 0 ? (long) wait : 0) < 0 && zmq_errno () == ETERM)
             break;
@@ -391,6 +400,10 @@ ts_api_run (ts_api_t *self, volatile bool *stop)
             if (items [2 + i].revents & ZMQ_POLLIN)
                 while (dealers [i] && (zsock_events (dealers [i]) & ZMQ_POLLIN))
                     api_on_worker (self, dealers [i]);
+        /* a label job that ends moves the last one into its place */
+        for (int i = nl - 1; i >= 0; i--)
+            if (items [first_label + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+                api_label_read (self, i);
         /* a map update may have replaced dealers: poll rebuilds them */
         if (items [0].revents & ZMQ_POLLIN)
             for (int k = 0; k < 256 && (zsock_events (self->front) & ZMQ_POLLIN); k++)

@@ -5,6 +5,7 @@
  *    ts_api_route.c   the shard map and sending each request's pieces to
  *                     the workers or the aggregator
  *    ts_api_answer.c  the record cache and assembling the answers
+ *    ts_api_label.c   the write op "label": a label import it runs
  */
 #ifndef TS_API_INT_H
 #define TS_API_INT_H
@@ -19,6 +20,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 static inline int64_t
 api_now (void)
@@ -72,6 +74,18 @@ typedef struct s_cached {
     char    id [];
 } s_cached_t;
 
+/*  A label request's producer run (ts_api_label.c). */
+#define TS_API_LABEL_JOBS 8
+typedef struct {
+    uint64_t rid;               /* the request it answers */
+    pid_t    pid;
+    int      fd;                /* its stdout: the JSON report */
+    int      labels;            /* lines it was given */
+    ts_buf_t out;
+    char     job [64];
+    char     rejects [TS_PATH_MAX + 80];
+} s_label_job_t;
+
 struct ts_api {
     ts_map_t   *cache;          /* id -> s_cached_t */
     s_cached_t *lru_head, *lru_tail;
@@ -94,6 +108,9 @@ struct ts_api {
     ts_buf_t   tmp;
     uint64_t   served;
     uint64_t   map_gen;         /* bumps when the map (and dealers) change */
+    char       data_dir [TS_PATH_MAX];
+    s_label_job_t label_jobs [TS_API_LABEL_JOBS];
+    int        nlabel_jobs;
 };
 
 /* ts_api.c */
@@ -118,5 +135,10 @@ const s_cached_t * api_cache_get (ts_api_t *self, const char *id, size_t len);
 void api_reply_record (ts_api_t *self, s_req_t *r, const void *data, size_t len);
 void api_on_agg (ts_api_t *self);
 void api_on_worker (ts_api_t *self, zsock_t *dealer);
+
+/* ts_api_label.c */
+void api_label_start (ts_api_t *self, s_req_t *r);
+void api_label_read (ts_api_t *self, int i);
+void api_label_stop (ts_api_t *self);
 
 #endif

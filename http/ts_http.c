@@ -14,7 +14,9 @@
 #include "ts_error.h"
 #include "ts_json_out.h"
 #include "ts_log.h"
+#include "ts_parse.h"
 #include "ts_profile.h"
+#include "ts_record.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +35,8 @@
 #define S_MAX_ARGS      1100     /* query parameters a request (1000 groups and the rest) */
 #define S_STATIC_MAX    (8u << 20)
 #define S_EXPORT_BLOCK  (64u << 10)
+#define S_POST_MAX      (64u << 10)   /* bytes of a POST body */
+#define S_LABEL_PATH    "/v1/labels/"
 
 struct ts_http {
     struct MHD_Daemon *mhd;
@@ -510,6 +514,102 @@ s_static (ts_http_t *self, struct MHD_Connection *conn, const char *url, ts_hans
     return rc;
 }
 
+/* --- POST /v1/labels/{id} ---------------------------------------------------------------- */
+
+/*  A POST's body, gathered over the calls of one request (its con_cls;
+ *  the other con_cls values are the marks 1 and 2). */
+typedef struct {
+    ts_buf_t body;
+} s_post_t;
+
+static bool
+s_is_post (void *con_cls)
+{
+    return con_cls && con_cls != (void *) 1 && con_cls != (void *) 2;
+}
+
+/*  The op "label" of record `id` from a JSON body {"set": {k: v}, "remove":
+ *  [k], "author": A}: the body is read by the import's strict parser, as
+ *  the value of a line {"id": ID, "label": BODY}, and its fields go to the
+ *  api as they are (the api checks them and names the field). 0, or -1
+ *  with the error in *a. */
+static int
+s_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a)
+{
+    ts_buf_t line = { 0 };
+    ts_buf_t out = { 0 };
+    ts_profile_t prof;
+    char reason [300];
+    ts_parser_t *ps = NULL;
+    int rc = -1;
+    static const char pad [TS_PARSE_PADDING];
+    if (!body->size) {
+        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body: want a JSON object {\"set\": "
+                          "{key: value}, \"remove\": [key], \"author\": name}");
+        goto done;
+    }
+    if (ts_buf_append (&line, "{\"id\":", 6) || ts_json_escape (&line, id, strlen (id))
+    ||  ts_buf_append (&line, ",\"label\":", 9) || ts_buf_append (&line, body->data, body->size)
+    ||  ts_buf_append (&line, "}", 1) || ts_buf_append (&line, pad, sizeof pad)
+    ||  ts_profile_parse ("default", &prof, reason, sizeof reason)
+    ||  !(ps = ts_parser_new (&prof))) {
+        ts_hanswer_error (a, 500, "NO_MEMORY", "out of memory");
+        goto done;
+    }
+    ts_summary_t sum;
+    const char *obj;
+    size_t olen;
+    ts_mp_reader_t v;
+    uint32_t n;
+    if (memchr (body->data, '\n', body->size) || memchr (body->data, '\r', body->size))
+        for (size_t i = 0; i < line.size - sizeof pad; i++)
+            if (line.data [i] == '\n' || line.data [i] == '\r')
+                line.data [i] = ' ';        /* a pretty-printed body is one line */
+    if (ts_parser_parse (ps, line.data, line.size - sizeof pad, 1, 0, &out, &sum, reason,
+                         sizeof reason)) {
+        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body is not a JSON object: %s", reason);
+        goto done;
+    }
+    if (ts_record_split (out.data, out.size, &sum, &obj, &olen)
+    ||  !ts_mp_map_find (obj, olen, "label", &v) || ts_mp_read_map (&v, &n)) {
+        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body: want a JSON object {\"set\": "
+                          "{key: value}, \"remove\": [key], \"author\": name}");
+        goto done;
+    }
+    ts_req_begin (q, "label");
+    ts_req_key (q, "id");
+    ts_mp_pack_cstr (&q->pk, id);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        const uint8_t *start;
+        if (ts_mp_read_str (&v, &k, &klen))
+            break;
+        start = v.p;
+        if (ts_mp_skip (&v))
+            break;
+        if (!((klen == 3 && !memcmp (k, "set", 3)) || (klen == 6 && !memcmp (k, "remove", 6))
+              || (klen == 6 && !memcmp (k, "author", 6)))) {
+            ts_hanswer_error (a, 400, "BAD_REQUEST", "body field \"%.*s\": unknown (set, remove, "
+                              "author)", (int) (klen < 100 ? klen : 100), k);
+            ts_req_free (q);
+            goto done;
+        }
+        ts_req_key (q, k [0] == 's' ? "set" : k [0] == 'r' ? "remove" : "author");
+        if (ts_buf_append (&q->body, start, (size_t) (v.p - start))) {
+            ts_hanswer_error (a, 500, "NO_MEMORY", "out of memory");
+            ts_req_free (q);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    ts_parser_destroy (&ps);
+    ts_buf_free (&line);
+    ts_buf_free (&out);
+    return rc;
+}
+
 /* --- access ------------------------------------------------------------------------------ */
 
 /*  Compares the request's "Authorization: Bearer T" with the token in time
@@ -557,7 +657,6 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
           const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     (void) version;
-    (void) upload;
     ts_http_t *self = cls;
     ts_hanswer_t a = { 0 };
     enum MHD_Result rc;
@@ -567,9 +666,32 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *con_cls = (void *) 2;
         const char *cl = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Length");
         const char *te = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Transfer-Encoding");
-        if (strcmp (method, "GET") && strcmp (method, "HEAD"))
-            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "%.16s: only GET and HEAD are served",
-                              method);
+        const char *ct = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Type");
+        bool label_url = !strncmp (url, S_LABEL_PATH, strlen (S_LABEL_PATH))
+                      && url [strlen (S_LABEL_PATH)];
+        if (!strcmp (method, "POST") && label_url) {
+            /* application/json only: a page of another site cannot send
+             * it without the browser asking this gateway first (CORS) */
+            if (!ct || strncasecmp (ct, "application/json", 16))
+                ts_hanswer_error (&a, 415, "UNSUPPORTED_MEDIA_TYPE", "POST %s: want the body as "
+                                  "Content-Type: application/json", S_LABEL_PATH "{id}");
+            else if (cl && strtoull (cl, NULL, 10) > S_POST_MAX)
+                ts_hanswer_error (&a, 413, "TOO_BIG", "a POST body is at most %u bytes",
+                                  S_POST_MAX);
+            else {
+                s_post_t *p = calloc (1, sizeof *p);
+                if (!p)
+                    return MHD_NO;
+                *con_cls = p;
+                return MHD_YES;
+            }
+        }
+        else if (!strcmp (method, "POST"))
+            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "POST: only %s{id} takes a POST",
+                              S_LABEL_PATH);
+        else if (strcmp (method, "GET") && strcmp (method, "HEAD"))
+            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "%.16s: only GET, HEAD and POST "
+                              "(labels) are served", method);
         else if ((cl && strcmp (cl, "0")) || te)
             ts_hanswer_error (&a, 413, "TOO_BIG", "a request has no body here (GET only)");
         else
@@ -578,8 +700,16 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         ts_buf_free (&a.body);
         return rc;
     }
+    s_post_t *post = s_is_post (*con_cls) ? *con_cls : NULL;
     if (*upload_size > 0) {
-        *upload_size = 0;               /* not reached: refused above */
+        if (post && post->body.size + *upload_size <= S_POST_MAX
+        &&  ts_buf_append (&post->body, upload, *upload_size) == 0) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (post)                       /* over the limit: answered once it is all in */
+            post->body.size = S_POST_MAX + 1;
+        *upload_size = 0;
         return MHD_YES;
     }
     bool is_api = !strcmp (url, "/v1") || !strncmp (url, "/v1/", 4);
@@ -625,7 +755,17 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
                 s_profiles (&a);
             rc = s_send (conn, &a);
         }
-        else if (s_build (self, r, arg, args, &q, &a))
+        else if (post && post->body.size > S_POST_MAX) {
+            ts_hanswer_error (&a, 413, "TOO_BIG", "a POST body is at most %u bytes", S_POST_MAX);
+            rc = s_send (conn, &a);
+        }
+        else if (post && args->n > 0) {
+            ts_hanswer_error (&a, 400, "BAD_REQUEST", "parameter \"%.100s\": POST %s{id} takes "
+                              "its fields in the body", args->key [0], S_LABEL_PATH);
+            rc = s_send (conn, &a);
+        }
+        else if (post ? s_label_request (arg, &post->body, &q, &a)
+                      : s_build (self, r, arg, args, &q, &a))
             rc = s_send (conn, &a);
         else if (r->kind == R_EXPORT) {
             rc = s_send_export (self, conn, &q, &a);
@@ -654,7 +794,12 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     (void) cls;
     (void) conn;
     (void) toe;
-    *con_cls = NULL;                    /* only marks: nothing to free */
+    if (s_is_post (*con_cls)) {
+        s_post_t *p = *con_cls;
+        ts_buf_free (&p->body);
+        free (p);
+    }
+    *con_cls = NULL;
 }
 
 /*  Refuses a URL longer than TS_HTTP_URL_MAX before anything reads it

@@ -183,7 +183,8 @@ static const struct {
 } s_statuses [] = {
     { "BAD_REQUEST", 400 }, { "VERSION", 400 }, { "UNAUTHORIZED", 401 }, { "FORBIDDEN", 403 },
     { "NOT_FOUND", 404 }, { "METHOD_NOT_ALLOWED", 405 }, { "TOO_BIG", 413 },
-    { "URI_TOO_LONG", 414 }, { "UNKNOWN_OP", 501 }, { "UNAVAILABLE", 503 }, { "TIMEOUT", 504 },
+    { "URI_TOO_LONG", 414 }, { "UNSUPPORTED_MEDIA_TYPE", 415 }, { "UNKNOWN_OP", 501 },
+    { "UNAVAILABLE", 503 }, { "BUSY", 503 }, { "TIMEOUT", 504 },
     { NULL, 500 }                        /* STORE, CORRUPT, NO_MEMORY and anything new */
 };
 

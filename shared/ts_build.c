@@ -7,7 +7,13 @@
 #include "ts_proto.h"
 #include "ts_version_git.h"
 
+#include "ts_error.h"
+
 #include <kclangc.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,4 +76,49 @@ ts_build_version_asked (int argc, char **argv, const char *program)
         return false;
     ts_build_print_version (stdout, program);
     return true;
+}
+
+static bool
+s_is_executable (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0 && S_ISREG (st.st_mode) && access (path, X_OK) == 0;
+}
+
+int
+ts_build_find_binary (const char *name, const char *subdir, char *buf, size_t size)
+{
+    char exe [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe [n] = 0;
+        char *slash = strrchr (exe, '/');
+        if (slash) {
+            *slash = 0;
+            if (snprintf (buf, size, "%s/%s", exe, name) < (int) size && s_is_executable (buf))
+                return 0;
+            if (subdir
+            &&  snprintf (buf, size, "%s/../%s/%s", exe, subdir, name) < (int) size
+            &&  s_is_executable (buf)) {
+                char real [PATH_MAX];
+                if (realpath (buf, real) && strlen (real) < size)
+                    strcpy (buf, real);     /* a clean path for ps and logs */
+                return 0;
+            }
+        }
+    }
+    /* installed elsewhere than the programs (a link to it, a copy) */
+    if (snprintf (buf, size, "%s/%s", ts_build_bindir (), name) < (int) size
+    &&  s_is_executable (buf))
+        return 0;
+    const char *path = getenv ("PATH");
+    while (path && *path) {
+        const char *end = strchr (path, ':');
+        size_t len = end ? (size_t) (end - path) : strlen (path);
+        if (len > 0 && snprintf (buf, size, "%.*s/%s", (int) len, path, name) < (int) size
+        &&  s_is_executable (buf))
+            return 0;
+        path = end ? end + 1 : NULL;
+    }
+    return TS_ENOTFOUND;
 }

@@ -10,6 +10,7 @@
 #define TS_BUILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -33,6 +34,13 @@ void ts_build_print_version (FILE *out, const char *program);
 /*  For a program's main: when argv [1] is --version, prints the version
  *  to stdout and returns true (main then exits 0). */
 bool ts_build_version_asked (int argc, char **argv, const char *program);
+
+/*  Finds a sibling program `name` (e.g. "trajstore-worker"): in the
+ *  directory of this executable, then in ../<subdir>/ of it (the build
+ *  tree's layout, where each program has its folder), then in the
+ *  directory `make install` puts programs in (ts_build_bindir), then on
+ *  $PATH. Writes its path into buf. Returns 0 or TS_ENOTFOUND. */
+int ts_build_find_binary (const char *name, const char *subdir, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

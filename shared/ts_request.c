@@ -429,7 +429,7 @@ ts_summary_pack_map (msgpack_packer *pk, const ts_summary_t *s, uint32_t extra)
 
 static const char *s_op_names [TS_NOPS] = {
     "get", "list", "count", "export", "check", "stats", "groups", "job", "health", "runs",
-    "compare", "search", "labels", "drop", "compact"
+    "compare", "search", "labels", "drop", "compact", "label"
 };
 
 const char *
@@ -489,7 +489,7 @@ ts_request_parse (ts_request_t *rq, const void *data, size_t len, uint64_t curso
     if (opi < 0) {
         snprintf (err, err_size, "field \"op\": unknown operation \"%.40s\" (get, list, count, "
                   "export, check, stats, groups, job, health, runs, compare, search, labels, drop, "
-                  "compact)", op);
+                  "compact, label)", op);
         return TS_EUNKNOWNOP;
     }
     rq->op = (ts_op_t) opi;

@@ -48,9 +48,9 @@ typedef struct {
 typedef enum {
     TS_OP_GET, TS_OP_LIST, TS_OP_COUNT, TS_OP_EXPORT, TS_OP_CHECK, TS_OP_STATS,
     TS_OP_GROUPS, TS_OP_JOB, TS_OP_HEALTH, TS_OP_RUNS, TS_OP_COMPARE, TS_OP_SEARCH,
-    TS_OP_LABELS, TS_OP_DROP, TS_OP_COMPACT
+    TS_OP_LABELS, TS_OP_DROP, TS_OP_COMPACT, TS_OP_LABEL
 } ts_op_t;
-#define TS_NOPS 15
+#define TS_NOPS 16
 
 /*  Ops the api sends to every worker for the shards it owns (a listing
  *  aside): each answers per shard. */

@@ -68,11 +68,8 @@ typedef struct {
  *  when a directory cannot be made. */
 int ts_cli_paths_init (ts_cli_paths_t *p, const char *data_flag, bool create);
 
-/*  Finds a sibling program `name` (e.g. "trajstore-worker"): in the
- *  directory of this executable, then in ../<subdir>/ of it (the build
- *  tree's layout, where each program has its folder), then in the
- *  directory `make install` puts programs in (ts_build_bindir), then on
- *  $PATH.
+/*  Finds a sibling program `name` (e.g. "trajstore-worker"):
+ *  ts_build_find_binary (the api, too, runs a sibling: the producer).
  *  Writes its path into buf. Returns 0 or TS_ENOTFOUND. */
 int ts_cli_find_binary (const char *name, const char *subdir, char *buf, size_t size);
 

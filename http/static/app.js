@@ -7,8 +7,9 @@ import * as groups from "./groups.js";
 import * as records from "./records.js";
 import * as trajectory from "./trajectory.js";
 import * as compare from "./compare.js";
+import * as search from "./search.js";
 
-const pages = { overview, groups, records, trajectory, compare };
+const pages = { overview, groups, records, trajectory, compare, search };
 let generation = 0;
 
 function tokenForm(main, e) {

@@ -56,6 +56,47 @@ export function summaryBar(sum, record) {
 
 let pending = null;
 
+// The record's labels (latest value, author) with a remove button each, and
+// a form adding KEY=VALUE: POST /v1/labels/{id}, then drawn again from GET.
+function labelsPanel(id) {
+  const list = h("ul", { class: "labels", id: "labels" });
+  const status = h("span", { class: "muted", id: "label-status" });
+  const input = h("input", { name: "label", placeholder: "key=value", "aria-label": "label key=value" });
+  const draw = async () => {
+    const got = await api("labels/" + encodeURIComponent(id));
+    const keys = Object.keys(got.labels || {}).sort();
+    list.replaceChildren(...keys.map((k) => {
+      const l = got.labels[k];
+      return h("li", { class: "label", dataset: { key: k } },
+        h("code", { text: `${k}=${l.value}` }), " ",
+        h("span", { class: "muted", text: `${l.author}, ${time(l.time_ms)}` }), " ",
+        h("button", { type: "button", class: "remove", title: `remove ${k}`, text: "×",
+                      on: { click: () => write({ remove: [k] }) } }));
+    }));
+    if (!keys.length) list.appendChild(h("li", { class: "muted", text: "no labels" }));
+  };
+  const write = async (req) => {
+    status.textContent = "saving…";
+    try {
+      const r = await api("labels/" + encodeURIComponent(id), {}, req);
+      await draw();
+      status.textContent = r.changed ? "saved" : "unchanged";
+    } catch (e) {
+      status.textContent = `${e.code || "ERROR"}: ${e.detail || e.message}`;
+    }
+  };
+  const form = h("form", { class: "label-form", id: "label-form", on: { submit: (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    const eq = text.indexOf("=");
+    if (eq <= 0) { status.textContent = "want key=value (the value may be empty)"; return; }
+    input.value = "";
+    write({ set: { [text.slice(0, eq)]: text.slice(eq + 1) } });
+  } } }, input, h("button", { type: "submit", text: "add label" }), " ", status);
+  const panel = h("section", { class: "labels-panel" }, h("h2", { text: "Labels" }), list, form);
+  return { panel, draw };
+}
+
 export async function render(view, r) {
   const id = r.arg;
   if (!id) throw new Error("no record id in the URL (#/trajectory/ID)");
@@ -92,7 +133,9 @@ export async function render(view, r) {
   if (tab === "raw") showRaw();
 
   const nav = h("div", { class: "attempt-nav", id: "attempt-nav" });
-  view.append(h("h1", { text: "Trajectory" }), summaryBar(sum, record), nav,
+  const labels = labelsPanel(id);
+  await labels.draw();
+  view.append(h("h1", { text: "Trajectory" }), summaryBar(sum, record), labels.panel, nav,
     h("p", { class: "muted where" }, found.pointer ? `steps at ${found.pointer}` : "no steps found in this record (give ?steps=/pointer)"),
     tabs, list, raw);
   pending.nav = nav;

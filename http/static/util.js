@@ -56,7 +56,8 @@ export const token = {
 };
 
 // GET /v1/<path>?params; params' arrays repeat their key, null/"" are left out.
-export async function api(path, params = {}) {
+// With `post`, a POST of it as JSON (POST /v1/labels/{id}).
+export async function api(path, params = {}, post = undefined) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === null || v === "") continue;
@@ -65,7 +66,13 @@ export async function api(path, params = {}) {
   const url = `v1/${path}${q.toString() ? "?" + q : ""}`;
   const headers = {};
   if (token.get()) headers.Authorization = `Bearer ${token.get()}`;
-  const resp = await fetch(url, { headers });
+  const init = { headers };
+  if (post !== undefined) {
+    init.method = "POST";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(post);
+  }
+  const resp = await fetch(url, init);
   let body;
   try {
     body = await resp.json();

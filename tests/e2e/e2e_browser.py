@@ -159,6 +159,36 @@ def run(st, b, tmp):
     page(b, U + "#/trajectory/" + gid + "?tab=raw", "trajectory")
     ok(b.eval("!document.getElementById('raw').hidden && document.getElementById('steps').hidden"), "?tab=raw opens on raw")
 
+    print("--- labels on the trajectory page: add one, see it, remove it")
+    page(b, U + "#/trajectory/xss-0", "trajectory")
+    ok(texts(b, "#labels li") == ["no labels"], f"xss-0 starts without labels: {texts(b, '#labels li')}")
+    value = L.XSS[1]
+    b.errors.clear()
+    b.eval("{ const f = document.getElementById('label-form'); f.elements.label.value = "
+           + json.dumps("verdict=" + value) + "; f.requestSubmit() }")
+    b.wait("document.querySelector('#labels li[data-key=verdict]') !== null")
+    shown = texts(b, "#labels li[data-key=verdict] code")
+    ok(shown == ["verdict=" + value], f"the label shows, as text: {shown}")
+    got = st.zmq("labels", id="xss-0")["labels"]
+    ok(got.get("verdict", {}).get("value") == value, f"the label is stored: {got}")
+    ok(b.eval("document.getElementById('label-status').textContent") == "saved", "the editor says saved")
+    page(b, U + "#/trajectory/xss-0?tab=messages", "trajectory", "trajectory-labels")
+    ok(texts(b, "#labels li[data-key=verdict] code") == ["verdict=" + value], "the label is there on a fresh load")
+    b.eval("document.querySelector('#labels li[data-key=verdict] button.remove').click()")
+    b.wait("document.querySelector('#labels li[data-key=verdict]') === null")
+    ok("verdict" not in st.zmq("labels", id="xss-0")["labels"], "removed through the page")
+    b.eval("{ const f = document.getElementById('label-form'); f.elements.label.value = 'no equals'; f.requestSubmit() }")
+    ok("key=value" in b.eval("document.getElementById('label-status').textContent"), "a bad label is refused by the form")
+    ok(not b.errors and b.eval("window.tsPwned === undefined"), f"labels: console errors {b.errors}")
+
+    print("--- search")
+    page(b, U + "#/search", "search", "search")
+    b.eval("{ const f = document.getElementById('search-form'); f.elements.q.value = 'RESULT-ONE'; f.requestSubmit() }")
+    b.wait("location.hash.includes('q=RESULT-ONE') && document.body.dataset.rendered === 'search'")
+    want = [i["id"] for i in st.zmq("search", q="RESULT-ONE", limit=50)["items"]]
+    got = texts(b, "table.search a.id")
+    ok(want and "xss-0" in want and got == want, f"search RESULT-ONE: shown {got}, the api {want}")
+    ok(all(s for s in texts(b, "table.search .snippet")), "each hit has a snippet")
     # a generated record with tool calls, for the README
     sample = next(json.loads(line)["id"] for line in open(gen, encoding="utf-8")
                   if '"tool_calls"' in line and 8 <= len(json.loads(line)["trajectory"]) <= 12)

@@ -156,6 +156,37 @@ def run(st, tmp, extra):
     ok(sum(r["totals"]["records"] for r in body["labels"]) == len(lab_ids), f"labels by verdict: {str(body)[:300]}")
     body = same("/v1/labels/" + urllib.parse.quote(lab_ids[1], safe=""), "labels", id=lab_ids[1])
     ok(body["labels"]["verdict"]["value"] == "fail", f"labels of {lab_ids[1]}: {body}")
+    # POST /v1/labels/{id}: the op "label" (set, remove), acknowledged once committed
+    def post(path, obj=None, raw=None, ctype="application/json"):
+        data = raw if raw is not None else json.dumps(obj).encode()
+        s, hd, b = L.get(H, P, path, method="POST", body=data, headers={"Content-Type": ctype})
+        return s, json.loads(b)
+    lid = lab_ids[2]
+    lpath = "/v1/labels/" + urllib.parse.quote(lid, safe="")
+    s, body = post(lpath, {"set": {"verdict": "http", "note": "a \u00e9 b"}, "remove": ["nope"], "author": "carol"})
+    ok(s == 200 and body.get("changed") == 2 and body.get("unchanged") == 1 and body.get("id") == lid,
+       f"POST {lpath}: {s} {body}")
+    s, body = L.get_json(H, P, lpath)
+    ok(body["labels"]["verdict"] == {**body["labels"]["verdict"], "value": "http", "author": "carol"}
+       and body["labels"]["note"]["value"] == "a \u00e9 b", f"labels after POST: {body}")
+    s, body = post(lpath, {"remove": ["note"]})
+    ok(s == 200 and body.get("changed") == 1, f"POST remove: {s} {body}")
+    ok("note" not in L.get_json(H, P, lpath)[1]["labels"], "the removed label is gone")
+    for path, obj, raw, ctype, status, code, needle in [
+            ("/v1/labels/no-such-id", {"set": {"k": "v"}}, None, "application/json", 404, "NOT_FOUND", "no-such-id"),
+            (lpath, {"set": ["k"]}, None, "application/json", 400, "BAD_REQUEST", '"set"'),
+            (lpath, {"sett": {"k": "v"}}, None, "application/json", 400, "BAD_REQUEST", '"sett"'),
+            (lpath, {}, None, "application/json", 400, "BAD_REQUEST", '"set"'),
+            (lpath, None, b'{"set": {"k": "v"', "application/json", 400, "BAD_REQUEST", "JSON"),
+            (lpath, None, b"[1]", "application/json", 400, "BAD_REQUEST", "body"),
+            (lpath, None, b"", "application/json", 400, "BAD_REQUEST", "body"),
+            (lpath, {"set": {"k": "v"}}, None, "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "application/json"),
+            (lpath, None, b'{"set": {"k": "' + b"v" * 70000 + b'"}}', "application/json", 413, "TOO_BIG", None),
+            ("/v1/labels", {"set": {"k": "v"}}, None, "application/json", 405, "METHOD_NOT_ALLOWED", "POST")]:
+        s, body = post(path, obj, raw, ctype)
+        e = body.get("error", {})
+        ok(s == status and e.get("code") == code and (needle is None or needle in e.get("message", "")),
+           f"POST {path[:60]} {str(obj or raw)[:60]}: {s} {body}, want {status} {code} {needle}")
     for rid in ["xss-0", "plain-steps", next(iter(lines))]:
         body = same("/v1/records/" + urllib.parse.quote(rid, safe=""), "get", id=rid)
         ok(body.get("record") == lines[rid], f"get {rid}: the record is the input line")

@@ -13,6 +13,10 @@
   again     the same file again: every label a duplicate, nothing written
   update    `label ID`, `label --where`, `--remove`: history grows by one
             entry each, the latest value counts
+  op        the protocol op "label" over ZeroMQ: set and remove on one
+            record (acknowledged once committed, author kept), the same
+            request again changes nothing, several at once are each
+            answered, unknown ids and bad fields are refused naming them
   filters   --label/--no-label on count, list and export, and `labels --by
             KEY --per-model` (stats --by label:KEY) against an oracle
             computed here from the input
@@ -211,6 +215,71 @@ def check_filters(st, recs, oracle):
         fail("stats --by label:verdict printed %s" % p.stdout)
 
 
+def label_op(st, recs, oracle, history):
+    """The protocol op "label" (the api runs a label import for it)."""
+    def bump(rid, key):
+        history[(rid, key)] = history.get((rid, key), 1 if (rid, key) in oracle else 0) + 1
+
+    rid = sorted(recs)[2]
+    req = {"op": "label", "id": rid, "set": {"verdict": "proto", "empty": ""},
+           "remove": ["judge"], "author": "bob"}
+    had_judge = (rid, "judge") in oracle
+    r = st.api(req)
+    want = (3, 0) if had_judge else (2, 1)     # removing an unset label: nothing to do
+    if (r.get("changed"), r.get("unchanged")) != want or r.get("id") != rid:
+        fail("label op: %s, want changed/unchanged %s" % (r, want))
+    for k, v in (("verdict", "proto"), ("empty", "")):
+        bump(rid, k)
+        oracle[(rid, k)] = v
+    if had_judge:
+        bump(rid, "judge")
+        del oracle[(rid, "judge")]
+    got = st.api({"op": "labels", "id": rid})["labels"]
+    if got["verdict"]["author"] != "bob" or got["empty"]["value"] != "":
+        fail("label op: labels read back %s" % got)
+    r = st.api(req)
+    if (r.get("changed"), r.get("unchanged")) != (0, 3):
+        fail("label op again: %s, want nothing changed" % r)
+
+    # several requests at once on one socket: each answered, by its rid
+    import msgpack
+    import zmq
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect("ipc://%s/api.sock" % st.data)
+    many = sorted(recs)[3:8]
+    for i, r_id in enumerate(many):
+        s.send(msgpack.packb({"v": 1, "op": "label", "rid": i, "id": r_id,
+                              "set": {"batch": "b%d" % i}}))
+    seen = {}
+    deadline = time.monotonic() + 60
+    while len(seen) < len(many) and time.monotonic() < deadline:
+        if s.poll(1000):
+            m = msgpack.unpackb(s.recv(), raw=False)
+            seen[m.get("rid")] = m
+    s.close(0)
+    for i, r_id in enumerate(many):
+        m = seen.get(i)
+        if not m or not m.get("ok") or m.get("id") != r_id or m.get("changed") != 1:
+            fail("label op %d of %d at once: %s" % (i, len(many), m))
+        bump(r_id, "batch")
+        oracle[(r_id, "batch")] = "b%d" % i
+
+    for bad, code, names in (
+            ({"id": "no-such-record", "set": {"k": "v"}}, "NOT_FOUND", "no-such-record"),
+            ({"id": rid, "set": ["k"]}, "BAD_REQUEST", '"set"'),
+            ({"id": rid, "set": {"k": 1}}, "BAD_REQUEST", '"set"'),
+            ({"id": rid, "remove": "k"}, "BAD_REQUEST", '"remove"'),
+            ({"id": rid, "set": {"k" * 200: "v"}}, "BAD_REQUEST", '"set"'),
+            ({"id": rid}, "BAD_REQUEST", '"set"'),
+            ({"set": {"k": "v"}}, "BAD_REQUEST", '"id"'),
+            ({"id": rid, "set": {"k": "v"}, "author": 7}, "BAD_REQUEST", '"author"')):
+        r = e2e_lib.api_retry(st.data, dict(bad, v=1, op="label"))
+        err = r.get("error", {})
+        if r.get("ok") or err.get("code") != code or names not in err.get("message", ""):
+            fail("label op %s: %s, want %s naming %s" % (bad, r, code, names))
+
+
 def main():
     if len(sys.argv) < 2:
         fail("usage: e2e_labels.py BUILD_DIR")
@@ -266,6 +335,11 @@ def main():
             oracle[(r, "triage")] = "done"
             if (r, "judge") in oracle:
                 del oracle[(r, "judge")]
+        check_exact(st, recs, oracle, history)
+        check_clean(st, len(oracle))
+
+        step("the protocol op label: set, remove, again, several at once, refusals")
+        label_op(st, recs, oracle, history)
         check_exact(st, recs, oracle, history)
         check_clean(st, len(oracle))
 

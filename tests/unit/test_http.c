@@ -70,6 +70,8 @@ test_statuses (void **state)
     assert_int_equal (ts_hapi_status ("UNKNOWN_OP"), 501);
     assert_int_equal (ts_hapi_status ("UNAVAILABLE"), 503);
     assert_int_equal (ts_hapi_status ("TIMEOUT"), 504);
+    assert_int_equal (ts_hapi_status ("BUSY"), 503);
+    assert_int_equal (ts_hapi_status ("UNSUPPORTED_MEDIA_TYPE"), 415);
     assert_int_equal (ts_hapi_status ("STORE"), 500);
     assert_int_equal (ts_hapi_status ("CORRUPT"), 500);
     assert_int_equal (ts_hapi_status ("SOMETHING_NEW"), 500);

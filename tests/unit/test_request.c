@@ -867,6 +867,17 @@ test_envelope (void **state)
     assert_true (l->records);
     ts_buf_free (&m.b);
 
+    /* "label" (the write op: the api checks its fields) is an op */
+    s_map_begin (&m, 3);
+    s_kv_uint (&m, "v", 1);
+    s_kv_str (&m, "op", "label");
+    s_kv_str (&m, "id", "run-1");
+    assert_int_equal (ts_request_parse (&rq, m.b.data, m.b.size, S_KEY, l, err, sizeof err), 0);
+    assert_int_equal (rq.op, TS_OP_LABEL);
+    assert_string_equal (ts_op_name (rq.op), "label");
+    assert_null (ts_op_name ((ts_op_t) TS_NOPS));
+    ts_buf_free (&m.b);
+
     /* the other wire codes are names of the error space too */
     assert_string_equal (ts_errname (TS_EUNAVAILABLE), "UNAVAILABLE");
     assert_string_equal (ts_errname (TS_ENOTOWNER), "NOT_OWNER");
