@@ -21,6 +21,7 @@
 #include "ts_msg.h"
 #include "ts_proto.h"
 #include "ts_seqwait.h"
+#include "ts_shardmap.h"
 #include "ts_totals.h"
 
 #include <czmq.h>
@@ -112,6 +113,7 @@ struct ts_agg {
     s_worker_t workers [TS_MAX_WORKERS];
     int       *owners;         /* worker slot per shard, -1 none */
     uint64_t   epoch;
+    ts_shardmap_t map_out;     /* the "map" being sent (agg_send_map) */
 
     ts_map_t  *chunks;         /* job\0chunk8 -> s_chunk_t (queued or in flight) */
     s_chunk_t *queue_head, *queue_tail;

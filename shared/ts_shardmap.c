@@ -1,9 +1,12 @@
-/*  ts_shardmap.c: shard assignment (ts_shardmap.h). */
+/*  ts_shardmap.c: shard assignment and the map on the wire
+ *  (ts_shardmap.h). */
 #include "ts_shardmap.h"
-#include "ts_proto.h"
+#include "ts_error.h"
+#include "ts_mp.h"
 
 #include <assert.h>
 #include <stddef.h>
+#include <string.h>
 
 bool
 ts_shard_assign (int *owners, unsigned nshards, const bool *alive, int nslots)
@@ -49,4 +52,171 @@ ts_shard_assign (int *owners, unsigned nshards, const bool *alive, int nslots)
         changed = true;
     }
     return changed;
+}
+
+/* --- the map on the wire ---------------------------------------------------- */
+
+void
+ts_shardmap_encode (ts_hdr_t *h, const ts_shardmap_t *m)
+{
+    assert (h && m && m->nshards <= TS_MAX_SHARDS && m->nworkers <= TS_MAX_WORKERS);
+    ts_hdr_begin (h, TS_MSG_MAP, 5);
+    ts_hdr_uint (h, "epoch", m->epoch);
+    ts_hdr_uint (h, "inc", m->inc);
+    ts_hdr_uint (h, "nshards", m->nshards);
+    ts_hdr_key (h, "owners");
+    msgpack_pack_array (&h->pk, m->nshards);
+    for (unsigned i = 0; i < m->nshards; i++)
+        msgpack_pack_int (&h->pk, m->owners [i]);
+    ts_hdr_key (h, "workers");
+    msgpack_pack_array (&h->pk, m->nworkers);
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        const ts_shardmap_worker_t *w = &m->workers [i];
+        if (w->name [0]) {
+            msgpack_pack_array (&h->pk, 2);
+            ts_mp_pack_cstr (&h->pk, w->name);
+            ts_mp_pack_cstr (&h->pk, w->peer);
+        }
+        else
+            msgpack_pack_nil (&h->pk);
+    }
+    assert (ts_hdr_is_complete (h));
+}
+
+/*  A string item into buf (size bytes, NUL included): false when it is
+ *  not a string or does not fit. */
+static bool
+s_copy_str (const ts_mp_item_t *v, char *buf, size_t size)
+{
+    if (v->type != TS_MP_STR || v->len >= size)
+        return false;
+    memcpy (buf, v->ptr, v->len);
+    buf [v->len] = 0;
+    return true;
+}
+
+/*  The "map" message's owners and workers (by slot). */
+static int
+s_decode_map (const ts_hdrin_t *in, ts_shardmap_t *m)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
+        return TS_EPROTO;
+    m->nworkers = n;
+    for (uint32_t i = 0; i < n; i++) {
+        ts_shardmap_worker_t *w = &m->workers [i];
+        ts_mp_item_t it, name, peer;
+        ts_mp_reader_t peek = r;
+        if (ts_mp_next (&peek, &it))
+            return TS_EPROTO;
+        if (it.type == TS_MP_NIL) {
+            r = peek;
+            continue;
+        }
+        uint32_t two;
+        if (ts_mp_read_array (&r, &two) || two != 2
+        ||  ts_mp_next (&r, &name) || !s_copy_str (&name, w->name, sizeof w->name)
+        ||  ts_mp_next (&r, &peer) || !s_copy_str (&peer, w->peer, sizeof w->peer))
+            return TS_EPROTO;
+    }
+    if (!ts_hdr_find (in, "owners", &r) || ts_mp_read_array (&r, &n) || n != m->nshards)
+        return TS_EPROTO;
+    for (uint32_t s = 0; s < n; s++) {
+        int64_t o;
+        if (ts_mp_read_int (&r, &o))
+            return TS_EPROTO;
+        m->owners [s] = o >= 0 && o < (int64_t) m->nworkers ? (int) o : -1;
+    }
+    m->inc = ts_hdr_get_uint (in, "inc", 0);
+    return 0;
+}
+
+/*  One worker of a "status" reply (a map; keys it does not know are
+ *  skipped) into slot `slot`. */
+static int
+s_decode_status_worker (ts_mp_reader_t *r, ts_shardmap_t *m, unsigned slot)
+{
+    ts_shardmap_worker_t *w = &m->workers [slot];
+    bool alive = false;
+    ts_mp_reader_t shards = { 0 };
+    bool has_shards = false;
+    uint32_t fields;
+    if (ts_mp_read_map (r, &fields))
+        return TS_EPROTO;
+    for (uint32_t f = 0; f < fields; f++) {
+        ts_mp_item_t k, v;
+        if (ts_mp_next (r, &k))
+            return TS_EPROTO;
+        ts_mp_reader_t at = *r;
+        if (ts_mp_skip (r))
+            return TS_EPROTO;
+        ts_mp_reader_t peek = at;
+        if (ts_mp_next (&peek, &v))
+            return TS_EPROTO;
+        if (ts_mp_item_is_str (&k, "name")) {
+            if (!s_copy_str (&v, w->name, sizeof w->name))
+                return TS_EPROTO;
+        }
+        else if (ts_mp_item_is_str (&k, "peer")) {
+            if (!s_copy_str (&v, w->peer, sizeof w->peer))
+                return TS_EPROTO;
+        }
+        else if (ts_mp_item_is_str (&k, "alive")) {
+            if (v.type != TS_MP_BOOL)
+                return TS_EPROTO;
+            alive = v.b;
+        }
+        else if (ts_mp_item_is_str (&k, "shards")) {
+            shards = at;
+            has_shards = true;
+        }
+    }
+    bool live = alive && w->name [0];
+    if (!live)
+        memset (w, 0, sizeof *w);       /* a free slot */
+    uint32_t n = 0;
+    if (has_shards && ts_mp_read_array (&shards, &n))
+        return TS_EPROTO;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t s;
+        if (ts_mp_read_uint (&shards, &s) || s >= m->nshards)
+            return TS_EPROTO;
+        if (live)
+            m->owners [s] = (int) slot;
+    }
+    return 0;
+}
+
+/*  The "status" reply's workers: a slot each, in the order listed. */
+static int
+s_decode_status (const ts_hdrin_t *in, ts_shardmap_t *m)
+{
+    ts_mp_reader_t r;
+    uint32_t n;
+    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
+        return TS_EPROTO;
+    m->nworkers = n;
+    for (unsigned s = 0; s < m->nshards; s++)
+        m->owners [s] = -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (s_decode_status_worker (&r, m, i))
+            return TS_EPROTO;
+    m->inc = ts_hdr_get_uint (in, "incarnation", 0);
+    return 0;
+}
+
+int
+ts_shardmap_decode (const ts_hdrin_t *in, ts_shardmap_t *m)
+{
+    assert (in && m);
+    if (in->msg != TS_MSG_MAP && in->msg != TS_MSG_STATUS)
+        return TS_EPROTO;
+    memset (m->workers, 0, sizeof m->workers);
+    m->epoch = ts_hdr_get_uint (in, "epoch", 0);
+    uint64_t nshards = ts_hdr_get_uint (in, "nshards", 0);
+    if (nshards == 0 || nshards > TS_MAX_SHARDS)
+        return TS_EPROTO;
+    m->nshards = (unsigned) nshards;
+    return in->msg == TS_MSG_MAP ? s_decode_map (in, m) : s_decode_status (in, m);
 }
