@@ -167,6 +167,8 @@ agg_now (void)
 /* ts_agg_shards.c */
 int  agg_alive_count (ts_agg_t *self);
 void agg_send_map (ts_agg_t *self, int w);
+/*  Answers a "map" asked on the query socket (the api's) with the map. */
+void agg_reply_map (ts_agg_t *self, zframe_t *to);
 void agg_assign (ts_agg_t *self);
 
 /* ts_agg_stats.c */

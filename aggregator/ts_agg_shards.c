@@ -18,11 +18,12 @@ agg_alive_count (ts_agg_t *self)
     return n;
 }
 
-void
-agg_send_map (ts_agg_t *self, int w)
+/*  The "map" message of the current map into self->hdr: the one encoding
+ *  the workers (on the control socket) and the api (on the query socket)
+ *  both read. */
+static void
+s_encode_map (ts_agg_t *self)
 {
-    s_worker_t *wk = &self->workers [w];
-    ts_hdr_t *h = &self->hdr;
     ts_shardmap_t *m = &self->map_out;
     m->epoch = self->epoch;
     m->inc = self->incarnation;
@@ -39,10 +40,25 @@ agg_send_map (ts_agg_t *self, int w)
         else
             mw->name [0] = mw->peer [0] = 0;
     }
-    ts_shardmap_encode (h, m);
+    ts_shardmap_encode (&self->hdr, m);
+}
+
+void
+agg_send_map (ts_agg_t *self, int w)
+{
+    s_worker_t *wk = &self->workers [w];
+    s_encode_map (self);
+    ts_hdr_t *h = &self->hdr;
     ts_hdr_send (h, zsock_resolve (self->control), wk->identity, NULL, 0);
     wk->epoch_seen = self->epoch;
     wk->mapped = true;
+}
+
+void
+agg_reply_map (ts_agg_t *self, zframe_t *to)
+{
+    s_encode_map (self);
+    ts_hdr_send (&self->hdr, zsock_resolve (self->query), to, NULL, 0);
 }
 
 static void

@@ -21,8 +21,7 @@
 void
 api_ask_map (ts_api_t *self)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_STATUS, 1);
-    ts_hdr_uint (&self->hdr, "rid", 0);
+    ts_hdr_begin (&self->hdr, TS_MSG_MAP, 0);
     ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
     self->map_asked = api_now ();
 }
@@ -40,7 +39,8 @@ s_req_park (s_req_t *r)
     r->count = 0;
 }
 
-/*  A "status" from the aggregator: who is alive, who owns which shard. */
+/*  A "map" from the aggregator (the answer to api_ask_map; the same
+ *  message the workers get): who is alive, who owns which shard. */
 void
 api_on_map (ts_api_t *self, ts_hdrin_t *in)
 {

@@ -95,7 +95,7 @@ s_copy_str (const ts_mp_item_t *v, char *buf, size_t size)
     return true;
 }
 
-/*  The "map" message's owners and workers (by slot). */
+/*  The map's owners and workers (by slot). */
 static int
 s_decode_map (const ts_hdrin_t *in, ts_shardmap_t *m)
 {
@@ -132,85 +132,11 @@ s_decode_map (const ts_hdrin_t *in, ts_shardmap_t *m)
     return 0;
 }
 
-/*  One worker of a "status" reply (a map; keys it does not know are
- *  skipped) into slot `slot`. */
-static int
-s_decode_status_worker (ts_mp_reader_t *r, ts_shardmap_t *m, unsigned slot)
-{
-    ts_shardmap_worker_t *w = &m->workers [slot];
-    bool alive = false;
-    ts_mp_reader_t shards = { 0 };
-    bool has_shards = false;
-    uint32_t fields;
-    if (ts_mp_read_map (r, &fields))
-        return TS_EPROTO;
-    for (uint32_t f = 0; f < fields; f++) {
-        ts_mp_item_t k, v;
-        if (ts_mp_next (r, &k))
-            return TS_EPROTO;
-        ts_mp_reader_t at = *r;
-        if (ts_mp_skip (r))
-            return TS_EPROTO;
-        ts_mp_reader_t peek = at;
-        if (ts_mp_next (&peek, &v))
-            return TS_EPROTO;
-        if (ts_mp_item_is_str (&k, "name")) {
-            if (!s_copy_str (&v, w->name, sizeof w->name))
-                return TS_EPROTO;
-        }
-        else if (ts_mp_item_is_str (&k, "peer")) {
-            if (!s_copy_str (&v, w->peer, sizeof w->peer))
-                return TS_EPROTO;
-        }
-        else if (ts_mp_item_is_str (&k, "alive")) {
-            if (v.type != TS_MP_BOOL)
-                return TS_EPROTO;
-            alive = v.b;
-        }
-        else if (ts_mp_item_is_str (&k, "shards")) {
-            shards = at;
-            has_shards = true;
-        }
-    }
-    bool live = alive && w->name [0];
-    if (!live)
-        memset (w, 0, sizeof *w);       /* a free slot */
-    uint32_t n = 0;
-    if (has_shards && ts_mp_read_array (&shards, &n))
-        return TS_EPROTO;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t s;
-        if (ts_mp_read_uint (&shards, &s) || s >= m->nshards)
-            return TS_EPROTO;
-        if (live)
-            m->owners [s] = (int) slot;
-    }
-    return 0;
-}
-
-/*  The "status" reply's workers: a slot each, in the order listed. */
-static int
-s_decode_status (const ts_hdrin_t *in, ts_shardmap_t *m)
-{
-    ts_mp_reader_t r;
-    uint32_t n;
-    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
-        return TS_EPROTO;
-    m->nworkers = n;
-    for (unsigned s = 0; s < m->nshards; s++)
-        m->owners [s] = -1;
-    for (uint32_t i = 0; i < n; i++)
-        if (s_decode_status_worker (&r, m, i))
-            return TS_EPROTO;
-    m->inc = ts_hdr_get_uint (in, "incarnation", 0);
-    return 0;
-}
-
 int
 ts_shardmap_decode (const ts_hdrin_t *in, ts_shardmap_t *m)
 {
     assert (in && m);
-    if (in->msg != TS_MSG_MAP && in->msg != TS_MSG_STATUS)
+    if (in->msg != TS_MSG_MAP)
         return TS_EPROTO;
     memset (m->workers, 0, sizeof m->workers);
     m->epoch = ts_hdr_get_uint (in, "epoch", 0);
@@ -218,5 +144,5 @@ ts_shardmap_decode (const ts_hdrin_t *in, ts_shardmap_t *m)
     if (nshards == 0 || nshards > TS_MAX_SHARDS)
         return TS_EPROTO;
     m->nshards = (unsigned) nshards;
-    return in->msg == TS_MSG_MAP ? s_decode_map (in, m) : s_decode_status (in, m);
+    return s_decode_map (in, m);
 }

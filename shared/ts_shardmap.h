@@ -35,7 +35,7 @@ typedef struct {
     char peer [256];
 } ts_shardmap_worker_t;
 
-/*  The shard map as one struct, whichever message carried it. */
+/*  The shard map as one struct. */
 typedef struct {
     uint64_t epoch;             /* advances when an owner changes */
     uint64_t inc;               /* the aggregator's incarnation */
@@ -45,20 +45,17 @@ typedef struct {
     ts_shardmap_worker_t workers [TS_MAX_WORKERS];
 } ts_shardmap_t;
 
-/*  Writes the "map" message (aggregator -> worker) into h, begun afresh:
+/*  Writes the "map" message (aggregator -> worker, api) into h, begun afresh:
  *  epoch, inc, nshards, owners [slot | -1 per shard], workers [[name,
  *  peer] | nil per slot]. */
 void ts_shardmap_encode (ts_hdr_t *h, const ts_shardmap_t *m);
 
-/*  Reads the map from a "map" message, or from the aggregator's "status"
- *  reply (the api's source: workers [{name, peer, alive, shards [n...]}
- *  ...], where a worker not alive is a free slot and slots are positions
- *  in that array; incarnation for inc). 0 with *m filled, or TS_EPROTO
+/*  Reads a "map" message (the workers get it on the control socket, the
+ *  api asks for it on the query socket). 0 with *m filled, or TS_EPROTO
  *  (another type, nshards absent or out of 1..TS_MAX_SHARDS, an array
  *  that does not decode or is too long, a name or peer too long, owners
- *  not nshards long, a shard listed in status beyond nshards): *m is then
- *  not to be used and nothing is half-applied. Owners outside the
- *  workers' slots read as -1. */
+ *  not nshards long): *m is then not to be used and nothing is
+ *  half-applied. Owners outside the workers' slots read as -1. */
 int ts_shardmap_decode (const ts_hdrin_t *in, ts_shardmap_t *m);
 
 #ifdef __cplusplus

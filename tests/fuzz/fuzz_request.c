@@ -317,7 +317,7 @@ s_fuzz_listing (const uint8_t *data, size_t size)
     ts_buf_free (&req);
 }
 
-/*  The shard map (ts_shardmap.h) from a "map" or a "status": 0 or
+/*  The shard map (ts_shardmap.h) from a "map": 0 or
  *  TS_EPROTO, and an accepted map is within its bounds (owners name a slot
  *  or -1, every name and peer terminated). */
 static void
@@ -329,12 +329,11 @@ s_fuzz_shardmap (const ts_hdrin_t *in, const uint8_t *data, size_t size)
         s_die ("ts_shardmap_decode returned an unknown code", data, size);
     if (rc)
         return;
-    if ((in->msg != TS_MSG_MAP && in->msg != TS_MSG_STATUS)
+    if (in->msg != TS_MSG_MAP
     ||  m.nshards == 0 || m.nshards > TS_MAX_SHARDS || m.nworkers > TS_MAX_WORKERS)
         s_die ("a shard map accepted out of bounds", data, size);
     for (unsigned s = 0; s < m.nshards; s++)
-        if (m.owners [s] < -1 || m.owners [s] >= (int) m.nworkers
-        ||  (m.owners [s] >= 0 && !m.workers [m.owners [s]].name [0] && in->msg == TS_MSG_STATUS))
+        if (m.owners [s] < -1 || m.owners [s] >= (int) m.nworkers)
             s_die ("a shard map with an owner outside its workers", data, size);
     for (unsigned w = 0; w < m.nworkers; w++)
         if (!memchr (m.workers [w].name, 0, sizeof m.workers [w].name)
