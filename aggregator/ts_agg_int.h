@@ -21,6 +21,7 @@
 #include "ts_msg.h"
 #include "ts_proto.h"
 #include "ts_seqwait.h"
+#include "ts_shardmap.h"
 #include "ts_totals.h"
 
 #include <czmq.h>
@@ -112,6 +113,7 @@ struct ts_agg {
     s_worker_t workers [TS_MAX_WORKERS];
     int       *owners;         /* worker slot per shard, -1 none */
     uint64_t   epoch;
+    ts_shardmap_t map_out;     /* the "map" being sent (agg_send_map) */
 
     ts_map_t  *chunks;         /* job\0chunk8 -> s_chunk_t (queued or in flight) */
     s_chunk_t *queue_head, *queue_tail;
@@ -165,6 +167,8 @@ agg_now (void)
 /* ts_agg_shards.c */
 int  agg_alive_count (ts_agg_t *self);
 void agg_send_map (ts_agg_t *self, int w);
+/*  Answers a "map" asked on the query socket (the api's) with the map. */
+void agg_reply_map (ts_agg_t *self, zframe_t *to);
 void agg_assign (ts_agg_t *self);
 
 /* ts_agg_stats.c */

@@ -465,6 +465,8 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     }
     if (in.msg == TS_MSG_STATUS)
         s_reply_status (self, from);
+    else if (in.msg == TS_MSG_MAP)
+        agg_reply_map (self, from);
     else if (in.msg == TS_MSG_STATS) {
         if (self->unsynced > 0)
             return false;

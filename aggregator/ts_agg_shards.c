@@ -4,9 +4,10 @@
 #include "ts_agg_int.h"
 #include "ts_log.h"
 #include "ts_shardmap.h"
-#include "ts_mp.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 int
 agg_alive_count (ts_agg_t *self)
@@ -17,34 +18,47 @@ agg_alive_count (ts_agg_t *self)
     return n;
 }
 
+/*  The "map" message of the current map into self->hdr: the one encoding
+ *  the workers (on the control socket) and the api (on the query socket)
+ *  both read. */
+static void
+s_encode_map (ts_agg_t *self)
+{
+    ts_shardmap_t *m = &self->map_out;
+    m->epoch = self->epoch;
+    m->inc = self->incarnation;
+    m->nshards = self->nshards;
+    memcpy (m->owners, self->owners, self->nshards * sizeof *m->owners);
+    m->nworkers = TS_MAX_WORKERS;
+    for (int i = 0; i < TS_MAX_WORKERS; i++) {
+        s_worker_t *x = &self->workers [i];
+        ts_shardmap_worker_t *mw = &m->workers [i];
+        if (x->used && x->alive) {
+            snprintf (mw->name, sizeof mw->name, "%s", x->name);
+            snprintf (mw->peer, sizeof mw->peer, "%s", x->peer);
+        }
+        else
+            mw->name [0] = mw->peer [0] = 0;
+    }
+    ts_shardmap_encode (&self->hdr, m);
+}
+
 void
 agg_send_map (ts_agg_t *self, int w)
 {
     s_worker_t *wk = &self->workers [w];
+    s_encode_map (self);
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, TS_MSG_MAP, 5);
-    ts_hdr_uint (h, "epoch", self->epoch);
-    ts_hdr_uint (h, "inc", self->incarnation);
-    ts_hdr_uint (h, "nshards", self->nshards);
-    ts_hdr_key (h, "owners");
-    msgpack_pack_array (&h->pk, self->nshards);
-    for (unsigned i = 0; i < self->nshards; i++)
-        msgpack_pack_int (&h->pk, self->owners [i]);
-    ts_hdr_key (h, "workers");
-    msgpack_pack_array (&h->pk, TS_MAX_WORKERS);
-    for (int i = 0; i < TS_MAX_WORKERS; i++) {
-        s_worker_t *x = &self->workers [i];
-        if (x->used && x->alive) {
-            msgpack_pack_array (&h->pk, 2);
-            ts_mp_pack_cstr (&h->pk, x->name);
-            ts_mp_pack_cstr (&h->pk, x->peer);
-        }
-        else
-            msgpack_pack_nil (&h->pk);
-    }
     ts_hdr_send (h, zsock_resolve (self->control), wk->identity, NULL, 0);
     wk->epoch_seen = self->epoch;
     wk->mapped = true;
+}
+
+void
+agg_reply_map (ts_agg_t *self, zframe_t *to)
+{
+    s_encode_map (self);
+    ts_hdr_send (&self->hdr, zsock_resolve (self->query), to, NULL, 0);
 }
 
 static void

@@ -6,7 +6,8 @@
  *  it needs (one worker for a get, every worker for a list or count, the
  *  aggregator for statistics) are asked with that rid, and the answer is
  *  assembled when the last piece is back. The shard map comes from the
- *  aggregator's "status" and is refreshed every second, and at once when a
+ *  aggregator (a "map" asked on its query socket, the message the workers
+ *  get) and is refreshed every second, and at once when a
  *  worker says it no longer holds a shard (the request is then asked
  *  again on the new map).
  */

@@ -446,7 +446,7 @@ api_on_agg (ts_api_t *self)
         return;
     if (rv.rc == 0) {
         uint64_t rid = ts_hdr_get_uint (&rv.in, "rid", UINT64_MAX);
-        if (rid == 0 && rv.in.msg == TS_MSG_STATUS)
+        if (rv.in.msg == TS_MSG_MAP)
             api_on_map (self, &rv.in);
         else {
             s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);

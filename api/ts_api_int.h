@@ -16,6 +16,7 @@
 #include "ts_msg.h"
 #include "ts_proto.h"
 #include "ts_request.h"
+#include "ts_shardmap.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -97,6 +98,7 @@ struct ts_api {
     int        owners [TS_MAX_SHARDS];
     uint64_t   epoch;
     bool       have_map;
+    ts_shardmap_t map_in;       /* the last map decoded (api_on_map) */
     s_worker_t workers [TS_MAX_WORKERS];
     int64_t    map_asked;
     ts_map_t  *reqs;            /* rid (8 bytes) -> s_req_t */

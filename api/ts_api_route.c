@@ -9,6 +9,7 @@
 #include "ts_log.h"
 #include "ts_proto.h"
 #include "ts_query.h"
+#include "ts_shardmap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,8 +21,7 @@
 void
 api_ask_map (ts_api_t *self)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_STATUS, 1);
-    ts_hdr_uint (&self->hdr, "rid", 0);
+    ts_hdr_begin (&self->hdr, TS_MSG_MAP, 0);
     ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
     self->map_asked = api_now ();
 }
@@ -39,63 +39,26 @@ s_req_park (s_req_t *r)
     r->count = 0;
 }
 
-/*  A "status" from the aggregator: who is alive, who owns which shard. */
+/*  A "map" from the aggregator (the answer to api_ask_map; the same
+ *  message the workers get): who is alive, who owns which shard. */
 void
 api_on_map (ts_api_t *self, ts_hdrin_t *in)
 {
-    ts_mp_reader_t r;
-    uint32_t n;
-    unsigned nshards = (unsigned) ts_hdr_get_uint (in, "nshards", 0);
-    if (nshards == 0 || nshards > TS_MAX_SHARDS
-    ||  !ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
+    ts_shardmap_t *m = &self->map_in;
+    if (ts_shardmap_decode (in, m))
         return;
-    int owners [TS_MAX_SHARDS];
-    for (unsigned s = 0; s < nshards; s++)
-        owners [s] = -1;
+    unsigned nshards = m->nshards;
+    /* the api's slot of each of the map's: by name, else a free one */
+    int slot_of [TS_MAX_WORKERS];
     bool seen [TS_MAX_WORKERS] = { false };
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t fields;
-        char name [64] = "", peer [256] = "";
-        bool alive = false;
-        uint32_t shards_at = 0, nsh = 0;
-        ts_mp_reader_t shards_r = { 0 };
-        if (ts_mp_read_map (&r, &fields))
-            return;
-        for (uint32_t f = 0; f < fields; f++) {
-            ts_mp_item_t k, v;
-            if (ts_mp_next (&r, &k))
-                return;
-            ts_mp_reader_t before = r;
-            if (ts_mp_next (&r, &v))
-                return;
-            if (ts_mp_item_is_str (&k, "name") && v.type == TS_MP_STR && v.len < sizeof name) {
-                memcpy (name, v.ptr, v.len);
-                name [v.len] = 0;
-            }
-            else if (ts_mp_item_is_str (&k, "peer") && v.type == TS_MP_STR && v.len < sizeof peer) {
-                memcpy (peer, v.ptr, v.len);
-                peer [v.len] = 0;
-            }
-            else if (ts_mp_item_is_str (&k, "alive") && v.type == TS_MP_BOOL)
-                alive = v.b;
-            else if (ts_mp_item_is_str (&k, "shards") && v.type == TS_MP_ARRAY) {
-                shards_r = r;
-                nsh = v.len;
-                shards_at = 1;
-            }
-            /* skip the rest of a container value */
-            if (v.type == TS_MP_ARRAY || v.type == TS_MP_MAP) {
-                r = before;
-                if (ts_mp_skip (&r))
-                    return;
-            }
-        }
-        if (!name [0] || !alive)
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        const ts_shardmap_worker_t *mw = &m->workers [i];
+        slot_of [i] = -1;
+        if (!mw->name [0])
             continue;
-        /* the slot of this worker: by name, else a free one */
         int slot = -1;
         for (int w = 0; w < TS_MAX_WORKERS && slot < 0; w++)
-            if (self->workers [w].name [0] && !strcmp (self->workers [w].name, name))
+            if (self->workers [w].name [0] && !strcmp (self->workers [w].name, mw->name))
                 slot = w;
         for (int w = 0; w < TS_MAX_WORKERS && slot < 0; w++)
             if (!self->workers [w].name [0])
@@ -103,22 +66,19 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         if (slot < 0)
             continue;
         s_worker_t *wk = &self->workers [slot];
-        if (!wk->dealer || strcmp (wk->peer, peer)) {
+        if (!wk->dealer || strcmp (wk->peer, mw->peer)) {
             zsock_destroy (&wk->dealer);
-            wk->dealer = ts_dealer_new (peer);
+            wk->dealer = ts_dealer_new (mw->peer);
         }
-        snprintf (wk->name, sizeof wk->name, "%s", name);
-        snprintf (wk->peer, sizeof wk->peer, "%s", peer);
+        snprintf (wk->name, sizeof wk->name, "%s", mw->name);
+        snprintf (wk->peer, sizeof wk->peer, "%s", mw->peer);
         wk->alive = true;
         seen [slot] = true;
-        for (uint32_t k = 0; shards_at && k < nsh; k++) {
-            uint64_t s;
-            if (ts_mp_read_uint (&shards_r, &s))
-                break;
-            if (s < nshards)
-                owners [s] = slot;
-        }
+        slot_of [i] = slot;
     }
+    int owners [TS_MAX_SHARDS];
+    for (unsigned s = 0; s < nshards; s++)
+        owners [s] = m->owners [s] >= 0 ? slot_of [m->owners [s]] : -1;
     bool lost = false;
     for (int w = 0; w < TS_MAX_WORKERS; w++)
         if (!seen [w] && self->workers [w].alive) {
@@ -140,7 +100,7 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
     }
     self->nshards = nshards;
     memcpy (self->owners, owners, nshards * sizeof *owners);
-    self->epoch = ts_hdr_get_uint (in, "epoch", 0);
+    self->epoch = m->epoch;
     self->have_map = true;
     self->map_gen++;
     /* requests parked for a map go again */

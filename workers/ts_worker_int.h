@@ -15,6 +15,7 @@
 #include "ts_profile.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
+#include "ts_shardmap.h"
 #include "ts_store.h"
 #include "ts_warn.h"
 
@@ -120,6 +121,7 @@ struct ts_worker {
     int       *owners;
     int        me;              /* my slot in the map, -1 unknown */
     s_peer_t   peers [TS_MAX_WORKERS];
+    ts_shardmap_t map_in;       /* the last "map" decoded (wk_on_map) */
     s_shard_t *shards;
 
     s_work_t  *work_head, *work_tail;

@@ -496,54 +496,34 @@ s_resize (ts_worker_t *self, unsigned nshards)
     return 0;
 }
 
-/*  The map's "workers" ([[name, peer] | nil ...] by slot) into the peer
- *  table, with a dealer to every other worker; *me gets our own slot (-1:
- *  not in the map). -1 when the array does not decode (the table may then
- *  be half updated: the next map sets it). */
+/*  The map's workers (by slot) into the peer table, with a dealer to
+ *  every other worker; returns our own slot (-1: not in the map). */
 static int
-s_read_peers (ts_worker_t *self, ts_hdrin_t *in, int *me)
+s_set_peers (ts_worker_t *self, const ts_shardmap_t *m)
 {
-    ts_mp_reader_t r;
-    uint32_t n;
-    if (!ts_hdr_find (in, "workers", &r) || ts_mp_read_array (&r, &n) || n > TS_MAX_WORKERS)
-        return -1;
-    *me = -1;
-    for (uint32_t i = 0; i < n; i++) {
-        ts_mp_item_t it;
-        ts_mp_reader_t peek = r;
-        if (ts_mp_next (&peek, &it))
-            return -1;
+    int me = -1;
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        const ts_shardmap_worker_t *w = &m->workers [i];
         s_peer_t *pe = &self->peers [i];
-        if (it.type == TS_MP_NIL) {
-            r = peek;
+        if (!w->name [0]) {
             zsock_destroy (&pe->dealer);
             pe->name [0] = pe->peer [0] = 0;
             continue;
         }
-        uint32_t two, nl, pl;
-        const char *name, *peer;
-        if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_str (&r, &name, &nl)
-        ||  ts_mp_read_str (&r, &peer, &pl) || nl >= sizeof pe->name || pl >= sizeof pe->peer)
-            return -1;
-        if (nl == strlen (self->name) && !memcmp (name, self->name, nl)) {
-            *me = (int) i;
+        if (!strcmp (w->name, self->name)) {
+            me = (int) i;
             zsock_destroy (&pe->dealer);
         }
-        else if (!pe->dealer || strlen (pe->peer) != pl || memcmp (pe->peer, peer, pl)) {
+        else if (!pe->dealer || strcmp (pe->peer, w->peer)) {
             zsock_destroy (&pe->dealer);
-            char ep [256];
-            memcpy (ep, peer, pl);
-            ep [pl] = 0;
-            pe->dealer = ts_dealer_new (ep);
+            pe->dealer = ts_dealer_new (w->peer);
         }
-        memcpy (pe->name, name, nl);
-        pe->name [nl] = 0;
-        memcpy (pe->peer, peer, pl);
-        pe->peer [pl] = 0;
+        snprintf (pe->name, sizeof pe->name, "%s", w->name);
+        snprintf (pe->peer, sizeof pe->peer, "%s", w->peer);
     }
-    for (uint32_t i = n; i < TS_MAX_WORKERS; i++)
+    for (unsigned i = m->nworkers; i < TS_MAX_WORKERS; i++)
         zsock_destroy (&self->peers [i].dealer);
-    return 0;
+    return me;
 }
 
 /*  Takes the shards the map gives us, hands back those it takes away
@@ -583,34 +563,19 @@ s_owner_moved (const ts_worker_t *self, const s_part_t *part, int64_t now)
 void
 wk_on_map (ts_worker_t *self, ts_hdrin_t *in)
 {
-    uint64_t epoch = ts_hdr_get_uint (in, "epoch", 0);
-    uint64_t inc = ts_hdr_get_uint (in, "inc", 0);
-    unsigned nshards = (unsigned) ts_hdr_get_uint (in, "nshards", 0);
-    if (nshards == 0 || nshards > TS_MAX_SHARDS || s_resize (self, nshards))
+    ts_shardmap_t *m = &self->map_in;
+    if (ts_shardmap_decode (in, m) || s_resize (self, m->nshards))
         return;
-    if (inc == self->incarnation && epoch < self->epoch)
+    if (m->inc == self->incarnation && m->epoch < self->epoch)
         return;                         /* an old map */
-    ts_mp_reader_t r;
-    uint32_t n;
-    if (!ts_hdr_find (in, "owners", &r) || ts_mp_read_array (&r, &n) || n != nshards)
-        return;
-    int owners [TS_MAX_SHARDS];
-    for (uint32_t s = 0; s < n; s++) {
-        int64_t o;
-        if (ts_mp_read_int (&r, &o))
-            return;
-        owners [s] = o >= 0 && o < TS_MAX_WORKERS ? (int) o : -1;
-    }
-    int me;
-    if (s_read_peers (self, in, &me))
-        return;
-    bool changed = epoch != self->epoch || inc != self->incarnation;
-    self->epoch = epoch;
-    self->incarnation = inc;
+    int me = s_set_peers (self, m);
+    bool changed = m->epoch != self->epoch || m->inc != self->incarnation;
+    self->epoch = m->epoch;
+    self->incarnation = m->inc;
     self->me = me;
-    memcpy (self->owners, owners, nshards * sizeof *owners);
+    memcpy (self->owners, m->owners, m->nshards * sizeof *m->owners);
     if (changed)
-        ts_info ("map epoch %" PRIu64 ": slot %d", epoch, me);
-    s_take_shards (self, owners, nshards, epoch);
+        ts_info ("map epoch %" PRIu64 ": slot %d", m->epoch, me);
+    s_take_shards (self, m->owners, m->nshards, m->epoch);
     wk_redeliver (self, s_owner_moved);
 }

@@ -14,6 +14,10 @@
  *  cursor under another key must be refused. Any mismatch aborts, which
  *  libFuzzer reports as a crash with the input saved.
  *
+ *  A header that parses also goes to the typed decoders: ts_wire.h's and
+ *  the shard map's (ts_shardmap_decode), whose accepted maps must stay
+ *  within their bounds.
+ *
  *  The same frame also goes to ts_request_parse, the api's envelope: a
  *  refusal must carry one of the envelope's codes and a message, an
  *  acceptance a known op (and, for get, an id within bounds).
@@ -29,6 +33,7 @@
 #include "ts_query.h"
 #include "ts_record.h"
 #include "ts_request.h"
+#include "ts_shardmap.h"
 #include "ts_wire.h"
 
 #include <dirent.h>
@@ -312,6 +317,30 @@ s_fuzz_listing (const uint8_t *data, size_t size)
     ts_buf_free (&req);
 }
 
+/*  The shard map (ts_shardmap.h) from a "map": 0 or
+ *  TS_EPROTO, and an accepted map is within its bounds (owners name a slot
+ *  or -1, every name and peer terminated). */
+static void
+s_fuzz_shardmap (const ts_hdrin_t *in, const uint8_t *data, size_t size)
+{
+    static ts_shardmap_t m;
+    int rc = ts_shardmap_decode (in, &m);
+    if (rc != 0 && rc != TS_EPROTO)
+        s_die ("ts_shardmap_decode returned an unknown code", data, size);
+    if (rc)
+        return;
+    if (in->msg != TS_MSG_MAP
+    ||  m.nshards == 0 || m.nshards > TS_MAX_SHARDS || m.nworkers > TS_MAX_WORKERS)
+        s_die ("a shard map accepted out of bounds", data, size);
+    for (unsigned s = 0; s < m.nshards; s++)
+        if (m.owners [s] < -1 || m.owners [s] >= (int) m.nworkers)
+            s_die ("a shard map with an owner outside its workers", data, size);
+    for (unsigned w = 0; w < m.nworkers; w++)
+        if (!memchr (m.workers [w].name, 0, sizeof m.workers [w].name)
+        ||  !memchr (m.workers [w].peer, 0, sizeof m.workers [w].peer))
+            s_die ("a shard map with an unterminated name or peer", data, size);
+}
+
 static void
 s_fuzz_header (const uint8_t *data, size_t size)
 {
@@ -346,6 +375,7 @@ s_fuzz_header (const uint8_t *data, size_t size)
         }
         if (w [2] == 0 && !ts_hdr_find (&in, "shard", &(ts_mp_reader_t) { 0 }))
             s_die ("snapreq decoded without its shard", data, size);
+        s_fuzz_shardmap (&in, data, size);
     }
     static const char *const keys [] = {
         "v", "t", "rid", "id", "shard", "shards", "cur", "count", "more", "n", "ok", "code",

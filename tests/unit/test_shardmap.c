@@ -1,6 +1,7 @@
 /*  test_shardmap.c: shard assignment (ts_shardmap.h) and the ordering of
  *  a shard's statistics deltas (ts_seqwait.h), the two decisions of the
- *  aggregator that are pure functions of their inputs.
+ *  aggregator that are pure functions of their inputs; and the shard map
+ *  on the wire, as the workers and the api decode it, malformed included.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include "ts_error.h"
+#include "ts_mp.h"
+#include "ts_msg.h"
 #include "ts_proto.h"
 #include "ts_seqwait.h"
 #include "ts_shardmap.h"
@@ -197,6 +200,206 @@ test_gap_repeats_and_staleness (void **state)
     assert_null (w.head);
 }
 
+/* --- the map on the wire (ts_shardmap_encode / ts_shardmap_decode) --------- */
+
+/*  h's header parsed into *in (which borrows h's buffer). */
+static void
+s_parse (ts_hdr_t *h, ts_hdrin_t *in)
+{
+    assert_int_equal (ts_hdr_parse (in, h->buf.data, h->buf.size), 0);
+}
+
+static ts_shardmap_t s_map, s_out;
+
+/*  The map message decodes to what was encoded: owners, free slots,
+ *  names and peers, epoch and incarnation. */
+static void
+test_map_round_trip (void **state)
+{
+    (void) state;
+    memset (&s_map, 0, sizeof s_map);
+    s_map.epoch = 42;
+    s_map.inc = 7;
+    s_map.nshards = 5;
+    s_map.nworkers = TS_MAX_WORKERS;
+    strcpy (s_map.workers [0].name, "w0");
+    strcpy (s_map.workers [0].peer, "tcp://127.0.0.1:5000");
+    strcpy (s_map.workers [3].name, "w3");
+    strcpy (s_map.workers [3].peer, "ipc:///tmp/w3");
+    int owners [5] = { 0, 3, -1, 3, 0 };
+    memcpy (s_map.owners, owners, sizeof owners);
+    ts_hdr_t h = { 0 };
+    ts_shardmap_encode (&h, &s_map);
+    ts_hdrin_t in;
+    s_parse (&h, &in);
+    assert_int_equal (in.msg, TS_MSG_MAP);
+    memset (&s_out, 0xff, sizeof s_out);
+    assert_int_equal (ts_shardmap_decode (&in, &s_out), 0);
+    assert_int_equal (s_out.epoch, 42);
+    assert_int_equal (s_out.inc, 7);
+    assert_int_equal (s_out.nshards, 5);
+    assert_int_equal (s_out.nworkers, TS_MAX_WORKERS);
+    assert_memory_equal (s_out.owners, owners, sizeof owners);
+    assert_string_equal (s_out.workers [0].name, "w0");
+    assert_string_equal (s_out.workers [0].peer, "tcp://127.0.0.1:5000");
+    assert_string_equal (s_out.workers [3].name, "w3");
+    assert_string_equal (s_out.workers [3].peer, "ipc:///tmp/w3");
+    assert_string_equal (s_out.workers [1].name, "");
+    assert_string_equal (s_out.workers [TS_MAX_WORKERS - 1].name, "");
+    ts_hdr_free (&h);
+}
+
+/*  A map whose owners name a slot past the workers array: that shard has
+ *  no owner. */
+static void
+test_map_owner_out_of_range (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdr_begin (&h, TS_MSG_MAP, 4);
+    ts_hdr_uint (&h, "epoch", 3);
+    ts_hdr_uint (&h, "nshards", 3);
+    ts_hdr_key (&h, "owners");
+    msgpack_pack_array (&h.pk, 3);
+    msgpack_pack_int (&h.pk, 1);
+    msgpack_pack_int (&h.pk, 2);
+    msgpack_pack_int (&h.pk, -5);
+    ts_hdr_key (&h, "workers");
+    msgpack_pack_array (&h.pk, 2);
+    msgpack_pack_nil (&h.pk);
+    msgpack_pack_array (&h.pk, 2);
+    ts_mp_pack_cstr (&h.pk, "b");
+    ts_mp_pack_cstr (&h.pk, "ipc://b");
+    ts_hdrin_t in;
+    s_parse (&h, &in);
+    assert_int_equal (ts_shardmap_decode (&in, &s_out), 0);
+    assert_int_equal (s_out.inc, 0);            /* absent: 0 */
+    assert_int_equal (s_out.owners [0], 1);
+    assert_int_equal (s_out.owners [1], -1);
+    assert_int_equal (s_out.owners [2], -1);
+    assert_string_equal (s_out.workers [1].peer, "ipc://b");
+    ts_hdr_free (&h);
+}
+
+/*  Builds a "map" header with the given nshards, owners count, workers
+ *  and one worker entry shaped by `bad`, and returns the decoder's answer. */
+enum { S_OK, S_NO_NSHARDS, S_ZERO_NSHARDS, S_HUGE_NSHARDS, S_SHORT_OWNERS, S_OWNER_STR,
+       S_TOO_MANY_WORKERS, S_ENTRY_ONE, S_ENTRY_INT, S_LONG_NAME, S_LONG_PEER, S_NO_WORKERS,
+       S_WORKERS_MAP, S_LAST };
+
+static int
+s_decode_bad_map (int bad)
+{
+    ts_hdr_t h = { 0 };
+    unsigned nshards = bad == S_ZERO_NSHARDS ? 0 : bad == S_HUGE_NSHARDS ? TS_MAX_SHARDS + 1 : 2;
+    ts_hdr_begin (&h, TS_MSG_MAP, bad == S_NO_NSHARDS || bad == S_NO_WORKERS ? 2 : 3);
+    if (bad != S_NO_NSHARDS)
+        ts_hdr_uint (&h, "nshards", nshards);
+    ts_hdr_key (&h, "owners");
+    unsigned nowners = bad == S_SHORT_OWNERS ? 1 : nshards;
+    msgpack_pack_array (&h.pk, nowners);
+    for (unsigned i = 0; i < nowners; i++)
+        if (bad == S_OWNER_STR)
+            ts_mp_pack_cstr (&h.pk, "0");
+        else
+            msgpack_pack_int (&h.pk, 0);
+    if (bad != S_NO_WORKERS) {
+        ts_hdr_key (&h, "workers");
+        if (bad == S_WORKERS_MAP)
+            msgpack_pack_map (&h.pk, 0);
+        else if (bad == S_TOO_MANY_WORKERS) {
+            msgpack_pack_array (&h.pk, TS_MAX_WORKERS + 1);
+            for (int i = 0; i <= TS_MAX_WORKERS; i++)
+                msgpack_pack_nil (&h.pk);
+        }
+        else {
+            msgpack_pack_array (&h.pk, 1);
+            char name [100], peer [300];
+            memset (name, 'n', sizeof name);
+            name [bad == S_LONG_NAME ? 64 : 4] = 0;
+            memset (peer, 'p', sizeof peer);
+            peer [bad == S_LONG_PEER ? 256 : 4] = 0;
+            if (bad == S_ENTRY_INT)
+                msgpack_pack_int (&h.pk, 3);
+            else {
+                msgpack_pack_array (&h.pk, bad == S_ENTRY_ONE ? 1 : 2);
+                ts_mp_pack_cstr (&h.pk, name);
+                if (bad != S_ENTRY_ONE)
+                    ts_mp_pack_cstr (&h.pk, peer);
+            }
+        }
+    }
+    ts_hdrin_t in;
+    s_parse (&h, &in);
+    int rc = ts_shardmap_decode (&in, &s_out);
+    ts_hdr_free (&h);
+    return rc;
+}
+
+static void
+test_map_malformed (void **state)
+{
+    (void) state;
+    assert_int_equal (s_decode_bad_map (S_OK), 0);
+    assert_string_equal (s_out.workers [0].name, "nnnn");
+    for (int bad = S_OK + 1; bad < S_LAST; bad++) {
+        int rc = s_decode_bad_map (bad);
+        if (rc != TS_EPROTO)
+            fail_msg ("malformed map %d decoded (rc %d)", bad, rc);
+    }
+}
+
+/*  The map's fields under another type (the aggregator's "status"
+ *  reply) are not a map; under "map" they are. */
+static void
+test_other_type_refused (void **state)
+{
+    (void) state;
+    const ts_msg_t types [2] = { TS_MSG_STATUS, TS_MSG_MAP };
+    for (int i = 0; i < 2; i++) {
+        ts_hdr_t h = { 0 };
+        ts_hdr_begin (&h, types [i], 3);
+        ts_hdr_uint (&h, "nshards", 1);
+        ts_hdr_key (&h, "owners");
+        msgpack_pack_array (&h.pk, 1);
+        msgpack_pack_int (&h.pk, -1);
+        ts_hdr_key (&h, "workers");
+        msgpack_pack_array (&h.pk, 0);
+        ts_hdrin_t in;
+        s_parse (&h, &in);
+        assert_int_equal (ts_shardmap_decode (&in, &s_out), types [i] == TS_MSG_MAP ? 0 : TS_EPROTO);
+        ts_hdr_free (&h);
+    }
+    assert_int_equal (s_out.owners [0], -1);
+    assert_int_equal (s_out.nworkers, 0);
+}
+
+/*  Every prefix of a valid map (a truncated frame) is refused or parsed,
+ *  never read past its end (the sanitizer build checks the reads). */
+static void
+test_map_truncated (void **state)
+{
+    (void) state;
+    memset (&s_map, 0, sizeof s_map);
+    s_map.nshards = 3;
+    s_map.nworkers = 4;
+    strcpy (s_map.workers [2].name, "w2");
+    strcpy (s_map.workers [2].peer, "ipc://w2");
+    s_map.owners [0] = s_map.owners [1] = s_map.owners [2] = 2;
+    ts_hdr_t h = { 0 };
+    ts_shardmap_encode (&h, &s_map);
+    for (size_t len = 0; len < h.buf.size; len++) {
+        char *copy = malloc (len ? len : 1);
+        assert_non_null (copy);
+        memcpy (copy, h.buf.data, len);
+        ts_hdrin_t in;
+        if (ts_hdr_parse (&in, copy, len) == 0)
+            assert_int_equal (ts_shardmap_decode (&in, &s_out), TS_EPROTO);
+        free (copy);
+    }
+    ts_hdr_free (&h);
+}
+
 int
 main (void)
 {
@@ -207,6 +410,11 @@ main (void)
         cmocka_unit_test (test_assign_more_workers_than_shards),
         cmocka_unit_test (test_gap_fills),
         cmocka_unit_test (test_gap_repeats_and_staleness),
+        cmocka_unit_test (test_map_round_trip),
+        cmocka_unit_test (test_map_owner_out_of_range),
+        cmocka_unit_test (test_map_malformed),
+        cmocka_unit_test (test_other_type_refused),
+        cmocka_unit_test (test_map_truncated),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
