@@ -116,10 +116,11 @@ ts_agg_new (const ts_agg_config_t *cfg, char *err, size_t err_size)
     self->groups = ts_map_new (free);
     self->models = ts_map_new (free);
     self->runs = ts_map_new (free);
+    self->run_models = ts_map_new (free);
     self->run_meta = ts_map_new (agg_runmeta_free);
     if (!self->owners || !self->shard_totals || !self->shard_seq || !self->shard_synced
     ||  !self->snap_asked || !self->early || !self->chunks || !self->jobs || !self->groups || !self->models
-    ||  !self->runs || !self->run_meta) {
+    ||  !self->runs || !self->run_models || !self->run_meta) {
         snprintf (err, err_size, "out of memory");
         ts_agg_destroy (&self);
         return NULL;
@@ -158,6 +159,7 @@ ts_agg_destroy (ts_agg_t **self_p)
     ts_map_destroy (&self->groups);
     ts_map_destroy (&self->models);
     ts_map_destroy (&self->runs);
+    ts_map_destroy (&self->run_models);
     ts_map_destroy (&self->run_meta);
     while (self->held_acks) {
         s_held_ack_t *a = self->held_acks;

@@ -131,6 +131,7 @@ struct ts_agg {
     ts_map_t    *groups;       /* name -> ts_totals_t */
     ts_map_t    *models;
     ts_map_t    *runs;          /* "run\0group" -> a run's totals in a group */
+    ts_map_t    *run_models;    /* "run\0model" -> a run's totals of a model */
     ts_map_t    *run_meta;      /* run -> its files, set, times (ts_agg_runs.c) */
     uint64_t     rebuilds;
 

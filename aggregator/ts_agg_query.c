@@ -112,8 +112,34 @@ s_reply_status (ts_agg_t *self, zframe_t *to)
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }
 
-/*  "stats"; with "run": that run's totals and groups (its records are not
- *  split by model: "models" is then empty). */
+/*  Packs {model: totals} of one run: the entries of self->run_models
+ *  named "run\0model". */
+static void
+s_pack_run_models (ts_agg_t *self, msgpack_packer *pk, const char *run, size_t run_len)
+{
+    size_t n = 0, pos = 0, kl;
+    const void *k;
+    void *v;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            msgpack_pack_map (pk, n);
+        pos = 0;
+        while (ts_map_next (self->run_models, &pos, &k, &kl, &v)) {
+            const char *key = k;
+            if (kl <= run_len || key [run_len] != 0 || memcmp (key, run, run_len))
+                continue;
+            if (pass == 0)
+                n++;
+            else {
+                ts_mp_pack_strn (pk, key + run_len + 1, kl - run_len - 1);
+                ts_totals_pack_map (pk, v);
+            }
+        }
+    }
+}
+
+/*  "stats"; with "run": that run's totals, groups and models (its totals
+ *  per model, from the deltas' run-model part). */
 static void
 s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
@@ -147,19 +173,18 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
     ts_hdr_key (h, "totals");
     ts_totals_pack_map (&h->pk, &all);
     ts_hdr_key (h, "models");
-    if (run) {
-        msgpack_pack_map (&h->pk, 0);
-        ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
-        return;
-    }
-    msgpack_pack_map (&h->pk, ts_map_size (self->models));
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    while (ts_map_next (self->models, &pos, &k, &kl, &v)) {
-        ts_mp_pack_strn (&h->pk, k, kl);
-        ts_totals_pack_map (&h->pk, v);
+    if (run)
+        s_pack_run_models (self, &h->pk, run, run_len);
+    else {
+        msgpack_pack_map (&h->pk, ts_map_size (self->models));
+        size_t pos = 0;
+        const void *k;
+        size_t kl;
+        void *v;
+        while (ts_map_next (self->models, &pos, &k, &kl, &v)) {
+            ts_mp_pack_strn (&h->pk, k, kl);
+            ts_totals_pack_map (&h->pk, v);
+        }
     }
     ts_hdr_send (h, zsock_resolve (self->query), to, NULL, 0);
 }

@@ -206,7 +206,10 @@ agg_runs_note (ts_agg_t *self, const char *profile, const char *src)
         if (!m->first_ms)
             m->first_ms = now;
         m->last_ms = now;
-        s_meta_add_file (m, src, strlen (src));
+        /* a document the CLI converted arrives on stdin: its name is
+         * the profile's file= when it shares its run (several .traj) */
+        const char *f = !strcmp (src, "-") && p->file [0] ? p->file : src;
+        s_meta_add_file (m, f, strlen (f));
         for (int i = 0; i < p->nsets; i++)
             s_meta_set (m, p->sets [i].key, p->sets [i].value);
         s_meta_save (self);

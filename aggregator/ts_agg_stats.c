@@ -41,6 +41,7 @@ agg_reset_stats (ts_agg_t *self)
     ts_map_clear (self->groups);
     ts_map_clear (self->models);
     ts_map_clear (self->runs);
+    ts_map_clear (self->run_models);
     self->stats_version++;
     free (self->group_sorted);
     self->group_sorted = NULL;
@@ -87,20 +88,37 @@ s_v_model (void *arg, const char *name, size_t len, const ts_totals_t *t)
     s_merge_named (((s_apply_t *) arg)->agg->models, name, len, t);
 }
 
+/*  Merges t under "a\0b" (b NULL: "a\0"; a run name holds no NUL,
+ *  ts_profile.h). */
+static void
+s_merge_pair (ts_map_t *map, const char *a, size_t alen, const char *b, size_t blen,
+              const ts_totals_t *t)
+{
+    char key [TS_KEY_MAX];
+    if (alen + 1 + blen > sizeof key)
+        return;
+    memcpy (key, a, alen);
+    key [alen] = 0;
+    if (b)
+        memcpy (key + alen + 1, b, blen);
+    s_merge_named (map, key, alen + 1 + blen, t);
+}
+
 /*  A run's totals in one group: under "run\0group" ("run\0" alone for its
- *  records without a group; a run name holds no NUL, ts_profile.h). */
+ *  records without a group). */
 static void
 s_v_run (void *arg, const char *run, size_t rlen, const char *group, size_t glen,
          const ts_totals_t *t)
 {
-    char key [TS_KEY_MAX];
-    if (rlen + 1 + glen > sizeof key)
-        return;
-    memcpy (key, run, rlen);
-    key [rlen] = 0;
-    if (group)
-        memcpy (key + rlen + 1, group, glen);
-    s_merge_named (((s_apply_t *) arg)->agg->runs, key, rlen + 1 + glen, t);
+    s_merge_pair (((s_apply_t *) arg)->agg->runs, run, rlen, group, glen, t);
+}
+
+/*  A run's totals of one model: under "run\0model". */
+static void
+s_v_run_model (void *arg, const char *run, size_t rlen, const char *model, size_t mlen,
+               const ts_totals_t *t)
+{
+    s_merge_pair (((s_apply_t *) arg)->agg->run_models, run, rlen, model, mlen, t);
 }
 
 static int
@@ -109,11 +127,11 @@ s_apply_delta (ts_agg_t *self, unsigned shard, const void *data, size_t len, uin
     ts_totals_t shard_delta;
     ts_totals_init (&shard_delta);
     s_apply_t ap = { self, shard };
-    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap, s_v_run };
+    ts_delta_visitor_t v = { NULL, s_v_group, s_v_model, &ap, s_v_run, s_v_run_model };
     /* the shard part goes to a side total first: a corrupt delta must not
      * leave half of it applied (groups are applied as read, so a corrupt
      * one forces a rebuild below) */
-    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta, NULL };
+    ts_delta_visitor_t probe = { s_v_shard, NULL, NULL, &shard_delta, NULL, NULL };
     if (ts_delta_read (data, len, seq, &probe))
         return TS_ECORRUPT;
     if (ts_delta_read (data, len, seq, &v))

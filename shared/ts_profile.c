@@ -323,6 +323,14 @@ s_spec_add (char *out, size_t size, const char *a, const char *b)
     return n < 0 || (size_t) n >= size - used ? TS_ETOOBIG : 0;
 }
 
+bool
+ts_profile_run_is_namesake (const char *run, const char *own)
+{
+    size_t rl = strlen (run), ol = strlen (own);
+    return !own [0] || !strcmp (run, own)
+        || (rl > ol && run [rl - ol - 1] == '/' && !strcmp (run + rl - ol, own));
+}
+
 int
 ts_profile_import_spec (const char *profile, const char *input, const char *run,
                         const char *const *sets, int nsets, const char *ids,
@@ -342,9 +350,7 @@ ts_profile_import_spec (const char *profile, const char *input, const char *run,
     char why [200];
     if (ts_profile_check_text ("the run name", run, TS_RUN_NAME_MAX, why, sizeof why))
         return s_fail (err, err_size, "--run: %s", why);
-    size_t rl = strlen (run), ol = strlen (own);
-    bool namesake = !own [0] || !strcmp (run, own)
-                 || (rl > ol && run [rl - ol - 1] == '/' && !strcmp (run + rl - ol, own));
+    bool namesake = ts_profile_run_is_namesake (run, own);
     if (snprintf (out, size, "%s", profile && *profile ? profile : "default") >= (int) size
     ||  s_spec_add (out, size, "run=", run)
     ||  (!namesake && s_spec_add (out, size, "file=", own)))

@@ -163,6 +163,11 @@ int ts_profile_check_text (const char *what, const char *text, size_t max,
  *  -> "trial_0"). 0, or TS_EINVAL when nothing is left or it does not fit. */
 int ts_profile_run_of_path (const char *path, char *out, size_t size);
 
+/*  True when a file named `own` (ts_profile_run_of_path; "" for stdin) is
+ *  its run's namesake: the run is `own`, or PREFIX/`own`. Records of any
+ *  other file of a run are named RUN:FILE:LINE (file=, above). */
+bool ts_profile_run_is_namesake (const char *run, const char *own);
+
 /*  The spec an import of `input` (a path, "-" for stdin) sends with its
  *  chunks: `profile` (NULL: default) plus the context items: the run
  *  (`run`, else the input's ts_profile_run_of_path; stdin needs one), the

@@ -317,7 +317,8 @@ s_record_terms (s_rec_t *r, const char *obj, size_t olen, const char *spec, size
     if (rc)
         return rc;
     s_sort_arena = r->arena.data;       /* the worker's one thread */
-    qsort (r->toks, r->ntoks, sizeof *r->toks, s_tok_cmp);
+    if (r->ntoks)                       /* toks is NULL before the first token */
+        qsort (r->toks, r->ntoks, sizeof *r->toks, s_tok_cmp);
     for (size_t i = 0; i < r->ntoks && !rc; ) {
         size_t j = i;
         r->npairs = 0;

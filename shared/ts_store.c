@@ -535,11 +535,10 @@ typedef struct s_keyblk {
     char   bytes [64 * 1024];
 } s_keyblk_t;
 
+/*  The totals in `tab` named `key` (copied into the blocks when new). */
 static ts_totals_t *
-s_run_totals (s_table_t *runs, s_keyblk_t **blk, const ts_summary_t *s)
+s_named_totals (s_table_t *tab, s_keyblk_t **blk, const char *key, size_t klen)
 {
-    char key [TS_KEY_MAX];
-    size_t klen = ts_key_run_totals (key, s->run, s->run_len, s->group, s->group_len);
     if (!*blk || (*blk)->used + klen > sizeof (*blk)->bytes) {
         s_keyblk_t *b = malloc (sizeof *b);
         if (!b)
@@ -550,17 +549,44 @@ s_run_totals (s_table_t *runs, s_keyblk_t **blk, const ts_summary_t *s)
     }
     char *at = (*blk)->bytes + (*blk)->used;
     memcpy (at, key, klen);
-    size_t had = runs->used;
-    ts_totals_t *t = s_table_get (runs, at, klen);
-    if (runs->used != had)              /* a new name: the copy stays */
+    size_t had = tab->used;
+    ts_totals_t *t = s_table_get (tab, at, klen);
+    if (tab->used != had)               /* a new name: the copy stays */
         (*blk)->used += klen;
     return t;
+}
+
+/*  Adds a record of a run to its run's totals in its group (U name) and,
+ *  when it names a model, in its model ("run\0model": a run name holds no
+ *  NUL, ts_profile.h). */
+static int
+s_run_totals_add (s_table_t *runs, s_table_t *run_models, s_keyblk_t **blk,
+                  const ts_summary_t *s)
+{
+    char key [TS_KEY_MAX];
+    size_t klen = ts_key_run_totals (key, s->run, s->run_len, s->group, s->group_len);
+    ts_totals_t *t = s_named_totals (runs, blk, key, klen);
+    if (!t)
+        return TS_ENOMEM;
+    ts_totals_add (t, s);
+    if (!s->model)
+        return 0;
+    if ((size_t) s->run_len + 1 + s->model_len > sizeof key)
+        return TS_ECORRUPT;     /* summaries hold shorter names (ts_record.h) */
+    memcpy (key, s->run, s->run_len);
+    key [s->run_len] = 0;
+    memcpy (key + s->run_len + 1, s->model, s->model_len);
+    t = s_named_totals (run_models, blk, key, s->run_len + 1 + s->model_len);
+    if (!t)
+        return TS_ENOMEM;
+    ts_totals_add (t, s);
+    return 0;
 }
 
 static int
 s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
              ts_totals_t *shard, s_table_t *groups, s_table_t *models,
-             s_table_t *runs, s_keyblk_t **keys)
+             s_table_t *runs, s_table_t *run_models, s_keyblk_t **keys)
 {
     char key [TS_KEY_MAX];
     memset (res, 0, sizeof *res);
@@ -638,12 +664,9 @@ s_put_batch (ts_store_t *self, const ts_batch_t *b, ts_batch_result_t *res,
             ts_totals_add (s_table_get (groups, s.group, s.group_len), &s);
         if (s.model)
             ts_totals_add (s_table_get (models, s.model, s.model_len), &s);
-        if (s.run) {
-            ts_totals_t *rt = s_run_totals (runs, keys, &s);
-            if (!rt)
-                return TS_ENOMEM;
-            ts_totals_add (rt, &s);
-        }
+        int rrc = s.run ? s_run_totals_add (runs, run_models, keys, &s) : 0;
+        if (rrc)
+            return rrc;
         if (b->text) {
             int rc = store_text_add (self, seq, ts_summary_time (&s), it.ptr + used, it.len - used,
                                      b->text, b->text_len);
@@ -690,6 +713,24 @@ s_pack_runs (msgpack_packer *pk, const s_table_t *tab)
         if (ts_key_run_totals_parse (sl->name, sl->len, run, &rlen, &group, &glen))
             return TS_ECORRUPT;
         rc = ts_delta_pack_run (pk, run, rlen, group, glen, &sl->t);
+    }
+    return rc ? TS_ENOMEM : 0;
+}
+
+/*  Packs the run-model table ("run\0model") as [[run, model, totals]...]. */
+static int
+s_pack_run_models (msgpack_packer *pk, const s_table_t *tab)
+{
+    int rc = msgpack_pack_array (pk, tab->used);
+    for (size_t i = 0; i < tab->cap && !rc; i++) {
+        const s_slot_t *sl = &tab->slots [i];
+        if (!sl->name)
+            continue;
+        size_t rlen = strnlen (sl->name, sl->len);
+        if (rlen == sl->len)
+            return TS_ECORRUPT;
+        rc = ts_delta_pack_run_model (pk, sl->name, rlen, sl->name + rlen + 1,
+                                      sl->len - rlen - 1, &sl->t);
     }
     return rc ? TS_ENOMEM : 0;
 }
@@ -785,15 +826,16 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += batches [i].nrecords;
-    s_table_t groups = { 0 }, models = { 0 }, runs = { 0 };
+    s_table_t groups = { 0 }, models = { 0 }, runs = { 0 }, run_models = { 0 };
     s_keyblk_t *keys = NULL;
     ts_totals_t shard;
     ts_totals_init (&shard);
     if (s_table_init (&groups, total) || s_table_init (&models, total)
-    ||  s_table_init (&runs, total)) {
+    ||  s_table_init (&runs, total) || s_table_init (&run_models, total)) {
         free (groups.slots);
         free (models.slots);
         free (runs.slots);
+        free (run_models.slots);
         return TS_ENOMEM;
     }
     int rc = 0;
@@ -818,7 +860,8 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     s_begun (self);
     store_text_reset (self);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs, &keys);
+        rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs,
+                          &run_models, &keys);
     }
     if (rc == 0)            /* the postings, in the records' transaction */
         rc = store_text_flush (self);
@@ -868,15 +911,17 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     if (rc == 0 && delta && shard.count > 0) {
         msgpack_packer pk;
         msgpack_packer_init (&pk, delta, ts_buf_packer_write);
-        if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, seq)
+        if (msgpack_pack_array (&pk, 6) || msgpack_pack_uint64 (&pk, seq)
         ||  ts_totals_pack (&pk, &shard) || s_pack_table (&pk, &groups)
-        ||  s_pack_table (&pk, &models) || s_pack_runs (&pk, &runs))
+        ||  s_pack_table (&pk, &models) || s_pack_runs (&pk, &runs)
+        ||  s_pack_run_models (&pk, &run_models))
             rc = TS_ENOMEM;     /* committed; only the delta is lost */
     }
 done:
     free (groups.slots);
     free (models.slots);
     free (runs.slots);
+    free (run_models.slots);
     while (keys) {
         s_keyblk_t *next = keys->next;
         free (keys);

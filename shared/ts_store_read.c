@@ -215,18 +215,10 @@ s_snap_visit (const char *key, size_t klen, const char *val, size_t vlen, void *
 /*  The runs' totals per group are not stored (ts_key.h): a snapshot
  *  recounts them from the time index, whose entries hold the summaries
  *  (the run index's are empty). */
+/*  Adds a summary to the totals of `map` named `name` (made when absent). */
 static int
-s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+s_snap_add (ts_map_t *map, const char *name, size_t n, const ts_summary_t *s)
 {
-    (void) key; (void) klen;
-    ts_map_t *map = arg;
-    ts_summary_t s;
-    if (ts_summary_unpack_buf (val, vlen, &s, NULL))
-        return TS_ECORRUPT;
-    if (!s.run)
-        return 0;
-    char name [TS_KEY_MAX];
-    size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
     ts_totals_t *t = ts_map_get (map, name, n);
     if (!t) {
         if (!(t = malloc (sizeof *t)) || ts_map_put (map, name, n, t)) {
@@ -235,32 +227,72 @@ s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, vo
         }
         ts_totals_init (t);
     }
-    ts_totals_add (t, &s);
+    ts_totals_add (t, s);
     return 0;
 }
 
-/*  Packs the snapshot's runs part: [[run, group|nil, totals]...]. */
+typedef struct {
+    ts_map_t *groups;        /* U name -> a run's totals in a group */
+    ts_map_t *models;        /* "run\0model" -> a run's totals of a model */
+} s_snap_runs_t;
+
+static int
+s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    (void) key; (void) klen;
+    s_snap_runs_t *sr = arg;
+    ts_summary_t s;
+    if (ts_summary_unpack_buf (val, vlen, &s, NULL))
+        return TS_ECORRUPT;
+    if (!s.run)
+        return 0;
+    char name [TS_KEY_MAX];
+    size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
+    int rc = s_snap_add (sr->groups, name, n, &s);
+    if (rc || !s.model)
+        return rc;
+    if ((size_t) s.run_len + 1 + s.model_len > sizeof name)
+        return TS_ECORRUPT;
+    memcpy (name, s.run, s.run_len);
+    name [s.run_len] = 0;
+    memcpy (name + s.run_len + 1, s.model, s.model_len);
+    return s_snap_add (sr->models, name, s.run_len + 1 + s.model_len, &s);
+}
+
+/*  Packs the snapshot's runs parts: [[run, group|nil, totals]...], then
+ *  [[run, model, totals]...]. */
 static int
 s_snap_runs (ts_store_t *self, msgpack_packer *pk)
 {
-    ts_map_t *map = ts_map_new (free);
-    if (!map)
-        return TS_ENOMEM;
+    s_snap_runs_t sr = { ts_map_new (free), ts_map_new (free) };
+    int rc = sr.groups && sr.models ? 0 : TS_ENOMEM;
     char tag = TS_TAG_TIME;
     ts_scan_t sc = { .prefix = &tag, .prefix_len = 1 };
-    int rc = ts_store_scan (self, &sc, s_snap_run_visit, map);
-    if (rc == 0 && msgpack_pack_array (pk, ts_map_size (map)))
+    if (rc == 0)
+        rc = ts_store_scan (self, &sc, s_snap_run_visit, &sr);
+    if (rc == 0 && msgpack_pack_array (pk, ts_map_size (sr.groups)))
         rc = TS_ENOMEM;
     size_t pos = 0, klen, rlen, glen;
     const void *key;
     void *t;
     char run [TS_KEY_MAX];
     const char *group;
-    while (rc == 0 && ts_map_next (map, &pos, &key, &klen, &t))
+    while (rc == 0 && ts_map_next (sr.groups, &pos, &key, &klen, &t))
         if (ts_key_run_totals_parse (key, klen, run, &rlen, &group, &glen)
         ||  ts_delta_pack_run (pk, run, rlen, group, glen, t))
             rc = TS_ENOMEM;
-    ts_map_destroy (&map);
+    if (rc == 0 && msgpack_pack_array (pk, ts_map_size (sr.models)))
+        rc = TS_ENOMEM;
+    pos = 0;
+    while (rc == 0 && ts_map_next (sr.models, &pos, &key, &klen, &t)) {
+        const char *name = key;
+        rlen = strnlen (name, klen);
+        if (rlen == klen || ts_delta_pack_run_model (pk, name, rlen, name + rlen + 1,
+                                                     klen - rlen - 1, t))
+            rc = TS_ENOMEM;
+    }
+    ts_map_destroy (&sr.groups);
+    ts_map_destroy (&sr.models);
     return rc;
 }
 
@@ -274,7 +306,7 @@ ts_store_snapshot (ts_store_t *self, ts_buf_t *out)
         return rc;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, ts_buf_packer_write);
-    if (msgpack_pack_array (&pk, 5) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
+    if (msgpack_pack_array (&pk, 6) || msgpack_pack_uint64 (&pk, ts_store_seq (self))
     ||  ts_totals_pack (&pk, &shard))
         return TS_ENOMEM;
     static const char tags [2] = { TS_TAG_GROUP_TOTALS, TS_TAG_MODEL_TOTALS };

@@ -223,7 +223,31 @@ ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visit
         if (v->run)
             v->run (v->arg, run ? run : "", rlen, group, glen, &t);
     }
+    m = 0;
+    if (n > 5 && ts_mp_read_array (&r, &m))
+        return TS_ECORRUPT;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t three;
+        const char *run, *model;
+        uint32_t rlen, mlen;
+        if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_read_str (&r, &run, &rlen)
+        ||  ts_mp_read_str (&r, &model, &mlen)
+        ||  ts_totals_unpack (r.p, (size_t) (r.end - r.p), &t, &used))
+            return TS_ECORRUPT;
+        r.p += used;
+        if (v->run_model)
+            v->run_model (v->arg, run ? run : "", rlen, model ? model : "", mlen, &t);
+    }
     return 0;
+}
+
+int
+ts_delta_pack_run_model (msgpack_packer *pk, const char *run, size_t run_len,
+                         const char *model, size_t model_len, const ts_totals_t *t)
+{
+    int rc = msgpack_pack_array (pk, 3) || ts_mp_pack_strn (pk, run, run_len)
+          || ts_mp_pack_strn (pk, model, model_len) || ts_totals_pack (pk, t);
+    return rc ? TS_ENOMEM : 0;
 }
 
 int

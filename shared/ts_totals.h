@@ -58,10 +58,14 @@ int ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *cons
  *      [seq, shard totals, [[group, totals]...], [[model, totals]...],
  *       [[run, group|nil, [count, successes, success_known, reward_n,
  *                          reward_sum]]...]]
- *  The last part, a run's counts in each of its groups, is absent from
+ *  The runs part, a run's counts in each of its groups, is absent from
  *  deltas of builds before runs; it carries what runs and compare report
  *  (the rest of its totals reads as empty), which keeps a delta small: a
  *  whole totals a run and group cost the 100k import 17% more CPU.
+ *  A sixth part, [[run, model, totals]...], holds a run's whole totals per
+ *  model (`stats --run`; records without a model are not in it, as in the
+ *  models part); a run has few models, so this costs one entry or two a
+ *  commit. Deltas of builds before it have five parts.
  *  ts_delta_read walks one, calling back for each part. */
 typedef struct {
     void (*shard) (void *arg, const ts_totals_t *t);
@@ -71,7 +75,13 @@ typedef struct {
     /* group NULL: the run's records without a group */
     void (*run) (void *arg, const char *run, size_t run_len, const char *group,
                  size_t group_len, const ts_totals_t *t);
+    void (*run_model) (void *arg, const char *run, size_t run_len, const char *model,
+                       size_t model_len, const ts_totals_t *t);
 } ts_delta_visitor_t;
+
+/*  Packs one entry of the run-model part: [run, model, totals]. */
+int ts_delta_pack_run_model (msgpack_packer *pk, const char *run, size_t run_len,
+                             const char *model, size_t model_len, const ts_totals_t *t);
 
 /*  Packs one entry of the runs part: [run, group|nil, [counts]]. */
 int ts_delta_pack_run (msgpack_packer *pk, const char *run, size_t run_len,

@@ -252,6 +252,54 @@ s_traj_instance (const char *path, char *out, size_t size)
 }
 
 bool
+cli_docin_is_traj (const char *path)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    size_t l = strlen (base);
+    static const char *const comp [] = { ".gz", ".zst" };
+    for (size_t c = 0; c < 2; c++) {
+        size_t k = strlen (comp [c]);
+        if (l > k && !strncmp (base + l - k, comp [c], k))
+            l -= k;
+    }
+    if (l > 5 && !strncmp (base + l - 5, ".json", 5))
+        l -= 5;
+    return l > 5 && !strncmp (base + l - 5, ".traj", 5);
+}
+
+int
+cli_docin_traj_run (const char *path, char *out, size_t size)
+{
+    char *real = realpath (path, NULL);
+    if (!real)
+        return -1;
+    char own [4096];
+    const char *base = strrchr (path, '/');
+    snprintf (own, sizeof own, "%s", base ? base + 1 : path);
+    char *dot = strstr (own, ".traj");
+    if (dot)
+        *dot = 0;                       /* the instance */
+    int rc = -1;
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr (real, '/');
+        if (!slash || slash == real)
+            break;                      /* at the root: no name */
+        *slash = 0;
+        const char *dir = strrchr (real, '/') + 1;
+        if (up == 0 && !strcmp (dir, own))
+            continue;                   /* RUN_DIR/<instance>/<instance>.traj */
+        if (strlen (dir) > 0 && strlen (dir) < size) {
+            snprintf (out, size, "%s", dir);
+            rc = 0;
+        }
+        break;
+    }
+    free (real);
+    return rc;
+}
+
+bool
 cli_docin_is_document (const char *path)
 {
     static const char *const comp [] = { "", ".gz", ".zst" };

@@ -39,6 +39,17 @@ long cli_join_apply (cli_join_t *self, const char *rec, size_t len,
  *  .json or .traj (before .gz / .zst). */
 bool cli_docin_is_document (const char *path);
 
+/*  True for a SWE-agent trajectory: a name ending in .traj or .traj.json
+ *  (before .gz / .zst). */
+bool cli_docin_is_traj (const char *path);
+
+/*  The run of a SWE-agent trajectory imported without --run: its
+ *  directory's name (the real path's), or the one above when the
+ *  directory is named after the instance (SWE-agent and mini-swe-agent
+ *  write RUN_DIR/<instance>/<instance>.traj). Into `out` (size bytes);
+ *  -1 when no name can be made (the root, a name too long). */
+int cli_docin_traj_run (const char *path, char *out, size_t size);
+
 /*  Reads `path` (plain, gzip or zstd; "-" stdin) through the splitter and
  *  the join (may be NULL), calling emit for each record (after the join).
  *  `limit`: stop after that many records (0: all). 0, or 2 with a message

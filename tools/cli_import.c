@@ -15,6 +15,11 @@
  *  is a run of its own, named after it (the producer's default);
  *  `--run-per-file` says so explicitly, and with `--run PREFIX` names each
  *  file's run PREFIX/NAME (a model's six trial files: gpt4/trial_0 ...).
+ *  A SWE-agent trajectory (.traj, .traj.json) is one instance of a run
+ *  whose files share a directory: without --run or --run-per-file its run
+ *  is named after that directory (cli_docin_traj_run), so the .traj files
+ *  of one command (or of several) form one run; its records are then
+ *  named RUN:FILE:LINE when they have no per-attempt id.
  *  --set, --id and --no-text-index pass on to every producer.
  */
 #include "cli_common.h"
@@ -75,12 +80,28 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *run,
     /* the producer reads a converted document from stdin: the run is still
      * named after the file, unless one was given */
     char own [TS_RUN_FILE_MAX + 1];
+    if (convert && ts_profile_run_of_path (file, own, sizeof own)) {
+        fprintf (stderr, "trajstore import: cannot name a run after %s: give --run NAME\n", file);
+        return 2;
+    }
     if (convert && !run) {
-        if (ts_profile_run_of_path (file, own, sizeof own) || strlen (own) > TS_RUN_NAME_MAX) {
+        if (strlen (own) > TS_RUN_NAME_MAX) {
             fprintf (stderr, "trajstore import: cannot name a run after %s: give --run NAME\n", file);
             return 2;
         }
         run = own;
+    }
+    /* the producer reads "-": a file that shares its run with others is
+     * named in the profile (file=), which keeps its records' RUN:FILE:LINE
+     * ids apart from the other files' and lists it among the run's files */
+    char spec [TS_PROFILE_SPEC_MAX];
+    if (convert && !ts_profile_run_is_namesake (run, own)) {
+        if (snprintf (spec, sizeof spec, "%s,file=%s", profile ? profile : "default", own)
+            >= (int) sizeof spec) {
+            fprintf (stderr, "trajstore import: the profile and the name of %s are too long\n", file);
+            return 2;
+        }
+        profile = spec;
     }
     char *argv [18 + 2 * TS_PROFILE_SETS];
     int a = 0;
@@ -163,11 +184,20 @@ s_run_producer (const s_import_t *im, const ts_cli_paths_t *p, const char *run,
 }
 
 /*  The run a file imports into: --run's (NULL: the file's own name), or
- *  with --run-per-file and --run PREFIX, PREFIX/NAME (in `buf`); NULL
- *  with a message when that name cannot be made. */
+ *  with --run-per-file and --run PREFIX, PREFIX/NAME (in `buf`), or for a
+ *  .traj without either, its directory's name (in `buf`); NULL with a
+ *  message when that name cannot be made. */
 static const char *
 s_file_run (const char *run_flag, bool per_file, const char *path, char *buf, size_t size)
 {
+    if (!run_flag && !per_file && cli_docin_is_traj (path)) {
+        if (cli_docin_traj_run (path, buf, size) || strlen (buf) > TS_RUN_NAME_MAX) {
+            fprintf (stderr, "trajstore import: cannot name a run after the directory of %s: "
+                     "give --run NAME or --run-per-file\n", path);
+            return NULL;
+        }
+        return buf;
+    }
     if (!(per_file && run_flag))
         return run_flag;
     char own [TS_RUN_FILE_MAX + 1];
@@ -177,6 +207,13 @@ s_file_run (const char *run_flag, bool per_file, const char *path, char *buf, si
         return NULL;
     }
     return buf;
+}
+
+/*  True when s_file_run makes the run's name (so NULL from it is an error). */
+static bool
+s_file_run_named (const char *run_flag, bool per_file, const char *path)
+{
+    return (per_file && run_flag) || (!run_flag && !per_file && cli_docin_is_traj (path));
 }
 
 int
@@ -240,7 +277,7 @@ ts_cli_cmd_import (int argc, char **argv)
         for (int i = optind; i < argc; i++) {
             char run [TS_RUN_NAME_MAX + 2];
             const char *r = s_file_run (run_flag, per_file, argv [i], run, sizeof run);
-            int status = !r && per_file && run_flag ? 2
+            int status = !r && s_file_run_named (run_flag, per_file, argv [i]) ? 2
                        : ts_cli_import_dry_run (argv [i], im.profile, im.strict, r, im.sets,
                                                 im.nsets, im.id, join, im.json);
             if (status > worst)
@@ -276,7 +313,7 @@ ts_cli_cmd_import (int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         char run [TS_RUN_NAME_MAX + 2];
         const char *r = s_file_run (run_flag, per_file, argv [i], run, sizeof run);
-        if (!r && per_file && run_flag) {
+        if (!r && s_file_run_named (run_flag, per_file, argv [i])) {
             cli_join_destroy (&join);
             return 2;
         }

@@ -61,7 +61,8 @@ static const s_command_t s_commands [] = {
       "                 [--quiet] [--dry-run] [--no-text-index] FILE...",
       "import JSONL dumps (.gz, .zst, or - for stdin), one after the other, each\n"
       "into a run: --run NAME (all files; stdin needs it), else each file its own\n"
-      "run named after it (--run-per-file; with --run PREFIX: PREFIX/NAME).\n"
+      "run named after it (--run-per-file; with --run PREFIX: PREFIX/NAME), but\n"
+      "SWE-agent .traj files one run named after their directory.\n"
       "--set model=M (and other KEY=VALUE: run metadata) for records naming none.\n"
       "--id: auto keeps a per-attempt id the records carry and names the others by\n"
       "run and line; line always does; content: the id field, else a hash.\n"
@@ -126,7 +127,7 @@ static const s_command_t s_commands [] = {
       "[--data DIR] [--api ENDPOINT] [--run RUN] [--json]\n"
       "                 | [--by label:KEY] [--per-model] [FILTERS] [--json|--table]",
       "records, groups, success rate, reward summary and histogram, steps, per model\n"
-      "(--run: one run's, without the split by model). --by label:KEY: per value of\n"
+      "(--run: one run's, and its records per model). --by label:KEY: per value of\n"
       "label KEY, its records, successes, success rate and mean reward (--per-model:\n"
       "per model too), over the records FILTERS select" },
     { "groups", ts_cli_cmd_groups,

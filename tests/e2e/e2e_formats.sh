@@ -96,7 +96,30 @@ import_ swe --profile swe --join "$FX/swe/claude-sonnet-4.run1.json:instance_id"
 check swe 'len(new) == 3 and groups == {"django__django-11099", "sympy__sympy-20590", "astropy__astropy-12907"}'
 check swe '{r["group"]: r["success"] for r in new} == {"django__django-11099": True, "sympy__sympy-20590": False, "astropy__astropy-12907": True}'
 check swe 'sorted(r["steps"] for r in new) == [2, 3, 5] and all(r["model"] == "anthropic/claude-sonnet-4-20250514" for r in new if r["group"] != "astropy__astropy-12907")'
-check swe '"astropy__astropy-12907:1" in [r["id"] for r in new]'
+# several .traj files of one command are ONE run, named after their
+# directory; a record without a per-attempt id is RUN:FILE:LINE
+check swe '{r["run"] for r in new} == {"swe"} and len({r["id"] for r in new}) == 3'
+check swe '"swe:astropy__astropy-12907:1" in [r["id"] for r in new]'
+"$TS" runs --json --data "$D" >"$T/runs" || fail "runs"
+"$PY" -c 'import json,sys; r=[x for x in map(json.loads, open(sys.argv[1])) if x["run"] == "swe"]; assert len(r) == 1 and r[0]["records"] == 3 and r[0]["groups"] == 3 and sorted(r[0]["files"]) == ["astropy__astropy-12907", "django__django-11099", "sympy__sympy-20590"], r' "$T/runs" \
+    || fail "runs: the .traj files are not one run swe of 3 records: $(cat "$T/runs")"
+import_ swe-again --profile swe "$FX/swe/django__django-11099.traj.json" \
+    "$FX/swe/sympy__sympy-20590.traj.json" "$FX/swe/astropy__astropy-12907.traj"
+check swe-again 'len(new) == 0 and sum(x["duplicates"] for x in rep) == 3'
+import_ swe-per-file --profile swe --run-per-file "$FX/swe/django__django-11099.traj.json" \
+    "$FX/swe/astropy__astropy-12907.traj"
+check swe-per-file '{r["run"] for r in new} == {"django__django-11099", "astropy__astropy-12907"} and len(new) == 2'
+check swe-per-file '"astropy__astropy-12907:1" in [r["id"] for r in new]'
+import_ swe-run --profile swe --run claude-sonnet "$FX/swe/django__django-11099.traj.json" \
+    "$FX/swe/astropy__astropy-12907.traj"
+check swe-run '{r["run"] for r in new} == {"claude-sonnet"} and len(new) == 2'
+# SWE-agent's own layout: RUN_DIR/<instance>/<instance>.traj: the run is RUN_DIR
+mkdir -p "$T/trajectories/sweagent-run7/astropy__astropy-12907" "$T/trajectories/sweagent-run7/sympy__sympy-20590"
+cp "$FX/swe/astropy__astropy-12907.traj" "$T/trajectories/sweagent-run7/astropy__astropy-12907/"
+cp "$FX/swe/sympy__sympy-20590.traj.json" "$T/trajectories/sweagent-run7/sympy__sympy-20590/"
+import_ swe-layout --profile swe "$T/trajectories/sweagent-run7/astropy__astropy-12907/astropy__astropy-12907.traj" \
+    "$T/trajectories/sweagent-run7/sympy__sympy-20590/sympy__sympy-20590.traj.json"
+check swe-layout '{r["run"] for r in new} == {"sweagent-run7"} and len(new) == 2'
 
 import_ agentbench --profile agentbench "$FX/agentbench/runs.jsonl"
 # the oracle: AgentBench's own overall.json for the same run

@@ -19,10 +19,16 @@ Scenarios (default: all, in this order, on one stack):
             metadata; stdin without --run is refused
   runs      `runs` against an oracle per run (records, groups, pass@k),
             stats and groups of one run, `compare` of two trials
+  models    `stats --run` per model: one run holding two models named by
+            the records, records of none, and a file imported with --set
+            model=...; its per-model totals equal an oracle over the lines
+            and `count --run --model`; the same file in a second run, which
+            is then dropped: the first run's models stay exact, the
+            dropped run has none (the rebuild from snapshots)
   restart   `check` is clean; kill -9 of the aggregator: `runs` answers the
             same after its restart (rebuilt from the shards' snapshots)
   drop      `drop --run` of one trial: its records gone, `check` clean, stats
-            and per-group pass@k equal a recount of what `export` returns and
+            (per run and model too) and per-group pass@k equal a recount of what `export` returns and
             an oracle over the other trials; `runs` no longer lists it;
             `compact` gives the space back and reads stay; the trial
             imported again is new attempts
@@ -345,6 +351,117 @@ def sc_runs(st, files, work):
         fail("trajstore compare prints no group: %s" % p.stdout)
 
 
+def model_oracle(rows):
+    """model -> totals over (model, success, reward) rows (model None: in no model)."""
+    out = {}
+    for m, ok, rw in rows:
+        if m is None:
+            continue
+        t = out.setdefault(m, {"records": 0, "successes": 0, "success_known": 0,
+                               "reward_n": 0, "rewards": []})
+        t["records"] += 1
+        if ok is not None:
+            t["success_known"] += 1
+            t["successes"] += 1 if ok else 0
+        if rw is not None:
+            t["reward_n"] += 1
+            t["rewards"].append(rw)
+    return out
+
+
+def check_run_models(st, run, want, what):
+    """stats run=RUN: its models equal the oracle `want` (model_oracle) and
+    each one's count through the run and model indexes."""
+    got = st.api({"op": "stats", "run": run})["models"]
+    if set(got) != set(want):
+        fail("%s: stats run=%s models %s, expected %s" % (what, run, sorted(got), sorted(want)))
+    for m, w in want.items():
+        g = got[m]
+        for k in ("records", "successes", "success_known", "reward_n"):
+            if g[k] != w[k]:
+                fail("%s: run %s model %s: %s = %s, expected %s" % (what, run, m, k, g[k], w[k]))
+        rs = w["rewards"]
+        if rs and not (close(g["reward_mean"], sum(rs) / len(rs))
+                       and close(g["reward_min"], min(rs)) and close(g["reward_max"], max(rs))):
+            fail("%s: run %s model %s rewards %s, expected mean %s min %s max %s" %
+                 (what, run, m, g, sum(rs) / len(rs), min(rs), max(rs)))
+        if count(st, run=run, model=m) != w["records"]:
+            fail("%s: count run=%s model=%s is %d, stats %d" %
+                 (what, run, m, count(st, run=run, model=m), w["records"]))
+
+
+def list_rows(st, run):
+    """(model, success, reward) of every record of a run, from `list`."""
+    rows, cursor = [], None
+    while True:
+        r = st.api({"op": "list", "run": run, "limit": 10000, "cursor": cursor})
+        rows += [(i["model"], i["success"], i["reward"]) for i in r["items"]]
+        cursor = r.get("next")
+        if not cursor:
+            return rows
+
+
+def sc_models(st, files, work):
+    step("stats --run per model: models from the records and from --set")
+    mixed = os.path.join(work, "mixed.jsonl")
+    rows = []
+    with open(mixed, "w") as f:
+        for i in range(90):
+            d = {"data_id": "m%d" % (i % 12), "is_success": i % 4 == 0}
+            if i % 5:
+                d["reward"] = (i % 9) / 8
+            m = ("gpt-4o", "claude-3-5-sonnet", None)[i % 3]
+            if m:
+                d["model"] = m
+            f.write(json.dumps(d) + "\n")
+            rows.append((m, d["is_success"], d.get("reward")))
+    extra = os.path.join(work, "extra.jsonl")
+    with open(extra, "w") as f:
+        for i in range(40):
+            f.write(json.dumps({"data_id": "m%d" % (i % 12), "reward": i / 40,
+                                "is_success": i % 2 == 0}) + "\n")
+            rows.append(("llama-3-70b", i % 2 == 0, i / 40))
+    for run in ("mixed", "mixed2"):
+        rep = st.imports("--run", run, mixed)[0]
+        if rep["imported"] != 90:
+            fail("import %s: %s" % (run, rep))
+        rep = st.imports("--run", run, "--set", "model=llama-3-70b", extra)[0]
+        if rep["imported"] != 40:
+            fail("import %s --set model: %s" % (run, rep))
+    want = model_oracle(rows)
+    if len(want) != 3:
+        fail("the oracle has %d models, not 3" % len(want))
+    for run in ("mixed", "mixed2"):
+        check_run_models(st, run, want, "after the imports")
+    p = st.run("stats", "--run", "mixed", "--data", st.data)
+    if "per model" not in p.stdout or "llama-3-70b" not in p.stdout:
+        fail("trajstore stats --run prints no model: %s" % p.stdout)
+    # a run of no model: an empty split
+    s = st.api({"op": "stats", "run": "env_results_trial_0"})
+    if s["models"]:
+        fail("a run of no model has models %s" % s["models"])
+
+    step("drop --run mixed2: mixed's models stay exact, mixed2 has none")
+    p = st.run("drop", "--run", "mixed2", "--json", "--data", st.data)
+    if json.loads(p.stdout)["dropped"] != 130:
+        fail("drop mixed2: %s" % p.stdout)
+    check_run_models(st, "mixed", want, "after the drop")
+    check_run_models(st, "mixed2", {}, "after the drop")
+    check_run_models(st, "mixed", model_oracle(list_rows(st, "mixed")), "recount after the drop")
+
+
+def same(a, b):
+    """Equal, floats to 1e-9 (sums of the same rewards merged in another
+    order differ in the last bits)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return close(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def sc_restart(st, files, work):
     step("check: every record of a run has its run index entry")
     p = st.run("check", "--json", "--data", st.data)
@@ -358,7 +475,7 @@ def sc_restart(st, files, work):
     deadline = time.monotonic() + 60
     while True:
         r = e2e_lib.api(st.data, {"v": 1, "op": "runs"}, 5.0)
-        if r and r.get("ok") and r["runs"] == before:
+        if r and r.get("ok") and same(r["runs"], before):
             break
         if time.monotonic() > deadline:
             fail("after the aggregator's restart, runs is %s, not %s" % (r, before))
@@ -403,6 +520,9 @@ def check_stats(st, what):
             if not close(x["pass@%d" % k], e2e_lib.pass_at(n, c, k)):
                 fail("%s: group %s pass@%d %s, recount %s" % (what, name, k, x["pass@%d" % k],
                                                                e2e_lib.pass_at(n, c, k)))
+    # every run's totals per model: a recount of its records' summaries
+    for r in st.api({"op": "runs"})["runs"]:
+        check_run_models(st, r["run"], model_oracle(list_rows(st, r["run"])), what)
     return g
 
 
@@ -507,7 +627,7 @@ def sc_dropkill(st, files, work):
 
 
 SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
-             ("runs", sc_runs), ("restart", sc_restart), ("drop", sc_drop),
+             ("runs", sc_runs), ("models", sc_models), ("restart", sc_restart), ("drop", sc_drop),
              ("dropkill", sc_dropkill)]
 
 

@@ -2875,6 +2875,25 @@ s_seen_run (void *arg, const char *run, size_t rlen, const char *group, size_t g
     rs->counts [i] += t->count;
 }
 
+static void
+s_seen_run_model (void *arg, const char *run, size_t rlen, const char *model, size_t mlen,
+                  const ts_totals_t *t)
+{
+    s_runs_seen_t *rs = arg;
+    char name [48];
+    snprintf (name, sizeof name, "%.*s model %.*s", (int) rlen, run, (int) mlen, model);
+    int i = 0;
+    while (i < rs->n && strcmp (rs->names [i], name))
+        i++;
+    assert_true (i < 15);
+    if (i == rs->n) {
+        snprintf (rs->names [rs->n++], sizeof rs->names [0], "%s", name);
+        snprintf (rs->names [rs->n++], sizeof rs->names [0], "%s successes", name);
+    }
+    rs->counts [i] += t->count;
+    rs->counts [i + 1] += t->successes;
+}
+
 static uint64_t
 s_seen_count (const s_runs_seen_t *rs, const char *name)
 {
@@ -2891,10 +2910,12 @@ test_runs_index_and_totals (void **state)
 {
     s_env_t *env = *state;
     s_open (env);
-    static const struct { const char *id, *run, *group; int success; } recs [] = {
-        { "t0:1", "t0", "env_0", 1 }, { "t0:2", "t0", "env_1", 0 }, { "t0:3", "t0", NULL, 0 },
-        { "t1:1", "t1", "env_0", 1 }, { "t1:2", "t1", "env_1", 1 }, { "t1:3", "t1", "env_1", 0 },
-        { "x", NULL, "env_0", 1 },                      /* a record of no run */
+    static const struct { const char *id, *run, *group; int success; const char *model; } recs [] = {
+        { "t0:1", "t0", "env_0", 1, "m1" }, { "t0:2", "t0", "env_1", 0, "m2" },
+        { "t0:3", "t0", NULL, 0, "m1" },
+        { "t1:1", "t1", "env_0", 1, "m1" }, { "t1:2", "t1", "env_1", 1, NULL },
+        { "t1:3", "t1", "env_1", 0, "m1" },
+        { "x", NULL, "env_0", 1, "m1" },                /* a record of no run */
     };
     size_t nrecs = sizeof recs / sizeof recs [0];
     ts_buf_t form = { 0 };
@@ -2909,7 +2930,9 @@ test_runs_index_and_totals (void **state)
                             .group_len = recs [i].group ? (uint32_t) strlen (recs [i].group) : 0,
                             .success = recs [i].success, .ingested_ms = S_INGEST_MS,
                             .run = recs [i].run,
-                            .run_len = recs [i].run ? (uint32_t) strlen (recs [i].run) : 0 };
+                            .run_len = recs [i].run ? (uint32_t) strlen (recs [i].run) : 0,
+                            .model = recs [i].model,
+                            .model_len = recs [i].model ? (uint32_t) strlen (recs [i].model) : 0 };
         assert_int_equal (ts_summary_pack (&pk, &sm), 0);
         assert_int_equal (msgpack_pack_map (&pk, 0), 0);
         s_append_bin (&b.records, form.data, form.size);
@@ -2924,19 +2947,24 @@ test_runs_index_and_totals (void **state)
     /* the delta's runs part */
     s_runs_seen_t seen = { 0 };
     uint64_t seq;
-    ts_delta_visitor_t v = { .run = s_seen_run, .arg = &seen };
+    ts_delta_visitor_t v = { .run = s_seen_run, .run_model = s_seen_run_model, .arg = &seen };
     assert_int_equal (ts_delta_read (delta.data, delta.size, &seq, &v), 0);
-    assert_int_equal (seen.n, 5);
+    assert_int_equal (seen.n, 5 + 2 * 3);   /* a model entry counts records and successes */
     assert_int_equal (s_seen_count (&seen, "t0/env_0"), 1);
     assert_int_equal (s_seen_count (&seen, "t0/-"), 1);
     assert_int_equal (s_seen_count (&seen, "t1/env_1"), 2);
+    /* and per model (a record without one is in no model; whole totals) */
+    assert_int_equal (s_seen_count (&seen, "t0 model m1"), 2);
+    assert_int_equal (s_seen_count (&seen, "t0 model m2"), 1);
+    assert_int_equal (s_seen_count (&seen, "t1 model m1"), 2);
+    assert_int_equal (s_seen_count (&seen, "t0 model m1 successes"), 1);
     /* the snapshot says the same */
     s_runs_seen_t snap = { 0 };
     ts_buf_t sb = { 0 };
     v.arg = &snap;
     assert_int_equal (ts_store_snapshot (env->store, &sb), 0);
     assert_int_equal (ts_delta_read (sb.data, sb.size, &seq, &v), 0);
-    assert_int_equal (snap.n, 5);
+    assert_int_equal (snap.n, 5 + 2 * 3);
     for (int i = 0; i < seen.n; i++)
         assert_int_equal (s_seen_count (&snap, seen.names [i]), seen.counts [i]);
 
@@ -2962,7 +2990,7 @@ test_runs_index_and_totals (void **state)
     /* the check finds every A entry; reopened, the same */
     ts_check_report_t rep;
     assert_int_equal (ts_check_store (env->store, &rep), 0);
-    assert_int_equal (rep.index_entries, 6 + 7 + 6);    /* G, T, A (no model, no reward) */
+    assert_int_equal (rep.index_entries, 6 + 7 + 6 + 6);   /* G, T, A, M (no reward) */
     s_close (env);
     s_open (env);
     assert_int_equal (ts_check_store (env->store, &rep), 0);
