@@ -281,7 +281,10 @@ s_on_heartbeat (ts_agg_t *self, int w, ts_hdrin_t *in)
     wk->queued = (int) ts_hdr_get_int (in, "queued", 0);
     if (!ts_hdr_copy_str (in, "error", wk->error, sizeof wk->error))
         wk->error [0] = 0;
-    if (ts_hdr_get_uint (in, "epoch", 0) != self->epoch && self->assigned_once)
+    /* a worker with an older map, or one that registered again since it
+     * was last sent one (a register clears `mapped`, and no chunk goes to
+     * it until it has a map): it gets the map */
+    if (self->assigned_once && (ts_hdr_get_uint (in, "epoch", 0) != self->epoch || !wk->mapped))
         agg_send_map (self, w);
 }
 static void
