@@ -31,12 +31,25 @@ ts_key_record (char *buf, const char *id, size_t id_len)
     return 1 + s_put_raw (buf + 1, id, id_len);
 }
 
+/*  A tag and a sequence: the keys of D and H. */
+static size_t
+s_seq_key (char *buf, char tag, uint64_t seq)
+{
+    buf [0] = tag;
+    ts_key_put_i64 (buf + 1, (int64_t) seq);
+    return 9;
+}
+
 size_t
 ts_key_data (char *buf, uint64_t seq)
 {
-    buf [0] = TS_TAG_DATA;
-    ts_key_put_i64 (buf + 1, (int64_t) seq);
-    return 9;
+    return s_seq_key (buf, TS_TAG_DATA, seq);
+}
+
+size_t
+ts_key_text_doc (char *buf, uint64_t seq)
+{
+    return s_seq_key (buf, TS_TAG_TEXT_DOC, seq);
 }
 
 /*  tag, escaped name: the prefix of a G, M or C key */

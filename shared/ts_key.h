@@ -105,6 +105,8 @@ enum {
  *  sequence of a D, G or M key is its last 8 bytes. */
 size_t ts_key_record (char *buf, const char *id, size_t id_len);
 size_t ts_key_data (char *buf, uint64_t seq);
+/*  H seq8: record `seq` has its text indexed (ts_search.h). */
+size_t ts_key_text_doc (char *buf, uint64_t seq);
 size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t seq);
 size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);

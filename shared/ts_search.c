@@ -473,10 +473,8 @@ store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, s
                   self->path, (unsigned long long) seq);
         return rc;
     }
-    char key [16];
-    key [0] = TS_TAG_TEXT_DOC;
-    ts_key_put_i64 (key + 1, (int64_t) seq);
-    if (!kcdbset (self->db, key, 9, used, used_len))
+    char key [9];
+    if (!kcdbset (self->db, key, ts_key_text_doc (key, seq), used, used_len))
         return store_kc_error (self, "write text index mark");
     return 0;
 nomem:
@@ -1085,10 +1083,8 @@ static int
 s_doc_spec (ts_store_t *st, uint64_t seq, ts_buf_t *out)
 {
     char key [9];
-    key [0] = TS_TAG_TEXT_DOC;
-    ts_key_put_i64 (key + 1, (int64_t) seq);
     out->size = 0;
-    return ts_store_get_raw (st, key, 9, out);
+    return ts_store_get_raw (st, key, ts_key_text_doc (key, seq), out);
 }
 
 int
@@ -1327,14 +1323,6 @@ s_check_block (const char *key, size_t klen, const char *val, size_t vlen, void 
         return 0;
     }
     return rc;
-}
-
-size_t
-ts_key_text_doc (char *key, uint64_t seq)
-{
-    key [0] = TS_TAG_TEXT_DOC;
-    ts_key_put_i64 (key + 1, (int64_t) seq);
-    return 9;
 }
 
 int

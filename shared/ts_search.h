@@ -114,9 +114,6 @@ int ts_search_cmp (ts_search_order_t order, double score_a, int64_t time_a, cons
 int ts_search_check (ts_store_t *store, uint64_t *problems, char *first, size_t size,
                      uint64_t *postings, uint64_t *indexed);
 
-/*  The key marking record `seq` as text-indexed (H seq8; 9 bytes). */
-size_t ts_key_text_doc (char *key, uint64_t seq);
-
 #ifdef __cplusplus
 }
 #endif

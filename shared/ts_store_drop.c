@@ -28,7 +28,6 @@
 #include "ts_io.h"
 #include "ts_key.h"
 #include "ts_labels.h"
-#include "ts_search.h"
 #include "ts_mp.h"
 
 #include <assert.h>
