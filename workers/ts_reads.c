@@ -167,12 +167,6 @@ s_cursor (ts_hdrin_t *in, ts_listing_t *l)
     return ts_listing_set_cursor (l, &k, tie, id, idlen);
 }
 
-static void
-s_tick (void *arg)
-{
-    ts_worker_heartbeat (arg);
-}
-
 /*  "rdrop" (run) and "rcompact": a drop of the run's records, or a
  *  compaction of the records file, on each named shard (ts_store.h), one
  *  report a shard: [{shard, dropped | reclaimed}...]. A drop that changed
@@ -195,8 +189,8 @@ s_drop (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, const uint64_t *shards, ui
         ts_store_t *st = ts_worker_store (w, s);
         uint64_t n = 0;
         ts_worker_heartbeat (w);
-        int rc = drop ? ts_store_drop_run (st, run, run_len, 0, s_tick, w, &n)
-                      : ts_store_compact (st, s_tick, w, &n);
+        int rc = drop ? ts_store_drop_run (st, run, run_len, 0, ts_worker_tick, w, &n)
+                      : ts_store_compact (st, ts_worker_tick, w, &n);
         if (drop && n > 0)
             ts_worker_resync (w, s);
         if (rc) {
@@ -242,7 +236,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         ts_store_t *st = ts_worker_store (w, (unsigned) shards [i]);
         ts_check_report_t rep;
         ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
-        ts_store_set_tick (st, s_tick, w);      /* and within one */
+        ts_store_set_tick (st, ts_worker_tick, w);      /* and within one */
         int rc = ts_check_store (st, &rep);
         ts_store_set_tick (st, NULL, NULL);
         msgpack_pack_map (&pk, 12);

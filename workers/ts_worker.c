@@ -187,6 +187,12 @@ ts_worker_heartbeat (ts_worker_t *self)
     }
 }
 
+void
+ts_worker_tick (void *worker)
+{
+    ts_worker_heartbeat (worker);
+}
+
 unsigned
 ts_worker_nshards (const ts_worker_t *self)
 {

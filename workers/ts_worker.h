@@ -50,6 +50,10 @@ struct ts_store *ts_worker_store (ts_worker_t *self, unsigned shard);
  *  thread for long (the read side's consistency check), between steps. */
 void ts_worker_heartbeat (ts_worker_t *self);
 
+/*  The same, as the store's tick (ts_store_tick_fn): `worker` is the
+ *  ts_worker_t, called between a drop's steps and within a check. */
+void ts_worker_tick (void *worker);
+
 /*  A drop changed shard n's totals outside a commit (with no delta): the
  *  aggregator is told to rebuild its statistics from snapshots. */
 void ts_worker_resync (ts_worker_t *self, unsigned shard);

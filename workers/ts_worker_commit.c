@@ -93,7 +93,6 @@ s_drain_queue (ts_worker_t *self, unsigned s, int code, const char *msg)
 }
 
 static void s_store_failed (ts_worker_t *self, unsigned s);
-static void s_tick (void *arg);
 
 void
 wk_send_snapshot (ts_worker_t *self, unsigned s)
@@ -177,7 +176,7 @@ wk_try_open (ts_worker_t *self, unsigned s)
     /* a drop that a kill interrupted is finished before anything else */
     if (ts_store_drop_pending (sh->store)) {
         uint64_t n = 0;
-        int rc = ts_store_drop_resume (sh->store, 0, s_tick, self, &n);
+        int rc = ts_store_drop_resume (sh->store, 0, ts_worker_tick, self, &n);
         ts_info ("shard %u: finished an interrupted drop: %" PRIu64 " more records removed%s%s",
                  s, n, rc ? ": " : "", rc ? ts_store_errmsg (sh->store) : "");
         if (rc)
@@ -224,12 +223,6 @@ ts_worker_resync (ts_worker_t *self, unsigned s)
     ts_hdr_begin (&self->hdr, TS_MSG_RESYNC, 1);
     ts_hdr_uint (&self->hdr, "shard", s);
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
-}
-
-static void
-s_tick (void *arg)
-{
-    ts_worker_heartbeat (arg);
 }
 
 /*  Writes the ids that wait in shard s's memory into its id index. */
