@@ -38,6 +38,7 @@
 
 static _Thread_local ts_query_plan_t s_last_plan;
 _Thread_local uint64_t q_last_reads;          /* ts_query_last_reads */
+static _Thread_local uint64_t s_last_totals;  /* ts_query_last_totals_reads */
 static _Thread_local ts_query_plan_t s_forced_plan;
 
 ts_query_plan_t
@@ -50,6 +51,12 @@ uint64_t
 ts_query_last_reads (void)
 {
     return q_last_reads;
+}
+
+uint64_t
+ts_query_last_totals_reads (void)
+{
+    return s_last_totals;
 }
 
 void
@@ -344,8 +351,9 @@ s_tally (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
     return 0;
 }
 
-/*  Reads each store's totals (one read for the shard, one per group, one
- *  for the model; for a run, its run index entries counted) and its bound
+/*  Reads each store's totals (one per group, then, when the store holds
+ *  one of them, one for the shard and one for the model; for a run, its
+ *  run index entries counted) and its bound
  *  into parts[0 .. *nparts), skipping NULL
  *  stores. `reward`: only records with a reward count (the reward order).
  *  Returns 0 or the store's error. */
@@ -361,21 +369,34 @@ s_parts_load (ts_store_t *const *stores, size_t n, const s_prep_t *pp, bool rewa
         s_part_t *pt = &parts [(*nparts)++];
         memset (pt, 0, sizeof *pt);
         pt->store = stores [i];
-        int rc = ts_store_totals (pt->store, &pt->shard);
-        if (rc)
-            return rc;
-        pt->bound = s_bound (pp, &pt->shard, reward);
+        ts_totals_init (&pt->shard);
         ts_totals_init (&pt->groups);
         ts_totals_init (&pt->model);
+        int rc;
         if (pp->by_group) {
+            /* the groups first: a shard without them has nothing to
+             * match, and its other totals are not read (a one-group list
+             * meets most shards so: half its totals reads went there);
+             * its records then stay out of the plan's estimates, which
+             * are about the shards that are read */
             for (uint32_t g = 0; g < pp->ngroups; g++) {
                 ts_totals_t t;
                 rc = ts_store_group_totals (pt->store, pp->groups [g].p, pp->groups [g].len, &t);
+                s_last_totals++;
                 if (rc == 0)
                     ts_totals_merge (&pt->groups, &t);
                 else if (rc != TS_ENOTFOUND)
                     return rc;
             }
+            if (pt->groups.count == 0)
+                continue;                       /* bound 0: skipped */
+        }
+        rc = ts_store_totals (pt->store, &pt->shard);
+        s_last_totals++;
+        if (rc)
+            return rc;
+        pt->bound = s_bound (pp, &pt->shard, reward);
+        if (pp->by_group) {
             uint64_t b = s_bound (pp, &pt->groups, reward);
             if (b < pt->bound)
                 pt->bound = b;
@@ -393,6 +414,7 @@ s_parts_load (ts_store_t *const *stores, size_t n, const s_prep_t *pp, bool rewa
         }
         if (pp->by_model) {
             int rc2 = ts_store_model_totals (pt->store, f->model, f->model_len, &pt->model);
+            s_last_totals++;
             if (rc2 && rc2 != TS_ENOTFOUND)
                 return rc2;
             uint64_t b = s_bound (pp, &pt->model, reward);
@@ -528,6 +550,7 @@ ts_query_list (ts_store_t *const *stores, size_t n, const ts_filter_t *f,
     *more = false;
     s_last_plan = TS_PLAN_AUTO;
     q_last_reads = 0;
+    s_last_totals = 0;
     if (limit > TS_QUERY_MAX_LIMIT || !s_sort_valid (sort))
         return TS_EINVAL;
     s_prep_t pp;
@@ -587,6 +610,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     *count = 0;
     s_last_plan = TS_PLAN_AUTO;
     q_last_reads = 0;
+    s_last_totals = 0;
     s_prep_t pp;
     int rc = s_prep_init (&pp, f);
     if (rc)

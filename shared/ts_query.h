@@ -146,6 +146,9 @@ ts_query_plan_t ts_query_last_plan (void);
 /*  Index entries (R entries for the id order) read by the last call. */
 uint64_t ts_query_last_reads (void);
 
+/*  Totals records (shard, group, model) read by the last call. */
+uint64_t ts_query_last_totals_reads (void);
+
 /*  Makes the calling thread's lists use `plan` (WALK or COLLECT; COLLECT
  *  only applies to filters with groups or a model, others walk), or AUTO
  *  to let the totals choose again: tests run both plans on one filter. */

@@ -917,6 +917,27 @@ test_plans (void **state)
     s_check_pages (&f, TS_ORDER_CREATED, true, 100, true, SIZE_MAX, TS_PLAN_AUTO);
     assert_int_equal (ts_query_last_plan (), TS_PLAN_COLLECT);
     assert_true (ts_query_last_reads () <= in_group);
+    /* its totals: the group's in each store, the shard's only where the
+     * group is; a group no store holds reads no shard totals at all */
+    size_t nw;
+    const s_rec_t **w = s_oracle (&f, TS_ORDER_CREATED, true, &nw);
+    bool held [S_NSTORES] = { false };
+    uint64_t nheld = 0;
+    for (size_t i = 0; i < nw; i++)
+        if (!held [w [i]->store]) {
+            held [w [i]->store] = true;
+            nheld++;
+        }
+    free (w);
+    assert_int_equal (ts_query_last_totals_reads (), S_NSTORES + nheld);
+    const char *none [1] = { "no-such-group" };
+    uint32_t nonel [1] = { 13 };
+    f.groups = none;
+    f.group_lens = nonel;
+    s_check_pages (&f, TS_ORDER_CREATED, true, 100, true, SIZE_MAX, TS_PLAN_AUTO);
+    assert_int_equal (ts_query_last_totals_reads (), S_NSTORES);
+    f.groups = g;
+    f.group_lens = gl;
 
     /* the biggest model with a small limit: walk */
     ts_filter_init (&f);
