@@ -438,6 +438,12 @@ ts_agg_run (ts_agg_t *self, volatile bool *stop)
         for (int round = 0; round < 1000; round++) {
             bool any = false;
             while (zsock_events (self->control) & ZMQ_POLLIN) { s_on_control (self); any = true; }
+            /* before any query sees the statistics complete (`up` waits
+             * for that): the first "groups" then finds the order made */
+            if (self->groups_warm) {
+                self->groups_warm = false;
+                agg_groups_warm (self);
+            }
             while (zsock_events (self->ingest) & ZMQ_POLLIN) { s_on_ingest (self); any = true; }
             while (zsock_events (self->query) & ZMQ_POLLIN) { agg_on_query (self); any = true; }
             agg_dispatch (self);

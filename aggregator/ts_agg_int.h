@@ -141,6 +141,8 @@ struct ts_agg {
     bool         has_rid;      /* the query being answered carried a "rid" */
     uint64_t     rid;
     uint64_t     stats_version;  /* bumps whenever the statistics change */
+    bool         groups_warm;    /* they just became complete: the loop orders
+                                    the groups before a "groups" asks */
     void       **group_sorted;   /* cached group order for "groups" */
     size_t       group_sorted_n;
     int          group_sorted_col;
@@ -193,6 +195,7 @@ void     agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in);
 
 /* ts_agg_query.c */
 void agg_on_query (ts_agg_t *self);
+void agg_groups_warm (ts_agg_t *self);
 void agg_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields);
 void agg_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message);
 double agg_pass_at (uint64_t n, uint64_t c, unsigned k);

@@ -3,9 +3,11 @@
  */
 #include "ts_agg_int.h"
 #include "ts_error.h"
+#include "ts_log.h"
 #include "ts_mp.h"
 #include "ts_proto.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,6 +381,18 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
     self->page_total = matched;
     self->page_next = (size_t) offset + taken < matched ? offset + (int64_t) taken : -1;
     return rc == 0 && self->page_rows.size > 0 ? 0 : -1;
+}
+
+/*  Orders the groups by name and packs the default page (the first 100)
+ *  once the statistics are complete after a start: a dashboard's first
+ *  "groups" then finds the order made (10,000 groups: sorting them was
+ *  most of the first answer's time in the aggregator) and its page packed. */
+void
+agg_groups_warm (ts_agg_t *self)
+{
+    int64_t t0 = agg_now ();
+    if (s_pack_groups_page (self, S_COL_GROUP, false, 0, 0, 100, NULL, 0) == 0)
+        ts_info ("groups ordered: %zu in %" PRId64 " ms", self->group_sorted_n, agg_now () - t0);
 }
 
 /*  "groups": per group records, successes, success rate, mean and max

@@ -188,8 +188,10 @@ agg_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
         self->shard_seq [shard] = seq;
         self->shard_synced [shard] = true;
         self->unsynced--;
-        if (self->unsynced == 0)
+        if (self->unsynced == 0) {
             ts_info ("statistics complete (rebuild %" PRIu64 ")", self->rebuilds);
+            self->groups_warm = true;
+        }
     }
     else {
         ts_seq_verdict_t v = ts_seq_judge (self->shard_seq [shard], seq);
