@@ -101,6 +101,11 @@ ts_api_new (const ts_api_config_t *cfg, char *err, size_t err_size)
     zsock_set_rcvhwm (self->front, 0);
     zsock_set_linger (self->front, 0);
     zsock_set_maxmsgsize (self->front, 16 * TS_REQUEST_MAX);
+    /* the loop reads each socket until it is empty: a receive that finds
+     * nothing says so at once, instead of an events query before each
+     * message (one system call and a command check less per message) */
+    zsock_set_rcvtimeo (self->front, 0);
+    zsock_set_rcvtimeo (self->agg, 0);
     if (zsock_bind (self->front, "%s", cfg->bind) < 0) {
         snprintf (err, err_size, "cannot bind %s: %s", cfg->bind, zmq_strerror (zmq_errno ()));
         ts_api_destroy (&self);
@@ -285,12 +290,14 @@ s_is_late (const s_req_t *r, int64_t now)
 
 /* --- requests ------------------------------------------------------------------ */
 
-static void
+/*  One client request, read without waiting (the front's receive timeout
+ *  is 0): false when none was there. */
+static bool
 s_on_client (ts_api_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->front);
     if (!msg)
-        return;
+        return false;
     zframe_t *client = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     bool delim = false;
@@ -358,6 +365,7 @@ done:
     zframe_destroy (&client);
     zframe_destroy (&body);
     zmsg_destroy (&msg);
+    return true;
 }
 
 static void
@@ -395,20 +403,20 @@ ts_api_run (ts_api_t *self, volatile bool *stop)
             break;
         uint64_t gen = self->map_gen;
         if (items [1].revents & ZMQ_POLLIN)
-            while (zsock_events (self->agg) & ZMQ_POLLIN)
-                api_on_agg (self);
+            while (api_on_agg (self))
+                ;
         for (int i = 0; i < nd && gen == self->map_gen; i++)
             if (items [2 + i].revents & ZMQ_POLLIN)
-                while (dealers [i] && (zsock_events (dealers [i]) & ZMQ_POLLIN))
-                    api_on_worker (self, dealers [i]);
+                while (api_on_worker (self, dealers [i]))
+                    ;
         /* a label job that ends moves the last one into its place */
         for (int i = nl - 1; i >= 0; i--)
             if (items [first_label + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
                 api_label_read (self, i);
         /* a map update may have replaced dealers: poll rebuilds them */
         if (items [0].revents & ZMQ_POLLIN)
-            for (int k = 0; k < 256 && (zsock_events (self->front) & ZMQ_POLLIN); k++)
-                s_on_client (self);
+            for (int k = 0; k < 256 && s_on_client (self); k++)
+                ;
         if (api_now () >= next_tick) {
             if (api_now () - self->map_asked >= S_MAP_EVERY_MS)
                 api_ask_map (self);

@@ -438,12 +438,14 @@ s_finish_agg (ts_api_t *self, s_req_t *r, ts_hdrin_t *in, zframe_t *body)
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
 
-void
+/*  One message from the aggregator, read without waiting: false when none
+ *  was there. */
+bool
 api_on_agg (ts_api_t *self)
 {
     ts_recv_t rv;
     if (!ts_recv (&rv, self->agg, false))
-        return;
+        return false;
     if (rv.rc == 0) {
         uint64_t rid = ts_hdr_get_uint (&rv.in, "rid", UINT64_MAX);
         if (rv.in.msg == TS_MSG_MAP)
@@ -455,25 +457,28 @@ api_on_agg (ts_api_t *self)
         }
     }
     ts_recv_free (&rv);
+    return true;
 }
 
-void
+/*  One answer from a worker, read without waiting: false when none was
+ *  there. */
+bool
 api_on_worker (ts_api_t *self, zsock_t *dealer)
 {
     ts_recv_t rv;
     if (!ts_recv (&rv, dealer, false))
-        return;
+        return false;
     ts_hdrin_t in = rv.in;
     zmsg_t *msg = rv.rest;
     if (rv.rc) {
         ts_recv_free (&rv);
-        return;
+        return true;
     }
     uint64_t rid = ts_hdr_get_uint (&in, "rid", UINT64_MAX);
     s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);
     if (!r || r->parked || r->waiting <= 0) {
         ts_recv_free (&rv);
-        return;                 /* late: answered already, or asked again */
+        return true;            /* late: answered already, or asked again */
     }
     char code [32] = "";
     ts_hdr_copy_str (&in, "code", code, sizeof code);
@@ -552,4 +557,5 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
         }
     }
     ts_recv_free (&rv);
+    return true;
 }

@@ -135,8 +135,8 @@ void api_dispatch (ts_api_t *self, s_req_t *r);
 /* ts_api_answer.c */
 const s_cached_t * api_cache_get (ts_api_t *self, const char *id, size_t len);
 void api_reply_record (ts_api_t *self, s_req_t *r, const void *data, size_t len);
-void api_on_agg (ts_api_t *self);
-void api_on_worker (ts_api_t *self, zsock_t *dealer);
+bool api_on_agg (ts_api_t *self);
+bool api_on_worker (ts_api_t *self, zsock_t *dealer);
 
 /* ts_api_label.c */
 void api_label_start (ts_api_t *self, s_req_t *r);

@@ -69,6 +69,8 @@ api_on_map (ts_api_t *self, ts_hdrin_t *in)
         if (!wk->dealer || strcmp (wk->peer, mw->peer)) {
             zsock_destroy (&wk->dealer);
             wk->dealer = ts_dealer_new (mw->peer);
+            if (wk->dealer)
+                zsock_set_rcvtimeo (wk->dealer, 0);     /* read until empty (ts_api_run) */
         }
         snprintf (wk->name, sizeof wk->name, "%s", mw->name);
         snprintf (wk->peer, sizeof wk->peer, "%s", mw->peer);
