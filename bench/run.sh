@@ -915,6 +915,11 @@ bench_first_section () {
                        (lm > 0 ? sprintf (tm / lm >= 10 ? "%.0fx" : "%.2fx", tm / lm) : "-"), "<= " t " ms",
                        (tm == "" ? "-" : tm <= t + 0 ? "met" : "MISSED") }'
         done
+        for c in group stats_groups; do
+            dm=$(grep '"system": "trajstore"' "$out" | grep "\"case\": \"$c\"" | grep "\"records\":$n," \
+                 | sed -n 's/.*"decode_ms": \([0-9.]*\).*/\1/p' | s_median)
+            [ -z "$dm" ] || echo "   of trajstore's $c, the client's msgpack decoding: $(s_fmt %.2f "$dm") ms median"
+        done
         ups=$(grep '"system": "trajstore"' "$out" | grep "\"records\":$n," | sed -n 's/.*"up_s":\([0-9.]*\).*/\1/p')
         echo "   trajstore up (until it returns): $(s_fmt %.2f "$(echo "$ups" | s_median)") s median" \
              "($(s_fmt %.2f "$(echo "$ups" | s_min)")-$(s_fmt %.2f "$(echo "$ups" | s_max)")); load average $(cut -d' ' -f1-3 /proc/loadavg)"
