@@ -1,7 +1,8 @@
 /*  ts_store_int.h: what the parts of a shard handle share (not a public
  *  API; the shard's API is ts_store.h).
  *
- *    ts_store.c       open and close, the group commit (ts_store_put_batches)
+ *    ts_store.c       the group commit (ts_store_put_batches)
+ *    ts_store_open.c  open and close, the registry of open shard files
  *    ts_store_ids.c   ids waiting for the id index R
  *    ts_store_rec.c   the records file beside the tree, compressed records
  *                     and their dictionaries
