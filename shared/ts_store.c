@@ -742,3 +742,10 @@ ts_store_set_tick (ts_store_t *self, ts_store_tick_fn *fn, void *arg)
     self->tick = fn;
     self->tick_arg = arg;
 }
+
+void
+store_tick (ts_store_t *self)
+{
+    if (self->tick)
+        self->tick (self->tick_arg);
+}

@@ -149,6 +149,8 @@ int store_settle (ts_store_t *self, const char *key, size_t klen);
 int store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids);
 /*  The error of a handle whose commit failed (ts_store_is_broken). */
 int store_refuse_broken (ts_store_t *self);
+/*  Calls the store's tick, if set (ts_store_set_tick). */
+void store_tick (ts_store_t *self);
 /*  -ENOSPC (with the message) when the disk cannot take a commit of
  *  about `bytes`, else 0. */
 int store_space_check (ts_store_t *self, size_t bytes);
