@@ -114,27 +114,10 @@ wait_ready () {
     lib wait-ready "$D" --workers w1,w2 --timeout 90 "$@" || fail "the stack is not ready"
 }
 
-# wait_exit NAME SECONDS: waits for NAME's process to end; its status in RC
-wait_exit () {
-    pid=$(pid_of "$1")
-    [ -n "$pid" ] || { RC=0; return 0; }
-    end=$(( $(date +%s) + $2 ))
-    while is_alive "$pid"; do
-        [ "$(date +%s)" -lt "$end" ] || { RC=124; return 1; }
-        sleep 0.1
-    done
-    wait "$pid" 2>/dev/null
-    RC=$?
-    return 0
-}
-
 # stop NAME...: SIGTERM, then each must end cleanly (status 0) within 30 s
 # (with STOP_SOFT=1 a process that does not is a problem, killed with -9)
 stop () {
-    for n in "$@"; do
-        p=$(pid_of "$n")
-        is_alive "$p" && kill -TERM "$p"
-    done
+    term "$@"
     for n in "$@"; do
         p=$(pid_of "$n")
         [ -n "$p" ] || continue
@@ -147,7 +130,6 @@ stop () {
             [ "${STOP_SOFT:-0}" = 1 ] && { problem "$msg"; continue; }
             fail "$msg"
         fi
-        rm -f "$T/run/$n.pid"
         if [ "$RC" -ne 0 ]; then
             [ "${STOP_SOFT:-0}" = 1 ] && { problem "$n (pid $p) stopped with status $RC after SIGTERM"; continue; }
             fail "$n (pid $p) stopped with status $RC after SIGTERM"
@@ -311,7 +293,6 @@ at_progress () {
 # wait_producer NAME SECONDS: its status in RC
 wait_producer () {
     wait_exit "$1" "$2" || { kill -KILL "$(pid_of "$1")" 2>/dev/null; fail "the producer $1 did not finish within $2 s"; }
-    rm -f "$T/run/$1.pid"
 }
 
 # --- scenarios --------------------------------------------------------------------

@@ -578,28 +578,6 @@ fail () {
 # --- processes: each started here, its pid in T/run/NAME.pid ---------------------
 
 
-# wait_exit NAME SECONDS: waits for NAME's process to end; its status in RC
-wait_exit () {
-    pid=$(pid_of "$1")
-    [ -n "$pid" ] || { RC=0; return 0; }
-    end=$(( $(date +%s) + $2 ))
-    while is_alive "$pid"; do
-        [ "$(date +%s)" -lt "$end" ] || { RC=124; return 1; }
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null
-    RC=$?
-    rm -f "$T/run/$1.pid"
-    return 0
-}
-
-# term NAME...: SIGTERM (no wait)
-term () {
-    for n in "$@"; do
-        p=$(pid_of "$n")
-        is_alive "$p" && kill -TERM "$p"
-    done
-}
 
 # stop NAME...: SIGTERM; each must end with status 0 within 30 s
 stop () {
