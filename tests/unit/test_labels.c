@@ -23,6 +23,7 @@
 #include "ts_query.h"
 #include "ts_request.h"
 #include "ts_store.h"
+#include "test_util.h"
 
 #include <ftw.h>
 #include <kclangc.h>
@@ -38,13 +39,6 @@ typedef struct {
     ts_buf_t batch, form;
     uint32_t n;
 } s_env_t;
-
-static int
-s_rm (const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (p);
-}
 
 static int
 s_setup (void **state)
@@ -75,7 +69,7 @@ s_teardown (void **state)
     ts_parser_destroy (&env->parser);
     ts_buf_free (&env->batch);
     ts_buf_free (&env->form);
-    nftw (env->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree (env->dir);
     free (env);
     return 0;
 }

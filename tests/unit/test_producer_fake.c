@@ -20,6 +20,7 @@
 #include "ts_error.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
+#include "test_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,14 +152,6 @@ s_check_report_shape (const char *json)
     assert_int_equal (s_json_uint (json, "lines"),
                       s_json_uint (json, "imported") + s_json_uint (json, "duplicates")
                       + s_json_uint (json, "rejected") + s_json_uint (json, "blank"));
-}
-
-static int
-s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    remove (path);
-    return 0;
 }
 
 /* --- the generated dump ----------------------------------------------------------- */
@@ -1106,7 +1099,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    nftw (s_root, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree (s_root);
     return 0;
 }
 

@@ -174,21 +174,6 @@ typedef struct {
                                tests that read the records file raw) */
 } s_env_t;
 
-static int
-s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (path);
-}
-
-/*  Removes a directory tree (a test's temp dir). */
-static void
-s_rmtree (const char *dir)
-{
-    chmod (dir, 0700);      /* a test may have made it read-only */
-    nftw (dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void
 s_open (s_env_t *env)
 {
@@ -226,7 +211,7 @@ s_setup (void **state)
     char perr [128];
     if (ts_profile_parse ("default", &prof, perr, sizeof perr)
     ||  !(env->parser = ts_parser_new (&prof))) {
-        s_rmtree (env->dir);
+        tu_rmtree (env->dir);
         free (env);
         return -1;
     }
@@ -243,7 +228,7 @@ s_teardown (void **state)
     ts_store_destroy (&env->store);
     ts_parser_destroy (&env->parser);
     ts_buf_free (&env->form);
-    s_rmtree (env->dir);
+    tu_rmtree (env->dir);
     free (env);
     return 0;
 }
