@@ -685,10 +685,10 @@ ts_cli_cmd_export (int argc, char **argv)
         uint32_t n;
         if (ts_mp_reader_map_find (&c.map, "next", &v) && ts_mp_read_str (&v, &p, &n) == 0)
             cursor = strndup (p ? p : "", n);
-        if (progress && (!cursor || ts_cli_mono_ms () - shown_ms >= 200)) {
+        if (progress && (!cursor || ts_mono_ms () - shown_ms >= 200)) {
             fprintf (stderr, "\rexported %llu of %llu records", (unsigned long long) done,
                      (unsigned long long) total);
-            shown_ms = ts_cli_mono_ms ();
+            shown_ms = ts_mono_ms ();
         }
         if (!cursor)
             break;
