@@ -295,6 +295,19 @@ wait_producer () {
     wait_exit "$1" "$2" || { kill -KILL "$(pid_of "$1")" 2>/dev/null; fail "the producer $1 did not finish within $2 s"; }
 }
 
+# import_checked NAME: the producer NAME (importing in.jsonl) ends with status
+# 0 within 300 s, its report matches the oracle, and the store, once ready,
+# holds the input
+import_checked () {
+    wait_producer "$1" 300
+    cat "$T/$1.json"
+    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/$1.json")"
+    lib check-report "$T/$1.json" "$T/in.oracle.json" || fail "report"
+    wait_ready
+    check_store in
+    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
+}
+
 # --- scenarios --------------------------------------------------------------------
 
 scenario_bad_lines () {
@@ -396,13 +409,7 @@ scenario_kill_worker () {
         sleep "$delay"
         start_worker "$victim"
     done
-    wait_producer kw 300
-    cat "$T/kw.json"
-    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/kw.json")"
-    lib check-report "$T/kw.json" "$T/in.oracle.json" || fail "report"
-    wait_ready
-    check_store in
-    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
+    import_checked kw
     step "stop (SIGTERM) and recount offline"
     stop_stack
     recount in
@@ -425,13 +432,7 @@ scenario_kill_aggregator () {
     echo "killed the aggregator (pid $p) at $n/$total chunks acked; restart after $delay s"
     sleep "$delay"
     start_agg
-    wait_producer ka 300
-    cat "$T/ka.json"
-    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/ka.json")"
-    lib check-report "$T/ka.json" "$T/in.oracle.json" || fail "report"
-    wait_ready
-    check_store in
-    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
+    import_checked ka
     step "stop (SIGTERM), recount offline, compare with the statistics rebuilt by the new aggregator"
     stop_stack
     recount in
