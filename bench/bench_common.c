@@ -163,6 +163,13 @@ bq_rank (const double *s, size_t n, double q)
     return s [i > 0 ? i - 1 : 0];
 }
 
+double
+bq_median (double *t, size_t n)
+{
+    qsort (t, n, sizeof *t, bq_cmp_double);
+    return n % 2 ? t [n / 2] : (t [n / 2 - 1] + t [n / 2]) / 2;
+}
+
 void
 bq_stats_of (double *samples, size_t n, bq_stats_t *out)
 {
@@ -546,6 +553,14 @@ bq_run_series (const bq_series_t *cfg, bq_one_fn *one, void *conn)
 }
 
 /* --- input files --------------------------------------------------------------------- */
+
+const char *
+bq_tmpdir (const char *dir)
+{
+    if (!dir || !*dir)
+        dir = getenv ("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
 
 int
 bq_file_load (const char *prog, const char *path, size_t padding, char **data, size_t *size)

@@ -55,6 +55,10 @@ typedef struct {
     double   p50, p90, p99, mean, max;   /* milliseconds */
 } bq_stats_t;
 
+/*  Sorts the n (> 0) values and returns their median (of an even count:
+ *  the mean of the middle two). */
+double bq_median (double *t, size_t n);
+
 /*  Sorts the n samples (seconds) and summarises them. */
 void bq_stats_of (double *samples, size_t n, bq_stats_t *out);
 
@@ -104,6 +108,10 @@ int bq_concurrency (const bq_client_ops_t *ops, void *ctx, int clients, double s
 void bq_concurrency_abort (void);
 
 /* --- input files --------------------------------------------------------------------- */
+
+/*  Where temporary files go: `dir` when given and not empty, else $TMPDIR
+ *  when set and not empty, else /tmp. */
+const char *bq_tmpdir (const char *dir);
 
 /*  Reads a whole regular file into *data (malloc'ed, the caller frees),
  *  with `padding` zero bytes after its end (the parser reads a little past

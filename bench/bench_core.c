@@ -333,31 +333,9 @@ s_close_stores (s_shard_t *shards, unsigned nshards)
 
 /* --- timing and reporting ---------------------------------------------- */
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/*  CPU time of the process (user + system): on a shared machine it moves
- *  less than wall time when other work takes the cores, so it is reported
- *  beside it to tell a real change from noise. */
-static double
-s_cpu (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
+/*  The CPU time of the process (bq_cpu_self) is reported beside wall
+ *  time: on a shared machine it moves less when other work takes the
+ *  cores, which tells a real change from noise. */
 
 typedef struct {
     const char *file;
@@ -383,10 +361,8 @@ s_report (const s_report_t *rp, const char *name, const char *what, uint64_t rec
     size_t tl = 0;
     for (int i = 0; i < n && tl < sizeof times - 12; i++)
         tl += (size_t) snprintf (times + tl, sizeof times - tl, "%s%.4f", i ? "," : "", t [i]);
-    qsort (t, (size_t) n, sizeof *t, s_cmp_double);
-    double best = t [0];
-    double median = n % 2 ? t [n / 2] : (t [n / 2 - 1] + t [n / 2]) / 2;
-    qsort (cpu, (size_t) n, sizeof *cpu, s_cmp_double);
+    double median = bq_median (t, (size_t) n), best = t [0];
+    bq_median (cpu, (size_t) n);
     double cpu_best = cpu [0];
     double mb = (double) rp->bytes / 1e6;
     if (rp->json) {
@@ -417,14 +393,14 @@ s_bench_parse (s_ctx_t *cx, const s_input_t *in, const s_report_t *rp)
     double t [S_MAX_REPS], cpu [S_MAX_REPS];
     for (int r = 0; r < rp->reps; r++) {
         cx->records = cx->rejected = cx->encoded = 0;
-        double t0 = s_now (), c0 = s_cpu ();
+        double t0 = bq_now (), c0 = bq_cpu_self ();
         for (size_t c = 0; c < in->nchunks; c++) {
             int rc = s_parse_chunk (cx, in, c, NULL, NULL, 0);
             if (rc)
                 return rc;
         }
-        t [r] = s_now () - t0;
-        cpu [r] = s_cpu () - c0;
+        t [r] = bq_now () - t0;
+        cpu [r] = bq_cpu_self () - c0;
     }
     char extra [160];
     snprintf (extra, sizeof extra, "\"rejected\":%" PRIu64 ",\"encoded_bytes\":%" PRIu64,
@@ -441,14 +417,14 @@ s_bench_route (s_ctx_t *cx, const s_input_t *in, const s_report_t *rp)
     int rc = 0;
     for (int r = 0; r < rp->reps && rc == 0; r++) {
         cx->records = cx->rejected = cx->encoded = 0;
-        double t0 = s_now (), c0 = s_cpu ();
+        double t0 = bq_now (), c0 = bq_cpu_self ();
         for (size_t c = 0; c < in->nchunks && rc == 0; c++) {
             for (unsigned s = 0; s < S_NSHARDS; s++)
                 flat [s].size = 0;
             rc = s_parse_chunk (cx, in, c, NULL, flat, S_NSHARDS);
         }
-        t [r] = s_now () - t0;
-        cpu [r] = s_cpu () - c0;
+        t [r] = bq_now () - t0;
+        cpu [r] = bq_cpu_self () - c0;
     }
     for (unsigned s = 0; s < S_NSHARDS; s++)
         ts_buf_free (&flat [s]);
@@ -478,28 +454,28 @@ s_bench_store (s_ctx_t *cx, const s_input_t *in, const s_report_t *rp, const cha
         for (unsigned s = 0; s < nshards; s++)
             shards [s].imported = shards [s].duplicates = shards [s].commits = 0;
         cx->records = cx->rejected = cx->encoded = 0;
-        double t0 = s_now (), c0 = s_cpu (), p [4] = { 0 }, m;
+        double t0 = bq_now (), c0 = bq_cpu_self (), p [4] = { 0 }, m;
         rc = s_open_stores (shards, nshards, dir);
-        p [0] = s_now () - t0;
+        p [0] = bq_now () - t0;
         for (size_t c = 0; c < in->nchunks && rc == 0; c++) {
-            m = s_now ();
+            m = bq_now ();
             rc = s_parse_chunk (cx, in, c, shards, NULL, nshards);
-            p [1] += s_now () - m;
-            m = s_now ();
+            p [1] += bq_now () - m;
+            m = bq_now ();
             for (unsigned s = 0; s < nshards && rc == 0; s++)
                 if (shards [s].queued >= s_commit_records)
                     rc = s_shard_commit (&shards [s]);
-            p [2] += s_now () - m;
+            p [2] += bq_now () - m;
         }
-        m = s_now ();
+        m = bq_now ();
         for (unsigned s = 0; s < nshards && rc == 0; s++)
             rc = s_shard_commit (&shards [s]);
-        p [2] += s_now () - m;
-        m = s_now ();
+        p [2] += bq_now () - m;
+        m = bq_now ();
         s_close_stores (shards, nshards);
-        p [3] = s_now () - m;
-        t [r] = s_now () - t0;
-        cpu [r] = s_cpu () - c0;
+        p [3] = bq_now () - m;
+        t [r] = bq_now () - t0;
+        cpu [r] = bq_cpu_self () - c0;
         if (r == 0 || t [r] < best) {
             best = t [r];
             memcpy (ph, p, sizeof ph);
@@ -553,7 +529,7 @@ s_bench_commit (s_ctx_t *cx, const s_input_t *in, const s_report_t *rp, const ch
     for (int r = 0; r < rp->reps && rc == 0; r++) {
         s_remove_stores (dir, 1);
         sh.imported = sh.duplicates = sh.commits = 0;
-        double t0 = s_now (), c0 = s_cpu ();
+        double t0 = bq_now (), c0 = bq_cpu_self ();
         rc = s_open_stores (&sh, 1, dir);
         size_t from = 0;
         uint32_t queued = 0;
@@ -566,8 +542,8 @@ s_bench_commit (s_ctx_t *cx, const s_input_t *in, const s_report_t *rp, const ch
             }
         }
         s_close_stores (&sh, 1);
-        t [r] = s_now () - t0;
-        cpu [r] = s_cpu () - c0;
+        t [r] = bq_now () - t0;
+        cpu [r] = bq_cpu_self () - c0;
     }
     s_remove_stores (dir, 1);
     uint64_t records = cx->records, commits = sh.commits;
@@ -603,7 +579,7 @@ s_usage (void)
 int
 main (int argc, char **argv)
 {
-    const char *file = NULL, *base = getenv ("TMPDIR");
+    const char *file = NULL, *base = NULL;
     s_report_t rp = { .reps = 5 };
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv [i], "--reps") && i + 1 < argc) {
@@ -645,8 +621,7 @@ main (int argc, char **argv)
         s_usage ();
         return 2;
     }
-    if (!base || !*base)
-        base = "/tmp";
+    base = bq_tmpdir (base);
 
     s_input_t in;
     if (s_input_load (&in, file)) {

@@ -474,8 +474,7 @@ main (int argc, char **argv)
         s_usage ();
         return 2;
     }
-    if (!dir)
-        dir = getenv ("TMPDIR") && *getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    dir = bq_tmpdir (dir);
     /* ipc:// paths must fit a sockaddr_un: DIR/bench_floor.XXXXXX/relay */
     if (strlen (dir) + sizeof "/bench_floor.XXXXXX/relay" > sizeof ((struct sockaddr_un *) 0)->sun_path) {
         fprintf (stderr, S_PROG ": --dir %s: too long a path for ipc:// sockets\n", dir);

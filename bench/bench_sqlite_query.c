@@ -150,6 +150,20 @@ s_failed (s_conn_t *c, sqlite3_stmt *st)
     return -1;
 }
 
+/*  The end of a loop over a statement's rows (`r`: its last step): 0 with
+ *  the rows counted and their sum kept (the loop cannot be optimised
+ *  away), or -1. */
+static int
+s_end_rows (s_conn_t *c, sqlite3_stmt *st, int r, double sink, uint64_t n, uint64_t *rows)
+{
+    if (r != SQLITE_DONE)
+        return s_failed (c, st);
+    sqlite3_reset (st);
+    s_sink += sink;
+    *rows = n;
+    return 0;
+}
+
 /*  Runs a summary listing to its end, reading every column of every row. */
 static int
 s_rows (s_conn_t *c, sqlite3_stmt *st, uint64_t *rows)
@@ -167,12 +181,7 @@ s_rows (s_conn_t *c, sqlite3_stmt *st, uint64_t *rows)
               + (created ? created [0] : 0);
         n++;
     }
-    if (r != SQLITE_DONE)
-        return s_failed (c, st);
-    sqlite3_reset (st);
-    s_sink += sink;
-    *rows = n;
-    return 0;
+    return s_end_rows (c, st, r, sink, n, rows);
 }
 
 static int
@@ -237,12 +246,7 @@ s_groups_all (s_conn_t *c, uint64_t *rows)
             sink += p1 + p5 + p10;
         n++;
     }
-    if (r != SQLITE_DONE)
-        return s_failed (c, st);
-    sqlite3_reset (st);
-    s_sink += sink;
-    *rows = n;
-    return 0;
+    return s_end_rows (c, st, r, sink, n, rows);
 }
 
 static int

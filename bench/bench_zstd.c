@@ -19,6 +19,7 @@
  *  into a shard stored as they are and one compressed small, and N gets
  *  of random ids from each, interleaved (s_gets).
  */
+#include "bench_common.h"
 #include "ts_buf.h"
 #include "ts_parse.h"
 #include "ts_profile.h"
@@ -40,14 +41,6 @@ typedef struct {
     size_t  *sizes;
     size_t   n, cap;
 } s_recs_t;
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 s_die (const char *what)
@@ -126,16 +119,16 @@ s_run (const s_recs_t *r, size_t skip, int level, const void *dict, size_t dlen,
             if (!(out = realloc (out, cap)) || !(back = realloc (back, cap)))
                 s_die ("out of memory");
         }
-        double c0 = s_now ();
+        double c0 = bq_now ();
         size_t c = cd ? ZSTD_compress_usingCDict (cc, out, cap, at, r->sizes [i], cd)
                       : ZSTD_compressCCtx (cc, out, cap, at, r->sizes [i], level);
         if (ZSTD_isError (c))
             s_die (ZSTD_getErrorName (c));
-        *csecs += s_now () - c0;
-        double t0 = s_now ();
+        *csecs += bq_now () - c0;
+        double t0 = bq_now ();
         size_t d = dd ? ZSTD_decompress_usingDDict (dc, back, cap, out, c, dd)
                       : ZSTD_decompressDCtx (dc, back, cap, out, c);
-        *secs += s_now () - t0;
+        *secs += bq_now () - t0;
         if (ZSTD_isError (d) || d != r->sizes [i] || memcmp (back, at, d))
             s_die ("a record does not come back");
         *raw += (double) r->sizes [i];
@@ -241,10 +234,10 @@ s_gets (const s_recs_t *r, size_t gets)
                 x ^= x << 17;
                 size_t i = x % r->n;
                 got.size = 0;
-                double t0 = s_now ();
+                double t0 = bq_now ();
                 if (ts_store_get (st [m], ids [i], idl [i], &got))
                     s_die (ts_store_errmsg (st [m]));
-                secs [m] += s_now () - t0;
+                secs [m] += bq_now () - t0;
                 done [m]++;
             }
     for (int m = 0; m < 2; m++) {
@@ -337,9 +330,9 @@ main (int argc, char **argv)
         size_t count = 0, dlen = 0;
         if (loo) {
             for (size_t i = 0; i < r.n; i++) {
-                double t0 = s_now ();
+                double t0 = bq_now ();
                 dlen = s_train (&r, 0, r.n, i, dict, dsize);
-                tsecs += s_now () - t0;
+                tsecs += bq_now () - t0;
                 /* only record i, with the others' dictionary */
                 s_recs_t one = { .n = 1 };
                 size_t off = 0;
@@ -352,9 +345,9 @@ main (int argc, char **argv)
             tsecs /= (double) r.n;
         }
         else {
-            double t0 = s_now ();
+            double t0 = bq_now ();
             dlen = s_train (&r, 0, train, r.n, dict, dsize);
-            tsecs = s_now () - t0;
+            tsecs = bq_now () - t0;
             s_run (&r, r.n, levels [l], dict, dlen, &raw, &packed, &secs, &csecs, &count);
         }
         s_print (file, loo ? "dict-leave-one-out" : "dict", levels [l], dlen, raw, packed, secs,

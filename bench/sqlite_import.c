@@ -87,14 +87,6 @@ s_input_load (s_input_t *in, const char *path)
     return 0;
 }
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 static int
 s_exec (sqlite3 *db, const char *sql)
 {
@@ -205,7 +197,7 @@ s_import (const s_input_t *in, const s_opts_t *o, ts_parser_t *ps, s_run_t *run)
     memset (run, 0, sizeof *run);
     s_remove_db (o);
 
-    double t0 = s_now ();
+    double t0 = bq_now ();
     if (sqlite3_open_v2 (o->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         fprintf (stderr, "bench_sqlite: %s: %s\n", o->db, db ? sqlite3_errmsg (db) : "out of memory");
         goto done;
@@ -272,33 +264,19 @@ s_import (const s_input_t *in, const s_opts_t *o, ts_parser_t *ps, s_run_t *run)
         goto done;
     if (s_exec (db, "COMMIT"))
         goto done;
-    run->t_commit = s_now () - t0;
+    run->t_commit = bq_now () - t0;
     if (sqlite3_close (db) != SQLITE_OK) {
         fprintf (stderr, "bench_sqlite: close: %s\n", sqlite3_errmsg (db));
         goto done;
     }
     db = NULL;
-    run->t_close = s_now () - t0;
+    run->t_close = bq_now () - t0;
     rc = 0;
 done:
     sqlite3_finalize (st);
     sqlite3_close (db);
     ts_buf_free (&scratch);
     return rc;
-}
-
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median (double *t, int n)
-{
-    qsort (t, (size_t) n, sizeof *t, s_cmp_double);
-    return n % 2 ? t [n / 2] : (t [n / 2 - 1] + t [n / 2]) / 2;
 }
 
 static void
@@ -323,7 +301,7 @@ s_usage (void)
 int
 main (int argc, char **argv)
 {
-    const char *file = NULL, *base = getenv ("TMPDIR"), *keep = NULL;
+    const char *file = NULL, *base = NULL, *keep = NULL;
     int reps = 5;
     bool json = false;
     s_opts_t o = { .page_size = 4096 };
@@ -384,8 +362,7 @@ main (int argc, char **argv)
         s_usage ();
         return 2;
     }
-    if (!base || !*base)
-        base = "/tmp";
+    base = bq_tmpdir (base);
 
     s_input_t in;
     if (s_input_load (&in, file)) {
@@ -452,8 +429,8 @@ main (int argc, char **argv)
     }
 
     double mb = (double) in.size / 1e6, rec = (double) run.records;
-    double med = s_median (tc, reps), best = tc [0];
-    double medx = s_median (tx, reps), bestx = tx [0];
+    double med = bq_median (tc, (size_t) reps), best = tc [0];
+    double medx = bq_median (tx, (size_t) reps), bestx = tx [0];
     const char *mode = o.parser ? "parser" : "sql";
     if (json)
         printf ("{\"bench\":\"sqlite\",\"case\":\"sqlite_%s\",\"extract\":\"%s\",\"file\":\"%s\","

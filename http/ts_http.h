@@ -8,9 +8,11 @@
  *  of its code (ts_hapi_status). HTTP itself is libmicrohttpd's, one
  *  thread a connection (at most max_connections of them).
  *
- *  Two halves:
- *    ts_http.c      the server: the daemon, routes, query parameters,
- *                   authentication, limits, security headers, static files
+ *  Three parts:
+ *    ts_http.c      the server: the daemon, authentication, limits,
+ *                   security headers, static files
+ *    ts_http_route.c the routes and their query parameters: the api
+ *                   request each HTTP request becomes
  *    ts_http_api.c  the api client (a pool of DEALER sockets, one in use by
  *                   one thread at a time) and the answers: JSON bodies,
  *                   the NDJSON export stream, the runs capability probe
@@ -78,6 +80,55 @@ typedef struct ts_hexport ts_hexport_t;
 ts_hexport_t *ts_hexport_start (ts_hapi_t *api, ts_req_t *q, ts_hanswer_t *a);
 ssize_t ts_hexport_read (ts_hexport_t *x, char *buf, size_t max);
 void ts_hexport_free (ts_hexport_t *x);
+
+/* --- the routes (ts_http_route.c) ------------------------------------------------ */
+
+#define TS_HTTP_MAX_ARGS 1100   /* query parameters a request (1000 groups and the rest) */
+
+typedef enum {
+    TS_HROUTE_API,          /* one api request, its reply as JSON */
+    TS_HROUTE_EXPORT,       /* pages of export, streamed as NDJSON */
+    TS_HROUTE_PROFILES,     /* the built-in profiles (answered here) */
+    TS_HROUTE_OPENAPI,      /* openapi.json of the static folder */
+    TS_HROUTE_INDEX         /* the route table */
+} ts_hroute_kind_t;
+
+typedef struct {
+    const char *path;                    /* "{x}" is the last segment, taken whole */
+    ts_hroute_kind_t kind;
+    const char *op;
+    const char *id_field;                /* the field the {x} segment becomes */
+    const char *params [16];
+} ts_hroute_t;
+
+/*  A request's query parameters, in the order given. */
+typedef struct {
+    const char *key [TS_HTTP_MAX_ARGS];
+    const char *val [TS_HTTP_MAX_ARGS];
+    int         n;
+    bool        too_many;                /* more than TS_HTTP_MAX_ARGS */
+} ts_hargs_t;
+
+/*  The route of `url`, or NULL; `*arg` is the {x} segment (NULL when none). */
+const ts_hroute_t *ts_hroute_find (const char *url, const char **arg);
+
+/*  The api request of route `r` from the query parameters; 0, or -1 with
+ *  the error answer in *a (400 for a parameter the route does not take). */
+int ts_hroute_request (ts_hapi_t *api, const ts_hroute_t *r, const char *arg,
+                       const ts_hargs_t *args, ts_req_t *q, ts_hanswer_t *a);
+
+/*  GET /v1: the route table, and what the api behind knows. */
+void ts_hroute_index (ts_hapi_t *api, ts_hanswer_t *a);
+
+/*  GET /v1/profiles: the built-in profiles, their specs and where each
+ *  keeps its steps, so the viewer finds the messages of a record without
+ *  a copy of the table. */
+void ts_hroute_profiles (ts_hanswer_t *a);
+
+/*  POST /v1/labels/{id}: the op "label" of record `id` from a JSON body
+ *  {"set": {k: v}, "remove": [k], "author": A}. 0, or -1 with the error
+ *  in *a. */
+int ts_hroute_label (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a);
 
 /* --- the server (ts_http.c) ----------------------------------------------------- */
 

@@ -37,14 +37,6 @@ struct ts_hapi {
     bool            runs_known;
 };
 
-static int64_t
-s_mono_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 ts_hapi_t *
 ts_hapi_new (const char *endpoint, int answer_ms)
 {
@@ -137,13 +129,13 @@ ts_hapi_call (ts_hapi_t *self, ts_req_t *q, zframe_t **reply)
         s_give (self, c);
         return TS_ENOMEM;
     }
-    int64_t deadline = s_mono_ms () + self->answer_ms;
+    int64_t deadline = ts_mono_ms () + self->answer_ms;
     bool sent = zframe_send (&f, c->sock, 0) == 0;
     if (!sent)
         zframe_destroy (&f);
     int rc = TS_ETIMEOUT;
     while (sent) {
-        int64_t left = deadline - s_mono_ms ();
+        int64_t left = deadline - ts_mono_ms ();
         zmq_pollitem_t item = { zsock_resolve (c->sock), 0, ZMQ_POLLIN, 0 };
         int n = left > 0 ? zmq_poll (&item, 1, (long) left) : 0;
         if (n < 0 && zmq_errno () == EINTR)
@@ -311,7 +303,7 @@ ts_hapi_answer (ts_hapi_t *self, ts_req_t *q, ts_hanswer_t *a)
 bool
 ts_hapi_knows_runs (ts_hapi_t *self)
 {
-    int64_t now = s_mono_ms ();
+    int64_t now = ts_mono_ms ();
     pthread_mutex_lock (&self->lock);
     bool fresh = self->runs_checked_ms && now - self->runs_checked_ms < S_RUNS_TTL_MS;
     bool known = self->runs_known;

@@ -90,6 +90,10 @@ uint32_t ts_shard_of (const char *id, size_t len, uint32_t nshards);
 /*  Milliseconds since the epoch, wall clock. */
 int64_t ts_now_ms (void);
 
+/*  Milliseconds on the monotonic clock (for timeouts and intervals: it
+ *  never goes back when the wall clock is set). */
+int64_t ts_mono_ms (void);
+
 #ifdef __cplusplus
 }
 #endif

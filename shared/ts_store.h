@@ -226,15 +226,15 @@ const char *ts_store_errmsg (const ts_store_t *self);
 
 /* --- dropping a run (ts_store_drop.c; docs/DESIGN.md, "Dropping a run") -- */
 
-/*  Records a drop transaction takes at most (a heartbeat between them). */
+/*  Records a drop transaction takes at most (a tick between them). */
 #define TS_STORE_DROP_PER_TXN 4000
 
-/*  Called between a drop's transactions (a worker sends its heartbeat). */
+/*  The store's tick, for work that holds the caller for long: while set,
+ *  `fn` is called every 1,024 entries a scan visits (a check re-reads every
+ *  record and its text), between a drop's transactions and every 4,096
+ *  records a compaction moves, so that a worker sends its heartbeats
+ *  meanwhile. NULL: none. */
 typedef void (ts_store_tick_fn) (void *arg);
-
-/*  While set, `fn` is called every 1,024 entries a scan visits: a worker
- *  checking a large shard (check re-reads every record and its text) sends
- *  its heartbeats meanwhile. NULL: none. */
 void ts_store_set_tick (ts_store_t *self, ts_store_tick_fn *fn, void *arg);
 
 /*  Removes every record of `run` from the shard with all its entries (D,
@@ -246,14 +246,13 @@ void ts_store_set_tick (ts_store_t *self, ts_store_tick_fn *fn, void *arg);
  *  this call. 0, or an error as from a commit (what was committed stays
  *  committed, and the marker says the drop is unfinished). */
 int ts_store_drop_run (ts_store_t *self, const char *run, size_t run_len, size_t per_txn,
-                       ts_store_tick_fn *tick, void *arg, uint64_t *dropped);
+                       uint64_t *dropped);
 
 /*  Is a drop unfinished (a process died during it)? */
 bool ts_store_drop_pending (ts_store_t *self);
 
 /*  Finishes every unfinished drop. *dropped: the records it removed. */
-int ts_store_drop_resume (ts_store_t *self, size_t per_txn, ts_store_tick_fn *tick, void *arg,
-                          uint64_t *dropped);
+int ts_store_drop_resume (ts_store_t *self, size_t per_txn, uint64_t *dropped);
 
 /*  Bytes of the records file that dropped records leave unused (until a
  *  compaction). */
@@ -266,7 +265,7 @@ uint64_t ts_store_freed_bytes (ts_store_t *self);
  *  shard that opens on one generation whole (the open removes the
  *  other). *reclaimed gets the bytes given back. Does nothing when no
  *  byte is unused. */
-int ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t *reclaimed);
+int ts_store_compact (ts_store_t *self, uint64_t *reclaimed);
 
 #ifdef __cplusplus
 }

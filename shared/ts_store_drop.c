@@ -258,10 +258,9 @@ out:
     return rc;
 }
 
-/*  Runs the drop of `run` to its end, `tick` between transactions. */
+/*  Runs the drop of `run` to its end, the store's tick between transactions. */
 static int
-s_finish (ts_store_t *self, const char *run, size_t run_len, size_t per_txn,
-          ts_store_tick_fn *tick, void *arg, uint64_t *dropped)
+s_finish (ts_store_t *self, const char *run, size_t run_len, size_t per_txn, uint64_t *dropped)
 {
     for (;;) {
         uint64_t n;
@@ -272,14 +271,13 @@ s_finish (ts_store_t *self, const char *run, size_t run_len, size_t per_txn,
         *dropped += n;
         if (done)
             return 0;
-        if (tick)
-            tick (arg);
+        store_tick (self);
     }
 }
 
 int
 ts_store_drop_run (ts_store_t *self, const char *run, size_t run_len, size_t per_txn,
-                   ts_store_tick_fn *tick, void *arg, uint64_t *dropped)
+                   uint64_t *dropped)
 {
     assert (self && run && dropped);
     *dropped = 0;
@@ -308,7 +306,7 @@ ts_store_drop_run (ts_store_t *self, const char *run, size_t run_len, size_t per
     rc = store_end (self, rc, self->next_seq, false);
     if (rc)
         return rc;
-    return s_finish (self, run, run_len, per_txn, tick, arg, dropped);
+    return s_finish (self, run, run_len, per_txn, dropped);
 }
 
 /*  The runs whose drop a marker says is under way. */
@@ -348,8 +346,7 @@ ts_store_drop_pending (ts_store_t *self)
 }
 
 int
-ts_store_drop_resume (ts_store_t *self, size_t per_txn, ts_store_tick_fn *tick, void *arg,
-                      uint64_t *dropped)
+ts_store_drop_resume (ts_store_t *self, size_t per_txn, uint64_t *dropped)
 {
     assert (self && dropped);
     *dropped = 0;
@@ -363,7 +360,7 @@ ts_store_drop_resume (ts_store_t *self, size_t per_txn, ts_store_tick_fn *tick, 
         if (rc || !m.found)
             return rc;
         uint64_t n = 0;
-        rc = s_finish (self, m.run, m.len, per_txn, tick, arg, &n);
+        rc = s_finish (self, m.run, m.len, per_txn, &n);
         *dropped += n;
         if (rc)
             return rc;
@@ -389,7 +386,7 @@ s_write_full (int fd, const char *p, size_t n, uint64_t off)
 }
 
 int
-ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t *reclaimed)
+ts_store_compact (ts_store_t *self, uint64_t *reclaimed)
 {
     assert (self && reclaimed);
     *reclaimed = 0;
@@ -467,8 +464,8 @@ ts_store_compact (ts_store_t *self, ts_store_tick_fn *tick, void *arg, uint64_t 
             if (kccurecode (cur) != KCENOREC)
                 rc = store_kc_error (self, "point a record at its new place");
         }
-        if (++n % 4096 == 0 && tick)
-            tick (arg);
+        if (++n % 4096 == 0)
+            store_tick (self);
     }
     kccurdel (cur);
     if (!rc && fsync (fd)) {

@@ -1,7 +1,8 @@
 /*  ts_store_int.h: what the parts of a shard handle share (not a public
  *  API; the shard's API is ts_store.h).
  *
- *    ts_store.c       open and close, the group commit (ts_store_put_batches)
+ *    ts_store.c       the group commit (ts_store_put_batches)
+ *    ts_store_open.c  open and close, the registry of open shard files
  *    ts_store_ids.c   ids waiting for the id index R
  *    ts_store_rec.c   the records file beside the tree, compressed records
  *                     and their dictionaries
@@ -148,6 +149,8 @@ int store_settle (ts_store_t *self, const char *key, size_t klen);
 int store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids);
 /*  The error of a handle whose commit failed (ts_store_is_broken). */
 int store_refuse_broken (ts_store_t *self);
+/*  Calls the store's tick, if set (ts_store_set_tick). */
+void store_tick (ts_store_t *self);
 /*  -ENOSPC (with the message) when the disk cannot take a commit of
  *  about `bytes`, else 0. */
 int store_space_check (ts_store_t *self, size_t bytes);

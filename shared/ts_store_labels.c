@@ -251,71 +251,113 @@ ts_store_label_get (ts_store_t *self, const char *id, size_t id_len, const char 
     return 0;
 }
 
+/*  One record's label history, walked key by key (its entries are in key
+ *  order, then in time order): `entry` sees every entry, `latest` the
+ *  latest entry of each key whose label is set (not removed). Either may
+ *  be NULL. `hkey` is the history entry's own key, `k` the label key. */
 typedef struct {
-    ts_store_t     *store;
-    msgpack_packer  pk;
-    bool            history;
-    uint32_t        n;
-    /* the current key's latest entry, packed when the key changes */
-    char            key [TS_KEY_MAX];
-    size_t          key_len;
-    ts_buf_t        last;
-    size_t          id_prefix;
-} s_of_t;
+    int (*entry) (void *arg, const char *hkey, size_t hklen, const char *k, size_t kl,
+                  const char *val, size_t vlen);
+    int (*latest) (void *arg, const char *k, size_t kl, const char *value, uint32_t vlen,
+                   const char *author, uint32_t alen, int64_t t);
+    void     *arg;
+    /* the walk's own: the current key and its latest entry */
+    char      key [TS_KEY_MAX];
+    size_t    key_len, id_prefix;
+    ts_buf_t  last;
+} s_walk_t;
 
 static int
-s_of_flush (s_of_t *o)
+s_walk_flush (s_walk_t *w)
 {
-    if (!o->key_len || !o->last.size)
+    if (!w->key_len || !w->last.size)
         return 0;
     const char *value, *author;
     uint32_t vlen, alen;
     int64_t t;
-    if (s_hist_unpack (o->last.data, o->last.size, &value, &vlen, &author, &alen, &t))
+    if (s_hist_unpack (w->last.data, w->last.size, &value, &vlen, &author, &alen, &t))
         return TS_ECORRUPT;
-    o->last.size = 0;
+    w->last.size = 0;
     if (!value)
         return 0;                       /* removed */
+    return w->latest (w->arg, w->key, w->key_len, value, vlen, author, alen, t);
+}
+
+static int
+s_walk_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    s_walk_t *w = arg;
+    char k [TS_KEY_MAX];
+    size_t kl, pos = w->id_prefix;
+    if (klen < pos + 8 || ts_key_get_escaped (key, klen - 8, &pos, k, &kl) || pos != klen - 8)
+        return TS_ECORRUPT;
+    if (kl != w->key_len || memcmp (k, w->key, kl)) {
+        int rc = s_walk_flush (w);
+        if (rc)
+            return rc;
+        memcpy (w->key, k, kl);
+        w->key_len = kl;
+    }
+    int rc = w->entry ? w->entry (w->arg, key, klen, k, kl, val, vlen) : 0;
+    if (rc || !w->latest)
+        return rc;
+    w->last.size = 0;
+    return ts_buf_append (&w->last, val, vlen) ? TS_ENOMEM : 0;
+}
+
+/*  Walks the history of record `id` (s_walk_t); 0, TS_ECORRUPT (an entry
+ *  that does not decode) or what a visitor returned. */
+static int
+s_walk (ts_store_t *self, const char *id, size_t id_len, s_walk_t *w)
+{
+    char prefix [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = prefix };
+    sc.prefix_len = w->id_prefix = ts_key_label_hist_prefix (prefix, id, id_len, NULL, 0);
+    int rc = ts_store_scan (self, &sc, s_walk_visit, w);
+    if (rc == 0 && w->latest)
+        rc = s_walk_flush (w);
+    ts_buf_free (&w->last);
+    return rc;
+}
+
+/*  ts_store_labels_of: each entry (history), or each key's latest value. */
+typedef struct {
+    msgpack_packer pk;
+    uint32_t       n;
+} s_of_t;
+
+static int
+s_of_entry (void *arg, const char *hkey, size_t hklen, const char *k, size_t kl,
+            const char *val, size_t vlen)
+{
+    (void) hkey; (void) hklen;
+    s_of_t *o = arg;
+    const char *value, *author;
+    uint32_t vl, al;
+    int64_t t;
+    if (s_hist_unpack (val, vlen, &value, &vl, &author, &al, &t))
+        return TS_ECORRUPT;
     o->n++;
-    msgpack_packer *pk = &o->pk;
-    if (ts_mp_pack_strn (pk, o->key, o->key_len) || msgpack_pack_map (pk, 3)
-    ||  ts_mp_pack_cstr (pk, "value") || ts_mp_pack_strn (pk, value, vlen)
-    ||  ts_mp_pack_cstr (pk, "author") || ts_mp_pack_strn (pk, author, alen)
-    ||  ts_mp_pack_cstr (pk, "time_ms") || msgpack_pack_int64 (pk, t))
+    if (msgpack_pack_array (&o->pk, 4) || ts_mp_pack_strn (&o->pk, k, kl)
+    ||  (value ? ts_mp_pack_strn (&o->pk, value, vl) : msgpack_pack_nil (&o->pk))
+    ||  ts_mp_pack_strn (&o->pk, author, al) || msgpack_pack_int64 (&o->pk, t))
         return TS_ENOMEM;
     return 0;
 }
 
 static int
-s_of_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+s_of_latest (void *arg, const char *k, size_t kl, const char *value, uint32_t vlen,
+             const char *author, uint32_t alen, int64_t t)
 {
     s_of_t *o = arg;
-    char k [TS_KEY_MAX];
-    size_t kl, pos = o->id_prefix;
-    if (klen < pos + 8 || ts_key_get_escaped (key, klen - 8, &pos, k, &kl) || pos != klen - 8)
-        return TS_ECORRUPT;
-    if (o->history) {
-        const char *value, *author;
-        uint32_t vl, al;
-        int64_t t;
-        if (s_hist_unpack (val, vlen, &value, &vl, &author, &al, &t))
-            return TS_ECORRUPT;
-        o->n++;
-        if (msgpack_pack_array (&o->pk, 4) || ts_mp_pack_strn (&o->pk, k, kl)
-        ||  (value ? ts_mp_pack_strn (&o->pk, value, vl) : msgpack_pack_nil (&o->pk))
-        ||  ts_mp_pack_strn (&o->pk, author, al) || msgpack_pack_int64 (&o->pk, t))
-            return TS_ENOMEM;
-        return 0;
-    }
-    if (kl != o->key_len || memcmp (k, o->key, kl)) {
-        int rc = s_of_flush (o);
-        if (rc)
-            return rc;
-        memcpy (o->key, k, kl);
-        o->key_len = kl;
-    }
-    o->last.size = 0;
-    return ts_buf_append (&o->last, val, vlen) ? TS_ENOMEM : 0;
+    msgpack_packer *pk = &o->pk;
+    o->n++;
+    if (ts_mp_pack_strn (pk, k, kl) || msgpack_pack_map (pk, 3)
+    ||  ts_mp_pack_cstr (pk, "value") || ts_mp_pack_strn (pk, value, vlen)
+    ||  ts_mp_pack_cstr (pk, "author") || ts_mp_pack_strn (pk, author, alen)
+    ||  ts_mp_pack_cstr (pk, "time_ms") || msgpack_pack_int64 (pk, t))
+        return TS_ENOMEM;
+    return 0;
 }
 
 int
@@ -325,24 +367,22 @@ ts_store_labels_of (ts_store_t *self, const char *id, size_t id_len, bool histor
     *n = 0;
     if (id_len == 0 || id_len > TS_ID_MAX_BYTES)
         return 0;
-    char prefix [TS_KEY_MAX];
-    s_of_t *o = calloc (1, sizeof *o);
-    if (!o)
+    s_walk_t *w = calloc (1, sizeof *w);
+    if (!w)
         return TS_ENOMEM;
-    o->store = self;
-    o->history = history;
-    msgpack_packer_init (&o->pk, out, ts_buf_packer_write);
-    ts_scan_t sc = { .prefix = prefix };
-    sc.prefix_len = o->id_prefix = ts_key_label_hist_prefix (prefix, id, id_len, NULL, 0);
-    int rc = ts_store_scan (self, &sc, s_of_visit, o);
-    if (rc == 0 && !history)
-        rc = s_of_flush (o);
+    s_of_t o = { .n = 0 };
+    msgpack_packer_init (&o.pk, out, ts_buf_packer_write);
+    w->arg = &o;
+    if (history)
+        w->entry = s_of_entry;
+    else
+        w->latest = s_of_latest;
+    int rc = s_walk (self, id, id_len, w);
     if (rc == TS_ECORRUPT)
         snprintf (self->errmsg, sizeof self->errmsg, "%s: a label entry of %.*s does not decode",
                   self->path, (int) id_len, id);
-    *n = o->n;
-    ts_buf_free (&o->last);
-    free (o);
+    *n = o.n;
+    free (w);
     return rc;
 }
 
@@ -625,57 +665,39 @@ ts_store_labels_check (ts_store_t *self, uint64_t *labels, uint64_t *problems, c
 
 /* --- a dropped record's labels ------------------------------------------- */
 
+/*  The keys ts_store_labels_forget removes: [u32 len, bytes]... */
 typedef struct {
-    ts_buf_t keys;                      /* [u32 len, bytes]... of every a entry */
-    ts_buf_t last;                      /* the latest entry's value of the key */
-    char     key [TS_KEY_MAX];
-    size_t   key_len, id_prefix;
+    ts_buf_t    keys;
     const char *id;
-    size_t   id_len;
-    ts_store_t *store;
+    size_t      id_len;
 } s_forget_t;
 
-/*  The index entry of the key whose history just ended, if it has a value. */
 static int
-s_forget_flush (s_forget_t *f)
+s_forget_add (s_forget_t *f, const char *key, size_t klen)
 {
-    if (!f->key_len || !f->last.size)
-        return 0;
-    const char *value, *author;
-    uint32_t vlen, alen;
-    int64_t t;
-    if (s_hist_unpack (f->last.data, f->last.size, &value, &vlen, &author, &alen, &t))
-        return TS_ECORRUPT;
-    f->last.size = 0;
-    if (!value)
-        return 0;                       /* removed: no index entry */
-    char k [TS_KEY_MAX];
-    size_t kl = s_index_key (k, f->key, f->key_len, value, vlen, f->id, f->id_len);
-    uint32_t n = (uint32_t) kl;
-    return ts_buf_append (&f->keys, &n, sizeof n) || ts_buf_append (&f->keys, k, kl) ? TS_ENOMEM : 0;
+    uint32_t n = (uint32_t) klen;
+    return ts_buf_append (&f->keys, &n, sizeof n) || ts_buf_append (&f->keys, key, klen)
+         ? TS_ENOMEM : 0;
 }
 
+/*  Every history entry goes... */
 static int
-s_forget_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+s_forget_entry (void *arg, const char *hkey, size_t hklen, const char *k, size_t kl,
+                const char *val, size_t vlen)
 {
+    (void) k; (void) kl; (void) val; (void) vlen;
+    return s_forget_add (arg, hkey, hklen);
+}
+
+/*  ...and the index entry of each key's latest value. */
+static int
+s_forget_latest (void *arg, const char *k, size_t kl, const char *value, uint32_t vlen,
+                 const char *author, uint32_t alen, int64_t t)
+{
+    (void) author; (void) alen; (void) t;
     s_forget_t *f = arg;
-    char k [TS_KEY_MAX];
-    size_t kl, pos = f->id_prefix;
-    if (klen < pos + 8 || ts_key_get_escaped (key, klen - 8, &pos, k, &kl) || pos != klen - 8)
-        return TS_ECORRUPT;
-    if (kl != f->key_len || memcmp (k, f->key, kl)) {
-        int rc = s_forget_flush (f);
-        if (rc)
-            return rc;
-        memcpy (f->key, k, kl);
-        f->key_len = kl;
-    }
-    uint32_t n = (uint32_t) klen;
-    f->last.size = 0;
-    if (ts_buf_append (&f->last, val, vlen) || ts_buf_append (&f->keys, &n, sizeof n)
-    ||  ts_buf_append (&f->keys, key, klen))
-        return TS_ENOMEM;
-    return 0;
+    char key [TS_KEY_MAX];
+    return s_forget_add (f, key, s_index_key (key, k, kl, value, vlen, f->id, f->id_len));
 }
 
 int
@@ -683,29 +705,23 @@ ts_store_labels_forget (ts_store_t *self, const char *id, size_t id_len)
 {
     if (id_len == 0 || id_len > TS_ID_MAX_BYTES)
         return 0;
-    s_forget_t *f = calloc (1, sizeof *f);
-    if (!f)
+    s_walk_t *w = calloc (1, sizeof *w);
+    if (!w)
         return TS_ENOMEM;
-    f->id = id;
-    f->id_len = id_len;
-    f->store = self;
-    char prefix [TS_KEY_MAX];
-    ts_scan_t sc = { .prefix = prefix };
-    sc.prefix_len = f->id_prefix = ts_key_label_hist_prefix (prefix, id, id_len, NULL, 0);
-    int rc = ts_store_scan (self, &sc, s_forget_visit, f);
-    if (!rc)
-        rc = s_forget_flush (f);
-    /* the history's keys and the index entries of the latest values go */
-    for (size_t p = 0; !rc && p + sizeof (uint32_t) <= f->keys.size;) {
+    s_forget_t f = { .id = id, .id_len = id_len };
+    w->entry = s_forget_entry;
+    w->latest = s_forget_latest;
+    w->arg = &f;
+    int rc = s_walk (self, id, id_len, w);
+    for (size_t p = 0; !rc && p + sizeof (uint32_t) <= f.keys.size;) {
         uint32_t n;
-        memcpy (&n, f->keys.data + p, sizeof n);
+        memcpy (&n, f.keys.data + p, sizeof n);
         p += sizeof n;
-        if (!kcdbremove (self->db, f->keys.data + p, n) && kcdbecode (self->db) != KCENOREC)
+        if (!kcdbremove (self->db, f.keys.data + p, n) && kcdbecode (self->db) != KCENOREC)
             rc = store_kc_error (self, "remove a dropped record's label");
         p += n;
     }
-    ts_buf_free (&f->keys);
-    ts_buf_free (&f->last);
-    free (f);
+    ts_buf_free (&f.keys);
+    free (w);
     return rc;
 }

@@ -128,12 +128,12 @@ cq_client_call (s_client_t *c, ts_req_t *q)
     }
     /* the patience covers the send too: a DEALER with no peer blocks */
     int64_t patience = c->answer_ms > 0 ? c->answer_ms : S_ANSWER_MS;
-    int64_t deadline = ts_cli_mono_ms () + patience;
+    int64_t deadline = ts_mono_ms () + patience;
     bool sent = zframe_send (&f, c->sock, 0) == 0;
     if (!sent)
         zframe_destroy (&f);
     for (;;) {
-        int64_t left = deadline - ts_cli_mono_ms ();
+        int64_t left = deadline - ts_mono_ms ();
         zmq_pollitem_t item = { zsock_resolve (c->sock), 0, ZMQ_POLLIN, 0 };
         int rc = sent && left > 0 ? zmq_poll (&item, 1, (long) left) : 0;
         if (rc < 0 && zmq_errno () == EINTR)

@@ -124,14 +124,6 @@ ts_cli_supervisor_pid (const ts_cli_paths_t *p)
     return (pid_t) pid;
 }
 
-int64_t
-ts_cli_mono_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 ts_cli_sleep_ms (int ms)
 {
@@ -320,9 +312,9 @@ ts_cli_stop_orphans (const ts_cli_state_t *st, const int *idx, int n, int grace_
             if (match && kill ((pid_t) p->pid, SIGTERM) == 0)
                 pids [m++] = (pid_t) p->pid;
         }
-        int64_t deadline = ts_cli_mono_ms () + grace_ms;
+        int64_t deadline = ts_mono_ms () + grace_ms;
         for (int k = 0; k < m; k++) {
-            while (ts_cli_pid_is_alive (pids [k]) && ts_cli_mono_ms () < deadline)
+            while (ts_cli_pid_is_alive (pids [k]) && ts_mono_ms () < deadline)
                 ts_cli_sleep_ms (50);
             if (ts_cli_pid_is_alive (pids [k]))
                 kill (pids [k], SIGKILL);

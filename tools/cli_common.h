@@ -18,6 +18,7 @@
 #include "ts_config.h"
 #include "ts_mp.h"
 #include "ts_proto.h"
+#include "ts_record.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -88,9 +89,6 @@ bool ts_cli_pid_cmdline_has (pid_t pid, const char *needle, const char *needle2)
  *  wrote it into DATA/http.addr once listening (it removes the file when
  *  it stops). Returns 0, or -errno with buf [0] == 0. */
 int ts_cli_http_url (const ts_cli_paths_t *p, char *buf, size_t size);
-
-/*  Monotonic milliseconds. */
-int64_t ts_cli_mono_ms (void);
 
 /*  Sleeps `ms` milliseconds (restarted on EINTR). */
 void ts_cli_sleep_ms (int ms);

@@ -220,12 +220,9 @@ ts_cli_cmd_label (int argc, char **argv)
     };
     s_common_t co = { 0 };
     s_label_opts_t o = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore label: out of memory\n");
+    s_filter_t *f = cq_filter_new ("label");
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     s_client_t c = { 0 };
     /* the arguments are checked before a client is opened: --import needs none */
     int rc = cq_parse_args ("label", argc, argv, opts, &co, f, s_label_extra, &o);
@@ -492,12 +489,9 @@ ts_cli_labels_run (const char *cmd, int argc, char **argv)
     };
     s_common_t co = { 0 };
     s_labels_opts_t o = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore %s: out of memory\n", cmd);
+    s_filter_t *f = cq_filter_new (cmd);
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     int rc = cq_parse_args (cmd, argc, argv, opts, &co, f, s_labels_extra, &o);
     const char *by = o.by;
     if (rc == 0 && strcmp (cmd, "labels")) {

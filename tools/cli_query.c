@@ -29,11 +29,16 @@
 
 /* --- options ---------------------------------------------------------------- */
 
-void
-cq_filter_init (s_filter_t *f)
+s_filter_t *
+cq_filter_new (const char *cmd)
 {
-    memset (f, 0, sizeof *f);
+    s_filter_t *f = calloc (1, sizeof *f);
+    if (!f) {
+        fprintf (stderr, "trajstore %s: out of memory\n", cmd);
+        return NULL;
+    }
     f->success = -1;
+    return f;
 }
 
 /*  An unsigned integer option in [lo, hi]. */
@@ -479,12 +484,9 @@ ts_cli_cmd_list (int argc, char **argv)
         { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore list: out of memory\n");
+    s_filter_t *f = cq_filter_new ("list");
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     s_list_extra_t x = { false };
     s_client_t c;
     int rc = cq_start ("list", argc, argv, opts, &co, f, s_list_extra, &x, 0, &c);
@@ -560,12 +562,9 @@ ts_cli_cmd_count (int argc, char **argv)
 {
     static const struct option opts [] = { S_COMMON_OPTS, S_FILTER_OPTS, { 0, 0, 0, 0 } };
     s_common_t co = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore count: out of memory\n");
+    s_filter_t *f = cq_filter_new ("count");
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     s_client_t c;
     int rc = cq_start ("count", argc, argv, opts, &co, f, NULL, NULL, 0, &c);
     if (rc) {
@@ -622,12 +621,9 @@ ts_cli_cmd_export (int argc, char **argv)
         { "with-labels", required_argument, 0, O_WITH_LABELS }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore export: out of memory\n");
+    s_filter_t *f = cq_filter_new ("export");
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     s_export_opts_t xo = { 0 };
     s_client_t c;
     int rc = cq_start ("export", argc, argv, opts, &co, f, s_export_extra, &xo, 0, &c);
@@ -689,10 +685,10 @@ ts_cli_cmd_export (int argc, char **argv)
         uint32_t n;
         if (ts_mp_reader_map_find (&c.map, "next", &v) && ts_mp_read_str (&v, &p, &n) == 0)
             cursor = strndup (p ? p : "", n);
-        if (progress && (!cursor || ts_cli_mono_ms () - shown_ms >= 200)) {
+        if (progress && (!cursor || ts_mono_ms () - shown_ms >= 200)) {
             fprintf (stderr, "\rexported %llu of %llu records", (unsigned long long) done,
                      (unsigned long long) total);
-            shown_ms = ts_cli_mono_ms ();
+            shown_ms = ts_mono_ms ();
         }
         if (!cursor)
             break;

@@ -107,15 +107,15 @@ int cq_show_labels (s_client_t *c, const char *id);
 int cq_export_with_labels (s_client_t *c, const s_filter_t *f, const char *member, uint32_t limit);
 
 /* cli_query.c */
-void cq_filter_init (s_filter_t *f);
+/*  A new filter, nothing filtered (the caller frees it); NULL after saying
+ *  "out of memory" for command `cmd`. */
+s_filter_t *cq_filter_new (const char *cmd);
 /*  Packs the listing fields of `f` (and `cursor`, when not NULL). */
 void cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor);
 bool cq_parse_uint (const char *s, uint64_t lo, uint64_t hi, uint64_t *v);
 bool cq_sort_valid (const char *s, const char *const *names);
 int cq_start (const char *cmd, int argc, char **argv, const struct option *opts, s_common_t *co, s_filter_t *f, int (*extra) (const char *, int, const char *, void *), void *ctx, int nargs, s_client_t *c);
 int cq_done (int rc);
-void cq_pack_listing (ts_req_t *q, const s_filter_t *f, uint32_t limit, const char *cursor);
-void cq_filter_init (s_filter_t *f);
 bool cq_filter_used (const s_filter_t *f);
 int cq_parse_args (const char *cmd, int argc, char **argv, const struct option *opts, s_common_t *co, s_filter_t *f, int (*extra) (const char *cmd, int c, const char *arg, void *ctx), void *ctx);
 

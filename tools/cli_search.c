@@ -61,12 +61,9 @@ ts_cli_cmd_search (int argc, char **argv)
         { "order", required_argument, 0, O_ORDER }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
-    s_filter_t *f = malloc (sizeof *f);
-    if (!f) {
-        fprintf (stderr, "trajstore search: out of memory\n");
+    s_filter_t *f = cq_filter_new ("search");
+    if (!f)
         return 1;
-    }
-    cq_filter_init (f);
     s_search_extra_t x = { NULL };
     s_client_t c;
     int rc = cq_start ("search", argc, argv, opts, &co, f, s_extra, &x, 1, &c);

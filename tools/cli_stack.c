@@ -221,10 +221,10 @@ s_start_supervisor (const ts_cli_paths_t *p, const s_up_opts_t *o, int lock_fd)
     /* the supervisor's first words: "ok PID" or "error MESSAGE" */
     char msg [1024];
     size_t len = 0;
-    int64_t deadline = ts_cli_mono_ms () + S_NOTIFY_MS;
+    int64_t deadline = ts_mono_ms () + S_NOTIFY_MS;
     while (len < sizeof msg - 1) {
         struct pollfd pfd = { pipefd [0], POLLIN, 0 };
-        int64_t left = deadline - ts_cli_mono_ms ();
+        int64_t left = deadline - ts_mono_ms ();
         if (left <= 0 || poll (&pfd, 1, (int) left) <= 0)
             break;
         ssize_t n = read (pipefd [0], msg + len, sizeof msg - 1 - len);
@@ -305,8 +305,8 @@ s_api_answers (const ts_cli_paths_t *p, int64_t deadline, char *why, size_t why_
     ts_req_t q = { 0 };
     ts_req_begin (&q, "count");
     int rc = -1;
-    while (rc && ts_cli_mono_ms () < deadline) {
-        c.answer_ms = deadline - ts_cli_mono_ms ();
+    while (rc && ts_mono_ms () < deadline) {
+        c.answer_ms = deadline - ts_mono_ms ();
         rc = cq_client_call (&c, &q);
         if (rc)
             ts_cli_sleep_ms (100);      /* an error reply: the map may be moving */
@@ -373,8 +373,8 @@ s_print_http (const ts_cli_paths_t *p, bool wanted)
         printf ("  http     not started (%s)\n", wanted ? "no trajstore-http program" : "--no-http");
         return;
     }
-    int64_t deadline = ts_cli_mono_ms () + S_HTTP_WAIT_MS;
-    while (ts_cli_http_url (p, url, sizeof url) && ts_cli_mono_ms () < deadline)
+    int64_t deadline = ts_mono_ms () + S_HTTP_WAIT_MS;
+    while (ts_cli_http_url (p, url, sizeof url) && ts_mono_ms () < deadline)
         ts_cli_sleep_ms (50);
     if (url [0])
         printf ("  http     %s\n", url);
@@ -524,7 +524,7 @@ ts_cli_cmd_up (int argc, char **argv)
     }
     bool answered = false, ready = false;
     const ts_cli_worker_t *broken = NULL;
-    int64_t deadline = ts_cli_mono_ms () + TS_CLI_UP_TIMEOUT_MS;
+    int64_t deadline = ts_mono_ms () + TS_CLI_UP_TIMEOUT_MS;
     while (!(ready = s_stack_is_ready (&p, o.workers, st, &answered, &broken))) {
         if (!ts_cli_pid_is_alive (sup)) {
             char log [TS_PATH_MAX + 32];
@@ -534,7 +534,7 @@ ts_cli_cmd_up (int argc, char **argv)
             free (st);
             return 2;
         }
-        if (ts_cli_mono_ms () >= deadline)
+        if (ts_mono_ms () >= deadline)
             break;
         ts_cli_sleep_ms (100);
     }
@@ -740,8 +740,8 @@ ts_cli_cmd_down (int argc, char **argv)
 
     pid_t sup = ts_cli_supervisor_pid (&p);
     if (sup && kill (sup, SIGTERM) == 0) {
-        int64_t deadline = ts_cli_mono_ms () + S_DOWN_MS;
-        while (ts_cli_pid_is_alive (sup) && ts_cli_mono_ms () < deadline)
+        int64_t deadline = ts_mono_ms () + S_DOWN_MS;
+        while (ts_cli_pid_is_alive (sup) && ts_mono_ms () < deadline)
             ts_cli_sleep_ms (50);
         if (ts_cli_pid_is_alive (sup)) {
             fprintf (stderr, "trajstore down: the supervisor (pid %d) did not stop within %d s: "

@@ -294,7 +294,7 @@ s_spawn (ts_supervisor_t *self, s_child_t *c, char *err, size_t err_size)
         close (null);
     c->pid = pid;
     c->state = S_RUNNING;
-    c->started_mono = ts_cli_mono_ms ();
+    c->started_mono = ts_mono_ms ();
     c->started_wall = ts_now_ms ();
     ts_info ("started %s (pid %d)%s", c->name, (int) pid, c->restarts ? " again" : "");
     s_write_state (self);
@@ -340,7 +340,7 @@ s_reap (ts_supervisor_t *self)
             ts_info ("%s (pid %d) stopped: %s", c->name, (int) pid, c->last_exit);
             continue;
         }
-        int64_t now = ts_cli_mono_ms (), ran = now - c->started_mono;
+        int64_t now = ts_mono_ms (), ran = now - c->started_mono;
         if (ran >= TS_SUPERVISOR_HEALTHY_MS)
             c->backoff_ms = TS_SUPERVISOR_BACKOFF_MIN_MS;
         c->state = S_BACKOFF;
@@ -362,7 +362,7 @@ s_reap (ts_supervisor_t *self)
 static int64_t
 s_restart_due (ts_supervisor_t *self, int64_t wait_ms)
 {
-    int64_t now = ts_cli_mono_ms ();
+    int64_t now = ts_mono_ms ();
     for (int i = 0; i < self->nchildren; i++) {
         s_child_t *c = &self->children [i];
         if (c->state != S_BACKOFF)
@@ -455,8 +455,8 @@ s_stop_role (ts_supervisor_t *self, s_role_t role)
         else if (c->state == S_RUNNING)
             kill (c->pid, SIGTERM);
     }
-    int64_t deadline = ts_cli_mono_ms () + TS_SUPERVISOR_STOP_MS;
-    while (s_running (self, role) > 0 && ts_cli_mono_ms () < deadline) {
+    int64_t deadline = ts_mono_ms () + TS_SUPERVISOR_STOP_MS;
+    while (s_running (self, role) > 0 && ts_mono_ms () < deadline) {
         s_wait_signal (100);            /* a second SIGTERM changes nothing */
         s_reap (self);
     }

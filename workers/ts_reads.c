@@ -189,8 +189,8 @@ s_drop (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, const uint64_t *shards, ui
         ts_store_t *st = ts_worker_store (w, s);
         uint64_t n = 0;
         ts_worker_heartbeat (w);
-        int rc = drop ? ts_store_drop_run (st, run, run_len, 0, ts_worker_tick, w, &n)
-                      : ts_store_compact (st, ts_worker_tick, w, &n);
+        int rc = drop ? ts_store_drop_run (st, run, run_len, 0, &n)
+                      : ts_store_compact (st, &n);
         if (drop && n > 0)
             ts_worker_resync (w, s);
         if (rc) {
@@ -235,10 +235,9 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
     for (uint32_t i = 0; i < cnt; i++) {
         ts_store_t *st = ts_worker_store (w, (unsigned) shards [i]);
         ts_check_report_t rep;
-        ts_worker_heartbeat (w);        /* a shard at a time: stay alive */
-        ts_store_set_tick (st, ts_worker_tick, w);      /* and within one */
+        ts_worker_heartbeat (w);        /* a shard at a time: stay alive (and
+                                           within one: the store's tick) */
         int rc = ts_check_store (st, &rep);
-        ts_store_set_tick (st, NULL, NULL);
         msgpack_pack_map (&pk, 12);
         ts_mp_pack_cstr (&pk, "labels");        msgpack_pack_uint64 (&pk, rep.labels);
         ts_mp_pack_cstr (&pk, "shard");         msgpack_pack_uint64 (&pk, shards [i]);

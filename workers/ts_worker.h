@@ -50,8 +50,9 @@ struct ts_store *ts_worker_store (ts_worker_t *self, unsigned shard);
  *  thread for long (the read side's consistency check), between steps. */
 void ts_worker_heartbeat (ts_worker_t *self);
 
-/*  The same, as the store's tick (ts_store_tick_fn): `worker` is the
- *  ts_worker_t, called between a drop's steps and within a check. */
+/*  The same, as the store's tick (ts_store_tick_fn, set on every shard the
+ *  worker opens): `worker` is the ts_worker_t, called between a drop's
+ *  steps, within a compaction and every 1,024 entries a scan visits. */
 void ts_worker_tick (void *worker);
 
 /*  A drop changed shard n's totals outside a commit (with no delta): the

@@ -166,6 +166,9 @@ wk_try_open (ts_worker_t *self, unsigned s)
     }
     sh->error [0] = 0;
     sh->open_error = 0;
+    /* the heartbeat goes on through what holds the thread for long (a
+     * drop, a compaction, a check's scans) */
+    ts_store_set_tick (sh->store, ts_worker_tick, self);
     ts_compress_t mode;
     if (ts_config_compress_read (self->data_dir, &mode, emsg, sizeof emsg))
         ts_error ("shard %u: %s", s, emsg);
@@ -176,7 +179,7 @@ wk_try_open (ts_worker_t *self, unsigned s)
     /* a drop that a kill interrupted is finished before anything else */
     if (ts_store_drop_pending (sh->store)) {
         uint64_t n = 0;
-        int rc = ts_store_drop_resume (sh->store, 0, ts_worker_tick, self, &n);
+        int rc = ts_store_drop_resume (sh->store, 0, &n);
         ts_info ("shard %u: finished an interrupted drop: %" PRIu64 " more records removed%s%s",
                  s, n, rc ? ": " : "", rc ? ts_store_errmsg (sh->store) : "");
         if (rc)

@@ -114,27 +114,10 @@ wait_ready () {
     lib wait-ready "$D" --workers w1,w2 --timeout 90 "$@" || fail "the stack is not ready"
 }
 
-# wait_exit NAME SECONDS: waits for NAME's process to end; its status in RC
-wait_exit () {
-    pid=$(pid_of "$1")
-    [ -n "$pid" ] || { RC=0; return 0; }
-    end=$(( $(date +%s) + $2 ))
-    while is_alive "$pid"; do
-        [ "$(date +%s)" -lt "$end" ] || { RC=124; return 1; }
-        sleep 0.1
-    done
-    wait "$pid" 2>/dev/null
-    RC=$?
-    return 0
-}
-
 # stop NAME...: SIGTERM, then each must end cleanly (status 0) within 30 s
 # (with STOP_SOFT=1 a process that does not is a problem, killed with -9)
 stop () {
-    for n in "$@"; do
-        p=$(pid_of "$n")
-        is_alive "$p" && kill -TERM "$p"
-    done
+    term "$@"
     for n in "$@"; do
         p=$(pid_of "$n")
         [ -n "$p" ] || continue
@@ -147,7 +130,6 @@ stop () {
             [ "${STOP_SOFT:-0}" = 1 ] && { problem "$msg"; continue; }
             fail "$msg"
         fi
-        rm -f "$T/run/$n.pid"
         if [ "$RC" -ne 0 ]; then
             [ "${STOP_SOFT:-0}" = 1 ] && { problem "$n (pid $p) stopped with status $RC after SIGTERM"; continue; }
             fail "$n (pid $p) stopped with status $RC after SIGTERM"
@@ -311,7 +293,19 @@ at_progress () {
 # wait_producer NAME SECONDS: its status in RC
 wait_producer () {
     wait_exit "$1" "$2" || { kill -KILL "$(pid_of "$1")" 2>/dev/null; fail "the producer $1 did not finish within $2 s"; }
-    rm -f "$T/run/$1.pid"
+}
+
+# import_checked NAME: the producer NAME (importing in.jsonl) ends with status
+# 0 within 300 s, its report matches the oracle, and the store, once ready,
+# holds the input
+import_checked () {
+    wait_producer "$1" 300
+    cat "$T/$1.json"
+    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/$1.json")"
+    lib check-report "$T/$1.json" "$T/in.oracle.json" || fail "report"
+    wait_ready
+    check_store in
+    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
 }
 
 # --- scenarios --------------------------------------------------------------------
@@ -415,13 +409,7 @@ scenario_kill_worker () {
         sleep "$delay"
         start_worker "$victim"
     done
-    wait_producer kw 300
-    cat "$T/kw.json"
-    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/kw.json")"
-    lib check-report "$T/kw.json" "$T/in.oracle.json" || fail "report"
-    wait_ready
-    check_store in
-    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
+    import_checked kw
     step "stop (SIGTERM) and recount offline"
     stop_stack
     recount in
@@ -444,13 +432,7 @@ scenario_kill_aggregator () {
     echo "killed the aggregator (pid $p) at $n/$total chunks acked; restart after $delay s"
     sleep "$delay"
     start_agg
-    wait_producer ka 300
-    cat "$T/ka.json"
-    [ "$RC" -eq 0 ] || fail "the producer exited $RC: $(cat "$T/ka.json")"
-    lib check-report "$T/ka.json" "$T/in.oracle.json" || fail "report"
-    wait_ready
-    check_store in
-    lib check-sample "$D" "$T/in.jsonl" 30 || fail "records read back"
+    import_checked ka
     step "stop (SIGTERM), recount offline, compare with the statistics rebuilt by the new aggregator"
     stop_stack
     recount in

@@ -27,7 +27,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -281,15 +280,11 @@ def label_op(st, recs, oracle, history):
 
 
 def main():
-    if len(sys.argv) < 2:
-        fail("usage: e2e_labels.py BUILD_DIR")
-    build = os.path.abspath(sys.argv[1])
-    st = Stack(build)
-    work = tempfile.mkdtemp(prefix="ts-labels-in.", dir="/tmp")
+    st, _, work = Stack.from_argv("e2e_labels")
     with st.session(work, "e2e_labels"):
         step("import %d records" % RECORDS)
         recs_path = os.path.join(work, "recs.jsonl")
-        subprocess.run([os.path.join(build, "tools", "trajstore-gen"), "--records", str(RECORDS),
+        subprocess.run([st.gen, "--records", str(RECORDS),
                         "--seed", str(SEED), "--out", recs_path], check=True)
         recs = records_of(recs_path)
         st.run("up", "--workers", "2", "--no-http", "--data", st.data)

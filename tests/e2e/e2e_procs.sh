@@ -24,6 +24,31 @@ start_agg ()    { start aggregator "$AGG" --data "$D"; }
 start_worker () { start "$1" "$WORKER" --name "$1" --data "$D"; }
 start_api ()    { start api "$APIBIN" --data "$D"; }
 
+# wait_exit NAME SECONDS: waits for NAME's process to end (a process of this
+# shell: `start`); its status in RC, and its pid file goes. 1 (RC 124) when
+# it still runs after SECONDS.
+wait_exit () {
+    pid=$(pid_of "$1")
+    [ -n "$pid" ] || { RC=0; return 0; }
+    end=$(( $(date +%s) + $2 ))
+    while is_alive "$pid"; do
+        [ "$(date +%s)" -lt "$end" ] || { RC=124; return 1; }
+        sleep 0.05
+    done
+    wait "$pid" 2>/dev/null
+    RC=$?
+    rm -f "$T/run/$1.pid"
+    return 0
+}
+
+# term NAME...: SIGTERM (no wait)
+term () {
+    for n in "$@"; do
+        p=$(pid_of "$n")
+        is_alive "$p" && kill -TERM "$p"
+    done
+}
+
 # print_files FILE...: each existing file on stderr, a huge one cut to its
 # first and last 100 kB (what a failing test shows of its logs)
 print_files () {

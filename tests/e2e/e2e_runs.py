@@ -114,7 +114,19 @@ def oracle_groups(files):
 class Stack:
     def __init__(self, build):
         self.ts = os.path.join(build, "tools", "trajstore")
+        self.gen = os.path.join(build, "tools", "trajstore-gen")
         self.data = tempfile.mkdtemp(prefix="ts-runs.", dir="/tmp")
+
+    @classmethod
+    def from_argv(cls, name, scenarios=()):
+        """A driver's command line, BUILD_DIR [SCENARIO...]: its stack, the
+        scenarios asked for (every one of `scenarios` when none is named),
+        and a scratch folder for its inputs (for session to remove)."""
+        if len(sys.argv) < 2:
+            fail("usage: %s.py BUILD_DIR%s" % (name, " [SCENARIO...]" if scenarios else ""))
+        want = sys.argv[2:] or [n for n, _ in scenarios]
+        work = tempfile.mkdtemp(prefix="ts-%s-in." % name.split("_")[-1], dir="/tmp")
+        return cls(os.path.abspath(sys.argv[1])), want, work
 
     @contextlib.contextmanager
     def session(self, work, name):
@@ -632,12 +644,7 @@ SCENARIOS = [("import", sc_import), ("reimport", sc_reimport), ("set", sc_set),
 
 
 def main():
-    if len(sys.argv) < 2:
-        fail("usage: e2e_runs.py BUILD_DIR [SCENARIO...]")
-    build = os.path.abspath(sys.argv[1])
-    want = sys.argv[2:] or [n for n, _ in SCENARIOS]
-    st = Stack(build)
-    work = tempfile.mkdtemp(prefix="ts-runs-in.", dir="/tmp")
+    st, want, work = Stack.from_argv("e2e_runs", SCENARIOS)
     with st.session(work, "e2e_runs"):
         files = make_fixture(work)
         st.run("up", "--workers", "2", "--data", st.data)

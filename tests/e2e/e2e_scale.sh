@@ -578,28 +578,6 @@ fail () {
 # --- processes: each started here, its pid in T/run/NAME.pid ---------------------
 
 
-# wait_exit NAME SECONDS: waits for NAME's process to end; its status in RC
-wait_exit () {
-    pid=$(pid_of "$1")
-    [ -n "$pid" ] || { RC=0; return 0; }
-    end=$(( $(date +%s) + $2 ))
-    while is_alive "$pid"; do
-        [ "$(date +%s)" -lt "$end" ] || { RC=124; return 1; }
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null
-    RC=$?
-    rm -f "$T/run/$1.pid"
-    return 0
-}
-
-# term NAME...: SIGTERM (no wait)
-term () {
-    for n in "$@"; do
-        p=$(pid_of "$n")
-        is_alive "$p" && kill -TERM "$p"
-    done
-}
 
 # stop NAME...: SIGTERM; each must end with status 0 within 30 s
 stop () {
@@ -719,6 +697,19 @@ finish_import () {
     wait_exit pacer 10 || fail "the pacer did not end"
 }
 
+# finish_checked JOB INPUT N: the paced import of N records ends, the query
+# client stops, and the job ledger and the store hold exactly the input
+finish_checked () {
+    finish_import "$3" 180
+    set -- "$@" $rep
+    step "import done: $3 imported in $4 s ($5 MB/s, paced)"
+    stop_client
+    h job "$D" "$1" "$3" || fail "the aggregator's job ledger"
+    v=$(h verify "$D" "$2" "$3") || fail "the store after the import: $v"
+    step "$v"
+    end_scenario
+}
+
 # --- scenarios ---------------------------------------------------------------------
 
 scenario_scale_1_3_1 () {
@@ -757,14 +748,7 @@ scenario_scale_1_3_1 () {
     a=$(h wait-acked "$D" scale 1 --timeout 5) || fail "the import ended before the scale-down was seen through"
     step "epoch $e2: w1 holds the 16 shards again, w2 and w3 exited 0; $a chunks acked"
     touch "$T/phase2"
-    finish_import $N 180
-    set -- $rep
-    step "import done: $N imported in $1 s ($2 MB/s, paced)"
-    stop_client
-    h job "$D" scale $N || fail "the aggregator's job ledger"
-    v=$(h verify "$D" "$in" $N) || fail "the store after the import: $v"
-    step "$v"
-    end_scenario
+    finish_checked scale "$in" $N
 }
 
 scenario_kill_moving () {
@@ -812,14 +796,7 @@ scenario_kill_moving () {
     a=$(h wait-acked "$D" kill 1 --timeout 5) || fail "the import ended before the kill was seen through"
     step "epoch $e1: $held; $a chunks acked"
     touch "$T/phase1"
-    finish_import $N 180
-    set -- $rep
-    step "import done: $N imported in $1 s ($2 MB/s, paced)"
-    stop_client
-    h job "$D" kill $N || fail "the aggregator's job ledger"
-    v=$(h verify "$D" "$in" $N) || fail "the store after the import: $v"
-    step "$v"
-    end_scenario
+    finish_checked kill "$in" $N
 }
 
 scenario_throughput () {

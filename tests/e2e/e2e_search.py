@@ -28,7 +28,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 
@@ -292,10 +291,6 @@ def make_fixture(work):
 # --- the stack -----------------------------------------------------------------
 
 class Stack(e2e_runs.Stack):
-    def __init__(self, build):
-        super().__init__(build)
-        self.gen = os.path.join(build, "tools", "trajstore-gen")
-
     def search(self, q, *args):
         p = self.run("search", "--data", self.data, "--json", "--limit", "10000", q, *args)
         return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
@@ -481,12 +476,7 @@ SCENARIOS = [("oracle", sc_oracle), ("kill", sc_kill)]
 
 
 def main():
-    if len(sys.argv) < 2:
-        fail("usage: e2e_search.py BUILD_DIR [SCENARIO...]")
-    build = os.path.abspath(sys.argv[1])
-    want = sys.argv[2:] or [n for n, _ in SCENARIOS]
-    st = Stack(build)
-    work = tempfile.mkdtemp(prefix="ts-search-in.", dir="/tmp")
+    st, want, work = Stack.from_argv("e2e_search", SCENARIOS)
     with st.session(work, "e2e_search"):
         recs, a, b = make_fixture(work)
         st.run("up", "--workers", "2", "--data", st.data, "--no-http")

@@ -3,7 +3,8 @@
  *  counts; the index follows it; a label of an unknown record is refused
  *  with its line (also when its batch is replayed); setting the value a key
  *  has is a duplicate; a label and its record in one commit; the checker
- *  finds an index entry gone or added; a label line is read from its JSON
+ *  finds an index entry gone or added; dropping a run takes its records'
+ *  labels; a label line is read from its JSON
  *  object. Checked against an oracle of random operations.
  */
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include "ts_query.h"
 #include "ts_request.h"
 #include "ts_store.h"
+#include "test_util.h"
 
 #include <ftw.h>
 #include <kclangc.h>
@@ -37,13 +39,6 @@ typedef struct {
     ts_buf_t batch, form;
     uint32_t n;
 } s_env_t;
-
-static int
-s_rm (const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (p);
-}
 
 static int
 s_setup (void **state)
@@ -74,7 +69,7 @@ s_teardown (void **state)
     ts_parser_destroy (&env->parser);
     ts_buf_free (&env->batch);
     ts_buf_free (&env->form);
-    nftw (env->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree (env->dir);
     free (env);
     return 0;
 }
@@ -271,6 +266,57 @@ test_set_get_remove (void **state)
     assert_non_null (env->store);
     assert_string_equal (s_value (env, "r3", "verdict", v), "fail");
     s_check_clean (env, 3);
+}
+
+/*  Dropping a run takes its records' labels with them: every history
+ *  entry, and the index entry of each key's latest value (a removed key
+ *  has none); the labels of the other run stay. */
+static void
+test_drop_forgets_labels (void **state)
+{
+    s_env_t *env = *state;
+    ts_batch_result_t r;
+    char v [600];
+    ts_parser_t *keep = env->parser;
+    const char *runs [2] = { "keep", "gone" }, *ids [2] = { "k1", "d1" };
+    for (int i = 0; i < 2; i++) {
+        ts_profile_t prof;
+        char spec [64], perr [128];
+        snprintf (spec, sizeof spec, "default,run=%s", runs [i]);
+        assert_int_equal (ts_profile_parse (spec, &prof, perr, sizeof perr), 0);
+        env->parser = ts_parser_new (&prof);
+        assert_non_null (env->parser);
+        s_add_record (env, ids [i], 0.5);
+        ts_parser_destroy (&env->parser);
+    }
+    env->parser = keep;
+    assert_int_equal (s_commit (env, "recs", 0, &r), 0);
+    s_add_label (env, "k1", "verdict", "fail", 1);
+    s_add_label (env, "d1", "verdict", "fail", 2);
+    s_add_label (env, "d1", "note", "x", 3);
+    assert_int_equal (s_commit (env, "lab", 0, &r), 0);
+    s_add_label (env, "d1", "verdict", "pass", 1);
+    s_add_label (env, "d1", "note", NULL, 2);
+    assert_int_equal (s_commit (env, "lab2", 0, &r), 0);
+    s_check_clean (env, 2);
+
+    uint64_t dropped;
+    assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 0, &dropped), 0);
+    assert_int_equal (dropped, 1);
+    ts_buf_t out = { 0 };
+    uint32_t n;
+    assert_int_equal (ts_store_labels_of (env->store, "d1", 2, true, &out, &n), 0);
+    assert_int_equal (n, 0);                /* no history entry left */
+    assert_null (s_value (env, "d1", "verdict", v));
+    assert_int_equal (s_index_count (env, NULL, NULL), 1);
+    assert_int_equal (s_index_count (env, "verdict", "fail"), 1);
+    assert_int_equal (s_index_count (env, "verdict", "pass"), 0);
+    assert_string_equal (s_value (env, "k1", "verdict", v), "fail");
+    out.size = 0;
+    assert_int_equal (ts_store_labels_of (env->store, "k1", 2, true, &out, &n), 0);
+    assert_int_equal (n, 1);
+    s_check_clean (env, 1);
+    ts_buf_free (&out);
 }
 
 static void
@@ -572,6 +618,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_set_get_remove, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drop_forgets_labels, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_finds_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_random_oracle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_label_line, s_setup, s_teardown),

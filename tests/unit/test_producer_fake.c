@@ -20,6 +20,8 @@
 #include "ts_error.h"
 #include "ts_msg.h"
 #include "ts_proto.h"
+#include "ts_record.h"
+#include "test_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,14 +47,6 @@ static char s_root [256];        /* the test's temporary directory */
 static unsigned s_case;
 
 /* --- helpers ------------------------------------------------------------------- */
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*  A new directory for one case: s_root/cN. */
 static void
@@ -151,14 +145,6 @@ s_check_report_shape (const char *json)
     assert_int_equal (s_json_uint (json, "lines"),
                       s_json_uint (json, "imported") + s_json_uint (json, "duplicates")
                       + s_json_uint (json, "rejected") + s_json_uint (json, "blank"));
-}
-
-static int
-s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    remove (path);
-    return 0;
 }
 
 /* --- the generated dump ----------------------------------------------------------- */
@@ -535,13 +521,13 @@ s_fake_release (fake_t *f, void *sock)
 static int
 s_fake_run (fake_t *f, void *sock, pid_t pid, void (*poke) (pid_t))
 {
-    int64_t start = s_now_ms (), last_msg = start, exited_at = 0;
+    int64_t start = ts_mono_ms (), last_msg = start, exited_at = 0;
     int status = 0;
     bool exited = false, poked = false;
     for (;;) {
         zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
         int rc = zmq_poll (&item, 1, 10);
-        int64_t now = s_now_ms ();
+        int64_t now = ts_mono_ms ();
         if (rc > 0) {
             zmq_msg_t id, hdr, payload;
             zmq_msg_init (&id);
@@ -976,7 +962,7 @@ test_no_aggregator (void **state)
     const char *args [] = {
         "--data", r.dir, "--ingest", r.endpoint, "--timeout", "1", "--json", input, NULL
     };
-    int64_t t0 = s_now_ms ();
+    int64_t t0 = ts_mono_ms ();
     pid_t pid = s_spawn (args, NULL, r.out, r.err);
     int status;
     assert_int_equal (waitpid (pid, &status, 0), pid);
@@ -984,7 +970,7 @@ test_no_aggregator (void **state)
     if (WEXITSTATUS (status) != 2)
         s_show (&r);
     assert_int_equal (WEXITSTATUS (status), 2);
-    assert_true (s_now_ms () - t0 < 10000);
+    assert_true (ts_mono_ms () - t0 < 10000);
     char *err = s_read (r.err, NULL);
     assert_non_null (strstr (err, "no acknowledgement"));
     assert_non_null (strstr (err, r.endpoint));
@@ -1106,7 +1092,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    nftw (s_root, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree (s_root);
     return 0;
 }
 

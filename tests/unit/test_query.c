@@ -340,13 +340,6 @@ s_oracle_count (const ts_filter_t *f)
 /* --- environment ---------------------------------------------------------- */
 
 static int
-s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (path);
-}
-
-static int
 s_buf_write (void *data, const char *buf, size_t len)
 {
     return ts_buf_append ((ts_buf_t *) data, buf, len) ? -1 : 0;
@@ -472,7 +465,7 @@ s_group_teardown (void **state)
     (void) state;
     for (int st = 0; st < S_NSTORES; st++)
         ts_store_destroy (&s_env->stores [st]);
-    nftw (s_env->dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree (s_env->dir);
     free (s_env->recs);
     free (s_env);
     s_env = NULL;

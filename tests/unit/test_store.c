@@ -174,21 +174,6 @@ typedef struct {
                                tests that read the records file raw) */
 } s_env_t;
 
-static int
-s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (path);
-}
-
-/*  Removes a directory tree (a test's temp dir). */
-static void
-s_rmtree (const char *dir)
-{
-    chmod (dir, 0700);      /* a test may have made it read-only */
-    nftw (dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void
 s_open (s_env_t *env)
 {
@@ -226,7 +211,7 @@ s_setup (void **state)
     char perr [128];
     if (ts_profile_parse ("default", &prof, perr, sizeof perr)
     ||  !(env->parser = ts_parser_new (&prof))) {
-        s_rmtree (env->dir);
+        tu_rmtree (env->dir);
         free (env);
         return -1;
     }
@@ -243,7 +228,7 @@ s_teardown (void **state)
     ts_store_destroy (&env->store);
     ts_parser_destroy (&env->parser);
     ts_buf_free (&env->form);
-    s_rmtree (env->dir);
+    tu_rmtree (env->dir);
     free (env);
     return 0;
 }
@@ -3094,12 +3079,14 @@ test_drop_run (void **state)
     uint64_t seq0 = ts_store_seq (env->store);
     /* a run with no record here writes nothing */
     uint64_t dropped = 99;
-    assert_int_equal (ts_store_drop_run (env->store, "none", 4, 0, NULL, NULL, &dropped), 0);
+    assert_int_equal (ts_store_drop_run (env->store, "none", 4, 0, &dropped), 0);
     assert_int_equal (dropped, 0);
     assert_int_equal (ts_store_seq (env->store), seq0);
 
-    unsigned ticks = 0;
-    assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 64, s_tick, &ticks, &dropped), 0);
+    unsigned ticks = 0;                 /* the store's tick, between transactions */
+    ts_store_set_tick (env->store, s_tick, &ticks);
+    assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 64, &dropped), 0);
+    ts_store_set_tick (env->store, NULL, NULL);
     assert_int_equal (dropped, NGONE);
     assert_true (ticks >= NGONE / 64);
     assert_false (ts_store_drop_pending (env->store));
@@ -3118,7 +3105,7 @@ test_drop_run (void **state)
     assert_int_equal (stat (rec, &st), 0);
     off_t before = st.st_size;
     uint64_t reclaimed = 0;
-    assert_int_equal (ts_store_compact (env->store, NULL, NULL, &reclaimed), 0);
+    assert_int_equal (ts_store_compact (env->store, &reclaimed), 0);
     assert_int_equal (reclaimed, freed);
     assert_int_equal (ts_store_freed_bytes (env->store), 0);
     assert_int_equal (stat (rec, &st), -1);             /* generation 0 is gone */
@@ -3140,7 +3127,7 @@ test_drop_run (void **state)
         ts_buf_free (&out);
     }
     /* nothing to compact a second time */
-    assert_int_equal (ts_store_compact (env->store, NULL, NULL, &reclaimed), 0);
+    assert_int_equal (ts_store_compact (env->store, &reclaimed), 0);
     assert_int_equal (reclaimed, 0);
     s_close (env);
     s_open (env);
@@ -3181,10 +3168,12 @@ s_killed_during (s_env_t *env, bool compact, unsigned ms)
         uint64_t n;
         if (compact) {
             s_tick_pipe (&fds [1]);
-            ts_store_compact (env->store, NULL, NULL, &n);
+            ts_store_compact (env->store, &n);
         }
-        else
-            ts_store_drop_run (env->store, "gone", 4, 16, s_tick_pipe, &fds [1], &n);
+        else {
+            ts_store_set_tick (env->store, s_tick_pipe, &fds [1]);
+            ts_store_drop_run (env->store, "gone", 4, 16, &n);
+        }
         _exit (0);
     }
     close (fds [1]);
@@ -3232,10 +3221,10 @@ test_drop_crash (void **state)
          * not begun it (all still there) or had ended it (none left) */
         uint64_t n;
         if (pending)
-            assert_int_equal (ts_store_drop_resume (env->store, 0, NULL, NULL, &n), 0);
+            assert_int_equal (ts_store_drop_resume (env->store, 0, &n), 0);
         else {
             assert_true (rep.records == NKEEP || rep.records == NKEEP + NGONE);
-            assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 0, NULL, NULL, &n), 0);
+            assert_int_equal (ts_store_drop_run (env->store, "gone", 4, 0, &n), 0);
         }
         assert_int_equal (n, rep.records - NKEEP);
         s_assert_holds (env, keep, NKEEP, gone, NGONE, "gone");

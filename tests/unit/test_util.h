@@ -4,7 +4,10 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -37,6 +40,23 @@ tu_fork_pipe (int *fd)
     close (fds [pid == 0 ? 0 : 1]);
     *fd = fds [pid == 0 ? 1 : 0];
     return pid;
+}
+
+static inline int
+tu_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st; (void) flag; (void) ftw;
+    remove (path);
+    return 0;                   /* on with the rest, whatever one refuses */
+}
+
+/*  Removes a directory and everything in it (a test's scratch folder),
+ *  also one a test made read-only. */
+static inline void
+tu_rmtree (const char *dir)
+{
+    chmod (dir, 0700);
+    nftw (dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
