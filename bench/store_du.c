@@ -7,6 +7,8 @@
  *
  *      store_du [--each] DATA/shards/shard-*.kct
  */
+#include "ts_store.h"
+
 #include <kclangc.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -65,7 +67,9 @@ static int
 s_du (const char *path, s_du_t *du)
 {
     KCDB *db = kcdbnew ();
-    if (!kcdbopen (db, path, KCOREADER | KCONOLOCK)) {
+    char full [4096];
+    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, path);
+    if (!kcdbopen (db, full, KCOREADER | KCONOLOCK)) {
         fprintf (stderr, "store_du: %s: %s\n", path, kcdbemsg (db));
         kcdbdel (db);
         return -1;
