@@ -208,8 +208,7 @@ ts_store_open (const char *path, const char *tuning, int *code, char *err, size_
         goto fail;
     }
     strcpy (full, path);
-    strcat (full, tuning);
-    strcat (full, TS_STORE_ZCOMP);
+    strcat (strcat (full, tuning), TS_STORE_ZCOMP);
     pthread_mutex_lock (&s_open_lock);
     locked = true;
     struct stat pre;
