@@ -35,8 +35,17 @@ typedef struct ts_store ts_store_t;
  *  page-fault on every new page. With the records in their own file a
  *  shard's tree holds index entries only, so a small cache covers much of
  *  it; a larger one made the workers grow without making imports faster
- *  (the measurements: docs/PERFORMANCE.md and the commit that set it). */
-#define TS_STORE_TUNING "#psiz=32768#pccap=16m#msiz=0"
+ *  (the measurements: docs/PERFORMANCE.md and the commit that set it).
+ *  opts=c: a new tree's pages are written LZO-compressed (the cache holds
+ *  them as they are, so a warm read never decompresses): the index
+ *  entries repeat their summaries' fields page after page, and the tree
+ *  halves (docs/DESIGN.md, "Storage"). Only a new file takes it: a tree
+ *  created without keeps its pages as they are. */
+#define TS_STORE_TUNING "#psiz=32768#pccap=16m#msiz=0#opts=c"
+
+/*  The page compressor, appended after any tuning: a compressed tree must
+ *  be read with the compressor that wrote it, whatever tuning opens it. */
+#define TS_STORE_ZCOMP "#zcomp=lzo"
 
 /*  One batch: the records of one chunk that fall in this shard. `records`
  *  is `nrecords` msgpack bin values back to back, each one record form

@@ -89,13 +89,13 @@ ts_store_open (const char *path, const char *tuning, int *code, char *err, size_
     }
     if (!tuning)
         tuning = TS_STORE_TUNING;
-    full = malloc (plen + strlen (tuning) + 1);
+    full = malloc (plen + strlen (tuning) + sizeof TS_STORE_ZCOMP);
     if (!full) {
         *code = TS_ENOMEM;
         goto fail;
     }
     strcpy (full, path);
-    strcat (full, tuning);
+    strcat (strcat (full, tuning), TS_STORE_ZCOMP);
     pthread_mutex_lock (&s_open_lock);
     locked = true;
     struct stat pre;

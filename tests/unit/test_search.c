@@ -286,7 +286,7 @@ test_check_finds (void **state)
     /* remove one term's postings behind the store's back */
     KCDB *db = kcdbnew ();
     char full [400];
-    snprintf (full, sizeof full, "%s%s", s_path, TS_STORE_TUNING);
+    snprintf (full, sizeof full, "%s%s%s", s_path, TS_STORE_TUNING, TS_STORE_ZCOMP);
     assert_true (kcdbopen (db, full, KCOWRITER));
     char key [32] = { 'F' };
     memcpy (key + 1, "numpy", 5);

@@ -174,6 +174,16 @@ typedef struct {
                                tests that read the records file raw) */
 } s_env_t;
 
+/*  Opens a shard's tree behind the store's back, with the compressor its
+ *  pages are written with (TS_STORE_ZCOMP). */
+static bool
+s_kc_open (KCDB *db, const char *path, uint32_t mode)
+{
+    char full [PATH_MAX + 32];
+    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, path);
+    return kcdbopen (db, full, mode);
+}
+
 static void
 s_open (s_env_t *env)
 {
@@ -1895,7 +1905,7 @@ s_inline_records (const char *path)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!kcdbopen (db, path, KCOWRITER))
+    if (!s_kc_open (db, path, KCOWRITER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     KCCUR *cur = kcdbcursor (db);
     char d [1] = { TS_TAG_DATA };
@@ -1957,7 +1967,7 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!kcdbopen (db, path, KCOWRITER))
+    if (!s_kc_open (db, path, KCOWRITER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     const s_rec_t *r = &recs [2], *r3 = &recs [3];
     assert_true (r->has_group && r->has_model && r->has_reward && r->has_created);
@@ -2114,7 +2124,7 @@ test_layout_version (void **state)
         s_close (env);
         KCDB *db = kcdbnew ();
         assert_non_null (db);
-        if (!kcdbopen (db, env->path, KCOWRITER))
+        if (!s_kc_open (db, env->path, KCOWRITER))
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
@@ -2287,7 +2297,7 @@ test_layout4_read (void **state)
         s_inline_records (env->path);
         KCDB *db = kcdbnew ();
         assert_non_null (db);
-        if (!kcdbopen (db, env->path, KCOWRITER))
+        if (!s_kc_open (db, env->path, KCOWRITER))
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         ts_key_put_i64 (v, layout);
@@ -2314,7 +2324,7 @@ test_layout4_read (void **state)
         s_expect_gets (env, recs, 0, 40);
         s_close (env);
         db = kcdbnew ();
-        assert_true (kcdbopen (db, env->path, KCOREADER));
+        assert_true (s_kc_open (db, env->path, KCOREADER));
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
         assert_int_equal (ts_key_get_i64 (v), TS_KEY_LAYOUT);
         assert_true (kcdbclose (db));
@@ -2411,7 +2421,7 @@ s_count_locators (const char *path, size_t *plain, size_t *packed)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!kcdbopen (db, path, KCOREADER))
+    if (!s_kc_open (db, path, KCOREADER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     KCCUR *cur = kcdbcursor (db);
     *plain = *packed = 0;
@@ -2621,7 +2631,7 @@ test_compress_corrupt (void **state)
     /* the locator of the record of sequence 301 */
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    assert_true (kcdbopen (db, env->path, KCOREADER));
+    assert_true (s_kc_open (db, env->path, KCOREADER));
     char key [16], loc [32];
     assert_int_equal (kcdbgetbuf (db, key, ts_key_data (key, 301), loc, sizeof loc), 21);
     assert_true (kcdbclose (db));
@@ -2657,6 +2667,70 @@ test_compress_corrupt (void **state)
     assert_true (rc != 0);
     s_close (env);
     ts_buf_free (&got);
+    free (recs);
+}
+
+/*  The tree's options as Kyoto Cabinet says them ("opts" of its status). */
+static int
+s_tree_opts (const char *path)
+{
+    KCDB *db = kcdbnew ();
+    assert_non_null (db);
+    if (!s_kc_open (db, path, KCOREADER))
+        fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
+    char *st = kcdbstatus (db);
+    assert_non_null (st);
+    const char *at = strstr (st, "\nopts\t");
+    assert_non_null (at);
+    int opts = atoi (at + 6);
+    kcfree (st);
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+    return opts;
+}
+
+/*  A new shard's tree writes its pages compressed; one created without
+ *  (before TS_STORE_TUNING said opts=c) keeps its pages as they are, and
+ *  either is read whatever tuning opens it. */
+static void
+test_tree_compressed (void **state)
+{
+    s_env_t *env = *state;
+    size_t n = 300;
+    s_rec_t *recs = s_recs_make ("z", 0, n);
+    s_open (env);
+    s_load (env, "a", recs, n, 50, 2);
+    s_close (env);
+    enum { S_KC_COMPRESS = 1 << 2 };         /* HashDB::TCOMPRESS */
+    assert_true (s_tree_opts (env->path) & S_KC_COMPRESS);
+    /* a tuning that names no compressor still reads it */
+    int err = 0;
+    char emsg [512] = "";
+    env->store = ts_store_open (env->path, "#psiz=32768#pccap=1m", &err, emsg, sizeof emsg);
+    if (!env->store)
+        fail_msg ("ts_store_open %s: %s", env->path, emsg);
+    s_expect_gets (env, recs, 0, n);
+    s_close (env);
+
+    /* a tree created without page compression stays without */
+    char old [PATH_MAX];
+    snprintf (old, sizeof old, "%s/old.kct", env->dir);
+    env->store = ts_store_open (old, "#psiz=32768#pccap=16m#msiz=0", &err, emsg, sizeof emsg);
+    if (!env->store)
+        fail_msg ("ts_store_open %s: %s", old, emsg);
+    s_load (env, "a", recs, n / 2, 50, 2);
+    s_close (env);
+    assert_false (s_tree_opts (old) & S_KC_COMPRESS);
+    env->store = ts_store_open (old, NULL, &err, emsg, sizeof emsg);
+    if (!env->store)
+        fail_msg ("ts_store_open %s: %s", old, emsg);
+    s_load (env, "b", recs + n / 2, n - n / 2, 50, 2);
+    s_expect_gets (env, recs, 0, n);
+    ts_check_report_t rep;
+    assert_int_equal (ts_check_store (env->store, &rep), 0);
+    assert_int_equal (rep.problems, 0);
+    s_close (env);
+    assert_false (s_tree_opts (old) & S_KC_COMPRESS);
     free (recs);
 }
 
@@ -3287,6 +3361,7 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_compress_retrain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_compress_rollback, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_compress_corrupt, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_tree_compressed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_recovery, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_runs_index_and_totals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_drop_run, s_setup, s_teardown),
