@@ -542,6 +542,32 @@ static const s_field_t s_notowner_fields [] = {
 static const s_desc_t s_notowner = S_DESC (TS_MSG_NOTOWNER, s_notowner_fields);
 S_CODEC (notowner)
 
+/* api -> worker and aggregator */
+
+static const s_field_t s_rcheck_fields [] = {
+    S_REQ (ts_wire_rcheck_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rcheck_t, "shards", S_ARR, shards),
+};
+static const s_desc_t s_rcheck = S_DESC (TS_MSG_RCHECK, s_rcheck_fields);
+S_CODEC (rcheck)
+static const s_desc_t s_rcompact = S_DESC (TS_MSG_RCOMPACT, s_rcheck_fields);
+S_CODEC (rcompact)
+
+static const s_field_t s_rdrop_fields [] = {
+    S_REQ (ts_wire_rdrop_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rdrop_t, "run", S_STR, run),
+    S_REQ (ts_wire_rdrop_t, "shards", S_ARR, shards),
+};
+static const s_desc_t s_rdrop = S_DESC (TS_MSG_RDROP, s_rdrop_fields);
+S_CODEC (rdrop)
+
+static const s_field_t s_dropped_fields [] = {
+    S_OPT (ts_wire_dropped_t, "rid", S_U64, rid, 0),
+    S_REQ (ts_wire_dropped_t, "run", S_STR, run),
+};
+static const s_desc_t s_dropped = S_DESC (TS_MSG_DROPPED, s_dropped_fields);
+S_CODEC (dropped)
+
 /*  Every typed message: X (type, name). */
 #define S_TYPED(X) \
     X (TS_MSG_CHUNK, chunk) X (TS_MSG_DONE, done) X (TS_MSG_PING, ping) \
@@ -550,7 +576,9 @@ S_CODEC (notowner)
     X (TS_MSG_DRAINED, drained) X (TS_MSG_SNAPREQ, snapreq) X (TS_MSG_RELEASED, released) \
     X (TS_MSG_CHUNKDONE, chunkdone) X (TS_MSG_BATCH, batch) X (TS_MSG_BATCHDONE, batchdone) \
     X (TS_MSG_NOTOWNER, notowner) X (TS_MSG_REGISTER, register) X (TS_MSG_HB, hb) \
-    X (TS_MSG_LEAVE, leave) X (TS_MSG_DELTA, delta) X (TS_MSG_SNAP, snap) X (TS_MSG_RESYNC, resync)
+    X (TS_MSG_LEAVE, leave) X (TS_MSG_DELTA, delta) X (TS_MSG_SNAP, snap) X (TS_MSG_RESYNC, resync) \
+    X (TS_MSG_RCHECK, rcheck) X (TS_MSG_RCOMPACT, rcompact) X (TS_MSG_RDROP, rdrop) \
+    X (TS_MSG_DROPPED, dropped)
 
 /*  Every typed message, by type. */
 static const s_desc_t *const s_descs [TS_MSG_COUNT] = {

@@ -17,9 +17,11 @@
  *  answers.
  *
  *  Typed here: every producer <-> aggregator, aggregator <-> worker and
- *  worker <-> worker message. Not yet: the shard map (ts_shardmap.h has its
- *  own codec), the query side (api, CLI <-> aggregator) and the api's reads
- *  of workers (ts_reads.c), which still use the field calls of ts_msg.h.
+ *  worker <-> worker message, and the api's operations on shards (rcheck,
+ *  rcompact, rdrop, dropped). Not yet: the shard map (ts_shardmap.h has
+ *  its own codec), the query side (api, CLI <-> aggregator) and the api's
+ *  reads of workers (ts_reads.c), which still use the field calls of
+ *  ts_msg.h.
  */
 #ifndef TS_WIRE_H
 #define TS_WIRE_H
@@ -336,6 +338,44 @@ typedef struct {
 
 TS_WIRE_CODEC (notowner);
 
+/* --- api -> worker and aggregator: operations on shards ------------------------ */
+
+/*  "rcheck", "rcompact" (api -> worker, on its peer socket): check, or
+ *  compact the records files of, the shards listed (shards: [numbers]; the
+ *  worker must hold each). rid: the api's request id, echoed. Answered by
+ *  "rres" (a report a shard). Both required. */
+typedef struct {
+    uint64_t        rid;
+    ts_wire_array_t shards;
+} ts_wire_rcheck_t;
+
+TS_WIRE_CODEC (rcheck);
+
+typedef ts_wire_rcheck_t ts_wire_rcompact_t;
+
+TS_WIRE_CODEC (rcompact);
+
+/*  "rdrop" (api -> worker): drop run `run`'s records from the shards
+ *  listed; as "rcheck" otherwise. All required. Each shard it changed
+ *  makes the worker send "resync". */
+typedef struct {
+    uint64_t        rid;
+    ts_wire_array_t shards;
+    ts_wire_str_t   run;
+} ts_wire_rdrop_t;
+
+TS_WIRE_CODEC (rdrop);
+
+/*  "dropped" (api -> aggregator, on its query socket): run `run` was
+ *  dropped from every shard; its files and times go too. rid: optional
+ *  (0); run: required. Not answered. */
+typedef struct {
+    uint64_t      rid;
+    ts_wire_str_t run;
+} ts_wire_dropped_t;
+
+TS_WIRE_CODEC (dropped);
+
 /* --- every typed message ------------------------------------------------------ */
 
 /*  For the fuzz target and the tests, which take messages of any type. */
@@ -345,6 +385,7 @@ typedef union {
     ts_wire_chunkdone_t chunkdone; ts_wire_batch_t batch; ts_wire_batchdone_t batchdone;
     ts_wire_notowner_t notowner; ts_wire_register_t register_; ts_wire_hb_t hb;
     ts_wire_leave_t leave; ts_wire_delta_t delta; ts_wire_resync_t resync;
+    ts_wire_rcheck_t rcheck; ts_wire_rdrop_t rdrop; ts_wire_dropped_t dropped;
     ts_wire_credit_t credit; ts_wire_drained_t drained; ts_wire_snapreq_t snapreq;
     ts_wire_released_t released; ts_wire_reregister_t reregister;
 } ts_wire_any_t;

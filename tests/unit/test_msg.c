@@ -334,6 +334,9 @@ s_sample (ts_msg_t type, ts_wire_any_t *m)
     case TS_MSG_DRAINED: m->drained.more = true; break;
     case TS_MSG_SNAPREQ: m->snapreq.shard = 7; break;
     case TS_MSG_RELEASED: m->released = (ts_wire_released_t) { 7, 12 }; break;
+    case TS_MSG_RCHECK: case TS_MSG_RCOMPACT: m->rcheck = (ts_wire_rcheck_t) { 99, arr }; break;
+    case TS_MSG_RDROP: m->rdrop = (ts_wire_rdrop_t) { 99, arr, ts_wire_cstr ("run-a") }; break;
+    case TS_MSG_DROPPED: m->dropped = (ts_wire_dropped_t) { 5, ts_wire_cstr ("run-a") }; break;
     default: fail_msg ("no sample of typed message %s", ts_msg_name (type));
     }
 }
@@ -394,7 +397,7 @@ test_wire_every_message (void **state)
             ts_hdr_free (&cut);
         }
     }
-    assert_int_equal (typed, 22);
+    assert_int_equal (typed, 26);
     ts_hdr_free (&h);
 }
 
