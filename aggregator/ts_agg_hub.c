@@ -216,12 +216,14 @@ s_worker_lost (ts_agg_t *self, int w, const char *why)
 static void
 s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
 {
+    ts_wire_register_t m;
     char name [64], peer [256];
-    if (!ts_hdr_copy_str (in, "worker", name, sizeof name) || !*name
-    ||  !ts_hdr_copy_str (in, "peer", peer, sizeof peer) || !*peer) {
+    if (ts_wire_register_decode (in, &m) || !m.worker.len || !m.peer.len) {
         self->dropped++;
         return;
     }
+    ts_wire_str_copy (m.worker, name, sizeof name);
+    ts_wire_str_copy (m.peer, peer, sizeof peer);
     int w = -1, free_slot = -1;
     for (int i = 0; i < TS_MAX_WORKERS; i++) {
         if (self->workers [i].used && !strcmp (self->workers [i].name, name))
@@ -236,7 +238,7 @@ s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
         return;
     }
     s_worker_t *wk = &self->workers [w];
-    int64_t pid = ts_hdr_get_int (in, "pid", 0);
+    int64_t pid = m.pid;
     if (wk->used && wk->alive && wk->pid != pid)
         s_worker_lost (self, w, "replaced by a new process of the same name");
     if (wk->used && wk->alive)
@@ -251,14 +253,14 @@ s_on_register (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in)
     wk->identity = zframe_dup (from);
     wk->pid = pid;
     wk->last_seen = wk->joined = agg_now ();
-    wk->credit = (int) ts_hdr_get_int (in, "credit", TS_WORKER_CREDIT);
+    wk->credit = (int) m.credit;
     ts_info ("worker %s registered (pid %" PRId64 ", peer %s)%s", name, pid, peer,
              fresh ? "" : " again");
     /* after a restart, trust the shards workers hold (no moves) */
-    ts_mp_reader_t r;
-    uint32_t n;
-    if (!self->assigned_once && ts_hdr_find (in, "shards", &r) && ts_mp_read_array (&r, &n) == 0) {
-        for (uint32_t i = 0; i < n; i++) {
+    if (!self->assigned_once) {
+        ts_mp_reader_t r;
+        ts_wire_array_reader (&m.shards, &r);
+        for (uint32_t i = 0; i < m.shards.count; i++) {
             uint64_t s;
             if (ts_mp_read_uint (&r, &s))
                 break;
@@ -277,16 +279,32 @@ static void
 s_on_heartbeat (ts_agg_t *self, int w, ts_hdrin_t *in)
 {
     s_worker_t *wk = &self->workers [w];
-    wk->held = (int) ts_hdr_get_int (in, "held", 0);
-    wk->queued = (int) ts_hdr_get_int (in, "queued", 0);
-    if (!ts_hdr_copy_str (in, "error", wk->error, sizeof wk->error))
-        wk->error [0] = 0;
+    ts_wire_hb_t m;
+    if (ts_wire_hb_decode (in, &m)) {
+        self->dropped++;
+        return;
+    }
+    wk->held = (int) m.held;
+    wk->queued = (int) m.queued;
+    ts_wire_str_copy (m.error, wk->error, sizeof wk->error);
     /* a worker with an older map, or one that registered again since it
      * was last sent one (a register clears `mapped`, and no chunk goes to
      * it until it has a map): it gets the map */
-    if (self->assigned_once && (ts_hdr_get_uint (in, "epoch", 0) != self->epoch || !wk->mapped))
+    if (self->assigned_once && (m.epoch != self->epoch || !wk->mapped))
         agg_send_map (self, w);
 }
+/*  A drop changed a shard's totals with no delta: the snapshots say what
+ *  is left (a rebuild is rare: one per drop). */
+static void
+s_on_resync (ts_agg_t *self, ts_hdrin_t *in)
+{
+    ts_wire_resync_t m;
+    if (ts_wire_resync_decode (in, &m))
+        self->dropped++;
+    else
+        agg_start_rebuild (self, "a shard dropped records");
+}
+
 static void
 s_on_control (ts_agg_t *self)
 {
@@ -309,8 +327,7 @@ s_on_control (ts_agg_t *self)
          * Asked in answer to its heartbeats only, a few times a second:
          * answering every message started a storm of registrations. */
         if (in->msg == TS_MSG_HB) {
-            ts_hdr_begin (&self->hdr, TS_MSG_REREGISTER, 1);
-            ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+            ts_wire_reregister_encode (&self->hdr, &(ts_wire_reregister_t) { self->incarnation });
             ts_hdr_send (&self->hdr, zsock_resolve (self->control), from, NULL, 0);
         }
         /* its results still count: commits are commits */
@@ -319,7 +336,7 @@ s_on_control (ts_agg_t *self)
         else if (in->msg == TS_MSG_DELTA)
             agg_on_delta (self, in, rv.rest, false);
         else if (in->msg == TS_MSG_RESYNC)
-            agg_start_rebuild (self, "a shard dropped records");
+            s_on_resync (self, in);
         goto done;
     }
     self->workers [w].last_seen = agg_now ();
@@ -343,6 +360,10 @@ s_on_control (ts_agg_t *self)
         agg_on_delta (self, in, rv.rest, in->msg == TS_MSG_SNAP);
         break;
     case TS_MSG_LEAVE:
+        if (ts_wire_leave_decode (in, &(ts_wire_leave_t) { 0 })) {
+            self->dropped++;
+            break;
+        }
         /* a clean stop: move its shards now, not after missed heartbeats */
         s_worker_lost (self, w, "left");
         agg_assign (self);
@@ -354,9 +375,7 @@ s_on_control (ts_agg_t *self)
         break;
     }
     case TS_MSG_RESYNC:
-        /* a drop changed a shard's totals with no delta: the snapshots
-         * say what is left (a rebuild is rare: one per drop) */
-        agg_start_rebuild (self, "a shard dropped records");
+        s_on_resync (self, in);
         break;
     default:
         self->dropped++;
@@ -380,8 +399,7 @@ s_on_ingest (ts_agg_t *self)
     else if (rv.in.msg == TS_MSG_PING) {
         /* producers learn our incarnation: a new one means that what they
          * had queued here is lost, and they send it again at once */
-        ts_hdr_begin (&self->hdr, TS_MSG_PONG, 1);
-        ts_hdr_uint (&self->hdr, "inc", self->incarnation);
+        ts_wire_pong_encode (&self->hdr, &(ts_wire_pong_t) { self->incarnation });
         ts_hdr_send (&self->hdr, zsock_resolve (self->ingest), rv.from, NULL, 0);
     }
     else

@@ -18,7 +18,7 @@
 #include "ts_agg.h"
 #include "ts_config.h"
 #include "ts_map.h"
-#include "ts_msg.h"
+#include "ts_wire.h"
 #include "ts_proto.h"
 #include "ts_seqwait.h"
 #include "ts_shardmap.h"

@@ -99,16 +99,15 @@ s_job_check_done (s_job_t *j)
 void
 agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
 {
+    ts_wire_work_t w = { 0 };
     char job [TS_JOB_MAX];
-    if (!ts_hdr_copy_str (in, "job", job, sizeof job) || !*job || zmsg_size (msg) < 1) {
+    if (ts_wire_chunk_decode (in, &w.c) || !w.c.job.len || zmsg_size (msg) < 1
+    ||  w.c.chunk == UINT64_MAX) {
         self->dropped++;
         return;
     }
-    uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
-    if (chunk == UINT64_MAX) {
-        self->dropped++;
-        return;
-    }
+    ts_wire_str_copy (w.c.job, job, sizeof job);
+    uint64_t chunk = w.c.chunk;
     s_job_t *j = agg_job (self, job, true);
     if (j) {
         zframe_destroy (&j->producer);
@@ -116,11 +115,12 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
         j->updated = zclock_time ();
         if (!j->src [0]) {              /* the import's first chunk here */
             char profile [TS_PROFILE_SPEC_MAX] = "default";
-            ts_hdr_copy_str (in, "src", j->src, sizeof j->src);
-            ts_hdr_copy_str (in, "profile", profile, sizeof profile);
+            ts_wire_str_copy (w.c.src, j->src, sizeof j->src);
+            if (w.c.profile.ptr)
+                ts_wire_str_copy (w.c.profile, profile, sizeof profile);
             agg_runs_note (self, profile, j->src);
         }
-        if (ts_hdr_get_bool (in, "last", false))
+        if (w.c.last)
             j->last_received = true;
         if (chunk < j->acked_bytes * 8 && (j->acked [chunk / 8] & (1u << (chunk % 8)))) {
             /* acknowledged before, the ack got lost: redo it (cheap: every
@@ -139,39 +139,13 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
     c->chunk = chunk;
     c->worker = -1;
     c->payload = zmsg_pop (msg);
-    /* the same header, retyped "work" */
+    /* the same fields, as "work"; "backlog" (chunks still queued here when
+     * this one leaves) and "more" (whether producers are still sending)
+     * are written in place at each dispatch */
     ts_hdr_t h = { 0 };
-    char src [256] = "", profile [1024] = "default";
-    ts_hdr_copy_str (in, "src", src, sizeof src);
-    ts_hdr_copy_str (in, "profile", profile, sizeof profile);
-    uint32_t flen = 0, fidlen = 0;
-    const char *file = ts_hdr_get_str (in, "file", &flen);
-    const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
-    bool by_ref = file && fid;
-    ts_hdr_begin (&h, TS_MSG_WORK, by_ref ? 12 : 9);
-    ts_hdr_str (&h, "job", job);
-    ts_hdr_uint (&h, "chunk", chunk);
-    ts_hdr_uint (&h, "line0", ts_hdr_get_uint (in, "line0", 1));
-    ts_hdr_uint (&h, "lines", ts_hdr_get_uint (in, "lines", 0));
-    ts_hdr_uint (&h, "bytes", ts_hdr_get_uint (in, "bytes", 0));
-    ts_hdr_str (&h, "src", src);
-    ts_hdr_str (&h, "profile", profile);
-    if (by_ref) {                       /* the lines are in this file */
-        ts_hdr_strn (&h, "file", file, flen);
-        ts_hdr_uint (&h, "off", ts_hdr_get_uint (in, "off", 0));
-        ts_hdr_strn (&h, "fid", fid, fidlen);
-    }
-    /* "backlog": chunks still queued here when this one leaves, written
-     * at dispatch into a fixed-width uint32 */
-    ts_hdr_key (&h, "backlog");
-    static const char u32 [5] = { (char) 0xce, 0, 0, 0, 0 };
-    c->backlog_at = h.buf.size + 1;
-    ts_buf_append (&h.buf, u32, sizeof u32);
-    /* "more": whether producers are still sending, also set at dispatch */
-    ts_hdr_key (&h, "more");
-    c->more_at = h.buf.size;
-    ts_buf_append (&h.buf, "\xc2", 1);
-    assert (ts_hdr_is_complete (&h));      /* sent raw, not by ts_hdr_send */
+    ts_wire_work_encode (&h, &w);
+    c->backlog_at = ts_wire_value_at (&h, "backlog") + 1;
+    c->more_at = ts_wire_value_at (&h, "more");
     c->header = h.buf;
     if (!c->payload || ts_map_put (self->chunks, key, klen, c)) {
         agg_chunk_free (c);
@@ -188,15 +162,19 @@ agg_on_chunk (ts_agg_t *self, zframe_t *from, ts_hdrin_t *in, zmsg_t *msg)
 void
 agg_on_done (ts_agg_t *self, ts_hdrin_t *in)
 {
+    ts_wire_done_t m;
     char job [TS_JOB_MAX];
-    if (!ts_hdr_copy_str (in, "job", job, sizeof job))
+    if (ts_wire_done_decode (in, &m)) {
+        self->dropped++;
         return;
+    }
+    ts_wire_str_copy (m.job, job, sizeof job);
     s_job_t *j = agg_job (self, job, false);
     if (!j)
         return;
     j->done_received = true;
-    j->total_chunks = ts_hdr_get_uint (in, "chunks", 0);
-    j->bytes = ts_hdr_get_uint (in, "bytes", j->bytes);
+    j->total_chunks = m.chunks;
+    j->bytes = m.bytes;
     s_job_check_done (j);
 }
 
@@ -371,33 +349,20 @@ agg_release_acks (ts_agg_t *self)
     }
 }
 
-/*  Copies the value of `key` from `in` to h under the same key, or an
- *  empty array when it is missing or malformed. */
-static void
-s_pass_array (ts_hdr_t *h, ts_hdrin_t *in, const char *key)
-{
-    ts_hdr_key (h, key);
-    ts_mp_reader_t r;
-    if (ts_hdr_find (in, key, &r)) {
-        const uint8_t *start = r.p;
-        if (ts_mp_skip (&r) == 0) {
-            ts_buf_append (&h->buf, start, (size_t) (r.p - start));
-            return;
-        }
-    }
-    msgpack_pack_array (&h->pk, 0);
-}
-
 /*  A worker's "chunkdone": the chunk's commits are done. Builds the "ack"
  *  (or "nack") for the producer and holds it until the statistics include
  *  every commit it names. */
 void
 agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
 {
+    ts_wire_chunkdone_t d;
     char job [TS_JOB_MAX];
-    if (!ts_hdr_copy_str (in, "job", job, sizeof job))
+    if (ts_wire_chunkdone_decode (in, &d)) {
+        self->dropped++;
         return;
-    uint64_t chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
+    }
+    ts_wire_str_copy (d.job, job, sizeof job);
+    uint64_t chunk = d.chunk;
     char key [TS_JOB_MAX + 16];
     size_t klen = ts_chunk_key (key, job, chunk);
     s_chunk_t *c = ts_map_take (self->chunks, key, klen);
@@ -426,15 +391,14 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
     snprintf (a->job, sizeof a->job, "%s", job);
     a->chunk = chunk;
     ts_hdr_t h = { 0 };
-    int64_t code = ts_hdr_get_int (in, "code", 0);
-    if (code) {
+    if (d.failed && d.code) {
         char msg [512] = "";
-        ts_hdr_copy_str (in, "msg", msg, sizeof msg);
-        ts_hdr_begin_outcome (&h, TS_MSG_NACK, job, chunk, code, msg, 0);
+        ts_wire_str_copy (d.msg, msg, sizeof msg);
+        ts_wire_nack_encode (&h, &(ts_wire_nack_t) {
+            .job = ts_wire_cstr (job), .chunk = chunk, .code = d.code, .msg = ts_wire_cstr (msg) });
         s_job_t *j = agg_job (self, job, false);
         if (j)
             snprintf (j->error, sizeof j->error, "%s", msg);
-        assert (ts_hdr_is_complete (&h));
         a->header = h.buf;
         /* a nack carries no counts and waits for nothing */
         if (j && j->producer) {
@@ -447,39 +411,34 @@ agg_on_chunkdone (ts_agg_t *self, int w, ts_hdrin_t *in)
         free (a);
         return;
     }
-    a->lines = ts_hdr_get_uint (in, "lines", 0);
-    a->blank = ts_hdr_get_uint (in, "blank", 0);
-    a->imported = ts_hdr_get_uint (in, "imported", 0);
-    a->duplicates = ts_hdr_get_uint (in, "duplicates", 0);
-    a->rejected = ts_hdr_get_uint (in, "rejected", 0);
-    ts_hdr_begin_outcome (&h, TS_MSG_ACK, job, chunk, 0, NULL, 7);
-    ts_hdr_uint (&h, "lines", a->lines);
-    ts_hdr_uint (&h, "blank", a->blank);
-    ts_hdr_uint (&h, "imported", a->imported);
-    ts_hdr_uint (&h, "duplicates", a->duplicates);
-    ts_hdr_uint (&h, "rejected", a->rejected);
+    a->lines = d.lines;
+    a->blank = d.blank;
+    a->imported = d.imported;
+    a->duplicates = d.duplicates;
+    a->rejected = d.rejected;
     /* rejects and field warnings pass through as they came */
-    s_pass_array (&h, in, "rejects");
-    s_pass_array (&h, in, "warnings");
-    ts_mp_reader_t r;
-    assert (ts_hdr_is_complete (&h));
+    ts_wire_ack_encode (&h, &(ts_wire_ack_t) {
+        .job = ts_wire_cstr (job), .chunk = chunk, .lines = a->lines, .blank = a->blank,
+        .imported = a->imported, .duplicates = a->duplicates, .rejected = a->rejected,
+        .rejects = d.rejects,
+        .warnings = d.warnings.items ? d.warnings : (ts_wire_array_t) { "", 0, 0 } });
     a->header = h.buf;
     /* the commits it depends on: [[shard, seq]...] */
-    if (ts_hdr_find (in, "seqs", &r)) {
-        uint32_t n;
-        if (ts_mp_read_array (&r, &n) == 0 && n <= TS_MAX_SHARDS) {
-            a->shards = calloc (n ? n : 1, sizeof *a->shards);
-            a->seqs = calloc (n ? n : 1, sizeof *a->seqs);
-            for (uint32_t i = 0; a->shards && a->seqs && i < n; i++) {
-                uint32_t two;
-                uint64_t s, q;
-                if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_uint (&r, &s)
-                ||  ts_mp_read_uint (&r, &q))
-                    break;
-                a->shards [a->nseqs] = (uint32_t) s;
-                a->seqs [a->nseqs] = q;
-                a->nseqs++;
-            }
+    uint32_t n = d.seqs.count;
+    if (n <= TS_MAX_SHARDS) {
+        ts_mp_reader_t r;
+        ts_wire_array_reader (&d.seqs, &r);
+        a->shards = calloc (n ? n : 1, sizeof *a->shards);
+        a->seqs = calloc (n ? n : 1, sizeof *a->seqs);
+        for (uint32_t i = 0; a->shards && a->seqs && i < n; i++) {
+            uint32_t two;
+            uint64_t s, q;
+            if (ts_mp_read_array (&r, &two) || two != 2 || ts_mp_read_uint (&r, &s)
+            ||  ts_mp_read_uint (&r, &q))
+                break;
+            a->shards [a->nseqs] = (uint32_t) s;
+            a->seqs [a->nseqs] = q;
+            a->nseqs++;
         }
     }
     a->since = agg_now ();

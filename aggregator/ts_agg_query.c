@@ -527,10 +527,11 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     else if (in.msg == TS_MSG_DROPPED) {
         /* the api dropped a run: its files and times go too (nothing is
          * answered: the api has answered its client) */
-        uint32_t rlen;
-        const char *run = ts_hdr_get_str (&in, "run", &rlen);
-        if (run)
-            agg_runs_forget (self, run, rlen);
+        ts_wire_dropped_t m;
+        if (ts_wire_dropped_decode (&in, &m))
+            self->dropped++;
+        else
+            agg_runs_forget (self, m.run.ptr, (uint32_t) m.run.len);
     }
     else if (in.msg == TS_MSG_JOB) {
         char job [TS_JOB_MAX];

@@ -171,13 +171,14 @@ agg_request_snapshots (ts_agg_t *self)
 void
 agg_on_delta (ts_agg_t *self, ts_hdrin_t *in, zmsg_t *msg, bool snapshot)
 {
-    uint64_t shard = ts_hdr_get_uint (in, "shard", UINT64_MAX);
+    ts_wire_delta_t m;                  /* a "snap" has the same fields */
     zframe_t *payload = zmsg_first (msg);
-    if (shard >= self->nshards || !payload) {
+    if ((snapshot ? ts_wire_snap_decode (in, &m) : ts_wire_delta_decode (in, &m))
+    ||  m.shard >= self->nshards || !payload) {
         self->dropped++;
         return;
     }
-    uint64_t seq = ts_hdr_get_uint (in, "seq", 0);
+    uint64_t shard = m.shard, seq = m.seq;
     if (snapshot) {
         if (self->shard_synced [shard])
             return;                     /* an answer to an older request */

@@ -534,9 +534,8 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             q.len = zframe_size (r->request);
             uint32_t rlen;
             const char *run = ts_hdr_get_str (&q, "run", &rlen);
-            ts_hdr_begin (&self->hdr, TS_MSG_DROPPED, 2);
-            ts_hdr_uint (&self->hdr, "rid", 0);
-            ts_hdr_strn (&self->hdr, "run", run ? run : "", run ? rlen : 0);
+            ts_wire_dropped_encode (&self->hdr, &(ts_wire_dropped_t) {
+                .rid = 0, .run = { run ? run : "", run ? rlen : 0 } });
             ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
             s_finish_shards (self, r, "dropped", NULL);
         }

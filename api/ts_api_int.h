@@ -13,7 +13,7 @@
 #include "ts_api.h"
 #include "ts_config.h"
 #include "ts_map.h"
-#include "ts_msg.h"
+#include "ts_wire.h"
 #include "ts_proto.h"
 #include "ts_request.h"
 #include "ts_shardmap.h"

@@ -187,11 +187,21 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
             in.len = zframe_size (r->request);
             run = ts_hdr_get_str (&in, "run", &rlen);
         }
-        ts_hdr_begin (h, type, run ? 3 : 2);
-        ts_hdr_uint (h, "rid", r->rid);
-        if (run)
-            ts_hdr_strn (h, "run", run, rlen);
-        s_hdr_shards (self, h, w);
+        /* the shards worker w owns, packed in scratch */
+        ts_buf_t *b = &self->tmp;
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, b, ts_buf_packer_write);
+        b->size = 0;
+        msgpack_pack_array (&pk, s_owned (self, w));
+        for (unsigned s = 0; s < self->nshards; s++)
+            if (self->owners [s] == w)
+                msgpack_pack_uint32 (&pk, s);
+        ts_wire_rdrop_t m = { r->rid, ts_wire_array_packed (b->data, b->size),
+                              { run ? run : "", rlen } };
+        if (type == TS_MSG_RDROP)
+            ts_wire_rdrop_encode (h, &m);
+        else                            /* rcheck, rcompact: the same less the run */
+            ts_wire_encode (h, type, &(ts_wire_any_t) { .rcheck = { m.rid, m.shards } });
         ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL, NULL, 0);
         r->waiting++;
         return;

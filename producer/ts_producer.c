@@ -273,11 +273,9 @@ ts_producer_destroy (ts_producer_t **self_p)
 static void
 s_send_done (ts_producer_t *self)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_DONE, 4);
-    ts_hdr_str (&self->hdr, "job", self->job);
-    ts_hdr_uint (&self->hdr, "chunks", self->next);
-    ts_hdr_uint (&self->hdr, "lines", self->sent_lines);
-    ts_hdr_uint (&self->hdr, "bytes", self->sent_bytes);
+    ts_wire_done_encode (&self->hdr, &(ts_wire_done_t) {
+        .job = ts_wire_cstr (self->job), .chunks = self->next, .lines = self->sent_lines,
+        .bytes = self->sent_bytes });
     int64_t until = pr_now_ms () + TS_PRODUCER_DONE_MS;
     while (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size, ZMQ_DONTWAIT) < 0) {
         int64_t left = until - pr_now_ms ();
@@ -358,7 +356,7 @@ ts_producer_run (ts_producer_t *self, volatile sig_atomic_t *stop)
         if (self->inflight > 0 && s_sending (self)) {
             if (now >= self->next_ping_ms) {
                 /* not taken (not connected yet): again shortly */
-                ts_hdr_begin (&self->hdr, TS_MSG_PING, 0);
+                ts_wire_ping_encode (&self->hdr, &(ts_wire_ping_t) { 0 });
                 bool took = zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                                       ZMQ_DONTWAIT) >= 0;
                 self->next_ping_ms = now + (took ? S_PING_MS : S_PING_MS / 20);

@@ -37,12 +37,13 @@ s_reject_cmp (const void *a, const void *b)
 /*  Turns the ack's [[line, reason]...] into rejects file text, taking each
  *  line's bytes from the chunk. Returns how many were listed. */
 static uint64_t
-s_ack_rejects (ts_producer_t *self, ts_slot_t *slot, const ts_hdrin_t *in)
+s_ack_rejects (ts_producer_t *self, ts_slot_t *slot, const ts_wire_ack_t *m)
 {
     ts_mp_reader_t r;
-    uint32_t n;
-    if (!ts_hdr_find (in, "rejects", &r) || ts_mp_read_array (&r, &n) || n == 0)
+    uint32_t n = m->rejects.count;
+    if (n == 0)
         return 0;
+    ts_wire_array_reader (&m->rejects, &r);
     ts_reject_t *list = malloc (n * sizeof *list);
     if (!list) {
         pr_log (self, TS_LOG_ERROR, "out of memory: the rejects of chunk %" PRIu64
@@ -110,17 +111,14 @@ s_ack_rejects (ts_producer_t *self, ts_slot_t *slot, const ts_hdrin_t *in)
 /*  The slot of an answer to chunk `chunk` of our job that is still
  *  unanswered, or NULL (a repeat, another job's, or garbage). */
 static ts_slot_t *
-s_answer_slot (ts_producer_t *self, const ts_hdrin_t *in, uint64_t *chunk)
+s_answer_slot (ts_producer_t *self, ts_wire_str_t job, uint64_t chunk)
 {
-    uint32_t len;
-    const char *job = ts_hdr_get_str (in, "job", &len);
-    if (!job || len != strlen (self->job) || memcmp (job, self->job, len) != 0)
+    if (!ts_wire_str_eq (job, self->job))
         return NULL;
-    *chunk = ts_hdr_get_uint (in, "chunk", UINT64_MAX);
-    if (*chunk < self->base || *chunk >= self->next)
+    if (chunk < self->base || chunk >= self->next)
         return NULL;
-    ts_slot_t *slot = pr_slot (self, *chunk);
-    if (slot->state != TS_SLOT_INFLIGHT || slot->chunk != *chunk)
+    ts_slot_t *slot = pr_slot (self, chunk);
+    if (slot->state != TS_SLOT_INFLIGHT || slot->chunk != chunk)
         return NULL;
     return slot;
 }
@@ -157,27 +155,26 @@ s_rtt_sample (ts_producer_t *self, double r)
 }
 
 static void
-s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
+s_on_ack (ts_producer_t *self, const ts_wire_ack_t *a, int64_t now)
 {
-    uint64_t chunk;
-    ts_slot_t *slot = s_answer_slot (self, in, &chunk);
+    const ts_wire_ack_t m = *a;
+    uint64_t chunk = m.chunk;
+    ts_slot_t *slot = s_answer_slot (self, m.job, chunk);
     if (!slot) {
         pr_log (self, TS_LOG_DEBUG, "ignored an ack (a repeat, or not ours)");
         return;
     }
-    uint64_t lines = ts_hdr_get_uint (in, "lines", 0);
-    uint64_t blank = ts_hdr_get_uint (in, "blank", 0);
-    uint64_t imported = ts_hdr_get_uint (in, "imported", 0);
-    uint64_t duplicates = ts_hdr_get_uint (in, "duplicates", 0);
-    uint64_t rejected = ts_hdr_get_uint (in, "rejected", 0);
+    uint64_t lines = m.lines, blank = m.blank, imported = m.imported;
+    uint64_t duplicates = m.duplicates, rejected = m.rejected;
     if (lines != slot->lines || blank + imported + duplicates + rejected != lines)
         pr_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": the ack counts %" PRIu64 " lines "
                "(%" PRIu64 " imported, %" PRIu64 " duplicates, %" PRIu64 " rejected, %"
                PRIu64 " blank) for %" PRIu64 " lines sent", chunk, lines, imported,
                duplicates, rejected, blank, slot->lines);
-    uint64_t listed = rejected ? s_ack_rejects (self, slot, in) : 0;
+    uint64_t listed = rejected ? s_ack_rejects (self, slot, &m) : 0;
     ts_mp_reader_t wr;
-    if (ts_hdr_find (in, "warnings", &wr) && ts_warn_merge (&self->warnings, &wr))
+    ts_wire_array_reader (&m.warnings, &wr);
+    if (m.warnings.items && ts_warn_merge_items (&self->warnings, &wr, m.warnings.count))
         pr_log (self, TS_LOG_WARN, "chunk %" PRIu64 ": malformed warnings list in the ack", chunk);
     if (listed < rejected)
         self->unlisted += rejected - listed;
@@ -195,42 +192,19 @@ s_on_ack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
     pr_retire (self, false);
 }
 
-/*  A nack's code: a name from ts_errname or a number; TS_ESTORE if none. */
-static int
-s_nack_code (const ts_hdrin_t *in, char *name, size_t size)
-{
-    static const int codes [] = {
-        TS_ENOTFOUND, TS_EBADLINE, TS_EBADREQ, TS_ESTORE, TS_ELOCKED, TS_ECORRUPT,
-        TS_ENOMEM, TS_ETOOBIG, TS_EPROTO, TS_ETIMEOUT, TS_EVERSION, TS_EBUSY,
-        TS_EINVAL, TS_ENOSPC, TS_EINCONSISTENT, TS_ENOINPUT
-    };
-    int64_t num;
-    if (ts_hdr_copy_str (in, "code", name, size)) {
-        for (size_t i = 0; i < sizeof codes / sizeof codes [0]; i++)
-            if (strcmp (name, ts_errname (codes [i])) == 0)
-                return codes [i];
-        return TS_ESTORE;
-    }
-    num = ts_hdr_get_int (in, "code", 0);
-    if (num < 0 && num > INT32_MIN) {
-        snprintf (name, size, "%s", ts_errname ((int) num));
-        return (int) num;
-    }
-    snprintf (name, size, "%s", ts_errname (TS_ESTORE));
-    return TS_ESTORE;
-}
-
 static void
-s_on_nack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
+s_on_nack (ts_producer_t *self, const ts_wire_nack_t *n, int64_t now)
 {
-    uint64_t chunk;
-    ts_slot_t *slot = s_answer_slot (self, in, &chunk);
+    const ts_wire_nack_t m = *n;
+    uint64_t chunk = m.chunk;
+    ts_slot_t *slot = s_answer_slot (self, m.job, chunk);
     if (!slot)
         return;
-    char name [32];
-    int code = s_nack_code (in, name, sizeof name);
-    uint32_t mlen = 0;
-    const char *msg = ts_hdr_get_str (in, "msg", &mlen);
+    /* a code that is no error of ours: the store's */
+    int code = m.code < 0 && m.code > INT32_MIN ? (int) m.code : TS_ESTORE;
+    const char *name = ts_errname (code);
+    size_t mlen = m.msg.len;
+    const char *msg = m.msg.ptr;
     if (!msg || mlen == 0) {
         msg = ts_strerror (code);
         mlen = (uint32_t) strlen (msg);
@@ -266,9 +240,9 @@ s_on_nack (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
 
 /*  A "pong": the aggregator's incarnation. A new one lost our chunks. */
 static void
-s_on_pong (ts_producer_t *self, const ts_hdrin_t *in, int64_t now)
+s_on_pong (ts_producer_t *self, const ts_wire_pong_t *m, int64_t now)
 {
-    uint64_t inc = ts_hdr_get_uint (in, "inc", 0);
+    uint64_t inc = m->inc;
     if (!inc)
         return;
     self->pong_ms = now;
@@ -292,21 +266,22 @@ pr_receive (ts_producer_t *self)
             break;
         bool more = zmq_msg_more (&msg);
         ts_hdrin_t in;
+        ts_wire_any_t m;
         int rc = ts_hdr_parse (&in, zmq_msg_data (&msg), zmq_msg_size (&msg));
         int64_t now = pr_now_ms ();
-        if (rc)
+        if (rc == 0 && in.msg != TS_MSG_ACK && in.msg != TS_MSG_NACK && in.msg != TS_MSG_PONG)
+            pr_log (self, TS_LOG_DEBUG, "dropped a message of type %s", in.type);
+        else
+        if (rc || (rc = ts_wire_decode (&in, &m)))
             pr_log (self, TS_LOG_DEBUG, "dropped a message: %s", ts_strerror (rc));
         else
         if (in.msg == TS_MSG_ACK)
-            s_on_ack (self, &in, now);
+            s_on_ack (self, &m.ack, now);
         else
         if (in.msg == TS_MSG_NACK)
-            s_on_nack (self, &in, now);
+            s_on_nack (self, &m.nack, now);
         else
-        if (in.msg == TS_MSG_PONG)
-            s_on_pong (self, &in, now);
-        else
-            pr_log (self, TS_LOG_DEBUG, "dropped a message of type %s", in.type);
+            s_on_pong (self, &m.pong, now);
         while (more) {                      /* frames we have no use for */
             if (zmq_msg_recv (&msg, self->sock, 0) < 0)
                 break;

@@ -15,7 +15,7 @@
 #include "ts_config.h"
 #include "ts_input.h"
 #include "ts_log.h"
-#include "ts_msg.h"
+#include "ts_wire.h"
 #include "ts_warn.h"
 
 #include <stdbool.h>

@@ -134,24 +134,23 @@ pr_send_chunk (ts_producer_t *self, ts_slot_t *slot, int64_t now)
         slot->sent_ms = now;            /* never sent: the import ends */
         return 0;
     }
-    ts_hdr_begin (&self->hdr, TS_MSG_CHUNK, self->by_ref ? 11 : 8);
-    ts_hdr_str (&self->hdr, "job", self->job);
-    ts_hdr_uint (&self->hdr, "chunk", slot->chunk);
-    ts_hdr_uint (&self->hdr, "line0", slot->line0);
-    ts_hdr_uint (&self->hdr, "lines", slot->lines);
-    ts_hdr_uint (&self->hdr, "bytes", slot->size);
-    ts_hdr_str (&self->hdr, "src", self->input_path);
-    ts_hdr_str (&self->hdr, "profile", self->profile);
-    /* lets the workers commit as soon as they are idle, not spaced out
-     * for the chunks still to come */
-    ts_hdr_bool (&self->hdr, "last", slot->last);
+    ts_wire_chunk_t m = {
+        .job = ts_wire_cstr (self->job), .chunk = slot->chunk, .line0 = slot->line0,
+        .lines = slot->lines, .bytes = slot->size, .src = ts_wire_cstr (self->input_path),
+        .profile = ts_wire_cstr (self->profile),
+        /* lets the workers commit as soon as they are idle, not spaced out
+         * for the chunks still to come */
+        .last = slot->last,
+    };
     if (self->by_ref) {
         /* the workers read the lines from the file: the bytes are not
          * copied through the sockets (nor relayed by the aggregator) */
-        ts_hdr_str (&self->hdr, "file", self->ref_path);
-        ts_hdr_uint (&self->hdr, "off", slot->offset);
-        ts_hdr_str (&self->hdr, "fid", self->ref_fid);
+        m.by_ref = true;
+        m.file = ts_wire_cstr (self->ref_path);
+        m.off = slot->offset;
+        m.fid = ts_wire_cstr (self->ref_fid);
     }
+    ts_wire_chunk_encode (&self->hdr, &m);
     if (zmq_send (self->sock, self->hdr.buf.data, self->hdr.buf.size,
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return 1;

@@ -59,19 +59,6 @@ ts_hdr_begin (ts_hdr_t *h, ts_msg_t type, uint32_t nfields)
     ts_mp_pack_cstr (&h->pk, ts_msg_name (type));
 }
 
-void
-ts_hdr_begin_outcome (ts_hdr_t *h, ts_msg_t type, const char *job, uint64_t chunk,
-                      int64_t code, const char *msg, uint32_t nfields)
-{
-    ts_hdr_begin (h, type, 2 + (code ? 2 : 0) + nfields);
-    ts_hdr_str (h, "job", job);
-    ts_hdr_uint (h, "chunk", chunk);
-    if (code) {
-        ts_hdr_int (h, "code", code);
-        ts_hdr_str (h, "msg", msg);
-    }
-}
-
 bool
 ts_hdr_is_complete (const ts_hdr_t *h)
 {

@@ -31,12 +31,6 @@ typedef struct {
  *  ts_hdr_send and ts_hdr_msg refuse a header whose pairs do not match
  *  it (a msgpack map with a wrong count misreads everything after it). */
 void ts_hdr_begin (ts_hdr_t *h, ts_msg_t type, uint32_t nfields);
-/*  Starts the answer about a chunk (or one shard's part of it) of `job`:
- *  "chunkdone", "batchdone", "ack" and "nack" all begin with "job" and
- *  "chunk", then, when `code` is not 0, "code" and "msg". `nfields` more
- *  pairs follow, added by the caller. */
-void ts_hdr_begin_outcome (ts_hdr_t *h, ts_msg_t type, const char *job, uint64_t chunk,
-                           int64_t code, const char *msg, uint32_t nfields);
 /*  True when the header holds as many pairs as ts_hdr_begin announced. */
 bool ts_hdr_is_complete (const ts_hdr_t *h);
 /*  Appends `npairs` key/value pairs already packed (`len` bytes). */

@@ -48,9 +48,10 @@
  *               the commits the ack waits for)  | job, chunk, code, msg on failure
  *    "delta"    shard, seq                      + payload: totals delta (ts_delta:
  *                                                 shard, groups, models, runs)
- *    "snap"     shard, seq, last                + payload: totals (ts_delta form)
+ *    "snap"     shard, seq                      + payload: totals (ts_delta form)
  *    "released" shard, epoch
  *    "leave"    worker                          a clean stop: its shards move now
+ *    "resync"   shard                           a drop changed its totals: rebuild
  *  Aggregator -> worker
  *    "map"      epoch, inc, nshards, owners ([worker index per shard, -1: none]),
  *               workers ([[name, peer endpoint]...])
@@ -66,6 +67,9 @@
  *    "batch"    job, chunk, shard, epoch, n         + payload: n bin records
  *    "batchdone" job, chunk, shard, imported, duplicates | code, msg
  *    "notowner" job, chunk, shard, epoch            resend after the next map
+ *
+ *  Every message above has a typed struct, encode and decode in ts_wire.h
+ *  (the map: ts_shardmap.h), which says which fields are required.
  *
  *  Query side (api <-> aggregator, api <-> worker): see docs/INTERNALS.md,
  *  which lists every message with its fields; the client protocol is in

@@ -80,6 +80,12 @@ ts_warn_merge (ts_warn_t *w, ts_mp_reader_t *r)
     uint32_t n;
     if (ts_mp_read_array (r, &n))
         return TS_EPROTO;
+    return ts_warn_merge_items (w, r, n);
+}
+
+int
+ts_warn_merge_items (ts_warn_t *w, ts_mp_reader_t *r, uint32_t n)
+{
     for (uint32_t i = 0; i < n; i++) {
         uint32_t m;
         const char *field, *reason;

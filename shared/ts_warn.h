@@ -43,6 +43,9 @@ int ts_warn_pack (const ts_warn_t *w, msgpack_packer *pk);
 /*  Merges a packed tally (the reader is at its array) into w. 0, or
  *  TS_EPROTO for a malformed one (what was read stays merged). */
 int ts_warn_merge (ts_warn_t *w, ts_mp_reader_t *r);
+/*  The same for the array's n items, the reader at the first (an array
+ *  field of a typed message: ts_wire.h). */
+int ts_warn_merge_items (ts_warn_t *w, ts_mp_reader_t *r, uint32_t n);
 
 /*  Prints the tally: text (one line a kind, indented) or, json, the value
  *  of "warnings": {"field": {"reason": {"count": N, "first_line": L}}}. */

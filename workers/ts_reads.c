@@ -12,7 +12,7 @@
 #include "ts_check.h"
 #include "ts_error.h"
 #include "ts_labels.h"
-#include "ts_msg.h"
+#include "ts_wire.h"
 #include "ts_query.h"
 #include "ts_request.h"
 #include "ts_search.h"
@@ -173,12 +173,13 @@ s_cursor (ts_hdrin_t *in, ts_listing_t *l)
  *  a shard has the aggregator rebuild its statistics (resync). Like a
  *  check, it holds the worker; heartbeats go out between transactions. */
 static zmsg_t *
-s_drop (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, const uint64_t *shards, uint32_t cnt)
+s_drop (ts_worker_t *w, const ts_wire_rdrop_t *m, bool drop, const uint64_t *shards,
+        uint32_t cnt)
 {
-    bool drop = in->msg == TS_MSG_RDROP;
-    uint32_t run_len = 0;
-    const char *run = drop ? ts_hdr_get_str (in, "run", &run_len) : NULL;
-    if (drop && (!run || run_len == 0 || run_len > TS_RUN_MAX_BYTES))
+    uint64_t rid = m->rid;
+    uint32_t run_len = (uint32_t) m->run.len;
+    const char *run = m->run.ptr;
+    if (drop && (!run || run_len == 0 || m->run.len > TS_RUN_MAX_BYTES))
         return s_reply (rid, ts_errname (TS_EBADREQ), "rdrop needs a run");
     s_ctx.items.size = 0;
     msgpack_packer pk;
@@ -217,17 +218,26 @@ s_drop (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, const uint64_t *shards, ui
 static zmsg_t *
 s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
 {
+    ts_wire_any_t m;
     ts_mp_reader_t r;
     uint32_t cnt;
     uint64_t shards [S_MAX_SHARDS];
-    if (!ts_hdr_find (in, "shards", &r) || ts_mp_read_array (&r, &cnt) || cnt > S_MAX_SHARDS)
+    if (ts_wire_decode (in, &m))
+        return s_reply (rid, ts_errname (TS_EBADREQ), in->msg == TS_MSG_RDROP
+                        ? "rdrop needs a run and a shard list" : "bad shard list");
+    /* rcheck and rcompact are rdrop less the run */
+    ts_wire_rdrop_t op = in->msg == TS_MSG_RDROP ? m.rdrop
+                       : (ts_wire_rdrop_t) { m.rcheck.rid, m.rcheck.shards, { 0 } };
+    cnt = op.shards.count;
+    ts_wire_array_reader (&op.shards, &r);
+    if (cnt > S_MAX_SHARDS)
         return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
     for (uint32_t i = 0; i < cnt; i++)
         if (ts_mp_read_uint (&r, &shards [i]) || shards [i] >= ts_worker_nshards (w)
         ||  !ts_worker_store (w, (unsigned) shards [i]))
             return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
     if (in->msg != TS_MSG_RCHECK)
-        return s_drop (w, in, rid, shards, cnt);
+        return s_drop (w, &op, in->msg == TS_MSG_RDROP, shards, cnt);
     s_ctx.items.size = 0;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);

@@ -215,16 +215,18 @@ s_register (ts_worker_t *self)
     for (unsigned s = 0; s < self->nshards; s++)
         held += self->shards [s].store != NULL;
     int credit = TS_WORKER_CREDIT - (int) self->work_count;
-    ts_hdr_begin (h, TS_MSG_REGISTER, 5);
-    ts_hdr_str (h, "worker", self->name);
-    ts_hdr_str (h, "peer", self->peer_advertise);
-    ts_hdr_int (h, "pid", getpid ());
-    ts_hdr_int (h, "credit", credit > 0 ? credit : 0);
-    ts_hdr_key (h, "shards");
-    msgpack_pack_array (&h->pk, held);
+    /* the shards held, packed in scratch */
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->scratch, ts_buf_packer_write);
+    self->scratch.size = 0;
+    msgpack_pack_array (&pk, held);
     for (unsigned s = 0; s < self->nshards; s++)
         if (self->shards [s].store)
-            msgpack_pack_uint32 (&h->pk, s);
+            msgpack_pack_uint32 (&pk, s);
+    ts_wire_register_encode (h, &(ts_wire_register_t) {
+        .worker = ts_wire_cstr (self->name), .peer = ts_wire_cstr (self->peer_advertise),
+        .pid = getpid (), .credit = credit > 0 ? credit : 0,
+        .shards = ts_wire_array_packed (self->scratch.data, self->scratch.size) });
     ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
     self->registered = true;
 }
@@ -242,13 +244,9 @@ s_heartbeat (ts_worker_t *self)
         if (self->shards [s].wanted && self->shards [s].error [0])
             error = self->shards [s].error;
     }
-    ts_hdr_begin (h, TS_MSG_HB, error ? 5 : 4);
-    ts_hdr_str (h, "worker", self->name);
-    ts_hdr_uint (h, "epoch", self->epoch);
-    ts_hdr_int (h, "held", held);
-    ts_hdr_uint (h, "queued", queued);
-    if (error)
-        ts_hdr_str (h, "error", error);
+    ts_wire_hb_encode (h, &(ts_wire_hb_t) {
+        .worker = ts_wire_cstr (self->name), .epoch = self->epoch, .held = held,
+        .queued = queued, .error = ts_wire_cstr (error) });
     ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
 }
 
@@ -277,11 +275,18 @@ s_on_ctrl (ts_worker_t *self)
         wk_on_map (self, in);
         break;
     case TS_MSG_WORK: {
-        self->backlog = ts_hdr_get_uint (in, "backlog", 0);
-        self->more = ts_hdr_get_bool (in, "more", false);
+        ts_wire_work_t m;
+        if (ts_wire_work_decode (in, &m) || !m.c.job.len) {
+            self->dropped++;
+            s_send_credit (self, 1);    /* the aggregator counted it as taken */
+            break;
+        }
+        self->backlog = m.backlog;
+        self->more = m.more;
         self->work_at = wk_now ();
         s_work_t *w = calloc (1, sizeof *w);
         if (w) {
+            w->m = m;
             w->header = rv.head;        /* `in` borrows it: used no more below */
             rv.head = NULL;
             w->payload = zmsg_pop (rv.rest);
@@ -321,6 +326,10 @@ s_on_ctrl (ts_worker_t *self)
         break;
     }
     case TS_MSG_REREGISTER:
+        if (ts_wire_reregister_decode (in, &(ts_wire_reregister_t) { 0 })) {
+            self->dropped++;
+            break;
+        }
         ts_info ("the aggregator asks us to register (it restarted?)");
         s_register (self);
         break;
@@ -358,15 +367,17 @@ s_on_peer (ts_worker_t *self)
             s_read (self, rv.from, rv.head, rv.rest);
     }
     else if (in->msg == TS_MSG_BATCH) {
+        ts_wire_batch_t m;
         s_batch_t *b = calloc (1, sizeof *b);
-        uint64_t shard = ts_hdr_get_uint (in, "shard", UINT64_MAX);
-        if (b && ts_hdr_copy_str (in, "job", b->job, sizeof b->job) && shard < self->nshards) {
+        if (b && !ts_wire_batch_decode (in, &m) && m.shard < self->nshards) {
+            uint64_t shard = m.shard;
+            ts_wire_str_copy (m.job, b->job, sizeof b->job);
             b->from = rv.from;
             rv.from = NULL;
-            b->chunk = ts_hdr_get_uint (in, "chunk", 0);
+            b->chunk = m.chunk;
             b->shard = (uint32_t) shard;
-            b->n = (uint32_t) ts_hdr_get_uint (in, "n", 0);
-            ts_hdr_copy_str (in, "text", b->text, sizeof b->text);
+            b->n = (uint32_t) m.n;
+            ts_wire_str_copy (m.text, b->text, sizeof b->text);
             b->payload = zmsg_pop (rv.rest);
             if (!b->payload)
                 b->payload = zframe_new_empty ();
@@ -397,31 +408,30 @@ s_on_dealer (ts_worker_t *self, zsock_t *dealer)
     if (!ts_recv (&rv, dealer, false))
         return;
     ts_hdrin_t *in = &rv.in;
-    char job [TS_JOB_MAX], m [512] = "";
-    if (rv.rc || !ts_hdr_copy_str (in, "job", job, sizeof job)) {
+    ts_wire_any_t m;
+    char job [TS_JOB_MAX], msg [512];
+    if (rv.rc || (in->msg != TS_MSG_BATCHDONE && in->msg != TS_MSG_NOTOWNER)
+    ||  ts_wire_decode (in, &m)) {
         self->dropped++;
         ts_recv_free (&rv);
         return;
     }
-    uint64_t chunk = ts_hdr_get_uint (in, "chunk", 0);
-    uint32_t shard = (uint32_t) ts_hdr_get_uint (in, "shard", 0);
     if (in->msg == TS_MSG_BATCHDONE) {
-        int code = (int) ts_hdr_get_int (in, "code", 0);
-        ts_hdr_copy_str (in, "msg", m, sizeof m);
+        const ts_wire_batchdone_t *d = &m.batchdone;
+        int code = d->failed ? (int) d->code : 0;
         ts_mp_reader_t refused;
-        uint32_t nrefused = 0;
-        if (ts_hdr_find (in, "refused", &refused) && ts_mp_read_array (&refused, &nrefused))
-            nrefused = 0;
-        wk_on_part_done (self, job, chunk, shard,
-                        (uint32_t) ts_hdr_get_uint (in, "imported", 0),
-                        (uint32_t) ts_hdr_get_uint (in, "duplicates", 0),
-                        ts_hdr_get_uint (in, "seq", 0), code == 1 ? TS_EPROTO : code, m,
-                        &refused, nrefused);
+        ts_wire_str_copy (d->job, job, sizeof job);
+        ts_wire_str_copy (d->msg, msg, sizeof msg);
+        ts_wire_array_reader (&d->refused, &refused);
+        wk_on_part_done (self, job, d->chunk, (uint32_t) d->shard, (uint32_t) d->imported,
+                         (uint32_t) d->duplicates, d->seq, code == 1 ? TS_EPROTO : code, msg,
+                         &refused, d->refused.count);
     }
-    else if (in->msg == TS_MSG_NOTOWNER)
-        wk_on_part_done (self, job, chunk, shard, 0, 0, 0, 1, NULL, NULL, 0);
-    else
-        self->dropped++;
+    else {
+        ts_wire_str_copy (m.notowner.job, job, sizeof job);
+        wk_on_part_done (self, job, m.notowner.chunk, (uint32_t) m.notowner.shard, 0, 0, 0, 1,
+                         NULL, NULL, 0);
+    }
     ts_recv_free (&rv);
 }
 
@@ -571,8 +581,7 @@ ts_worker_run (ts_worker_t *self, volatile bool *stop)
     ts_info ("stopping: committing queued batches and closing shards");
     for (unsigned s = 0; s < self->nshards; s++)
         wk_commit (self, s, true);
-    ts_hdr_begin (&self->hdr, TS_MSG_LEAVE, 1);
-    ts_hdr_str (&self->hdr, "worker", self->name);
+    ts_wire_leave_encode (&self->hdr, &(ts_wire_leave_t) { ts_wire_cstr (self->name) });
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
     for (unsigned s = 0; s < self->nshards; s++)
         wk_close_shard (self, s);

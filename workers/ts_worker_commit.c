@@ -51,28 +51,20 @@ wk_answer_batch (ts_worker_t *self, s_batch_t *b, const ts_batch_result_t *res, 
         return;
     }
     ts_hdr_t *h = &self->hdr;
-    if (code == 1) {
-        ts_hdr_begin (h, TS_MSG_NOTOWNER, 4);
-        ts_hdr_str (h, "job", b->job);
-        ts_hdr_uint (h, "chunk", b->chunk);
-        ts_hdr_uint (h, "shard", b->shard);
-        ts_hdr_uint (h, "epoch", self->epoch);
-    }
+    if (code == 1)
+        ts_wire_notowner_encode (h, &(ts_wire_notowner_t) {
+            .job = ts_wire_cstr (b->job), .chunk = b->chunk, .shard = b->shard,
+            .epoch = self->epoch });
     else {
-        bool with_refused = !code && refused && res->unknown;
-        ts_hdr_begin_outcome (h, TS_MSG_BATCHDONE, b->job, b->chunk, code, msg,
-                              code ? 1 : with_refused ? 5 : 4);
-        ts_hdr_uint (h, "shard", b->shard);
-        if (!code) {
-            ts_hdr_uint (h, "imported", imported);
-            ts_hdr_uint (h, "duplicates", duplicates);
-            ts_hdr_uint (h, "seq", seq);
-        }
-        if (with_refused) {             /* labels of no stored record */
-            ts_hdr_key (h, "refused");
-            msgpack_pack_array (&h->pk, res->unknown);
-            ts_buf_append (&h->buf, refused + res->unknown_off, res->unknown_len);
-        }
+        ts_wire_batchdone_t m = {
+            .job = ts_wire_cstr (b->job), .chunk = b->chunk, .shard = b->shard,
+            .failed = code != 0, .code = code, .msg = ts_wire_cstr (msg),
+            .committed = code == 0, .imported = imported, .duplicates = duplicates, .seq = seq,
+        };
+        if (!code && refused && res->unknown)   /* labels of no stored record */
+            m.refused = (ts_wire_array_t) { refused + res->unknown_off, res->unknown_len,
+                                            res->unknown };
+        ts_wire_batchdone_encode (h, &m);
     }
     ts_hdr_send (h, zsock_resolve (self->peer), b->from, NULL, 0);
 }
@@ -104,9 +96,7 @@ wk_send_snapshot (ts_worker_t *self, unsigned s)
         ts_error ("shard %u: snapshot failed: %s", s, ts_strerror (rc));
         return;
     }
-    ts_hdr_begin (&self->hdr, TS_MSG_SNAP, 2);
-    ts_hdr_uint (&self->hdr, "shard", s);
-    ts_hdr_uint (&self->hdr, "seq", ts_store_seq (sh->store));
+    ts_wire_snap_encode (&self->hdr, &(ts_wire_snap_t) { s, ts_store_seq (sh->store) });
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->scratch.data, self->scratch.size);
     sh->snap_wanted = false;
 }
@@ -223,8 +213,7 @@ ts_worker_store_failed (ts_worker_t *self, unsigned s)
 void
 ts_worker_resync (ts_worker_t *self, unsigned s)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_RESYNC, 1);
-    ts_hdr_uint (&self->hdr, "shard", s);
+    ts_wire_resync_encode (&self->hdr, &(ts_wire_resync_t) { s });
     ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, NULL, 0);
 }
 
@@ -293,9 +282,7 @@ wk_commit (ts_worker_t *self, unsigned s, bool all)
                   (double) (s_cpu_usecs () - c0) / 1000.0);
         uint64_t seq = ts_store_seq (sh->store);
         if (rc == 0 && self->delta.size) {
-            ts_hdr_begin (&self->hdr, TS_MSG_DELTA, 2);
-            ts_hdr_uint (&self->hdr, "shard", s);
-            ts_hdr_uint (&self->hdr, "seq", seq);
+            ts_wire_delta_encode (&self->hdr, &(ts_wire_delta_t) { s, seq });
             ts_hdr_send (&self->hdr, zsock_resolve (self->ctrl), NULL, self->delta.data, self->delta.size);
         }
         if (rc) {

@@ -13,7 +13,7 @@
 #include "ts_config.h"
 #include "ts_map.h"
 #include "ts_profile.h"
-#include "ts_msg.h"
+#include "ts_wire.h"
 #include "ts_proto.h"
 #include "ts_shardmap.h"
 #include "ts_store.h"
@@ -92,6 +92,7 @@ typedef struct {
 
 /*  A chunk received, not yet parsed. */
 typedef struct s_work {
+    ts_wire_work_t m;           /* decoded: points into header */
     zframe_t *header;
     zframe_t *payload;
     struct s_work *next;

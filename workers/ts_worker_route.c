@@ -30,26 +30,36 @@ static void
 s_chunk_finish (ts_worker_t *self, s_pending_t *p, int code, const char *msg)
 {
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin_outcome (h, TS_MSG_CHUNKDONE, p->job, p->chunk, code, msg, code ? 0 : 8);
+    ts_wire_chunkdone_t m = {
+        .job = ts_wire_cstr (p->job), .chunk = p->chunk,
+        .failed = code != 0, .code = code, .msg = ts_wire_cstr (msg),
+    };
     if (!code) {
-        ts_hdr_uint (h, "lines", p->lines);
-        ts_hdr_uint (h, "blank", p->blank);
-        ts_hdr_uint (h, "imported", p->imported);
-        ts_hdr_uint (h, "duplicates", p->duplicates);
-        ts_hdr_uint (h, "rejected", p->rejected);
-        ts_hdr_key (h, "rejects");
-        msgpack_pack_array (&h->pk, p->nrejects);
-        ts_buf_append (&h->buf, p->rejects.data, p->rejects.size);
-        ts_hdr_key (h, "warnings");
-        ts_warn_pack (&p->warnings, &h->pk);
-        ts_hdr_key (h, "seqs");
-        msgpack_pack_array (&h->pk, p->nparts);
+        /* the warnings and the [shard, seq] of each part, packed in scratch */
+        ts_buf_t *b = &self->scratch;
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, b, ts_buf_packer_write);
+        b->size = 0;
+        ts_warn_pack (&p->warnings, &pk);
+        size_t warned = b->size;
+        msgpack_pack_array (&pk, p->nparts);
         for (uint32_t i = 0; i < p->nparts; i++) {
-            msgpack_pack_array (&h->pk, 2);
-            msgpack_pack_uint32 (&h->pk, p->parts [i].shard);
-            msgpack_pack_uint64 (&h->pk, p->parts [i].seq);
+            msgpack_pack_array (&pk, 2);
+            msgpack_pack_uint32 (&pk, p->parts [i].shard);
+            msgpack_pack_uint64 (&pk, p->parts [i].seq);
         }
+        m.counted = true;
+        m.lines = p->lines;
+        m.blank = p->blank;
+        m.imported = p->imported;
+        m.duplicates = p->duplicates;
+        m.rejected = p->rejected;
+        m.rejects = (ts_wire_array_t) { p->rejects.data ? p->rejects.data : "", p->rejects.size,
+                                        p->nrejects };
+        m.warnings = ts_wire_array_packed (b->data, warned);
+        m.seqs = ts_wire_array_packed (b->data + warned, b->size - warned);
     }
+    ts_wire_chunkdone_encode (h, &m);
     ts_hdr_send (h, zsock_resolve (self->ctrl), NULL, NULL, 0);
     char key [TS_JOB_MAX + 16];
     ts_map_delete (self->pending, key, ts_chunk_key (key, p->job, p->chunk));
@@ -148,14 +158,9 @@ wk_deliver (ts_worker_t *self, s_pending_t *p, s_part_t *part)
     if (!peer->dealer)
         return;
     ts_hdr_t *h = &self->hdr;
-    ts_hdr_begin (h, TS_MSG_BATCH, p->text [0] ? 6 : 5);
-    ts_hdr_str (h, "job", p->job);
-    if (p->text [0])
-        ts_hdr_str (h, "text", p->text);
-    ts_hdr_uint (h, "chunk", p->chunk);
-    ts_hdr_uint (h, "shard", part->shard);
-    ts_hdr_uint (h, "epoch", self->epoch);
-    ts_hdr_uint (h, "n", part->n);
+    ts_wire_batch_encode (h, &(ts_wire_batch_t) {
+        .job = ts_wire_cstr (p->job), .text = ts_wire_cstr (p->text [0] ? p->text : NULL),
+        .chunk = p->chunk, .shard = part->shard, .epoch = self->epoch, .n = part->n });
     void *sock = zsock_resolve (peer->dealer);
     if (zmq_send (sock, h->buf.data, h->buf.size, ZMQ_SNDMORE) >= 0)
         ts_zref_send (part->payload, sock, 0);
@@ -198,13 +203,11 @@ s_add_reject (s_pending_t *p, uint64_t line, const char *reason)
  *  TS_ENOINPUT with the reason in `err`: the producer then sends the
  *  bytes themselves. */
 static int
-s_read_ref (ts_worker_t *self, const ts_hdrin_t *in, char *err, size_t err_size)
+s_read_ref (ts_worker_t *self, const ts_wire_chunk_t *c, char *err, size_t err_size)
 {
-    uint32_t flen = 0, fidlen = 0;
-    const char *file = ts_hdr_get_str (in, "file", &flen);
-    const char *fid = ts_hdr_get_str (in, "fid", &fidlen);
-    uint64_t off = ts_hdr_get_uint (in, "off", 0);
-    uint64_t bytes = ts_hdr_get_uint (in, "bytes", 0);
+    size_t flen = c->file.len, fidlen = c->fid.len;
+    const char *file = c->file.ptr, *fid = c->fid.ptr;
+    uint64_t off = c->off, bytes = c->bytes;
     if (!file || !fid || flen == 0 || flen >= sizeof self->ref_path || bytes > (UINT64_C (1) << 32)) {
         snprintf (err, err_size, "a chunk reference without a usable file, identity or size");
         return TS_ENOINPUT;
@@ -392,16 +395,13 @@ s_cut_parts (ts_worker_t *self, s_pending_t *p)
 void
 wk_parse_chunk (ts_worker_t *self, s_work_t *w)
 {
-    ts_hdrin_t in;
+    const ts_wire_chunk_t *c = &w->m.c;     /* points into w->header */
     char job [TS_JOB_MAX], profile [1024] = "default", err [512];
-    if (ts_hdr_parse (&in, zframe_data (w->header), zframe_size (w->header))
-    ||  !ts_hdr_copy_str (&in, "job", job, sizeof job)) {
-        self->dropped++;
-        return;
-    }
-    uint64_t chunk = ts_hdr_get_uint (&in, "chunk", 0);
-    uint64_t line0 = ts_hdr_get_uint (&in, "line0", 1);
-    ts_hdr_copy_str (&in, "profile", profile, sizeof profile);
+    ts_wire_str_copy (c->job, job, sizeof job);
+    uint64_t chunk = c->chunk;
+    uint64_t line0 = c->line0;
+    if (c->profile.ptr)
+        ts_wire_str_copy (c->profile, profile, sizeof profile);
     char key [TS_JOB_MAX + 16];
     size_t klen = ts_chunk_key (key, job, chunk);
     if (ts_map_get (self->pending, key, klen))
@@ -450,8 +450,8 @@ wk_parse_chunk (ts_worker_t *self, s_work_t *w)
     const char *at = (const char *) zframe_data (w->payload);
     const char *end = at + zframe_size (w->payload);
     bool padded = false;
-    if (ts_hdr_get_str (&in, "file", NULL)) {
-        int rc = s_read_ref (self, &in, err, sizeof err);
+    if (c->by_ref) {
+        int rc = s_read_ref (self, c, err, sizeof err);
         if (rc) {
             s_chunk_finish (self, p, rc, err);
             return;
