@@ -54,7 +54,7 @@ struct ts_store {
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;     /* (a NULL base: next in the compressed ones) */
     struct iovec *iov_raw;      /* each record as given, until the commit */
-    struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */
+    struct ts_postings *text;   /* the open transaction's postings (ts_search_write.c) */
     ts_store_tick_fn *tick;     /* ts_store_set_tick */
     void    *tick_arg;
     unsigned tick_n;
@@ -197,7 +197,7 @@ uint64_t store_load_next_seq (KCDB *db);
 int store_kc_error (ts_store_t *self, const char *what);
 int store_set_num (ts_store_t *self, const char *key, int64_t v, const char *what);
 
-/* ts_search.c: the full-text index, written through these alone */
+/* ts_search_write.c: the full-text index, written through these alone */
 typedef struct ts_postings ts_postings_t;
 /*  Adds the postings of record `seq` (its object, the steps pointer spec)
  *  to the transaction's, and its H entry. */

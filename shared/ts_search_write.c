@@ -1,0 +1,192 @@
+/*  ts_search_write.c: the postings writer of a shard (ts_search_int.h):
+ *  store_text_add gathers a commit's postings per term in memory;
+ *  store_text_flush writes them, one F entry a term, in the commit's
+ *  transaction: the one function through which postings reach the tree.
+ */
+#include "ts_search_int.h"
+#include "ts_store_int.h"
+#include "ts_error.h"
+#include "ts_key.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- the write side -------------------------------------------------------- */
+
+/*  One term's postings in the open transaction. Tokens arrive in the
+ *  record's order, so a term's positions in one record come ascending: the
+ *  record's entry is open while they come (S_HDR_MAX bytes held for its
+ *  header, then its positions) and closed, the header written and the
+ *  positions moved up to it, when another record's token for the term
+ *  comes or the postings are written. No per-record sort. */
+#define S_HDR_MAX 25                    /* three varints: 10 + 10 + 5 */
+
+typedef struct {
+    uint64_t first, last;       /* sequences of the block's first and last closed records */
+    int64_t  last_time;
+    ts_buf_t buf;
+    bool     open;              /* a record's entry is open: */
+    uint64_t oseq;              /* its sequence and time */
+    int64_t  otime;
+    size_t   hdr_at;            /* where its header goes */
+    uint32_t n;                 /* its positions so far */
+    uint64_t lastpair;          /* the last one (step << 32 | pos) */
+} s_block_t;
+
+struct ts_postings {
+    ts_map_t *terms;            /* term -> s_block_t */
+    uint64_t  seq;              /* the record being added */
+    int64_t   time;
+    uint32_t  step;             /* the step being tokenized */
+    int       rc;
+};
+
+static void
+s_block_free (void *v)
+{
+    s_block_t *b = v;
+    ts_buf_free (&b->buf);
+    free (b);
+}
+
+/*  Closes the open entry: its header in front of its positions. */
+static void
+s_block_close (s_block_t *b)
+{
+    char hdr [S_HDR_MAX];
+    size_t h = search_varint (hdr, b->oseq - b->last);
+    h += search_varint (hdr + h, search_zz (b->otime - b->last_time));
+    h += search_varint (hdr + h, b->n);
+    size_t body = b->buf.size - b->hdr_at - S_HDR_MAX;
+    memcpy (b->buf.data + b->hdr_at, hdr, h);
+    memmove (b->buf.data + b->hdr_at + h, b->buf.data + b->hdr_at + S_HDR_MAX, body);
+    b->buf.size = b->hdr_at + h + body;
+    b->last = b->oseq;
+    b->last_time = b->otime;
+    b->open = false;
+}
+
+static int
+s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t kind,
+             size_t off, size_t end)
+{
+    (void) kind; (void) off; (void) end;
+    ts_postings_t *p = arg;
+    s_block_t *b = ts_map_get (p->terms, tok, len);
+    if (!b) {
+        b = calloc (1, sizeof *b);
+        if (!b || ts_map_put (p->terms, tok, len, b)) {
+            free (b);
+            return p->rc = TS_ENOMEM;
+        }
+        b->first = b->last = p->seq;
+    }
+    if (b->open && b->oseq != p->seq)
+        s_block_close (b);
+    uint64_t pair = (uint64_t) p->step << 32 | pos;
+    if (!b->open) {
+        b->open = true;
+        b->oseq = p->seq;
+        b->otime = p->time;
+        b->hdr_at = b->buf.size;
+        b->n = 0;
+        char zero [S_HDR_MAX] = { 0 };
+        if (ts_buf_append (&b->buf, zero, sizeof zero))
+            return p->rc = TS_ENOMEM;
+    }
+    else if (pair == b->lastpair)
+        return 0;                       /* a word and its one part at the same place */
+    uint32_t ls = (uint32_t) (b->lastpair >> 32), lp = (uint32_t) b->lastpair;
+    bool same = b->n > 0 && ls == p->step;
+    uint32_t dstep = b->n > 0 ? p->step - ls : p->step;
+    if (search_put_varint (&b->buf, dstep) || search_put_varint (&b->buf, same ? pos - lp : pos))
+        return p->rc = TS_ENOMEM;
+    b->lastpair = pair;
+    b->n++;
+    return 0;
+}
+
+static int
+s_write_str (void *arg, uint32_t step, const char *s, size_t len, uint32_t *pos)
+{
+    ts_postings_t *p = arg;
+    p->step = step;
+    return ts_text_tokens (s, len, pos, s_tok_write, p);
+}
+
+int
+store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+                const char *spec, size_t slen)
+{
+    if (!self->text) {
+        self->text = calloc (1, sizeof *self->text);
+        if (!self->text || !(self->text->terms = ts_map_new (s_block_free)))
+            goto nomem;
+    }
+    ts_postings_t *p = self->text;
+    p->seq = seq;
+    p->time = time;
+    p->rc = 0;
+    const char *used;
+    size_t used_len;
+    int rc = search_walk_steps (obj, olen, spec, slen, -1, &used, &used_len, s_write_str, p);
+    if (rc == TS_ENOMEM || p->rc == TS_ENOMEM)
+        goto nomem;
+    if (rc) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: record %llu: its steps do not decode",
+                  self->path, (unsigned long long) seq);
+        return rc;
+    }
+    char key [9];
+    if (!kcdbset (self->db, key, ts_key_text_doc (key, seq), used, used_len))
+        return store_kc_error (self, "write text index mark");
+    return 0;
+nomem:
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+    return TS_ENOMEM;
+}
+
+int
+store_text_flush (ts_store_t *self)
+{
+    ts_postings_t *p = self->text;
+    if (!p || !ts_map_size (p->terms))
+        return 0;
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    char key [TS_TEXT_TOKEN_MAX + 16];
+    int rc = 0;
+    while (!rc && ts_map_next (p->terms, &pos, &k, &klen, &v)) {
+        s_block_t *b = v;
+        if (b->open)
+            s_block_close (b);
+        key [0] = TS_TAG_TEXT;
+        memcpy (key + 1, k, klen);
+        key [1 + klen] = 0;
+        ts_key_put_i64 (key + 2 + klen, (int64_t) b->first);
+        if (!kcdbset (self->db, key, klen + 10, b->buf.data, b->buf.size))
+            rc = store_kc_error (self, "write postings");
+    }
+    store_text_reset (self);
+    return rc;
+}
+
+void
+store_text_reset (ts_store_t *self)
+{
+    if (self->text)
+        ts_map_clear (self->text->terms);
+}
+
+void
+store_text_free (ts_store_t *self)
+{
+    if (!self->text)
+        return;
+    ts_map_destroy (&self->text->terms);
+    free (self->text);
+    self->text = NULL;
+}
+
