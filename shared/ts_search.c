@@ -173,23 +173,45 @@ typedef struct {
 } s_list_t;
 
 typedef struct {
-    ts_buf_t raw;
-    size_t  *starts;            /* (offset, first seq) pairs */
-    size_t   nstarts, cap;
+    ts_buf_t  raw;
+    size_t   *starts;           /* (offset, segment, length) triples */
+    size_t    nstarts, cap;
+    uint64_t *segs;             /* the store's segments, ascending */
+    size_t    nsegs, segs_cap;
 } s_scan_acc_t;
 
 static int
-s_list_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+s_seg_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
-    s_scan_acc_t *a = arg;
-    if (klen < 9)
+    (void) val; (void) vlen;
+    if (klen <= 9)
         return TS_ECORRUPT;
-    if (search_grow (&a->starts, &a->cap, a->nstarts + 3, sizeof *a->starts, 64))
-        return TS_ENOMEM;
-    a->starts [a->nstarts++] = a->raw.size;
-    a->starts [a->nstarts++] = (size_t) ts_key_get_i64 (key + klen - 8);
-    a->starts [a->nstarts++] = vlen;
-    return ts_buf_append (&a->raw, val, vlen) ? TS_ENOMEM : 0;
+    *(uint64_t *) arg = (uint64_t) ts_key_get_i64 (key + 1);
+    return 1;
+}
+
+/*  The segments of a store (F seg8 term: the first key from F seg8 on
+ *  names the next one), one jump a segment. */
+static int
+s_load_segments (ts_store_t *st, s_scan_acc_t *acc)
+{
+    char tag = TS_TAG_TEXT, from [9];
+    uint64_t next = 1;
+    acc->nsegs = 0;
+    for (;;) {
+        uint64_t seg = 0;
+        ts_scan_t sc = { .prefix = &tag, .prefix_len = 1,
+                         .from = from, .from_len = ts_key_text_segment (from, next) };
+        int rc = ts_store_scan (st, &sc, s_seg_visit, &seg);
+        if (rc || seg == 0)
+            return rc;
+        if (seg < next)                 /* not a segment key: ts_search_check says so */
+            return 0;
+        if (search_grow (&acc->segs, &acc->segs_cap, acc->nsegs + 1, sizeof *acc->segs, 16))
+            return TS_ENOMEM;
+        acc->segs [acc->nsegs++] = seg;
+        next = seg + 1;
+    }
 }
 
 static int
@@ -202,22 +224,33 @@ s_list_add (void *arg, const search_post_t *p)
     return 0;
 }
 
-/*  Reads the postings of one term in one store into l (replacing them). */
+/*  Reads the postings of one term in one store into l (replacing them):
+ *  its entry in each of the store's segments (acc->segs), in order. */
 static int
 s_load_list (ts_store_t *st, const ts_search_term_t *t, s_list_t *l, s_scan_acc_t *acc)
 {
-    char prefix [TS_TEXT_TOKEN_MAX + 2];
-    prefix [0] = TS_TAG_TEXT;
-    memcpy (prefix + 1, t->text, t->len);
-    prefix [1 + t->len] = 0;
+    char key [TS_TEXT_TOKEN_MAX + 16];
     acc->raw.size = 0;
     acc->nstarts = 0;
-    ts_scan_t sc = { .prefix = prefix, .prefix_len = t->len + 2 };
-    int rc = ts_store_scan (st, &sc, s_list_visit, acc);
+    int rc = 0;
+    for (size_t i = 0; i < acc->nsegs && !rc; i++) {
+        size_t prefix = ts_key_text_segment (key, acc->segs [i]), had = acc->raw.size;
+        memcpy (key + prefix, t->text, t->len);
+        rc = ts_store_get_raw (st, key, prefix + t->len, &acc->raw);
+        if (rc == TS_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc || search_grow (&acc->starts, &acc->cap, acc->nstarts + 3, sizeof *acc->starts, 64))
+            return rc ? rc : TS_ENOMEM;
+        acc->starts [acc->nstarts++] = had;
+        acc->starts [acc->nstarts++] = (size_t) acc->segs [i];
+        acc->starts [acc->nstarts++] = acc->raw.size - had;
+    }
     if (rc)
         return rc;
     l->n = 0;
-    ts_buf_t had = l->raw;              /* the scan's bytes become the list's */
+    ts_buf_t had = l->raw;              /* the read bytes become the list's */
     l->raw = acc->raw;
     acc->raw = had;
     acc->raw.size = 0;
@@ -564,6 +597,7 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
         if (!stores [i])
             continue;
         nrec += (double) ts_store_count (stores [i]);
+        rc = s_load_segments (stores [i], &acc);
         for (uint32_t j = 0; j < q->nterms && !rc; j++) {
             s_list_t *l = &s.all [i * q->nterms + j];
             rc = s_load_list (stores [i], &q->terms [j], l, &acc);
@@ -635,6 +669,7 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
     s_search_free (&s, nlists);
     ts_buf_free (&acc.raw);
     free (acc.starts);
+    free (acc.segs);
     ts_buf_free (&rec);
     ts_buf_free (&spec);
     ts_buf_free (&snip);

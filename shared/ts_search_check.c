@@ -127,20 +127,20 @@ s_check_post (void *arg, const search_post_t *p)
     return 0;
 }
 
-/*  F term 0x00 seq8: each posting's digest. */
+/*  F seg8 term: each posting's digest. */
 static int
 s_check_block (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
     s_check_t *c = arg;
-    const char *nul = klen > 10 ? memchr (key + 1, 0, klen - 1) : NULL;
-    if (!nul || (size_t) (nul - key) != klen - 9) {
+    int64_t seg = klen > 9 ? ts_key_get_i64 (key + 1) : 0;
+    if (seg <= 0 || memchr (key + 9, 0, klen - 9)) {
         s_check_problem (c, "a postings key of %zu bytes is malformed", klen);
         return 0;
     }
-    c->term = key + 1;
-    c->term_len = klen - 10;
+    c->term = key + 9;
+    c->term_len = klen - 9;
     const uint8_t *p = (const uint8_t *) val;
-    int rc = search_block_decode (p, p + vlen, (uint64_t) ts_key_get_i64 (key + klen - 8), s_check_post, c);
+    int rc = search_block_decode (p, p + vlen, (uint64_t) seg, s_check_post, c);
     if (rc == TS_ECORRUPT) {
         s_check_problem (c, "the postings of a term (%zu bytes) do not decode", vlen);
         return 0;

@@ -1,7 +1,8 @@
 /*  ts_search_write.c: the postings writer of a shard (ts_search_int.h):
  *  store_text_add gathers a commit's postings per term in memory;
- *  store_text_flush writes them, one F entry a term, in the commit's
- *  transaction: the one function through which postings reach the tree.
+ *  store_text_flush writes them as one segment (F seg8 term, one entry a
+ *  term) in the commit's transaction: the one function through which
+ *  postings reach the tree.
  */
 #include "ts_search_int.h"
 #include "ts_store_int.h"
@@ -23,7 +24,8 @@
 #define S_HDR_MAX 25                    /* three varints: 10 + 10 + 5 */
 
 typedef struct {
-    uint64_t first, last;       /* sequences of the block's first and last closed records */
+    uint64_t last;              /* sequence of the block's last closed record (at first
+                                 * the segment's, so the first delta is from it) */
     int64_t  last_time;
     ts_buf_t buf;
     bool     open;              /* a record's entry is open: */
@@ -36,6 +38,7 @@ typedef struct {
 
 struct ts_postings {
     ts_map_t *terms;            /* term -> s_block_t */
+    uint64_t  seg;              /* the segment: the first record's sequence (0: none yet) */
     uint64_t  seq;              /* the record being added */
     int64_t   time;
     uint32_t  step;             /* the step being tokenized */
@@ -80,7 +83,7 @@ s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t
             free (b);
             return p->rc = TS_ENOMEM;
         }
-        b->first = b->last = p->seq;
+        b->last = p->seg;
     }
     if (b->open && b->oseq != p->seq)
         s_block_close (b);
@@ -125,6 +128,8 @@ store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, s
             goto nomem;
     }
     ts_postings_t *p = self->text;
+    if (p->seg == 0)
+        p->seg = seq;
     p->seq = seq;
     p->time = time;
     p->rc = 0;
@@ -147,28 +152,67 @@ nomem:
     return TS_ENOMEM;
 }
 
+typedef struct {
+    uint64_t    head;           /* the term's first 8 bytes, big-endian: most */
+    const char *term;           /* comparisons end there, without a read of */
+    size_t      len;            /* the term's bytes */
+    s_block_t  *b;
+} s_term_t;
+
+static int
+s_term_cmp (const void *a, const void *b)
+{
+    const s_term_t *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n > 8 ? memcmp (x->term + 8, y->term + 8, n - 8) : 0;
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static uint64_t
+s_head (const char *term, size_t len)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < 8; i++)
+        h = h << 8 | (i < len ? (unsigned char) term [i] : 0);
+    return h;
+}
+
+/*  The segment's keys, F seg8 term, follow every earlier segment's (its
+ *  sequence is past theirs), and are written in key order: Kyoto Cabinet
+ *  appends leaves at the end of F instead of rewriting leaves all over
+ *  it (docs/SEARCH.md, "Segments"). */
 int
 store_text_flush (ts_store_t *self)
 {
     ts_postings_t *p = self->text;
-    if (!p || !ts_map_size (p->terms))
+    size_t n = p ? ts_map_size (p->terms) : 0;
+    if (n == 0)
         return 0;
-    size_t pos = 0, klen;
+    s_term_t *order = malloc (n * sizeof *order);
+    if (!order) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+        return TS_ENOMEM;
+    }
+    size_t pos = 0, klen, i = 0;
     const void *k;
     void *v;
+    while (ts_map_next (p->terms, &pos, &k, &klen, &v))
+        order [i++] = (s_term_t) { s_head (k, klen), k, klen, v };
+    qsort (order, n, sizeof *order, s_term_cmp);
     char key [TS_TEXT_TOKEN_MAX + 16];
+    size_t prefix = ts_key_text_segment (key, p->seg);
     int rc = 0;
-    while (!rc && ts_map_next (p->terms, &pos, &k, &klen, &v)) {
-        s_block_t *b = v;
+    for (i = 0; i < n && !rc; i++) {
+        s_block_t *b = order [i].b;
         if (b->open)
             s_block_close (b);
-        key [0] = TS_TAG_TEXT;
-        memcpy (key + 1, k, klen);
-        key [1 + klen] = 0;
-        ts_key_put_i64 (key + 2 + klen, (int64_t) b->first);
-        if (!kcdbset (self->db, key, klen + 10, b->buf.data, b->buf.size))
+        memcpy (key + prefix, order [i].term, order [i].len);
+        if (!kcdbset (self->db, key, prefix + order [i].len, b->buf.data, b->buf.size))
             rc = store_kc_error (self, "write postings");
     }
+    free (order);
     store_text_reset (self);
     return rc;
 }
@@ -176,8 +220,10 @@ store_text_flush (ts_store_t *self)
 void
 store_text_reset (ts_store_t *self)
 {
-    if (self->text)
+    if (self->text) {
         ts_map_clear (self->text->terms);
+        self->text->seg = 0;
+    }
 }
 
 void

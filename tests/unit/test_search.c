@@ -246,6 +246,36 @@ test_queries (void **state)
     ts_store_destroy (&st);
 }
 
+/*  One segment a commit (F seg8 term, seg8 the commit's first record):
+ *  a term in some segments and not others is found in each, in order. */
+static void
+test_segments (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal (s_put (st, i, i + 1, i, "/trajectory"), 0);
+    char key [32];
+    ts_buf_t v = { 0 };
+    for (uint64_t seg = 1; seg <= 4; seg++) {
+        size_t n = ts_key_text_segment (key, seg);
+        memcpy (key + n, "module", 6);
+        v.size = 0;
+        /* r4's steps are not an array: marked, no postings */
+        assert_int_equal (ts_store_get_raw (st, key, n + 6, &v), seg < 4 ? 0 : TS_ENOTFOUND);
+    }
+    ts_buf_free (&v);
+    assert_string_equal (s_ids (st, "module"), "r3 r2 r1 ");
+    assert_string_equal (s_ids (st, "numpy"), "r1 ");           /* the first segment only */
+    assert_string_equal (s_ids (st, "cafe"), "r2 ");            /* the middle one */
+    assert_string_equal (s_ids (st, "\"module not found\""), "r2 r1 ");
+    assert_string_equal (s_ids (st, "module numpy"), "r1 ");
+    assert_string_equal (s_ids (st, "zebra"), "");
+    s_check_ok (st, 4);
+    ts_store_destroy (&st);
+}
+
 static void
 test_not_indexed_and_rollback (void **state)
 {
@@ -288,11 +318,10 @@ test_check_finds (void **state)
     char full [400];
     snprintf (full, sizeof full, "%s%s", s_path, TS_STORE_TUNING);
     assert_true (kcdbopen (db, full, KCOWRITER));
-    char key [32] = { 'F' };
-    memcpy (key + 1, "numpy", 5);
-    key [6] = 0;
-    ts_key_put_i64 (key + 7, 1);
-    assert_true (kcdbremove (db, key, 15));
+    char key [32];
+    size_t n = ts_key_text_segment (key, 1);     /* the one commit's segment */
+    memcpy (key + n, "numpy", 5);
+    assert_true (kcdbremove (db, key, n + 5));
     kcdbclose (db);
     kcdbdel (db);
     st = s_open ();
@@ -358,6 +387,7 @@ main (void)
         cmocka_unit_test (test_parse),
         cmocka_unit_test (test_profile_text),
         cmocka_unit_test (test_queries),
+        cmocka_unit_test (test_segments),
         cmocka_unit_test (test_not_indexed_and_rollback),
         cmocka_unit_test (test_check_finds),
     };
