@@ -15,23 +15,21 @@
 
 /* --- the write side -------------------------------------------------------- */
 
-/*  One term's postings in the open transaction. Tokens arrive in the
+/*  One term's postings waiting for the pass. Tokens arrive in the
  *  record's order, so a term's positions in one record come ascending: the
- *  record's entry is open while they come (S_HDR_MAX bytes held for its
- *  header, then its positions) and closed, the header written and the
- *  positions moved up to it, when another record's token for the term
- *  comes or the postings are written. No per-record sort. */
-#define S_HDR_MAX 25                    /* three varints: 10 + 10 + 5 */
-
+ *  record's entry is open while they come and closed when another
+ *  record's token for the term comes or the postings are written. Its
+ *  header (sequence and time deltas, then the count) is written as it
+ *  opens, with one byte held for the count: a count over 127 moves the
+ *  positions up at the close, any other needs no move. No per-record
+ *  sort. */
 typedef struct {
-    uint64_t last;              /* sequence of the block's last closed record (at first
-                                 * the segment's, so the first delta is from it) */
+    uint64_t last;              /* sequence of the block's last record (at first the
+                                 * segment's, so the first delta is from it) */
     int64_t  last_time;
     ts_buf_t buf;
     bool     open;              /* a record's entry is open: */
-    uint64_t oseq;              /* its sequence and time */
-    int64_t  otime;
-    size_t   hdr_at;            /* where its header goes */
+    size_t   count_at;          /* where its count goes */
     uint32_t n;                 /* its positions so far */
     uint64_t lastpair;          /* the last one (step << 32 | pos) */
 } s_block_t;
@@ -43,6 +41,7 @@ struct ts_postings {
     int64_t   time;
     uint32_t  step;             /* the step being tokenized */
     int       rc;
+    size_t    bytes;            /* about what the postings take in memory */
 };
 
 static void
@@ -53,21 +52,39 @@ s_block_free (void *v)
     free (b);
 }
 
-/*  Closes the open entry: its header in front of its positions. */
-static void
+/*  Closes the open entry: its count in the byte held for it. */
+static int
 s_block_close (s_block_t *b)
 {
-    char hdr [S_HDR_MAX];
-    size_t h = search_varint (hdr, b->oseq - b->last);
-    h += search_varint (hdr + h, search_zz (b->otime - b->last_time));
-    h += search_varint (hdr + h, b->n);
-    size_t body = b->buf.size - b->hdr_at - S_HDR_MAX;
-    memcpy (b->buf.data + b->hdr_at, hdr, h);
-    memmove (b->buf.data + b->hdr_at + h, b->buf.data + b->hdr_at + S_HDR_MAX, body);
-    b->buf.size = b->hdr_at + h + body;
-    b->last = b->oseq;
-    b->last_time = b->otime;
+    char cnt [5];
+    size_t h = search_varint (cnt, b->n);
+    if (h > 1) {
+        if (ts_buf_reserve (&b->buf, h - 1))
+            return TS_ENOMEM;
+        char *at = b->buf.data + b->count_at;
+        memmove (at + h, at + 1, b->buf.size - b->count_at - 1);
+        b->buf.size += h - 1;
+    }
+    memcpy (b->buf.data + b->count_at, cnt, h);
     b->open = false;
+    return 0;
+}
+
+/*  Appends two varints (room for 20 bytes made first). Most terms are
+ *  rare: a block starts at 32 bytes, not ts_buf's 256. */
+static int
+s_put2 (ts_buf_t *buf, uint64_t x, uint64_t y)
+{
+    if (buf->cap == 0) {
+        if (!(buf->data = malloc (32)))
+            return TS_ENOMEM;
+        buf->cap = 32;
+    }
+    if (ts_buf_reserve (buf, 20))
+        return TS_ENOMEM;
+    buf->size += search_varint (buf->data + buf->size, x);
+    buf->size += search_varint (buf->data + buf->size, y);
+    return 0;
 }
 
 static int
@@ -84,29 +101,31 @@ s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t
             return p->rc = TS_ENOMEM;
         }
         b->last = p->seg;
+        p->bytes += sizeof *b + len + 64;       /* the map's entry and key copy */
     }
-    if (b->open && b->oseq != p->seq)
-        s_block_close (b);
+    size_t had = b->buf.cap;
+    if (b->open && b->last != p->seq && s_block_close (b))
+        return p->rc = TS_ENOMEM;
     uint64_t pair = (uint64_t) p->step << 32 | pos;
     if (!b->open) {
-        b->open = true;
-        b->oseq = p->seq;
-        b->otime = p->time;
-        b->hdr_at = b->buf.size;
-        b->n = 0;
-        char zero [S_HDR_MAX] = { 0 };
-        if (ts_buf_append (&b->buf, zero, sizeof zero))
+        if (s_put2 (&b->buf, p->seq - b->last, search_zz (p->time - b->last_time)))
             return p->rc = TS_ENOMEM;
+        b->open = true;
+        b->last = p->seq;
+        b->last_time = p->time;
+        b->count_at = b->buf.size++;    /* reserved by s_put2's 20 bytes */
+        b->n = 0;
     }
     else if (pair == b->lastpair)
         return 0;                       /* a word and its one part at the same place */
     uint32_t ls = (uint32_t) (b->lastpair >> 32), lp = (uint32_t) b->lastpair;
     bool same = b->n > 0 && ls == p->step;
     uint32_t dstep = b->n > 0 ? p->step - ls : p->step;
-    if (search_put_varint (&b->buf, dstep) || search_put_varint (&b->buf, same ? pos - lp : pos))
+    if (s_put2 (&b->buf, dstep, same ? pos - lp : pos))
         return p->rc = TS_ENOMEM;
     b->lastpair = pair;
     b->n++;
+    p->bytes += b->buf.cap - had;
     return 0;
 }
 
@@ -118,9 +137,11 @@ s_write_str (void *arg, uint32_t step, const char *s, size_t len, uint32_t *pos)
     return ts_text_tokens (s, len, pos, s_tok_write, p);
 }
 
-int
-store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
-                const char *spec, size_t slen)
+/*  Adds the postings of record `seq` to those waiting; *used names the
+ *  pointer its steps came from. */
+static int
+s_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+            const char *spec, size_t slen, const char **used, size_t *used_len)
 {
     if (!self->text) {
         self->text = calloc (1, sizeof *self->text);
@@ -133,23 +154,61 @@ store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, s
     p->seq = seq;
     p->time = time;
     p->rc = 0;
-    const char *used;
-    size_t used_len;
-    int rc = search_walk_steps (obj, olen, spec, slen, -1, &used, &used_len, s_write_str, p);
+    int rc = search_walk_steps (obj, olen, spec, slen, -1, used, used_len, s_write_str, p);
     if (rc == TS_ENOMEM || p->rc == TS_ENOMEM)
         goto nomem;
-    if (rc) {
+    if (rc)
         snprintf (self->errmsg, sizeof self->errmsg, "%s: record %llu: its steps do not decode",
                   self->path, (unsigned long long) seq);
+    return rc;
+nomem:
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+    return TS_ENOMEM;
+}
+
+int
+store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+                const char *spec, size_t slen)
+{
+    const char *used;
+    size_t used_len;
+    int rc = s_text_add (self, seq, time, obj, olen, spec, slen, &used, &used_len);
+    if (rc)
         return rc;
-    }
     char key [9];
     if (!kcdbset (self->db, key, ts_key_text_doc (key, seq), used, used_len))
         return store_kc_error (self, "write text index mark");
     return 0;
-nomem:
-    snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
-    return TS_ENOMEM;
+}
+
+/*  Adds the postings of record `seq` again, from the record and its H
+ *  mark (none: not text-indexed): what waited for the pass when it was
+ *  committed (read back by store_pend_reload, store_text_reload). */
+int
+store_text_readd (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen)
+{
+    char key [9];
+    size_t len;
+    char *spec = kcdbget (self->db, key, ts_key_text_doc (key, seq), &len);
+    if (!spec)
+        return kcdbecode (self->db) == KCENOREC ? 0 : store_kc_error (self, "read text index mark");
+    const char *u;
+    size_t ulen;
+    int rc = s_text_add (self, seq, time, obj, olen, spec, len, &u, &ulen);
+    kcfree (spec);
+    return rc;
+}
+
+bool
+store_text_waits (const ts_store_t *self)
+{
+    return self->text && ts_map_size (self->text->terms) > 0;
+}
+
+size_t
+store_text_bytes (const ts_store_t *self)
+{
+    return self->text ? self->text->bytes : 0;
 }
 
 typedef struct {
@@ -206,14 +265,15 @@ store_text_flush (ts_store_t *self)
     int rc = 0;
     for (i = 0; i < n && !rc; i++) {
         s_block_t *b = order [i].b;
-        if (b->open)
-            s_block_close (b);
+        if (b->open && s_block_close (b)) {
+            rc = TS_ENOMEM;
+            break;
+        }
         memcpy (key + prefix, order [i].term, order [i].len);
         if (!kcdbset (self->db, key, prefix + order [i].len, b->buf.data, b->buf.size))
             rc = store_kc_error (self, "write postings");
     }
     free (order);
-    store_text_reset (self);
     return rc;
 }
 
@@ -223,6 +283,7 @@ store_text_reset (ts_store_t *self)
     if (self->text) {
         ts_map_clear (self->text->terms);
         self->text->seg = 0;
+        self->text->bytes = 0;
     }
 }
 
