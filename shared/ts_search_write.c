@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* --- the write side -------------------------------------------------------- */
 
@@ -32,10 +34,21 @@ typedef struct {
     size_t   count_at;          /* where its count goes */
     uint32_t n;                 /* its positions so far */
     uint64_t lastpair;          /* the last one (step << 32 | pos) */
+    uint32_t len;
+    char     term [];           /* the term's bytes, beside what a token updates */
 } s_block_t;
 
+/*  The terms: open addressing over (hash, block). Not a ts_map: its key
+ *  copy is one more allocation a term and one more cache miss a token
+ *  (the key compare was ~8% of a worker's samples). */
+typedef struct {
+    uint64_t   hash;
+    s_block_t *b;               /* NULL: empty */
+} s_slot_t;
+
 struct ts_postings {
-    ts_map_t *terms;            /* term -> s_block_t */
+    s_slot_t *slots;            /* the terms */
+    size_t    cap, nterms;
     uint64_t  seg;              /* the segment: the first record's sequence (0: none yet) */
     uint64_t  seq;              /* the record being added */
     int64_t   time;
@@ -44,12 +57,49 @@ struct ts_postings {
     size_t    bytes;            /* about what the postings take in memory */
 };
 
-static void
-s_block_free (void *v)
+static int
+s_rehash (ts_postings_t *p)
 {
-    s_block_t *b = v;
-    ts_buf_free (&b->buf);
-    free (b);
+    size_t cap = p->cap ? 2 * p->cap : 1024;
+    s_slot_t *slots = calloc (cap, sizeof *slots);
+    if (!slots)
+        return TS_ENOMEM;
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->slots [i].b) {
+            size_t j = (size_t) p->slots [i].hash & (cap - 1);
+            while (slots [j].b)
+                j = (j + 1) & (cap - 1);
+            slots [j] = p->slots [i];
+        }
+    free (p->slots);
+    p->slots = slots;
+    p->cap = cap;
+    return 0;
+}
+
+/*  The block of a term, made when new; NULL: out of memory. */
+static s_block_t *
+s_term (ts_postings_t *p, const char *tok, size_t len)
+{
+    if ((p->nterms + 1) * 4 > p->cap * 3 && s_rehash (p))
+        return NULL;
+    uint64_t h = XXH3_64bits (tok, len);
+    size_t i = (size_t) h & (p->cap - 1);
+    for (; p->slots [i].b; i = (i + 1) & (p->cap - 1)) {
+        s_block_t *b = p->slots [i].b;
+        if (p->slots [i].hash == h && b->len == len && !memcmp (b->term, tok, len))
+            return b;
+    }
+    s_block_t *b = calloc (1, sizeof *b + len);
+    if (!b)
+        return NULL;
+    memcpy (b->term, tok, len);
+    b->len = (uint32_t) len;
+    b->last = p->seg;
+    p->slots [i] = (s_slot_t) { h, b };
+    p->nterms++;
+    p->bytes += sizeof *b + len + 2 * sizeof (s_slot_t);
+    return b;
 }
 
 /*  Closes the open entry: its count in the byte held for it. */
@@ -93,16 +143,9 @@ s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t
 {
     (void) kind; (void) off; (void) end;
     ts_postings_t *p = arg;
-    s_block_t *b = ts_map_get (p->terms, tok, len);
-    if (!b) {
-        b = calloc (1, sizeof *b);
-        if (!b || ts_map_put (p->terms, tok, len, b)) {
-            free (b);
-            return p->rc = TS_ENOMEM;
-        }
-        b->last = p->seg;
-        p->bytes += sizeof *b + len + 64;       /* the map's entry and key copy */
-    }
+    s_block_t *b = s_term (p, tok, len);
+    if (!b)
+        return p->rc = TS_ENOMEM;
     size_t had = b->buf.cap;
     if (b->open && b->last != p->seq && s_block_close (b))
         return p->rc = TS_ENOMEM;
@@ -145,7 +188,7 @@ s_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_
 {
     if (!self->text) {
         self->text = calloc (1, sizeof *self->text);
-        if (!self->text || !(self->text->terms = ts_map_new (s_block_free)))
+        if (!self->text)
             goto nomem;
     }
     ts_postings_t *p = self->text;
@@ -202,7 +245,7 @@ store_text_readd (ts_store_t *self, uint64_t seq, int64_t time, const char *obj,
 bool
 store_text_waits (const ts_store_t *self)
 {
-    return self->text && ts_map_size (self->text->terms) > 0;
+    return self->text && self->text->nterms > 0;
 }
 
 size_t
@@ -246,7 +289,7 @@ int
 store_text_flush (ts_store_t *self)
 {
     ts_postings_t *p = self->text;
-    size_t n = p ? ts_map_size (p->terms) : 0;
+    size_t n = p ? p->nterms : 0;
     if (n == 0)
         return 0;
     s_term_t *order = malloc (n * sizeof *order);
@@ -254,11 +297,12 @@ store_text_flush (ts_store_t *self)
         snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
         return TS_ENOMEM;
     }
-    size_t pos = 0, klen, i = 0;
-    const void *k;
-    void *v;
-    while (ts_map_next (p->terms, &pos, &k, &klen, &v))
-        order [i++] = (s_term_t) { s_head (k, klen), k, klen, v };
+    size_t i = 0;
+    for (size_t j = 0; j < p->cap; j++) {
+        s_block_t *b = p->slots [j].b;
+        if (b)
+            order [i++] = (s_term_t) { s_head (b->term, b->len), b->term, b->len, b };
+    }
     qsort (order, n, sizeof *order, s_term_cmp);
     char key [TS_TEXT_TOKEN_MAX + 16];
     size_t prefix = ts_key_text_segment (key, p->seg);
@@ -281,7 +325,15 @@ void
 store_text_reset (ts_store_t *self)
 {
     if (self->text) {
-        ts_map_clear (self->text->terms);
+        ts_postings_t *p = self->text;
+        for (size_t j = 0; j < p->cap; j++)
+            if (p->slots [j].b) {
+                ts_buf_free (&p->slots [j].b->buf);
+                free (p->slots [j].b);
+            }
+        if (p->cap)
+            memset (p->slots, 0, p->cap * sizeof *p->slots);
+        p->nterms = 0;
         self->text->seg = 0;
         self->text->bytes = 0;
     }
@@ -292,7 +344,8 @@ store_text_free (ts_store_t *self)
 {
     if (!self->text)
         return;
-    ts_map_destroy (&self->text->terms);
+    store_text_reset (self);
+    free (self->text->slots);
     free (self->text);
     self->text = NULL;
 }
