@@ -46,6 +46,8 @@ typedef struct {
     s_block_t *b;               /* NULL: empty */
 } s_slot_t;
 
+#define S_SLOTS_KEPT 65536              /* slots (1 MiB) a reset keeps */
+
 struct ts_postings {
     s_slot_t *slots;            /* the terms */
     size_t    cap, nterms;
@@ -331,7 +333,12 @@ store_text_reset (ts_store_t *self)
                 ts_buf_free (&p->slots [j].b->buf);
                 free (p->slots [j].b);
             }
-        if (p->cap)
+        if (p->cap > S_SLOTS_KEPT) {    /* a pass's table: not held while idle */
+            free (p->slots);
+            p->slots = NULL;
+            p->cap = 0;
+        }
+        else if (p->cap)
             memset (p->slots, 0, p->cap * sizeof *p->slots);
         p->nterms = 0;
         self->text->seg = 0;
