@@ -52,6 +52,12 @@ ts_key_text_doc (char *buf, uint64_t seq)
     return s_seq_key (buf, TS_TAG_TEXT_DOC, seq);
 }
 
+size_t
+ts_key_text_segment (char *buf, uint64_t seg)
+{
+    return s_seq_key (buf, TS_TAG_TEXT, seg);
+}
+
 /*  tag, escaped name: the prefix of a G, M or C key */
 static size_t
 s_put_named (char *buf, char tag, const char *name, size_t name_len)

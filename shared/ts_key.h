@@ -45,7 +45,7 @@
  *    Q group                    group totals
  *    X model                    model totals
  *    C job* chunk8              commit marker of one batch
- *    F term 0x00 seq8           postings of a term for one commit's records
+ *    F seg8 term                postings of a term in one segment (a commit's records)
  *                               (full-text search, ts_search.h)
  *    H seq8                     the record is text-indexed: its steps pointer
  *
@@ -107,6 +107,8 @@ size_t ts_key_record (char *buf, const char *id, size_t id_len);
 size_t ts_key_data (char *buf, uint64_t seq);
 /*  H seq8: record `seq` has its text indexed (ts_search.h). */
 size_t ts_key_text_doc (char *buf, uint64_t seq);
+/*  F seg8: the prefix of a postings segment's keys (F seg8 term, ts_search.h). */
+size_t ts_key_text_segment (char *buf, uint64_t seg);
 size_t ts_key_group (char *buf, const char *group, size_t group_len, uint64_t seq);
 size_t ts_key_group_prefix (char *buf, const char *group, size_t group_len);
 size_t ts_key_model (char *buf, const char *model, size_t model_len, uint64_t seq);

@@ -74,11 +74,14 @@ store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids)
         self->next_seq = store_load_next_seq (self->db);
         store_pend_forget (self, first);
         store_defer_forget (self, false);
+        if (!self->broken && store_text_waits (self) && store_text_reload (self))
+            self->broken = true;        /* what waits is no longer known */
     }
     else if (wrote_ids) {
         store_pend_forget (self, 0);
         store_defer_forget (self, true);
         ts_map_clear (self->qpend);
+        store_text_reset (self);
     }
     return rc;
 }
@@ -88,11 +91,12 @@ ts_store_flush_ids (ts_store_t *self)
 {
     assert (self);
     size_t n = ts_map_size (self->pend);
-    if (!n && !self->ndefer && !ts_map_size (self->qpend))
+    if (!n && !self->ndefer && !ts_map_size (self->qpend) && !store_text_waits (self))
         return 0;
     if (self->broken)
         return store_refuse_broken (self);
-    int rc = store_space_check (self, self->pend_bytes + 32 * n + self->defer.size);
+    int rc = store_space_check (self, self->pend_bytes + 32 * n + self->defer.size
+                                     + store_text_bytes (self));
     if (rc)
         return rc;
     if (!kcdbbegintran (self->db, 0))
@@ -122,8 +126,10 @@ ts_store_set_id_batch (ts_store_t *self, size_t ids)
 int
 store_settle (ts_store_t *self, const char *key, size_t klen)
 {
-    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer || ts_map_size (self->qpend))
+    bool waits = klen == 0 ? (ts_map_size (self->pend) || self->ndefer || ts_map_size (self->qpend)
+                              || store_text_waits (self))
                : key [0] == TS_TAG_RECORD ? ts_map_size (self->pend) > 0
+               : key [0] == TS_TAG_TEXT ? store_text_waits (self)
                : key [0] == TS_TAG_GROUP_TOTALS ? ts_map_size (self->qpend) > 0
                : store_defer_waits (self, key [0]);
     return waits ? ts_store_flush_ids (self) : 0;
@@ -663,16 +669,14 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
         goto done;
     }
     s_begun (self);
-    store_text_reset (self);
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = s_put_batch (self, &batches [i], &results [i], &shard, &groups, &models, &runs,
                           &run_models, &keys);
     }
-    if (rc == 0)            /* the postings, in the records' transaction */
-        rc = store_text_flush (self);
     size_t waiting = ts_map_size (self->pend);
     bool pass = waiting >= self->pend_max || self->pend_bytes >= S_PENDING_BYTES
-             || self->defer.size >= S_PENDING_ENTRY_BYTES;
+             || self->defer.size >= S_PENDING_ENTRY_BYTES
+             || store_text_bytes (self) >= S_PENDING_TEXT_BYTES;
     if (rc == 0 && shard.count > 0) {
         char key [1] = { TS_TAG_SHARD_TOTALS };
         rc = s_merge_totals (self, key, 1, &shard);
@@ -707,7 +711,6 @@ ts_store_put_batches_delta (ts_store_t *self, const ts_batch_t *batches, size_t 
     }
     if (rc == 0)
         rc = store_rec_write (self);
-    store_text_reset (self);
     rc = store_end (self, rc, first, wrote_ids);
     if (rc == 0 && shard.count > 0)
         self->has_layout = true;

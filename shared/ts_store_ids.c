@@ -199,6 +199,9 @@ store_ent_cmp (const void *a, const void *b)
 int
 store_write_pending (ts_store_t *self)
 {
+    int rc = store_text_flush (self);   /* the postings: a segment of their own */
+    if (rc)
+        return rc;
     size_t n = 0, pos = 0, len;
     const void *id;
     void *v;
@@ -226,7 +229,6 @@ store_write_pending (ts_store_t *self)
         off += sizeof h + h [0] + h [1];
     }
     qsort (order, n, sizeof *order, store_ent_cmp);
-    int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (!kcdbset (self->db, order [i].key, order [i].klen, order [i].val, order [i].vlen))
             rc = store_kc_error (self, order [i].key [0] == TS_TAG_RECORD ? "write id index"
@@ -250,6 +252,7 @@ typedef struct {
     ts_map_t   *groups;         /* and group totals */
     uint64_t    ids;            /* records from ids_from on seen */
     bool        ids_differ;     /* (to set) one of them does not wait as it should */
+    bool        text_only;      /* the postings alone (store_text_reload) */
 } s_reload_t;
 
 static int
@@ -265,6 +268,11 @@ s_reload_visit (const char *key, size_t klen, const char *val, size_t vlen, void
         return TS_ECORRUPT;
     }
     uint64_t seq = (uint64_t) ts_key_get_i64 (key + 1);
+    /* the postings too, into the shard's (a check compares them in the tree) */
+    int rc = !r->to && seq >= r->entries_from
+           ? store_text_readd (self, seq, ts_summary_time (&s), val + used, vlen - used) : 0;
+    if (rc || r->text_only)
+        return rc;
     if (seq >= r->ids_from) {
         r->ids++;
         uint64_t had;
@@ -304,7 +312,21 @@ s_reload (ts_store_t *self, s_reload_t *r)
 int
 store_pend_reload (ts_store_t *self, uint64_t ids_from, uint64_t entries_from)
 {
-    s_reload_t r = { self, ids_from, entries_from, NULL, self->qpend, 0, false };
+    s_reload_t r = { self, ids_from, entries_from, NULL, self->qpend, 0, false, false };
+    return s_reload (self, &r);
+}
+
+/*  A transaction that added postings rolled back: they are mixed into
+ *  every term's, so what waits is read back from the records from 'O' on
+ *  (rare: a refused batch, a full disk). */
+int
+store_text_reload (ts_store_t *self)
+{
+    int64_t from;
+    store_text_reset (self);
+    if (!store_get_num (self->db, s_entries_key, &from))
+        return 0;
+    s_reload_t r = { self, UINT64_MAX, (uint64_t) from, NULL, NULL, 0, false, true };
     return s_reload (self, &r);
 }
 
@@ -324,7 +346,8 @@ ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_
     ts_map_t *groups = ts_map_new (free);
     if (!groups)
         return TS_ENOMEM;
-    s_reload_t r = { self, (uint64_t) ids_from, (uint64_t) entries_from, &want, groups, 0, false };
+    s_reload_t r = { self, (uint64_t) ids_from, (uint64_t) entries_from, &want, groups, 0, false,
+                     false };
     int rc = s_reload (self, &r);
     const char *what = NULL;
     if (rc == 0) {

@@ -55,7 +55,7 @@ struct ts_store {
     struct iovec *iov;          /* the records it adds, not written yet */
     size_t   niov, iov_cap;     /* (a NULL base: next in the compressed ones) */
     struct iovec *iov_raw;      /* each record as given, until the commit */
-    struct ts_postings *text;   /* the open transaction's postings (ts_search.c) */
+    struct ts_postings *text;   /* the open transaction's postings (ts_search_write.c) */
     ts_store_tick_fn *tick;     /* ts_store_set_tick */
     void    *tick_arg;
     unsigned tick_n;
@@ -93,6 +93,9 @@ static const char s_entries_key [1] = { 'O' };
 /*  A pass also comes when the waiting entries reach this many bytes: the
  *  memory a shard holds for them (16 shards: 192 MiB at most). */
 #define S_PENDING_ENTRY_BYTES (12u << 20)
+/*  And when the waiting postings reach this many (ts_search_write.c; 16
+ *  shards: 128 MiB more at most). */
+#define S_PENDING_TEXT_BYTES  (8u << 20)
 /* --- the records file ------------------------------------------------------
  *
  *  A record's bytes (summary and object) go to the shard's records file,
@@ -200,15 +203,25 @@ uint64_t store_load_next_seq (KCDB *db);
 int store_kc_error (ts_store_t *self, const char *what);
 int store_set_num (ts_store_t *self, const char *key, int64_t v, const char *what);
 
-/* ts_search.c: the full-text index, written through these alone */
+/* ts_search_write.c: the full-text index, written through these alone.
+ * Postings wait in memory like the index entries (from 'O' on) and reach
+ * the tree in the pass, as one segment. */
 typedef struct ts_postings ts_postings_t;
 /*  Adds the postings of record `seq` (its object, the steps pointer spec)
- *  to the transaction's, and its H entry. */
+ *  to those waiting, and writes its H entry. */
 int store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
                     const char *spec, size_t slen);
-/*  Writes the transaction's postings (one F entry a term) and forgets them. */
+/*  Writes the waiting postings as one segment (one F entry a term), in the
+ *  pass's transaction (store_write_pending); store_text_reset forgets them
+ *  once it holds. */
 int store_text_flush (ts_store_t *self);
 void store_text_reset (ts_store_t *self);
+int store_text_readd (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen);
+/*  Forgets the waiting postings and reads back those of the records from
+ *  'O' on (ts_store_ids.c; an open does it with store_pend_reload). */
+int store_text_reload (ts_store_t *self);
+bool store_text_waits (const ts_store_t *self);
+size_t store_text_bytes (const ts_store_t *self);
 void store_text_free (ts_store_t *self);
 
 /* ts_store_read.c */

@@ -226,7 +226,10 @@ ts_text_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *em
             if (nu == S_WORD_UNITS)
                 break;                  /* the rest is another word */
             units [nu] = (s_unit_t) { (uint32_t) i, (uint32_t) (i + n), (uint16_t) fl, flen, bits };
-            memcpy (fb + fl, fold, flen);
+            if (flen == 1)              /* most are: no call to memcpy */
+                fb [fl] = fold [0];
+            else
+                memcpy (fb + fl, fold, flen);
             fl += flen;
             nu++;
             i += n;

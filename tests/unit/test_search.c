@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char s_dir [256];
 static char s_path [300];
@@ -246,6 +248,52 @@ test_queries (void **state)
     ts_store_destroy (&st);
 }
 
+/*  Postings wait in memory across commits and reach the tree in the pass
+ *  as one segment (F seg8 term, seg8 its first record's sequence); a
+ *  search makes the pass first; a process that ends before the pass
+ *  leaves them to be read back from the records at the next open. */
+static void
+test_segments (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    assert_int_equal (s_put (st, 0, 1, 0, "/trajectory"), 0);
+    assert_int_equal (ts_store_flush_ids (st), 0);                  /* segment 1: r1 */
+    assert_int_equal (s_put (st, 1, 2, 1, "/trajectory"), 0);       /* r2 waits */
+    assert_string_equal (s_ids (st, "cafe"), "r2 ");                /* a pass first: segment 2 */
+    ts_store_destroy (&st);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {                     /* r3 and r4 committed, their postings waiting */
+        st = s_open ();
+        _exit (s_put (st, 2, 4, 2, "/trajectory") == 0 ? 0 : 11);
+    }
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    st = s_open ();                     /* r3's postings read back from the record */
+    assert_string_equal (s_ids (st, "module"), "r3 r2 r1 ");
+    assert_string_equal (s_ids (st, "numpy"), "r1 ");               /* the first segment only */
+    assert_string_equal (s_ids (st, "cafe"), "r2 ");                /* the middle one */
+    assert_string_equal (s_ids (st, "error found"), "r3 r1 ");
+    assert_string_equal (s_ids (st, "\"module not found\""), "r2 r1 ");
+    assert_string_equal (s_ids (st, "zebra"), "");
+    char key [32];
+    ts_buf_t v = { 0 };
+    for (uint64_t seg = 1; seg <= 4; seg++) {
+        size_t n = ts_key_text_segment (key, seg);
+        memcpy (key + n, "module", 6);
+        v.size = 0;
+        /* r4's steps are not an array: marked, no postings */
+        assert_int_equal (ts_store_get_raw (st, key, n + 6, &v), seg < 4 ? 0 : TS_ENOTFOUND);
+    }
+    ts_buf_free (&v);
+    s_check_ok (st, 4);
+    ts_store_destroy (&st);
+}
+
 static void
 test_not_indexed_and_rollback (void **state)
 {
@@ -273,6 +321,21 @@ test_not_indexed_and_rollback (void **state)
     assert_string_equal (s_ids (st, "module"), "r3 ");
     s_check_ok (st, 1);
     ts_store_destroy (&st);
+
+    /* the same with postings waiting for the pass when the commit fails:
+     * they stay, those of the failed commit go */
+    s_fresh ();
+    st = s_open ();
+    assert_int_equal (s_put (st, 2, 3, 1, "/trajectory"), 0);  /* r3 waits */
+    s_garbage = true;
+    assert_int_equal (s_put (st, 0, 2, 2, "/trajectory"), TS_ECORRUPT);
+    s_garbage = false;
+    /* r4 takes the sequence r1 had in the failed commit */
+    assert_int_equal (s_put (st, 3, 4, 3, "/trajectory"), 0);
+    assert_string_equal (s_ids (st, "module"), "r3 ");
+    assert_string_equal (s_ids (st, "numpy"), "");
+    s_check_ok (st, 2);
+    ts_store_destroy (&st);
 }
 
 static void
@@ -288,11 +351,10 @@ test_check_finds (void **state)
     char full [400];
     snprintf (full, sizeof full, "%s%s%s", s_path, TS_STORE_TUNING, TS_STORE_ZCOMP);
     assert_true (kcdbopen (db, full, KCOWRITER));
-    char key [32] = { 'F' };
-    memcpy (key + 1, "numpy", 5);
-    key [6] = 0;
-    ts_key_put_i64 (key + 7, 1);
-    assert_true (kcdbremove (db, key, 15));
+    char key [32];
+    size_t n = ts_key_text_segment (key, 1);     /* the one commit's segment */
+    memcpy (key + n, "numpy", 5);
+    assert_true (kcdbremove (db, key, n + 5));
     kcdbclose (db);
     kcdbdel (db);
     st = s_open ();
@@ -358,6 +420,7 @@ main (void)
         cmocka_unit_test (test_parse),
         cmocka_unit_test (test_profile_text),
         cmocka_unit_test (test_queries),
+        cmocka_unit_test (test_segments),
         cmocka_unit_test (test_not_indexed_and_rollback),
         cmocka_unit_test (test_check_finds),
     };

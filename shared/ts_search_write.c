@@ -1,0 +1,359 @@
+/*  ts_search_write.c: the postings writer of a shard (ts_search_int.h):
+ *  store_text_add gathers a commit's postings per term in memory;
+ *  store_text_flush writes them as one segment (F seg8 term, one entry a
+ *  term) in the commit's transaction: the one function through which
+ *  postings reach the tree.
+ */
+#include "ts_search_int.h"
+#include "ts_store_int.h"
+#include "ts_error.h"
+#include "ts_key.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* --- the write side -------------------------------------------------------- */
+
+/*  One term's postings waiting for the pass. Tokens arrive in the
+ *  record's order, so a term's positions in one record come ascending: the
+ *  record's entry is open while they come and closed when another
+ *  record's token for the term comes or the postings are written. Its
+ *  header (sequence and time deltas, then the count) is written as it
+ *  opens, with one byte held for the count: a count over 127 moves the
+ *  positions up at the close, any other needs no move. No per-record
+ *  sort. */
+typedef struct {
+    uint64_t last;              /* sequence of the block's last record (at first the
+                                 * segment's, so the first delta is from it) */
+    int64_t  last_time;
+    ts_buf_t buf;
+    bool     open;              /* a record's entry is open: */
+    size_t   count_at;          /* where its count goes */
+    uint32_t n;                 /* its positions so far */
+    uint64_t lastpair;          /* the last one (step << 32 | pos) */
+    uint32_t len;
+    char     term [];           /* the term's bytes, beside what a token updates */
+} s_block_t;
+
+/*  The terms: open addressing over (hash, block). Not a ts_map: its key
+ *  copy is one more allocation a term and one more cache miss a token
+ *  (the key compare was ~8% of a worker's samples). */
+typedef struct {
+    uint64_t   hash;
+    s_block_t *b;               /* NULL: empty */
+} s_slot_t;
+
+#define S_SLOTS_KEPT 65536              /* slots (1 MiB) a reset keeps */
+
+struct ts_postings {
+    s_slot_t *slots;            /* the terms */
+    size_t    cap, nterms;
+    uint64_t  seg;              /* the segment: the first record's sequence (0: none yet) */
+    uint64_t  seq;              /* the record being added */
+    int64_t   time;
+    uint32_t  step;             /* the step being tokenized */
+    int       rc;
+    size_t    bytes;            /* about what the postings take in memory */
+};
+
+static int
+s_rehash (ts_postings_t *p)
+{
+    size_t cap = p->cap ? 2 * p->cap : 1024;
+    s_slot_t *slots = calloc (cap, sizeof *slots);
+    if (!slots)
+        return TS_ENOMEM;
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->slots [i].b) {
+            size_t j = (size_t) p->slots [i].hash & (cap - 1);
+            while (slots [j].b)
+                j = (j + 1) & (cap - 1);
+            slots [j] = p->slots [i];
+        }
+    free (p->slots);
+    p->slots = slots;
+    p->cap = cap;
+    return 0;
+}
+
+/*  The block of a term, made when new; NULL: out of memory. */
+static s_block_t *
+s_term (ts_postings_t *p, const char *tok, size_t len)
+{
+    if ((p->nterms + 1) * 4 > p->cap * 3 && s_rehash (p))
+        return NULL;
+    uint64_t h = XXH3_64bits (tok, len);
+    size_t i = (size_t) h & (p->cap - 1);
+    for (; p->slots [i].b; i = (i + 1) & (p->cap - 1)) {
+        s_block_t *b = p->slots [i].b;
+        if (p->slots [i].hash == h && b->len == len && !memcmp (b->term, tok, len))
+            return b;
+    }
+    s_block_t *b = calloc (1, sizeof *b + len);
+    if (!b)
+        return NULL;
+    memcpy (b->term, tok, len);
+    b->len = (uint32_t) len;
+    b->last = p->seg;
+    p->slots [i] = (s_slot_t) { h, b };
+    p->nterms++;
+    p->bytes += sizeof *b + len + 2 * sizeof (s_slot_t);
+    return b;
+}
+
+/*  Closes the open entry: its count in the byte held for it. */
+static int
+s_block_close (s_block_t *b)
+{
+    char cnt [5];
+    size_t h = search_varint (cnt, b->n);
+    if (h > 1) {
+        if (ts_buf_reserve (&b->buf, h - 1))
+            return TS_ENOMEM;
+        char *at = b->buf.data + b->count_at;
+        memmove (at + h, at + 1, b->buf.size - b->count_at - 1);
+        b->buf.size += h - 1;
+    }
+    memcpy (b->buf.data + b->count_at, cnt, h);
+    b->open = false;
+    return 0;
+}
+
+/*  Appends two varints (room for 20 bytes made first). Most terms are
+ *  rare: a block starts at 32 bytes, not ts_buf's 256. */
+static int
+s_put2 (ts_buf_t *buf, uint64_t x, uint64_t y)
+{
+    if (buf->cap == 0) {
+        if (!(buf->data = malloc (32)))
+            return TS_ENOMEM;
+        buf->cap = 32;
+    }
+    if (ts_buf_reserve (buf, 20))
+        return TS_ENOMEM;
+    buf->size += search_varint (buf->data + buf->size, x);
+    buf->size += search_varint (buf->data + buf->size, y);
+    return 0;
+}
+
+static int
+s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t kind,
+             size_t off, size_t end)
+{
+    (void) kind; (void) off; (void) end;
+    ts_postings_t *p = arg;
+    s_block_t *b = s_term (p, tok, len);
+    if (!b)
+        return p->rc = TS_ENOMEM;
+    size_t had = b->buf.cap;
+    if (b->open && b->last != p->seq && s_block_close (b))
+        return p->rc = TS_ENOMEM;
+    uint64_t pair = (uint64_t) p->step << 32 | pos;
+    if (!b->open) {
+        if (s_put2 (&b->buf, p->seq - b->last, search_zz (p->time - b->last_time)))
+            return p->rc = TS_ENOMEM;
+        b->open = true;
+        b->last = p->seq;
+        b->last_time = p->time;
+        b->count_at = b->buf.size++;    /* reserved by s_put2's 20 bytes */
+        b->n = 0;
+    }
+    else if (pair == b->lastpair)
+        return 0;                       /* a word and its one part at the same place */
+    uint32_t ls = (uint32_t) (b->lastpair >> 32), lp = (uint32_t) b->lastpair;
+    bool same = b->n > 0 && ls == p->step;
+    uint32_t dstep = b->n > 0 ? p->step - ls : p->step;
+    if (s_put2 (&b->buf, dstep, same ? pos - lp : pos))
+        return p->rc = TS_ENOMEM;
+    b->lastpair = pair;
+    b->n++;
+    p->bytes += b->buf.cap - had;
+    return 0;
+}
+
+static int
+s_write_str (void *arg, uint32_t step, const char *s, size_t len, uint32_t *pos)
+{
+    ts_postings_t *p = arg;
+    p->step = step;
+    return ts_text_tokens (s, len, pos, s_tok_write, p);
+}
+
+/*  Adds the postings of record `seq` to those waiting; *used names the
+ *  pointer its steps came from. */
+static int
+s_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+            const char *spec, size_t slen, const char **used, size_t *used_len)
+{
+    if (!self->text) {
+        self->text = calloc (1, sizeof *self->text);
+        if (!self->text)
+            goto nomem;
+    }
+    ts_postings_t *p = self->text;
+    if (p->seg == 0)
+        p->seg = seq;
+    p->seq = seq;
+    p->time = time;
+    p->rc = 0;
+    int rc = search_walk_steps (obj, olen, spec, slen, -1, used, used_len, s_write_str, p);
+    if (rc == TS_ENOMEM || p->rc == TS_ENOMEM)
+        goto nomem;
+    if (rc)
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: record %llu: its steps do not decode",
+                  self->path, (unsigned long long) seq);
+    return rc;
+nomem:
+    snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+    return TS_ENOMEM;
+}
+
+int
+store_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen,
+                const char *spec, size_t slen)
+{
+    const char *used;
+    size_t used_len;
+    int rc = s_text_add (self, seq, time, obj, olen, spec, slen, &used, &used_len);
+    if (rc)
+        return rc;
+    char key [9];
+    if (!kcdbset (self->db, key, ts_key_text_doc (key, seq), used, used_len))
+        return store_kc_error (self, "write text index mark");
+    return 0;
+}
+
+/*  Adds the postings of record `seq` again, from the record and its H
+ *  mark (none: not text-indexed): what waited for the pass when it was
+ *  committed (read back by store_pend_reload, store_text_reload). */
+int
+store_text_readd (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_t olen)
+{
+    char key [9];
+    size_t len;
+    char *spec = kcdbget (self->db, key, ts_key_text_doc (key, seq), &len);
+    if (!spec)
+        return kcdbecode (self->db) == KCENOREC ? 0 : store_kc_error (self, "read text index mark");
+    const char *u;
+    size_t ulen;
+    int rc = s_text_add (self, seq, time, obj, olen, spec, len, &u, &ulen);
+    kcfree (spec);
+    return rc;
+}
+
+bool
+store_text_waits (const ts_store_t *self)
+{
+    return self->text && self->text->nterms > 0;
+}
+
+size_t
+store_text_bytes (const ts_store_t *self)
+{
+    return self->text ? self->text->bytes : 0;
+}
+
+typedef struct {
+    uint64_t    head;           /* the term's first 8 bytes, big-endian: most */
+    const char *term;           /* comparisons end there, without a read of */
+    size_t      len;            /* the term's bytes */
+    s_block_t  *b;
+} s_term_t;
+
+static int
+s_term_cmp (const void *a, const void *b)
+{
+    const s_term_t *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n > 8 ? memcmp (x->term + 8, y->term + 8, n - 8) : 0;
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static uint64_t
+s_head (const char *term, size_t len)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < 8; i++)
+        h = h << 8 | (i < len ? (unsigned char) term [i] : 0);
+    return h;
+}
+
+/*  The segment's keys, F seg8 term, follow every earlier segment's (its
+ *  sequence is past theirs), and are written in key order: Kyoto Cabinet
+ *  appends leaves at the end of F instead of rewriting leaves all over
+ *  it (docs/SEARCH.md, "Segments"). */
+int
+store_text_flush (ts_store_t *self)
+{
+    ts_postings_t *p = self->text;
+    size_t n = p ? p->nterms : 0;
+    if (n == 0)
+        return 0;
+    s_term_t *order = malloc (n * sizeof *order);
+    if (!order) {
+        snprintf (self->errmsg, sizeof self->errmsg, "%s: out of memory", self->path);
+        return TS_ENOMEM;
+    }
+    size_t i = 0;
+    for (size_t j = 0; j < p->cap; j++) {
+        s_block_t *b = p->slots [j].b;
+        if (b)
+            order [i++] = (s_term_t) { s_head (b->term, b->len), b->term, b->len, b };
+    }
+    qsort (order, n, sizeof *order, s_term_cmp);
+    char key [TS_TEXT_TOKEN_MAX + 16];
+    size_t prefix = ts_key_text_segment (key, p->seg);
+    int rc = 0;
+    for (i = 0; i < n && !rc; i++) {
+        s_block_t *b = order [i].b;
+        if (b->open && s_block_close (b)) {
+            rc = TS_ENOMEM;
+            break;
+        }
+        memcpy (key + prefix, order [i].term, order [i].len);
+        if (!kcdbset (self->db, key, prefix + order [i].len, b->buf.data, b->buf.size))
+            rc = store_kc_error (self, "write postings");
+    }
+    free (order);
+    return rc;
+}
+
+void
+store_text_reset (ts_store_t *self)
+{
+    if (self->text) {
+        ts_postings_t *p = self->text;
+        for (size_t j = 0; j < p->cap; j++)
+            if (p->slots [j].b) {
+                ts_buf_free (&p->slots [j].b->buf);
+                free (p->slots [j].b);
+            }
+        if (p->cap > S_SLOTS_KEPT) {    /* a pass's table: not held while idle */
+            free (p->slots);
+            p->slots = NULL;
+            p->cap = 0;
+        }
+        else if (p->cap)
+            memset (p->slots, 0, p->cap * sizeof *p->slots);
+        p->nterms = 0;
+        self->text->seg = 0;
+        self->text->bytes = 0;
+    }
+}
+
+void
+store_text_free (ts_store_t *self)
+{
+    if (!self->text)
+        return;
+    store_text_reset (self);
+    free (self->text->slots);
+    free (self->text);
+    self->text = NULL;
+}
+
