@@ -138,8 +138,26 @@ s_pack_run_models (ts_agg_t *self, msgpack_packer *pk, const char *run, size_t r
     }
 }
 
+/*  Sums a run's whole totals into `t`: its self->run_models entries, those
+ *  of its models ("run\0model") and of its records without one ("run"). */
+static void
+s_run_whole_totals (ts_agg_t *self, const char *run, size_t run_len, ts_totals_t *t)
+{
+    size_t pos = 0, kl;
+    const void *k;
+    void *v;
+    while (ts_map_next (self->run_models, &pos, &k, &kl, &v)) {
+        const char *key = k;
+        if (kl >= run_len && (kl == run_len || key [run_len] == 0) && !memcmp (key, run, run_len))
+            ts_totals_merge (t, v);
+    }
+}
+
 /*  "stats"; with "run": that run's totals, groups and models (its totals
- *  per model, from the deltas' run-model part). */
+ *  per model, from the deltas' run-model part, whose entries sum to the
+ *  run's whole totals: reward std, min, max and histogram as the store's;
+ *  the runs part's counts stand when a shard of an older build left the
+ *  sum short). */
 static void
 s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
@@ -161,6 +179,12 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
             groups += rr [i].group != NULL;
         }
         free (rr);
+        ts_totals_t whole;
+        ts_totals_init (&whole);
+        s_run_whole_totals (self, run, run_len, &whole);
+        if (whole.count == all.count && whole.successes == all.successes
+        &&  whole.reward_n == all.reward_n)
+            all = whole;
     }
     else
         for (unsigned s = 0; s < self->nshards; s++)
