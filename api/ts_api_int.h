@@ -81,7 +81,8 @@ typedef struct {
     uint64_t rid;               /* the request it answers */
     pid_t    pid;
     int      fd;                /* its stdout: the JSON report */
-    int      labels;            /* lines it was given */
+    int      labels;            /* lines it was given (where: lines a record) */
+    bool     where;             /* labels every record a filter matches */
     ts_buf_t out;
     char     job [64];
     char     rejects [TS_PATH_MAX + 80];

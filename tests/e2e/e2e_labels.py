@@ -16,7 +16,9 @@
   op        the protocol op "label" over ZeroMQ: set and remove on one
             record (acknowledged once committed, author kept), the same
             request again changes nothing, several at once are each
-            answered, unknown ids and bad fields are refused naming them
+            answered, unknown ids and bad fields are refused naming them;
+            with "where" and listing filters, every match against the
+            oracle (counted), again nothing changed
   filters   --label/--no-label on count, list and export, and `labels --by
             KEY --per-model` (stats --by label:KEY) against an oracle
             computed here from the input
@@ -265,7 +267,41 @@ def label_op(st, recs, oracle, history):
         bump(r_id, "batch")
         oracle[(r_id, "batch")] = "b%d" % i
 
+    # "where": every record the listing filters match, counted
+    model = recs[sorted(recs)[4]]["model"]
+    match = sorted(r for r in recs if recs[r].get("model") == model
+                   and oracle.get((r, "verdict")) == "timeout")
+    if not match:
+        fail("label op where: the oracle has no match: the test proves nothing")
+    req = {"op": "label", "where": True, "model": model, "label": ["verdict=timeout"],
+           "set": {"where_op": "a=b"}, "remove": ["note"], "author": "carol"}
+    had_note = [r for r in match if (r, "note") in oracle]
+    r = st.api(req)
+    if (r.get("matched"), r.get("changed"), r.get("unchanged")) != \
+            (len(match), len(match) + len(had_note), len(match) - len(had_note)):
+        fail("label op where: %s, want %d matched (%d with a note)" % (r, len(match), len(had_note)))
+    for r_id in match:
+        bump(r_id, "where_op")
+        oracle[(r_id, "where_op")] = "a=b"
+        if (r_id, "note") in oracle:
+            bump(r_id, "note")
+            del oracle[(r_id, "note")]
+    got = st.api({"op": "labels", "id": match[0]})["labels"]
+    if got["where_op"]["author"] != "carol" or got["where_op"]["value"] != "a=b":
+        fail("label op where: labels read back %s" % got)
+    r = st.api(req)
+    if (r.get("matched"), r.get("changed"), r.get("unchanged")) != (len(match), 0, 2 * len(match)):
+        fail("label op where again: %s, want nothing changed" % r)
+    r = st.api({"op": "label", "where": True, "run": "no-such-run", "set": {"k": "v"}})
+    if (r.get("matched"), r.get("changed")) != (0, 0):
+        fail("label op where matching nothing: %s" % r)
+
     for bad, code, names in (
+            ({"where": True, "id": rid, "set": {"k": "v"}}, "BAD_REQUEST", '"where"'),
+            ({"where": 1, "set": {"k": "v"}}, "BAD_REQUEST", '"where"'),
+            ({"where": True, "set": {"k": "v"}, "limit": 5}, "BAD_REQUEST", '"limit"'),
+            ({"where": True, "set": {"k": "v"}, "reward": "high"}, "BAD_REQUEST", '"reward"'),
+            ({"where": True, "set": {"k=1": "v"}}, "BAD_REQUEST", '"set"'),
             ({"id": "no-such-record", "set": {"k": "v"}}, "NOT_FOUND", "no-such-record"),
             ({"id": rid, "set": ["k"]}, "BAD_REQUEST", '"set"'),
             ({"id": rid, "set": {"k": 1}}, "BAD_REQUEST", '"set"'),
