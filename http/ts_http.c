@@ -76,7 +76,8 @@ static const s_param_t s_params [] = {
     { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
     { "b", P_STR, "b" }, { "q", P_STR, "q" }, { "order", P_STR, "order" },
     { "label", P_STRS, "label" }, { "no_label", P_STRS, "no_label" },
-    { "key", P_STR, "key" }, { "per_model", P_BOOL, "per_model" }, { NULL, P_STR, NULL }
+    { "key", P_STR, "key" }, { "per_model", P_BOOL, "per_model" }, { "after", P_STR, "after" },
+    { NULL, P_STR, NULL }
 };
 
 typedef enum {
@@ -102,7 +103,7 @@ static const s_route_t s_routes [] = {
       { S_FILTERS, "sort", "limit", "cursor", "fields", NULL } },
     { "/v1/records/{id}", R_API, "get", "id", { NULL } },
     { "/v1/count", R_API, "count", NULL, { S_FILTERS, NULL } },
-    { "/v1/search", R_API, "search", NULL, { "q", S_FILTERS, "order", "limit", NULL } },
+    { "/v1/search", R_API, "search", NULL, { "q", S_FILTERS, "order", "limit", "after", NULL } },
     { "/v1/export", R_EXPORT, "export", NULL, { S_FILTERS, "sort", "page", NULL } },
     { "/v1/stats", R_API, "stats", NULL, { "run", NULL } },
     { "/v1/groups", R_API, "groups", NULL, { "run", "only", "sort", "limit", "offset", NULL } },

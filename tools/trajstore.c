@@ -107,12 +107,12 @@ static const s_command_t s_commands [] = {
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "search", ts_cli_cmd_search,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--limit N] [--order newest|relevance]\n"
-      "                 [--json] 'WORDS'",
+      "                 [--after CURSOR] [--json] 'WORDS'",
       "records whose steps hold every word (a \"quoted phrase\": consecutively), newest\n"
       "first or by relevance, with the step of the first hit and a snippet around it\n"
-      "(default limit 20). Case and accents are ignored; identifiers match whole or by\n"
-      "their parts (ModuleNotFoundError, found); CJK text matches by bigrams. FILTERS\n"
-      "as list's" },
+      "(default limit 20; --after the cursor printed with a page: the next one). Case\n"
+      "and accents are ignored; identifiers match whole or by their parts\n"
+      "(ModuleNotFoundError, found); CJK text matches by bigrams. FILTERS as list's" },
     { "count", ts_cli_cmd_count,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
       "the number of records matching the filters (as list's)" },
