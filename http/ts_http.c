@@ -529,11 +529,15 @@ s_is_post (void *con_cls)
     return con_cls && con_cls != (void *) 1 && con_cls != (void *) 2;
 }
 
+/*  POST /v1/labels: the op "label" with "where", the query's filters. */
+static const s_route_t s_label_where = { "/v1/labels", R_API, "label", NULL, { S_FILTERS, NULL } };
+
 /*  The op "label" of record `id` from a JSON body {"set": {k: v}, "remove":
  *  [k], "author": A}: the body is read by the import's strict parser, as
  *  the value of a line {"id": ID, "label": BODY}, and its fields go to the
- *  api as they are (the api checks them and names the field). 0, or -1
- *  with the error in *a. */
+ *  api as they are (the api checks them and names the field). `id` NULL:
+ *  of every record the filters match, `q` begun with them (s_build of
+ *  s_label_where). 0, or -1 with the error in *a. */
 static int
 s_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a)
 {
@@ -549,7 +553,7 @@ s_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t
                           "{key: value}, \"remove\": [key], \"author\": name}");
         goto done;
     }
-    if (ts_buf_append (&line, "{\"id\":", 6) || ts_json_escape (&line, id, strlen (id))
+    if (ts_buf_append (&line, "{\"id\":", 6) || ts_json_escape (&line, id ? id : "-", id ? strlen (id) : 1)
     ||  ts_buf_append (&line, ",\"label\":", 9) || ts_buf_append (&line, body->data, body->size)
     ||  ts_buf_append (&line, "}", 1) || ts_buf_append (&line, pad, sizeof pad)
     ||  ts_profile_parse ("default", &prof, reason, sizeof reason)
@@ -577,9 +581,15 @@ s_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t
                           "{key: value}, \"remove\": [key], \"author\": name}");
         goto done;
     }
-    ts_req_begin (q, "label");
-    ts_req_key (q, "id");
-    ts_mp_pack_cstr (&q->pk, id);
+    if (id) {
+        ts_req_begin (q, "label");
+        ts_req_key (q, "id");
+        ts_mp_pack_cstr (&q->pk, id);
+    }
+    else {
+        ts_req_key (q, "where");
+        msgpack_pack_true (&q->pk);
+    }
     for (uint32_t i = 0; i < n; i++) {
         const char *k;
         uint32_t klen;
@@ -605,6 +615,8 @@ s_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t
     }
     rc = 0;
 done:
+    if (rc && !id)
+        ts_req_free (q);                /* begun by the caller */
     ts_parser_destroy (&ps);
     ts_buf_free (&line);
     ts_buf_free (&out);
@@ -668,8 +680,8 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         const char *cl = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Length");
         const char *te = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Transfer-Encoding");
         const char *ct = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Type");
-        bool label_url = !strncmp (url, S_LABEL_PATH, strlen (S_LABEL_PATH))
-                      && url [strlen (S_LABEL_PATH)];
+        bool label_url = (!strncmp (url, S_LABEL_PATH, strlen (S_LABEL_PATH))
+                          && url [strlen (S_LABEL_PATH)]) || !strcmp (url, s_label_where.path);
         if (!strcmp (method, "POST") && label_url) {
             /* application/json only: a page of another site cannot send
              * it without the browser asking this gateway first (CORS) */
@@ -688,8 +700,8 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             }
         }
         else if (!strcmp (method, "POST"))
-            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "POST: only %s{id} takes a POST",
-                              S_LABEL_PATH);
+            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "POST: only %s{id} and %s take a "
+                              "POST", S_LABEL_PATH, s_label_where.path);
         else if (strcmp (method, "GET") && strcmp (method, "HEAD"))
             ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "%.16s: only GET, HEAD and POST "
                               "(labels) are served", method);
@@ -760,13 +772,16 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             ts_hanswer_error (&a, 413, "TOO_BIG", "a POST body is at most %u bytes", S_POST_MAX);
             rc = s_send (conn, &a);
         }
-        else if (post && args->n > 0) {
+        else if (post && r->id_field && args->n > 0) {
             ts_hanswer_error (&a, 400, "BAD_REQUEST", "parameter \"%.100s\": POST %s{id} takes "
                               "its fields in the body", args->key [0], S_LABEL_PATH);
             rc = s_send (conn, &a);
         }
-        else if (post ? s_label_request (arg, &post->body, &q, &a)
-                      : s_build (self, r, arg, args, &q, &a))
+        else if (post && !r->id_field
+                 ? s_build (self, &s_label_where, NULL, args, &q, &a)
+                   || s_label_request (NULL, &post->body, &q, &a)
+                 : post ? s_label_request (arg, &post->body, &q, &a)
+                        : s_build (self, r, arg, args, &q, &a))
             rc = s_send (conn, &a);
         else if (r->kind == R_EXPORT) {
             rc = s_send_export (self, conn, &q, &a);
