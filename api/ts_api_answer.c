@@ -514,7 +514,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
-    else if (TS_OP_PER_SHARD (r->op) || r->op == TS_OP_LABELS) {
+    else if (TS_OP_PER_SHARD (r->op) || r->op == TS_OP_LABELS || r->op == TS_OP_GROUPS) {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < TS_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
@@ -524,6 +524,8 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ;
         else if (r->op == TS_OP_LABELS)
             s_finish_labels (self, r);
+        else if (r->op == TS_OP_GROUPS)
+            api_finish_groups (self, r);
         else if (r->op == TS_OP_CHECK)
             s_finish_shards (self, r, "problems", "records");
         else if (r->op == TS_OP_COMPACT)

@@ -16,6 +16,7 @@
 #include "ts_api_int.h"
 #include "ts_build.h"
 #include "ts_error.h"
+#include "ts_groups.h"
 #include "ts_json_out.h"
 #include "ts_labels.h"
 #include "ts_log.h"
@@ -434,4 +435,112 @@ api_label_stop (ts_api_t *self)
         ts_buf_free (&j->out);
     }
     self->nlabel_jobs = 0;
+}
+
+/* --- groups with label conditions ----------------------------------------- */
+
+bool
+api_groups_labelled (const s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_mp_reader_t rd;
+    return ts_hdr_find (&in, "label", &rd) || ts_hdr_find (&in, "no_label", &rd);
+}
+
+/*  Checks the page fields and the filters of a labelled "groups" and
+ *  writes the filters alone into `out` (the workers' payload). 0, or -1
+ *  when the request was answered with its error. */
+int
+api_groups_payload (ts_api_t *self, s_req_t *r, ts_buf_t *out)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_groups_page_t pg;
+    char err [300];
+    ts_listing_t *l = malloc (sizeof *l);
+    int rc = l ? ts_groups_request (&in, &pg, err, sizeof err) : TS_ENOMEM;
+    if (rc == 0)
+        rc = ts_listing_filter_map (in.data, in.len, out);
+    if (rc == 0)
+        rc = ts_listing_parse (l, out->data, out->size, 1, 0, err, sizeof err);
+    free (l);
+    if (rc)
+        api_finish_error (self, r, ts_errname (rc), rc == TS_ENOMEM ? "out of memory" : err);
+    return rc ? -1 : 0;
+}
+
+/*  The workers' per-group totals ([[group, totals]...] each) merged, then
+ *  sorted and paged as the aggregator's "groups" (ts_groups.h). */
+void
+api_finish_groups (ts_api_t *self, s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_groups_page_t pg;
+    char err [300];
+    ts_map_t *merged = ts_map_new (free);
+    int rc = merged ? ts_groups_request (&in, &pg, err, sizeof err) : TS_ENOMEM;
+    for (int i = 0; i < r->nparts && rc == 0; i++) {
+        ts_mp_reader_t rd;
+        uint32_t n;
+        ts_mp_reader_init (&rd, zframe_data (r->parts [i]), zframe_size (r->parts [i]));
+        if (ts_mp_read_array (&rd, &n))
+            rc = TS_ECORRUPT;
+        for (uint32_t k = 0; k < n && rc == 0; k++) {
+            uint32_t two, glen;
+            const char *g;
+            ts_totals_t t;
+            size_t used;
+            if (ts_mp_read_array (&rd, &two) || two != 2 || ts_mp_read_str (&rd, &g, &glen)
+            ||  ts_totals_unpack (rd.p, (size_t) (rd.end - rd.p), &t, &used)) {
+                rc = TS_ECORRUPT;
+                break;
+            }
+            rd.p += used;
+            ts_totals_t *cur = ts_map_get (merged, g ? g : "", glen);
+            if (!cur) {
+                if (!(cur = malloc (sizeof *cur)) || ts_map_put (merged, g ? g : "", glen, cur)) {
+                    free (cur);
+                    rc = TS_ENOMEM;
+                    break;
+                }
+                ts_totals_init (cur);
+            }
+            ts_totals_merge (cur, &t);
+        }
+    }
+    size_t n = merged ? ts_map_size (merged) : 0, total = 0;
+    int64_t next = -1;
+    ts_group_row_t *rows = rc == 0 ? malloc ((n ? n : 1) * sizeof *rows) : NULL;
+    if (rc == 0 && !rows)
+        rc = TS_ENOMEM;
+    if (rc == 0) {
+        size_t pos = 0, kl, i = 0;
+        const void *k;
+        void *v;
+        while (ts_map_next (merged, &pos, &k, &kl, &v) && i < n)
+            rows [i++] = (ts_group_row_t) { k, kl, v };
+        ts_groups_sort (rows, i, pg.col);
+        rc = ts_groups_pack_page (rows, i, &pg, &self->tmp, &total, &next);
+    }
+    if (rc == 0) {
+        api_out_begin (self, r, true);
+        api_out_key (self, "total");
+        msgpack_pack_uint64 (&self->pk, total);
+        api_out_key (self, "next");
+        if (next >= 0) msgpack_pack_int64 (&self->pk, next); else msgpack_pack_nil (&self->pk);
+        api_out_key (self, "groups");
+        ts_buf_append (&self->out, self->tmp.data, self->tmp.size);
+        api_out_send (self, r->client, r->delim);
+        ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
+    }
+    else
+        api_finish_error (self, r, ts_errname (rc), rc == TS_EBADREQ ? err
+                          : rc == TS_ENOMEM ? "out of memory" : "a worker's groups do not decode");
+    free (rows);
+    ts_map_destroy (&merged);
 }

@@ -629,3 +629,41 @@ ts_req_frame (const ts_req_t *q, uint64_t rid)
     ts_buf_free (&head);
     return f;
 }
+
+int
+ts_listing_filter_map (const void *data, size_t len, ts_buf_t *out)
+{
+    static const char *const filters [] = TS_LISTING_FILTERS;
+    const size_t nf = sizeof filters / sizeof filters [0];
+    const uint8_t *at [sizeof filters / sizeof filters [0]], *end [sizeof filters / sizeof filters [0]];
+    uint32_t n, found = 0;
+    ts_mp_reader_t rd;
+    ts_mp_reader_init (&rd, data, len);
+    if (ts_mp_read_map (&rd, &n))
+        return TS_EBADREQ;
+    memset (at, 0, sizeof at);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        if (ts_mp_read_str (&rd, &k, &klen))
+            return TS_EBADREQ;
+        const uint8_t *v = rd.p;
+        if (ts_mp_skip (&rd))
+            return TS_EBADREQ;
+        for (size_t f = 0; f < nf; f++)
+            if (strlen (filters [f]) == klen && !memcmp (filters [f], k, klen) && !at [f]) {
+                at [f] = v;
+                end [f] = rd.p;
+                found++;
+            }
+    }
+    msgpack_packer pk;
+    out->size = 0;
+    msgpack_packer_init (&pk, out, ts_buf_packer_write);
+    int rc = msgpack_pack_map (&pk, found);
+    for (size_t f = 0; f < nf && !rc; f++)
+        if (at [f])
+            rc = ts_mp_pack_cstr (&pk, filters [f])
+              || ts_buf_append (out, (const char *) at [f], (size_t) (end [f] - at [f]));
+    return rc ? TS_ENOMEM : 0;
+}

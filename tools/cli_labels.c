@@ -245,8 +245,7 @@ out:
 static int
 s_read_request (s_label_opts_t *o, ts_buf_t *req, char **sets, int *nsets, ts_buf_t *pool)
 {
-    static const char *const filters [S_RAW_MAX] = { "group", "model", "run", "reward", "success",
-                                                     "created", "label", "no_label" };
+    static const char *const filters [S_RAW_MAX] = TS_LISTING_FILTERS;
     char chunk [65536];
     size_t got;
     while ((got = fread (chunk, 1, sizeof chunk, stdin)) > 0)

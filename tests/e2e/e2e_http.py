@@ -152,6 +152,11 @@ def run(st, tmp, extra):
         cq = {k: v for k, v in hq.items() if k not in ("sort", "limit")}
         zc = {k: v for k, v in zq.items() if k not in ("sort", "limit")}
         same("/v1/count" + q(**cq), "count", **zc)
+    body = same("/v1/groups" + q(label="verdict=fail", sort="-records", limit="20"), "groups",
+                label=["verdict=fail"], sort="-records", limit=20)
+    ok(body["total"] > 0 and sum(x["records"] for x in body["groups"]) <= len(lab_ids) // 2,
+       f"groups?label=verdict=fail: {str(body)[:300]}")
+    same("/v1/groups" + q(no_label="verdict", only="mixed"), "groups", no_label=["verdict"], only="mixed")
     body = same("/v1/labels" + q(key="verdict", per_model="true"), "labels", key="verdict", per_model=True)
     ok(sum(r["totals"]["records"] for r in body["labels"]) == len(lab_ids), f"labels by verdict: {str(body)[:300]}")
     body = same("/v1/labels/" + urllib.parse.quote(lab_ids[1], safe=""), "labels", id=lab_ids[1])

@@ -19,9 +19,10 @@
             answered, unknown ids and bad fields are refused naming them;
             with "where" and listing filters, every match against the
             oracle (counted), again nothing changed
-  filters   --label/--no-label on count, list and export, and `labels --by
-            KEY --per-model` (stats --by label:KEY) against an oracle
-            computed here from the input
+  filters   --label/--no-label on count, list, export and groups (per
+            group, sorted and paged), and `labels --by KEY --per-model`
+            (stats --by label:KEY) against an oracle computed here from
+            the input
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
 import json
@@ -179,6 +180,46 @@ def check_filters(st, recs, oracle):
         if got != want:
             fail("list %s: %d ids, want %d (first difference %s)" % (
                 filt, len(got), len(want), next((a, b) for a, b in zip(got + [None], want + [None]) if a != b)))
+    # groups over the records a label condition selects: per group against
+    # the oracle, sorted and paged as the aggregator's groups
+    for filt, pred in cases[:3] + cases[5:]:
+        want = {}
+        for r in recs:
+            if not pred(r) or recs[r].get("data_id") is None:
+                continue
+            w = want.setdefault(recs[r]["data_id"], [0, 0, 0])
+            w[0] += 1
+            ok = recs[r].get("is_success")
+            w[1] += ok is True
+            w[2] += isinstance(ok, bool)
+        g = st.api(dict(filt, op="groups", limit=100000))
+        got = {x["group"]: x for x in g["groups"]}
+        if g["total"] != len(want) or set(got) != set(want):
+            fail("groups %s: %d groups, want %d" % (filt, g["total"], len(want)))
+        for name, (n, c, known) in want.items():
+            x = got[name]
+            p1 = e2e_lib.pass_at(known, c, 1)
+            if x["records"] != n or x["successes"] != c or not e2e_runs.close(x["pass@1"], p1) \
+               or not e2e_runs.close(x["pass@5"], e2e_lib.pass_at(known, c, 5)):
+                fail("groups %s: group %s %s, want records %d successes %d pass@1 %s" % (
+                    filt, name, x, n, c, p1))
+        whole = st.api(dict(filt, op="groups", sort="-pass@1", limit=100000))["groups"]
+        page = st.api(dict(filt, op="groups", sort="-pass@1", limit=5, offset=3))
+        if page["groups"] != whole[3:8] or page["next"] != (8 if len(whole) > 8 else None):
+            fail("groups %s sorted -pass@1, offset 3 limit 5: %s, want %s" % (
+                filt, [x["group"] for x in page["groups"]], [x["group"] for x in whole[3:8]]))
+    r = e2e_lib.api(st.data, {"v": 1, "op": "groups", "label": ["verdict"], "sort": "nope"})
+    if r.get("ok") or '"sort"' not in r["error"]["message"]:
+        fail("groups with a label and a bad sort: %s" % r)
+    r = e2e_lib.api(st.data, {"v": 1, "op": "groups", "label": [7]})
+    if r.get("ok") or r["error"]["code"] != "BAD_REQUEST":
+        fail("groups with a bad label: %s" % r)
+    p = st.run("groups", "--data", st.data, "--json", "--label", "verdict=fail", "--no-label", "judge")
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    api_rows = st.api({"op": "groups", "label": ["verdict=fail"], "no_label": ["judge"]})["groups"]
+    if rows != api_rows or not rows:
+        fail("groups --label --no-label (CLI): %d rows, the op %d" % (len(rows), len(api_rows)))
+
     # the CLI: export of a label filter, and --with-labels
     p = st.run("export", "--data", st.data, "--label", "verdict=timeout", "--quiet",
                "--with-labels", "_labels")
