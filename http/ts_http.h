@@ -74,6 +74,13 @@ bool ts_hapi_knows_runs (ts_hapi_t *self);
  *  `buf`, asking for the next page when this one is sent: bytes copied,
  *  0 at the end, -1 when the api failed mid-stream (the connection is
  *  then cut, so a client never mistakes a part for the whole). */
+/*  The op "label" of record `id` from a POST's JSON body {"set": {k: v},
+ *  "remove": [k], "author": A} (the import's strict parser reads it; its
+ *  fields go to the api, which checks them). `id` NULL: "where", `q`
+ *  begun with the filters by the caller. 0, or -1 with the error in *a
+ *  (and `q` freed). */
+int ts_http_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a);
+
 typedef struct ts_hexport ts_hexport_t;
 ts_hexport_t *ts_hexport_start (ts_hapi_t *api, ts_req_t *q, ts_hanswer_t *a);
 ssize_t ts_hexport_read (ts_hexport_t *x, char *buf, size_t max);

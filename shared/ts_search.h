@@ -119,6 +119,12 @@ int ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_
 int ts_search_cursor (const ts_search_query_t *q, ts_search_order_t order, double score,
                       int64_t time, const char *id, size_t id_len, char *buf, size_t size);
 
+/*  Reads an "after" value (`r` at it) of a search of `order` whose hash
+ *  ts_search_request set into q's after fields. 0, or TS_EBADREQ with a
+ *  message naming "after" (not a cursor, or one of another search). */
+int ts_search_after_parse (ts_search_query_t *q, ts_search_order_t order, ts_mp_reader_t *r,
+                           char *err, size_t err_size);
+
 /*  Order of two hits for a merge across workers: <0 when a comes first. */
 int ts_search_cmp (ts_search_order_t order, double score_a, int64_t time_a, const char *id_a,
                    size_t id_a_len, double score_b, int64_t time_b, const char *id_b,
