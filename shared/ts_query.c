@@ -359,11 +359,14 @@ s_tally (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 }
 
 /*  Counts the filter's run in each store (its run index entries: keys
- *  only, ~3 us each) until more than `cap` are found in all. A store
+ *  only, ~1-3 us each) until more than `cap` are found in all. A store
  *  counted to the end gets its run_count and a bound of it; when the cap
  *  is passed, *run_over is set, and the run's size is unknown but above
- *  the cap (the stores not finished keep their bounds). Returns 0 or the
- *  store's error. */
+ *  the cap (the stores not finished keep their bounds). A run's records
+ *  are spread over the shards by their ids' hash, so the first store is
+ *  a sample: more than its share of the cap (with half again for chance)
+ *  there, and the run is taken as over it. Returns 0 or the store's
+ *  error. */
 static int
 s_parts_count_run (const s_prep_t *pp, s_part_t *parts, size_t nparts, uint64_t cap,
                    bool *run_over)
@@ -376,6 +379,9 @@ s_parts_count_run (const s_prep_t *pp, s_part_t *parts, size_t nparts, uint64_t 
     for (size_t i = 0; i < nparts; i++) {
         s_part_t *pt = &parts [i];
         s_tally_t t = { 0, cap - sum };
+        uint64_t share = cap < UINT64_MAX / 4 ? cap * 3 / (2 * nparts) + 1 : cap;
+        if (i == 0 && nparts > 1 && share < t.left)
+            t.left = share;
         int rc = ts_store_scan (pt->store, &sc, s_tally, &t);
         if (rc)
             return rc;
