@@ -91,7 +91,6 @@ typedef struct s_held_ack {
 
 #define S_GAP_MS        2000   /* a gap in a shard's deltas: rebuild after */
 #define S_ACK_WAIT_MS   3000   /* an ack waiting that long for a delta: rebuild */
-#define S_GROUPS_LIMIT_MAX 100000 /* rows of a "groups" page (~150 bytes each) */
 
 /*  A query waiting for the statistics to be rebuilt. */
 typedef struct s_held_query {
@@ -198,8 +197,6 @@ void agg_on_query (ts_agg_t *self);
 void agg_groups_warm (ts_agg_t *self);
 void agg_reply_begin (ts_agg_t *self, ts_msg_t type, uint32_t nfields);
 void agg_reply_error (ts_agg_t *self, zframe_t *to, const char *code, const char *message);
-double agg_pass_at (uint64_t n, uint64_t c, unsigned k);
-void agg_pack_opt (msgpack_packer *pk, double v);
 
 /* ts_agg_runs.c */
 typedef struct {

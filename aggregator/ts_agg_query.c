@@ -2,6 +2,7 @@
  *  paged per-group statistics (parts: ts_agg_int.h).
  */
 #include "ts_agg_int.h"
+#include "ts_groups.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mp.h"
@@ -140,8 +141,26 @@ s_pack_run_models (ts_agg_t *self, msgpack_packer *pk, const char *run, size_t r
     }
 }
 
+/*  Sums a run's whole totals into `t`: its self->run_models entries, those
+ *  of its models ("run\0model") and of its records without one ("run"). */
+static void
+s_run_whole_totals (ts_agg_t *self, const char *run, size_t run_len, ts_totals_t *t)
+{
+    size_t pos = 0, kl;
+    const void *k;
+    void *v;
+    while (ts_map_next (self->run_models, &pos, &k, &kl, &v)) {
+        const char *key = k;
+        if (kl >= run_len && (kl == run_len || key [run_len] == 0) && !memcmp (key, run, run_len))
+            ts_totals_merge (t, v);
+    }
+}
+
 /*  "stats"; with "run": that run's totals, groups and models (its totals
- *  per model, from the deltas' run-model part). */
+ *  per model, from the deltas' run-model part, whose entries sum to the
+ *  run's whole totals: reward std, min, max and histogram as the store's;
+ *  the runs part's counts stand when a shard of an older build left the
+ *  sum short). */
 static void
 s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
@@ -163,6 +182,12 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
             groups += rr [i].group != NULL;
         }
         free (rr);
+        ts_totals_t whole;
+        ts_totals_init (&whole);
+        s_run_whole_totals (self, run, run_len, &whole);
+        if (whole.count == all.count && whole.successes == all.successes
+        &&  whole.reward_n == all.reward_n)
+            all = whole;
     }
     else
         for (unsigned s = 0; s < self->nshards; s++)
@@ -194,92 +219,15 @@ s_reply_stats (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 
 /* --- per-group statistics ------------------------------------------------ */
 
-/*  The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k),
- *  computed as a product to stay exact in doubles; NAN when n < k. */
-double
-agg_pass_at (uint64_t n, uint64_t c, unsigned k)
-{
-    if (n < k)
-        return NAN;
-    if (n - c < k)
-        return 1.0;
-    if (k == 1)                 /* exactly c/n (1 - (n-c)/n rounds) */
-        return (double) c / (double) n;
-    double prod = 1.0;
-    for (unsigned i = 0; i < k; i++)
-        prod *= (double) (n - c - i) / (double) (n - i);
-    return 1.0 - prod;
-}
-
-typedef struct {
-    const char *name;
-    size_t      len;
-    const ts_totals_t *t;
-} s_group_row_t;
-
-enum { S_COL_GROUP, S_COL_RECORDS, S_COL_SUCCESSES, S_COL_RATE, S_COL_MEAN, S_COL_MAX,
-       S_COL_PASS1, S_COL_PASS5, S_COL_PASS10, S_NCOLS };
-static const char *s_col_names [S_NCOLS] = {
-    "group", "records", "successes", "success_rate", "reward_mean", "reward_max",
-    "pass@1", "pass@5", "pass@10"
-};
-
-static double
-s_col_value (const ts_totals_t *t, int col)
-{
-    /* success counts use the records whose success is known */
-    uint64_t n = t->success_known, c = t->successes;
-    switch (col) {
-    case S_COL_RECORDS:   return (double) t->count;
-    case S_COL_SUCCESSES: return (double) t->successes;
-    case S_COL_RATE:      return n ? (double) c / (double) n : NAN;
-    case S_COL_MEAN:      return t->reward_n ? t->reward_sum / (double) t->reward_n : NAN;
-    case S_COL_MAX:       return t->reward_n ? t->reward_max : NAN;
-    case S_COL_PASS1:     return agg_pass_at (n, c, 1);
-    case S_COL_PASS5:     return agg_pass_at (n, c, 5);
-    case S_COL_PASS10:    return agg_pass_at (n, c, 10);
-    default:              return 0;
-    }
-}
-
-static int s_sort_col;
-
-/*  Ascending by the column (blank values last), then by group name. */
-static int
-s_row_cmp (const void *pa, const void *pb)
-{
-    const s_group_row_t *a = pa, *b = pb;
-    if (s_sort_col != S_COL_GROUP) {
-        double x = s_col_value (a->t, s_sort_col), y = s_col_value (b->t, s_sort_col);
-        bool xn = isnan (x), yn = isnan (y);
-        if (xn != yn)
-            return xn ? 1 : -1;
-        if (!xn && x != y)
-            return x < y ? -1 : 1;
-    }
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = memcmp (a->name, b->name, n);
-    return c ? c : (a->len < b->len ? -1 : a->len > b->len);
-}
-
-void
-agg_pack_opt (msgpack_packer *pk, double v)
-{
-    if (isnan (v))
-        msgpack_pack_nil (pk);
-    else
-        msgpack_pack_double (pk, v);
-}
-
 /*  Sorts the groups by column `col` (cached until the statistics change),
  *  selects a page and packs its rows into self->page_rows, with the page's
  *  total and next offset. 0, or -1 when out of memory. */
 static int
-s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t offset, int64_t limit,
-                    const char *run, size_t run_len)
+s_pack_groups_page (ts_agg_t *self, const ts_groups_page_t *pg, const char *run, size_t run_len)
 {
-    s_group_row_t *run_rows = NULL;
+    ts_group_row_t *run_rows = NULL;
     size_t n = ts_map_size (self->groups);
+    int col = pg->col;
     if (run) {
         /* one run's groups: its totals per group, sorted for this answer */
         agg_run_row_t *rr;
@@ -292,15 +240,14 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
         n = 0;
         for (ssize_t i = 0; i < m; i++)
             if (rr [i].group)
-                run_rows [n++] = (s_group_row_t) { rr [i].group, rr [i].group_len, rr [i].t };
+                run_rows [n++] = (ts_group_row_t) { rr [i].group, rr [i].group_len, rr [i].t };
         free (rr);
-        s_sort_col = col;
-        qsort (run_rows, n, sizeof *run_rows, s_row_cmp);
+        ts_groups_sort (run_rows, n, col);
     }
     /* the sorted order, rebuilt only when the statistics changed */
     else if (!self->group_sorted || self->group_sorted_version != self->stats_version
     ||  self->group_sorted_col != col || self->group_sorted_n != n) {
-        s_group_row_t *rows = malloc ((n ? n : 1) * sizeof *rows);
+        ts_group_row_t *rows = malloc ((n ? n : 1) * sizeof *rows);
         if (!rows)
             return -1;
         size_t pos = 0, i = 0;
@@ -313,73 +260,30 @@ s_pack_groups_page (ts_agg_t *self, int col, bool desc, int only_kind, int64_t o
             rows [i].t = v;
             i++;
         }
-        s_sort_col = col;
-        qsort (rows, i, sizeof *rows, s_row_cmp);
+        ts_groups_sort (rows, i, col);
         free (self->group_sorted);
         self->group_sorted = (void **) rows;
         self->group_sorted_n = i;
         self->group_sorted_col = col;
         self->group_sorted_version = self->stats_version;
     }
-    s_group_row_t *rows = run ? run_rows : (s_group_row_t *) self->group_sorted;
+    ts_group_row_t *rows = run ? run_rows : (ts_group_row_t *) self->group_sorted;
     if (!run)
         n = self->group_sorted_n;
-    /* select: walk in the asked direction, filter, skip offset, take limit */
-    s_group_row_t **page = malloc ((size_t) limit * sizeof *page);
-    if (!page) {
-        free (run_rows);
-        return -1;
-    }
-    /* blank values (rate of a group without known success, pass@k with
-     * n < k) sort last in both directions: descending walks the valued
-     * rows backwards, then the blanks */
-    size_t valued = n;
-    while (col != S_COL_GROUP && valued > 0 && isnan (s_col_value (rows [valued - 1].t, col)))
-        valued--;
-    size_t taken = 0, matched = 0;
-    for (size_t k = 0; k < n; k++) {
-        s_group_row_t *r = &rows [!desc ? k : k < valued ? valued - 1 - k : k];
-        const ts_totals_t *t = r->t;
-        if (only_kind == 1 && !(t->success_known > 0 && t->successes == t->success_known)) continue;
-        if (only_kind == 2 && !(t->success_known > 0 && t->successes == 0)) continue;
-        if (only_kind == 3 && !(t->successes > 0 && t->successes < t->success_known)) continue;
-        if (matched++ < (size_t) offset)
-            continue;
-        if (taken < (size_t) limit)
-            page [taken++] = r;
-    }
-    msgpack_packer pk;
-    self->page_rows.size = 0;
-    msgpack_packer_init (&pk, &self->page_rows, ts_buf_packer_write);
-    /* about 150 bytes a row: one allocation instead of many */
-    int rc = ts_buf_reserve (&self->page_rows, taken * 160 + 16);
-    msgpack_pack_array (&pk, taken);
-    for (size_t k = 0; k < taken && rc == 0; k++) {
-        const ts_totals_t *t = page [k]->t;
-        msgpack_pack_map (&pk, S_NCOLS);
-        ts_mp_pack_cstr (&pk, "group");
-        ts_mp_pack_strn (&pk, page [k]->name, page [k]->len);
-        ts_mp_pack_cstr (&pk, "records");
-        msgpack_pack_uint64 (&pk, t->count);
-        ts_mp_pack_cstr (&pk, "successes");
-        msgpack_pack_uint64 (&pk, t->successes);
-        for (int c2 = S_COL_RATE; c2 < S_NCOLS; c2++) {
-            ts_mp_pack_cstr (&pk, s_col_names [c2]);
-            agg_pack_opt (&pk, s_col_value (t, c2));
-        }
-    }
-    free (page);
+    size_t total;
+    int64_t next;
+    int rc = ts_groups_pack_page (rows, n, pg, &self->page_rows, &total, &next);
     free (run_rows);
     /* a run's page is not kept: the cache is keyed without runs */
     self->page_valid = rc == 0 && self->page_rows.size > 0 && !run;
     self->page_version = self->stats_version;
     self->page_col = col;
-    self->page_desc = desc;
-    self->page_only = only_kind;
-    self->page_offset = offset;
-    self->page_limit = limit;
-    self->page_total = matched;
-    self->page_next = (size_t) offset + taken < matched ? offset + (int64_t) taken : -1;
+    self->page_desc = pg->desc;
+    self->page_only = pg->only;
+    self->page_offset = pg->offset;
+    self->page_limit = pg->limit;
+    self->page_total = total;
+    self->page_next = next;
     return rc == 0 && self->page_rows.size > 0 ? 0 : -1;
 }
 
@@ -391,7 +295,8 @@ void
 agg_groups_warm (ts_agg_t *self)
 {
     int64_t t0 = agg_now ();
-    if (s_pack_groups_page (self, S_COL_GROUP, false, 0, 0, 100, NULL, 0) == 0)
+    ts_groups_page_t pg = { .col = 0, .desc = false, .only = 0, .limit = 100, .offset = 0 };
+    if (s_pack_groups_page (self, &pg, NULL, 0) == 0)
         ts_info ("groups ordered: %zu in %" PRId64 " ms", self->group_sorted_n, agg_now () - t0);
 }
 
@@ -402,60 +307,18 @@ agg_groups_warm (ts_agg_t *self)
 static void
 s_reply_groups (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
 {
-    char sort [32] = "group", only [16] = "";
-    static const struct { const char *key; bool text; } fields [] = {
-        { "sort", true }, { "only", true }, { "limit", false }, { "offset", false }
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++) {
-        /* absent or nil: the default; otherwise the right type or an error */
-        ts_mp_reader_t r;
-        ts_mp_item_t it;
-        if (!ts_hdr_find (in, fields [i].key, &r) || ts_mp_next (&r, &it) || it.type == TS_MP_NIL)
-            continue;
-        bool ok = fields [i].text ? it.type == TS_MP_STR
-                                  : it.type == TS_MP_UINT || it.type == TS_MP_INT;
-        if (!ok) {
-            char m [96];
-            snprintf (m, sizeof m, "field \"%s\": want %s", fields [i].key,
-                      fields [i].text ? "a string" : "an integer");
-            agg_reply_error (self, to, ts_errname (TS_EBADREQ), m);
-            return;
-        }
-    }
-    ts_hdr_copy_str (in, "sort", sort, sizeof sort);
-    bool desc = sort [0] == '-';
-    const char *colname = desc || sort [0] == '+' ? sort + 1 : sort;
-    int col = -1;
-    for (int i = 0; i < S_NCOLS; i++)
-        if (!strcmp (colname, s_col_names [i]))
-            col = i;
-    if (col < 0) {
-        agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"sort\": want one of group, records, "
-                       "successes, success_rate, reward_mean, reward_max, pass@1, pass@5, pass@10");
-        return;
-    }
-    int only_kind = 0;          /* 1 all pass, 2 all fail, 3 mixed */
-    if (ts_hdr_copy_str (in, "only", only, sizeof only) && only [0]) {
-        if (!strcmp (only, "pass")) only_kind = 1;
-        else if (!strcmp (only, "fail")) only_kind = 2;
-        else if (!strcmp (only, "mixed")) only_kind = 3;
-        else {
-            agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"only\": want \"pass\", \"fail\" or \"mixed\"");
-            return;
-        }
-    }
-    int64_t limit = ts_hdr_get_int (in, "limit", 100);
-    int64_t offset = ts_hdr_get_int (in, "offset", 0);
-    if (limit < 1 || limit > S_GROUPS_LIMIT_MAX || offset < 0) {
-        agg_reply_error (self, to, ts_errname (TS_EBADREQ), "field \"limit\" wants 1..100000 and \"offset\" >= 0");
+    ts_groups_page_t pg;
+    char err [200];
+    if (ts_groups_request (in, &pg, err, sizeof err)) {
+        agg_reply_error (self, to, ts_errname (TS_EBADREQ), err);
         return;
     }
     uint32_t run_len = 0;
     const char *run = ts_hdr_get_str (in, "run", &run_len);
-    if (run || !self->page_valid || self->page_version != self->stats_version || self->page_col != col
-    ||  self->page_desc != desc || self->page_only != only_kind || self->page_offset != offset
-    ||  self->page_limit != limit) {
-        if (s_pack_groups_page (self, col, desc, only_kind, offset, limit, run, run_len)) {
+    if (run || !self->page_valid || self->page_version != self->stats_version
+    ||  self->page_col != pg.col || self->page_desc != pg.desc || self->page_only != pg.only
+    ||  self->page_offset != pg.offset || self->page_limit != pg.limit) {
+        if (s_pack_groups_page (self, &pg, run, run_len)) {
             agg_reply_error (self, to, ts_errname (TS_ENOMEM), "out of memory");
             return;
         }

@@ -12,6 +12,7 @@
  *             first; both sides' summaries; the groups only one side has
  */
 #include "ts_agg_int.h"
+#include "ts_groups.h"
 #include "ts_error.h"
 #include "ts_log.h"
 #include "ts_mp.h"
@@ -279,7 +280,7 @@ s_pack_run (ts_agg_t *self, msgpack_packer *pk, const agg_run_row_t *rows, size_
             continue;
         groups++;
         for (int k = 0; k < 3; k++) {
-            double p = agg_pass_at (rows [i].t->success_known, rows [i].t->successes, ks [k]);
+            double p = ts_pass_at (rows [i].t->success_known, rows [i].t->successes, ks [k]);
             if (!isnan (p)) {
                 pass_sum [k] += p;
                 pass_n [k]++;
@@ -295,14 +296,14 @@ s_pack_run (ts_agg_t *self, msgpack_packer *pk, const agg_run_row_t *rows, size_
     ts_mp_pack_cstr (pk, "successes");    msgpack_pack_uint64 (pk, all.successes);
     ts_mp_pack_cstr (pk, "success_known"); msgpack_pack_uint64 (pk, all.success_known);
     ts_mp_pack_cstr (pk, "success_rate");
-    agg_pack_opt (pk, all.success_known ? (double) all.successes / (double) all.success_known : NAN);
+    ts_pack_opt (pk, all.success_known ? (double) all.successes / (double) all.success_known : NAN);
     ts_mp_pack_cstr (pk, "reward_mean");
-    agg_pack_opt (pk, all.reward_n ? all.reward_sum / (double) all.reward_n : NAN);
+    ts_pack_opt (pk, all.reward_n ? all.reward_sum / (double) all.reward_n : NAN);
     for (int k = 0; k < 3; k++) {
         char name [16];
         snprintf (name, sizeof name, "pass@%u", ks [k]);
         ts_mp_pack_cstr (pk, name);
-        agg_pack_opt (pk, pass_n [k] ? pass_sum [k] / (double) pass_n [k] : NAN);
+        ts_pack_opt (pk, pass_n [k] ? pass_sum [k] / (double) pass_n [k] : NAN);
     }
     ts_mp_pack_cstr (pk, "files");
     msgpack_pack_array (pk, m ? m->nfiles : 0);
@@ -386,14 +387,14 @@ s_pack_side (msgpack_packer *pk, const ts_totals_t *t)
     msgpack_pack_map (pk, 7);
     ts_mp_pack_cstr (pk, "records");      msgpack_pack_uint64 (pk, t->count);
     ts_mp_pack_cstr (pk, "successes");    msgpack_pack_uint64 (pk, t->successes);
-    ts_mp_pack_cstr (pk, "success_rate"); agg_pack_opt (pk, s_rate (t));
+    ts_mp_pack_cstr (pk, "success_rate"); ts_pack_opt (pk, s_rate (t));
     ts_mp_pack_cstr (pk, "reward_mean");
-    agg_pack_opt (pk, t->reward_n ? t->reward_sum / (double) t->reward_n : NAN);
+    ts_pack_opt (pk, t->reward_n ? t->reward_sum / (double) t->reward_n : NAN);
     for (int k = 0; k < 3; k++) {
         char name [16];
         snprintf (name, sizeof name, "pass@%u", s_ks [k]);
         ts_mp_pack_cstr (pk, name);
-        agg_pack_opt (pk, agg_pass_at (t->success_known, t->successes, s_ks [k]));
+        ts_pack_opt (pk, ts_pass_at (t->success_known, t->successes, s_ks [k]));
     }
 }
 
@@ -513,13 +514,13 @@ agg_reply_compare (ts_agg_t *self, zframe_t *to, ts_hdrin_t *in)
         ts_mp_pack_cstr (&h->pk, "diff");   /* b - a */
         msgpack_pack_map (&h->pk, 4);
         ts_mp_pack_cstr (&h->pk, "success_rate");
-        agg_pack_opt (&h->pk, s_rate (y) - s_rate (x));
+        ts_pack_opt (&h->pk, s_rate (y) - s_rate (x));
         for (int q = 0; q < 3; q++) {
             char name [16];
             snprintf (name, sizeof name, "pass@%u", s_ks [q]);
             ts_mp_pack_cstr (&h->pk, name);
-            agg_pack_opt (&h->pk, agg_pass_at (y->success_known, y->successes, s_ks [q])
-                                - agg_pass_at (x->success_known, x->successes, s_ks [q]));
+            ts_pack_opt (&h->pk, ts_pass_at (y->success_known, y->successes, s_ks [q])
+                                - ts_pass_at (x->success_known, x->successes, s_ks [q]));
         }
     }
     ts_hdr_key (h, "only_a");

@@ -113,12 +113,17 @@ s_v_run (void *arg, const char *run, size_t rlen, const char *group, size_t glen
     s_merge_pair (((s_apply_t *) arg)->agg->runs, run, rlen, group, glen, t);
 }
 
-/*  A run's totals of one model: under "run\0model". */
+/*  A run's totals of one model: under "run\0model"; of its records
+ *  without a model (model NULL), under "run" alone. */
 static void
 s_v_run_model (void *arg, const char *run, size_t rlen, const char *model, size_t mlen,
                const ts_totals_t *t)
 {
-    s_merge_pair (((s_apply_t *) arg)->agg->run_models, run, rlen, model, mlen, t);
+    ts_agg_t *self = ((s_apply_t *) arg)->agg;
+    if (model)
+        s_merge_pair (self->run_models, run, rlen, model, mlen, t);
+    else
+        s_merge_named (self->run_models, run, rlen, t);
 }
 
 static int

@@ -294,7 +294,6 @@ s_finish_search (ts_api_t *self, s_req_t *r)
         api_finish_error (self, r, ts_errname (TS_ENOMEM), "out of memory");
         return;
     }
-    free (q);
     free (l);
     s_stream_t st [TS_MAX_WORKERS];
     s_hit_t hit [TS_MAX_WORKERS];
@@ -311,6 +310,8 @@ s_finish_search (ts_api_t *self, s_req_t *r)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->tmp, ts_buf_packer_write);
     uint32_t emitted = 0;
+    char next [TS_SEARCH_CURSOR_MAX];       /* after the last hit emitted */
+    next [0] = 0;
     while (emitted < r->listing->limit) {
         int best = -1;
         for (int i = 0; i < r->nparts; i++)
@@ -329,6 +330,9 @@ s_finish_search (ts_api_t *self, s_req_t *r)
         ts_mp_pack_strn (&pk, h->snippet, h->snippet_len);
         ts_mp_pack_cstr (&pk, "score");
         msgpack_pack_double (&pk, h->score);
+        if (ts_search_cursor (q, order, h->score, h->time, st [best].s.id, st [best].s.id_len,
+                              next, sizeof next))
+            next [0] = 0;
         emitted++;
         st [best].has = s_stream_next (&st [best]) && s_hit_of (&st [best], &hit [best]);
     }
@@ -340,6 +344,9 @@ s_finish_search (ts_api_t *self, s_req_t *r)
     msgpack_pack_uint32 (&self->pk, emitted);
     api_out_key (self, "more");
     if (more) msgpack_pack_true (&self->pk); else msgpack_pack_false (&self->pk);
+    api_out_key (self, "next");             /* the next page's "after" */
+    if (more && next [0]) ts_mp_pack_cstr (&self->pk, next); else msgpack_pack_nil (&self->pk);
+    free (q);
     api_out_send (self, r->client, r->delim);
     ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
 }
@@ -512,7 +519,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
         }
     }
-    else if (TS_OP_PER_SHARD (r->op) || r->op == TS_OP_LABELS) {
+    else if (TS_OP_PER_SHARD (r->op) || r->op == TS_OP_LABELS || r->op == TS_OP_GROUPS) {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < TS_MAX_WORKERS)
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
@@ -522,6 +529,8 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             ;
         else if (r->op == TS_OP_LABELS)
             s_finish_labels (self, r);
+        else if (r->op == TS_OP_GROUPS)
+            api_finish_groups (self, r);
         else if (r->op == TS_OP_CHECK)
             s_finish_shards (self, r, "problems", "records");
         else if (r->op == TS_OP_COMPACT)

@@ -81,7 +81,8 @@ typedef struct {
     uint64_t rid;               /* the request it answers */
     pid_t    pid;
     int      fd;                /* its stdout: the JSON report */
-    int      labels;            /* lines it was given */
+    int      labels;            /* lines it was given (where: lines a record) */
+    bool     where;             /* labels every record a filter matches */
     ts_buf_t out;
     char     job [64];
     char     rejects [TS_PATH_MAX + 80];
@@ -141,6 +142,12 @@ bool api_on_worker (ts_api_t *self, zsock_t *dealer);
 /* ts_api_label.c */
 void api_label_start (ts_api_t *self, s_req_t *r);
 void api_label_read (ts_api_t *self, int i);
+/*  "groups" with label conditions: no totals count them, so the workers
+ *  count per group over the matching records ("rlabels" with per_group)
+ *  and the api merges and pages them (ts_groups.h). */
+bool api_groups_labelled (const s_req_t *r);
+int api_groups_payload (ts_api_t *self, s_req_t *r, ts_buf_t *out);
+void api_finish_groups (ts_api_t *self, s_req_t *r);
 void api_label_stop (ts_api_t *self);
 
 #endif

@@ -6,10 +6,17 @@
  *  the value it has is a duplicate), and a kill anywhere loses or doubles
  *  nothing. The producer runs beside the loop: its stdout (the JSON report)
  *  is polled with the sockets, and the reply goes out when it ends.
+ *
+ *  Without an id, `"where": true` labels every record the request's
+ *  listing filters match: the api runs `trajstore label --where --request`
+ *  on the request instead (it pages the matching ids from this api in id
+ *  order and feeds them to the same producer run, as the CLI's --where
+ *  does), and answers the count.
  */
 #include "ts_api_int.h"
 #include "ts_build.h"
 #include "ts_error.h"
+#include "ts_groups.h"
 #include "ts_json_out.h"
 #include "ts_labels.h"
 #include "ts_log.h"
@@ -39,22 +46,52 @@ s_line (ts_buf_t *b, const char *id, uint32_t id_len, const char *key, uint32_t 
     return 0;
 }
 
-/*  Checks one label and appends its line. 0, or TS_EBADREQ with `err`
- *  naming the field. */
+/*  Checks one label and appends its line (`where`: checks only, the
+ *  lines are written per match by `trajstore label --where`, which splits
+ *  KEY=VALUE at the first '='). 0, or TS_EBADREQ with `err` naming the
+ *  field. */
 static int
-s_add (ts_buf_t *b, const char *field, const ts_label_t *l, char *err, size_t err_size)
+s_add (ts_buf_t *b, const char *field, const ts_label_t *l, bool where, char *err,
+       size_t err_size)
 {
     char why [200];
     if (ts_label_check (l, why, sizeof why)) {
         snprintf (err, err_size, "field \"%s\": %s", field, why);
         return TS_EBADREQ;
     }
-    return s_line (b, l->id, l->id_len, l->key, l->key_len, l->value, l->value_len);
+    if (where && memchr (l->key, '=', l->key_len)) {
+        snprintf (err, err_size, "field \"%s\": a key with '=' is set by id only, not with "
+                  "\"where\"", field);
+        return TS_EBADREQ;
+    }
+    return where ? 0 : s_line (b, l->id, l->id_len, l->key, l->key_len, l->value, l->value_len);
 }
 
-/*  Reads the request's fields into label lines in `b`; *n counts them. */
+/*  "where": the listing's filters are valid, and nothing pages it. */
 static int
-s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, char *err, size_t err_size)
+s_where_check (const ts_hdrin_t *in, char *err, size_t err_size)
+{
+    static const char *const paging [] = { "sort", "limit", "cursor", "fields" };
+    ts_mp_reader_t rd;
+    for (size_t i = 0; i < sizeof paging / sizeof paging [0]; i++)
+        if (ts_hdr_find (in, paging [i], &rd)) {
+            snprintf (err, err_size, "field \"%s\": a label with \"where\" applies to every "
+                      "record the filters match (no sort, limit, cursor or fields)", paging [i]);
+            return TS_EBADREQ;
+        }
+    ts_listing_t *lst = malloc (sizeof *lst);
+    if (!lst)
+        return TS_ENOMEM;
+    int rc = ts_listing_parse (lst, in->data, in->len, 1, 0, err, err_size);
+    free (lst);
+    return rc;
+}
+
+/*  Reads the request's fields into label lines in `b` (with "where":
+ *  checks them, `b` stays empty); *n counts them. */
+static int
+s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, bool *where, char *err,
+         size_t err_size)
 {
     ts_hdrin_t in = { 0 };
     in.data = (const char *) zframe_data (r->request);
@@ -63,10 +100,24 @@ s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, char *err, size_t
     ts_mp_item_t it;
     memset (l, 0, sizeof *l);
     l->id = ts_hdr_get_str (&in, "id", &l->id_len);
+    *where = false;
+    if (ts_hdr_find (&in, "where", &rd)) {
+        if (ts_mp_next (&rd, &it) || it.type != TS_MP_BOOL || !it.b || l->id) {
+            snprintf (err, err_size, "field \"where\": want true, and no \"id\" (it labels "
+                      "every record the listing filters match)");
+            return TS_EBADREQ;
+        }
+        *where = true;
+        l->id = "x";                    /* each match's, in the lines */
+        l->id_len = 1;
+        int rc = s_where_check (&in, err, err_size);
+        if (rc)
+            return rc;
+    }
     if (!l->id || l->id_len == 0 || l->id_len > TS_ID_MAX_BYTES) {
         snprintf (err, err_size, "field \"id\": want the record's id (a non-empty string of at "
-                  "most %d bytes); to label every record a filter matches, use `trajstore label "
-                  "--where`", TS_ID_MAX_BYTES);
+                  "most %d bytes), or \"where\": true with listing filters to label every "
+                  "record they match", TS_ID_MAX_BYTES);
         return TS_EBADREQ;
     }
     l->author = "api";
@@ -98,7 +149,7 @@ s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, char *err, size_t
                           "(entry %u is not)", i + 1);
                 return TS_EBADREQ;
             }
-            if ((rc = s_add (b, "set", l, err, err_size)))
+            if ((rc = s_add (b, "set", l, *where, err, err_size)))
                 return rc;
         }
     }
@@ -120,7 +171,7 @@ s_lines (const s_req_t *r, ts_buf_t *b, int *n, ts_label_t *l, char *err, size_t
             }
             l->value = NULL;
             l->value_len = 0;
-            if ((rc = s_add (b, "remove", l, err, err_size)))
+            if ((rc = s_add (b, "remove", l, *where, err, err_size)))
                 return rc;
         }
     }
@@ -176,8 +227,9 @@ api_label_start (ts_api_t *self, s_req_t *r)
     char err [600];
     ts_label_t l;
     int n = 0;
+    bool where;
     self->tmp.size = 0;
-    int rc = s_lines (r, &self->tmp, &n, &l, err, sizeof err);
+    int rc = s_lines (r, &self->tmp, &n, &l, &where, err, sizeof err);
     if (rc) {
         api_finish_error (self, r, ts_errname (rc), rc == TS_ENOMEM ? "out of memory" : err);
         return;
@@ -188,9 +240,11 @@ api_label_start (ts_api_t *self, s_req_t *r)
         return;
     }
     char producer [TS_PATH_MAX], author [TS_LABEL_AUTHOR_MAX + 1];
-    if (ts_build_find_binary ("trajstore-producer", "producer", producer, sizeof producer)) {
-        api_finish_error (self, r, ts_errname (TS_EUNAVAILABLE),
-                          "label: cannot find trajstore-producer beside trajstore-api");
+    if (where ? ts_build_find_binary ("trajstore", "tools", producer, sizeof producer)
+              : ts_build_find_binary ("trajstore-producer", "producer", producer, sizeof producer)) {
+        api_finish_error (self, r, ts_errname (TS_EUNAVAILABLE), where
+                          ? "label: cannot find trajstore beside trajstore-api"
+                          : "label: cannot find trajstore-producer beside trajstore-api");
         return;
     }
     memcpy (author, l.author, l.author_len);
@@ -201,6 +255,14 @@ api_label_start (ts_api_t *self, s_req_t *r)
     snprintf (job, sizeof job, "api-label-%d-%" PRIu64, (int) getpid (), r->rid);
     memcpy (j->job, job, sizeof job);
     snprintf (j->rejects, sizeof j->rejects, "%s/rejects/%s.tsv", self->data_dir, job);
+    if (where) {
+        /* the request itself is `trajstore label --where --request`'s input */
+        self->tmp.size = 0;
+        if (ts_buf_append (&self->tmp, zframe_data (r->request), zframe_size (r->request))) {
+            api_finish_error (self, r, ts_errname (TS_ENOMEM), "out of memory");
+            return;
+        }
+    }
     int in = s_input (self->data_dir, &self->tmp);
     int out [2] = { -1, -1 };
     if (in < 0 || pipe2 (out, O_CLOEXEC)) {
@@ -215,11 +277,13 @@ api_label_start (ts_api_t *self, s_req_t *r)
     char *argv [] = { producer, "--data", self->data_dir, "--labels", author, "--json",
                       "--quiet", "--job", j->job, "--rejects", j->rejects, "--timeout", timeout,
                       "--", "-", NULL };
+    char *argv_where [] = { producer, "label", "--data", self->data_dir, "--where", "--request",
+                            "--json", "--quiet", "--job", j->job, "--rejects", j->rejects, NULL };
     pid_t pid = fork ();
     if (pid == 0) {
         dup2 (in, STDIN_FILENO);
         dup2 (out [1], STDOUT_FILENO);
-        execv (producer, argv);
+        execv (producer, where ? argv_where : argv);
         fprintf (stderr, "trajstore-api: cannot run %s: %s\n", producer, strerror (errno));
         _exit (2);
     }
@@ -236,10 +300,11 @@ api_label_start (ts_api_t *self, s_req_t *r)
     j->fd = out [0];
     j->rid = r->rid;
     j->labels = n;
+    j->where = where;
     self->nlabel_jobs++;
     /* the producer gives up after S_LABEL_TIMEOUT s without an ack */
     r->deadline = api_now () + (S_LABEL_TIMEOUT + 15) * 1000;
-    ts_debug ("label: job %s, %d label(s) of one record", j->job, n);
+    ts_debug ("label: job %s, %d label(s) of %s", j->job, n, where ? "every match" : "one record");
 }
 
 /*  A count from the producer's JSON report (ts_producer_report_print);
@@ -298,7 +363,8 @@ s_label_end (ts_api_t *self, s_label_job_t *j)
     char msg [700];
     if (!r)
         ts_warn ("label: job %s ended after its request was answered (exit %d)", j->job, code);
-    else if (!have || code < 0 || code > 1 || lines < (uint64_t) j->labels) {
+    else if (!have || code < 0 || code > 1 || (!j->where && lines < (uint64_t) j->labels)
+             || (j->where && lines % (uint64_t) j->labels)) {
         snprintf (msg, sizeof msg, "label: the label import (job %s) did not complete (exit %d): "
                   "the labels reported stored by `labels` are committed; sending the same "
                   "request again is safe", j->job, code);
@@ -317,8 +383,14 @@ s_label_end (ts_api_t *self, s_label_job_t *j)
         in.len = zframe_size (r->request);
         const char *id = ts_hdr_get_str (&in, "id", &id_len);
         api_out_begin (self, r, true);
-        api_out_key (self, "id");
-        ts_mp_pack_strn (&self->pk, id, id_len);
+        if (j->where) {
+            api_out_key (self, "matched");
+            msgpack_pack_uint64 (&self->pk, lines / (uint64_t) j->labels);
+        }
+        else {
+            api_out_key (self, "id");
+            ts_mp_pack_strn (&self->pk, id, id_len);
+        }
         api_out_key (self, "changed");
         msgpack_pack_uint64 (&self->pk, imported);
         api_out_key (self, "unchanged");
@@ -363,4 +435,112 @@ api_label_stop (ts_api_t *self)
         ts_buf_free (&j->out);
     }
     self->nlabel_jobs = 0;
+}
+
+/* --- groups with label conditions ----------------------------------------- */
+
+bool
+api_groups_labelled (const s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_mp_reader_t rd;
+    return ts_hdr_find (&in, "label", &rd) || ts_hdr_find (&in, "no_label", &rd);
+}
+
+/*  Checks the page fields and the filters of a labelled "groups" and
+ *  writes the filters alone into `out` (the workers' payload). 0, or -1
+ *  when the request was answered with its error. */
+int
+api_groups_payload (ts_api_t *self, s_req_t *r, ts_buf_t *out)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_groups_page_t pg;
+    char err [300];
+    ts_listing_t *l = malloc (sizeof *l);
+    int rc = l ? ts_groups_request (&in, &pg, err, sizeof err) : TS_ENOMEM;
+    if (rc == 0)
+        rc = ts_listing_filter_map (in.data, in.len, out);
+    if (rc == 0)
+        rc = ts_listing_parse (l, out->data, out->size, 1, 0, err, sizeof err);
+    free (l);
+    if (rc)
+        api_finish_error (self, r, ts_errname (rc), rc == TS_ENOMEM ? "out of memory" : err);
+    return rc ? -1 : 0;
+}
+
+/*  The workers' per-group totals ([[group, totals]...] each) merged, then
+ *  sorted and paged as the aggregator's "groups" (ts_groups.h). */
+void
+api_finish_groups (ts_api_t *self, s_req_t *r)
+{
+    ts_hdrin_t in = { 0 };
+    in.data = (const char *) zframe_data (r->request);
+    in.len = zframe_size (r->request);
+    ts_groups_page_t pg;
+    char err [300];
+    ts_map_t *merged = ts_map_new (free);
+    int rc = merged ? ts_groups_request (&in, &pg, err, sizeof err) : TS_ENOMEM;
+    for (int i = 0; i < r->nparts && rc == 0; i++) {
+        ts_mp_reader_t rd;
+        uint32_t n;
+        ts_mp_reader_init (&rd, zframe_data (r->parts [i]), zframe_size (r->parts [i]));
+        if (ts_mp_read_array (&rd, &n))
+            rc = TS_ECORRUPT;
+        for (uint32_t k = 0; k < n && rc == 0; k++) {
+            uint32_t two, glen;
+            const char *g;
+            ts_totals_t t;
+            size_t used;
+            if (ts_mp_read_array (&rd, &two) || two != 2 || ts_mp_read_str (&rd, &g, &glen)
+            ||  ts_totals_unpack (rd.p, (size_t) (rd.end - rd.p), &t, &used)) {
+                rc = TS_ECORRUPT;
+                break;
+            }
+            rd.p += used;
+            ts_totals_t *cur = ts_map_get (merged, g ? g : "", glen);
+            if (!cur) {
+                if (!(cur = malloc (sizeof *cur)) || ts_map_put (merged, g ? g : "", glen, cur)) {
+                    free (cur);
+                    rc = TS_ENOMEM;
+                    break;
+                }
+                ts_totals_init (cur);
+            }
+            ts_totals_merge (cur, &t);
+        }
+    }
+    size_t n = merged ? ts_map_size (merged) : 0, total = 0;
+    int64_t next = -1;
+    ts_group_row_t *rows = rc == 0 ? malloc ((n ? n : 1) * sizeof *rows) : NULL;
+    if (rc == 0 && !rows)
+        rc = TS_ENOMEM;
+    if (rc == 0) {
+        size_t pos = 0, kl, i = 0;
+        const void *k;
+        void *v;
+        while (ts_map_next (merged, &pos, &k, &kl, &v) && i < n)
+            rows [i++] = (ts_group_row_t) { k, kl, v };
+        ts_groups_sort (rows, i, pg.col);
+        rc = ts_groups_pack_page (rows, i, &pg, &self->tmp, &total, &next);
+    }
+    if (rc == 0) {
+        api_out_begin (self, r, true);
+        api_out_key (self, "total");
+        msgpack_pack_uint64 (&self->pk, total);
+        api_out_key (self, "next");
+        if (next >= 0) msgpack_pack_int64 (&self->pk, next); else msgpack_pack_nil (&self->pk);
+        api_out_key (self, "groups");
+        ts_buf_append (&self->out, self->tmp.data, self->tmp.size);
+        api_out_send (self, r->client, r->delim);
+        ts_map_delete (self->reqs, &r->rid, sizeof r->rid);
+    }
+    else
+        api_finish_error (self, r, ts_errname (rc), rc == TS_EBADREQ ? err
+                          : rc == TS_ENOMEM ? "out of memory" : "a worker's groups do not decode");
+    free (rows);
+    ts_map_destroy (&merged);
 }

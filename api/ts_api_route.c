@@ -261,17 +261,24 @@ api_send_labels (ts_api_t *self, s_req_t *r)
         r->waiting = 1;
         return;
     }
+    /* groups: the request's filters alone, counted per group */
+    bool per_group = r->op == TS_OP_GROUPS;
+    if (per_group && api_groups_payload (self, r, &self->tmp))
+        return;
     for (int w = 0; w < TS_MAX_WORKERS; w++) {
         if (!s_owned (self, w))
             continue;
-        ts_hdr_begin (h, TS_MSG_RLABELS, key ? 4 : 3);
+        ts_hdr_begin (h, TS_MSG_RLABELS, (key ? 4 : 3) + per_group);
         ts_hdr_uint (h, "rid", r->rid);
         s_hdr_shards (self, h, w);
         ts_hdr_bool (h, "per_model", per_model);
         if (key)
             ts_hdr_strn (h, "key", key, klen);
+        if (per_group)
+            ts_hdr_bool (h, "per_group", true);
         ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
-                     zframe_data (r->request), zframe_size (r->request));
+                     per_group ? (const void *) self->tmp.data : (const void *) zframe_data (r->request),
+                     per_group ? self->tmp.size : zframe_size (r->request));
         r->waiting++;
     }
 }
@@ -284,7 +291,11 @@ api_dispatch (ts_api_t *self, s_req_t *r)
     r->deadline = api_now () + (TS_OP_PER_SHARD (r->op) ? 30 * S_TIMEOUT_MS : S_TIMEOUT_MS);
     switch (r->op) {
     case TS_OP_STATS:  s_send_to_agg (self, r, TS_MSG_STATS); return;
-    case TS_OP_GROUPS: s_send_to_agg (self, r, TS_MSG_GROUPS); return;
+    case TS_OP_GROUPS:
+        if (api_groups_labelled (r))
+            break;                      /* the workers count them */
+        s_send_to_agg (self, r, TS_MSG_GROUPS);
+        return;
     case TS_OP_JOB:    s_send_to_agg (self, r, TS_MSG_JOB); return;
     case TS_OP_HEALTH: s_send_to_agg (self, r, TS_MSG_STATUS); return;
     case TS_OP_RUNS:   s_send_to_agg (self, r, TS_MSG_RUNS); return;
@@ -304,7 +315,7 @@ api_dispatch (ts_api_t *self, s_req_t *r)
             return;
         }
     }
-    if (r->op == TS_OP_LABELS) {
+    if (r->op == TS_OP_LABELS || r->op == TS_OP_GROUPS) {
         api_send_labels (self, r);
         return;
     }

@@ -173,8 +173,7 @@ s_static (ts_http_t *self, struct MHD_Connection *conn, const char *url, ts_hans
     return rc;
 }
 
-/* --- POST /v1/labels/{id} ---------------------------------------------------------------- */
-
+/* --- POST /v1/labels/{id}, /v1/labels (ts_http_label.c) ------------------------------------ */
 /*  A POST's body, gathered over the calls of one request (its con_cls;
  *  the other con_cls values are the marks 1 and 2). Its api request:
  *  ts_hroute_label. */
@@ -245,8 +244,8 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         const char *cl = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Length");
         const char *te = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Transfer-Encoding");
         const char *ct = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Type");
-        bool label_url = !strncmp (url, S_LABEL_PATH, strlen (S_LABEL_PATH))
-                      && url [strlen (S_LABEL_PATH)];
+        bool label_url = (!strncmp (url, S_LABEL_PATH, strlen (S_LABEL_PATH))
+                          && url [strlen (S_LABEL_PATH)]) || !strcmp (url, ts_hroute_label_where.path);
         if (!strcmp (method, "POST") && label_url) {
             /* application/json only: a page of another site cannot send
              * it without the browser asking this gateway first (CORS) */
@@ -265,8 +264,8 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             }
         }
         else if (!strcmp (method, "POST"))
-            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "POST: only %s{id} takes a POST",
-                              S_LABEL_PATH);
+            ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "POST: only %s{id} and %s take a "
+                              "POST", S_LABEL_PATH, ts_hroute_label_where.path);
         else if (strcmp (method, "GET") && strcmp (method, "HEAD"))
             ts_hanswer_error (&a, 405, "METHOD_NOT_ALLOWED", "%.16s: only GET, HEAD and POST "
                               "(labels) are served", method);
@@ -337,13 +336,16 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             ts_hanswer_error (&a, 413, "TOO_BIG", "a POST body is at most %u bytes", S_POST_MAX);
             rc = s_send (conn, &a);
         }
-        else if (post && args->n > 0) {
+        else if (post && r->id_field && args->n > 0) {
             ts_hanswer_error (&a, 400, "BAD_REQUEST", "parameter \"%.100s\": POST %s{id} takes "
                               "its fields in the body", args->key [0], S_LABEL_PATH);
             rc = s_send (conn, &a);
         }
-        else if (post ? ts_hroute_label (arg, &post->body, &q, &a)
-                      : ts_hroute_request (self->api, r, arg, args, &q, &a))
+        else if (post && !r->id_field
+                 ? ts_hroute_request (self->api, &ts_hroute_label_where, NULL, args, &q, &a)
+                   || ts_http_label_request (NULL, &post->body, &q, &a)
+                 : post ? ts_http_label_request (arg, &post->body, &q, &a)
+                        : ts_hroute_request (self->api, r, arg, args, &q, &a))
             rc = s_send (conn, &a);
         else if (r->kind == TS_HROUTE_EXPORT) {
             rc = s_send_export (self, conn, &q, &a);

@@ -70,6 +70,13 @@ void ts_hanswer_error (ts_hanswer_t *a, unsigned status, const char *code,
  *  false also when it did not answer. */
 bool ts_hapi_knows_runs (ts_hapi_t *self);
 
+/*  The op "label" of record `id` from a POST's JSON body {"set": {k: v},
+ *  "remove": [k], "author": A} (the import's strict parser reads it; its
+ *  fields go to the api, which checks them). `id` NULL: "where", `q`
+ *  begun with the filters by the caller. 0, or -1 with the error in *a
+ *  (and `q` freed). */
+int ts_http_label_request (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a);
+
 /*  An export in progress: the request (without its cursor) and the page
  *  being sent. ts_hexport_start asks for the first page: 0, or the error
  *  answer in *a. ts_hexport_read copies up to `max` bytes of NDJSON into
@@ -125,10 +132,9 @@ void ts_hroute_index (ts_hapi_t *api, ts_hanswer_t *a);
  *  a copy of the table. */
 void ts_hroute_profiles (ts_hanswer_t *a);
 
-/*  POST /v1/labels/{id}: the op "label" of record `id` from a JSON body
- *  {"set": {k: v}, "remove": [k], "author": A}. 0, or -1 with the error
- *  in *a. */
-int ts_hroute_label (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a);
+/*  POST /v1/labels: the op "label" with "where" (its filters as query
+ *  parameters, the change in the body: ts_http_label_request). */
+extern const ts_hroute_t ts_hroute_label_where;
 
 /* --- the server (ts_http.c) ----------------------------------------------------- */
 

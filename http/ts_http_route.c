@@ -47,7 +47,8 @@ static const s_param_t s_params [] = {
     { "offset", P_UINT, "offset" }, { "page", P_UINT, "limit" }, { "a", P_STR, "a" },
     { "b", P_STR, "b" }, { "q", P_STR, "q" }, { "order", P_STR, "order" },
     { "label", P_STRS, "label" }, { "no_label", P_STRS, "no_label" },
-    { "key", P_STR, "key" }, { "per_model", P_BOOL, "per_model" }, { NULL, P_STR, NULL }
+    { "key", P_STR, "key" }, { "per_model", P_BOOL, "per_model" }, { "after", P_STR, "after" },
+    { NULL, P_STR, NULL }
 };
 
 #define S_FILTERS "group", "run", "model", "success", "reward", "created", "label", "no_label"
@@ -57,10 +58,11 @@ static const ts_hroute_t s_routes [] = {
       { S_FILTERS, "sort", "limit", "cursor", "fields", NULL } },
     { "/v1/records/{id}", TS_HROUTE_API, "get", "id", { NULL } },
     { "/v1/count", TS_HROUTE_API, "count", NULL, { S_FILTERS, NULL } },
-    { "/v1/search", TS_HROUTE_API, "search", NULL, { "q", S_FILTERS, "order", "limit", NULL } },
+    { "/v1/search", TS_HROUTE_API, "search", NULL, { "q", S_FILTERS, "order", "limit", "after", NULL } },
     { "/v1/export", TS_HROUTE_EXPORT, "export", NULL, { S_FILTERS, "sort", "page", NULL } },
     { "/v1/stats", TS_HROUTE_API, "stats", NULL, { "run", NULL } },
-    { "/v1/groups", TS_HROUTE_API, "groups", NULL, { "run", "only", "sort", "limit", "offset", NULL } },
+    { "/v1/groups", TS_HROUTE_API, "groups", NULL,
+      { "run", "only", "sort", "limit", "offset", "label", "no_label", NULL } },
     { "/v1/runs", TS_HROUTE_API, "runs", NULL, { NULL } },
     { "/v1/runs/compare", TS_HROUTE_API, "compare", NULL, { "a", "b", NULL } },
     { "/v1/jobs/{job}", TS_HROUTE_API, "job", "job", { NULL } },
@@ -71,6 +73,11 @@ static const ts_hroute_t s_routes [] = {
     { "/v1/openapi.json", TS_HROUTE_OPENAPI, NULL, NULL, { NULL } },
     { "/v1", TS_HROUTE_INDEX, NULL, NULL, { NULL } },
     { NULL, TS_HROUTE_INDEX, NULL, NULL, { NULL } }
+};
+
+/*  POST /v1/labels: the op "label" with "where", the query's filters. */
+const ts_hroute_t ts_hroute_label_where = {
+    "/v1/labels", TS_HROUTE_API, "label", NULL, { S_FILTERS, NULL }
 };
 
 static const s_param_t *
@@ -320,86 +327,4 @@ ts_hroute_profiles (ts_hanswer_t *a)
     }
     ts_json_out_array_end (&j);
     ts_json_out_object_end (&j);
-}
-
-/* --- POST /v1/labels/{id} ---------------------------------------------------------------- */
-
-/*  The body is read by the import's strict parser, as the value of a line
- *  {"id": ID, "label": BODY}, and its fields go to the api as they are
- *  (the api checks them and names the field). */
-int
-ts_hroute_label (const char *id, const ts_buf_t *body, ts_req_t *q, ts_hanswer_t *a)
-{
-    ts_buf_t line = { 0 };
-    ts_buf_t out = { 0 };
-    ts_profile_t prof;
-    char reason [300];
-    ts_parser_t *ps = NULL;
-    int rc = -1;
-    static const char pad [TS_PARSE_PADDING];
-    if (!body->size) {
-        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body: want a JSON object {\"set\": "
-                          "{key: value}, \"remove\": [key], \"author\": name}");
-        goto done;
-    }
-    if (ts_buf_append (&line, "{\"id\":", 6) || ts_json_escape (&line, id, strlen (id))
-    ||  ts_buf_append (&line, ",\"label\":", 9) || ts_buf_append (&line, body->data, body->size)
-    ||  ts_buf_append (&line, "}", 1) || ts_buf_append (&line, pad, sizeof pad)
-    ||  ts_profile_parse ("default", &prof, reason, sizeof reason)
-    ||  !(ps = ts_parser_new (&prof))) {
-        ts_hanswer_error (a, 500, "NO_MEMORY", "out of memory");
-        goto done;
-    }
-    ts_summary_t sum;
-    const char *obj;
-    size_t olen;
-    ts_mp_reader_t v;
-    uint32_t n;
-    if (memchr (body->data, '\n', body->size) || memchr (body->data, '\r', body->size))
-        for (size_t i = 0; i < line.size - sizeof pad; i++)
-            if (line.data [i] == '\n' || line.data [i] == '\r')
-                line.data [i] = ' ';        /* a pretty-printed body is one line */
-    if (ts_parser_parse (ps, line.data, line.size - sizeof pad, 1, 0, &out, &sum, reason,
-                         sizeof reason)) {
-        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body is not a JSON object: %s", reason);
-        goto done;
-    }
-    if (ts_record_split (out.data, out.size, &sum, &obj, &olen)
-    ||  !ts_mp_map_find (obj, olen, "label", &v) || ts_mp_read_map (&v, &n)) {
-        ts_hanswer_error (a, 400, "BAD_REQUEST", "the body: want a JSON object {\"set\": "
-                          "{key: value}, \"remove\": [key], \"author\": name}");
-        goto done;
-    }
-    ts_req_begin (q, "label");
-    ts_req_key (q, "id");
-    ts_mp_pack_cstr (&q->pk, id);
-    for (uint32_t i = 0; i < n; i++) {
-        const char *k;
-        uint32_t klen;
-        const uint8_t *start;
-        if (ts_mp_read_str (&v, &k, &klen))
-            break;
-        start = v.p;
-        if (ts_mp_skip (&v))
-            break;
-        if (!((klen == 3 && !memcmp (k, "set", 3)) || (klen == 6 && !memcmp (k, "remove", 6))
-              || (klen == 6 && !memcmp (k, "author", 6)))) {
-            ts_hanswer_error (a, 400, "BAD_REQUEST", "body field \"%.*s\": unknown (set, remove, "
-                              "author)", (int) (klen < 100 ? klen : 100), k);
-            ts_req_free (q);
-            goto done;
-        }
-        ts_req_key (q, k [0] == 's' ? "set" : k [0] == 'r' ? "remove" : "author");
-        if (ts_buf_append (&q->body, start, (size_t) (v.p - start))) {
-            ts_hanswer_error (a, 500, "NO_MEMORY", "out of memory");
-            ts_req_free (q);
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    ts_parser_destroy (&ps);
-    ts_buf_free (&line);
-    ts_buf_free (&out);
-    return rc;
 }

@@ -43,8 +43,10 @@ static const char *const s_builtin [] = {
      * prompt's hash is the group */
     "id=,group=#/input|#/prompt,model=/model,reward=/score|/reward,success=reward>=1,"
     "created=/created_at|/timestamp,steps=",
-    /* verifiers (vf-eval results.jsonl) and prime-rl rollouts */
-    "id=/rollout_id|/id,group=/group_id|/example_id|#/prompt,model=/model|/policy_model,"
+    /* verifiers (vf-eval results.jsonl) and prime-rl rollouts: vf-eval's
+     * `id` is the example's index, shared by its rollouts (verifiers
+     * utils/eval_utils.py, ids = [i // r ...]): the group, never the id */
+    "id=/rollout_id,group=/group_id|/example_id|/id|#/prompt,model=/model|/policy_model,"
     "reward=/reward,success=reward>=1,created=/timestamp|/created_at,"
     "steps=/completion|/trajectory",
     /* inspect_ai eval log samples (import a log exported as JSON: each

@@ -39,6 +39,7 @@
 static _Thread_local ts_query_plan_t s_last_plan;
 _Thread_local uint64_t q_last_reads;          /* ts_query_last_reads */
 static _Thread_local uint64_t s_last_totals;  /* ts_query_last_totals_reads */
+static _Thread_local uint64_t s_last_run_keys;
 static _Thread_local ts_query_plan_t s_forced_plan;
 
 ts_query_plan_t
@@ -57,6 +58,12 @@ uint64_t
 ts_query_last_totals_reads (void)
 {
     return s_last_totals;
+}
+
+uint64_t
+ts_query_last_run_keys (void)
+{
+    return s_last_run_keys;
 }
 
 void
@@ -343,19 +350,66 @@ s_bound (const s_prep_t *pp, const ts_totals_t *t, bool reward)
     return b;
 }
 
+/*  Counts run index entries, stopping once the run has more than `cap`
+ *  in the stores counted so far (`left` of the cap remains). */
+typedef struct {
+    uint64_t n, left;
+} s_tally_t;
+
 static int
 s_tally (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
     (void) key; (void) klen; (void) val; (void) vlen;
-    ++*(uint64_t *) arg;
+    s_tally_t *t = arg;
+    t->n++;
+    return t->n > t->left;
+}
+
+/*  Counts the filter's run in each store (its run index entries: keys
+ *  only, ~1-3 us each) until more than `cap` are found in all. A store
+ *  counted to the end gets its run_count and a bound of it; when the cap
+ *  is passed, *run_over is set, and the run's size is unknown but above
+ *  the cap (the stores not finished keep their bounds). A run's records
+ *  are spread over the shards by their ids' hash, so the first store is
+ *  a sample: more than its share of the cap (with half again for chance)
+ *  there, and the run is taken as over it. Returns 0 or the store's
+ *  error. */
+static int
+s_parts_count_run (const s_prep_t *pp, s_part_t *parts, size_t nparts, uint64_t cap,
+                   bool *run_over)
+{
+    const ts_filter_t *f = pp->f;
+    char prefix [TS_KEY_MAX];
+    ts_scan_t sc = { .prefix = prefix, .prefix_len = ts_key_run_prefix (prefix, f->run, f->run_len) };
+    uint64_t sum = 0;
+    *run_over = false;
+    for (size_t i = 0; i < nparts; i++) {
+        s_part_t *pt = &parts [i];
+        s_tally_t t = { 0, cap - sum };
+        uint64_t share = cap < UINT64_MAX / 4 ? cap * 3 / (2 * nparts) + 1 : cap;
+        if (i == 0 && nparts > 1 && share < t.left)
+            t.left = share;
+        int rc = ts_store_scan (pt->store, &sc, s_tally, &t);
+        if (rc)
+            return rc;
+        s_last_run_keys += t.n;
+        if (t.n > t.left) {
+            *run_over = true;
+            return 0;
+        }
+        sum += t.n;
+        pt->run_count = t.n;
+        if (pt->run_count < pt->bound)
+            pt->bound = pt->run_count;
+    }
     return 0;
 }
 
 /*  Reads each store's totals (one per group, then, when the store holds
- *  one of them, one for the shard and one for the model; for a run, its
- *  run index entries counted) and its bound
- *  into parts[0 .. *nparts), skipping NULL
- *  stores. `reward`: only records with a reward count (the reward order).
+ *  one of them, one for the shard and one for the model) and its bound
+ *  into parts[0 .. *nparts), skipping NULL stores (a run's entries are
+ *  counted apart: s_parts_count_run). `reward`: only records with a
+ *  reward count (the reward order).
  *  Returns 0 or the store's error. */
 static int
 s_parts_load (ts_store_t *const *stores, size_t n, const s_prep_t *pp, bool reward,
@@ -400,17 +454,6 @@ s_parts_load (ts_store_t *const *stores, size_t n, const s_prep_t *pp, bool rewa
             uint64_t b = s_bound (pp, &pt->groups, reward);
             if (b < pt->bound)
                 pt->bound = b;
-        }
-        if (pp->by_run) {
-            /* the run's size here: its run index entries (keys only) */
-            char prefix [TS_KEY_MAX];
-            ts_scan_t sc = { .prefix = prefix,
-                             .prefix_len = ts_key_run_prefix (prefix, f->run, f->run_len) };
-            int rc2 = ts_store_scan (pt->store, &sc, s_tally, &pt->run_count);
-            if (rc2)
-                return rc2;
-            if (pt->run_count < pt->bound)
-                pt->bound = pt->run_count;
         }
         if (pp->by_model) {
             int rc2 = ts_store_model_totals (pt->store, f->model, f->model_len, &pt->model);
@@ -478,22 +521,80 @@ s_sum_parts (const s_part_t *parts, size_t nparts, ts_totals_t *shard, ts_totals
     }
 }
 
-static ts_query_plan_t
-s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_part_t *parts,
-          size_t nparts, q_source_t *from)
+/*  The share of the store the filter's groups, model and success keep
+ *  (the planner's selectivity before the run and the reward range). */
+static double
+s_sel_fields (const s_prep_t *pp, const ts_totals_t *shard, const ts_totals_t *groups,
+              const ts_totals_t *model)
 {
-    const ts_filter_t *f = pp->f;
+    double total = shard->count ? (double) shard->count : 1;
+    double sel = 1;
+    if (pp->by_group)
+        sel *= (double) groups->count / total;
+    if (pp->by_model)
+        sel *= (double) model->count / total;
+    if (pp->f->success == 1)
+        sel *= (double) shard->successes / total;
+    else if (pp->f->success == 0)
+        sel *= (double) (shard->success_known - shard->successes) / total;
+    return sel;
+}
+
+/*  The records a named group or model holds (the collect's source when
+ *  the run is not read). */
+static double
+s_named (const s_prep_t *pp, const ts_totals_t *groups, const ts_totals_t *model, bool *by_model)
+{
+    *by_model = pp->by_model && (!pp->by_group || model->count < groups->count);
+    return (double) (*by_model ? model->count : groups->count);
+}
+
+/*  How far s_choose needs the run's size: a run larger than this is never
+ *  collected (s_choose: it collects when run * Q_RUN_READ_COST is at most
+ *  the walk's estimate, which falls as the run grows) nor preferred to a
+ *  named group or model. Counting a large run to its end cost a sorted
+ *  listing of a 5% run more than its walk (bench/runs_bench.py). */
+static uint64_t
+s_run_cap (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_part_t *parts,
+           size_t nparts)
+{
     ts_totals_t shard, groups, model;
     s_sum_parts (parts, nparts, &shard, &groups, &model);
-    uint64_t run = 0;
-    for (size_t i = 0; i < nparts; i++)
-        run += parts [i].run_count;
-    bool by_model = pp->by_model && (!pp->by_group || model.count < groups.count);
+    bool by_model;
+    double cap, total = shard.count ? (double) shard.count : 1;
+    if (pp->label_pos >= 0 && !pp->by_group && !pp->by_model)
+        return 0;                       /* collected from the run whatever its size */
+    if (sort->order == TS_ORDER_REWARD) {
+        /* 4 run <= (limit + 1) total / (sel run), and <= the reward range */
+        double sel = s_sel_fields (pp, &shard, &groups, &model);
+        double range = pp->by_reward ? s_reward_estimate (pp, &shard) : (double) shard.reward_n;
+        cap = sqrt (((double) limit + 1) * total / (Q_RUN_READ_COST * (sel > 0 ? sel : 1e-6)));
+        if (cap > range / Q_RUN_READ_COST)
+            cap = range / Q_RUN_READ_COST;
+    }
+    else
+        cap = total / Q_RUN_READ_COST;  /* the walk is taken as the whole index */
+    if (pp->by_group || pp->by_model) {
+        double named = s_named (pp, &groups, &model, &by_model) / Q_RUN_READ_COST;
+        if (named > cap)
+            cap = named;
+    }
+    return cap >= (double) UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t) cap + 1;
+}
+
+/*  `run`: the run's records (INFINITY: more than s_run_cap). */
+static ts_query_plan_t
+s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_part_t *parts,
+          size_t nparts, double run, q_source_t *from)
+{
+    ts_totals_t shard, groups, model;
+    s_sum_parts (parts, nparts, &shard, &groups, &model);
+    bool by_model;
+    double named = s_named (pp, &groups, &model, &by_model);
     *from = by_model ? Q_FROM_MODEL : Q_FROM_GROUPS;
     /* the run's entries cost more each (a records file read), and are
      * few when the run is a small part of the store */
-    double named = (double) (by_model ? model.count : groups.count);
-    if (pp->by_run && (!(pp->by_group || pp->by_model) || (double) run * Q_RUN_READ_COST < named))
+    if (pp->by_run && (!(pp->by_group || pp->by_model) || run * Q_RUN_READ_COST < named))
         *from = Q_FROM_RUN;
     /* the label index holds just the labelled records: collected from it
      * unless a group, model or run names fewer */
@@ -506,17 +607,9 @@ s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_par
     if (pp->label_pos >= 0)
         return TS_PLAN_COLLECT;
     double total = shard.count ? (double) shard.count : 1;
-    double sel = 1;
-    if (pp->by_group)
-        sel *= (double) groups.count / total;
-    if (pp->by_model)
-        sel *= (double) model.count / total;
+    double sel = s_sel_fields (pp, &shard, &groups, &model);
     if (*from == Q_FROM_RUN)
-        sel *= (double) run / total;
-    if (f->success == 1)
-        sel *= (double) shard.successes / total;
-    else if (f->success == 0)
-        sel *= (double) (shard.success_known - shard.successes) / total;
+        sel *= run / total;
     /* the reward walk starts and stops at the reward bounds: they narrow
      * the walked range, not the share of it that matches */
     double range = total;
@@ -537,8 +630,7 @@ s_choose (const s_prep_t *pp, const ts_sort_t *sort, uint32_t limit, const s_par
      * spread, and a walk finds 100 soon (13 ms against 85 collected). */
     if (*from == Q_FROM_RUN && sort->order != TS_ORDER_REWARD)
         walk = range;
-    double collect = *from == Q_FROM_RUN ? (double) run * Q_RUN_READ_COST
-                   : (double) (*from == Q_FROM_MODEL ? model.count : groups.count);
+    double collect = *from == Q_FROM_RUN ? run * Q_RUN_READ_COST : named;
     return collect <= walk ? TS_PLAN_COLLECT : TS_PLAN_WALK;
 }
 
@@ -551,6 +643,7 @@ ts_query_list (ts_store_t *const *stores, size_t n, const ts_filter_t *f,
     s_last_plan = TS_PLAN_AUTO;
     q_last_reads = 0;
     s_last_totals = 0;
+    s_last_run_keys = 0;
     if (limit > TS_QUERY_MAX_LIMIT || !s_sort_valid (sort))
         return TS_EINVAL;
     s_prep_t pp;
@@ -571,9 +664,20 @@ ts_query_list (ts_store_t *const *stores, size_t n, const ts_filter_t *f,
         s_list_t L = { .pp = &pp, .sort = sort, .limit = limit, .records = records,
                        .emit = emit, .arg = arg };
         q_source_t from;
-        s_last_plan = s_choose (&pp, sort, limit, parts, nparts, &from);
-        rc = s_last_plan == TS_PLAN_COLLECT ? q_collect (&L, parts, nparts, from, more)
-                                            : q_walk (&L, parts, nparts, more);
+        double run = 0;
+        if (pp.by_run) {
+            bool over;
+            rc = s_parts_count_run (&pp, parts, nparts, s_run_cap (&pp, sort, limit, parts, nparts),
+                                    &over);
+            for (size_t i = 0; i < nparts; i++)
+                run += (double) parts [i].run_count;
+            if (over)
+                run = INFINITY;
+        }
+        s_last_plan = s_choose (&pp, sort, limit, parts, nparts, run, &from);
+        if (rc == 0)
+            rc = s_last_plan == TS_PLAN_COLLECT ? q_collect (&L, parts, nparts, from, more)
+                                                : q_walk (&L, parts, nparts, more);
         ts_buf_free (&L.rec);
     }
     free (parts);
@@ -611,6 +715,7 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     s_last_plan = TS_PLAN_AUTO;
     q_last_reads = 0;
     s_last_totals = 0;
+    s_last_run_keys = 0;
     s_prep_t pp;
     int rc = s_prep_init (&pp, f);
     if (rc)
@@ -625,9 +730,11 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
     rc = parts ? s_parts_load (stores, n, &pp, false, parts, &nparts) : TS_ENOMEM;
     bool run_only = pp.by_run && !pp.by_group && !pp.by_model && !pp.by_reward && !pp.by_time
                  && !pp.by_label && f->success == -1;
+    bool over = false;
     if (rc == 0 && run_only) {
         /* the run index entries are the run's records */
         s_last_plan = TS_PLAN_TOTALS;
+        rc = s_parts_count_run (&pp, parts, nparts, UINT64_MAX / 2, &over);
         for (size_t i = 0; i < nparts; i++)
             *count += parts [i].run_count;
     }
@@ -659,15 +766,19 @@ ts_query_count (ts_store_t *const *stores, size_t n, const ts_filter_t *f, uint6
             tag = TS_TAG_GROUP;
             best = (double) groups.count;
         }
+        /* the run's entries, counted only as far as they could be fewer */
         uint64_t run = 0;
+        if (pp.by_run)
+            rc = s_parts_count_run (&pp, parts, nparts,
+                                    (uint64_t) (best / Q_RUN_READ_COST) + 1, &over);
         for (size_t i = 0; i < nparts; i++)
             run += parts [i].run_count;
-        if (pp.by_run && (double) run * Q_RUN_READ_COST < best)
+        if (pp.by_run && !over && (double) run * Q_RUN_READ_COST < best)
             tag = TS_TAG_RUN;
         else if (pp.label_pos >= 0)
             tag = TS_TAG_LABEL_INDEX;   /* just the labelled records */
         s_keys_t *kb = malloc (sizeof *kb);
-        if (!kb)
+        if (!kb && rc == 0)
             rc = TS_ENOMEM;
         for (size_t i = 0; i < nparts && rc == 0; i++) {
             s_count_t c = { .pp = &pp, .pt = &parts [i] };

@@ -148,6 +148,9 @@ uint64_t ts_query_last_reads (void);
 
 /*  Totals records (shard, group, model) read by the last call. */
 uint64_t ts_query_last_totals_reads (void);
+/*  Run index entries the last call counted to learn a run's size (apart
+ *  from its reads: they are keys only, and stop once the plan is sure). */
+uint64_t ts_query_last_run_keys (void);
 
 /*  Makes the calling thread's lists use `plan` (WALK or COLLECT; COLLECT
  *  only applies to filters with groups or a model, others walk), or AUTO

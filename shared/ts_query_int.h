@@ -47,7 +47,8 @@ typedef struct {
     ts_totals_t shard;
     ts_totals_t groups;         /* the filter's groups, merged */
     ts_totals_t model;
-    uint64_t    run_count;      /* the filter's run: its records here (run index) */
+    uint64_t    run_count;      /* the filter's run: its records here (run index;
+                                   0 until counted, s_parts_count_run) */
     uint64_t    bound;          /* at most this many records here match */
     uint64_t    seen;           /* matches met so far by a walk or scan */
 } s_part_t;

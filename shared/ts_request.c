@@ -70,8 +70,8 @@ s_range (ts_mp_reader_t *r, bool time, bool *has_lo, void *lo, bool *has_hi, voi
     return s_number (&a, has_lo, lo) || s_number (&b, has_hi, hi) ? -1 : 0;
 }
 
-static void
-s_hex (const uint8_t *p, size_t n, char *out)
+void
+ts_hex (const uint8_t *p, size_t n, char *out)
 {
     static const char hex [] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -81,8 +81,8 @@ s_hex (const uint8_t *p, size_t n, char *out)
     out [2 * n] = 0;
 }
 
-static int
-s_unhex (const char *s, size_t n, uint8_t *out)
+int
+ts_unhex (const char *s, size_t n, uint8_t *out)
 {
     for (size_t i = 0; i < n / 2; i++) {
         int v = 0;
@@ -185,10 +185,10 @@ s_parse_cursor (ts_listing_t *l, const char *s, uint32_t n, uint64_t key, char *
     if (n < 3 + 1 + 17 || memcmp (s, "c1.", 3) || s [n - 17] != '.')
         return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
     size_t hlen = n - 3 - 17;
-    if (hlen / 2 > sizeof raw || s_unhex (s + 3, hlen, raw))
+    if (hlen / 2 > sizeof raw || ts_unhex (s + 3, hlen, raw))
         return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
     uint8_t tag [8];
-    if (s_unhex (s + n - 16, 16, tag))
+    if (ts_unhex (s + n - 16, 16, tag))
         return s_fail (err, size, "field \"%s\": not a cursor from this store", "cursor");
     uint64_t want = XXH3_64bits_withSeed (raw, hlen / 2, key), got = 0;
     for (int i = 0; i < 8; i++)
@@ -387,14 +387,14 @@ ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key, c
         rc = TS_ETOOBIG;
     else {
         memcpy (buf, "c1.", 3);
-        s_hex ((const uint8_t *) raw.data, raw.size, buf + 3);
+        ts_hex ((const uint8_t *) raw.data, raw.size, buf + 3);
         size_t at = 3 + 2 * raw.size;
         buf [at++] = '.';
         uint64_t tag = XXH3_64bits_withSeed (raw.data, raw.size, key);
         uint8_t t [8];
         for (int i = 7; i >= 0; i--, tag >>= 8)
             t [i] = (uint8_t) (tag & 0xff);
-        s_hex (t, 8, buf + at);
+        ts_hex (t, 8, buf + at);
     }
     ts_buf_free (&raw);
     return rc;
@@ -628,4 +628,42 @@ ts_req_frame (const ts_req_t *q, uint64_t rid)
     }
     ts_buf_free (&head);
     return f;
+}
+
+int
+ts_listing_filter_map (const void *data, size_t len, ts_buf_t *out)
+{
+    static const char *const filters [] = TS_LISTING_FILTERS;
+    const size_t nf = sizeof filters / sizeof filters [0];
+    const uint8_t *at [sizeof filters / sizeof filters [0]], *end [sizeof filters / sizeof filters [0]];
+    uint32_t n, found = 0;
+    ts_mp_reader_t rd;
+    ts_mp_reader_init (&rd, data, len);
+    if (ts_mp_read_map (&rd, &n))
+        return TS_EBADREQ;
+    memset (at, 0, sizeof at);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        if (ts_mp_read_str (&rd, &k, &klen))
+            return TS_EBADREQ;
+        const uint8_t *v = rd.p;
+        if (ts_mp_skip (&rd))
+            return TS_EBADREQ;
+        for (size_t f = 0; f < nf; f++)
+            if (strlen (filters [f]) == klen && !memcmp (filters [f], k, klen) && !at [f]) {
+                at [f] = v;
+                end [f] = rd.p;
+                found++;
+            }
+    }
+    msgpack_packer pk;
+    out->size = 0;
+    msgpack_packer_init (&pk, out, ts_buf_packer_write);
+    int rc = msgpack_pack_map (&pk, found);
+    for (size_t f = 0; f < nf && !rc; f++)
+        if (at [f])
+            rc = ts_mp_pack_cstr (&pk, filters [f])
+              || ts_buf_append (out, (const char *) at [f], (size_t) (end [f] - at [f]));
+    return rc ? TS_ENOMEM : 0;
 }

@@ -100,6 +100,20 @@ int ts_listing_parse (ts_listing_t *l, const void *data, size_t len, uint32_t de
 int ts_listing_set_cursor (ts_listing_t *l, const ts_mp_item_t *key, int64_t tie,
                            const char *id, uint32_t id_len);
 
+/*  The listing filter fields of a request map ("group", "model", "run",
+ *  "reward", "success", "created", "label", "no_label"), as they are, into
+ *  `out` as a map of their own (what a worker needs of a request whose
+ *  other fields are not a listing's). 0, TS_EBADREQ (not a map) or
+ *  TS_ENOMEM. */
+#define TS_LISTING_FILTERS { "group", "model", "run", "reward", "success", "created", "label", \
+                             "no_label" }
+int ts_listing_filter_map (const void *data, size_t len, ts_buf_t *out);
+
+/*  Hex of `n` bytes into out (2n + 1 chars, NUL-terminated); and back,
+ *  `n` hex digits into n / 2 bytes (0, or -1: not lowercase hex pairs). */
+void ts_hex (const uint8_t *p, size_t n, char *out);
+int ts_unhex (const char *s, size_t n, uint8_t *out);
+
 /*  Writes the cursor that continues after summary `s` (NUL-terminated). */
 int ts_listing_cursor (const ts_listing_t *l, const ts_summary_t *s, uint64_t key,
                        char *buf, size_t size);

@@ -28,6 +28,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <xxhash.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_quer
     static const char *const refused [] = { "sort", "cursor", "fields" };
     static const char *const why [] = {
         "search orders by \"order\": newest or relevance",
-        "search has no cursor: ask for a larger \"limit\"",
+        "search pages with \"after\": the \"next\" of the page before",
         "search answers summaries with their step and snippet" };
     for (int i = 0; i < 3; i++) {
         ts_mp_reader_t r;
@@ -161,6 +162,9 @@ ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_quer
         }
         *order = o [0] == 'r' ? TS_SEARCH_RELEVANCE : TS_SEARCH_NEWEST;
     }
+    q->hash = XXH3_64bits_withSeed (text, qlen, l->filter_hash) + (uint64_t) *order;
+    if (ts_hdr_find (&in, "after", &r))
+        return ts_search_after_parse (q, *order, &r, err, esz);
     return 0;
 }
 
@@ -628,6 +632,12 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
         s.cands [0] = s.cands [--left];
         s_sift (s.cands, left, 0, cmp);
         s_cand_t *cd = &top;
+        /* a page after a hit: those before it in the order are passed
+         * without reading their records, unless they tie on it */
+        if (q->has_after && (order == TS_SEARCH_RELEVANCE ? cd->score > q->after_score
+                             || (cd->score == q->after_score && cd->time > q->after_time)
+                                                          : cd->time > q->after_time))
+            continue;
         if (cd->first == S_UNCHECKED) {
             s.lists = &s.all [cd->store * q->nterms];
             if (!s_match (&s, s.idx + cd->idx, &cd->first))
@@ -647,6 +657,10 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
             rc = TS_ECORRUPT;
         if (rc)
             break;
+        if (q->has_after && ts_search_cmp (order, cd->score, cd->time, sum.id, sum.id_len,
+                                           q->after_score, q->after_time, q->after_id,
+                                           q->after_id_len) <= 0)
+            continue;
         if (!ts_filter_match (f, &sum) || (f->nlabels && !ts_filter_match_labels (f, st, &sum)))
             continue;
         if (emitted == limit) {

@@ -63,6 +63,15 @@ typedef struct {
     uint32_t           nterms;
     ts_search_clause_t clauses [TS_SEARCH_CLAUSES_MAX];
     uint32_t           nclauses;
+    /* a page after a hit ("after", ts_search_request): only hits that
+     * come after (score, time, id) in the search's order */
+    bool               has_after;
+    double             after_score;
+    int64_t            after_time;
+    char               after_id [TS_ID_MAX_BYTES + 1];
+    uint32_t           after_id_len;
+    uint64_t           hash;        /* of q, the order and the filters: a
+                                       cursor names the search it pages */
 } ts_search_query_t;
 
 /*  Parses a query. 0, or TS_EINVAL with the reason in err (empty, too
@@ -84,9 +93,10 @@ typedef int (ts_search_emit_fn) (void *arg, const ts_summary_t *s, const char *s
                                  size_t summary_len, const ts_search_hit_t *hit);
 
 /*  Searches `n` stores (NULL entries skipped): up to `limit` records that
- *  match `q` and `f`, newest first (time, then id, descending) or by
- *  relevance (score, then time). *more when there are more. 0, TS_EINVAL,
- *  emit's error, TS_ECORRUPT or TS_ESTORE. */
+ *  match `q` and `f` (and come after q's "after" hit, when it has one),
+ *  newest first (time, then id, descending) or by relevance (score, then
+ *  time). *more when there are more. 0, TS_EINVAL, emit's error,
+ *  TS_ECORRUPT or TS_ESTORE. */
 int ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
                    const ts_filter_t *f, ts_search_order_t order, uint32_t limit,
                    ts_search_emit_fn *emit, void *arg, bool *more);
@@ -94,11 +104,26 @@ int ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t 
 #define TS_SEARCH_DEFAULT_LIMIT 20
 
 /*  Decodes a "search" request map (docs/PROTOCOL.md): "q" into *q, "order"
- *  ("newest", the default, or "relevance"), and the listing filters and
- *  "limit" (default 20) into *l; "sort", "cursor" and "fields" are
- *  refused. 0, or TS_EBADREQ with a message naming the field. */
+ *  ("newest", the default, or "relevance"), "after" (the "next" of the
+ *  page before, for this q, order and filters) into q's after fields, and
+ *  the listing filters and "limit" (default 20) into *l; "sort", "cursor"
+ *  and "fields" are refused. 0, or TS_EBADREQ with a message naming the
+ *  field. */
 int ts_search_request (ts_listing_t *l, const void *data, size_t len, ts_search_query_t *q,
                        ts_search_order_t *order, char *err, size_t err_size);
+
+/*  The "after" cursor of the page that ends with a hit (its score, time
+ *  and id) of search `q`: "s1.<hex of msgpack [order, score, time, id,
+ *  hash]>", NUL-terminated (TS_SEARCH_CURSOR_MAX bytes). 0 or TS_ENOMEM. */
+#define TS_SEARCH_CURSOR_MAX (2 * (TS_ID_MAX_BYTES + 48) + 8)
+int ts_search_cursor (const ts_search_query_t *q, ts_search_order_t order, double score,
+                      int64_t time, const char *id, size_t id_len, char *buf, size_t size);
+
+/*  Reads an "after" value (`r` at it) of a search of `order` whose hash
+ *  ts_search_request set into q's after fields. 0, or TS_EBADREQ with a
+ *  message naming "after" (not a cursor, or one of another search). */
+int ts_search_after_parse (ts_search_query_t *q, ts_search_order_t order, ts_mp_reader_t *r,
+                           char *err, size_t err_size);
 
 /*  Order of two hits for a merge across workers: <0 when a comes first. */
 int ts_search_cmp (ts_search_order_t order, double score_a, int64_t time_a, const char *id_a,

@@ -367,9 +367,8 @@ s_named_totals (s_table_t *tab, s_keyblk_t **blk, const char *key, size_t klen)
     return t;
 }
 
-/*  Adds a record of a run to its run's totals in its group (U name) and,
- *  when it names a model, in its model ("run\0model": a run name holds no
- *  NUL, ts_profile.h). */
+/*  Adds a record of a run to its run's totals in its group (U name) and
+ *  in its model (ts_delta_run_model_name: "run" alone without a model). */
 static int
 s_run_totals_add (s_table_t *runs, s_table_t *run_models, s_keyblk_t **blk,
                   const ts_summary_t *s)
@@ -380,14 +379,10 @@ s_run_totals_add (s_table_t *runs, s_table_t *run_models, s_keyblk_t **blk,
     if (!t)
         return TS_ENOMEM;
     ts_totals_add (t, s);
-    if (!s->model)
-        return 0;
-    if ((size_t) s->run_len + 1 + s->model_len > sizeof key)
+    klen = ts_delta_run_model_name (key, sizeof key, s);
+    if (klen == 0)
         return TS_ECORRUPT;     /* summaries hold shorter names (ts_record.h) */
-    memcpy (key, s->run, s->run_len);
-    key [s->run_len] = 0;
-    memcpy (key + s->run_len + 1, s->model, s->model_len);
-    t = s_named_totals (run_models, blk, key, s->run_len + 1 + s->model_len);
+    t = s_named_totals (run_models, blk, key, klen);
     if (!t)
         return TS_ENOMEM;
     ts_totals_add (t, s);
@@ -528,20 +523,15 @@ s_pack_runs (msgpack_packer *pk, const s_table_t *tab)
     return rc ? TS_ENOMEM : 0;
 }
 
-/*  Packs the run-model table ("run\0model") as [[run, model, totals]...]. */
+/*  Packs the run-model table as [[run, model|nil, totals]...]. */
 static int
 s_pack_run_models (msgpack_packer *pk, const s_table_t *tab)
 {
     int rc = msgpack_pack_array (pk, tab->used);
     for (size_t i = 0; i < tab->cap && !rc; i++) {
         const s_slot_t *sl = &tab->slots [i];
-        if (!sl->name)
-            continue;
-        size_t rlen = strnlen (sl->name, sl->len);
-        if (rlen == sl->len)
-            return TS_ECORRUPT;
-        rc = ts_delta_pack_run_model (pk, sl->name, rlen, sl->name + rlen + 1,
-                                      sl->len - rlen - 1, &sl->t);
+        if (sl->name)
+            rc = ts_delta_pack_run_model (pk, sl->name, sl->len, &sl->t);
     }
     return rc ? TS_ENOMEM : 0;
 }

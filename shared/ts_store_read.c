@@ -233,7 +233,7 @@ s_snap_add (ts_map_t *map, const char *name, size_t n, const ts_summary_t *s)
 
 typedef struct {
     ts_map_t *groups;        /* U name -> a run's totals in a group */
-    ts_map_t *models;        /* "run\0model" -> a run's totals of a model */
+    ts_map_t *models;        /* ts_delta_run_model_name -> its totals */
 } s_snap_runs_t;
 
 static int
@@ -249,14 +249,10 @@ s_snap_run_visit (const char *key, size_t klen, const char *val, size_t vlen, vo
     char name [TS_KEY_MAX];
     size_t n = ts_key_run_totals (name, s.run, s.run_len, s.group, s.group_len);
     int rc = s_snap_add (sr->groups, name, n, &s);
-    if (rc || !s.model)
+    if (rc)
         return rc;
-    if ((size_t) s.run_len + 1 + s.model_len > sizeof name)
-        return TS_ECORRUPT;
-    memcpy (name, s.run, s.run_len);
-    name [s.run_len] = 0;
-    memcpy (name + s.run_len + 1, s.model, s.model_len);
-    return s_snap_add (sr->models, name, s.run_len + 1 + s.model_len, &s);
+    n = ts_delta_run_model_name (name, sizeof name, &s);
+    return n ? s_snap_add (sr->models, name, n, &s) : TS_ECORRUPT;
 }
 
 /*  Packs the snapshot's runs parts: [[run, group|nil, totals]...], then
@@ -284,13 +280,8 @@ s_snap_runs (ts_store_t *self, msgpack_packer *pk)
     if (rc == 0 && msgpack_pack_array (pk, ts_map_size (sr.models)))
         rc = TS_ENOMEM;
     pos = 0;
-    while (rc == 0 && ts_map_next (sr.models, &pos, &key, &klen, &t)) {
-        const char *name = key;
-        rlen = strnlen (name, klen);
-        if (rlen == klen || ts_delta_pack_run_model (pk, name, rlen, name + rlen + 1,
-                                                     klen - rlen - 1, t))
-            rc = TS_ENOMEM;
-    }
+    while (rc == 0 && ts_map_next (sr.models, &pos, &key, &klen, &t))
+        rc = ts_delta_pack_run_model (pk, key, klen, t);
     ts_map_destroy (&sr.groups);
     ts_map_destroy (&sr.models);
     return rc;

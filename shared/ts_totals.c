@@ -231,23 +231,42 @@ ts_delta_read (const void *data, size_t len, uint64_t *seq, const ts_delta_visit
         const char *run, *model;
         uint32_t rlen, mlen;
         if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_read_str (&r, &run, &rlen)
-        ||  ts_mp_read_str (&r, &model, &mlen)
+        ||  ts_mp_next (&r, &it) || (it.type != TS_MP_STR && it.type != TS_MP_NIL)
         ||  ts_totals_unpack (r.p, (size_t) (r.end - r.p), &t, &used))
             return TS_ECORRUPT;
         r.p += used;
+        /* nil: the run's records without a model */
+        model = it.type == TS_MP_STR ? (it.ptr ? it.ptr : "") : NULL;
+        mlen = it.type == TS_MP_STR ? it.len : 0;
         if (v->run_model)
-            v->run_model (v->arg, run ? run : "", rlen, model ? model : "", mlen, &t);
+            v->run_model (v->arg, run ? run : "", rlen, model, mlen, &t);
     }
     return 0;
 }
 
 int
-ts_delta_pack_run_model (msgpack_packer *pk, const char *run, size_t run_len,
-                         const char *model, size_t model_len, const ts_totals_t *t)
+ts_delta_pack_run_model (msgpack_packer *pk, const char *name, size_t len, const ts_totals_t *t)
 {
-    int rc = msgpack_pack_array (pk, 3) || ts_mp_pack_strn (pk, run, run_len)
-          || ts_mp_pack_strn (pk, model, model_len) || ts_totals_pack (pk, t);
+    size_t rlen = strnlen (name, len);
+    int rc = msgpack_pack_array (pk, 3) || ts_mp_pack_strn (pk, name, rlen)
+          || (rlen == len ? msgpack_pack_nil (pk)
+                          : ts_mp_pack_strn (pk, name + rlen + 1, len - rlen - 1))
+          || ts_totals_pack (pk, t);
     return rc ? TS_ENOMEM : 0;
+}
+
+size_t
+ts_delta_run_model_name (char *buf, size_t size, const ts_summary_t *s)
+{
+    size_t n = (size_t) s->run_len + (s->model ? 1 + (size_t) s->model_len : 0);
+    if (n > size)
+        return 0;
+    memcpy (buf, s->run, s->run_len);
+    if (s->model) {
+        buf [s->run_len] = 0;
+        memcpy (buf + s->run_len + 1, s->model, s->model_len);
+    }
+    return n;
 }
 
 int

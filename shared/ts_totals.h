@@ -63,9 +63,10 @@ int ts_totals_unpack (const void *data, size_t len, ts_totals_t *t, size_t *cons
  *  (the rest of its totals reads as empty), which keeps a delta small: a
  *  whole totals a run and group cost the 100k import 17% more CPU.
  *  A sixth part, [[run, model, totals]...], holds a run's whole totals per
- *  model (`stats --run`; records without a model are not in it, as in the
- *  models part); a run has few models, so this costs one entry or two a
- *  commit. Deltas of builds before it have five parts.
+ *  model (`stats --run`), its records without a model under a nil model
+ *  (so the run's whole totals, reward std and histogram included, are
+ *  the sum of its entries); a run has few models, so this costs one entry
+ *  or two a commit. Deltas of builds before it have five parts.
  *  ts_delta_read walks one, calling back for each part. */
 typedef struct {
     void (*shard) (void *arg, const ts_totals_t *t);
@@ -79,9 +80,15 @@ typedef struct {
                        size_t model_len, const ts_totals_t *t);
 } ts_delta_visitor_t;
 
-/*  Packs one entry of the run-model part: [run, model, totals]. */
-int ts_delta_pack_run_model (msgpack_packer *pk, const char *run, size_t run_len,
-                             const char *model, size_t model_len, const ts_totals_t *t);
+/*  Packs one entry of the run-model part, [run, model|nil, totals], from
+ *  its name (ts_delta_run_model_name). */
+int ts_delta_pack_run_model (msgpack_packer *pk, const char *name, size_t len, const ts_totals_t *t);
+
+/*  The name a run-model entry of summary `s` (which names a run) is kept
+ *  under while its totals are summed: "run\0model", or "run" alone for a
+ *  record without a model (a run name holds no NUL, ts_profile.h). Its
+ *  length, or 0 when it does not fit `size` bytes. */
+size_t ts_delta_run_model_name (char *buf, size_t size, const ts_summary_t *s);
 
 /*  Packs one entry of the runs part: [run, group|nil, [counts]]. */
 int ts_delta_pack_run (msgpack_packer *pk, const char *run, size_t run_len,

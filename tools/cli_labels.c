@@ -6,6 +6,9 @@
  *  FILE` hands the file to it; `ID KEY=VALUE...` and `--where FILTERS
  *  KEY=VALUE...` write their lines down a pipe to it (--where: the ids of
  *  every record the filters match, paged from the api in id order).
+ *  `--where --request` reads the filters and labels from a protocol
+ *  request on stdin (the api's op `label` without an id runs it so, with
+ *  its own --job and --rejects for the producer: docs/PROTOCOL.md).
  */
 #include "cli_query.h"
 #include "ts_error.h"
@@ -19,12 +22,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define S_LABELS_MAX 256    /* label lines a record, as the api's op `label` */
+#define S_RAW_MAX    8      /* filter fields of a request */
+
 typedef struct {
     const char *author;
     const char *import;
-    bool        where, quiet;
-    const char *removes [64];
+    bool        where, quiet, request;
+    const char *job, *rejects;  /* the producer's, when given */
+    const char *removes [S_LABELS_MAX];
     int         nremoves;
+    /* --request: its filter fields, each a key and its msgpack value */
+    const char *raw_key [S_RAW_MAX];
+    const char *raw [S_RAW_MAX];
+    size_t      raw_len [S_RAW_MAX];
+    int         nraw;
 } s_label_opts_t;
 
 static int
@@ -36,9 +48,12 @@ s_label_extra (const char *cmd, int c, const char *arg, void *ctx)
     case O_IMPORT: o->import = arg; return 0;
     case O_WHERE:  o->where = true; return 0;
     case O_QUIET:  o->quiet = true; return 0;
+    case O_REQUEST: o->request = true; return 0;
+    case O_JOB:    o->job = arg; return 0;
+    case O_REJECTS: o->rejects = arg; return 0;
     case O_REMOVE:
-        if (o->nremoves == 64) {
-            fprintf (stderr, "trajstore %s: at most 64 --remove\n", cmd);
+        if (o->nremoves == S_LABELS_MAX) {
+            fprintf (stderr, "trajstore %s: at most %d --remove\n", cmd, S_LABELS_MAX);
             return 2;
         }
         o->removes [o->nremoves++] = arg;
@@ -87,7 +102,7 @@ s_emit_lines (int fd, ts_buf_t *buf, const char *id, size_t id_len, char *const 
 /*  Starts the producer on `input` ("-": *wfd gets the pipe to its stdin). */
 static pid_t
 s_start_producer (const char *data, const char *author, const char *input, bool json,
-                  bool quiet, int *wfd)
+                  const s_label_opts_t *o, int *wfd)
 {
     char producer [TS_PATH_MAX];
     if (ts_cli_find_binary ("trajstore-producer", "producer", producer, sizeof producer)) {
@@ -100,7 +115,7 @@ s_start_producer (const char *data, const char *author, const char *input, bool 
         fprintf (stderr, "trajstore label: pipe: %s\n", strerror (errno));
         return -1;
     }
-    char *argv [12];
+    char *argv [16];
     int a = 0;
     argv [a++] = producer;
     argv [a++] = "--data";
@@ -109,8 +124,16 @@ s_start_producer (const char *data, const char *author, const char *input, bool 
     argv [a++] = (char *) author;
     if (json)
         argv [a++] = "--json";
-    if (quiet)
+    if (o->quiet)
         argv [a++] = "--quiet";
+    if (o->job) {
+        argv [a++] = "--job";
+        argv [a++] = (char *) o->job;
+    }
+    if (o->rejects) {
+        argv [a++] = "--rejects";
+        argv [a++] = (char *) o->rejects;
+    }
     argv [a++] = "--";
     argv [a++] = (char *) input;
     argv [a] = NULL;
@@ -164,6 +187,13 @@ s_where (s_client_t *c, s_filter_t *f, int fd, char *const *sets, int nsets,
     for (;;) {
         ts_req_begin (&q, "list");
         cq_pack_listing (&q, f, TS_QUERY_MAX_LIMIT, cursor);
+        for (int i = 0; i < o->nraw; i++) {
+            ts_req_key (&q, o->raw_key [i]);
+            if (ts_buf_append (&q.body, o->raw [i], o->raw_len [i])) {
+                matched = -1;
+                goto out;
+            }
+        }
         if (cq_client_call (c, &q)) {
             matched = -1;
             break;
@@ -208,6 +238,81 @@ out:
     return matched;
 }
 
+/*  --request: reads a protocol request (the op `label` with "where") from
+ *  stdin: its filter fields into o's raw fields, "set" as KEY=VALUE
+ *  strings into sets, "remove" and "author" into o. The strings live in
+ *  `pool` (freed by the caller). 0, or 2 with the reason on stderr. */
+static int
+s_read_request (s_label_opts_t *o, ts_buf_t *req, char **sets, int *nsets, ts_buf_t *pool)
+{
+    static const char *const filters [S_RAW_MAX] = TS_LISTING_FILTERS;
+    char chunk [65536];
+    size_t got;
+    while ((got = fread (chunk, 1, sizeof chunk, stdin)) > 0)
+        if (req->size + got > TS_REQUEST_MAX || ts_buf_append (req, chunk, got))
+            goto bad;
+    /* each string NUL-terminated at an offset into pool, and what it is
+     * ('s'et, 'r'emove, 'a'uthor): pointers are taken once pool is whole */
+    size_t offs [2 * S_LABELS_MAX + 1];
+    char kinds [2 * S_LABELS_MAX + 1];
+    int nstr = 0;
+    ts_mp_reader_t rd;
+    uint32_t n;
+    ts_mp_reader_init (&rd, req->data, req->size);
+    if (ts_mp_read_map (&rd, &n))
+        goto bad;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        if (ts_mp_read_str (&rd, &k, &klen))
+            goto bad;
+        ts_mp_reader_t v = rd;
+        if (ts_mp_skip (&rd))
+            goto bad;
+        for (int f = 0; f < S_RAW_MAX; f++)
+            if (strlen (filters [f]) == klen && !memcmp (filters [f], k, klen)) {
+                o->raw_key [o->nraw] = filters [f];
+                o->raw [o->nraw] = (const char *) v.p;
+                o->raw_len [o->nraw++] = (size_t) (rd.p - v.p);
+            }
+        char kind = klen == 3 && !memcmp (k, "set", 3) ? 's'
+                  : klen == 6 && !memcmp (k, "remove", 6) ? 'r'
+                  : klen == 6 && !memcmp (k, "author", 6) ? 'a' : 0;
+        uint32_t m = 1;
+        if ((kind == 's' && ts_mp_read_map (&v, &m)) || (kind == 'r' && ts_mp_read_array (&v, &m)))
+            goto bad;
+        for (uint32_t j = 0; kind && j < m; j++) {
+            const char *a, *b = NULL;
+            uint32_t alen, blen = 0;
+            if (ts_mp_read_str (&v, &a, &alen) || (kind == 's' && ts_mp_read_str (&v, &b, &blen))
+            ||  nstr == 2 * S_LABELS_MAX + 1)
+                goto bad;
+            kinds [nstr] = kind;
+            offs [nstr++] = pool->size;
+            if (ts_buf_append (pool, a ? a : "", alen)
+            ||  (kind == 's' && (ts_buf_append (pool, "=", 1) || ts_buf_append (pool, b ? b : "", blen)))
+            ||  ts_buf_append (pool, "", 1))
+                goto bad;
+        }
+    }
+    for (int i = 0; i < nstr; i++) {
+        char *str = pool->data + offs [i];
+        if (kinds [i] == 'a')
+            o->author = str;
+        else if (kinds [i] == 'r' && o->nremoves < S_LABELS_MAX)
+            o->removes [o->nremoves++] = str;
+        else if (kinds [i] == 's' && *nsets < S_LABELS_MAX)
+            sets [(*nsets)++] = str;
+        else
+            goto bad;
+    }
+    return 0;
+bad:
+    fprintf (stderr, "trajstore label: --request: stdin is not a label request the api "
+             "accepts\n");
+    return 2;
+}
+
 int
 ts_cli_cmd_label (int argc, char **argv)
 {
@@ -216,6 +321,9 @@ ts_cli_cmd_label (int argc, char **argv)
         { "author", required_argument, 0, O_AUTHOR }, { "remove", required_argument, 0, O_REMOVE },
         { "where", no_argument, 0, O_WHERE }, { "import", required_argument, 0, O_IMPORT },
         { "quiet", no_argument, 0, O_QUIET },
+        /* the api's (op `label` with "where"): not in the usage */
+        { "request", no_argument, 0, O_REQUEST }, { "job", required_argument, 0, O_JOB },
+        { "rejects", required_argument, 0, O_REJECTS },
         { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
@@ -230,10 +338,31 @@ ts_cli_cmd_label (int argc, char **argv)
         free (f);
         return cq_done (rc);
     }
-    const char *user = getenv ("USER");
-    const char *author = o.author ? o.author : user && *user ? user : "unknown";
     char **rest = argv + optind;
     int nrest = argc - optind;
+    ts_buf_t req = { 0 }, pool = { 0 };
+    char *req_sets [S_LABELS_MAX];
+    if (o.request) {
+        int nsets = 0;
+        if (!o.where || nrest || o.nremoves || cq_filter_used (f)) {
+            fprintf (stderr, "trajstore label: --request goes with --where alone\n");
+            rc = 2;
+        }
+        else
+            rc = s_read_request (&o, &req, req_sets, &nsets, &pool);
+        if (rc) {
+            ts_buf_free (&req);
+            ts_buf_free (&pool);
+            free (f);
+            return rc;
+        }
+        rest = req_sets;
+        nrest = nsets;
+        if (!o.author)
+            o.author = "api";           /* the op's default */
+    }
+    const char *user = getenv ("USER");
+    const char *author = o.author ? o.author : user && *user ? user : "unknown";
     const char *id = NULL;
     if (!o.import && !o.where && nrest > 0) {
         id = rest [0];
@@ -285,7 +414,7 @@ ts_cli_cmd_label (int argc, char **argv)
     }
     int fd = -1;
     pid_t pid = s_start_producer (paths.data, author, o.import ? o.import : "-", co.json,
-                                  o.quiet, &fd);
+                                  &o, &fd);
     if (pid < 0) {
         if (o.where)
             cq_client_close (&c);
@@ -314,6 +443,8 @@ ts_cli_cmd_label (int argc, char **argv)
     rc = s_wait_producer (pid);
     signal (SIGINT, old_int);
     signal (SIGPIPE, old_pipe);
+    ts_buf_free (&req);
+    ts_buf_free (&pool);
     free (f);
     return fed ? fed : rc;
 }

@@ -211,6 +211,9 @@ typedef struct {
     const char *only, *sort;
     uint64_t    limit, offset;
     bool        has_limit, has_offset;
+    /* --label KEY[=VALUE], --no-label KEY: counted over those records */
+    const char *labels [2][TS_QUERY_MAX_LABELS];
+    int         nlabels [2];
 } s_groups_opts_t;
 
 static int
@@ -248,6 +251,17 @@ s_groups_extra (const char *cmd, int c, const char *arg, void *ctx)
         }
         g->has_offset = true;
         return 0;
+    case O_LABEL:
+    case O_NO_LABEL: {
+        int neg = c == O_NO_LABEL;
+        if (g->nlabels [0] + g->nlabels [1] == TS_QUERY_MAX_LABELS) {
+            fprintf (stderr, "trajstore %s: at most %d --label/--no-label\n", cmd,
+                     TS_QUERY_MAX_LABELS);
+            return 2;
+        }
+        g->labels [neg][g->nlabels [neg]++] = arg;
+        return 0;
+    }
     default:
         return s_run_extra (cmd, c, arg, &g->run);
     }
@@ -262,7 +276,8 @@ ts_cli_cmd_groups (int argc, char **argv)
         S_COMMON_OPTS, { "table", no_argument, 0, O_TABLE },
         { "only", required_argument, 0, O_ONLY }, { "sort", required_argument, 0, O_SORT },
         { "limit", required_argument, 0, O_LIMIT }, { "offset", required_argument, 0, O_OFFSET },
-        { "run", required_argument, 0, O_RUN }, { 0, 0, 0, 0 }
+        { "run", required_argument, 0, O_RUN }, { "label", required_argument, 0, O_LABEL },
+        { "no-label", required_argument, 0, O_NO_LABEL }, { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
     s_groups_opts_t g = { 0 };
@@ -292,6 +307,14 @@ ts_cli_cmd_groups (int argc, char **argv)
     if (g.run) {
         ts_req_key (&q, "run");
         ts_mp_pack_cstr (&q.pk, g.run);
+    }
+    for (int neg = 0; neg < 2; neg++) {
+        if (!g.nlabels [neg])
+            continue;
+        ts_req_key (&q, neg ? "no_label" : "label");
+        msgpack_pack_array (&q.pk, (size_t) g.nlabels [neg]);
+        for (int i = 0; i < g.nlabels [neg]; i++)
+            ts_mp_pack_cstr (&q.pk, g.labels [neg][i]);
     }
     rc = cq_client_call (&c, &q);
     ts_mp_reader_t groups, next;

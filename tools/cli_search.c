@@ -1,5 +1,5 @@
 /*  cli_search.c: `trajstore search 'WORDS' [FILTERS] [--limit N] [--order
- *  newest|relevance]`: the records whose steps hold every word (a "quoted
+ *  newest|relevance] [--after CURSOR]`: the records whose steps hold every word (a "quoted
  *  phrase" consecutively), with the step of the first hit and a snippet
  *  around it (the protocol's "search", docs/PROTOCOL.md; the query
  *  language, docs/SEARCH.md). On a terminal: a summary line and the
@@ -15,12 +15,17 @@
 
 typedef struct {
     const char *order;
+    const char *after;          /* the "next" of the page before */
 } s_search_extra_t;
 
 static int
 s_extra (const char *cmd, int c, const char *arg, void *ctx)
 {
     s_search_extra_t *x = ctx;
+    if (c == O_AFTER) {
+        x->after = arg;
+        return 0;
+    }
     if (c != O_ORDER)
         return 1;
     if (strcmp (arg, "newest") && strcmp (arg, "relevance")) {
@@ -58,13 +63,14 @@ ts_cli_cmd_search (int argc, char **argv)
 {
     static const struct option opts [] = {
         S_COMMON_OPTS, S_FILTER_OPTS,
-        { "order", required_argument, 0, O_ORDER }, { 0, 0, 0, 0 }
+        { "order", required_argument, 0, O_ORDER }, { "after", required_argument, 0, O_AFTER },
+        { 0, 0, 0, 0 }
     };
     s_common_t co = { 0 };
     s_filter_t *f = cq_filter_new ("search");
     if (!f)
         return 1;
-    s_search_extra_t x = { NULL };
+    s_search_extra_t x = { NULL, NULL };
     s_client_t c;
     int rc = cq_start ("search", argc, argv, opts, &co, f, s_extra, &x, 1, &c);
     if (rc) {
@@ -87,6 +93,10 @@ ts_cli_cmd_search (int argc, char **argv)
         ts_req_key (&q, "order");
         ts_mp_pack_cstr (&q.pk, x.order);
     }
+    if (x.after) {
+        ts_req_key (&q, "after");
+        ts_mp_pack_cstr (&q.pk, x.after);
+    }
     cq_pack_listing (&q, f, f->limit, NULL);
     if ((rc = cq_client_call (&c, &q)) == 0) {
         ts_mp_reader_t items;
@@ -105,9 +115,14 @@ ts_cli_cmd_search (int argc, char **argv)
         }
         if (rc == 0 && human && n == 0)
             printf ("(no records match)\n");
-        if (rc == 0 && cq_get_bool (&c.map, "more") == 1)
-            fprintf (stderr, "more records match: --limit N (at most %d) shows more\n",
-                     TS_QUERY_MAX_LIMIT);
+        char next [TS_SEARCH_CURSOR_MAX] = "";
+        if (rc == 0 && cq_get_bool (&c.map, "more") == 1) {
+            if (cq_get_str (&c.map, "next", next, sizeof next))
+                fprintf (stderr, "next page: --after %s\n", next);
+            else
+                fprintf (stderr, "more records match: --limit N (at most %d) shows more\n",
+                         TS_QUERY_MAX_LIMIT);
+        }
         if (rc == 0 && fflush (stdout)) {
             fprintf (stderr, "trajstore search: cannot write the output: %s\n", strerror (errno));
             rc = 1;

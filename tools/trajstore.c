@@ -107,12 +107,12 @@ static const s_command_t s_commands [] = {
       "--sort: -created (default), created, reward, -reward, id, -id" },
     { "search", ts_cli_cmd_search,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--limit N] [--order newest|relevance]\n"
-      "                 [--json] 'WORDS'",
+      "                 [--after CURSOR] [--json] 'WORDS'",
       "records whose steps hold every word (a \"quoted phrase\": consecutively), newest\n"
       "first or by relevance, with the step of the first hit and a snippet around it\n"
-      "(default limit 20). Case and accents are ignored; identifiers match whole or by\n"
-      "their parts (ModuleNotFoundError, found); CJK text matches by bigrams. FILTERS\n"
-      "as list's" },
+      "(default limit 20; --after the cursor printed with a page: the next one). Case\n"
+      "and accents are ignored; identifiers match whole or by their parts\n"
+      "(ModuleNotFoundError, found); CJK text matches by bigrams. FILTERS as list's" },
     { "count", ts_cli_cmd_count,
       "[--data DIR] [--api ENDPOINT] [FILTERS] [--json]",
       "the number of records matching the filters (as list's)" },
@@ -132,12 +132,14 @@ static const s_command_t s_commands [] = {
       "per model too), over the records FILTERS select" },
     { "groups", ts_cli_cmd_groups,
       "[--data DIR] [--api ENDPOINT] [--only pass|fail|mixed] [--sort COL|-COL]\n"
-      "                 [--limit N] [--offset N] [--run RUN] [--json|--table]\n"
+      "                 [--limit N] [--offset N] [--run RUN] [--label KEY[=VALUE]]...\n"
+      "                 [--no-label KEY]... [--json|--table]\n"
       "                 | [--by label:KEY] [--per-model] [FILTERS]",
       "per group: records, successes, success rate, reward mean and max, pass@1/5/10\n"
       "(COL: group, records, successes, success_rate, reward_mean, reward_max,\n"
-      "pass@1, pass@5, pass@10). --by label:KEY: the records grouped by the value of\n"
-      "label KEY instead, as stats --by label:KEY" },
+      "pass@1, pass@5, pass@10); --label/--no-label: over the records with (without)\n"
+      "that label only. --by label:KEY: the records grouped by the value of label KEY\n"
+      "instead, as stats --by label:KEY" },
     { "runs", ts_cli_cmd_runs,
       "[--data DIR] [--api ENDPOINT] [--json|--table]",
       "every import run: records, groups, success rate, mean reward, pass@1/5/10\n"

@@ -15,6 +15,7 @@
 #include "ts_wire.h"
 #include "ts_query.h"
 #include "ts_request.h"
+#include "ts_groups.h"
 #include "ts_search.h"
 #include "ts_store.h"
 
@@ -318,10 +319,14 @@ s_labels (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, zmsg_t *rest, ts_store_t
             return s_reply (rid, ts_errname (TS_EBADREQ), "bad listing fields");
         }
         const char *key = ts_hdr_get_str (in, "key", &klen);
-        rc = acc ? ts_labels_totals (stores, n, &l->filter, key, klen,
-                                     ts_hdr_get_bool (in, "per_model", false), acc) : TS_ENOMEM;
-        if (!rc)
-            rc = ts_label_acc_pack_rows (acc, &pk);
+        if (ts_hdr_get_bool (in, "per_group", false))       /* "groups" with labels */
+            rc = ts_groups_totals (stores, n, &l->filter, &pk);
+        else {
+            rc = acc ? ts_labels_totals (stores, n, &l->filter, key, klen,
+                                         ts_hdr_get_bool (in, "per_model", false), acc) : TS_ENOMEM;
+            if (!rc)
+                rc = ts_label_acc_pack_rows (acc, &pk);
+        }
         ts_label_acc_destroy (&acc);
         free (l);
         ts_worker_heartbeat (w);

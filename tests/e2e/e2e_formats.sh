@@ -52,7 +52,7 @@ for pair in tau/tool-calling-gpt-4o-0.1_range_0-3_user-gpt-4o.json:tau \
             swe/django__django-11099.traj.json:swe agentbench/runs.jsonl:agentbench \
             reflexion/env_results_trial_0.json:reflexion \
             reflexion/reflexion_humaneval_py_pass_at_1.jsonl:reflexion verl/10.jsonl:verl \
-            verifiers/results.jsonl:verifiers \
+            verifiers/results.jsonl:verifiers verifiers/vf-eval/results.jsonl:verifiers \
             inspect/2025-01-20T10-15-00+00-00_gsm8k_XyZ123.json:inspect; do
     f=${pair%:*}; want=${pair##*:}
     "$TS" import --dry-run --json --data "$D" "$FX/$f" >"$T/dry" 2>"$T/err" \
@@ -142,6 +142,19 @@ check verifiers 'rep[0]["warned"] == 1 and rep[0]["warnings"] == {"reward": {"/r
 
 import_ verifiers-strict --profile verifiers --strict "$FX/verifiers/results.jsonl"
 check verifiers-strict 'rep[0]["rejected"] == 1 and rep[0]["duplicates"] == 3 and rep[0]["warned"] == 0'
+# vf-eval's saved results: `id` is the example (its 2 rollouts share it):
+# 6 attempts in 3 groups, the model from metadata.json by --set
+model=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$FX/verifiers/vf-eval/metadata.json")
+import_ vf-eval --profile verifiers --run vf-math --set "model=$model" "$FX/verifiers/vf-eval/results.jsonl"
+check vf-eval 'len(new) == 6 and groups == {"0", "1", "2"} and succ == 2 and fails == 4 and abs(rsum - 3.2) < 1e-9'
+check vf-eval '{r["model"] for r in new} == {"gpt-4.1-mini"} and {r["run"] for r in new} == {"vf-math"} and all(r["steps"] == 1 for r in new)'
+check vf-eval 'rep[0]["warned"] == 0 and rep[0]["rejected"] == 0'
+import_ vf-eval-again --profile verifiers --run vf-math "$FX/verifiers/vf-eval/results.jsonl"
+check vf-eval-again 'len(new) == 0 and rep[0]["duplicates"] == 6'
+# pass@1 of the run: the mean over its groups of their success rates
+"$TS" runs --json --data "$D" >"$T/runs" || fail "runs"
+"$PY" -c 'import json,sys; r=[x for x in map(json.loads, open(sys.argv[1])) if x["run"] == "vf-math"][0]; assert r["groups"] == 3 and abs(r["pass@1"] - (0.5 + 0.5 + 0) / 3) < 1e-9, r' "$T/runs" \
+    || fail "runs: vf-math is not 3 groups with pass@1 1/3: $(cat "$T/runs")"
 
 import_ inspect --profile inspect "$FX/inspect/2025-01-20T10-15-00+00-00_gsm8k_XyZ123.json"
 check inspect 'len(new) == 4 and groups == {"gsm8k:1", "gsm8k:2"} and succ == 3 and fails == 1 and rsum == 3.0'

@@ -152,6 +152,11 @@ def run(st, tmp, extra):
         cq = {k: v for k, v in hq.items() if k not in ("sort", "limit")}
         zc = {k: v for k, v in zq.items() if k not in ("sort", "limit")}
         same("/v1/count" + q(**cq), "count", **zc)
+    body = same("/v1/groups" + q(label="verdict=fail", sort="-records", limit="20"), "groups",
+                label=["verdict=fail"], sort="-records", limit=20)
+    ok(body["total"] > 0 and sum(x["records"] for x in body["groups"]) <= len(lab_ids) // 2,
+       f"groups?label=verdict=fail: {str(body)[:300]}")
+    same("/v1/groups" + q(no_label="verdict", only="mixed"), "groups", no_label=["verdict"], only="mixed")
     body = same("/v1/labels" + q(key="verdict", per_model="true"), "labels", key="verdict", per_model=True)
     ok(sum(r["totals"]["records"] for r in body["labels"]) == len(lab_ids), f"labels by verdict: {str(body)[:300]}")
     body = same("/v1/labels/" + urllib.parse.quote(lab_ids[1], safe=""), "labels", id=lab_ids[1])
@@ -182,11 +187,24 @@ def run(st, tmp, extra):
             (lpath, None, b"", "application/json", 400, "BAD_REQUEST", "body"),
             (lpath, {"set": {"k": "v"}}, None, "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "application/json"),
             (lpath, None, b'{"set": {"k": "' + b"v" * 70000 + b'"}}', "application/json", 413, "TOO_BIG", None),
-            ("/v1/labels", {"set": {"k": "v"}}, None, "application/json", 405, "METHOD_NOT_ALLOWED", "POST")]:
+            ("/v1/labels?sort=id", {"set": {"k": "v"}}, None, "application/json", 400, "BAD_REQUEST", '"sort"'),
+            ("/v1/labels?reward=x", {"set": {"k": "v"}}, None, "application/json", 400, "BAD_REQUEST", "reward"),
+            ("/v1/labels", {"set": {"k=1": "v"}}, None, "application/json", 400, "BAD_REQUEST", '"set"'),
+            ("/v1/runs", {"set": {"k": "v"}}, None, "application/json", 405, "METHOD_NOT_ALLOWED", "POST")]:
         s, body = post(path, obj, raw, ctype)
         e = body.get("error", {})
         ok(s == status and e.get("code") == code and (needle is None or needle in e.get("message", "")),
            f"POST {path[:60]} {str(obj or raw)[:60]}: {s} {body}, want {status} {code} {needle}")
+    # POST /v1/labels?FILTERS: the op "label" with "where": every match, counted
+    s, body = L.get_json(H, P, "/v1/count" + q(label="verdict=fail"))
+    nfail = body["count"]
+    s, body = post("/v1/labels" + q(label="verdict=fail"), {"set": {"triage": "http"}, "author": "dan"})
+    ok(s == 200 and body.get("matched") == nfail and body.get("changed") == nfail and "id" not in body,
+       f"POST /v1/labels?label=verdict=fail: {s} {body}, want {nfail} matched")
+    s, body = L.get_json(H, P, "/v1/count" + q(label="triage=http"))
+    ok(body["count"] == nfail, f"after POST /v1/labels where: {body['count']} labelled, want {nfail}")
+    s, body = post("/v1/labels" + q(label="verdict=fail"), {"set": {"triage": "http"}})
+    ok(s == 200 and body.get("changed") == 0 and body.get("unchanged") == nfail, f"again: {s} {body}")
     for rid in ["xss-0", "plain-steps", next(iter(lines))]:
         body = same("/v1/records/" + urllib.parse.quote(rid, safe=""), "get", id=rid)
         ok(body.get("record") == lines[rid], f"get {rid}: the record is the input line")

@@ -16,10 +16,13 @@
   op        the protocol op "label" over ZeroMQ: set and remove on one
             record (acknowledged once committed, author kept), the same
             request again changes nothing, several at once are each
-            answered, unknown ids and bad fields are refused naming them
-  filters   --label/--no-label on count, list and export, and `labels --by
-            KEY --per-model` (stats --by label:KEY) against an oracle
-            computed here from the input
+            answered, unknown ids and bad fields are refused naming them;
+            with "where" and listing filters, every match against the
+            oracle (counted), again nothing changed
+  filters   --label/--no-label on count, list, export and groups (per
+            group, sorted and paged), and `labels --by KEY --per-model`
+            (stats --by label:KEY) against an oracle computed here from
+            the input
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
 import json
@@ -176,6 +179,46 @@ def check_filters(st, recs, oracle):
         if got != want:
             fail("list %s: %d ids, want %d (first difference %s)" % (
                 filt, len(got), len(want), next((a, b) for a, b in zip(got + [None], want + [None]) if a != b)))
+    # groups over the records a label condition selects: per group against
+    # the oracle, sorted and paged as the aggregator's groups
+    for filt, pred in cases[:3] + cases[5:]:
+        want = {}
+        for r in recs:
+            if not pred(r) or recs[r].get("data_id") is None:
+                continue
+            w = want.setdefault(recs[r]["data_id"], [0, 0, 0])
+            w[0] += 1
+            ok = recs[r].get("is_success")
+            w[1] += ok is True
+            w[2] += isinstance(ok, bool)
+        g = st.api(dict(filt, op="groups", limit=100000))
+        got = {x["group"]: x for x in g["groups"]}
+        if g["total"] != len(want) or set(got) != set(want):
+            fail("groups %s: %d groups, want %d" % (filt, g["total"], len(want)))
+        for name, (n, c, known) in want.items():
+            x = got[name]
+            p1 = e2e_lib.pass_at(known, c, 1)
+            if x["records"] != n or x["successes"] != c or not e2e_runs.close(x["pass@1"], p1) \
+               or not e2e_runs.close(x["pass@5"], e2e_lib.pass_at(known, c, 5)):
+                fail("groups %s: group %s %s, want records %d successes %d pass@1 %s" % (
+                    filt, name, x, n, c, p1))
+        whole = st.api(dict(filt, op="groups", sort="-pass@1", limit=100000))["groups"]
+        page = st.api(dict(filt, op="groups", sort="-pass@1", limit=5, offset=3))
+        if page["groups"] != whole[3:8] or page["next"] != (8 if len(whole) > 8 else None):
+            fail("groups %s sorted -pass@1, offset 3 limit 5: %s, want %s" % (
+                filt, [x["group"] for x in page["groups"]], [x["group"] for x in whole[3:8]]))
+    r = e2e_lib.api(st.data, {"v": 1, "op": "groups", "label": ["verdict"], "sort": "nope"})
+    if r.get("ok") or '"sort"' not in r["error"]["message"]:
+        fail("groups with a label and a bad sort: %s" % r)
+    r = e2e_lib.api(st.data, {"v": 1, "op": "groups", "label": [7]})
+    if r.get("ok") or r["error"]["code"] != "BAD_REQUEST":
+        fail("groups with a bad label: %s" % r)
+    p = st.run("groups", "--data", st.data, "--json", "--label", "verdict=fail", "--no-label", "judge")
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    api_rows = st.api({"op": "groups", "label": ["verdict=fail"], "no_label": ["judge"]})["groups"]
+    if rows != api_rows or not rows:
+        fail("groups --label --no-label (CLI): %d rows, the op %d" % (len(rows), len(api_rows)))
+
     # the CLI: export of a label filter, and --with-labels
     p = st.run("export", "--data", st.data, "--label", "verdict=timeout", "--quiet",
                "--with-labels", "_labels")
@@ -264,7 +307,41 @@ def label_op(st, recs, oracle, history):
         bump(r_id, "batch")
         oracle[(r_id, "batch")] = "b%d" % i
 
+    # "where": every record the listing filters match, counted
+    model = recs[sorted(recs)[4]]["model"]
+    match = sorted(r for r in recs if recs[r].get("model") == model
+                   and oracle.get((r, "verdict")) == "timeout")
+    if not match:
+        fail("label op where: the oracle has no match: the test proves nothing")
+    req = {"op": "label", "where": True, "model": model, "label": ["verdict=timeout"],
+           "set": {"where_op": "a=b"}, "remove": ["note"], "author": "carol"}
+    had_note = [r for r in match if (r, "note") in oracle]
+    r = st.api(req)
+    if (r.get("matched"), r.get("changed"), r.get("unchanged")) != \
+            (len(match), len(match) + len(had_note), len(match) - len(had_note)):
+        fail("label op where: %s, want %d matched (%d with a note)" % (r, len(match), len(had_note)))
+    for r_id in match:
+        bump(r_id, "where_op")
+        oracle[(r_id, "where_op")] = "a=b"
+        if (r_id, "note") in oracle:
+            bump(r_id, "note")
+            del oracle[(r_id, "note")]
+    got = st.api({"op": "labels", "id": match[0]})["labels"]
+    if got["where_op"]["author"] != "carol" or got["where_op"]["value"] != "a=b":
+        fail("label op where: labels read back %s" % got)
+    r = st.api(req)
+    if (r.get("matched"), r.get("changed"), r.get("unchanged")) != (len(match), 0, 2 * len(match)):
+        fail("label op where again: %s, want nothing changed" % r)
+    r = st.api({"op": "label", "where": True, "run": "no-such-run", "set": {"k": "v"}})
+    if (r.get("matched"), r.get("changed")) != (0, 0):
+        fail("label op where matching nothing: %s" % r)
+
     for bad, code, names in (
+            ({"where": True, "id": rid, "set": {"k": "v"}}, "BAD_REQUEST", '"where"'),
+            ({"where": 1, "set": {"k": "v"}}, "BAD_REQUEST", '"where"'),
+            ({"where": True, "set": {"k": "v"}, "limit": 5}, "BAD_REQUEST", '"limit"'),
+            ({"where": True, "set": {"k": "v"}, "reward": "high"}, "BAD_REQUEST", '"reward"'),
+            ({"where": True, "set": {"k=1": "v"}}, "BAD_REQUEST", '"set"'),
             ({"id": "no-such-record", "set": {"k": "v"}}, "NOT_FOUND", "no-such-record"),
             ({"id": rid, "set": ["k"]}, "BAD_REQUEST", '"set"'),
             ({"id": rid, "set": {"k": 1}}, "BAD_REQUEST", '"set"'),

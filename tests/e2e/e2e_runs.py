@@ -19,7 +19,8 @@ Scenarios (default: all, in this order, on one stack):
             metadata; stdin without --run is refused
   runs      `runs` against an oracle per run (records, groups, pass@k),
             stats and groups of one run, `compare` of two trials
-  models    `stats --run` per model: one run holding two models named by
+  models    `stats --run` per model, and the run's own totals (reward std,
+            min, max, histogram) against an oracle: one run holding two models named by
             the records, records of none, and a file imported with --set
             model=...; its per-model totals equal an oracle over the lines
             and `count --run --model`; the same file in a second run, which
@@ -402,6 +403,36 @@ def check_run_models(st, run, want, what):
                  (what, run, m, count(st, run=run, model=m), w["records"]))
 
 
+def hist_bin(r):
+    """The histogram bin of a reward (ts_totals.h: below 0, 20 over [0, 1], above 1)."""
+    return 0 if r < 0 else 21 if r > 1 else min(int(r * 20), 19) + 1
+
+
+def check_run_totals(st, run, rows, what):
+    """stats run=RUN: the run's own totals (records without a model too)
+    equal an oracle over its (model, success, reward) rows, reward std,
+    min, max and histogram as the store-wide stats give them."""
+    got = st.api({"op": "stats", "run": run})["totals"]
+    rs = [rw for _, _, rw in rows if rw is not None]
+    known = [ok for _, ok, _ in rows if ok is not None]
+    want = {"records": len(rows), "success_known": len(known),
+            "successes": sum(1 for ok in known if ok), "reward_n": len(rs)}
+    hist = [0] * 22
+    for r in rs:
+        hist[hist_bin(r)] += 1
+    want["histogram"] = hist
+    if rs:
+        mean = sum(rs) / len(rs)
+        want.update(reward_mean=mean, reward_min=min(rs), reward_max=max(rs),
+                    reward_std=(sum((r - mean) ** 2 for r in rs) / len(rs)) ** 0.5)
+    else:
+        want.update(reward_mean=None, reward_min=None, reward_max=None, reward_std=None)
+    for k, v in want.items():
+        g = got.get(k)
+        if not (same(g, v) or (isinstance(v, float) and isinstance(g, float) and abs(g - v) < 1e-7)):
+            fail("%s: stats run=%s totals %s = %s, expected %s" % (what, run, k, g, v))
+
+
 def list_rows(st, run):
     """(model, success, reward) of every record of a run, from `list`."""
     rows, cursor = [], None
@@ -445,6 +476,7 @@ def sc_models(st, files, work):
         fail("the oracle has %d models, not 3" % len(want))
     for run in ("mixed", "mixed2"):
         check_run_models(st, run, want, "after the imports")
+        check_run_totals(st, run, rows, "after the imports")
     p = st.run("stats", "--run", "mixed", "--data", st.data)
     if "per model" not in p.stdout or "llama-3-70b" not in p.stdout:
         fail("trajstore stats --run prints no model: %s" % p.stdout)
@@ -460,6 +492,8 @@ def sc_models(st, files, work):
     check_run_models(st, "mixed", want, "after the drop")
     check_run_models(st, "mixed2", {}, "after the drop")
     check_run_models(st, "mixed", model_oracle(list_rows(st, "mixed")), "recount after the drop")
+    check_run_totals(st, "mixed", rows, "after the drop")
+    check_run_totals(st, "mixed2", [], "after the drop")
 
 
 def same(a, b):
@@ -534,7 +568,9 @@ def check_stats(st, what):
                                                                e2e_lib.pass_at(n, c, k)))
     # every run's totals per model: a recount of its records' summaries
     for r in st.api({"op": "runs"})["runs"]:
-        check_run_models(st, r["run"], model_oracle(list_rows(st, r["run"])), what)
+        rows = list_rows(st, r["run"])
+        check_run_models(st, r["run"], model_oracle(rows), what)
+        check_run_totals(st, r["run"], rows, what)
     return g
 
 

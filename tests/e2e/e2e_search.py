@@ -16,8 +16,9 @@ Scenarios (default: all, in this order, on one stack):
   oracle    import the fixture (a part with --no-text-index: never found),
             run every query through the CLI and the protocol against the
             oracle, with filters (model, success, run, reward, group) and
-            --order relevance (the same set); bad queries get errors naming
-            the field
+            --order relevance (the same set); pages of 7 through "after"
+            (and the CLI's --after) equal one page; bad queries and a
+            cursor of another search get errors naming the field
   kill      kill -9 of a worker during an import of 20k records: the import
             finishes exact, `check` finds the postings consistent with the
             records and every imported record text-indexed
@@ -397,6 +398,44 @@ def sc_oracle(st, recs, a, b, work):
         if scores != sorted(scores, reverse=True):
             fail("search %r by relevance: scores not descending: %s" % (q, scores[:10]))
     step("filters, limit and relevance over the protocol equal the oracle")
+
+    # pages through "after": every hit once, in the order of one big page
+    for q, fields, order in [("error", {}, "newest"), ("found", {"success": False}, "newest"),
+                             ("error timeout", {}, "relevance"), ("北京大学", {}, "newest")]:
+        whole = st.call(dict(fields, op="search", q=q, limit=10000, order=order))
+        if whole.get("next") is not None:
+            fail("search %r: a last page with a next cursor: %s" % (q, whole["next"]))
+        ids, after, pages = [], None, 0
+        while True:
+            msg = dict(fields, op="search", q=q, limit=7, order=order)
+            if after:
+                msg["after"] = after
+            r = st.call(msg)
+            if not r.get("ok"):
+                fail("search %r page %d: %s" % (q, pages, r))
+            ids += [h["id"] for h in r["items"]]
+            pages += 1
+            after = r.get("next")
+            if bool(after) != r["more"]:
+                fail("search %r page %d: more %s, next %r" % (q, pages, r["more"], after))
+            if not after:
+                break
+        if ids != [h["id"] for h in whole["items"]] or (len(ids) > 7) != (pages > 1):
+            fail("search %r %s by %s in pages of 7: %d hits in %d pages, one page has %d"
+                 % (q, fields, order, len(ids), pages, len(whole["items"])))
+    r = st.call({"op": "search", "q": "error", "limit": 2})
+    r2 = st.call({"op": "search", "q": "café", "limit": 2, "after": r["next"]})
+    if r2.get("ok") or '"after"' not in r2["error"]["message"]:
+        fail("a cursor of another search: %s" % r2)
+    p = st.run("search", "--data", st.data, "--limit", "2", "error")
+    cur = [l.split("--after ", 1)[1] for l in p.stderr.splitlines() if "--after " in l]
+    p2 = st.run("search", "--data", st.data, "--json", "--limit", "2", "--after", cur[0] if cur else "",
+                "error", check=False)
+    got = [json.loads(l)["id"] for l in p2.stdout.splitlines() if l.strip()]
+    want = [w[1] for w in expect(recs, parse_query("error"))[2:4]]
+    if not cur or got != want:
+        fail("search --after (CLI): %s %s, want %s" % (p.stderr, got, want))
+    step("pages through \"after\" (protocol and --after) give every hit once, in order")
 
     # snippets hold the hit (a word search: its folded form is in the snippet's)
     for h in st.search("quokka"):

@@ -972,6 +972,27 @@ test_plans (void **state)
     s_check_pages (&f, TS_ORDER_CREATED, true, 7, false, 7, TS_PLAN_AUTO);
     assert_int_equal (ts_query_last_plan (), TS_PLAN_WALK);
     assert_true (ts_query_last_reads () < 40);
+    /* in reward order: its size is counted only until it cannot be
+     * collected (sqrt ((limit + 1) records / 4) entries), not to its end;
+     * the first store, a sample, is over its share of that already */
+    uint64_t in_r0 = s_oracle_count (&f);
+    s_check_pages (&f, TS_ORDER_REWARD, true, 7, false, 7, TS_PLAN_AUTO);
+    assert_int_equal (ts_query_last_plan (), TS_PLAN_WALK);
+    assert_true (ts_query_last_reads () < 40);
+    assert_true (ts_query_last_run_keys () > 0);
+    assert_true (ts_query_last_run_keys () <= (uint64_t) sqrt (8.0 * S_NRECS / 4) + 2);
+    assert_true (ts_query_last_run_keys () < in_r0 / 4);
+    assert_true (ts_query_last_run_keys ()
+                 <= ((uint64_t) sqrt (8.0 * S_NRECS / 4) + 1) * 3 / (2 * S_NSTORES) + 2);
+    /* a count of it (with a filter the totals cannot answer) stops as soon */
+    f.success = 1;
+    ts_filter_t fg = f;
+    fg.ngroups = 1;
+    fg.groups = g;
+    fg.group_lens = gl;
+    assert_int_equal (ts_query_count (s_env->stores, S_NSTORES, &fg, &rc_count), 0);
+    assert_int_equal (rc_count, s_oracle_count (&fg));
+    assert_true (ts_query_last_run_keys () <= in_group / 4 + 2);
 
     /* counts: from the totals, reading no entry */
     const char *g3 [3] = { "g1", "g10", "g100" };

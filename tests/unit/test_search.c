@@ -294,6 +294,122 @@ test_segments (void **state)
     ts_store_destroy (&st);
 }
 
+/*  The last hit of a page, for its cursor, and the ids of the pages. */
+typedef struct {
+    char     ids [256];
+    size_t   len;
+    char     last [64];
+    uint32_t last_len;
+    double   score;
+    int64_t  time;
+} s_page_t;
+
+static int
+s_page_emit (void *arg, const ts_summary_t *s, const char *summary, size_t slen,
+             const ts_search_hit_t *hit)
+{
+    (void) summary; (void) slen;
+    s_page_t *pg = arg;
+    pg->len += (size_t) snprintf (pg->ids + pg->len, sizeof pg->ids - pg->len, "%.*s ",
+                                  (int) s->id_len, s->id);
+    memcpy (pg->last, s->id, s->id_len);
+    pg->last_len = s->id_len;
+    pg->score = hit->score;
+    pg->time = hit->time;
+    return 0;
+}
+
+/*  A search request map {"q", "order", "limit", ["after"]} decoded by
+ *  ts_search_request: its code (err gets the message). */
+static int
+s_request (const char *q, const char *order, uint32_t limit, const char *after,
+           ts_listing_t *l, ts_search_query_t *qq, ts_search_order_t *o, char *err, size_t esz)
+{
+    ts_buf_t b = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &b, ts_buf_packer_write);
+    msgpack_pack_map (&pk, after ? 4 : 3);
+    ts_mp_pack_cstr (&pk, "q");      ts_mp_pack_cstr (&pk, q);
+    ts_mp_pack_cstr (&pk, "order");  ts_mp_pack_cstr (&pk, order);
+    ts_mp_pack_cstr (&pk, "limit");  msgpack_pack_uint32 (&pk, limit);
+    if (after) {
+        ts_mp_pack_cstr (&pk, "after");
+        ts_mp_pack_cstr (&pk, after);
+    }
+    int rc = ts_search_request (l, b.data, b.size, qq, o, err, esz);
+    ts_buf_free (&b);
+    return rc;
+}
+
+/*  Every hit of q, one page of `limit` at a time through "after": the ids. */
+static const char *
+s_paged (ts_store_t *st, const char *q, const char *order, uint32_t limit)
+{
+    static s_page_t pg;
+    memset (&pg, 0, sizeof pg);
+    ts_listing_t *l = malloc (sizeof *l);
+    ts_search_query_t *qq = malloc (sizeof *qq);
+    assert_non_null (l);
+    assert_non_null (qq);
+    char cur [TS_SEARCH_CURSOR_MAX], err [256];
+    bool more = true, first = true;
+    for (int pages = 0; more; pages++) {
+        assert_true (pages < 10);
+        ts_search_order_t o;
+        if (s_request (q, order, limit, first ? NULL : cur, l, qq, &o, err, sizeof err))
+            fail_msg ("page %d: %s", pages, err);
+        size_t before = pg.len;
+        assert_int_equal (ts_search_run (&st, 1, qq, &l->filter, o, l->limit, s_page_emit, &pg,
+                                         &more), 0);
+        assert_true (pg.len > before || !more);
+        assert_int_equal (ts_search_cursor (qq, o, pg.score, pg.time, pg.last, pg.last_len,
+                                            cur, sizeof cur), 0);
+        first = false;
+    }
+    free (l);
+    free (qq);
+    return pg.ids;
+}
+
+/*  "after": pages of one hit, then two, give every hit once in order; a
+ *  cursor of another search, or garbled, is refused naming the field. */
+static void
+test_pages (void **state)
+{
+    (void) state;
+    s_fresh ();
+    ts_store_t *st = s_open ();
+    assert_int_equal (s_put (st, 0, 2, 0, "/trajectory"), 0);
+    assert_int_equal (s_put (st, 2, 4, 1, "/nothere|/trajectory"), 0);
+    assert_string_equal (s_paged (st, "module", "newest", 1), "r3 r2 r1 ");
+    assert_string_equal (s_paged (st, "module", "newest", 2), "r3 r2 r1 ");
+    char all [256];
+    snprintf (all, sizeof all, "%s", s_paged (st, "module found", "relevance", 100));
+    assert_string_equal (s_paged (st, "module found", "relevance", 1), all);
+
+    ts_listing_t *l = malloc (sizeof *l);
+    ts_search_query_t *qq = malloc (sizeof *qq);
+    ts_search_order_t o;
+    char cur [TS_SEARCH_CURSOR_MAX], err [256];
+    assert_int_equal (s_request ("module", "newest", 1, NULL, l, qq, &o, err, sizeof err), 0);
+    assert_int_equal (ts_search_cursor (qq, o, 0, 5, "r2", 2, cur, sizeof cur), 0);
+    assert_int_equal (s_request ("module", "newest", 1, cur, l, qq, &o, err, sizeof err), 0);
+    assert_true (qq->has_after && qq->after_time == 5 && qq->after_id_len == 2);
+    assert_int_equal (s_request ("numpy", "newest", 1, cur, l, qq, &o, err, sizeof err),
+                      TS_EBADREQ);
+    assert_non_null (strstr (err, "\"after\""));
+    assert_int_equal (s_request ("module", "relevance", 1, cur, l, qq, &o, err, sizeof err),
+                      TS_EBADREQ);
+    cur [strlen (cur) - 1] = 'x';
+    assert_int_equal (s_request ("module", "newest", 1, cur, l, qq, &o, err, sizeof err),
+                      TS_EBADREQ);
+    assert_int_equal (s_request ("module", "newest", 1, "s1.", l, qq, &o, err, sizeof err),
+                      TS_EBADREQ);
+    free (l);
+    free (qq);
+    ts_store_destroy (&st);
+}
+
 static void
 test_not_indexed_and_rollback (void **state)
 {
@@ -421,6 +537,7 @@ main (void)
         cmocka_unit_test (test_profile_text),
         cmocka_unit_test (test_queries),
         cmocka_unit_test (test_segments),
+        cmocka_unit_test (test_pages),
         cmocka_unit_test (test_not_indexed_and_rollback),
         cmocka_unit_test (test_check_finds),
     };

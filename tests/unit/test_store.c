@@ -2940,7 +2940,9 @@ s_seen_run_model (void *arg, const char *run, size_t rlen, const char *model, si
 {
     s_runs_seen_t *rs = arg;
     char name [48];
-    snprintf (name, sizeof name, "%.*s model %.*s", (int) rlen, run, (int) mlen, model);
+    /* nil: the run's records without a model */
+    snprintf (name, sizeof name, "%.*s model %.*s", (int) rlen, run, model ? (int) mlen : 1,
+              model ? model : "-");
     int i = 0;
     while (i < rs->n && strcmp (rs->names [i], name))
         i++;
@@ -3008,11 +3010,14 @@ test_runs_index_and_totals (void **state)
     uint64_t seq;
     ts_delta_visitor_t v = { .run = s_seen_run, .run_model = s_seen_run_model, .arg = &seen };
     assert_int_equal (ts_delta_read (delta.data, delta.size, &seq, &v), 0);
-    assert_int_equal (seen.n, 5 + 2 * 3);   /* a model entry counts records and successes */
+    assert_int_equal (seen.n, 5 + 2 * 4);   /* a model entry counts records and successes */
     assert_int_equal (s_seen_count (&seen, "t0/env_0"), 1);
     assert_int_equal (s_seen_count (&seen, "t0/-"), 1);
     assert_int_equal (s_seen_count (&seen, "t1/env_1"), 2);
-    /* and per model (a record without one is in no model; whole totals) */
+    /* and per model, whole totals (a record without one under a nil
+     * model: the model entries of a run sum to its totals) */
+    assert_int_equal (s_seen_count (&seen, "t1 model -"), 1);
+    assert_int_equal (s_seen_count (&seen, "t1 model - successes"), 1);
     assert_int_equal (s_seen_count (&seen, "t0 model m1"), 2);
     assert_int_equal (s_seen_count (&seen, "t0 model m2"), 1);
     assert_int_equal (s_seen_count (&seen, "t1 model m1"), 2);
@@ -3023,7 +3028,7 @@ test_runs_index_and_totals (void **state)
     v.arg = &snap;
     assert_int_equal (ts_store_snapshot (env->store, &sb), 0);
     assert_int_equal (ts_delta_read (sb.data, sb.size, &seq, &v), 0);
-    assert_int_equal (snap.n, 5 + 2 * 3);
+    assert_int_equal (snap.n, 5 + 2 * 4);
     for (int i = 0; i < seen.n; i++)
         assert_int_equal (s_seen_count (&snap, seen.names [i]), seen.counts [i]);
 
