@@ -367,7 +367,7 @@ s_answer (ts_agg_t *self, zmsg_t *msg)
     }
     if (in.msg == TS_MSG_STATUS)
         s_reply_status (self, from);
-    else if (in.msg == TS_MSG_MAP)
+    else if (in.msg == TS_MSG_MAP && ts_wire_mapreq_decode (&in, &(ts_wire_mapreq_t) { 0 }) == 0)
         agg_reply_map (self, from);
     else if (in.msg == TS_MSG_STATS) {
         if (self->unsynced > 0)

@@ -481,23 +481,23 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
         ts_recv_free (&rv);
         return true;
     }
-    uint64_t rid = ts_hdr_get_uint (&in, "rid", UINT64_MAX);
-    s_req_t *r = ts_map_get (self->reqs, &rid, sizeof rid);
+    ts_wire_rres_t res;
+    s_req_t *r = NULL;
+    if (ts_wire_rres_decode (&in, &res) == 0)
+        r = ts_map_get (self->reqs, &res.rid, sizeof res.rid);
     if (!r || r->parked || r->waiting <= 0) {
         ts_recv_free (&rv);
-        return true;            /* late: answered already, or asked again */
+        return true;            /* late: answered already, or asked again (or
+                                   not an "rres": dropped) */
     }
-    char code [32] = "";
-    ts_hdr_copy_str (&in, "code", code, sizeof code);
-    if (!strcmp (code, ts_errname (TS_ENOTOWNER))) {
+    if (res.failed && res.code == TS_ENOTOWNER)
         api_park (self, r, "shards are moving; retry");
-    }
-    else if (code [0] && r->op == TS_OP_GET && !strcmp (code, ts_errname (TS_ENOTFOUND)))
+    else if (res.failed && r->op == TS_OP_GET && res.code == TS_ENOTFOUND)
         api_finish_error (self, r, ts_errname (TS_ENOTFOUND), "no record with that id");
-    else if (code [0]) {
-        char m [512] = "a worker failed";
-        ts_hdr_copy_str (&in, "msg", m, sizeof m);
-        api_finish_error (self, r, code, m);
+    else if (res.failed) {
+        char m [512];
+        ts_wire_str_copy (res.msg, m, sizeof m);
+        api_finish_error (self, r, ts_errname ((int) res.code), m);
     }
     else if (r->op == TS_OP_GET) {
         zframe_t *rec = zmsg_first (msg);
@@ -510,7 +510,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
             api_finish_error (self, r, ts_errname (TS_ECORRUPT), "the stored record does not decode");
     }
     else if (r->op == TS_OP_COUNT) {
-        r->count += ts_hdr_get_uint (&in, "count", 0);
+        r->count += res.count;
         if (--r->waiting == 0) {
             api_out_begin (self, r, true);
             api_out_key (self, "count");
@@ -552,7 +552,7 @@ api_on_worker (ts_api_t *self, zsock_t *dealer)
     else {
         zframe_t *items = zmsg_pop (msg);
         if (r->nparts < TS_MAX_WORKERS) {
-            r->more [r->nparts] = ts_hdr_get_bool (&in, "more", false);
+            r->more [r->nparts] = res.more;
             r->parts [r->nparts++] = items ? items : zframe_new_empty ();
         }
         else

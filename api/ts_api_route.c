@@ -21,7 +21,7 @@
 void
 api_ask_map (ts_api_t *self)
 {
-    ts_hdr_begin (&self->hdr, TS_MSG_MAP, 0);
+    ts_wire_mapreq_encode (&self->hdr, &(ts_wire_mapreq_t) { 0 });
     ts_hdr_send (&self->hdr, zsock_resolve (self->agg), NULL, NULL, 0);
     self->map_asked = api_now ();
 }
@@ -152,7 +152,6 @@ s_send_to_agg (ts_api_t *self, s_req_t *r, ts_msg_t type)
     r->waiting = 1;
 }
 
-/*  Sends a read to worker `w` for the shards it owns. */
 /*  How many shards worker w owns. */
 static int
 s_owned (ts_api_t *self, int w)
@@ -163,17 +162,23 @@ s_owned (ts_api_t *self, int w)
     return owned;
 }
 
-/*  The "shards" field of a read: those worker w owns. */
-static void
-s_hdr_shards (ts_api_t *self, ts_hdr_t *h, int w)
+/*  The "shards" field of a read, those worker w owns: packed at the end
+ *  of self->tmp (valid until it grows again). */
+static ts_wire_array_t
+s_pack_shards (ts_api_t *self, int w)
 {
-    ts_hdr_key (h, "shards");
-    msgpack_pack_array (&h->pk, s_owned (self, w));
+    ts_buf_t *b = &self->tmp;
+    size_t at = b->size;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, b, ts_buf_packer_write);
+    msgpack_pack_array (&pk, s_owned (self, w));
     for (unsigned s = 0; s < self->nshards; s++)
         if (self->owners [s] == w)
-            msgpack_pack_uint32 (&h->pk, s);
+            msgpack_pack_uint32 (&pk, s);
+    return ts_wire_array_packed (b->data + at, b->size - at);
 }
 
+/*  Sends a read to worker `w` for the shards it owns. */
 static void
 s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
 {
@@ -187,17 +192,8 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
             in.len = zframe_size (r->request);
             run = ts_hdr_get_str (&in, "run", &rlen);
         }
-        /* the shards worker w owns, packed in scratch */
-        ts_buf_t *b = &self->tmp;
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, b, ts_buf_packer_write);
-        b->size = 0;
-        msgpack_pack_array (&pk, s_owned (self, w));
-        for (unsigned s = 0; s < self->nshards; s++)
-            if (self->owners [s] == w)
-                msgpack_pack_uint32 (&pk, s);
-        ts_wire_rdrop_t m = { r->rid, ts_wire_array_packed (b->data, b->size),
-                              { run ? run : "", rlen } };
+        self->tmp.size = 0;
+        ts_wire_rdrop_t m = { r->rid, s_pack_shards (self, w), { run ? run : "", rlen } };
         if (type == TS_MSG_RDROP)
             ts_wire_rdrop_encode (h, &m);
         else                            /* rcheck, rcompact: the same less the run */
@@ -207,29 +203,32 @@ s_send_read (ts_api_t *self, s_req_t *r, int w, ts_msg_t type)
         return;
     }
     const ts_sort_t *so = &r->listing->sort;
+    /* the cursor as the api decoded it, then the shards, packed in scratch */
+    ts_buf_t *b = &self->tmp;
+    b->size = 0;
+    if (so->has_cursor) {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, b, ts_buf_packer_write);
+        msgpack_pack_array (&pk, 3);
+        if (so->order == TS_ORDER_CREATED)
+            msgpack_pack_int64 (&pk, so->cur_time);
+        else if (so->order == TS_ORDER_REWARD && !so->cur_no_reward)
+            msgpack_pack_double (&pk, so->cur_reward);
+        else if (so->order == TS_ORDER_REWARD)
+            msgpack_pack_nil (&pk);
+        else
+            msgpack_pack_int64 (&pk, 0);
+        ts_mp_pack_strn (&pk, so->cur_id, so->cur_id_len);
+        msgpack_pack_int64 (&pk, so->cur_ingested);
+    }
+    size_t cur_end = b->size;
     /* the limit and the record mode as the api settled them (an export
      * has its own defaults): the workers must not re-derive them */
-    ts_hdr_begin (h, type, 5);
-    ts_hdr_uint (h, "rid", r->rid);
-    ts_hdr_uint (h, "limit", r->listing->limit);
-    ts_hdr_bool (h, "records", r->listing->records);
-    s_hdr_shards (self, h, w);
-    ts_hdr_key (h, "cur");
-    if (!so->has_cursor)
-        msgpack_pack_nil (&h->pk);
-    else {
-        msgpack_pack_array (&h->pk, 3);
-        if (so->order == TS_ORDER_CREATED)
-            msgpack_pack_int64 (&h->pk, so->cur_time);
-        else if (so->order == TS_ORDER_REWARD && !so->cur_no_reward)
-            msgpack_pack_double (&h->pk, so->cur_reward);
-        else if (so->order == TS_ORDER_REWARD)
-            msgpack_pack_nil (&h->pk);
-        else
-            msgpack_pack_int64 (&h->pk, 0);
-        ts_mp_pack_strn (&h->pk, so->cur_id, so->cur_id_len);
-        msgpack_pack_int64 (&h->pk, so->cur_ingested);
-    }
+    ts_wire_rlist_t m = { .rid = r->rid, .limit = r->listing->limit,
+                          .records = r->listing->records, .shards = s_pack_shards (self, w) };
+    if (so->has_cursor)
+        m.cur = ts_wire_array_packed (b->data, cur_end);
+    ts_wire_encode (h, type, &(ts_wire_any_t) { .rlist = m });   /* rlist, rcount, rsearch */
     ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
                  zframe_data (r->request), zframe_size (r->request));
     r->waiting++;
@@ -251,34 +250,30 @@ api_send_labels (ts_api_t *self, s_req_t *r)
     ts_hdr_t *h = &self->hdr;
     if (id) {
         unsigned shard = ts_shard_of (id, idlen, self->nshards);
-        ts_hdr_begin (h, TS_MSG_RLABELS, 3);
-        ts_hdr_uint (h, "rid", r->rid);
-        ts_hdr_key (h, "shards");
-        msgpack_pack_array (&h->pk, 1);
-        msgpack_pack_uint32 (&h->pk, shard);
-        ts_hdr_strn (h, "id", id, idlen);
+        const uint8_t one [] = { 0x91, 0xce, (uint8_t) (shard >> 24), (uint8_t) (shard >> 16),
+                                 (uint8_t) (shard >> 8), (uint8_t) shard };    /* [shard] */
+        ts_wire_rlabels_encode (h, &(ts_wire_rlabels_t) { .rid = r->rid,
+            .shards = ts_wire_array_packed (one, sizeof one), .id = { id, idlen } });
         ts_hdr_send (h, zsock_resolve (self->workers [self->owners [shard]].dealer), NULL, NULL, 0);
         r->waiting = 1;
         return;
     }
     /* groups: the request's filters alone, counted per group */
     bool per_group = r->op == TS_OP_GROUPS;
+    self->tmp.size = 0;
     if (per_group && api_groups_payload (self, r, &self->tmp))
         return;
+    size_t psize = self->tmp.size;      /* the payload, then each worker's shards */
     for (int w = 0; w < TS_MAX_WORKERS; w++) {
         if (!s_owned (self, w))
             continue;
-        ts_hdr_begin (h, TS_MSG_RLABELS, (key ? 4 : 3) + per_group);
-        ts_hdr_uint (h, "rid", r->rid);
-        s_hdr_shards (self, h, w);
-        ts_hdr_bool (h, "per_model", per_model);
-        if (key)
-            ts_hdr_strn (h, "key", key, klen);
-        if (per_group)
-            ts_hdr_bool (h, "per_group", true);
+        self->tmp.size = psize;
+        ts_wire_rlabels_encode (h, &(ts_wire_rlabels_t) { .rid = r->rid,
+            .shards = s_pack_shards (self, w), .key = { key, key ? klen : 0 },
+            .per_model = per_model, .per_group = per_group });
         ts_hdr_send (h, zsock_resolve (self->workers [w].dealer), NULL,
                      per_group ? (const void *) self->tmp.data : (const void *) zframe_data (r->request),
-                     per_group ? self->tmp.size : zframe_size (r->request));
+                     per_group ? psize : zframe_size (r->request));
         r->waiting++;
     }
 }
@@ -327,10 +322,7 @@ api_dispatch (ts_api_t *self, s_req_t *r)
         const char *id = ts_hdr_get_str (&in, "id", &idlen);
         unsigned shard = ts_shard_of (id, idlen, self->nshards);
         ts_hdr_t *h = &self->hdr;
-        ts_hdr_begin (h, TS_MSG_RGET, 3);
-        ts_hdr_uint (h, "rid", r->rid);
-        ts_hdr_uint (h, "shard", shard);
-        ts_hdr_strn (h, "id", id, idlen);
+        ts_wire_rget_encode (h, &(ts_wire_rget_t) { r->rid, shard, { id, idlen } });
         ts_hdr_send (h, zsock_resolve (self->workers [self->owners [shard]].dealer), NULL, NULL, 0);
         r->waiting = 1;
         return;

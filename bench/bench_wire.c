@@ -4,8 +4,10 @@
  *  a field, each a scan of the map from its start).
  *
  *  Usage: bench_wire [rounds]. Prints ns per encode + decode of a "chunk"
- *  sent by reference (11 fields) and of a "chunkdone" with 100 rejects,
- *  each way twice, A B A B, so that a busy machine's drift shows.
+ *  sent by reference (11 fields), of a "chunkdone" with 100 rejects, and
+ *  of the read path's headers (an "rget" and its "rres"; an "rlist" of 8
+ *  shards and its "rres"), each way twice, A B A B, so that a busy
+ *  machine's drift shows.
  */
 #include "ts_wire.h"
 
@@ -119,6 +121,95 @@ s_done_typed (ts_hdr_t *h)
         s_sink += d.chunk + d.rejects.count;
 }
 
+/*  The api's "rget" and the worker's "rres", as they were built and read
+ *  before ts_wire. */
+static void
+s_get_by_hand (ts_hdr_t *h)
+{
+    ts_hdr_begin (h, TS_MSG_RGET, 3);
+    ts_hdr_uint (h, "rid", 123456);
+    ts_hdr_uint (h, "shard", 5);
+    ts_hdr_strn (h, "id", "traj-0000000042", 15);
+    ts_hdrin_t in;
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    uint32_t idlen;
+    s_sink += ts_hdr_get_uint (&in, "rid", 0) + ts_hdr_get_uint (&in, "shard", UINT64_MAX)
+            + (uintptr_t) ts_hdr_get_str (&in, "id", &idlen);
+    ts_hdr_begin (h, TS_MSG_RRES, 2);
+    ts_hdr_uint (h, "rid", 123456);
+    ts_hdr_bool (h, "ok", true);
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    char code [32] = "";
+    ts_hdr_copy_str (&in, "code", code, sizeof code);
+    s_sink += ts_hdr_get_uint (&in, "rid", UINT64_MAX) + (uint64_t) code [0];
+}
+
+static void
+s_get_typed (ts_hdr_t *h)
+{
+    ts_wire_rget_encode (h, &(ts_wire_rget_t) { 123456, 5, { "traj-0000000042", 15 } });
+    ts_hdrin_t in;
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    ts_wire_rget_t g;
+    if (ts_wire_rget_decode (&in, &g) == 0)
+        s_sink += g.rid + g.shard + g.id.len;
+    ts_wire_rres_encode (h, &(ts_wire_rres_t) { .rid = 123456, .ok = true });
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    ts_wire_rres_t r;
+    if (ts_wire_rres_decode (&in, &r) == 0)
+        s_sink += r.rid + (uint64_t) r.failed;
+}
+
+static const char s_shards [] = { (char) 0x98, 0, 2, 4, 6, 8, 10, 12, 14 };
+
+static void
+s_list_by_hand (ts_hdr_t *h)
+{
+    ts_hdr_begin (h, TS_MSG_RLIST, 5);
+    ts_hdr_uint (h, "rid", 123456);
+    ts_hdr_uint (h, "limit", 100);
+    ts_hdr_bool (h, "records", false);
+    ts_hdr_key (h, "shards");
+    ts_buf_append (&h->buf, s_shards, sizeof s_shards);
+    ts_hdr_key (h, "cur");
+    msgpack_pack_nil (&h->pk);
+    ts_hdrin_t in;
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    ts_mp_reader_t r;
+    s_sink += ts_hdr_get_uint (&in, "rid", 0) + ts_hdr_find (&in, "shards", &r)
+            + ts_hdr_find (&in, "cur", &r) + ts_hdr_get_uint (&in, "limit", 100)
+            + ts_hdr_get_bool (&in, "records", false);
+    ts_hdr_begin (h, TS_MSG_RRES, 4);
+    ts_hdr_uint (h, "rid", 123456);
+    ts_hdr_bool (h, "ok", true);
+    ts_hdr_uint (h, "n", 100);
+    ts_hdr_bool (h, "more", true);
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    char code [32] = "";
+    ts_hdr_copy_str (&in, "code", code, sizeof code);
+    s_sink += ts_hdr_get_uint (&in, "rid", UINT64_MAX) + (uint64_t) code [0]
+            + ts_hdr_get_bool (&in, "more", false);
+}
+
+static void
+s_list_typed (ts_hdr_t *h)
+{
+    ts_wire_rlist_t m = { .rid = 123456, .limit = 100, .records = false,
+                          .shards = ts_wire_array_packed (s_shards, sizeof s_shards) };
+    ts_wire_rlist_encode (h, &m);
+    ts_hdrin_t in;
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    ts_wire_rlist_t d;
+    if (ts_wire_rlist_decode (&in, &d) == 0)
+        s_sink += d.rid + d.shards.count + d.limit;
+    ts_wire_rres_encode (h, &(ts_wire_rres_t) { .rid = 123456, .ok = true, .listed = true,
+                                                .n = 100, .more = true });
+    ts_hdr_parse (&in, h->buf.data, h->buf.size);
+    ts_wire_rres_t r;
+    if (ts_wire_rres_decode (&in, &r) == 0)
+        s_sink += r.rid + r.more;
+}
+
 static double
 s_time (void (*f) (ts_hdr_t *), ts_hdr_t *h, long rounds)
 {
@@ -145,6 +236,10 @@ main (int argc, char **argv)
                 s_time (s_chunk_by_hand, &h, rounds), s_time (s_chunk_typed, &h, rounds));
         printf ("chunkdone (100 rejects):         by hand %.0f ns, typed %.0f ns\n",
                 s_time (s_done_by_hand, &h, rounds), s_time (s_done_typed, &h, rounds));
+        printf ("rget + rres:                     by hand %.0f ns, typed %.0f ns\n",
+                s_time (s_get_by_hand, &h, rounds), s_time (s_get_typed, &h, rounds));
+        printf ("rlist (8 shards) + rres:         by hand %.0f ns, typed %.0f ns\n",
+                s_time (s_list_by_hand, &h, rounds), s_time (s_list_typed, &h, rounds));
     }
     ts_hdr_free (&h);
     ts_buf_free (&s_rejects);

@@ -568,6 +568,56 @@ static const s_field_t s_dropped_fields [] = {
 static const s_desc_t s_dropped = S_DESC (TS_MSG_DROPPED, s_dropped_fields);
 S_CODEC (dropped)
 
+/* api <-> worker: reads */
+
+static const s_field_t s_rget_fields [] = {
+    S_REQ (ts_wire_rget_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rget_t, "shard", S_U64, shard),
+    S_REQ (ts_wire_rget_t, "id", S_STR, id),
+};
+static const s_desc_t s_rget = S_DESC (TS_MSG_RGET, s_rget_fields);
+S_CODEC (rget)
+
+static const s_field_t s_rlist_fields [] = {
+    S_REQ (ts_wire_rlist_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rlist_t, "limit", S_U64, limit),
+    S_REQ (ts_wire_rlist_t, "records", S_BOOL, records),
+    S_REQ (ts_wire_rlist_t, "shards", S_ARR, shards),
+    S_OPT (ts_wire_rlist_t, "cur", S_ARR, cur, 0),
+};
+static const s_desc_t s_rlist = S_DESC (TS_MSG_RLIST, s_rlist_fields);
+S_CODEC (rlist)
+static const s_desc_t s_rcount = S_DESC (TS_MSG_RCOUNT, s_rlist_fields);
+S_CODEC (rcount)
+static const s_desc_t s_rsearch = S_DESC (TS_MSG_RSEARCH, s_rlist_fields);
+S_CODEC (rsearch)
+
+static const s_field_t s_rlabels_fields [] = {
+    S_REQ (ts_wire_rlabels_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rlabels_t, "shards", S_ARR, shards),
+    S_OPT (ts_wire_rlabels_t, "id", S_STR, id, 0),
+    S_OPT (ts_wire_rlabels_t, "per_model", S_BOOL, per_model, false),
+    S_OPT (ts_wire_rlabels_t, "key", S_STR, key, 0),
+    S_OPT (ts_wire_rlabels_t, "per_group", S_BOOL, per_group, false),
+};
+static const s_desc_t s_rlabels = S_DESC (TS_MSG_RLABELS, s_rlabels_fields);
+S_CODEC (rlabels)
+
+static const s_field_t s_rres_fields [] = {
+    S_REQ (ts_wire_rres_t, "rid", S_U64, rid),
+    S_REQ (ts_wire_rres_t, "ok", S_BOOL, ok),
+    S_OUTCOME (ts_wire_rres_t),
+    S_IN (ts_wire_rres_t, listed, "n", S_U64, n),
+    S_IN (ts_wire_rres_t, listed, "more", S_BOOL, more),
+    S_IN (ts_wire_rres_t, counted, "count", S_U64, count),
+};
+static const s_desc_t s_rres = S_DESC (TS_MSG_RRES, s_rres_fields);
+S_CODEC (rres)
+
+/*  Not in the table below: "map" names the shard map's answer too. */
+static const s_desc_t s_mapreq = { TS_MSG_MAP, NULL, 0 };
+S_CODEC (mapreq)
+
 /*  Every typed message: X (type, name). */
 #define S_TYPED(X) \
     X (TS_MSG_CHUNK, chunk) X (TS_MSG_DONE, done) X (TS_MSG_PING, ping) \
@@ -578,7 +628,9 @@ S_CODEC (dropped)
     X (TS_MSG_NOTOWNER, notowner) X (TS_MSG_REGISTER, register) X (TS_MSG_HB, hb) \
     X (TS_MSG_LEAVE, leave) X (TS_MSG_DELTA, delta) X (TS_MSG_SNAP, snap) X (TS_MSG_RESYNC, resync) \
     X (TS_MSG_RCHECK, rcheck) X (TS_MSG_RCOMPACT, rcompact) X (TS_MSG_RDROP, rdrop) \
-    X (TS_MSG_DROPPED, dropped)
+    X (TS_MSG_DROPPED, dropped) X (TS_MSG_RGET, rget) X (TS_MSG_RLIST, rlist) \
+    X (TS_MSG_RCOUNT, rcount) X (TS_MSG_RSEARCH, rsearch) X (TS_MSG_RLABELS, rlabels) \
+    X (TS_MSG_RRES, rres)
 
 /*  Every typed message, by type. */
 static const s_desc_t *const s_descs [TS_MSG_COUNT] = {

@@ -16,12 +16,11 @@
  *  header. docs/INTERNALS.md describes every message: who sends it, who
  *  answers.
  *
- *  Typed here: every producer <-> aggregator, aggregator <-> worker and
- *  worker <-> worker message, and the api's operations on shards (rcheck,
- *  rcompact, rdrop, dropped). Not yet: the shard map (ts_shardmap.h has
- *  its own codec), the query side (api, CLI <-> aggregator) and the api's
- *  reads of workers (ts_reads.c), which still use the field calls of
- *  ts_msg.h.
+ *  Typed here: every producer <-> aggregator, aggregator <-> worker,
+ *  worker <-> worker and api <-> worker message, the api's "map" request
+ *  and "dropped". Not here: the shard map (ts_shardmap.h has its own
+ *  codec) and the query side, whose fields are the client's
+ *  (docs/INTERNALS.md, "Why the query side stays field-built").
  */
 #ifndef TS_WIRE_H
 #define TS_WIRE_H
@@ -376,6 +375,88 @@ typedef struct {
 
 TS_WIRE_CODEC (dropped);
 
+/* --- api <-> worker: reads --------------------------------------------------------- */
+
+/*  "rget" (api -> the worker holding shard `shard`): the record whose id
+ *  is `id`. rid: the api's request id, echoed in the answer. All
+ *  required. Answered by "rres" + the record as stored. */
+typedef struct {
+    uint64_t      rid, shard;
+    ts_wire_str_t id;
+} ts_wire_rget_t;
+
+TS_WIRE_CODEC (rget);
+
+/*  "rlist", "rcount", "rsearch" (api -> each worker, for the shards it
+ *  holds) + payload: the client's request map, as it came (its listing or
+ *  search fields, read by the worker). rid, limit and records (as the api
+ *  settled them: the worker does not re-derive them), shards ([numbers])
+ *  required; cur: [key, id, ingested], the cursor the api decoded
+ *  (optional: absent, no cursor). Answered by "rres". */
+typedef struct {
+    uint64_t        rid, limit;
+    bool            records;
+    ts_wire_array_t shards, cur;
+} ts_wire_rlist_t;
+
+TS_WIRE_CODEC (rlist);
+
+typedef ts_wire_rlist_t ts_wire_rcount_t;
+
+TS_WIRE_CODEC (rcount);
+
+typedef ts_wire_rlist_t ts_wire_rsearch_t;
+
+TS_WIRE_CODEC (rsearch);
+
+/*  "rlabels" (api -> worker): rid, shards required. With id (optional):
+ *  that record's labels and history (shards names its one shard). Without:
+ *  the totals by label of the records the payload (the client's request
+ *  map) selects; key: of that label only (optional); per_model: split by
+ *  model (optional, default false); per_group (optional, default false):
+ *  a "groups" with label conditions, the payload its filters alone, the
+ *  answer per-group totals of the matching records. Answered by "rres". */
+typedef struct {
+    uint64_t        rid;
+    ts_wire_array_t shards;
+    ts_wire_str_t   id, key;
+    bool            per_model;
+    bool            per_group;
+} ts_wire_rlabels_t;
+
+TS_WIRE_CODEC (rlabels);
+
+/*  "rres" (worker -> api) + payload (the record, items, rows or reports,
+ *  as the request's type names): the answer to every r* request. rid:
+ *  required (0 when the request had none); ok: required, false when
+ *  failed. [group failed] code (a TS_E* code; NOT_OWNER: the api refreshes
+ *  its map and asks again), msg. [group listed] (rlist, rsearch) n, the
+ *  items in the payload, and more, whether the shards hold more. [group
+ *  counted] (rcount) count. */
+typedef struct {
+    uint64_t      rid;
+    bool          ok;
+    bool          failed;
+    int64_t       code;
+    ts_wire_str_t msg;
+    bool          listed;
+    uint64_t      n;
+    bool          more;
+    bool          counted;
+    uint64_t      count;
+} ts_wire_rres_t;
+
+TS_WIRE_CODEC (rres);
+
+/*  "map" asked (api -> aggregator): no fields. Answered by the "map" the
+ *  workers get (ts_shardmap.h's codec, not this one: the same type name
+ *  carries the answer, so this pair is not in ts_wire_typed's table). */
+typedef struct {
+    char unused;
+} ts_wire_mapreq_t;
+
+TS_WIRE_CODEC (mapreq);
+
 /* --- every typed message ------------------------------------------------------ */
 
 /*  For the fuzz target and the tests, which take messages of any type. */
@@ -388,6 +469,8 @@ typedef union {
     ts_wire_rcheck_t rcheck; ts_wire_rdrop_t rdrop; ts_wire_dropped_t dropped;
     ts_wire_credit_t credit; ts_wire_drained_t drained; ts_wire_snapreq_t snapreq;
     ts_wire_released_t released; ts_wire_reregister_t reregister;
+    ts_wire_rget_t rget; ts_wire_rlist_t rlist; ts_wire_rlabels_t rlabels;
+    ts_wire_rres_t rres;
 } ts_wire_any_t;
 
 /*  True when messages of `type` have a typed codec here. */

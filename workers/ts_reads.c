@@ -33,32 +33,44 @@ typedef struct {
 
 static s_ctx_t s_ctx;
 
+/*  An "rres" and its payload (NULL: none), copied once into its frame. */
 static zmsg_t *
-s_reply (uint64_t rid, const char *code, const char *message)
+s_answer (const ts_wire_rres_t *m, const void *payload, size_t len)
 {
-    ts_hdr_t *h = &s_ctx.hdr;
-    ts_hdr_begin (h, TS_MSG_RRES, code ? 3 : 2);
-    ts_hdr_uint (h, "rid", rid);
-    if (code) {
-        ts_hdr_str (h, "code", code);
-        ts_hdr_str (h, "msg", message);
-    }
-    else
-        ts_hdr_bool (h, "ok", true);
-    return ts_hdr_msg (h, NULL, 0);
+    ts_wire_rres_encode (&s_ctx.hdr, m);
+    return ts_hdr_msg (&s_ctx.hdr, payload, len);
+}
+
+/*  The answer to request rid, with no payload: its success (code 0) or
+ *  its failure (a TS_E* code and why). */
+static zmsg_t *
+s_reply (uint64_t rid, int code, const char *message)
+{
+    return s_answer (&(ts_wire_rres_t) { .rid = rid, .ok = !code, .failed = code != 0,
+                                         .code = code, .msg = ts_wire_cstr (message) },
+                     NULL, 0);
+}
+
+/*  The success of request rid, with its payload (the items packed in
+ *  s_ctx.items). */
+static zmsg_t *
+s_reply_items (uint64_t rid)
+{
+    return s_answer (&(ts_wire_rres_t) { .rid = rid, .ok = true },
+                     s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
 }
 
 /*  The stores of the shards a request names; NOT_OWNER when one is not
  *  held here. */
 static int
-s_stores (ts_worker_t *w, ts_hdrin_t *in, ts_store_t **stores, size_t *n)
+s_stores (ts_worker_t *w, const ts_wire_array_t *shards, ts_store_t **stores, size_t *n)
 {
     ts_mp_reader_t r;
-    uint32_t cnt;
     *n = 0;
-    if (!ts_hdr_find (in, "shards", &r) || ts_mp_read_array (&r, &cnt) || cnt > S_MAX_SHARDS)
+    if (shards->count > S_MAX_SHARDS)
         return TS_EBADREQ;
-    for (uint32_t i = 0; i < cnt; i++) {
+    ts_wire_array_reader (shards, &r);
+    for (uint32_t i = 0; i < shards->count; i++) {
         uint64_t s;
         if (ts_mp_read_uint (&r, &s))
             return TS_EBADREQ;
@@ -111,6 +123,16 @@ s_emit_hit (void *arg, const ts_summary_t *s, const char *summary, size_t summar
     return s_emit (e, NULL, b->data, b->size, NULL, 0);
 }
 
+/*  The items of a list or a search (n of them, more: the shards hold
+ *  more), packed in s_ctx.items. */
+static zmsg_t *
+s_listed (uint64_t rid, uint32_t n, bool more)
+{
+    return s_answer (&(ts_wire_rres_t) { .rid = rid, .ok = true, .listed = true, .n = n,
+                                         .more = more },
+                     s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
+}
+
 /*  "rsearch": the request map's search over the named shards. */
 static zmsg_t *
 s_search (ts_store_t **stores, size_t n, zframe_t *req, uint64_t rid)
@@ -121,48 +143,38 @@ s_search (ts_store_t **stores, size_t n, zframe_t *req, uint64_t rid)
     char err [256];
     zmsg_t *m;
     if (!l || !q)
-        m = s_reply (rid, ts_errname (TS_ENOMEM), "out of memory");
+        m = s_reply (rid, TS_ENOMEM, "out of memory");
     else if (ts_search_request (l, zframe_data (req), zframe_size (req), q, &order, err, sizeof err))
-        m = s_reply (rid, ts_errname (TS_EBADREQ), err);
+        m = s_reply (rid, TS_EBADREQ, err);
     else {
         s_ctx.items.size = 0;
         s_emit_t e = { 0 };
         bool more = false;
         int rc = ts_search_run (stores, n, q, &l->filter, order, l->limit, s_emit_hit, &e, &more);
         if (rc)
-            m = s_reply (rid, ts_errname (rc == TS_ECORRUPT ? TS_ECORRUPT : TS_ESTORE), ts_strerror (rc));
-        else {
-            ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 4);
-            ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-            ts_hdr_bool (&s_ctx.hdr, "ok", true);
-            ts_hdr_uint (&s_ctx.hdr, "n", e.n);
-            ts_hdr_bool (&s_ctx.hdr, "more", more);
-            m = ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
-        }
+            m = s_reply (rid, rc == TS_ECORRUPT ? TS_ECORRUPT : TS_ESTORE, ts_strerror (rc));
+        else
+            m = s_listed (rid, e.n, more);
     }
     free (l);
     free (q);
     return m;
 }
 
-/*  Applies the cursor the api decoded ("cur": [key, id, ingest time]). */
+/*  Applies the cursor the api decoded ("cur": [key, id, ingest time];
+ *  absent, none). */
 static int
-s_cursor (ts_hdrin_t *in, ts_listing_t *l)
+s_cursor (const ts_wire_array_t *cur, ts_listing_t *l)
 {
     ts_mp_reader_t r;
     ts_mp_item_t k;
-    uint32_t three;
     const char *id;
     uint32_t idlen;
-    if (!ts_hdr_find (in, "cur", &r))
+    if (!cur->items)
         return 0;
-    ts_mp_reader_t peek = r;
-    if (ts_mp_next (&peek, &k))
-        return TS_EBADREQ;
-    if (k.type == TS_MP_NIL)
-        return 0;
+    ts_wire_array_reader (cur, &r);
     int64_t tie;
-    if (ts_mp_read_array (&r, &three) || three != 3 || ts_mp_next (&r, &k)
+    if (cur->count != 3 || ts_mp_next (&r, &k)
     ||  ts_mp_read_str (&r, &id, &idlen) || ts_mp_read_int (&r, &tie) || idlen > TS_ID_MAX_BYTES)
         return TS_EBADREQ;
     return ts_listing_set_cursor (l, &k, tie, id, idlen);
@@ -181,7 +193,7 @@ s_drop (ts_worker_t *w, const ts_wire_rdrop_t *m, bool drop, const uint64_t *sha
     uint32_t run_len = (uint32_t) m->run.len;
     const char *run = m->run.ptr;
     if (drop && (!run || run_len == 0 || m->run.len > TS_RUN_MAX_BYTES))
-        return s_reply (rid, ts_errname (TS_EBADREQ), "rdrop needs a run");
+        return s_reply (rid, TS_EBADREQ, "rdrop needs a run");
     s_ctx.items.size = 0;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &s_ctx.items, ts_buf_packer_write);
@@ -199,7 +211,7 @@ s_drop (ts_worker_t *w, const ts_wire_rdrop_t *m, bool drop, const uint64_t *sha
             char m [600];
             snprintf (m, sizeof m, "shard %u: %s", s, ts_store_errmsg (st));
             ts_worker_store_failed (w, s);
-            return s_reply (rid, ts_errname (rc), m);
+            return s_reply (rid, rc, m);
         }
         msgpack_pack_map (&pk, 2);
         ts_mp_pack_cstr (&pk, "shard");
@@ -207,10 +219,7 @@ s_drop (ts_worker_t *w, const ts_wire_rdrop_t *m, bool drop, const uint64_t *sha
         ts_mp_pack_cstr (&pk, drop ? "dropped" : "reclaimed");
         msgpack_pack_uint64 (&pk, n);
     }
-    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
-    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-    ts_hdr_bool (&s_ctx.hdr, "ok", true);
-    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+    return s_reply_items (rid);
 }
 
 /*  "rcheck": the consistency checker over the named shards (records
@@ -224,7 +233,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
     uint32_t cnt;
     uint64_t shards [S_MAX_SHARDS];
     if (ts_wire_decode (in, &m))
-        return s_reply (rid, ts_errname (TS_EBADREQ), in->msg == TS_MSG_RDROP
+        return s_reply (rid, TS_EBADREQ, in->msg == TS_MSG_RDROP
                         ? "rdrop needs a run and a shard list" : "bad shard list");
     /* rcheck and rcompact are rdrop less the run */
     ts_wire_rdrop_t op = in->msg == TS_MSG_RDROP ? m.rdrop
@@ -232,11 +241,11 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
     cnt = op.shards.count;
     ts_wire_array_reader (&op.shards, &r);
     if (cnt > S_MAX_SHARDS)
-        return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
+        return s_reply (rid, TS_EBADREQ, "bad shard list");
     for (uint32_t i = 0; i < cnt; i++)
         if (ts_mp_read_uint (&r, &shards [i]) || shards [i] >= ts_worker_nshards (w)
         ||  !ts_worker_store (w, (unsigned) shards [i]))
-            return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
+            return s_reply (rid, TS_ENOTOWNER, "shard not held here");
     if (in->msg != TS_MSG_RCHECK)
         return s_drop (w, &op, in->msg == TS_MSG_RDROP, shards, cnt);
     s_ctx.items.size = 0;
@@ -270,10 +279,7 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
         else
             msgpack_pack_nil (&pk);
     }
-    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
-    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-    ts_hdr_bool (&s_ctx.hdr, "ok", true);
-    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+    return s_reply_items (rid);
 }
 
 /*  "rlabels": with an id, that record's labels and their history
@@ -281,10 +287,12 @@ s_check (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid)
  *  shards' records that the request's listing fields select
  *  ([[key, value, model|nil, totals]...], ts_labels.h). */
 static zmsg_t *
-s_labels (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, zmsg_t *rest, ts_store_t **stores, size_t n)
+s_labels (ts_worker_t *w, const ts_wire_rlabels_t *m, zmsg_t *rest, ts_store_t **stores,
+          size_t n)
 {
-    uint32_t idlen, klen = 0;
-    const char *id = ts_hdr_get_str (in, "id", &idlen);
+    uint64_t rid = m->rid;
+    const char *id = m->id.ptr;
+    size_t idlen = m->id.len;
     int rc = 0;
     s_ctx.items.size = 0;
     msgpack_packer pk;
@@ -304,26 +312,25 @@ s_labels (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, zmsg_t *rest, ts_store_t
             ts_buf_append (&s_ctx.items, s_ctx.rec.data + split, s_ctx.rec.size - split);
         }
         if (rc)
-            return s_reply (rid, ts_errname (TS_ESTORE), ts_store_errmsg (stores [0]));
+            return s_reply (rid, TS_ESTORE, ts_store_errmsg (stores [0]));
     }
     else {
         zframe_t *req = zmsg_first (rest);
         ts_listing_t *l = malloc (sizeof *l);
         char err [256];
         if (!l)
-            return s_reply (rid, ts_errname (TS_ENOMEM), "out of memory");
+            return s_reply (rid, TS_ENOMEM, "out of memory");
         ts_label_acc_t *acc = ts_label_acc_new ();
         if (!req || ts_listing_parse (l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)) {
             free (l);
             ts_label_acc_destroy (&acc);
-            return s_reply (rid, ts_errname (TS_EBADREQ), "bad listing fields");
+            return s_reply (rid, TS_EBADREQ, "bad listing fields");
         }
-        const char *key = ts_hdr_get_str (in, "key", &klen);
-        if (ts_hdr_get_bool (in, "per_group", false))       /* "groups" with labels */
+        if (m->per_group)                   /* "groups" with labels */
             rc = ts_groups_totals (stores, n, &l->filter, &pk);
         else {
-            rc = acc ? ts_labels_totals (stores, n, &l->filter, key, klen,
-                                         ts_hdr_get_bool (in, "per_model", false), acc) : TS_ENOMEM;
+            rc = acc ? ts_labels_totals (stores, n, &l->filter, m->key.ptr, m->key.len,
+                                         m->per_model, acc) : TS_ENOMEM;
             if (!rc)
                 rc = ts_label_acc_pack_rows (acc, &pk);
         }
@@ -331,12 +338,60 @@ s_labels (ts_worker_t *w, ts_hdrin_t *in, uint64_t rid, zmsg_t *rest, ts_store_t
         free (l);
         ts_worker_heartbeat (w);
         if (rc)
-            return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
+            return s_reply (rid, TS_ESTORE, ts_strerror (rc));
     }
-    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 2);
-    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-    ts_hdr_bool (&s_ctx.hdr, "ok", true);
-    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data, s_ctx.items.size);
+    return s_reply_items (rid);
+}
+
+/*  "rget": the record with the id asked, from the one shard holding it. */
+static zmsg_t *
+s_get (ts_worker_t *w, const ts_wire_rget_t *m)
+{
+    ts_store_t *st = m->shard < ts_worker_nshards (w) ? ts_worker_store (w, (unsigned) m->shard)
+                                                      : NULL;
+    if (!st)
+        return s_reply (m->rid, TS_ENOTOWNER, "shard not held here");
+    s_ctx.rec.size = 0;
+    int rc = ts_store_get (st, m->id.ptr, m->id.len, &s_ctx.rec);
+    if (rc == TS_ENOTFOUND)
+        return s_reply (m->rid, TS_ENOTFOUND, "no record with that id");
+    if (rc)
+        return s_reply (m->rid, TS_ESTORE, ts_store_errmsg (st));
+    return s_answer (&(ts_wire_rres_t) { .rid = m->rid, .ok = true },
+                     s_ctx.rec.data ? s_ctx.rec.data : "", s_ctx.rec.size);
+}
+
+/*  "rlist", "rcount": the listing fields of the request map over the
+ *  named shards, with the api's settled limit, record mode and cursor. */
+static zmsg_t *
+s_list (const ts_wire_rlist_t *m, ts_msg_t type, zframe_t *req, ts_store_t **stores, size_t n)
+{
+    ts_listing_t l;
+    char err [256];
+    /* key 0: the api checked the cursor; it passes the decoded one in "cur" */
+    if (ts_listing_parse (&l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)
+    ||  s_cursor (&m->cur, &l))
+        return s_reply (m->rid, TS_EBADREQ, "bad listing fields");
+    /* the api's settled limit and record mode win over the defaults */
+    if (m->limit >= 1 && m->limit <= TS_QUERY_MAX_LIMIT)
+        l.limit = (uint32_t) m->limit;
+    l.records = m->records;
+    int rc;
+    if (type == TS_MSG_RCOUNT) {
+        uint64_t count = 0;
+        rc = ts_query_count (stores, n, &l.filter, &count);
+        if (rc)
+            return s_reply (m->rid, TS_ESTORE, ts_strerror (rc));
+        return s_answer (&(ts_wire_rres_t) { .rid = m->rid, .ok = true, .counted = true,
+                                             .count = count }, NULL, 0);
+    }
+    s_ctx.items.size = 0;
+    s_emit_t e = { 0 };
+    bool more = false;
+    rc = ts_query_list (stores, n, &l.filter, &l.sort, l.limit, l.records, s_emit, &e, &more);
+    if (rc)
+        return s_reply (m->rid, TS_ESTORE, ts_strerror (rc));
+    return s_listed (m->rid, e.n, more);
 }
 
 zmsg_t *
@@ -344,84 +399,39 @@ ts_reads_handle (ts_worker_t *w, const void *hdr, size_t hdr_len, zmsg_t *rest)
 {
     ts_hdrin_t in;
     if (ts_hdr_parse (&in, hdr, hdr_len))
-        return s_reply (0, ts_errname (TS_EBADREQ), "not a trajstore read request");
+        return s_reply (0, TS_EBADREQ, "not a trajstore read request");
+    /* read on its own too: a request that does not decode is answered */
     uint64_t rid = ts_hdr_get_uint (&in, "rid", 0);
-    ts_store_t *stores [S_MAX_SHARDS];
-    size_t n = 0;
-
-    if (in.msg == TS_MSG_RGET) {
-        uint64_t shard = ts_hdr_get_uint (&in, "shard", UINT64_MAX);
-        uint32_t idlen;
-        const char *id = ts_hdr_get_str (&in, "id", &idlen);
-        ts_store_t *st = shard < ts_worker_nshards (w) ? ts_worker_store (w, (unsigned) shard) : NULL;
-        if (!id)
-            return s_reply (rid, ts_errname (TS_EBADREQ), "rget needs an id");
-        if (!st)
-            return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
-        s_ctx.rec.size = 0;
-        int rc = ts_store_get (st, id, idlen, &s_ctx.rec);
-        if (rc == TS_ENOTFOUND)
-            return s_reply (rid, ts_errname (TS_ENOTFOUND), "no record with that id");
-        if (rc)
-            return s_reply (rid, ts_errname (TS_ESTORE), ts_store_errmsg (st));
-        zmsg_t *m = s_reply (rid, NULL, NULL);
-        zmsg_addmem (m, s_ctx.rec.data, s_ctx.rec.size);
-        return m;
-    }
     if (in.msg == TS_MSG_RCHECK || in.msg == TS_MSG_RDROP || in.msg == TS_MSG_RCOMPACT)
         return s_check (w, &in, rid);
-    if (in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT && in.msg != TS_MSG_RSEARCH
-        && in.msg != TS_MSG_RLABELS)
-        return s_reply (rid, ts_errname (TS_EUNKNOWNOP), "unknown read request");
-    int rc = s_stores (w, &in, stores, &n);
+    if (in.msg != TS_MSG_RGET && in.msg != TS_MSG_RLIST && in.msg != TS_MSG_RCOUNT
+    &&  in.msg != TS_MSG_RSEARCH && in.msg != TS_MSG_RLABELS)
+        return s_reply (rid, TS_EUNKNOWNOP, "unknown read request");
+    ts_wire_any_t m;
+    if (ts_wire_decode (&in, &m))
+        return s_reply (rid, TS_EBADREQ, in.msg == TS_MSG_RGET ? "rget needs a shard and an id"
+                                                               : "bad read request fields");
+    if (in.msg == TS_MSG_RGET)
+        return s_get (w, &m.rget);
+    ts_store_t *stores [S_MAX_SHARDS];
+    size_t n = 0;
+    int rc = s_stores (w, in.msg == TS_MSG_RLABELS ? &m.rlabels.shards : &m.rlist.shards,
+                       stores, &n);
     if (rc == TS_ENOTFOUND)
-        return s_reply (rid, ts_errname (TS_ENOTOWNER), "shard not held here");
+        return s_reply (rid, TS_ENOTOWNER, "shard not held here");
     if (rc)
-        return s_reply (rid, ts_errname (TS_EBADREQ), "bad shard list");
+        return s_reply (rid, TS_EBADREQ, "bad shard list");
     if (in.msg == TS_MSG_RLABELS) {
-        if (ts_hdr_get_str (&in, "id", NULL) && n != 1)
-            return s_reply (rid, ts_errname (TS_EBADREQ), "rlabels of an id names its one shard");
-        return s_labels (w, &in, rid, rest, stores, n);
+        if (m.rlabels.id.ptr && n != 1)
+            return s_reply (rid, TS_EBADREQ, "rlabels of an id names its one shard");
+        return s_labels (w, &m.rlabels, rest, stores, n);
     }
     zframe_t *req = zmsg_first (rest);
     if (!req)
-        return s_reply (rid, ts_errname (TS_EBADREQ), "the request map is missing");
+        return s_reply (rid, TS_EBADREQ, "the request map is missing");
     if (in.msg == TS_MSG_RSEARCH)
         return s_search (stores, n, req, rid);
-    ts_listing_t l;
-    char err [256];
-    /* key 0: the api checked the cursor; it passes the decoded one in "cur" */
-    if (ts_listing_parse (&l, zframe_data (req), zframe_size (req), 100, 0, err, sizeof err)
-    ||  s_cursor (&in, &l))
-        return s_reply (rid, ts_errname (TS_EBADREQ), "bad listing fields");
-    /* the api's settled limit and record mode win over the defaults */
-    uint64_t limit = ts_hdr_get_uint (&in, "limit", l.limit);
-    if (limit >= 1 && limit <= TS_QUERY_MAX_LIMIT)
-        l.limit = (uint32_t) limit;
-    l.records = ts_hdr_get_bool (&in, "records", l.records);
-    if (in.msg == TS_MSG_RCOUNT) {
-        uint64_t count = 0;
-        rc = ts_query_count (stores, n, &l.filter, &count);
-        if (rc)
-            return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
-        ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 3);
-        ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-        ts_hdr_bool (&s_ctx.hdr, "ok", true);
-        ts_hdr_uint (&s_ctx.hdr, "count", count);
-        return ts_hdr_msg (&s_ctx.hdr, NULL, 0);
-    }
-    s_ctx.items.size = 0;
-    s_emit_t e = { 0 };
-    bool more = false;
-    rc = ts_query_list (stores, n, &l.filter, &l.sort, l.limit, l.records, s_emit, &e, &more);
-    if (rc)
-        return s_reply (rid, ts_errname (TS_ESTORE), ts_strerror (rc));
-    ts_hdr_begin (&s_ctx.hdr, TS_MSG_RRES, 4);
-    ts_hdr_uint (&s_ctx.hdr, "rid", rid);
-    ts_hdr_bool (&s_ctx.hdr, "ok", true);
-    ts_hdr_uint (&s_ctx.hdr, "n", e.n);
-    ts_hdr_bool (&s_ctx.hdr, "more", more);
-    return ts_hdr_msg (&s_ctx.hdr, s_ctx.items.data ? s_ctx.items.data : "", s_ctx.items.size);
+    return s_list (&m.rlist, in.msg, req, stores, n);
 }
 
 void

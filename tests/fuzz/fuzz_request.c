@@ -358,6 +358,14 @@ static void
 s_fuzz_wire (const ts_hdrin_t *parsed, const uint8_t *data, size_t size)
 {
     static ts_hdr_t h;
+    /* the api's "map" request, outside the table (the answer shares its
+     * type) */
+    ts_wire_mapreq_t mq;
+    ts_hdrin_t asked = *parsed;
+    asked.msg = TS_MSG_MAP;
+    int mrc = ts_wire_mapreq_decode (&asked, &mq);
+    if (mrc != 0 && mrc != TS_EPROTO)
+        s_die ("the map request's decoder returned an unknown code", data, size);
     for (int t = 1; t < TS_MSG_COUNT; t++) {
         if (!ts_wire_typed ((ts_msg_t) t))
             continue;
@@ -378,6 +386,12 @@ s_fuzz_wire (const ts_hdrin_t *parsed, const uint8_t *data, size_t size)
             for (size_t i = 0; i < sizeof strs / sizeof strs [0]; i++)
                 if (!s_inside (strs [i]->ptr, strs [i]->len, data, size))
                     s_die ("a decoded string outside the frame", data, size);
+        if ((t == TS_MSG_RLIST || t == TS_MSG_RCOUNT || t == TS_MSG_RSEARCH)
+        &&  (!s_inside (m.rlist.shards.items, m.rlist.shards.len, data, size)
+             || !s_inside (m.rlist.cur.items, m.rlist.cur.len, data, size)))
+            s_die ("a decoded array outside the frame", data, size);
+        if (t == TS_MSG_RRES && !s_inside (m.rres.msg.ptr, m.rres.msg.len, data, size))
+            s_die ("a decoded string outside the frame", data, size);
         if (t == TS_MSG_CHUNKDONE
         &&  (!s_inside (m.chunkdone.rejects.items, m.chunkdone.rejects.len, data, size)
              || !s_inside (m.chunkdone.seqs.items, m.chunkdone.seqs.len, data, size)))

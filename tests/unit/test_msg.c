@@ -337,6 +337,18 @@ s_sample (ts_msg_t type, ts_wire_any_t *m)
     case TS_MSG_RCHECK: case TS_MSG_RCOMPACT: m->rcheck = (ts_wire_rcheck_t) { 99, arr }; break;
     case TS_MSG_RDROP: m->rdrop = (ts_wire_rdrop_t) { 99, arr, ts_wire_cstr ("run-a") }; break;
     case TS_MSG_DROPPED: m->dropped = (ts_wire_dropped_t) { 5, ts_wire_cstr ("run-a") }; break;
+    case TS_MSG_RGET: m->rget = (ts_wire_rget_t) { 99, 1023, ts_wire_cstr ("traj-1") }; break;
+    case TS_MSG_RLIST: case TS_MSG_RCOUNT: case TS_MSG_RSEARCH:
+        m->rlist = (ts_wire_rlist_t) { 99, 100, true, arr, arr };
+        break;
+    case TS_MSG_RLABELS:
+        m->rlabels = (ts_wire_rlabels_t) { 99, arr, ts_wire_cstr ("traj-1"), ts_wire_cstr ("verdict"),
+                                           true, true };
+        break;
+    case TS_MSG_RRES:
+        m->rres = (ts_wire_rres_t) { 99, true, true, TS_ENOTOWNER, text, true, 100, true, true,
+                                     UINT64_C (1) << 33 };
+        break;
     default: fail_msg ("no sample of typed message %s", ts_msg_name (type));
     }
 }
@@ -397,7 +409,7 @@ test_wire_every_message (void **state)
             ts_hdr_free (&cut);
         }
     }
-    assert_int_equal (typed, 26);
+    assert_int_equal (typed, 32);
     ts_hdr_free (&h);
 }
 
@@ -446,6 +458,118 @@ test_wire_groups (void **state)
 /*  Arrays must be arrays whose every item reads; strings are borrowed from
  *  the header; a key given twice counts once, the first; a nack's code may
  *  be a name; the work's backlog is 5 bytes wide and patched in place. */
+/*  The api's reads of workers: what each side relies on. */
+static void
+test_wire_reads (void **state)
+{
+    (void) state;
+    ts_hdr_t h = { 0 };
+    ts_hdrin_t in;
+    /* a success: no code, no msg, nothing listed or counted */
+    ts_wire_rres_encode (&h, &(ts_wire_rres_t) { .rid = 7, .ok = true });
+    s_parse (&in, &h);
+    assert_int_equal (in.nfields, 4);                   /* v, t, rid, ok */
+    ts_wire_rres_t res;
+    memset (&res, 0x5a, sizeof res);
+    assert_int_equal (ts_wire_rres_decode (&in, &res), 0);
+    assert_true (res.ok && !res.failed && !res.listed && !res.counted);
+    assert_int_equal (res.rid, 7);
+    assert_int_equal (res.count, 0);
+    assert_false (res.more);
+    /* a failure carries its code as a number, and its msg */
+    ts_wire_rres_encode (&h, &(ts_wire_rres_t) { .rid = 8, .failed = true, .code = TS_ENOTOWNER,
+                                                 .msg = ts_wire_cstr ("shard not held here") });
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_rres_decode (&in, &res), 0);
+    assert_true (res.failed && !res.ok);
+    assert_int_equal (res.code, TS_ENOTOWNER);
+    assert_true (ts_wire_str_eq (res.msg, "shard not held here"));
+    /* a code with no msg, a count of another type: refused */
+    ts_hdr_begin (&h, TS_MSG_RRES, 3);
+    ts_hdr_uint (&h, "rid", 8);
+    ts_hdr_bool (&h, "ok", false);
+    ts_hdr_int (&h, "code", TS_ESTORE);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_rres_decode (&in, &res), TS_EPROTO);
+    ts_hdr_begin (&h, TS_MSG_RRES, 3);
+    ts_hdr_uint (&h, "rid", 8);
+    ts_hdr_bool (&h, "ok", true);
+    ts_hdr_str (&h, "count", "12");
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_rres_decode (&in, &res), TS_EPROTO);
+    /* an answer with no rid is nobody's */
+    ts_hdr_begin (&h, TS_MSG_RRES, 1);
+    ts_hdr_bool (&h, "ok", true);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_rres_decode (&in, &res), TS_EPROTO);
+
+    /* a list with no cursor leaves "cur" out; its shards come as packed */
+    static const char shards [] = { (char) 0x92, 0x03, (char) 0xcd, 0x03, (char) 0xff };  /* [3, 1023] */
+    ts_wire_rlist_t l = { .rid = 5, .limit = 100, .records = false,
+                          .shards = ts_wire_array_packed (shards, sizeof shards) };
+    assert_int_equal (l.shards.count, 2);
+    ts_wire_encode (&h, TS_MSG_RCOUNT, &(ts_wire_any_t) { .rlist = l });
+    s_parse (&in, &h);
+    assert_int_equal (in.msg, TS_MSG_RCOUNT);
+    assert_null (ts_hdr_get_str (&in, "cur", NULL));
+    assert_false (ts_hdr_find (&in, "cur", &(ts_mp_reader_t) { 0 }));
+    ts_wire_any_t back;
+    assert_int_equal (ts_wire_decode (&in, &back), 0);
+    assert_null (back.rlist.cur.items);
+    assert_int_equal (back.rlist.shards.count, 2);
+    assert_memory_equal (back.rlist.shards.items, shards + 1, sizeof shards - 1);
+    /* an rlist's limit is required (the worker must not re-derive it), a
+     * cursor that is not an array refused */
+    ts_hdr_begin (&h, TS_MSG_RLIST, 3);
+    ts_hdr_uint (&h, "rid", 5);
+    ts_hdr_bool (&h, "records", false);
+    ts_hdr_key (&h, "shards");
+    msgpack_pack_array (&h.pk, 0);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_decode (&in, &back), TS_EPROTO);
+    ts_hdr_begin (&h, TS_MSG_RLIST, 5);
+    ts_hdr_uint (&h, "rid", 5);
+    ts_hdr_uint (&h, "limit", 100);
+    ts_hdr_bool (&h, "records", false);
+    ts_hdr_key (&h, "shards");
+    msgpack_pack_array (&h.pk, 0);
+    ts_hdr_key (&h, "cur");
+    msgpack_pack_nil (&h.pk);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_decode (&in, &back), TS_EPROTO);
+
+    /* a get needs its id and its shard */
+    ts_hdr_begin (&h, TS_MSG_RGET, 2);
+    ts_hdr_uint (&h, "rid", 5);
+    ts_hdr_uint (&h, "shard", 3);
+    s_parse (&in, &h);
+    assert_int_equal (ts_wire_decode (&in, &back), TS_EPROTO);
+    /* labels: absent id and key are NULL, per_model false */
+    ts_hdr_begin (&h, TS_MSG_RLABELS, 2);
+    ts_hdr_uint (&h, "rid", 5);
+    ts_hdr_key (&h, "shards");
+    msgpack_pack_array (&h.pk, 0);
+    s_parse (&in, &h);
+    ts_wire_rlabels_t lb;
+    memset (&lb, 0x5a, sizeof lb);
+    assert_int_equal (ts_wire_rlabels_decode (&in, &lb), 0);
+    assert_null (lb.id.ptr);
+    assert_null (lb.key.ptr);
+    assert_false (lb.per_model);
+
+    /* the api's "map" request: no fields, and only of type "map" */
+    ts_wire_mapreq_encode (&h, &(ts_wire_mapreq_t) { 0 });
+    s_parse (&in, &h);
+    assert_int_equal (in.msg, TS_MSG_MAP);
+    assert_int_equal (in.nfields, 2);
+    ts_wire_mapreq_t mq;
+    assert_int_equal (ts_wire_mapreq_decode (&in, &mq), 0);
+    assert_false (ts_wire_typed (TS_MSG_MAP));      /* the answer has its own codec */
+    in.msg = TS_MSG_STATUS;
+    assert_int_equal (ts_wire_mapreq_decode (&in, &mq), TS_EPROTO);
+    ts_hdr_free (&h);
+}
+
 static void
 test_wire_fields (void **state)
 {
@@ -538,6 +662,7 @@ main (void)
         cmocka_unit_test (test_wire_every_message),
         cmocka_unit_test (test_wire_groups),
         cmocka_unit_test (test_wire_fields),
+        cmocka_unit_test (test_wire_reads),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
