@@ -29,7 +29,7 @@
 #define TS_CLI_MAX_WORKERS   64                  /* --workers limit */
 #define TS_CLI_MAX_PROCS     (TS_CLI_MAX_WORKERS + 3)   /* + aggregator, api, http */
 #define TS_CLI_ANSWER_MS     2000                /* a status query's patience */
-#define TS_CLI_UP_TIMEOUT_MS 20000               /* `up` waits this long for ready */
+#define TS_CLI_UP_TIMEOUT_MS 60000               /* `up` waits this long for ready */
 #define TS_CLI_LOG_TAIL      20                  /* log lines shown on failure */
 
 /* --- commands (one file each) ------------------------------------------ */
