@@ -85,9 +85,10 @@ extern "C" {
 
 /*  The layout this trajstore writes (kept in each shard under key 'V',
  *  ts_store.c) and the oldest it still reads; 7 since every index may lag
- *  behind D (key 'O'). Raise TS_KEY_LAYOUT when
+ *  behind D (key 'O'); 8 since the postings are keyed by segment (F seg8
+ *  term; older shards are migrated as they open, store_text_migrate). Raise TS_KEY_LAYOUT when
  *  what a key or its value means changes. */
-#define TS_KEY_LAYOUT      7
+#define TS_KEY_LAYOUT      8
 #define TS_KEY_LAYOUT_READ 4
 
 enum {

@@ -253,6 +253,9 @@ typedef struct {
     uint64_t    ids;            /* records from ids_from on seen */
     bool        ids_differ;     /* (to set) one of them does not wait as it should */
     bool        text_only;      /* the postings alone (store_text_reload) */
+    uint64_t    upto;           /* (text_only) stop before this record, */
+    size_t      text_max;       /* or once this many bytes of postings wait (0: none) */
+    uint64_t    next;           /* where a stopped scan goes on */
 } s_reload_t;
 
 static int
@@ -268,11 +271,15 @@ s_reload_visit (const char *key, size_t klen, const char *val, size_t vlen, void
         return TS_ECORRUPT;
     }
     uint64_t seq = (uint64_t) ts_key_get_i64 (key + 1);
+    if (r->upto && seq >= r->upto)
+        return 1;
     /* the postings too, into the shard's (a check compares them in the tree) */
     int rc = !r->to && seq >= r->entries_from
            ? store_text_readd (self, seq, ts_summary_time (&s), val + used, vlen - used) : 0;
-    if (rc || r->text_only)
-        return rc;
+    if (rc || r->text_only) {
+        r->next = seq + 1;
+        return rc == 0 && r->text_max && store_text_bytes (self) >= r->text_max ? 1 : rc;
+    }
     if (seq >= r->ids_from) {
         r->ids++;
         uint64_t had;
@@ -312,7 +319,7 @@ s_reload (ts_store_t *self, s_reload_t *r)
 int
 store_pend_reload (ts_store_t *self, uint64_t ids_from, uint64_t entries_from)
 {
-    s_reload_t r = { self, ids_from, entries_from, NULL, self->qpend, 0, false, false };
+    s_reload_t r = { self, ids_from, entries_from, NULL, self->qpend, 0, false, false, 0, 0, 0 };
     return s_reload (self, &r);
 }
 
@@ -326,8 +333,91 @@ store_text_reload (ts_store_t *self)
     store_text_reset (self);
     if (!store_get_num (self->db, s_entries_key, &from))
         return 0;
-    s_reload_t r = { self, UINT64_MAX, (uint64_t) from, NULL, NULL, 0, false, true };
+    s_reload_t r = { self, UINT64_MAX, (uint64_t) from, NULL, NULL, 0, false, true, 0, 0, 0 };
     return s_reload (self, &r);
+}
+
+/*  Is there a key with this tag? */
+static bool
+s_has_tag (ts_store_t *self, char tag)
+{
+    KCCUR *cur = kcdbcursor (self->db);
+    size_t klen;
+    char *k = cur && kccurjumpkey (cur, &tag, 1) ? kccurgetkey (cur, &klen, false) : NULL;
+    bool has = k && klen > 0 && k [0] == tag;
+    kcfree (k);
+    if (cur)
+        kccurdel (cur);
+    return has;
+}
+
+/*  Removes every F key, S_MIGRATE_KEYS a transaction. */
+static int
+s_text_remove_all (ts_store_t *self)
+{
+    char tag = TS_TAG_TEXT;
+    for (bool more = true; more; ) {
+        if (!kcdbbegintran (self->db, 0))
+            return store_kc_error (self, "begin transaction");
+        KCCUR *cur = kcdbcursor (self->db);
+        int rc = cur ? 0 : TS_ENOMEM;
+        size_t n = 0, klen;
+        more = cur && kccurjumpkey (cur, &tag, 1);
+        while (rc == 0 && more && n < S_MIGRATE_KEYS) {
+            char *k = kccurgetkey (cur, &klen, false);
+            more = k && klen > 0 && k [0] == tag;
+            kcfree (k);
+            if (more && !kccurremove (cur))
+                rc = store_kc_error (self, "remove old postings");
+            n++;
+        }
+        if (cur)
+            kccurdel (cur);
+        if (!kcdbendtran (self->db, rc == 0) && rc == 0)
+            rc = store_kc_error (self, "commit");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*  Layouts before 8 kept the postings as F term 0x00 seq8 (one key a term
+ *  a commit). An open for writing removes them and writes them again as
+ *  segments (F seg8 term) from the records that have an H mark, those
+ *  before 'O' (from 'O' on store_pend_reload re-tokenizes them into what
+ *  waits), one segment a transaction of S_PENDING_TEXT_BYTES; then 'V'
+ *  says 8. Interrupted, the next open starts over: 'V' still names the
+ *  old layout, and the removal takes what had been written again. */
+int
+store_text_migrate (ts_store_t *self, uint64_t upto)
+{
+    if (!s_has_tag (self, TS_TAG_TEXT) && !s_has_tag (self, TS_TAG_TEXT_DOC))
+        return 0;                       /* nothing indexed: 'V' goes with the next commit */
+    int rc = s_text_remove_all (self);
+    for (uint64_t from = 1; rc == 0 && from < upto; ) {
+        s_reload_t r = { self, UINT64_MAX, from, NULL, NULL, 0, false, true, upto,
+                         S_PENDING_TEXT_BYTES, upto };
+        rc = s_reload (self, &r);
+        if (rc == 0 && !kcdbbegintran (self->db, 0))
+            rc = store_kc_error (self, "begin transaction");
+        else if (rc == 0) {
+            rc = store_text_flush (self);
+            if (!kcdbendtran (self->db, rc == 0) && rc == 0)
+                rc = store_kc_error (self, "commit");
+        }
+        store_text_reset (self);
+        from = r.next > from ? r.next : upto;
+    }
+    if (rc == 0 && !kcdbbegintran (self->db, 0))
+        rc = store_kc_error (self, "begin transaction");
+    else if (rc == 0) {
+        rc = store_set_num (self, s_layout_key, S_LAYOUT, "write key layout");
+        if (!kcdbendtran (self->db, rc == 0) && rc == 0)
+            rc = store_kc_error (self, "commit");
+    }
+    if (rc == 0)
+        self->has_layout = true;
+    return rc;
 }
 
 /*  What is waiting must be exactly what the records from 'I' and 'O' on
@@ -347,7 +437,7 @@ ts_store_check_pending (ts_store_t *self, uint64_t *problems, char *first, size_
     if (!groups)
         return TS_ENOMEM;
     s_reload_t r = { self, (uint64_t) ids_from, (uint64_t) entries_from, &want, groups, 0, false,
-                     false };
+                     false, 0, 0, 0 };
     int rc = s_reload (self, &r);
     const char *what = NULL;
     if (rc == 0) {

@@ -220,6 +220,10 @@ int store_text_readd (ts_store_t *self, uint64_t seq, int64_t time, const char *
 /*  Forgets the waiting postings and reads back those of the records from
  *  'O' on (ts_store_ids.c; an open does it with store_pend_reload). */
 int store_text_reload (ts_store_t *self);
+/*  A shard of a layout before 8: its postings removed and written again
+ *  as segments from its records before `upto` ('O'), then 'V' says 8. */
+int store_text_migrate (ts_store_t *self, uint64_t upto);
+#define S_MIGRATE_KEYS 65536            /* old postings removed a transaction */
 bool store_text_waits (const ts_store_t *self);
 size_t store_text_bytes (const ts_store_t *self);
 void store_text_free (ts_store_t *self);

@@ -2,7 +2,8 @@
  *  the process's registry of the shard files it holds open.
  *
  *  An open checks the file name, takes Kyoto Cabinet's lock, reads the
- *  key layout and refuses one it cannot read, opens the records file and
+ *  key layout and refuses one it cannot read, opens the records file,
+ *  migrates the postings of a layout before 8 (store_text_migrate) and
  *  reads back the ids and index entries a crash left waiting (ts_store_ids.c).
  *  A close first writes what waits, so that the next open need not.
  */
@@ -151,6 +152,16 @@ ts_store_open (const char *path, const char *tuning, int *code, char *err, size_
         indexed = INT64_MAX;
     if (!store_get_num (self->db, s_entries_key, &entries))
         entries = INT64_MAX;            /* layouts before 7: every entry in the tree */
+    if (written && layout < S_LAYOUT)   /* old postings: before what waits is read back */
+        rc = store_text_migrate (self, (uint64_t) entries < self->next_seq ? (uint64_t) entries
+                                                                         : self->next_seq);
+    if (rc) {
+        *code = rc;
+        snprintf (err, err_size, "%s: migrating the postings to key layout %d: %s", path,
+                  S_LAYOUT, self->errmsg);
+        kcdbclose (self->db);
+        goto fail;
+    }
     if ((uint64_t) indexed < self->next_seq || (uint64_t) entries < self->next_seq) {
         rc = store_pend_reload (self, (uint64_t) indexed, (uint64_t) entries);
         if (rc) {

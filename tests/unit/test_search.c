@@ -20,6 +20,7 @@
 #include "ts_store.h"
 
 #include <kclangc.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,132 @@ test_pages (void **state)
     free (l);
     free (qq);
     ts_store_destroy (&st);
+
+/*  The shard at s_path opened with Kyoto Cabinet alone. */
+static KCDB *
+s_kc_open (uint32_t mode)
+{
+    KCDB *db = kcdbnew ();
+    char full [PATH_MAX + 32];
+    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, s_path);
+    if (!kcdbopen (db, full, mode))
+        fail_msg ("kcdbopen %s: %s", s_path, kcdbemsg (db));
+    return db;
+}
+
+/*  Rewrites the shard at s_path as the previous key layout (7) left it:
+ *  each postings entry F seg8 term as F term 0x00 seq8 (that release's key,
+ *  one a term a commit; with one record a segment the values are the
+ *  same), 'V' 7; `half`: as if a migration had been interrupted, one entry
+ *  in the new shape with a value that decodes to nothing right. */
+static void
+s_make_layout7 (bool half)
+{
+    KCDB *db = s_kc_open (KCOWRITER);
+    KCCUR *cur = kcdbcursor (db);
+    char tag = TS_TAG_TEXT;
+    ts_buf_t old = { 0 };               /* key length, key, value length, value */
+    size_t n = 0;
+    bool more = kccurjumpkey (cur, &tag, 1);
+    while (more) {
+        size_t klen, vlen;
+        const char *v;
+        char *k = kccurget (cur, &klen, &v, &vlen, false);
+        if (!k || k [0] != TS_TAG_TEXT) {
+            kcfree (k);
+            break;
+        }
+        assert_true (klen > 9);
+        char key [128];
+        key [0] = TS_TAG_TEXT;
+        memcpy (key + 1, k + 9, klen - 9);
+        key [klen - 8] = 0;
+        memcpy (key + klen - 7, k + 1, 8);
+        uint32_t h [2] = { (uint32_t) klen + 1, (uint32_t) vlen };
+        assert_int_equal (ts_buf_append (&old, h, sizeof h), 0);
+        assert_int_equal (ts_buf_append (&old, key, klen + 1), 0);
+        assert_int_equal (ts_buf_append (&old, v, vlen), 0);
+        kcfree (k);
+        more = kccurremove (cur);
+        n++;
+    }
+    kccurdel (cur);
+    assert_true (n > 10);
+    for (size_t off = 0; off < old.size; ) {
+        uint32_t h [2];
+        memcpy (h, old.data + off, sizeof h);
+        assert_true (kcdbset (db, old.data + off + sizeof h, h [0],
+                              old.data + off + sizeof h + h [0], h [1]));
+        off += sizeof h + h [0] + h [1];
+    }
+    if (half) {
+        char key [32];
+        size_t klen = ts_key_text_segment (key, 2);
+        memcpy (key + klen, "module", 6);
+        assert_true (kcdbset (db, key, klen + 6, "\x05\x01\x02", 3));
+    }
+    char v7 [8];
+    ts_key_put_i64 (v7, 7);
+    assert_true (kcdbset (db, "V", 1, v7, 8));
+    assert_true (kcdbclose (db));
+    kcdbdel (db);
+    ts_buf_free (&old);
+}
+
+/*  A shard of layout 7 (postings F term 0x00 seq8) opened for writing:
+ *  its postings are removed and written again as segments, once, and
+ *  'V' says 8; an interrupted migration (V still 7, some new entries)
+ *  starts over, and records from 'O' on (a crash left their entries
+ *  waiting) are read back as after a crash. The hits are those of the
+ *  freshly indexed shard. */
+static void
+test_layout7_migrated (void **state)
+{
+    (void) state;
+    static const char *queries [] = {
+        "module", "\"module not found\"", "numpy", "cafe", "北京大学", "error found", "user",
+        "get_user_name", "zebra"
+    };
+    enum { NQ = sizeof queries / sizeof queries [0] };
+    char want [NQ][256];
+    for (int half = 0; half < 2; half++) {
+        s_fresh ();
+        ts_store_t *st = s_open ();
+        for (size_t i = 0; i < (half ? 2 : 4); i++) {   /* one record a segment, */
+            assert_int_equal (s_put (st, i, i + 1, i, "/trajectory"), 0);    /* as a commit */
+            assert_int_equal (ts_store_flush_ids (st), 0);
+        }
+        if (!half) {
+            for (size_t q = 0; q < NQ; q++)
+                snprintf (want [q], sizeof want [q], "%s", s_ids (st, queries [q]));
+            assert_string_equal (want [0], "r3 r2 r1 ");
+        }
+        ts_store_destroy (&st);
+        pid_t pid = half ? fork () : 1;
+        assert_true (pid >= 0);
+        if (pid == 0) {                 /* r3 and r4 from 'O' on, their postings waiting */
+            st = s_open ();
+            _exit (s_put (st, 2, 4, 2, "/trajectory") == 0 ? 0 : 11);
+        }
+        int status;
+        if (half) {
+            assert_int_equal (waitpid (pid, &status, 0), pid);
+            assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+        }
+        s_make_layout7 (half);
+        st = s_open ();
+        for (size_t q = 0; q < NQ; q++)
+            assert_string_equal (s_ids (st, queries [q]), want [q]);
+        s_check_ok (st, 4);
+        ts_store_destroy (&st);
+        KCDB *db = s_kc_open (KCOREADER);
+        char v [8];
+        assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
+        assert_int_equal (ts_key_get_i64 (v), TS_KEY_LAYOUT);
+        assert_int_equal (TS_KEY_LAYOUT, 8);
+        kcdbclose (db);
+        kcdbdel (db);
+    }
 }
 
 static void
@@ -538,6 +665,7 @@ main (void)
         cmocka_unit_test (test_queries),
         cmocka_unit_test (test_segments),
         cmocka_unit_test (test_pages),
+        cmocka_unit_test (test_layout7_migrated),
         cmocka_unit_test (test_not_indexed_and_rollback),
         cmocka_unit_test (test_check_finds),
     };
