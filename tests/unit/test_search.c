@@ -409,6 +409,7 @@ test_pages (void **state)
     free (l);
     free (qq);
     ts_store_destroy (&st);
+}
 
 /*  The shard at s_path opened with Kyoto Cabinet alone. */
 static KCDB *
