@@ -193,6 +193,7 @@ s_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_
         if (!self->text)
             goto nomem;
     }
+    store_tick (self);                  /* a record's tokens: the longest step of a commit */
     ts_postings_t *p = self->text;
     if (p->seg == 0)
         p->seg = seq;
@@ -318,6 +319,7 @@ store_text_flush (ts_store_t *self)
         memcpy (key + prefix, order [i].term, order [i].len);
         if (!kcdbset (self->db, key, prefix + order [i].len, b->buf.data, b->buf.size))
             rc = store_kc_error (self, "write postings");
+        store_tick_step (self);
     }
     free (order);
     return rc;

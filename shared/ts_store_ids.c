@@ -229,10 +229,12 @@ store_write_pending (ts_store_t *self)
         off += sizeof h + h [0] + h [1];
     }
     qsort (order, n, sizeof *order, store_ent_cmp);
-    for (size_t i = 0; i < n && !rc; i++)
+    for (size_t i = 0; i < n && !rc; i++) {
         if (!kcdbset (self->db, order [i].key, order [i].klen, order [i].val, order [i].vlen))
             rc = store_kc_error (self, order [i].key [0] == TS_TAG_RECORD ? "write id index"
                                                                           : "write index entries");
+        store_tick_step (self);
+    }
     free (keys);
     free (order);
     if (rc == 0)

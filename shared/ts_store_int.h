@@ -154,6 +154,15 @@ int store_end (ts_store_t *self, int rc, uint64_t first, bool wrote_ids);
 int store_refuse_broken (ts_store_t *self);
 /*  Calls the store's tick, if set (ts_store_set_tick). */
 void store_tick (ts_store_t *self);
+/*  Calls it every 1,024 steps of a long walk or write (entries scanned,
+ *  keys of a pass written): a worker's heartbeat must not wait for the
+ *  whole pass (TS_WORKER_DEAD_MS). */
+static inline void
+store_tick_step (ts_store_t *self)
+{
+    if ((++self->tick_n & 1023) == 0)
+        store_tick (self);
+}
 /*  -ENOSPC (with the message) when the disk cannot take a commit of
  *  about `bytes`, else 0. */
 int store_space_check (ts_store_t *self, size_t bytes);

@@ -140,8 +140,7 @@ store_scan (ts_store_t *self, const ts_scan_t *sc, ts_store_visit_fn *fn, void *
                 rc = TS_ESTORE;
             break;
         }
-        if ((++self->tick_n & 1023) == 0)
-            store_tick (self);
+        store_tick_step (self);
         bool in_prefix = klen >= sc->prefix_len && !memcmp (kbuf, sc->prefix, sc->prefix_len);
         bool skip = false;
         if (!in_prefix) {
