@@ -35,8 +35,22 @@ typedef struct {
     uint32_t n;                 /* its positions so far */
     uint64_t lastpair;          /* the last one (step << 32 | pos) */
     uint32_t len;
-    char     term [];           /* the term's bytes, beside what a token updates */
+    char     term [];           /* the term's bytes, beside what a token updates,
+                                 * then S_INLINE bytes: buf's first storage */
 } s_block_t;
+
+/*  Blocks are cut from chunks freed together at the reset, with their
+ *  first S_INLINE bytes of postings beside the term: most terms are rare
+ *  and never need more, so a new term costs no malloc (the allocator's
+ *  calls and frees were ~6% of bench_core commit1 --text samples). */
+#define S_INLINE     32
+#define S_CHUNK      (1u << 20)
+
+typedef struct s_chunk {
+    struct s_chunk *next;
+    size_t          used;
+    char            mem [];
+} s_chunk_t;
 
 /*  The terms: open addressing over (hash, block). Not a ts_map: its key
  *  copy is one more allocation a term and one more cache miss a token
@@ -57,7 +71,59 @@ struct ts_postings {
     uint32_t  step;             /* the step being tokenized */
     int       rc;
     size_t    bytes;            /* about what the postings take in memory */
+    s_chunk_t *chunks;          /* the blocks' memory, the newest first */
 };
+
+/*  n bytes (a multiple of 8) from the chunks; NULL: out of memory. */
+static void *
+s_alloc (ts_postings_t *p, size_t n)
+{
+    s_chunk_t *c = p->chunks;
+    if (!c || c->used + n > S_CHUNK - sizeof *c) {
+        c = malloc (S_CHUNK);
+        if (!c)
+            return NULL;
+        c->next = p->chunks;
+        c->used = 0;
+        p->chunks = c;
+        p->bytes += S_CHUNK;
+    }
+    void *at = c->mem + c->used;
+    c->used += n;
+    return at;
+}
+
+static bool
+s_inline (const s_block_t *b)
+{
+    return b->buf.data == b->term + b->len;
+}
+
+/*  Room for `extra` more bytes of postings: the inline bytes first, then
+ *  a malloc'd buffer (counted in p->bytes). */
+static int
+s_reserve (ts_postings_t *p, s_block_t *b, size_t extra)
+{
+    if (b->buf.size + extra <= b->buf.cap)
+        return 0;
+    size_t had = b->buf.cap;
+    if (s_inline (b)) {
+        size_t cap = 2 * had;
+        while (cap < b->buf.size + extra)
+            cap *= 2;
+        char *data = malloc (cap);
+        if (!data)
+            return TS_ENOMEM;
+        memcpy (data, b->buf.data, b->buf.size);
+        b->buf.data = data;
+        b->buf.cap = cap;
+        had = 0;
+    }
+    else if (ts_buf_reserve (&b->buf, extra))
+        return TS_ENOMEM;
+    p->bytes += b->buf.cap - had;
+    return 0;
+}
 
 static int
 s_rehash (ts_postings_t *p)
@@ -92,26 +158,29 @@ s_term (ts_postings_t *p, const char *tok, size_t len)
         if (p->slots [i].hash == h && b->len == len && !memcmp (b->term, tok, len))
             return b;
     }
-    s_block_t *b = calloc (1, sizeof *b + len);
+    s_block_t *b = s_alloc (p, (sizeof *b + len + S_INLINE + 7) & ~(size_t) 7);
     if (!b)
         return NULL;
+    memset (b, 0, sizeof *b);
     memcpy (b->term, tok, len);
     b->len = (uint32_t) len;
     b->last = p->seg;
+    b->buf.data = b->term + len;
+    b->buf.cap = S_INLINE;
     p->slots [i] = (s_slot_t) { h, b };
     p->nterms++;
-    p->bytes += sizeof *b + len + 2 * sizeof (s_slot_t);
+    p->bytes += 2 * sizeof (s_slot_t);
     return b;
 }
 
 /*  Closes the open entry: its count in the byte held for it. */
 static int
-s_block_close (s_block_t *b)
+s_block_close (ts_postings_t *p, s_block_t *b)
 {
     char cnt [5];
     size_t h = search_varint (cnt, b->n);
     if (h > 1) {
-        if (ts_buf_reserve (&b->buf, h - 1))
+        if (s_reserve (p, b, h - 1))
             return TS_ENOMEM;
         char *at = b->buf.data + b->count_at;
         memmove (at + h, at + 1, b->buf.size - b->count_at - 1);
@@ -122,18 +191,13 @@ s_block_close (s_block_t *b)
     return 0;
 }
 
-/*  Appends two varints (room for 20 bytes made first). Most terms are
- *  rare: a block starts at 32 bytes, not ts_buf's 256. */
+/*  Appends two varints (room for 20 bytes made first). */
 static int
-s_put2 (ts_buf_t *buf, uint64_t x, uint64_t y)
+s_put2 (ts_postings_t *p, s_block_t *b, uint64_t x, uint64_t y)
 {
-    if (buf->cap == 0) {
-        if (!(buf->data = malloc (32)))
-            return TS_ENOMEM;
-        buf->cap = 32;
-    }
-    if (ts_buf_reserve (buf, 20))
+    if (s_reserve (p, b, 20))
         return TS_ENOMEM;
+    ts_buf_t *buf = &b->buf;
     buf->size += search_varint (buf->data + buf->size, x);
     buf->size += search_varint (buf->data + buf->size, y);
     return 0;
@@ -148,12 +212,11 @@ s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t
     s_block_t *b = s_term (p, tok, len);
     if (!b)
         return p->rc = TS_ENOMEM;
-    size_t had = b->buf.cap;
-    if (b->open && b->last != p->seq && s_block_close (b))
+    if (b->open && b->last != p->seq && s_block_close (p, b))
         return p->rc = TS_ENOMEM;
     uint64_t pair = (uint64_t) p->step << 32 | pos;
     if (!b->open) {
-        if (s_put2 (&b->buf, p->seq - b->last, search_zz (p->time - b->last_time)))
+        if (s_put2 (p, b, p->seq - b->last, search_zz (p->time - b->last_time)))
             return p->rc = TS_ENOMEM;
         b->open = true;
         b->last = p->seq;
@@ -166,11 +229,10 @@ s_tok_write (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t
     uint32_t ls = (uint32_t) (b->lastpair >> 32), lp = (uint32_t) b->lastpair;
     bool same = b->n > 0 && ls == p->step;
     uint32_t dstep = b->n > 0 ? p->step - ls : p->step;
-    if (s_put2 (&b->buf, dstep, same ? pos - lp : pos))
+    if (s_put2 (p, b, dstep, same ? pos - lp : pos))
         return p->rc = TS_ENOMEM;
     b->lastpair = pair;
     b->n++;
-    p->bytes += b->buf.cap - had;
     return 0;
 }
 
@@ -311,7 +373,7 @@ store_text_flush (ts_store_t *self)
     int rc = 0;
     for (i = 0; i < n && !rc; i++) {
         s_block_t *b = order [i].b;
-        if (b->open && s_block_close (b)) {
+        if (b->open && s_block_close (p, b)) {
             rc = TS_ENOMEM;
             break;
         }
@@ -329,10 +391,13 @@ store_text_reset (ts_store_t *self)
     if (self->text) {
         ts_postings_t *p = self->text;
         for (size_t j = 0; j < p->cap; j++)
-            if (p->slots [j].b) {
+            if (p->slots [j].b && !s_inline (p->slots [j].b))
                 ts_buf_free (&p->slots [j].b->buf);
-                free (p->slots [j].b);
-            }
+        while (p->chunks) {
+            s_chunk_t *c = p->chunks;
+            p->chunks = c->next;
+            free (c);
+        }
         if (p->cap > S_SLOTS_KEPT) {    /* a pass's table: not held while idle */
             free (p->slots);
             p->slots = NULL;
