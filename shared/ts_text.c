@@ -163,8 +163,44 @@ s_word (const s_unit_t *u, int n, const char *fb, uint32_t *pos,
     return rc;
 }
 
-int
-ts_text_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *emit, void *arg)
+/*  The ASCII fast path: most of the text an agent's steps hold is ASCII,
+ *  and most of its words are plain (lower case and digits, or one capital
+ *  first, no connector): such a word is one token, emitted from the text
+ *  itself (or its first byte folded), with no decode, no units and no
+ *  copy. Anything else (a connector inside, a capital further on, a byte
+ *  over 0x7F, a word of S_WORD_UNITS bytes or more) returns false and the
+ *  general path below takes the word from its start, so both paths cut
+ *  and fold the same (test_text compares them on random strings). */
+static bool
+s_ascii_word (const unsigned char *s, size_t len, size_t i, size_t *end)
+{
+    size_t j = i + 1;
+    for (; j < len; j++) {
+        unsigned char c = s [j];
+        if (c >= 0x80)
+            return false;
+        uint8_t cls = ts_text_fold_table [c].cls;
+        if (cls) {
+            if (cls & TS_TC_UPPER)
+                return false;
+            continue;
+        }
+        if (c == '_' || c == '.') {
+            /* a connector: inside the word if a word character follows */
+            if (j + 1 < len && (s [j + 1] >= 0x80 || ts_text_fold_table [s [j + 1]].cls))
+                return false;
+        }
+        break;
+    }
+    if (j - i >= S_WORD_UNITS)
+        return false;
+    *end = j;
+    return true;
+}
+
+static int
+s_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *emit, void *arg,
+          bool fast)
 {
     const unsigned char *s = (const unsigned char *) text;
     s_unit_t units [S_WORD_UNITS];
@@ -172,6 +208,29 @@ ts_text_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *em
     size_t i = 0;
     int rc = 0;
     while (i < len && !rc) {
+        if (fast && s [i] < 0x80) {
+            const ts_text_fold_t *t = &ts_text_fold_table [s [i]];
+            size_t end;
+            if (!t->cls) {              /* a separator, or a connector first */
+                i++;
+                continue;
+            }
+            if (s_ascii_word (s, len, i, &end)) {
+                size_t wlen = end - i;
+                if (wlen <= TS_TEXT_TOKEN_MAX) {
+                    const char *w = text + i;
+                    if (t->cls & TS_TC_UPPER) {
+                        fb [0] = t->fold [0];
+                        memcpy (fb + 1, text + i + 1, wlen - 1);
+                        w = fb;
+                    }
+                    rc = emit (arg, w, wlen, *pos, TS_TOK_WORD, i, end);
+                }
+                (*pos)++;
+                i = end;
+                continue;
+            }
+        }
         size_t n;
         uint32_t cp = s_decode (s + i, len - i, &n);
         uint8_t bits = 0, flen = 0;
@@ -238,4 +297,17 @@ ts_text_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *em
             rc = s_word (units, nu, fb, pos, emit, arg);
     }
     return rc;
+}
+
+int
+ts_text_tokens (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *emit, void *arg)
+{
+    return s_tokens (text, len, pos, emit, arg, true);
+}
+
+int
+ts_text_tokens_general (const char *text, size_t len, uint32_t *pos, ts_text_emit_fn *emit,
+                        void *arg)
+{
+    return s_tokens (text, len, pos, emit, arg, false);
 }

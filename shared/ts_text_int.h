@@ -2,6 +2,8 @@
 #ifndef TS_TEXT_INT_H
 #define TS_TEXT_INT_H
 
+#include "ts_text.h"
+
 #include <stdint.h>
 
 enum { TS_TC_WORD = 1, TS_TC_MARK = 2, TS_TC_UPPER = 4, TS_TC_DIGIT = 8 };
@@ -14,5 +16,10 @@ typedef struct {
 
 /*  U+0000 .. U+052F */
 extern const ts_text_fold_t ts_text_fold_table [0x530];
+
+/*  ts_text_tokens without its ASCII fast path: what the fast path must
+ *  equal (test_text). */
+int ts_text_tokens_general (const char *text, size_t len, uint32_t *pos,
+                            ts_text_emit_fn *emit, void *arg);
 
 #endif

@@ -1,7 +1,8 @@
 /*  test_text.c: the full-text tokenizer (ts_text.h): words, identifiers
  *  and their parts with their positions, case and accent folding for
  *  Latin, Greek and Cyrillic (precomposed and decomposed), CJK bigrams,
- *  long tokens, invalid UTF-8, and the byte ranges snippets are cut from.
+ *  long tokens, invalid UTF-8, and the byte ranges snippets are cut from;
+ *  the ASCII fast path against the general path on random strings.
  *  The end-to-end oracle (tests/e2e/e2e_search.py) checks the same rules
  *  against Python's unicodedata over a whole fixture.
  */
@@ -11,14 +12,17 @@
 #include <cmocka.h>
 
 #include "ts_text.h"
+#include "ts_text_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#define S_ACC_MAX 1024              /* tokens whose ranges are kept */
+
 typedef struct {
-    char out [4096];        /* "tok@pos " ... ('+' marks a part) */
+    char out [65536];       /* "tok@pos " ... ('+' marks a part) */
     size_t len;
-    size_t off [64], end [64];
+    size_t off [S_ACC_MAX], end [S_ACC_MAX];
     int n;
 } s_acc_t;
 
@@ -27,9 +31,11 @@ s_emit (void *arg, const char *tok, size_t len, uint32_t pos, ts_tok_kind_t kind
         size_t off, size_t end)
 {
     s_acc_t *a = arg;
-    a->len += (size_t) snprintf (a->out + a->len, sizeof a->out - a->len, "%s%.*s@%u ",
-                                 kind == TS_TOK_PART ? "+" : "", (int) len, tok, pos);
-    if (a->n < 64) {
+    int w = snprintf (a->out + a->len, sizeof a->out - a->len, "%s%.*s@%u ",
+                      kind == TS_TOK_PART ? "+" : "", (int) len, tok, pos);
+    assert_true (w > 0 && (size_t) w < sizeof a->out - a->len);
+    a->len += (size_t) w;
+    if (a->n < S_ACC_MAX) {
         a->off [a->n] = off;
         a->end [a->n] = end;
     }
@@ -140,6 +146,56 @@ test_offsets (void **state)
     assert_int_equal (a.off [3], 4 + strlen ("Café_"));
 }
 
+/*  Random strings of pieces where the two paths could part: capitals
+ *  inside and first, connectors before ASCII, non-ASCII and separators,
+ *  accents (precomposed and combining), CJK, invalid bytes, long words
+ *  (the 64-byte token and 256-unit word limits): the same tokens, positions
+ *  and byte ranges. */
+static void
+test_fast_path (void **state)
+{
+    (void) state;
+    static const char *pieces [] = {
+        "a", "b", "z", "Q", "A", "0", "7", "_", ".", " ", "-", "/", "\n", "\xc3\xa9",
+        "\xc3\x89", "\xcc\x81", "\xe5\x8c\x97", "\xe4\xba\xac", "\xff", "\xc3",
+        "\xce\xa3", "\xf0\x9f\x98\x80", "get", "User", "HTTP", "x_y", "os.path",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    };
+    const size_t np = sizeof pieces / sizeof pieces [0];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    static s_acc_t fast, gen;
+    char text [2048];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int npieces = (int) (x % 64);
+        for (int k = 0; k < npieces; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            /* mostly letters, digits and connectors; one round in 8 long
+             * words (over 64 bytes, over 256 units) */
+            size_t pi = (x >> 8) % 4 == 0 ? (x >> 16) % np : (x >> 16) % 11;
+            if (round % 8 == 0 && (x >> 40) % 2)
+                pi = np - 1;
+            const char *pc = pieces [pi];
+            size_t pl = strlen (pc);
+            if (len + pl >= sizeof text)
+                break;
+            memcpy (text + len, pc, pl);
+            len += pl;
+        }
+        uint32_t p1 = 3, p2 = 3;
+        memset (&fast, 0, sizeof fast);
+        memset (&gen, 0, sizeof gen);
+        assert_int_equal (ts_text_tokens (text, len, &p1, s_emit, &fast), 0);
+        assert_int_equal (ts_text_tokens_general (text, len, &p2, s_emit, &gen), 0);
+        assert_true (fast.n <= S_ACC_MAX);
+        if (p1 != p2 || strcmp (fast.out, gen.out) || fast.n != gen.n
+        ||  memcmp (fast.off, gen.off, sizeof fast.off) || memcmp (fast.end, gen.end, sizeof fast.end))
+            fail_msg ("'%.*s': fast '%s' (next %u), general '%s' (next %u)", (int) len, text,
+                      fast.out, p1, gen.out, p2);
+    }
+}
+
 int
 main (void)
 {
@@ -150,6 +206,7 @@ main (void)
         cmocka_unit_test (test_cjk),
         cmocka_unit_test (test_limits),
         cmocka_unit_test (test_offsets),
+        cmocka_unit_test (test_fast_path),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
