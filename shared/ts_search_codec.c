@@ -89,11 +89,19 @@ search_times_free (search_times_t *t)
     memset (t, 0, sizeof *t);
 }
 
-/*  The index of seq in t from `from` on (both ascending), or t->n. */
+/*  The index of seq in t from `from` on (both ascending), or t->n.
+ *  Galloping from `from`: a common term's next record is a step or two
+ *  on, a rare term's far. */
 static size_t
 s_times_find (const search_times_t *t, size_t from, uint64_t seq)
 {
-    size_t lo = from, hi = t->n;
+    size_t lo = from, hi = t->n, step = 1;
+    while (lo + step < hi && t->at [lo + step].seq < seq) {
+        lo += step;
+        step *= 2;
+    }
+    if (lo + step < hi)
+        hi = lo + step + 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (t->at [mid].seq < seq)
