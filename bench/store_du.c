@@ -9,7 +9,8 @@
  *
  *  --postings: the F values taken apart (issue #15's size): the bytes of
  *  the (step, position) pairs against the rest (per record its sequence
- *  delta, time delta and term frequency, each field's bytes), and what
+ *  delta and term frequency, each field's bytes; the segments' times,
+ *  F seg8, once a record), and what
  *  zstd (level 3, each value alone) makes of the values whole, without
  *  positions, and of the sequence deltas alone.
  */
@@ -50,19 +51,16 @@ s_postings_of (s_du_t *du, const char *v, size_t vlen, ts_buf_t *nopos, ts_buf_t
                ts_buf_t *z)
 {
     const uint8_t *p = (const uint8_t *) v, *end = p + vlen;
-    if (search_block_decode (p, end, 0, s_post, du))
+    if (search_block_decode (p, end, 0, NULL, s_post, du))
         return;
     /* the headers alone: the value with each record's positions cut out */
     nopos->size = seqs->size = 0;
     while (p < end) {
         const uint8_t *h = p, *at;
-        uint64_t d, t, n, x;
+        uint64_t d, n, x;
         search_get_varint (&p, end, &d);
         ts_buf_append (seqs, h, (size_t) (p - h));
         du->seq_b += (size_t) (p - h);
-        at = p;
-        search_get_varint (&p, end, &t);
-        du->time_b += (size_t) (p - at);
         at = p;
         search_get_varint (&p, end, &n);
         du->tf_b += (size_t) (p - at);
@@ -145,7 +143,9 @@ s_du (const char *path, s_du_t *du)
         du->n [tag]++;
         du->kb [tag] += ksz;
         du->vb [tag] += vsz;
-        if (s_postings && tag == 'F')
+        if (s_postings && tag == 'F' && ksz == 9)
+            du->time_b += vsz;          /* a segment's times (F seg8) */
+        else if (s_postings && tag == 'F')
             s_postings_of (du, vp, vsz, &nopos, &seqs, &z);
         kcfree (kp);
     }

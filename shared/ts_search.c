@@ -178,17 +178,20 @@ typedef struct {
 
 typedef struct {
     ts_buf_t  raw;
-    size_t   *starts;           /* (offset, segment, length) triples */
+    size_t   *starts;           /* (offset, segment's index, length) triples */
     size_t    nstarts, cap;
     uint64_t *segs;             /* the store's segments, ascending */
     size_t    nsegs, segs_cap;
+    search_times_t *times;      /* each segment's, read when a term is in it */
+    bool     *timed;
+    size_t    times_cap;
 } s_scan_acc_t;
 
 static int
 s_seg_visit (const char *key, size_t klen, const char *val, size_t vlen, void *arg)
 {
     (void) val; (void) vlen;
-    if (klen <= 9)
+    if (klen < 9)
         return TS_ECORRUPT;
     *(uint64_t *) arg = (uint64_t) ts_key_get_i64 (key + 1);
     return 1;
@@ -213,6 +216,15 @@ s_load_segments (ts_store_t *st, s_scan_acc_t *acc)
             return 0;
         if (search_grow (&acc->segs, &acc->segs_cap, acc->nsegs + 1, sizeof *acc->segs, 16))
             return TS_ENOMEM;
+        if (acc->nsegs == acc->times_cap) {
+            size_t had = acc->times_cap, c = had;
+            if (search_grow (&acc->times, &c, had + 1, sizeof *acc->times, 16))
+                return TS_ENOMEM;
+            memset (acc->times + had, 0, (c - had) * sizeof *acc->times);
+            if (search_grow (&acc->timed, &acc->times_cap, had + 1, sizeof *acc->timed, 16))
+                return TS_ENOMEM;
+        }
+        acc->timed [acc->nsegs] = false;
         acc->segs [acc->nsegs++] = seg;
         next = seg + 1;
     }
@@ -226,6 +238,23 @@ s_list_add (void *arg, const search_post_t *p)
         return TS_ENOMEM;
     l->posts [l->n++] = *p;
     return 0;
+}
+
+/*  Reads the times of segment i (F seg8) into acc->times [i], once. */
+static int
+s_load_times (ts_store_t *st, s_scan_acc_t *acc, size_t i)
+{
+    char key [9];
+    ts_buf_t v = { 0 };
+    int rc = ts_store_get_raw (st, key, ts_key_text_segment (key, acc->segs [i]), &v);
+    if (rc == TS_ENOTFOUND)
+        rc = TS_ECORRUPT;               /* a segment without its times */
+    if (!rc)
+        rc = search_times_decode ((const uint8_t *) v.data, (const uint8_t *) v.data + v.size,
+                                  acc->segs [i], &acc->times [i]);
+    ts_buf_free (&v);
+    acc->timed [i] = rc == 0;
+    return rc;
 }
 
 /*  Reads the postings of one term in one store into l (replacing them):
@@ -245,10 +274,12 @@ s_load_list (ts_store_t *st, const ts_search_term_t *t, s_list_t *l, s_scan_acc_
             rc = 0;
             continue;
         }
+        if (!rc && !acc->timed [i])
+            rc = s_load_times (st, acc, i);
         if (rc || search_grow (&acc->starts, &acc->cap, acc->nstarts + 3, sizeof *acc->starts, 64))
             return rc ? rc : TS_ENOMEM;
         acc->starts [acc->nstarts++] = had;
-        acc->starts [acc->nstarts++] = (size_t) acc->segs [i];
+        acc->starts [acc->nstarts++] = i;
         acc->starts [acc->nstarts++] = acc->raw.size - had;
     }
     if (rc)
@@ -260,7 +291,9 @@ s_load_list (ts_store_t *st, const ts_search_term_t *t, s_list_t *l, s_scan_acc_
     acc->raw.size = 0;
     for (size_t i = 0; i < acc->nstarts && !rc; i += 3) {
         const uint8_t *p = (const uint8_t *) l->raw.data + acc->starts [i];
-        rc = search_block_decode (p, p + acc->starts [i + 2], acc->starts [i + 1], s_list_add, l);
+        size_t seg = acc->starts [i + 1];
+        rc = search_block_decode (p, p + acc->starts [i + 2], acc->segs [seg], &acc->times [seg],
+                                  s_list_add, l);
     }
     return rc;
 }
@@ -684,6 +717,10 @@ ts_search_run (ts_store_t *const *stores, size_t n, const ts_search_query_t *q,
     ts_buf_free (&acc.raw);
     free (acc.starts);
     free (acc.segs);
+    for (size_t i = 0; i < acc.times_cap; i++)
+        search_times_free (&acc.times [i]);
+    free (acc.times);
+    free (acc.timed);
     ts_buf_free (&rec);
     ts_buf_free (&spec);
     ts_buf_free (&snip);

@@ -63,19 +63,73 @@ search_grow (void *arr, size_t *cap, size_t need, size_t size, size_t first)
 /* --- an F value ------------------------------------------------------------ */
 
 int
-search_block_decode (const uint8_t *p, const uint8_t *end, uint64_t first, search_post_fn *fn,
-                     void *arg)
+search_times_decode (const uint8_t *p, const uint8_t *end, uint64_t seg, search_times_t *t)
+{
+    uint64_t seq = seg;
+    int64_t time = 0;
+    t->n = 0;
+    while (p < end) {
+        uint64_t d, z;
+        if (!search_get_varint (&p, end, &d) || !search_get_varint (&p, end, &z)
+        ||  (t->n > 0 && d == 0))
+            return TS_ECORRUPT;
+        if (search_grow (&t->at, &t->cap, t->n + 1, sizeof *t->at, 256))
+            return TS_ENOMEM;
+        seq += d;
+        time += search_unzz (z);
+        t->at [t->n++] = (struct search_time) { seq, time };
+    }
+    return 0;
+}
+
+void
+search_times_free (search_times_t *t)
+{
+    free (t->at);
+    memset (t, 0, sizeof *t);
+}
+
+/*  The index of seq in t from `from` on (both ascending), or t->n.
+ *  Galloping from `from`: a common term's next record is a step or two
+ *  on, a rare term's far. */
+static size_t
+s_times_find (const search_times_t *t, size_t from, uint64_t seq)
+{
+    size_t lo = from, hi = t->n, step = 1;
+    while (lo + step < hi && t->at [lo + step].seq < seq) {
+        lo += step;
+        step *= 2;
+    }
+    if (lo + step < hi)
+        hi = lo + step + 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->at [mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && t->at [lo].seq == seq ? lo : t->n;
+}
+
+int
+search_block_decode (const uint8_t *p, const uint8_t *end, uint64_t first,
+                     const search_times_t *times, search_post_fn *fn, void *arg)
 {
     uint64_t seq = first;
-    int64_t time = 0;
+    size_t at = 0;
     while (p < end) {
-        uint64_t d, t, n;
-        if (!search_get_varint (&p, end, &d) || !search_get_varint (&p, end, &t)
-        ||  !search_get_varint (&p, end, &n)
+        uint64_t d, n;
+        if (!search_get_varint (&p, end, &d) || !search_get_varint (&p, end, &n)
         ||  n == 0 || n > (uint64_t) (end - p))
             return TS_ECORRUPT;
         seq += d;
-        time += search_unzz (t);
+        int64_t time = 0;
+        if (times) {
+            if ((at = s_times_find (times, at, seq)) == times->n)
+                return TS_ECORRUPT;
+            time = times->at [at].time;
+        }
         search_post_t post = { seq, time, (uint32_t) n, 0, p };
         for (uint64_t i = 0; i < 2 * n; i++) {
             uint64_t x;

@@ -35,10 +35,25 @@ typedef struct {
     const uint8_t *pos;         /* tf (step, pos) pairs, encoded */
 } search_post_t;
 
-/*  Decodes one F value (first sequence `first`): calls fn per record. */
+/*  A segment's times: F seg8 with no term holds, per record that has
+ *  postings in the segment, its sequence delta (the first from the
+ *  segment's) and its time (zigzag delta): a record's time once a
+ *  segment, not once a term and record. */
+typedef struct {
+    struct search_time { uint64_t seq; int64_t time; } *at;     /* by sequence */
+    size_t n, cap;
+} search_times_t;
+
+/*  Decodes an F seg8 value into t (replacing what it held). */
+int search_times_decode (const uint8_t *p, const uint8_t *end, uint64_t seg, search_times_t *t);
+void search_times_free (search_times_t *t);
+
+/*  Decodes one F value (first sequence `first`): calls fn per record,
+ *  its time from `times` (the segment's; a record not there is
+ *  TS_ECORRUPT), or 0 when times is NULL. */
 typedef int (search_post_fn) (void *arg, const search_post_t *p);
 int search_block_decode (const uint8_t *p, const uint8_t *end, uint64_t first,
-                         search_post_fn *fn, void *arg);
+                         const search_times_t *times, search_post_fn *fn, void *arg);
 
 /*  The positions of a posting, as (step << 32 | pos), ascending. */
 size_t search_positions (const search_post_t *p, uint64_t *out, size_t max);

@@ -1,8 +1,8 @@
 /*  ts_search_write.c: the postings writer of a shard (ts_search_int.h):
  *  store_text_add gathers a commit's postings per term in memory;
  *  store_text_flush writes them as one segment (F seg8 term, one entry a
- *  term) in the commit's transaction: the one function through which
- *  postings reach the tree.
+ *  term, and F seg8 alone: the records' times) in the commit's
+ *  transaction: the one function through which postings reach the tree.
  */
 #include "ts_search_int.h"
 #include "ts_store_int.h"
@@ -22,14 +22,13 @@
  *  record's order, so a term's positions in one record come ascending: the
  *  record's entry is open while they come and closed when another
  *  record's token for the term comes or the postings are written. Its
- *  header (sequence and time deltas, then the count) is written as it
+ *  header (sequence delta, then the count) is written as it
  *  opens, with one byte held for the count: a count over 127 moves the
  *  positions up at the close, any other needs no move. No per-record
  *  sort. */
 typedef struct {
     uint64_t last;              /* sequence of the block's last record (at first the
                                  * segment's, so the first delta is from it) */
-    int64_t  last_time;
     ts_buf_t buf;
     bool     open;              /* a record's entry is open: */
     size_t   count_at;          /* where its count goes */
@@ -82,6 +81,10 @@ struct ts_postings {
     uint64_t  seg;              /* the segment: the first record's sequence (0: none yet) */
     uint64_t  seq;              /* the record being added */
     int64_t   time;
+    bool      timed;            /* the record's time is in `times` */
+    ts_buf_t  times;            /* the segment's: per record with postings, */
+    uint64_t  times_seq;        /* its sequence delta and time (zigzag */
+    int64_t   times_time;       /* delta) from the last one's */
     uint32_t  step;             /* the step being tokenized */
     int       rc;
     size_t    bytes;            /* about what the postings take in memory */
@@ -220,6 +223,21 @@ s_put2 (ts_postings_t *p, s_block_t *b, uint64_t x, uint64_t y)
     return 0;
 }
 
+/*  Appends the record's sequence and time deltas to the segment's time
+ *  table: once a record, at its first token. */
+static int
+s_put_time (ts_postings_t *p)
+{
+    ts_buf_t *buf = &p->times;
+    size_t had = buf->cap;
+    if (ts_buf_reserve (buf, 20))
+        return TS_ENOMEM;
+    buf->size += search_varint (buf->data + buf->size, p->seq - p->times_seq);
+    buf->size += search_varint (buf->data + buf->size, search_zz (p->time - p->times_time));
+    p->bytes += buf->cap - had;
+    return 0;
+}
+
 /*  Adds one token at `pos` of the step being tokenized. */
 static int
 s_tok_add (ts_postings_t *p, const s_tok_t *t)
@@ -231,13 +249,20 @@ s_tok_add (ts_postings_t *p, const s_tok_t *t)
     if (b->open && b->last != p->seq && s_block_close (p, b))
         return p->rc = TS_ENOMEM;
     uint64_t pair = (uint64_t) p->step << 32 | pos;
-    if (!b->open) {
-        if (s_put2 (p, b, p->seq - b->last, search_zz (p->time - b->last_time)))
+    if (!p->timed) {                    /* the record's first token */
+        if (s_put_time (p))
             return p->rc = TS_ENOMEM;
+        p->timed = true;
+        p->times_seq = p->seq;
+        p->times_time = p->time;
+    }
+    if (!b->open) {
+        if (s_reserve (p, b, 20))
+            return p->rc = TS_ENOMEM;
+        b->buf.size += search_varint (b->buf.data + b->buf.size, p->seq - b->last);
         b->open = true;
         b->last = p->seq;
-        b->last_time = p->time;
-        b->count_at = b->buf.size++;    /* reserved by s_put2's 20 bytes */
+        b->count_at = b->buf.size++;    /* reserved by s_reserve's 20 bytes */
         b->n = 0;
     }
     else if (pair == b->lastpair)
@@ -313,9 +338,10 @@ s_text_add (ts_store_t *self, uint64_t seq, int64_t time, const char *obj, size_
     store_tick (self);                  /* a record's tokens: the longest step of a commit */
     ts_postings_t *p = self->text;
     if (p->seg == 0)
-        p->seg = seq;
+        p->seg = p->times_seq = seq;
     p->seq = seq;
     p->time = time;
+    p->timed = false;
     p->rc = 0;
     int rc = search_walk_steps (obj, olen, spec, slen, -1, used, used_len, s_write_str, p);
     if (rc == TS_ENOMEM || p->rc == TS_ENOMEM)
@@ -427,6 +453,8 @@ store_text_flush (ts_store_t *self)
     char key [TS_TEXT_TOKEN_MAX + 16];
     size_t prefix = ts_key_text_segment (key, p->seg);
     int rc = 0;
+    if (!kcdbset (self->db, key, prefix, p->times.data, p->times.size))     /* first in key order */
+        rc = store_kc_error (self, "write postings' times");
     for (i = 0; i < n && !rc; i++) {
         s_block_t *b = order [i].b;
         if (b->open && s_block_close (p, b)) {
@@ -463,8 +491,12 @@ store_text_reset (ts_store_t *self)
         else if (p->cap)
             memset (p->slots, 0, p->cap * sizeof *p->slots);
         p->nterms = 0;
-        self->text->seg = 0;
-        self->text->bytes = 0;
+        p->seg = 0;
+        p->bytes = 0;
+        p->times.size = 0;
+        p->times_time = 0;
+        if (p->times.cap > S_SLOTS_KEPT * sizeof *p->slots)
+            ts_buf_free (&p->times);    /* as the slots: not held while idle */
     }
 }
 
@@ -474,6 +506,7 @@ store_text_free (ts_store_t *self)
     if (!self->text)
         return;
     store_text_reset (self);
+    ts_buf_free (&self->text->times);
     free (self->text->slots);
     free (self->text);
     self->text = NULL;
