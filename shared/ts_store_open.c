@@ -71,8 +71,19 @@ s_free (ts_store_t *self)
 ts_store_t *
 ts_store_open (const char *path, const char *tuning, int *code, char *err, size_t err_size)
 {
+    return ts_store_open_ticking (path, tuning, NULL, NULL, code, err, err_size);
+}
+
+ts_store_t *
+ts_store_open_ticking (const char *path, const char *tuning, ts_store_tick_fn *tick,
+                       void *tick_arg, int *code, char *err, size_t err_size)
+{
     assert (path && code && (err || err_size == 0));
     ts_store_t *self = calloc (1, sizeof *self);
+    if (self) {
+        self->tick = tick;
+        self->tick_arg = tick_arg;
+    }
     char *full = NULL;
     bool locked = false;
     if (!self || !(self->path = strdup (path)) || !(self->db = kcdbnew ())

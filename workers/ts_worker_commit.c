@@ -141,7 +141,11 @@ wk_try_open (ts_worker_t *self, unsigned s)
     if (!sh->prefetched)
         s_prefetch_trees (self);
     ts_config_shard_path (self->data_dir, s, path, sizeof path);
-    sh->store = ts_store_open (path, self->tuning, &err, emsg, sizeof emsg);
+    /* the heartbeat goes on through what holds the thread for long (the
+     * open's re-tokenizing or migration, a drop, a compaction, a check's
+     * scans) */
+    sh->store = ts_store_open_ticking (path, self->tuning, ts_worker_tick, self, &err, emsg,
+                                       sizeof emsg);
     if (!sh->store) {
         sh->next_open = wk_now () + (err == TS_ELOCKED ? 50 : 1000);
         if (err != TS_ELOCKED) {
@@ -156,9 +160,6 @@ wk_try_open (ts_worker_t *self, unsigned s)
     }
     sh->error [0] = 0;
     sh->open_error = 0;
-    /* the heartbeat goes on through what holds the thread for long (a
-     * drop, a compaction, a check's scans) */
-    ts_store_set_tick (sh->store, ts_worker_tick, self);
     ts_compress_t mode;
     if (ts_config_compress_read (self->data_dir, &mode, emsg, sizeof emsg))
         ts_error ("shard %u: %s", s, emsg);
