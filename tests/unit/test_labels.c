@@ -331,9 +331,7 @@ test_check_finds_damage (void **state)
     ts_store_destroy (&env->store);
     /* remove the index entry behind the store's back */
     KCDB *db = kcdbnew ();
-    char full [PATH_MAX + 32];
-    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, env->path);
-    assert_true (kcdbopen (db, full, KCOWRITER));
+    assert_true (tu_kc_open (db, env->path, KCOWRITER));
     char key [TS_KEY_MAX];
     size_t klen = ts_key_label_index_prefix (key, "k", 1, "v", 1);
     memcpy (key + klen, "x1", 2);

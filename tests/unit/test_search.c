@@ -19,6 +19,7 @@
 #include "ts_search.h"
 #include "ts_search_int.h"
 #include "ts_store.h"
+#include "test_util.h"
 
 #include <kclangc.h>
 #include <limits.h>
@@ -424,9 +425,7 @@ static KCDB *
 s_kc_open (uint32_t mode)
 {
     KCDB *db = kcdbnew ();
-    char full [PATH_MAX + 32];
-    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, s_path);
-    if (!kcdbopen (db, full, mode))
+    if (!tu_kc_open (db, s_path, mode))
         fail_msg ("kcdbopen %s: %s", s_path, kcdbemsg (db));
     return db;
 }
@@ -612,9 +611,7 @@ test_check_finds (void **state)
     ts_store_destroy (&st);
     /* remove one term's postings behind the store's back */
     KCDB *db = kcdbnew ();
-    char full [400];
-    snprintf (full, sizeof full, "%s%s%s", s_path, TS_STORE_TUNING, TS_STORE_ZCOMP);
-    assert_true (kcdbopen (db, full, KCOWRITER));
+    assert_true (tu_kc_open (db, s_path, KCOWRITER));
     char key [32];
     size_t n = ts_key_text_segment (key, 1);     /* the one commit's segment */
     memcpy (key + n, "numpy", 5);
@@ -633,8 +630,7 @@ test_check_finds (void **state)
         assert_int_equal (s_put (st, 0, 3, 0, "/trajectory"), 0);
         ts_store_destroy (&st);
         db = kcdbnew ();
-        snprintf (full, sizeof full, "%s%s%s", s_path, TS_STORE_TUNING, TS_STORE_ZCOMP);
-        assert_true (kcdbopen (db, full, KCOWRITER));
+        assert_true (tu_kc_open (db, s_path, KCOWRITER));
         n = ts_key_text_segment (key, 1);
         size_t vlen;
         char *v = kcdbget (db, key, n, &vlen);

@@ -174,16 +174,6 @@ typedef struct {
                                tests that read the records file raw) */
 } s_env_t;
 
-/*  Opens a shard's tree behind the store's back, with the compressor its
- *  pages are written with (TS_STORE_ZCOMP). */
-static bool
-s_kc_open (KCDB *db, const char *path, uint32_t mode)
-{
-    char full [PATH_MAX + 32];
-    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, path);
-    return kcdbopen (db, full, mode);
-}
-
 static void
 s_open (s_env_t *env)
 {
@@ -1905,7 +1895,7 @@ s_inline_records (const char *path)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!s_kc_open (db, path, KCOWRITER))
+    if (!tu_kc_open (db, path, KCOWRITER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     KCCUR *cur = kcdbcursor (db);
     char d [1] = { TS_TAG_DATA };
@@ -1967,7 +1957,7 @@ s_damage (const char *path, int kind, const s_rec_t *recs)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!s_kc_open (db, path, KCOWRITER))
+    if (!tu_kc_open (db, path, KCOWRITER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     const s_rec_t *r = &recs [2], *r3 = &recs [3];
     assert_true (r->has_group && r->has_model && r->has_reward && r->has_created);
@@ -2124,7 +2114,7 @@ test_layout_version (void **state)
         s_close (env);
         KCDB *db = kcdbnew ();
         assert_non_null (db);
-        if (!s_kc_open (db, env->path, KCOWRITER))
+        if (!tu_kc_open (db, env->path, KCOWRITER))
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
@@ -2297,7 +2287,7 @@ test_layout4_read (void **state)
         s_inline_records (env->path);
         KCDB *db = kcdbnew ();
         assert_non_null (db);
-        if (!s_kc_open (db, env->path, KCOWRITER))
+        if (!tu_kc_open (db, env->path, KCOWRITER))
             fail_msg ("kcdbopen %s: %s", env->path, kcdbemsg (db));
         char v [16];
         ts_key_put_i64 (v, layout);
@@ -2324,7 +2314,7 @@ test_layout4_read (void **state)
         s_expect_gets (env, recs, 0, 40);
         s_close (env);
         db = kcdbnew ();
-        assert_true (s_kc_open (db, env->path, KCOREADER));
+        assert_true (tu_kc_open (db, env->path, KCOREADER));
         assert_int_equal (kcdbgetbuf (db, "V", 1, v, sizeof v), 8);
         assert_int_equal (ts_key_get_i64 (v), TS_KEY_LAYOUT);
         assert_true (kcdbclose (db));
@@ -2421,7 +2411,7 @@ s_count_locators (const char *path, size_t *plain, size_t *packed)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!s_kc_open (db, path, KCOREADER))
+    if (!tu_kc_open (db, path, KCOREADER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     KCCUR *cur = kcdbcursor (db);
     *plain = *packed = 0;
@@ -2631,7 +2621,7 @@ test_compress_corrupt (void **state)
     /* the locator of the record of sequence 301 */
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    assert_true (s_kc_open (db, env->path, KCOREADER));
+    assert_true (tu_kc_open (db, env->path, KCOREADER));
     char key [16], loc [32];
     assert_int_equal (kcdbgetbuf (db, key, ts_key_data (key, 301), loc, sizeof loc), 21);
     assert_true (kcdbclose (db));
@@ -2676,7 +2666,7 @@ s_tree_opts (const char *path)
 {
     KCDB *db = kcdbnew ();
     assert_non_null (db);
-    if (!s_kc_open (db, path, KCOREADER))
+    if (!tu_kc_open (db, path, KCOREADER))
         fail_msg ("kcdbopen %s: %s", path, kcdbemsg (db));
     char *st = kcdbstatus (db);
     assert_non_null (st);

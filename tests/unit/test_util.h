@@ -4,7 +4,11 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include "ts_store.h"
+
 #include <ftw.h>
+#include <kclangc.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -57,6 +61,17 @@ tu_rmtree (const char *dir)
 {
     chmod (dir, 0700);
     nftw (dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*  Opens the shard tree at `path` with Kyoto Cabinet alone (a test that
+ *  reads or damages it behind the store's back), with the compressor its
+ *  pages are written with (TS_STORE_ZCOMP): true when open. */
+static inline bool
+tu_kc_open (KCDB *db, const char *path, uint32_t mode)
+{
+    char full [PATH_MAX + 32];
+    snprintf (full, sizeof full, "%s" TS_STORE_ZCOMP, path);
+    return kcdbopen (db, full, mode);
 }
 
 #endif
