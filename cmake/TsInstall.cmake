@@ -34,7 +34,9 @@ if(TS_SCDOC AND TS_GZIP)
     set(out ${CMAKE_BINARY_DIR}/man/${page}.gz)
     add_custom_command(OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
-      COMMAND sh -c "'${TS_SCDOC}' < '${src}' | '${TS_GZIP}' -9n > '${out}.tmp' && mv '${out}.tmp' '${out}'"
+      # scdoc first, alone: in a pipe into gzip its error was lost and a
+      # cut-short page installed
+      COMMAND sh -c "'${TS_SCDOC}' < '${src}' > '${out}.roff' && '${TS_GZIP}' -9n < '${out}.roff' > '${out}.tmp' && mv '${out}.tmp' '${out}' && rm '${out}.roff'"
       DEPENDS ${src} COMMENT "man page ${page}" VERBATIM)
     list(APPEND _ts_man_pages ${out})
     install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
